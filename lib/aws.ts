@@ -1,0 +1,31 @@
+// AWS clients configured from the SDK's own environment conventions
+// (AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, credentials chain).
+import { S3Client } from '@aws-sdk/client-s3';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+
+function isLocalEndpoint(url: string | undefined): boolean {
+  return !!url && /^https?:\/\/(localhost|127\.|\[::1\])/.test(url);
+}
+
+export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+  const endpoint = env.AWS_ENDPOINT_URL_S3;
+  const local = isLocalEndpoint(endpoint);
+  return new S3Client({
+    region: env.AWS_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint } : {}),
+    // Local S3 servers (s3rver) serve buckets by path only.
+    forcePathStyle: local || env.AWS_S3_FORCE_PATH_STYLE === 'true',
+    // Local servers would otherwise store aws-chunked framing inside streamed objects.
+    ...(local ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
+    maxAttempts: 8,
+  });
+}
+
+export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
+  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
+  return new DynamoDBClient({
+    region: env.AWS_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint } : {}),
+    maxAttempts: 8,
+  });
+}
