@@ -1,0 +1,56 @@
+# pg → DynamoDB: every stage is a CLI; this file only wires them up.
+# Variables (flags or environment): DATABASE_URL (or PG*), STORE, RUN, TABLE,
+# CONCURRENCY, SCALE; load adds DDB_TABLE and MODE. `make up` writes
+# .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR
+
+NODE := node --import tsx/esm
+STACK := $(NODE) scripts/stack.ts
+
+.PHONY: help install up down status extract test typecheck unit demo dumps clean
+
+help:
+	@echo "make demo       install, boot the local stack, run the pipeline end to end"
+	@echo "make test       typecheck and run the whole test suite on a private local stack"
+	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data)"
+	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table)"
+	@echo "make dumps      regenerate fixtures/dumps/*.csv from the fixture database"
+
+# npm ci only when the lockfile changed since the last install.
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed
+
+up: install
+	$(STACK) up
+
+down:
+	$(STACK) down
+
+status:
+	$(STACK) status
+
+extract: install
+	$(NODE) extract/cli.ts
+
+typecheck: install
+	npx tsc --noEmit
+
+# The suite runs on its own stack (.local/test) so it never touches `make up`'s.
+# PG_URL=postgres://… runs it against that server instead of embedded PostgreSQL.
+test: typecheck
+	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- npx ava
+
+demo: install
+	bash scripts/demo.sh
+
+# Rewrites the committed COPY output of the fixture database (reviewers read the diff).
+dumps: install
+	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- $(NODE) scripts/write-dumps.ts
+
+clean: down
+	rm -rf .local out

@@ -1,0 +1,52 @@
+// `extract`: parses arguments and runs the stage; the work lives in extract.ts.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { checkConcurrency, commonOptions } from '../lib/config.ts';
+import { UserError } from '../lib/errors.ts';
+import { logger, runCli } from '../lib/log.ts';
+import { runExtract } from './extract.ts';
+
+const usage = `extract: COPY every PostgreSQL table, from one consistent snapshot, to gzip CSV files
+
+Usage: extract [options]
+
+Writes <store>/<run>/extract/<table>/part-00000.csv.gz and <store>/<run>/extract/manifest.json.
+The database comes from $DATABASE_URL, else libpq's PG* variables (PGHOST, PGUSER, ...);
+it is only read, in one REPEATABLE READ, READ ONLY transaction. A JSON summary goes to
+stdout; progress and errors go to stderr.`;
+
+await runCli('extract', async () => {
+  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+    .option('schema', {
+      type: 'string',
+      array: true,
+      default: (process.env.SCHEMAS || 'public').split(','),
+      defaultDescription: '$SCHEMAS or public',
+      describe: 'Schemas whose tables are extracted (repeatable)',
+    })
+    .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (1 is fastest; level changes bytes, not content)' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
+    .example('extract --store s3://my-bucket/migrations --run 2026-11-28', 'the whole database into S3')
+    .example('TABLE=users extract', 'redo one table in the current run')
+    .strict()
+    .fail((message, err) => {
+      throw err ?? new UserError(`${message} (see extract --help)`);
+    })
+    .help()
+    .version(false)
+    .parse();
+
+  const gzipLevel = args['gzip-level'];
+  if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) throw new UserError(`invalid --gzip-level ${gzipLevel}: use 0 to 9`);
+  const summary = await runExtract({
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    store: args.store,
+    run: args.run,
+    tables: args.table?.filter((t) => t !== ''),
+    concurrency: checkConcurrency(args.concurrency),
+    schemas: args.schema,
+    gzipLevel,
+    log: args.quiet ? () => {} : logger('extract'),
+  });
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+});

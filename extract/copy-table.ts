@@ -1,0 +1,66 @@
+// Copies one table, inside the run's snapshot, to one gzip object:
+// COPY (SELECT … ORDER BY …) TO STDOUT → count + sha256 of the raw text → gzip → storage.
+import { createGzip } from 'node:zlib';
+import { pipeline } from 'node:stream/promises';
+import { to as copyTo } from 'pg-copy-streams';
+import { Meter } from '../lib/meter.ts';
+import { quoteIdent, type PgClient } from '../lib/postgres.ts';
+import type { PartEntry } from '../lib/manifest.ts';
+import type { Storage } from '../lib/storage.ts';
+import type { CatalogTable } from './catalog.ts';
+
+/**
+ * The ORDER BY that makes the same data give byte-identical files.
+ * Text keys sort with COLLATE "C" so the order does not depend on the
+ * server's locale; a table without a primary key sorts by every column's text.
+ */
+export function orderBy(table: CatalogTable): string[] {
+  if (table.primary_key.length > 0) {
+    return table.primary_key.map((name) => {
+      const column = table.columns.find((c) => c.name === name)!;
+      return column.collatable ? `${quoteIdent(name)} COLLATE "C"` : quoteIdent(name);
+    });
+  }
+  return table.columns.map((c) => `${quoteIdent(c.name)}::text COLLATE "C"`);
+}
+
+export function copySql(table: CatalogTable): string {
+  const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
+  const from = `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
+  return `COPY (SELECT ${columns} FROM ${from} ORDER BY ${orderBy(table).join(', ')}) TO STDOUT (FORMAT csv, HEADER)`;
+}
+
+/** `users`, `audit.events`: a file-system- and S3-safe path segment for a table name. */
+export function tableSegment(name: string): string {
+  const encoded = encodeURIComponent(name);
+  return encoded === '.' || encoded === '..' ? encoded.replace(/\./g, '%2E') : encoded;
+}
+
+export function partKey(table: string, part: number): string {
+  return `extract/${tableSegment(table)}/part-${String(part).padStart(5, '0')}.csv.gz`;
+}
+
+export async function copyTable(
+  client: PgClient,
+  table: CatalogTable,
+  run: Storage,
+  gzipLevel: number,
+  onProgress: (approxRows: number, rawBytes: number) => void,
+): Promise<PartEntry> {
+  const key = partKey(table.name, 0);
+  let lines = 0;
+  const raw = new Meter((chunk) => {
+    // Newlines only approximate rows (quoted values may hold newlines); the
+    // exact count comes from COPY's own completion tag.
+    for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
+    onProgress(Math.max(lines - 1, 0), raw.bytes);
+  });
+  const copy = client.query(copyTo(copySql(table)));
+  const gzip = createGzip({ level: gzipLevel });
+  const reading = pipeline(copy, raw, gzip);
+  const [stored, read] = await Promise.allSettled([run.put(key, gzip), reading]);
+  // A failed COPY also fails the upload; report the cause, not the symptom.
+  if (read.status === 'rejected') throw read.reason;
+  if (stored.status === 'rejected') throw stored.reason;
+  return { key, rows: copy.rowCount, raw_bytes: raw.bytes, raw_sha256: raw.sha256, bytes: stored.value.bytes, sha256: stored.value.sha256 };
+}

@@ -1,0 +1,90 @@
+// The extract manifest: the catalog of a run (what pgcopydb keeps on disk so a
+// restart knows what is done). Declared once here; every stage imports it.
+import type { Storage } from './storage.ts';
+import { UserError } from './errors.ts';
+
+export const EXTRACT_MANIFEST_KEY = 'extract/manifest.json';
+export const EXTRACT_FORMAT = 'pg2ddb.extract/1';
+
+export interface ColumnSchema {
+  name: string;
+  /** `format_type(atttypid, atttypmod)`, e.g. `numeric(10,2)`, `text[]`, `auth_provider_type`. */
+  type: string;
+  /** PostgreSQL's `typcategory` letter of the type (A array, B bool, D datetime, E enum, N numeric, S string, U user...). */
+  category: string;
+  /** For arrays: the element's `format_type`, and its category. */
+  element_type?: string;
+  element_category?: string;
+  /** The base type a domain stands for (decoders type it by this). */
+  base_type?: string;
+  nullable: boolean;
+  /** GENERATED ALWAYS AS ... STORED columns: extracted, never written back. */
+  generated?: boolean;
+}
+
+export interface PartEntry {
+  key: string;
+  rows: number;
+  /** The COPY text as PostgreSQL sent it (uncompressed). */
+  raw_bytes: number;
+  raw_sha256: string;
+  /** The object as stored (gzip). */
+  bytes: number;
+  sha256: string;
+}
+
+export interface TableEntry {
+  /** The name stages use: `table` in the public schema, else `schema.table`. */
+  name: string;
+  schema: string;
+  table: string;
+  /** Snapshot instant this table was copied at (differs from the run's only after a `TABLE=` rerun). */
+  as_of: string;
+  snapshot_id: string;
+  columns: ColumnSchema[];
+  primary_key: string[];
+  /** Columns the COPY was ordered by: the primary key, or every column when there is none. */
+  order_by: string[];
+  /** Set when the table has no primary key: its rows cannot be keyed without a mapper that says how. */
+  no_primary_key?: true;
+  rows: number;
+  raw_bytes: number;
+  bytes: number;
+  parts: PartEntry[];
+}
+
+export interface ExtractManifest {
+  format: typeof EXTRACT_FORMAT;
+  run_id: string;
+  /** The snapshot's server time, canonical `YYYY-MM-DDTHH:MM:SS.ffffffZ`: the run's "now". */
+  as_of: string;
+  snapshot_id: string;
+  /** True while every table comes from the run's snapshot. */
+  consistent: boolean;
+  server: { version: string; version_num: number; encoding: string; collation: string };
+  /** Session settings the COPY output depends on, as the server reported them. */
+  settings: Record<string, string>;
+  options: { format: 'csv'; compression: 'gzip'; gzip_level: number; schemas: string[] };
+  tables: TableEntry[];
+}
+
+export async function readExtractManifest(run: Storage): Promise<ExtractManifest | undefined> {
+  const text = await run.getText(EXTRACT_MANIFEST_KEY);
+  if (text === undefined) return undefined;
+  let manifest: ExtractManifest;
+  try {
+    manifest = JSON.parse(text) as ExtractManifest;
+  } catch {
+    throw new UserError(`${run.uri}/${EXTRACT_MANIFEST_KEY} is not valid JSON`);
+  }
+  if (manifest.format !== EXTRACT_FORMAT) {
+    throw new UserError(`${run.uri}/${EXTRACT_MANIFEST_KEY} has format ${JSON.stringify(manifest.format)}, expected ${EXTRACT_FORMAT}`);
+  }
+  return manifest;
+}
+
+/** Manifests are written with sorted tables and stable key order so reruns diff cleanly. */
+export function manifestText(manifest: ExtractManifest): string {
+  const tables = [...manifest.tables].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return `${JSON.stringify({ ...manifest, tables }, null, 2)}\n`;
+}

@@ -1,0 +1,259 @@
+// The one storage abstraction: a root URI (`s3://bucket/prefix`, `file:///dir`
+// or a plain directory) under which stages read and write objects by key.
+// An object appears under its final key only when complete (DESIGN.md
+// "Storage"): locally a temp file is fsynced and renamed; on S3 a PUT or a
+// multipart upload completes atomically, and an aborted one leaves nothing.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { randomBytes } from 'node:crypto';
+import {
+  DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { s3Client } from './aws.ts';
+import { UserError, errorMessage } from './errors.ts';
+import { Meter } from './meter.ts';
+
+export interface PutResult { bytes: number; sha256: string }
+export interface ObjectInfo { key: string; bytes: number }
+
+export interface Storage {
+  /** The root as a URI, for messages (holds no secrets). */
+  readonly uri: string;
+  /** A storage rooted at `<this root>/<prefix>`. */
+  sub(prefix: string): Storage;
+  /** Stores `body` under `key`, published only once all of it is written. */
+  put(key: string, body: Readable | string | Buffer): Promise<PutResult>;
+  get(key: string): Promise<Readable>;
+  /** The object's text, or undefined when there is no such object. */
+  getText(key: string): Promise<string | undefined>;
+  /** Every complete object under `prefix`, sorted by key. */
+  list(prefix: string): Promise<ObjectInfo[]>;
+  delete(key: string): Promise<void>;
+}
+
+/** Rejects keys that could escape the root or collide with temp files. */
+export function checkKey(key: string): string {
+  const segments = key.split('/');
+  if (!key || key.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\0'))) {
+    throw new UserError(`invalid storage key ${JSON.stringify(key)}: keys are relative paths without empty, '.' or '..' segments`);
+  }
+  return key;
+}
+
+export function openStorage(uri: string): Storage {
+  if (uri.startsWith('s3://')) {
+    const rest = uri.slice('s3://'.length);
+    const slash = rest.indexOf('/');
+    const bucket = slash < 0 ? rest : rest.slice(0, slash);
+    const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
+    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UserError(`invalid S3 bucket name in ${uri}`);
+    if (prefix) checkKey(prefix);
+    return new S3Storage(s3Client(), bucket, prefix);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
+    throw new UserError(`unsupported storage URI ${uri}: use s3://bucket/prefix, file:///dir or a directory`);
+  }
+  const dir = uri.startsWith('file://') ? fileURLToPath(uri) : path.resolve(uri);
+  return new FileStorage(dir);
+}
+
+class FileStorage implements Storage {
+  constructor(private readonly root: string) {}
+
+  get uri(): string { return `file://${this.root}`; }
+
+  sub(prefix: string): Storage { return new FileStorage(path.join(this.root, checkKey(prefix))); }
+
+  private file(key: string): string { return path.join(this.root, checkKey(key)); }
+
+  async put(key: string, body: Readable | string | Buffer): Promise<PutResult> {
+    const target = this.file(key);
+    const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const meter = new Meter();
+    try {
+      await mkdir(path.dirname(target), { recursive: true });
+      const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+      await pipeline(source, meter, createWriteStream(temp));
+      const handle = await open(temp, 'r');
+      try { await handle.sync(); } finally { await handle.close(); }
+      await rename(temp, target);
+      await syncDir(path.dirname(target));
+    } catch (err) {
+      await rm(temp, { force: true }).catch(() => {});
+      throw new UserError(`cannot write ${this.uri}/${key}: ${describeFsError(err)}`);
+    }
+    return { bytes: meter.bytes, sha256: meter.sha256 };
+  }
+
+  async get(key: string): Promise<Readable> {
+    const file = this.file(key);
+    await stat(file).catch((err) => { throw new UserError(`cannot read ${this.uri}/${key}: ${describeFsError(err)}`); });
+    return createReadStream(file);
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.file(key), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new UserError(`cannot read ${this.uri}/${key}: ${describeFsError(err)}`);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const base = prefix ? this.file(prefix) : this.root;
+    const out: ObjectInfo[] = [];
+    const walk = async (dir: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw err;
+      }
+      for (const entry of entries) {
+        const full = path.join(dir, entry.name);
+        if (entry.isDirectory()) await walk(full);
+        else if (entry.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(entry.name)) {
+          out.push({ key: path.relative(this.root, full).split(path.sep).join('/'), bytes: (await stat(full)).size });
+        }
+      }
+    };
+    await walk(base);
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.file(key), { force: true });
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try { await handle.sync(); } finally { await handle.close(); }
+}
+
+function describeFsError(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  const known: Record<string, string> = {
+    ENOENT: 'no such file or directory',
+    EACCES: 'permission denied',
+    EROFS: 'read-only file system',
+    ENOSPC: 'no space left on device',
+    ENOTDIR: 'a path component is not a directory',
+    EISDIR: 'is a directory',
+  };
+  return code && known[code] ? `${known[code]} (${code})` : errorMessage(err);
+}
+
+/** Multipart part size: 8 MiB parts, two in flight, bound an upload's memory. */
+const PART_SIZE = 8 * 1024 * 1024;
+
+class S3Storage implements Storage {
+  private bucketChecked = false;
+  constructor(private readonly client: S3Client, private readonly bucket: string, private readonly prefix: string) {}
+
+  get uri(): string { return `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`; }
+
+  sub(prefix: string): Storage {
+    return new S3Storage(this.client, this.bucket, this.objectKey(prefix));
+  }
+
+  private objectKey(key: string): string {
+    checkKey(key);
+    return this.prefix ? `${this.prefix}/${key}` : key;
+  }
+
+  private fail(action: string, key: string, err: unknown): UserError {
+    if (err instanceof UserError) return err;
+    const e = err as { name?: string; code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+    const reason = e.name && e.name !== 'Error' ? `${e.name}${e.message && e.message !== e.name ? `: ${e.message}` : ''}` : e.code ?? errorMessage(err);
+    return new UserError(`cannot ${action} s3://${this.bucket}/${this.objectKey(key)}: ${reason}`);
+  }
+
+  /** A missing bucket fails once, clearly, before any upload starts. */
+  private async checkBucket(key: string): Promise<void> {
+    if (this.bucketChecked) return;
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+    } catch (err) {
+      const status = (err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode;
+      if (status === 404) throw new UserError(`cannot write s3://${this.bucket}/${this.objectKey(key)}: bucket ${this.bucket} does not exist`);
+      if (status === 403) throw new UserError(`cannot write s3://${this.bucket}/${this.objectKey(key)}: access denied to bucket ${this.bucket}`);
+      throw this.fail('write', key, err);
+    }
+    this.bucketChecked = true;
+  }
+
+  async put(key: string, body: Readable | string | Buffer): Promise<PutResult> {
+    await this.checkBucket(key);
+    const meter = new Meter();
+    const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: this.objectKey(key), Body: meter },
+      partSize: PART_SIZE,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    // Feed the upload through the meter; an error on either side fails both.
+    const feeding = pipeline(source, meter);
+    try {
+      await Promise.all([upload.done(), feeding]);
+    } catch (err) {
+      source.destroy();
+      await upload.abort().catch(() => {});
+      throw this.fail('write', key, err);
+    }
+    return { bytes: meter.bytes, sha256: meter.sha256 };
+  }
+
+  async get(key: string): Promise<Readable> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return out.Body as Readable;
+    } catch (err) {
+      throw this.fail('read', key, err);
+    }
+  }
+
+  async getText(key: string): Promise<string | undefined> {
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+      return await out.Body!.transformToString('utf8');
+    } catch (err) {
+      if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
+      throw this.fail('read', key, err);
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    const full = prefix ? `${this.objectKey(prefix)}/` : this.prefix ? `${this.prefix}/` : '';
+    const strip = this.prefix ? this.prefix.length + 1 : 0;
+    const out: ObjectInfo[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(new ListObjectsV2Command({ Bucket: this.bucket, Prefix: full, ContinuationToken: token }));
+        for (const o of page.Contents ?? []) out.push({ key: o.Key!.slice(strip), bytes: o.Size ?? 0 });
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (err) {
+      throw this.fail('list', prefix, err);
+    }
+    return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
+    } catch (err) {
+      throw this.fail('delete', key, err);
+    }
+  }
+}

@@ -1,0 +1,267 @@
+// The extract stage against the local stack's PostgreSQL and S3.
+import test from 'ava';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import pg from 'pg';
+import { parseString } from 'fast-csv';
+import { runExtract } from '../extract/extract.ts';
+import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
+import { openStorage } from '../lib/storage.ts';
+import { committedDumps, extractDumps } from '../scripts/dumps.ts';
+import { runCli } from './cli.ts';
+import { freshDatabase, stackEnv } from './stack.ts';
+
+const SERENYA_TABLES = [
+  'audit_event_summaries', 'audit_events', 'biometric_registrations', 'chat_messages', 'chat_options',
+  'consent_records', 'payments', 'processing_job_events', 'processing_jobs', 'schema_versions',
+  'serenya_content', 'subscription_tiers', 'subscriptions', 'user_devices', 'user_sessions', 'users',
+];
+
+const quiet = () => {};
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-extract-test-'));
+
+async function extractTo(databaseUrl: string, store: string, run = 'r', extra: { tables?: string[]; concurrency?: number } = {}): Promise<ExtractManifest> {
+  await runExtract({ databaseUrl, store, run, concurrency: extra.concurrency ?? 4, schemas: ['public'], gzipLevel: 1, log: quiet, tables: extra.tables });
+  return (await readExtractManifest(openStorage(store).sub(run)))!;
+}
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try { return await fn(client); } finally { await client.end(); }
+}
+
+async function readCsv(store: string, run: string, manifest: ExtractManifest, table: string): Promise<string[][]> {
+  const entry = manifest.tables.find((t) => t.name === table)!;
+  const text = gunzipSync(await readFile(path.join(store, run, entry.parts[0]!.key))).toString('utf8');
+  return new Promise((resolve, reject) => {
+    const rows: string[][] = [];
+    parseString(text, { headers: false }).on('data', (r: string[]) => rows.push(r)).on('end', () => resolve(rows)).on('error', reject);
+  });
+}
+
+test('the fixture database extracts every table, with row counts and hashes that match the files', async (t) => {
+  const url = await freshDatabase(t);
+  const store = await tempDir();
+  const manifest = await extractTo(url, store);
+  t.deepEqual(manifest.tables.map((e) => e.name), SERENYA_TABLES);
+  t.true(manifest.consistent);
+  t.regex(manifest.as_of, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/);
+  t.like(manifest.settings, { TimeZone: 'UTC', DateStyle: 'ISO, YMD', IntervalStyle: 'iso_8601', bytea_output: 'hex', client_encoding: 'UTF8' });
+  const counts = await withClient(url, async (c) => {
+    const out = new Map<string, number>();
+    for (const table of SERENYA_TABLES) out.set(table, Number((await c.query(`SELECT count(*) FROM "${table}"`)).rows[0].count));
+    return out;
+  });
+  for (const entry of manifest.tables) {
+    t.is(entry.rows, counts.get(entry.name) ?? -1, `${entry.name} rows`);
+    t.true(entry.rows > 0, `${entry.name} has fixture rows`);
+    const [part] = entry.parts;
+    const stored = await readFile(path.join(store, 'r', part!.key));
+    t.is(sha256(stored), part!.sha256, `${entry.name} sha256`);
+    t.is(stored.length, part!.bytes);
+    const raw = gunzipSync(stored);
+    t.is(sha256(raw), part!.raw_sha256, `${entry.name} raw sha256`);
+    t.is(raw.length, part!.raw_bytes);
+  }
+  const audit = manifest.tables.find((e) => e.name === 'audit_events')!;
+  t.like(audit.columns.find((c) => c.name === 'retention_expiry_date'), { type: 'date', generated: true });
+  const content = manifest.tables.find((e) => e.name === 'serenya_content')!;
+  t.like(content.columns.find((c) => c.name === 'medical_flags'), { type: 'text[]', category: 'A', element_type: 'text' });
+  t.deepEqual(manifest.tables.find((e) => e.name === 'subscription_tiers')!.primary_key, ['tier_name']);
+});
+
+test('two extracts of the same data are byte-identical, whatever the concurrency', async (t) => {
+  const url = await freshDatabase(t);
+  const [a, b] = [await tempDir(), await tempDir()];
+  const first = await extractTo(url, a, 'one', { concurrency: 4 });
+  const second = await extractTo(url, b, 'two', { concurrency: 1 });
+  const parts = (m: ExtractManifest) => m.tables.map((e) => ({ name: e.name, parts: e.parts }));
+  t.deepEqual(parts(first), parts(second));
+  t.not(first.snapshot_id, second.snapshot_id);
+});
+
+test('a fresh extract of the fixture database equals the committed fixtures/dumps (make dumps rewrites them)', async (t) => {
+  const url = await freshDatabase(t);
+  const [fresh, committed] = await Promise.all([extractDumps(url), committedDumps()]);
+  t.deepEqual([...fresh.keys()], [...committed.keys()]);
+  for (const [table, csv] of fresh) {
+    const expected = committed.get(table)!;
+    if (!csv.equals(expected)) {
+      const got = csv.toString('utf8').split('\n');
+      const want = expected.toString('utf8').split('\n');
+      const line = got.findIndex((l, i) => l !== want[i]);
+      t.fail(`fixtures/dumps/${table}.csv differs from a fresh extract at line ${line + 1}:\n- ${want[line]}\n+ ${got[line]}\n(run make dumps if the fixture changed on purpose)`);
+    } else {
+      t.pass();
+    }
+  }
+});
+
+test('objects written through S3 read back with the sha256 the manifest gives', async (t) => {
+  const env = stackEnv();
+  const url = await freshDatabase(t);
+  const store = `s3://${env.S3_BUCKET}/extract-test-${randomBytes(4).toString('hex')}`;
+  const manifest = await extractTo(url, store);
+  const run = openStorage(store).sub('r');
+  const listed = await run.list('extract');
+  t.deepEqual(listed.map((o) => o.key), [...manifest.tables.map((e) => e.parts[0]!.key), EXTRACT_MANIFEST_KEY].sort());
+  for (const entry of manifest.tables) {
+    const part = entry.parts[0]!;
+    const chunks: Buffer[] = [];
+    for await (const chunk of await run.get(part.key)) chunks.push(chunk as Buffer);
+    const body = Buffer.concat(chunks);
+    t.is(sha256(body), part.sha256, `${entry.name} stored bytes`);
+    t.is(sha256(gunzipSync(body)), part.raw_sha256, `${entry.name} content`);
+  }
+  // The same snapshot content lands in S3 and on disk with the same bytes.
+  const local = await extractTo(url, await tempDir());
+  t.deepEqual(local.tables.map((e) => e.parts[0]!.raw_sha256), manifest.tables.map((e) => e.parts[0]!.raw_sha256));
+});
+
+test('TABLE= reruns one table and leaves every other manifest entry as it was', async (t) => {
+  const url = await freshDatabase(t);
+  const store = await tempDir();
+  const before = await extractTo(url, store);
+  await withClient(url, (c) => c.query(`UPDATE users SET given_name = 'Renamed' WHERE id = (SELECT min(id::text)::uuid FROM users)`));
+  const result = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r', TABLE: 'users' });
+  t.is(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout);
+  t.deepEqual(summary.tables.map((x: { name: string }) => x.name), ['users']);
+  const after = (await readExtractManifest(openStorage(store).sub('r')))!;
+  t.is(after.as_of, before.as_of);
+  t.false(after.consistent);
+  for (const entry of after.tables) {
+    const old = before.tables.find((e) => e.name === entry.name)!;
+    if (entry.name === 'users') {
+      t.not(entry.parts[0]!.raw_sha256, old.parts[0]!.raw_sha256);
+      t.not(entry.snapshot_id, old.snapshot_id);
+    } else {
+      t.deepEqual(entry, old);
+    }
+  }
+});
+
+test('every table comes from one snapshot while other connections write during the extract', async (t) => {
+  const url = await freshDatabase(t);
+  // A large table that sorts first (largest first) keeps the single worker busy
+  // while this test commits writes the later tables must not see.
+  await withClient(url, (c) => c.query(`CREATE TABLE aaa_slow AS SELECT g AS id, repeat(md5(g::text), 8) AS pad FROM generate_series(1, 300000) g;
+                                        ALTER TABLE aaa_slow ADD PRIMARY KEY (id); ANALYZE aaa_slow`));
+  const victim = await withClient(url, async (c) => (await c.query(
+    `SELECT s.id::text AS session, s.user_id::text AS user_id, d.id::text AS device FROM user_sessions s JOIN user_devices d ON d.id = s.device_id ORDER BY s.id LIMIT 1`)).rows[0]);
+  t.truthy(victim);
+  const store = await tempDir();
+  const extracting = extractTo(url, store, 'r', { concurrency: 1 });
+
+  const writer = new pg.Client({ connectionString: url });
+  await writer.connect();
+  t.teardown(() => writer.end());
+  const copying = async () => (await writer.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE state = 'active' AND query LIKE 'COPY%aaa_slow%'`)).rows[0].n > 0;
+  for (let i = 0; i < 500 && !(await copying()); i++) await new Promise((r) => setTimeout(r, 10));
+  t.true(await copying(), 'the slow COPY started');
+
+  const newUser = '00000000-0000-4000-8000-00000000beef';
+  await writer.query('BEGIN');
+  await writer.query(`INSERT INTO users (id, external_id, auth_provider, email, name) VALUES ($1, 'after-snapshot', 'google', 'late@example.com', 'Late')`, [newUser]);
+  await writer.query(`INSERT INTO user_devices (id, user_id, device_id, platform) VALUES ('00000000-0000-4000-8000-00000000d0d0', $1, 'late-device', 'ios')`, [newUser]);
+  await writer.query(`DELETE FROM user_sessions WHERE id = $1`, [victim.session]);
+  await writer.query(`DELETE FROM user_devices WHERE id = $1`, [victim.device]);
+  await writer.query('COMMIT');
+  t.true(await copying(), 'the writes committed while the first table was still being copied');
+
+  const manifest = await extracting;
+  t.true(manifest.consistent);
+  const users = await readCsv(store, 'r', manifest, 'users');
+  const devices = await readCsv(store, 'r', manifest, 'user_devices');
+  const sessions = await readCsv(store, 'r', manifest, 'user_sessions');
+  const userIds = new Set(users.slice(1).map((r) => r[0]));
+  const deviceIds = new Set(devices.slice(1).map((r) => r[0]));
+  t.false(userIds.has(newUser), 'a user committed after the snapshot is absent');
+  t.false(devices.some((r) => r[2] === 'late-device'), 'a device committed after the snapshot is absent');
+  t.true(sessions.some((r) => r[0] === victim.session), 'a session deleted after the snapshot is present');
+  t.true(deviceIds.has(victim.device), 'a device deleted after the snapshot is present');
+  for (const s of sessions.slice(1)) {
+    t.true(userIds.has(s[1]!), `session ${s[0]} has its user`);
+    if (s[2]) t.true(deviceIds.has(s[2]), `session ${s[0]} has its device`);
+  }
+});
+
+test('a table without a primary key is ordered by every column and flagged; odd names are quoted', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  await withClient(url, (c) => c.query(`
+    CREATE SCHEMA "odd schema";
+    CREATE TABLE "odd schema"."Ta""ble.x" (id text PRIMARY KEY, v int);
+    INSERT INTO "odd schema"."Ta""ble.x" VALUES ('b', 1), ('B', 2), ('a', 3);
+    CREATE TABLE public.heap (a text, b int, j json);
+    INSERT INTO public.heap VALUES ('z', 1, '{"x":1}'), ('a', 2, '[]'), (NULL, 3, NULL), ('a', 1, '{}');`));
+  const store = await tempDir();
+  await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public', 'odd schema'], gzipLevel: 1, log: quiet });
+  const manifest = (await readExtractManifest(openStorage(store).sub('r')))!;
+  const heap = manifest.tables.find((e) => e.name === 'heap')!;
+  t.true(heap.no_primary_key);
+  t.deepEqual(heap.order_by, ['a', 'b', 'j']);
+  t.is(gunzipSync(await readFile(path.join(store, 'r', heap.parts[0]!.key))).toString(), 'a,b,j\na,1,{}\na,2,[]\nz,1,"{""x"":1}"\n,3,\n');
+  const odd = manifest.tables.find((e) => e.name === 'odd schema.Ta"ble.x')!;
+  t.is(odd.parts[0]!.key, 'extract/odd%20schema.Ta%22ble.x/part-00000.csv.gz');
+  // COLLATE "C": upper case sorts before lower case whatever the server's locale.
+  t.is(gunzipSync(await readFile(path.join(store, 'r', odd.parts[0]!.key))).toString(), 'id,v\nB,2\na,3\nb,1\n');
+});
+
+test('a TABLE that does not exist fails, lists the real tables and writes nothing', async (t) => {
+  const url = await freshDatabase(t);
+  const store = await tempDir();
+  const result = await runCli('extract/cli.ts', [], { DATABASE_URL: url, STORE: store, TABLE: 'users; DROP TABLE users' });
+  t.is(result.code, 1);
+  t.regex(result.stderr, /^extract: error: no such table: "users; DROP TABLE users"; tables in public: audit_event_summaries, .*users\n$/);
+  await t.throwsAsync(stat(path.join(store, 'dev', EXTRACT_MANIFEST_KEY)));
+  const count = await withClient(url, async (c) => (await c.query('SELECT count(*)::int AS n FROM users')).rows[0].n);
+  t.true(count > 0);
+});
+
+test('an unreachable database and rejected credentials fail in one line without the password', async (t) => {
+  const env = stackEnv();
+  const store = await tempDir();
+  const closed = await runCli('extract/cli.ts', [], { DATABASE_URL: 'postgres://someone:s3cret-pw@127.0.0.1:1/nowhere', STORE: store });
+  t.is(closed.code, 1);
+  t.is(closed.stderr, 'extract: error: cannot reach PostgreSQL at someone@127.0.0.1:1/nowhere (ECONNREFUSED)\n');
+
+  const server = new URL(env.PG_ADMIN_URL!);
+  server.username = 'no_such_role';
+  server.password = 's3cret-pw';
+  const rejected = await runCli('extract/cli.ts', [], { DATABASE_URL: server.href, STORE: store });
+  t.is(rejected.code, 1);
+  t.regex(rejected.stderr, /^extract: error: PostgreSQL rejected the credentials for no_such_role@127\.0\.0\.1:\d+\/\S+ \((28P01|28000)\)/);
+  t.false((closed.stderr + rejected.stderr + closed.stdout + rejected.stdout).includes('s3cret-pw'));
+});
+
+test('a store that cannot be written fails before copying and publishes no manifest', async (t) => {
+  const env = stackEnv();
+  const url = await freshDatabase(t);
+  const dir = await tempDir();
+  const file = path.join(dir, 'not-a-dir');
+  await writeFile(file, 'x');
+  const local = await runCli('extract/cli.ts', [], { DATABASE_URL: url, STORE: file, RUN: 'r' });
+  t.is(local.code, 1);
+  t.regex(local.stderr, /^extract: error: cannot write file:\/\/.*not-a-dir\/r\/extract\/\.write-check: .*ENOTDIR/);
+
+  const bucket = await runCli('extract/cli.ts', [], { ...env, DATABASE_URL: url, STORE: 's3://no-such-bucket-here/x', RUN: 'r' });
+  t.is(bucket.code, 1);
+  t.regex(bucket.stderr, /^extract: error: cannot write s3:\/\/no-such-bucket-here\/x\/r\/extract\/\.write-check: bucket no-such-bucket-here does not exist\n$/);
+
+  const badRun = await runCli('extract/cli.ts', [], { DATABASE_URL: url, STORE: dir, RUN: '../escape' });
+  t.is(badRun.code, 1);
+  t.regex(badRun.stderr, /invalid run id "\.\.\/escape"/);
+});
+
+test('extract --help explains the stage and its variables', async (t) => {
+  const result = await runCli('extract/cli.ts', ['--help'], {});
+  t.is(result.code, 0);
+  for (const word of ['--store', '--run', '--table', '--concurrency', '--schema', '--gzip-level', 'DATABASE_URL', 'READ ONLY']) {
+    t.true(result.stdout.includes(word), word);
+  }
+});
