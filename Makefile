@@ -9,14 +9,16 @@ export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install up down status extract test typecheck unit demo dumps clean
+.PHONY: help install up down status extract transform test typecheck demo dumps golden clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
 	@echo "make test       typecheck and run the whole test suite on a private local stack"
 	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data)"
 	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table)"
-	@echo "make dumps      regenerate fixtures/dumps/*.csv from the fixture database"
+	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table)"
+	@echo "make dumps      regenerate fixtures/dumps/ from the fixture database"
+	@echo "make golden     regenerate fixtures/golden/ from fixtures/dumps/"
 
 # npm ci only when the lockfile changed since the last install.
 node_modules/.installed: package-lock.json
@@ -54,3 +56,10 @@ dumps: install
 
 clean: down
 	rm -rf .local out
+
+transform: install
+	$(NODE) transform/cli.ts
+
+# Rewrites fixtures/golden/ from fixtures/dumps/ (reviewers read the diff).
+golden: install
+	$(NODE) scripts/golden.ts

@@ -89,13 +89,13 @@ test('a fresh extract of the fixture database equals the committed fixtures/dump
   const url = await freshDatabase(t);
   const [fresh, committed] = await Promise.all([extractDumps(url), committedDumps()]);
   t.deepEqual([...fresh.keys()], [...committed.keys()]);
-  for (const [table, csv] of fresh) {
-    const expected = committed.get(table)!;
+  for (const [file, csv] of fresh) {
+    const expected = committed.get(file)!;
     if (!csv.equals(expected)) {
       const got = csv.toString('utf8').split('\n');
       const want = expected.toString('utf8').split('\n');
       const line = got.findIndex((l, i) => l !== want[i]);
-      t.fail(`fixtures/dumps/${table}.csv differs from a fresh extract at line ${line + 1}:\n- ${want[line]}\n+ ${got[line]}\n(run make dumps if the fixture changed on purpose)`);
+      t.fail(`fixtures/dumps/${file} differs from a fresh extract at line ${line + 1}:\n- ${want[line]}\n+ ${got[line]}\n(run make dumps if the fixture changed on purpose)`);
     } else {
       t.pass();
     }

@@ -1,0 +1,69 @@
+// The transform manifest: what `<run>/items/` holds and whether it is ready for
+// load. Declared once here; the transform writes it, load and plan read it.
+import type { Storage } from './storage.ts';
+import { UserError } from './errors.ts';
+
+export const TRANSFORM_MANIFEST_KEY = 'transform/manifest.json';
+export const TRANSFORM_FORMAT = 'pg2ddb.transform/1';
+
+export interface ItemPart {
+  /** The extract part it was made from. */
+  input: string;
+  input_sha256: string;
+  /** `items/<table>/part-NNNNN.json.gz` */
+  key: string;
+  rows_in: number;
+  items: number;
+  rejected: number;
+  dropped: number;
+  /** Uncompressed DynamoDB JSON bytes (what ImportTable bills). */
+  raw_bytes: number;
+  bytes: number;
+  sha256: string;
+  /** Sum of item sizes by DynamoDB's rules. */
+  ddb_bytes: number;
+}
+
+export interface TransformTable {
+  name: string;
+  mapping: 'mapper' | 'generic' | 'skip';
+  entity_type?: string;
+  mapper_hash?: string;
+  rows_in: number;
+  items_out: number;
+  rejected: number;
+  dropped: number;
+  /** Lossless fallbacks (a value kept as S), per column. */
+  warnings: Record<string, number>;
+  raw_bytes: number;
+  bytes: number;
+  ddb_bytes: number;
+  max_item_bytes: number;
+  parts: ItemPart[];
+}
+
+export interface TransformManifest {
+  format: typeof TRANSFORM_FORMAT;
+  run_id: string;
+  as_of: string;
+  /** sha256 of the extract manifest this run was made from. */
+  extract_manifest_sha256: string;
+  options: { gzip_level: number; drop_expired: boolean; unmapped: 'fail' | 'skip' | 'generic' };
+  tables: TransformTable[];
+  totals: { rows_in: number; items_out: number; rejected: number; dropped: number; raw_bytes: number; bytes: number; ddb_bytes: number };
+  /** Items sharing (PK, SK) with an earlier item: ImportTable would silently keep only one. */
+  duplicates: number;
+  /** Why the run is not ready for load (empty when it is). */
+  problems: string[];
+  ready_for_load: boolean;
+}
+
+export async function readTransformManifest(run: Storage): Promise<TransformManifest | undefined> {
+  const text = await run.getText(TRANSFORM_MANIFEST_KEY);
+  if (text === undefined) return undefined;
+  const manifest = JSON.parse(text) as TransformManifest;
+  if (manifest.format !== TRANSFORM_FORMAT) {
+    throw new UserError(`${run.uri}/${TRANSFORM_MANIFEST_KEY} has format ${JSON.stringify(manifest.format)}, expected ${TRANSFORM_FORMAT}`);
+  }
+  return manifest;
+}

@@ -1,0 +1,89 @@
+// Golden outputs: the transform of the committed fixture dumps.
+// `fixtures/golden/<table>.jsonl` holds each table's items (uncompressed, one
+// per line), `<table>.rejects.jsonl` its rejects when there are any, and
+// `summary.json` the per-table counts. `make golden` rewrites them; a test
+// fails on any difference. Reviewers read the diff.
+import { readFileSync } from 'node:fs';
+import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, manifestText, type ExtractManifest, type TableEntry } from '../lib/manifest.ts';
+import { sha256Hex } from '../lib/meter.ts';
+import { openStorage } from '../lib/storage.ts';
+import { CopyCsvParser, type CsvRow } from '../transform/copy-csv.ts';
+import { runTransform } from '../transform/runner.ts';
+import { DUMPS_DIR, SCHEMA_FILE, type DumpSchema } from './dumps.ts';
+
+export const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
+/** The fixture's "now": fixed, so golden items never depend on when they were made. */
+export const FIXTURE_AS_OF = '2026-01-01T00:00:00.000000Z';
+
+export function countRows(csv: string): number {
+  const rows: CsvRow[] = [];
+  const parser = new CopyCsvParser();
+  parser.push(csv, rows);
+  parser.end(rows);
+  return rows.length - 1;
+}
+
+/** Writes the dumps as an extract run (as extract would have) under `store/run`. */
+export async function writeDumpRun(store: string, run: string): Promise<ExtractManifest> {
+  const schema = JSON.parse(await readFile(path.join(DUMPS_DIR, SCHEMA_FILE), 'utf8')) as DumpSchema;
+  const storage = openStorage(store).sub(run);
+  const tables: TableEntry[] = [];
+  for (const table of schema.tables) {
+    const csv = await readFile(path.join(DUMPS_DIR, `${table.name}.csv`));
+    const gz = gzipSync(csv, { level: 1 });
+    const key = `extract/${encodeURIComponent(table.name)}/part-00000.csv.gz`;
+    await storage.put(key, gz);
+    const rows = countRows(csv.toString('utf8'));
+    tables.push({
+      ...table, as_of: FIXTURE_AS_OF, snapshot_id: 'fixture', rows, raw_bytes: csv.length, bytes: gz.length,
+      parts: [{ key, rows, raw_bytes: csv.length, raw_sha256: sha256Hex(csv), bytes: gz.length, sha256: sha256Hex(gz) }],
+    });
+  }
+  const manifest: ExtractManifest = {
+    format: EXTRACT_FORMAT, run_id: run, as_of: FIXTURE_AS_OF, snapshot_id: 'fixture', consistent: true,
+    server: { version: 'fixture', version_num: 0, encoding: 'UTF8', collation: 'C' }, settings: {},
+    options: { format: 'csv', compression: 'gzip', gzip_level: 1, schemas: ['public'] },
+    tables,
+  };
+  await storage.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
+  return manifest;
+}
+
+/** The golden files, computed afresh from the dumps: file name → content. */
+export async function computeGolden(): Promise<Map<string, string>> {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-golden-'));
+  try {
+    await writeDumpRun(store, 'golden');
+    const manifest = await runTransform({ store, run: 'golden', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: () => {} });
+    const out = new Map<string, string>();
+    for (const table of manifest.tables) {
+      const items = table.parts.map((p) => gunzipSync(readFileSync(path.join(store, 'golden', p.key))).toString('utf8')).join('');
+      out.set(`${table.name}.jsonl`, items);
+      const rejects = await readFile(path.join(store, 'golden', 'transform', 'rejects', `${encodeURIComponent(table.name)}.jsonl`), 'utf8');
+      if (rejects) out.set(`${table.name}.rejects.jsonl`, rejects);
+    }
+    const summary = {
+      ready_for_load: manifest.ready_for_load,
+      problems: manifest.problems,
+      duplicates: manifest.duplicates,
+      tables: manifest.tables.map((t) => ({ name: t.name, entity_type: t.entity_type, rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, warnings: t.warnings, ddb_bytes: t.ddb_bytes, max_item_bytes: t.max_item_bytes })),
+    };
+    out.set('summary.json', `${JSON.stringify(summary, null, 2)}\n`);
+    return out;
+  } finally {
+    await rm(store, { recursive: true, force: true });
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const golden = await computeGolden();
+  await rm(GOLDEN_DIR, { recursive: true, force: true });
+  await mkdir(GOLDEN_DIR, { recursive: true });
+  for (const [file, content] of golden) await writeFile(path.join(GOLDEN_DIR, file), content);
+  process.stderr.write(`wrote ${golden.size} golden files to ${GOLDEN_DIR}\n`);
+}

@@ -1,0 +1,59 @@
+// `transform`: parses arguments and runs the stage; the work lives in runner.ts.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { checkConcurrency, commonOptions } from '../lib/config.ts';
+import { UserError } from '../lib/errors.ts';
+import { logger, runCli } from '../lib/log.ts';
+import { runTransform, type Unmapped } from './runner.ts';
+
+const usage = `transform: turn an extract run into DynamoDB JSON items for ImportTable
+
+Usage: transform [options]
+
+Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz
+(one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
+<run>/transform/manifest.json last. One mapper per table lives in transform/mappers/.
+Deterministic (same input ⇒ same bytes) and restartable: units already done are skipped.
+Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.`;
+
+await runCli('transform', async () => {
+  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+    .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (ImportTable bills uncompressed bytes; 1 is fastest)' })
+    .option('unmapped', {
+      choices: ['fail', 'skip', 'generic'] as const,
+      default: (process.env.UNMAPPED || 'fail') as Unmapped,
+      describe: 'A table no mapper covers: fail the run, skip it (counted as dropped), or map it generically (PK <TABLE>#<primary key>, SK <TABLE>)',
+    })
+    .option('drop-expired', { type: 'boolean', default: false, describe: "Drop rows whose ttl is before the extract's as_of (counted)" })
+    .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
+    .example('transform --run 2026-11-28', 'every table of the run')
+    .example('TABLE=users transform', 'one table; the others keep their items')
+    .strict()
+    .fail((message, err) => {
+      throw err ?? new UserError(`${message} (see transform --help)`);
+    })
+    .help()
+    .version(false)
+    .parse();
+
+  const gzipLevel = args['gzip-level'];
+  if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) throw new UserError(`invalid --gzip-level ${gzipLevel}: use 0 to 9`);
+  const manifest = await runTransform({
+    store: args.store,
+    run: args.run,
+    tables: args.table?.filter((t) => t !== ''),
+    concurrency: checkConcurrency(args.concurrency),
+    gzipLevel,
+    unmapped: args.unmapped,
+    dropExpired: args['drop-expired'],
+    force: args.force,
+    log: args.quiet ? () => {} : logger('transform'),
+  });
+  const { totals, duplicates, problems, ready_for_load } = manifest;
+  process.stdout.write(`${JSON.stringify({ run: manifest.run_id, ready_for_load, totals, duplicates, problems, tables: manifest.tables.map((t) => ({ name: t.name, rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, warnings: t.warnings })) })}\n`);
+  if (!ready_for_load) {
+    for (const problem of problems) process.stderr.write(`transform: not ready for load: ${problem}\n`);
+    return 3;
+  }
+});

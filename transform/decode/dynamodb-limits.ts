@@ -1,0 +1,96 @@
+// What a DynamoDB attribute value can hold, checked before a value is given a
+// type DynamoDB would refuse (ImportTable fails the item, it does not coerce).
+// Numbers: https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/HowItWorks.NamingRulesDataTypes.html
+
+/**
+ * The deepest level a map or list may sit at. A top-level item attribute is
+ * level 1 (so `data` is level 1 and a column inside it level 2); every M or L
+ * puts its members one level deeper. DynamoDB refuses an M or L at level 32,
+ * even an empty one ("Nesting Levels have exceeded supported limits"):
+ * measured on DynamoDB Local 3.3.0 (a column at level 2 holds 30 nested
+ * containers, not 31), and AWS reports 31 map wraps as the deepest a
+ * top-level attribute accepts.
+ */
+export const MAX_CONTAINER_LEVEL = 31;
+
+/** Significant digits DynamoDB keeps (leading and trailing zeros are not significant). */
+export const MAX_SIGNIFICANT_DIGITS = 38;
+/** Decimal exponents of the first significant digit: 1E-130 ..= 9.99…9E+125. */
+export const MIN_EXPONENT = -130;
+export const MAX_EXPONENT = 125;
+
+/** Map keys, like attribute names, are at most 64 KB of UTF-8. */
+export const MAX_KEY_BYTES = 65535;
+
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+const DOT = 46;
+const PLUS = 43;
+const MINUS = 45;
+const LOWER_E = 101;
+const UPPER_E = 69;
+
+/**
+ * Why DynamoDB cannot store decimal `text` as a number, or undefined when it
+ * can. `text` is `[+-]digits[.digits][e[+-]digits]` (either side of the point
+ * may be empty, not both); anything else throws.
+ *
+ * Precision is that of the normalized number, as DynamoDB counts it: digits
+ * from the first to the last non-zero one, so `1.500` has 2 and `1000` has 1.
+ * Range is checked on the exponent of the first significant digit, in integer
+ * arithmetic on the digit string (never through a float). Zero, in any form
+ * (`0.000`, `-0`, `0e999`), is always storable.
+ */
+export function numberProblem(text: string): string | undefined {
+  const end = text.length;
+  let i = 0;
+  let c = text.charCodeAt(0);
+  if (c === MINUS || c === PLUS) c = text.charCodeAt(++i);
+
+  let digits = 0; // mantissa digits seen
+  let integerDigits = -1; // digits before the point, once a point is seen
+  let firstSignificant = -1; // index (among mantissa digits) of the first non-zero digit
+  let lastSignificant = -1;
+  for (; i < end; c = text.charCodeAt(++i)) {
+    if (c >= DIGIT_0 && c <= DIGIT_9) {
+      if (c !== DIGIT_0) {
+        if (firstSignificant < 0) firstSignificant = digits;
+        lastSignificant = digits;
+      }
+      digits++;
+    } else if (c === DOT && integerDigits < 0) {
+      integerDigits = digits;
+    } else {
+      break;
+    }
+  }
+  if (digits === 0) throw new Error(`not a decimal number: ${JSON.stringify(text)}`);
+  if (integerDigits < 0) integerDigits = digits;
+
+  let exponent = 0;
+  if (i < end) {
+    if (c !== LOWER_E && c !== UPPER_E) throw new Error(`not a decimal number: ${JSON.stringify(text)}`);
+    c = text.charCodeAt(++i);
+    const negative = c === MINUS;
+    if (c === MINUS || c === PLUS) c = text.charCodeAt(++i);
+    const start = i;
+    while (i < end && c === DIGIT_0) c = text.charCodeAt(++i); // leading zeros of the exponent
+    const significantStart = i;
+    for (; i < end; c = text.charCodeAt(++i)) {
+      if (c < DIGIT_0 || c > DIGIT_9) throw new Error(`not a decimal number: ${JSON.stringify(text)}`);
+    }
+    if (i === start) throw new Error(`not a decimal number: ${JSON.stringify(text)}`);
+    // More than 15 digits cannot be summed exactly; such an exponent is out of range anyway.
+    const magnitude = i - significantStart > 15 ? Infinity : Number(text.slice(significantStart, i) || '0');
+    exponent = negative ? -magnitude : magnitude;
+  }
+
+  if (firstSignificant < 0) return undefined; // zero
+  if (lastSignificant - firstSignificant + 1 > MAX_SIGNIFICANT_DIGITS) {
+    return `more than ${MAX_SIGNIFICANT_DIGITS} significant digits`;
+  }
+  const scientificExponent = integerDigits - 1 - firstSignificant + exponent;
+  if (scientificExponent > MAX_EXPONENT) return 'magnitude above 9.9999999999999999999999999999999999999E+125';
+  if (scientificExponent < MIN_EXPONENT) return 'magnitude below 1E-130';
+  return undefined;
+}

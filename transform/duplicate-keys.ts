@@ -1,0 +1,131 @@
+// No two items may share (PK, SK) across the whole run: ImportTable would
+// silently keep one of them. Each unit writes its item keys as a sorted file of
+// fixed-size records; a k-way merge over every unit's file finds duplicates in
+// memory bounded by the number of units, not items (100M items fit).
+import { createHash } from 'node:crypto';
+import type { Readable } from 'node:stream';
+
+const HASH_BYTES = 16;
+/** 16 bytes of sha256(PK \0 SK), then the unit's row number and item line number (uint32 BE). */
+export const KEY_RECORD_BYTES = HASH_BYTES + 8;
+
+export class KeyCollector {
+  private buffer = Buffer.allocUnsafe(KEY_RECORD_BYTES * 1024);
+  private count = 0;
+
+  add(pk: string, sk: string, row: number, line: number): void {
+    if ((this.count + 1) * KEY_RECORD_BYTES > this.buffer.length) {
+      const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
+      this.buffer.copy(bigger, 0, 0, this.count * KEY_RECORD_BYTES);
+      this.buffer = bigger;
+    }
+    const at = this.count * KEY_RECORD_BYTES;
+    createHash('sha256').update(pk).update('\0').update(sk).digest().copy(this.buffer, at, 0, HASH_BYTES);
+    this.buffer.writeUInt32BE(row, at + HASH_BYTES);
+    this.buffer.writeUInt32BE(line, at + HASH_BYTES + 4);
+    this.count++;
+  }
+
+  /** The records sorted by (hash, row): the unit's keys file. */
+  sorted(): Buffer {
+    const records: Buffer[] = [];
+    for (let i = 0; i < this.count; i++) records.push(this.buffer.subarray(i * KEY_RECORD_BYTES, (i + 1) * KEY_RECORD_BYTES));
+    records.sort(Buffer.compare);
+    return Buffer.concat(records, this.count * KEY_RECORD_BYTES);
+  }
+}
+
+export interface KeyLocation { source: number; row: number; line: number }
+export interface Duplicate { first: KeyLocation; duplicate: KeyLocation }
+
+/** Reads fixed-size records from a stream, a chunk at a time. */
+class RecordReader {
+  private chunk = Buffer.alloc(0);
+  private offset = 0;
+  private readonly iterator: AsyncIterator<Buffer>;
+  current: Buffer | undefined;
+
+  constructor(stream: Readable, readonly source: number) {
+    this.iterator = stream[Symbol.asyncIterator]();
+  }
+
+  async advance(): Promise<boolean> {
+    while (this.chunk.length - this.offset < KEY_RECORD_BYTES) {
+      const next = await this.iterator.next();
+      if (next.done) {
+        if (this.chunk.length - this.offset !== 0) throw new Error(`keys file ${this.source} is truncated`);
+        this.current = undefined;
+        return false;
+      }
+      this.chunk = Buffer.concat([this.chunk.subarray(this.offset), next.value]);
+      this.offset = 0;
+    }
+    this.current = this.chunk.subarray(this.offset, this.offset + KEY_RECORD_BYTES);
+    this.offset += KEY_RECORD_BYTES;
+    return true;
+  }
+
+  location(): KeyLocation {
+    return { source: this.source, row: this.current!.readUInt32BE(HASH_BYTES), line: this.current!.readUInt32BE(HASH_BYTES + 4) };
+  }
+}
+
+function hashOrder(a: RecordReader, b: RecordReader): number {
+  return Buffer.compare(a.current!.subarray(0, HASH_BYTES), b.current!.subarray(0, HASH_BYTES)) || a.source - b.source;
+}
+
+/**
+ * Every record whose hash equals an earlier one's, in (hash, source, row) order.
+ * `sources` are the units' sorted keys files in run order; the first occurrence is the one kept.
+ */
+export async function* findDuplicates(sources: Readable[]): AsyncGenerator<Duplicate> {
+  const heap: RecordReader[] = [];
+  for (let i = 0; i < sources.length; i++) {
+    const reader = new RecordReader(sources[i]!, i);
+    if (await reader.advance()) heapPush(heap, reader);
+  }
+  let previous: { hash: Buffer; location: KeyLocation } | undefined;
+  while (heap.length > 0) {
+    const reader = heap[0]!;
+    const hash = Buffer.from(reader.current!.subarray(0, HASH_BYTES));
+    const location = reader.location();
+    if (previous && previous.hash.equals(hash)) yield { first: previous.location, duplicate: location };
+    else previous = { hash, location };
+    if (await reader.advance()) heapReplaceTop(heap);
+    else heapPopTop(heap);
+  }
+}
+
+function heapPush(heap: RecordReader[], reader: RecordReader): void {
+  heap.push(reader);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    if (hashOrder(heap[i]!, heap[parent]!) >= 0) break;
+    [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+    i = parent;
+  }
+}
+
+function heapPopTop(heap: RecordReader[]): void {
+  const last = heap.pop()!;
+  if (heap.length > 0) {
+    heap[0] = last;
+    heapReplaceTop(heap);
+  }
+}
+
+/** Restores heap order after the top reader advanced. */
+function heapReplaceTop(heap: RecordReader[]): void {
+  let i = 0;
+  for (;;) {
+    const left = 2 * i + 1;
+    const right = left + 1;
+    let smallest = i;
+    if (left < heap.length && hashOrder(heap[left]!, heap[smallest]!) < 0) smallest = left;
+    if (right < heap.length && hashOrder(heap[right]!, heap[smallest]!) < 0) smallest = right;
+    if (smallest === i) return;
+    [heap[i], heap[smallest]] = [heap[smallest]!, heap[i]!];
+    i = smallest;
+  }
+}

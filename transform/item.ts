@@ -1,0 +1,196 @@
+// One source row → one DynamoDB JSON line, `{"Item":{…}}`, with attributes in
+// the canonical order (PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, entity_type,
+// data, created_at, updated_at, ttl; `data` keys in column order) so that item
+// files diff well. Rows that cannot become a valid item become rejects.
+import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
+import type { CsvRow } from './copy-csv.ts';
+import type { AttributeValue } from './decode/attribute.ts';
+import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
+import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
+import type { Mapper, RowValues } from './mapper.ts';
+import { compileTemplate, type CompiledTemplate } from './template.ts';
+
+export interface Reject {
+  table: string;
+  /** 1-based data row of the extract part (the header is row 0). */
+  row: number;
+  primary_key: Record<string, string | null>;
+  column: string | null;
+  reason: string;
+}
+
+export interface Item {
+  line: string;
+  pk: string;
+  sk: string;
+  /** Size by DynamoDB's rules. */
+  size: number;
+  /** Epoch seconds, when the mapper names a ttl column and the row has a finite value. */
+  ttl?: number;
+}
+
+/** Values of another table of the run, looked up by a join: match value → taken value. */
+export type JoinIndex = Map<string, string | null>;
+
+const KEY_NAMES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'] as const;
+
+function isTimestamp(column: ColumnSchema): boolean {
+  const type = column.base_type ?? column.type;
+  return type.startsWith('timestamp');
+}
+
+/** Epoch seconds (floor) of a canonical timestamp or a date; undefined for infinity, BC or odd forms. */
+export function epochSeconds(text: string): number | undefined {
+  const m = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z?)?$/.exec(text);
+  if (!m) return undefined;
+  const [, y, mo, d, h = '0', mi = '0', s = '0'] = m;
+  // The fraction is non-negative, so flooring drops it even before 1970.
+  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) / 1000;
+}
+
+export class ItemBuilder {
+  private readonly index = new Map<string, number>();
+  private readonly decoders: Decoder[];
+  private readonly keyText: ((text: string) => string)[];
+  private readonly templates: { name: (typeof KEY_NAMES)[number]; template: CompiledTemplate; gsi: boolean }[] = [];
+  private readonly dataNames: string[];
+  private row: CsvRow = [];
+  private readonly values: RowValues;
+
+  constructor(
+    private readonly mapper: Mapper,
+    private readonly table: TableEntry,
+    private readonly joins: Map<string, JoinIndex>,
+  ) {
+    table.columns.forEach((c, i) => this.index.set(c.name, i));
+    this.decoders = table.columns.map((c) => decoderFor(c, 2));
+    this.keyText = table.columns.map((c) => (isTimestamp(c) ? canonicalTimestamp : (t: string) => t));
+    this.dataNames = table.columns.map((c) => JSON.stringify(c.name));
+    const pairs: [string, string, Mapper['key'] | undefined, boolean][] = [
+      ['PK', 'SK', mapper.key, false], ['GSI1PK', 'GSI1SK', mapper.gsi1, true], ['GSI2PK', 'GSI2SK', mapper.gsi2, true],
+    ];
+    for (const [pk, sk, templates, gsi] of pairs) {
+      if (!templates) continue;
+      this.templates.push({ name: pk as (typeof KEY_NAMES)[number], template: compileTemplate(templates.pk), gsi });
+      this.templates.push({ name: sk as (typeof KEY_NAMES)[number], template: compileTemplate(templates.sk), gsi });
+    }
+    for (const { template } of this.templates) {
+      for (const name of template.names) {
+        if (!this.index.has(name) && !mapper.computed?.[name] && !mapper.joins?.[name]) {
+          throw new Error(`mapper ${mapper.table}: key template ${JSON.stringify(template.text)} names ${name}, which is neither a column of ${table.name}, a computed value nor a join`);
+        }
+      }
+    }
+    for (const [name, join] of Object.entries(mapper.joins ?? {})) {
+      if (!this.index.has(join.on)) throw new Error(`mapper ${mapper.table}: join ${name} reads column ${join.on}, which ${table.name} does not have`);
+    }
+    for (const column of [mapper.ttl, mapper.createdAt, mapper.updatedAt]) {
+      if (column && !this.index.has(column)) throw new Error(`mapper ${mapper.table}: ${table.name} has no column ${column}`);
+    }
+    this.values = (name) => this.value(name);
+  }
+
+  /** Text a key or computed value sees: timestamps canonical, the rest as PostgreSQL printed it. */
+  private column(name: string): string | null {
+    const i = this.index.get(name);
+    if (i === undefined) return null;
+    const text = this.row[i] ?? null;
+    return text === null ? null : this.keyText[i]!(text);
+  }
+
+  private value(name: string): string | null {
+    const join = this.mapper.joins?.[name];
+    if (join) {
+      // Joins match the other table's text as extracted, so the raw text is looked up.
+      const on = this.row[this.index.get(join.on)!] ?? null;
+      return on === null ? null : this.joins.get(name)?.get(on) ?? null;
+    }
+    const computed = this.mapper.computed?.[name];
+    if (computed) return computed(this.values);
+    return this.column(name);
+  }
+
+  private reject(row: number, column: string | null, reason: string): Reject {
+    const primary_key: Record<string, string | null> = {};
+    for (const name of this.table.primary_key) primary_key[name] = this.row[this.index.get(name)!] ?? null;
+    return { table: this.table.name, row, primary_key, column, reason };
+  }
+
+  build(row: CsvRow, rowNumber: number, warn: (column: string, reason: string) => void): Item | Reject {
+    if (row.length !== this.table.columns.length) {
+      throw new Error(`${this.table.name} row ${rowNumber}: ${row.length} fields where the manifest has ${this.table.columns.length} columns`);
+    }
+    this.row = row;
+    const keys: Partial<Record<(typeof KEY_NAMES)[number], string>> = {};
+    for (let i = 0; i < this.templates.length; i += 2) {
+      const pk = this.templates[i]!;
+      const sk = this.templates[i + 1]!;
+      const pkValue = pk.template.render(this.values);
+      const skValue = sk.template.render(this.values);
+      if ('key' in pkValue && 'key' in skValue) {
+        keys[pk.name] = pkValue.key;
+        keys[sk.name] = skValue.key;
+      } else if (!pk.gsi) {
+        // The table key must exist; an index key may be absent (the item is then not in that index).
+        const failed = 'reason' in pkValue ? pkValue : (skValue as { name: string; reason: string });
+        const join = this.mapper.joins?.[failed.name];
+        const on = join ? this.row[this.index.get(join.on)!] ?? null : null;
+        const reason = join && on !== null
+          ? `${failed.name}: no ${join.table} row with ${join.match} = ${on}`
+          : `${'reason' in pkValue ? 'PK' : 'SK'} ${'reason' in pkValue ? pk.template.text : sk.template.text}: ${failed.reason}`;
+        return this.reject(rowNumber, join ? join.on : this.index.has(failed.name) ? failed.name : null, reason);
+      }
+    }
+
+    let size = 0;
+    let line = '{"Item":{';
+    for (const name of KEY_NAMES) {
+      const key = keys[name];
+      if (key === undefined) continue;
+      line += `"${name}":{"S":${JSON.stringify(key)}},`;
+      size += name.length + Buffer.byteLength(key, 'utf8');
+    }
+    line += `"entity_type":{"S":${JSON.stringify(this.mapper.entityType)}},"data":{"M":{`;
+    size += 'entity_type'.length + this.mapper.entityType.length + 'data'.length + 3;
+    let first = true;
+    for (let i = 0; i < row.length; i++) {
+      const text = row[i];
+      if (text === null || text === undefined) continue;
+      const column = this.table.columns[i]!;
+      let value: AttributeValue;
+      try {
+        value = this.decoders[i]!(text, (reason) => warn(column.name, reason));
+      } catch (err) {
+        return this.reject(rowNumber, column.name, (err as Error).message);
+      }
+      line += `${first ? '' : ','}${this.dataNames[i]}:${JSON.stringify(value)}`;
+      first = false;
+      size += 1 + Buffer.byteLength(column.name, 'utf8') + attributeSize(value);
+    }
+    line += '}}';
+    for (const [attribute, column] of [['created_at', this.mapper.createdAt ?? 'created_at'], ['updated_at', this.mapper.updatedAt ?? 'updated_at']] as const) {
+      const value = this.column(column);
+      if (value === null) continue;
+      line += `,"${attribute}":{"S":${JSON.stringify(value)}}`;
+      size += attribute.length + Buffer.byteLength(value, 'utf8');
+    }
+    let ttl: number | undefined;
+    if (this.mapper.ttl) {
+      const text = this.column(this.mapper.ttl);
+      ttl = text === null ? undefined : epochSeconds(text);
+      if (ttl !== undefined) {
+        line += `,"ttl":{"N":"${ttl}"}`;
+        size += 3 + numberSize(String(ttl));
+      }
+    }
+    line += '}}';
+    if (size > MAX_ITEM_BYTES) {
+      return this.reject(rowNumber, null, `item is ${size} bytes by DynamoDB's rules, over the 400 KB limit`);
+    }
+    return { line, pk: keys.PK!, sk: keys.SK!, size, ...(ttl !== undefined ? { ttl } : {}) };
+  }
+}
+
+export function isReject(result: Item | Reject): result is Reject {
+  return 'reason' in result;
+}

@@ -1,0 +1,7 @@
+import { defineMapper } from '../mapper.ts';
+
+export default defineMapper({
+  table: 'consent_records',
+  entityType: 'consent',
+  key: { pk: 'USER#{user_id}', sk: 'CONSENT#{consent_type}' },
+});

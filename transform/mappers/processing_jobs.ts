@@ -1,0 +1,10 @@
+import { defineMapper } from '../mapper.ts';
+
+export default defineMapper({
+  table: 'processing_jobs',
+  entityType: 'job',
+  key: { pk: 'USER#{user_id}', sk: 'JOB#{job_id}' },
+  gsi1: { pk: 'JOB_STATUS#{status}', sk: 'JOB#{created_at}#{job_id}' },
+  gsi2: { pk: 'JOB#{job_id}', sk: 'USER#{user_id}' },
+  ttl: 'ttl_expires_at',
+});

@@ -1,0 +1,8 @@
+import { defineMapper } from '../mapper.ts';
+
+export default defineMapper({
+  table: 'serenya_content',
+  entityType: 'content',
+  key: { pk: 'USER#{user_id}', sk: 'CONTENT#{created_at}#{id}' },
+  gsi1: { pk: 'CONTENT#{id}', sk: 'USER#{user_id}' },
+});

@@ -1,0 +1,48 @@
+// Key templates: `USER#{user_id}`, `ORDER#{display_order:4}#{category}`.
+// A `{name}` is filled with the value's key text; `{name:W}` zero-pads a whole
+// number to W digits so that text order is numeric order.
+
+export interface CompiledTemplate {
+  text: string;
+  names: string[];
+  /** The key, or a reason (with the offending name) when a part is NULL, empty or unpaddable. */
+  render(value: (name: string) => string | null): { key: string } | { name: string; reason: string };
+}
+
+type Segment = string | { name: string; width?: number };
+
+export function compileTemplate(text: string): CompiledTemplate {
+  const segments: Segment[] = [];
+  const pattern = /\{([A-Za-z_][A-Za-z0-9_]*)(?::(\d+))?\}/g;
+  let last = 0;
+  for (let m = pattern.exec(text); m; m = pattern.exec(text)) {
+    if (m.index > last) segments.push(text.slice(last, m.index));
+    segments.push({ name: m[1]!, ...(m[2] ? { width: Number(m[2]) } : {}) });
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) segments.push(text.slice(last));
+  if (segments.some((s) => typeof s === 'string' && /[{}]/.test(s))) throw new Error(`malformed key template ${JSON.stringify(text)}`);
+  const names = segments.flatMap((s) => (typeof s === 'string' ? [] : [s.name]));
+  return {
+    text,
+    names,
+    render(value) {
+      let key = '';
+      for (const segment of segments) {
+        if (typeof segment === 'string') { key += segment; continue; }
+        const v = value(segment.name);
+        if (v === null) return { name: segment.name, reason: `${segment.name} is NULL` };
+        if (v === '') return { name: segment.name, reason: `${segment.name} is empty` };
+        if (segment.width !== undefined) {
+          if (!/^\d+$/.test(v) || v.length > segment.width) {
+            return { name: segment.name, reason: `${segment.name} is not a whole number of at most ${segment.width} digits` };
+          }
+          key += v.padStart(segment.width, '0');
+        } else {
+          key += v;
+        }
+      }
+      return { key };
+    },
+  };
+}
