@@ -55,7 +55,10 @@ export class ItemBuilder {
   private readonly templates: { name: (typeof KEY_NAMES)[number]; template: CompiledTemplate; gsi: boolean }[] = [];
   private readonly dataNames: string[];
   private row: CsvRow = [];
+  /** What templates see: joins, computed values, then columns. */
   private readonly values: RowValues;
+  /** What computed values see: columns only (a computed `email_hash` reads the column of that name). */
+  private readonly columnValues: RowValues;
 
   constructor(
     private readonly mapper: Mapper,
@@ -88,6 +91,7 @@ export class ItemBuilder {
       if (column && !this.index.has(column)) throw new Error(`mapper ${mapper.table}: ${table.name} has no column ${column}`);
     }
     this.values = (name) => this.value(name);
+    this.columnValues = (name) => this.column(name);
   }
 
   /** Text a key or computed value sees: timestamps canonical, the rest as PostgreSQL printed it. */
@@ -106,7 +110,7 @@ export class ItemBuilder {
       return on === null ? null : this.joins.get(name)?.get(on) ?? null;
     }
     const computed = this.mapper.computed?.[name];
-    if (computed) return computed(this.values);
+    if (computed) return computed(this.columnValues);
     return this.column(name);
   }
 
@@ -136,7 +140,9 @@ export class ItemBuilder {
         const join = this.mapper.joins?.[failed.name];
         const on = join ? this.row[this.index.get(join.on)!] ?? null : null;
         const reason = join && on !== null
-          ? `${failed.name}: no ${join.table} row with ${join.match} = ${on}`
+          ? (this.joins.get(failed.name)?.has(on)
+            ? `${failed.name}: the ${join.table} row with ${join.match} = ${on} has no ${join.take} (${failed.reason.replace(`${failed.name} `, '')})`
+            : `${failed.name}: no ${join.table} row with ${join.match} = ${on}`)
           : `${'reason' in pkValue ? 'PK' : 'SK'} ${'reason' in pkValue ? pk.template.text : sk.template.text}: ${failed.reason}`;
         return this.reject(rowNumber, join ? join.on : this.index.has(failed.name) ? failed.name : null, reason);
       }
