@@ -3,6 +3,17 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 
+// The SDK warns on every client that Node 20 support ends; this tool targets Node 20
+// and keeps stderr for its own one-line messages.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+/** Credentials from `env` when it names them (tests pass the stack's env), else the SDK's default chain. */
+function credentials(env: NodeJS.ProcessEnv) {
+  return env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+    ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
+    : {};
+}
+
 function isLocalEndpoint(url: string | undefined): boolean {
   return !!url && /^https?:\/\/(localhost|127\.|\[::1\])/.test(url);
 }
@@ -13,6 +24,7 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   return new S3Client({
     region: env.AWS_REGION ?? 'us-east-1',
     ...(endpoint ? { endpoint } : {}),
+    ...credentials(env),
     // Local S3 servers (s3rver) serve buckets by path only.
     forcePathStyle: local || env.AWS_S3_FORCE_PATH_STYLE === 'true',
     // Local servers would otherwise store aws-chunked framing inside streamed objects.
@@ -26,6 +38,7 @@ export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClie
   return new DynamoDBClient({
     region: env.AWS_REGION ?? 'us-east-1',
     ...(endpoint ? { endpoint } : {}),
+    ...credentials(env),
     maxAttempts: 8,
   });
 }

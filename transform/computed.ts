@@ -8,7 +8,8 @@ export function hashOr(column: string, source: string): (row: RowValues) => stri
     const stored = row(column);
     if (stored) return stored;
     const value = row(source);
-    return value === null ? null : sha256Hex(value);
+    // An empty source (an empty email) identifies nobody: no hash, so no index entry.
+    return value ? sha256Hex(value) : null;
   };
 }
 

@@ -139,11 +139,14 @@ export class ItemBuilder {
         const failed = 'reason' in pkValue ? pkValue : (skValue as { name: string; reason: string });
         const join = this.mapper.joins?.[failed.name];
         const on = join ? this.row[this.index.get(join.on)!] ?? null : null;
-        const reason = join && on !== null
-          ? (this.joins.get(failed.name)?.has(on)
-            ? `${failed.name}: the ${join.table} row with ${join.match} = ${on} has no ${join.take} (${failed.reason.replace(`${failed.name} `, '')})`
-            : `${failed.name}: no ${join.table} row with ${join.match} = ${on}`)
-          : `${'reason' in pkValue ? 'PK' : 'SK'} ${'reason' in pkValue ? pk.template.text : sk.template.text}: ${failed.reason}`;
+        const where = `${'reason' in pkValue ? 'PK' : 'SK'} ${'reason' in pkValue ? pk.template.text : sk.template.text}`;
+        const reason = !join
+          ? `${where}: ${failed.reason}`
+          : on === null
+            ? `${where}: ${failed.name} joins ${join.table} on ${join.on}, which is NULL`
+            : this.joins.get(failed.name)?.has(on)
+              ? `${where}: the ${join.table} row with ${join.match} = ${on} has no ${join.take} (${failed.reason.replace(`${failed.name} `, '')})`
+              : `${where}: no ${join.table} row with ${join.match} = ${on}`;
         return this.reject(rowNumber, join ? join.on : this.index.has(failed.name) ? failed.name : null, reason);
       }
     }

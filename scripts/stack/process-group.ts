@@ -90,14 +90,15 @@ export function groupMembers(pgid: number): number[] {
   return members;
 }
 
-function belongsToStack(pid: number, dir: string): boolean {
+function belongsToStack(pid: number, paths: StackPaths): boolean {
   try {
     const environ = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    if (environ.includes(`${MARKER}=${dir}`)) return true;
+    if (environ.includes(`${MARKER}=${paths.dir}`)) return true;
   } catch { /* gone, or not ours to read */ }
   try {
-    // PostgreSQL may rewrite its environ area for ps titles; its argv names the data dir.
-    return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/`);
+    // PostgreSQL may rewrite its environ area for ps titles; its argv still names the data dir.
+    const argv = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return argv.includes(paths.pgDataDir) || argv.includes(paths.s3Dir) || argv.includes(`-Dpg2ddb.stack=${paths.dir}`);
   } catch {
     return false;
   }
@@ -117,7 +118,7 @@ export function liveServiceGroup(paths: StackPaths, service: ServiceName): numbe
   const pgid = readPidFile(paths.pidFile(service));
   if (pgid === undefined) return undefined;
   const members = groupMembers(pgid);
-  return members.some((pid) => belongsToStack(pid, paths.dir)) ? pgid : undefined;
+  return members.some((pid) => belongsToStack(pid, paths)) ? pgid : undefined;
 }
 
 /** Signals the group, escalates to SIGKILL after graceMs, returns once no member is left. */

@@ -1,0 +1,44 @@
+// The one shared setup for integration tests: they run against the local stack
+// that `make test` (scripts/stack.ts run) starts, and never skip without it.
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { loadFixtureDatabase } from '../fixtures/load.ts';
+import { readEnvFile, type StackEnv } from '../scripts/stack/env-file.ts';
+import { repoRoot } from '../scripts/stack/paths.ts';
+import { createDatabase, dropDatabase } from '../scripts/stack/postgres.ts';
+
+export function stackEnvFile(): string {
+  return process.env.STACK_ENV_FILE ?? path.join(repoRoot, '.local', 'test', 'env');
+}
+
+/** The stack's variables (DATABASE_URL, PG_ADMIN_URL, AWS_ENDPOINT_URL_S3, STORE, …). */
+export function stackEnv(): StackEnv {
+  const file = stackEnvFile();
+  const env = readEnvFile(file);
+  if (!env) throw new Error(`the local stack is not up: run the tests with \`make test\` (no ${file})`);
+  return env;
+}
+
+export function randomName(prefix: string, bytes = 6): string {
+  return `${prefix}${randomBytes(bytes).toString('hex')}`;
+}
+
+/**
+ * A database of its own for one test, on the stack's server, loaded with the
+ * fixtures unless `load: false`; dropped when the test ends.
+ */
+export async function freshDatabase(t: ExecutionContext, opts: { scale?: number; load?: boolean } = {}): Promise<string> {
+  const adminUrl = stackEnv().PG_ADMIN_URL!;
+  const name = randomName('t_');
+  const url = await createDatabase(adminUrl, name);
+  // Work a failed test left running gets a moment to finish before its sessions are ended.
+  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
+  if (opts.load !== false) await loadFixtureDatabase(url, { scale: opts.scale });
+  return url;
+}
+
+/** A STORE of its own for one test: s3://<stack bucket>/<random>. */
+export function freshBucketPrefix(): string {
+  return `s3://${stackEnv().S3_BUCKET}/${randomName('t-')}`;
+}
