@@ -52,7 +52,7 @@ demo: install
 
 # Rewrites the committed COPY output of the fixture database (reviewers read the diff).
 dumps: install
-	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- $(NODE) scripts/write-dumps.ts
+	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- $(NODE) scripts/dumps.ts
 
 clean: down
 	rm -rf .local out
