@@ -24,5 +24,21 @@ for (const t of s.tables) console.log(`  ${t.name.padEnd(26)} ${String(t.rows).p
 console.log(`\nfiles and manifest: ${s.store}/extract/`);
 JS
 echo
-echo "transform and load are not built yet (issues 3 and 4)."
+echo "== transform: extract files → DynamoDB JSON items in $STORE/$RUN/items/"
+"${NODE[@]}" transform/cli.ts > .local/demo-transform.json
+
+node - .local/demo-transform.json <<'JS'
+const fs = require('node:fs');
+const s = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const t = s.totals;
+console.log(`\n${t.rows_in} rows → ${t.items_out} items, ${t.rejected} rejected (reasons in transform/rejects/), ${t.dropped} dropped; ${(t.raw_bytes / 1048576).toFixed(2)} MB of DynamoDB JSON, ${s.duplicates} duplicate keys`);
+for (const x of s.tables) {
+  const warnings = Object.values(x.warnings).reduce((a, b) => a + b, 0);
+  console.log(`  ${x.name.padEnd(26)} ${String(x.rows_in).padStart(8)} rows ${String(x.items_out).padStart(8)} items ${String(x.rejected).padStart(4)} rejected${warnings ? `, ${warnings} value(s) kept as S` : ''}`);
+}
+console.log(s.ready_for_load ? '\nready for load' : `\nNOT ready for load: ${s.problems.join('; ')}`);
+JS
+
+echo
+echo "load and verify are not built yet (issue 4)."
 echo "The local stack is still up: 'set -a; . .local/env; set +a' to use it, 'make down' to stop it."

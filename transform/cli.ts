@@ -4,7 +4,8 @@ import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, commonOptions } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
-import { runTransform, type Unmapped } from './runner.ts';
+import type { Unmapped } from './plan.ts';
+import { runTransform } from './runner.ts';
 
 const usage = `transform: turn an extract run into DynamoDB JSON items for ImportTable
 

@@ -1,0 +1,83 @@
+// DynamoDB JSON as the item files hold it (B as base64 text) ↔ the SDK's
+// AttributeValue (B as bytes), and the canonical form two items are compared
+// in. DynamoDB stores numbers, not their text: "1.50" reads back as "1.5" and
+// "1E+2" as "100", so numbers compare by exact decimal value, never through a
+// JS number; maps compare without regard to key order, sets as sets.
+import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+
+/** One attribute value as DynamoDB JSON text has it. */
+export type AttributeJson =
+  | { S: string } | { N: string } | { B: string } | { BOOL: boolean } | { NULL: true }
+  | { SS: string[] } | { NS: string[] } | { BS: string[] }
+  | { M: Record<string, AttributeJson> } | { L: AttributeJson[] };
+
+export type ItemJson = Record<string, AttributeJson>;
+export type ItemValue = Record<string, AttributeValue>;
+
+export function toAttributeValue(value: AttributeJson): AttributeValue {
+  if ('B' in value) return { B: Buffer.from(value.B, 'base64') };
+  if ('BS' in value) return { BS: value.BS.map((b) => Buffer.from(b, 'base64')) };
+  if ('M' in value) return { M: toItemValue(value.M) };
+  if ('L' in value) return { L: value.L.map(toAttributeValue) };
+  return value as AttributeValue;
+}
+
+export function toItemValue(item: ItemJson): ItemValue {
+  const out: ItemValue = {};
+  for (const [name, value] of Object.entries(item)) out[name] = toAttributeValue(value);
+  return out;
+}
+
+export function fromAttributeValue(value: AttributeValue): AttributeJson {
+  if (value.B !== undefined) return { B: Buffer.from(value.B).toString('base64') };
+  if (value.BS !== undefined) return { BS: value.BS.map((b) => Buffer.from(b).toString('base64')) };
+  if (value.M !== undefined) return { M: fromItemValue(value.M) };
+  if (value.L !== undefined) return { L: value.L.map(fromAttributeValue) };
+  if (value.S !== undefined) return { S: value.S };
+  if (value.N !== undefined) return { N: value.N };
+  if (value.BOOL !== undefined) return { BOOL: value.BOOL };
+  if (value.NULL !== undefined) return { NULL: true };
+  if (value.SS !== undefined) return { SS: value.SS };
+  if (value.NS !== undefined) return { NS: value.NS };
+  throw new Error(`unknown attribute value type ${Object.keys(value).join(',')}`);
+}
+
+export function fromItemValue(item: ItemValue): ItemJson {
+  const out: ItemJson = {};
+  for (const [name, value] of Object.entries(item)) out[name] = fromAttributeValue(value);
+  return out;
+}
+
+/** A number's exact value as text: sign, significant digits without leading or trailing zeros, exponent. */
+export function canonicalNumber(text: string): string {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text.trim());
+  if (!m || (m[2] === '' && (m[3] ?? '') === '')) return `invalid:${text}`;
+  const digits = `${m[2]}${m[3] ?? ''}`;
+  let exponent = Number(m[4] ?? 0) - (m[3] ?? '').length;
+  const lead = digits.replace(/^0+/, '');
+  if (lead === '') return '0';
+  const significant = lead.replace(/0+$/, '');
+  exponent += lead.length - significant.length;
+  return `${m[1] === '-' ? '-' : ''}${significant}e${exponent}`;
+}
+
+/** A canonical text of a value: equal texts ⇔ DynamoDB holds equal values. */
+export function canonicalValue(value: AttributeJson): string {
+  if ('N' in value) return `N:${canonicalNumber(value.N)}`;
+  if ('NS' in value) return `NS:${JSON.stringify(value.NS.map(canonicalNumber).sort())}`;
+  if ('SS' in value) return `SS:${JSON.stringify([...value.SS].sort())}`;
+  if ('BS' in value) return `BS:${JSON.stringify([...value.BS].sort())}`;
+  if ('M' in value) return `M:{${Object.keys(value.M).sort().map((k) => `${JSON.stringify(k)}:${canonicalValue(value.M[k]!)}`).join(',')}}`;
+  if ('L' in value) return `L:[${value.L.map(canonicalValue).join(',')}]`;
+  return JSON.stringify(value);
+}
+
+/** Names of the top-level attributes whose values differ (or exist on one side only), sorted. */
+export function differingAttributes(expected: ItemJson, actual: ItemJson): string[] {
+  const names = new Set([...Object.keys(expected), ...Object.keys(actual)]);
+  return [...names].filter((name) => {
+    const a = expected[name];
+    const b = actual[name];
+    return !a || !b || canonicalValue(a) !== canonicalValue(b);
+  }).sort();
+}

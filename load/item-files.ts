@@ -1,0 +1,88 @@
+// Reading a transform run's item files: `<run>/items/<table>/part-NNNNN.json.gz`,
+// one `{"Item":{…}}` per line. Every byte is hashed on the way and checked
+// against the transform manifest, so a file changed after transform fails loudly.
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import { UserError, errorMessage } from '../lib/errors.ts';
+import { Meter, sha256Hex } from '../lib/meter.ts';
+import type { Storage } from '../lib/storage.ts';
+import {
+  TRANSFORM_MANIFEST_KEY, readTransformManifest, type ItemPart, type TransformManifest, type TransformTable,
+} from '../lib/transform-manifest.ts';
+import type { ItemJson } from './attribute-json.ts';
+import { PRIMARY_KEY } from './table-spec.ts';
+
+export interface FileItem {
+  item: ItemJson;
+  /** Where the item came from: table, part file and 1-based line (messages name items by position, never by value). */
+  table: string;
+  part: string;
+  line: number;
+}
+
+/** Streams the items of one part, then checks the stored bytes' sha256 and the count against the manifest. */
+export async function* readPartItems(run: Storage, table: string, part: ItemPart): AsyncGenerator<FileItem> {
+  const stored = new Meter();
+  const source = await run.get(part.key);
+  const lines = createInterface({ input: source.pipe(stored).pipe(createGunzip()), crlfDelay: Infinity });
+  let line = 0;
+  try {
+    for await (const text of lines) {
+      line++;
+      let parsed: { Item?: ItemJson };
+      try {
+        parsed = JSON.parse(text) as { Item?: ItemJson };
+      } catch {
+        throw new UserError(`${run.uri}/${part.key} line ${line} is not JSON`);
+      }
+      if (!parsed.Item) throw new UserError(`${run.uri}/${part.key} line ${line} is not {"Item":{…}}`);
+      yield { item: parsed.Item, table, part: part.key, line };
+    }
+  } catch (err) {
+    source.destroy();
+    if (err instanceof UserError) throw err;
+    throw new UserError(`${run.uri}/${part.key}: ${errorMessage(err)}`);
+  }
+  if (stored.sha256 !== part.sha256) {
+    throw new UserError(`${run.uri}/${part.key} does not match the transform manifest's sha256: the file changed after transform`);
+  }
+  if (line !== part.items) throw new UserError(`${run.uri}/${part.key} holds ${line} items where the transform manifest says ${part.items}`);
+}
+
+/** `PK\0SK`: the identity of an item in the table. */
+export function itemKey(item: ItemJson | Record<string, { S?: string }>): string {
+  const pk = (item[PRIMARY_KEY.partition] as { S?: string } | undefined)?.S;
+  const sk = (item[PRIMARY_KEY.sort] as { S?: string } | undefined)?.S;
+  return `${pk}\0${sk}`;
+}
+
+/** A short hash naming an item's key in reports and logs: keys hold ids and hashes of personal data, never printed as such. */
+export function keyHash(key: string): string {
+  return sha256Hex(key).slice(0, 16);
+}
+
+export interface LoadableRun {
+  manifest: TransformManifest;
+  /** sha256 of the manifest text: what the ImportTable ClientToken is derived from. */
+  manifestSha256: string;
+  /** The tables to load (all, or those asked for), each with items. */
+  tables: TransformTable[];
+}
+
+/** The run's transform manifest, checked ready for load, and the tables selected. */
+export async function readLoadableRun(run: Storage, runId: string, only: string[] | undefined): Promise<LoadableRun> {
+  const text = await run.getText(TRANSFORM_MANIFEST_KEY);
+  const manifest = await readTransformManifest(run);
+  if (!manifest || text === undefined) {
+    throw new UserError(`no transform manifest at ${run.uri}/${TRANSFORM_MANIFEST_KEY}: run the transform stage for run ${runId} first`);
+  }
+  if (!manifest.ready_for_load) {
+    throw new UserError(`run ${runId} is not ready for load: ${manifest.problems.join('; ') || 'the transform manifest says so'}`);
+  }
+  const unknown = (only ?? []).filter((t) => !manifest.tables.some((m) => m.name === t));
+  if (unknown.length > 0) {
+    throw new UserError(`no such table in the transform manifest: ${unknown.join(', ')}; the run has: ${manifest.tables.map((t) => t.name).join(', ')}`);
+  }
+  const tables = manifest.tables.filter((t) => t.mapping !== 'skip' && (!only || only.length === 0 || only.includes(t.name)));
+  return { manifest, manifestSha256: sha256Hex(text), tables };
+}

@@ -1,0 +1,107 @@
+// What a transform run will do: each table's mapping (mapper, generic or skip)
+// and its units of work (table × extract part) with their fingerprints, plus
+// where every unit's outputs live. Shared by the runner and its worker threads.
+import { UserError } from '../lib/errors.ts';
+import type { ExtractManifest, PartEntry, TableEntry } from '../lib/manifest.ts';
+import { sha256Hex } from '../lib/meter.ts';
+import type { Storage } from '../lib/storage.ts';
+import type { ItemPart } from '../lib/transform-manifest.ts';
+import { genericMapper, loadMappers, type LoadedMapper } from './registry.ts';
+
+export type Unmapped = 'fail' | 'skip' | 'generic';
+
+/** The options that decide a unit's bytes (so they are part of its fingerprint). */
+export interface UnitOptions {
+  gzipLevel: number;
+  unmapped: Unmapped;
+  dropExpired: boolean;
+}
+
+export interface Plan { table: TableEntry; mapping: 'mapper' | 'generic' | 'skip'; mapper?: LoadedMapper }
+
+export interface Unit {
+  plan: Plan & { mapper: LoadedMapper };
+  part: PartEntry;
+  index: number;
+  fingerprint: string;
+}
+
+/** What a finished unit leaves under transform/units/: its manifest entry and where its side files are. */
+export interface UnitRecord {
+  fingerprint: string;
+  table: string;
+  part: ItemPart;
+  warnings: Record<string, number>;
+  max_item_bytes: number;
+  rejects_key: string;
+  keys_key: string;
+}
+
+export const partName = (index: number) => `part-${String(index).padStart(5, '0')}`;
+export const segment = (table: string) => encodeURIComponent(table);
+export const itemsKey = (table: string, index: number) => `items/${segment(table)}/${partName(index)}.json.gz`;
+export const unitKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.json`;
+// A unit's side files sit beside its record; rejects/<table>.jsonl gathers a table's rejects.
+export const rejectsKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.rejects.jsonl`;
+export const keysKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.keys`;
+
+export async function planTables(extract: ExtractManifest, unmapped: Unmapped): Promise<Plan[]> {
+  const mappers = await loadMappers();
+  const missing: string[] = [];
+  const plans = extract.tables.map((table): Plan => {
+    const mapper = mappers.get(table.name);
+    if (mapper) return { table, mapping: 'mapper', mapper };
+    if (unmapped === 'skip') return { table, mapping: 'skip' };
+    if (unmapped === 'generic' && table.primary_key.length > 0) return { table, mapping: 'generic', mapper: genericMapper(table) };
+    missing.push(table.name);
+    return { table, mapping: 'skip' };
+  });
+  if (missing.length > 0) {
+    throw new UserError(unmapped === 'generic'
+      ? `the generic mapping needs a primary key, which these tables lack: ${missing.join(', ')}; add a mapper in transform/mappers/ for each`
+      : `no mapper for table(s): ${missing.join(', ')}; add transform/mappers/<table>.ts for each, or pass --unmapped skip or --unmapped generic`);
+  }
+  return plans;
+}
+
+export function selectPlans(plans: Plan[], tables: string[] | undefined): Plan[] {
+  if (!tables || tables.length === 0) return plans;
+  const unknown = tables.filter((t) => !plans.some((p) => p.table.name === t));
+  if (unknown.length > 0) {
+    throw new UserError(`no such table in the extract: ${unknown.map((t) => JSON.stringify(t)).join(', ')}; the run has: ${plans.map((p) => p.table.name).join(', ')}`);
+  }
+  return plans.filter((p) => tables.includes(p.table.name));
+}
+
+export function unitsOf(plan: Plan, extract: ExtractManifest, options: UnitOptions, plans: Plan[]): Unit[] {
+  if (!plan.mapper) return [];
+  const joined = Object.values(plan.mapper.mapper.joins ?? {}).map((join) => {
+    const other = plans.find((p) => p.table.name === join.table);
+    if (!other) throw new UserError(`mapper ${plan.table.name} joins table ${join.table}, which the extract does not hold`);
+    return other.table.parts.map((p) => p.sha256).join(',');
+  });
+  return plan.table.parts.map((part, index) => ({
+    plan: plan as Plan & { mapper: LoadedMapper },
+    part,
+    index,
+    fingerprint: sha256Hex(JSON.stringify({
+      input: part.sha256,
+      columns: plan.table.columns,
+      mapper: plan.mapper!.hash,
+      joined,
+      gzip_level: options.gzipLevel,
+      drop_expired: options.dropExpired ? extract.as_of : false,
+    })),
+  }));
+}
+
+export async function readRecord(run: Storage, table: string, index: number): Promise<UnitRecord | undefined> {
+  const text = await run.getText(unitKey(table, index));
+  if (text === undefined) return undefined;
+  try {
+    return JSON.parse(text) as UnitRecord;
+  } catch {
+    return undefined;
+  }
+}
+

@@ -1,0 +1,185 @@
+// One unit of transform work: an extract part → its item file, rejects, keys
+// file and, last, its unit record (only then is the unit done).
+import { StringDecoder } from 'node:string_decoder';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { UserError, errorMessage } from '../lib/errors.ts';
+import type { ExtractManifest, PartEntry } from '../lib/manifest.ts';
+import { Meter } from '../lib/meter.ts';
+import type { Storage } from '../lib/storage.ts';
+import { CopyCsvParser, type CsvRow } from './copy-csv.ts';
+import { KeyCollector } from './duplicate-keys.ts';
+import { ItemBuilder, epochSeconds, isReject, type JoinIndex, type Reject } from './item.ts';
+import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './plan.ts';
+
+/** Join lookups (another table's extract, read once per run and verified against its sha256). */
+export class JoinCache {
+  private readonly cache = new Map<string, Promise<JoinIndex>>();
+  constructor(private readonly run: Storage, private readonly extract: ExtractManifest) {}
+
+  get(table: string, match: string, take: string): Promise<JoinIndex> {
+    const id = JSON.stringify([table, match, take]);
+    let index = this.cache.get(id);
+    if (!index) {
+      index = this.load(table, match, take);
+      this.cache.set(id, index);
+    }
+    return index;
+  }
+
+  private async load(name: string, match: string, take: string): Promise<JoinIndex> {
+    const table = this.extract.tables.find((t) => t.name === name)!;
+    const m = table.columns.findIndex((c) => c.name === match);
+    const k = table.columns.findIndex((c) => c.name === take);
+    if (m < 0 || k < 0) throw new UserError(`join on ${name}.${match} → ${name}.${take}: ${name} has no column ${m < 0 ? match : take}`);
+    const index: JoinIndex = new Map();
+    for (const part of table.parts) {
+      await readRows(this.run, name, part, (row) => { index.set(row[m]!, row[k] ?? null); });
+    }
+    return index;
+  }
+}
+
+/**
+ * Streams an extract part's data rows (after checking its header) to `onRow`,
+ * and fails if the stored bytes do not match the manifest's sha256.
+ */
+export async function readRows(run: Storage, table: string, part: PartEntry, onRow: (row: CsvRow, rowNumber: number) => void, onChunk?: () => void): Promise<number> {
+  const stored = new Meter();
+  const gunzip = createGunzip();
+  const decoder = new StringDecoder('utf8');
+  const parser = new CopyCsvParser();
+  let rowNumber = -1;
+  const rows: CsvRow[] = [];
+  const drain = () => {
+    for (const row of rows) {
+      rowNumber++;
+      if (rowNumber > 0) onRow(row, rowNumber);
+    }
+    rows.length = 0;
+  };
+  try {
+    await pipeline(await run.get(part.key), stored, gunzip, async function* (source: AsyncIterable<Buffer>) {
+      for await (const chunk of source) {
+        parser.push(decoder.write(chunk), rows);
+        drain();
+        onChunk?.();
+      }
+      parser.push(decoder.end(), rows);
+      parser.end(rows);
+      drain();
+      yield* [];
+    });
+  } catch (err) {
+    throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
+  }
+  if (stored.sha256 !== part.sha256) {
+    throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: the file changed after extract`);
+  }
+  if (rowNumber !== part.rows) {
+    throw new UserError(`${run.uri}/${part.key} (table ${table}) holds ${Math.max(rowNumber, 0)} rows where the extract manifest says ${part.rows}`);
+  }
+  return rowNumber;
+}
+
+export async function transformUnit(
+  run: Storage, unit: Unit, extract: ExtractManifest, joinCache: JoinCache, options: UnitOptions,
+  onProgress: (rows: number, bytes: number) => void,
+): Promise<UnitRecord> {
+  const { table } = unit.plan;
+  const { mapper } = unit.plan.mapper;
+  const joins = new Map<string, JoinIndex>();
+  for (const [name, join] of Object.entries(mapper.joins ?? {})) joins.set(name, await joinCache.get(join.table, join.match, join.take));
+  let builder: ItemBuilder;
+  try {
+    builder = new ItemBuilder(mapper, table, joins);
+  } catch (err) {
+    throw new UserError(errorMessage(err));
+  }
+  const asOf = epochSeconds(extract.as_of) ?? 0;
+  const keys = new KeyCollector();
+  const rejects: Reject[] = [];
+  const warnings: Record<string, number> = {};
+  let items = 0;
+  let dropped = 0;
+  let ddbBytes = 0;
+  let maxItem = 0;
+  let pending: string[] = [];
+  let rowsIn = 0;
+
+  const lines = new Readable({ read() {} });
+  const jsonMeter = new Meter();
+  const gzip = createGzip({ level: options.gzipLevel });
+  const key = itemsKey(table.name, unit.index);
+  const writing = run.put(key, gzip);
+  const encoding = pipeline(lines, jsonMeter, gzip);
+  // Keep the publishing promises observed even when reading fails first.
+  writing.catch(() => {});
+  encoding.catch(() => {});
+
+  const flush = () => {
+    if (pending.length > 0) {
+      lines.push(pending.join(''));
+      pending = [];
+    }
+  };
+  try {
+    await readRows(run, table.name, unit.part, (row, rowNumber) => {
+      rowsIn++;
+      const result = builder.build(row, rowNumber, (column) => { warnings[column] = (warnings[column] ?? 0) + 1; });
+      if (isReject(result)) {
+        rejects.push(result);
+        return;
+      }
+      if (options.dropExpired && result.ttl !== undefined && result.ttl < asOf) {
+        dropped++;
+        return;
+      }
+      keys.add(result.pk, result.sk, rowNumber, items);
+      items++;
+      ddbBytes += result.size;
+      if (result.size > maxItem) maxItem = result.size;
+      pending.push(`${result.line}\n`);
+    }, () => {
+      flush();
+      onProgress(rowsIn, jsonMeter.bytes);
+    });
+    flush();
+    lines.push(null);
+  } catch (err) {
+    lines.destroy(err as Error);
+    await Promise.allSettled([writing, encoding]);
+    throw err;
+  }
+  const [stored] = await Promise.all([writing, encoding]);
+
+  if (rowsIn !== items + rejects.length + dropped) throw new Error(`unit ${key}: counts do not reconcile`);
+  await run.put(rejectsKey(table.name, unit.index), rejects.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  await run.put(keysKey(table.name, unit.index), keys.sorted());
+  const record: UnitRecord = {
+    fingerprint: unit.fingerprint,
+    table: table.name,
+    part: {
+      input: unit.part.key,
+      input_sha256: unit.part.sha256,
+      key,
+      rows_in: rowsIn,
+      items,
+      rejected: rejects.length,
+      dropped,
+      raw_bytes: jsonMeter.bytes,
+      bytes: stored.bytes,
+      sha256: stored.sha256,
+      ddb_bytes: ddbBytes,
+    },
+    warnings: Object.fromEntries(Object.entries(warnings).sort(([a], [b]) => (a < b ? -1 : 1))),
+    max_item_bytes: maxItem,
+    rejects_key: rejectsKey(table.name, unit.index),
+    keys_key: keysKey(table.name, unit.index),
+  };
+  // The record is written last: only now is the unit done.
+  await run.put(unitKey(table.name, unit.index), `${JSON.stringify(record, null, 2)}\n`);
+  return record;
+}
+
