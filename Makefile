@@ -9,7 +9,7 @@ export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install up down status extract transform test typecheck demo dumps golden clean
+.PHONY: help install up down status extract transform test typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
@@ -63,3 +63,7 @@ transform: install
 # Rewrites fixtures/golden/ from fixtures/dumps/ (reviewers read the diff).
 golden: install
 	$(NODE) scripts/golden.ts
+
+# Benchmarks (not part of make test): SCALE=1 ≈ 1M processing_jobs rows; BENCH_4X=0 skips the 4× memory run.
+bench: up
+	$(NODE) bench/bench.ts

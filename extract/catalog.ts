@@ -12,14 +12,16 @@ export interface CatalogTable {
   primary_key: string[];
   /** On-disk size, to start the largest tables first. */
   size_bytes: number;
+  /** The planner's row estimate (pg_class.reltuples), to decide whether to split. */
+  estimated_rows: number;
 }
 
 export async function readCatalog(client: PgClient, schemas: string[]): Promise<CatalogTable[]> {
   // Ordinary and partitioned tables; partitions are read through their parent
   // so no row is copied twice.
-  const tables = await client.query<{ oid: number; schema: string; table: string; size: string }>(
+  const tables = await client.query<{ oid: number; schema: string; table: string; size: string; estimated_rows: number }>(
     `SELECT c.oid::int AS oid, n.nspname::text AS schema, c.relname::text AS table,
-            pg_total_relation_size(c.oid)::text AS size
+            pg_total_relation_size(c.oid)::text AS size, greatest(c.reltuples, 0)::float8 AS estimated_rows
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1::text[])
       ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
@@ -62,6 +64,7 @@ export async function readCatalog(client: PgClient, schemas: string[]): Promise<
     schema: t.schema,
     table: t.table,
     size_bytes: Number(t.size),
+    estimated_rows: Number(t.estimated_rows),
     primary_key: keyByOid.get(t.oid) ?? [],
     columns: columns.rows
       .filter((c) => c.oid === t.oid)

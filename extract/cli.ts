@@ -25,6 +25,13 @@ await runCli('extract', async () => {
       describe: 'Schemas whose tables are extracted (repeatable)',
     })
     .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (1 is fastest; level changes bytes, not content)' })
+    .option('split-rows', {
+      type: 'number',
+      // Parts of ~250k rows keep every core busy in transform and make ImportTable files of a few hundred MB.
+      default: Number(process.env.SPLIT_ROWS || 250_000),
+      defaultDescription: '$SPLIT_ROWS or 250000',
+      describe: 'Copy tables of more rows than this as several primary-key ranges of about this many rows (parallel parts)',
+    })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('extract --store s3://my-bucket/migrations --run 2026-11-28', 'the whole database into S3')
     .example('TABLE=users extract', 'redo one table in the current run')
@@ -38,7 +45,10 @@ await runCli('extract', async () => {
 
   const gzipLevel = args['gzip-level'];
   if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) throw new UserError(`invalid --gzip-level ${gzipLevel}: use 0 to 9`);
+  const splitRows = args['split-rows'];
+  if (splitRows !== undefined && (!Number.isInteger(splitRows) || splitRows < 1)) throw new UserError(`invalid --split-rows ${splitRows}: use a whole number of rows`);
   const summary = await runExtract({
+    splitRows,
     databaseUrl: process.env.DATABASE_URL || undefined,
     store: args.store,
     run: args.run,

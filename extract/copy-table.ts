@@ -8,6 +8,7 @@ import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import type { PartEntry } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { CatalogTable } from './catalog.ts';
+import { rangePredicate, type KeyRange } from './split.ts';
 
 /**
  * The ORDER BY that makes the same data give byte-identical files.
@@ -24,10 +25,10 @@ export function orderBy(table: CatalogTable): string[] {
   return table.columns.map((c) => `${quoteIdent(c.name)}::text COLLATE "C"`);
 }
 
-export function copySql(table: CatalogTable): string {
+export function copySql(table: CatalogTable, range: KeyRange = {}): string {
   const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
   const from = `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
-  return `COPY (SELECT ${columns} FROM ${from} ORDER BY ${orderBy(table).join(', ')}) TO STDOUT (FORMAT csv, HEADER)`;
+  return `COPY (SELECT ${columns} FROM ${from}${rangePredicate(table, range)} ORDER BY ${orderBy(table).join(', ')}) TO STDOUT (FORMAT csv, HEADER)`;
 }
 
 /** `users`, `audit.events`: a file-system- and S3-safe path segment for a table name. */
@@ -43,11 +44,12 @@ export function partKey(table: string, part: number): string {
 export async function copyTable(
   client: PgClient,
   table: CatalogTable,
+  part: { index: number; range: KeyRange },
   run: Storage,
   gzipLevel: number,
   onProgress: (approxRows: number, rawBytes: number) => void,
 ): Promise<PartEntry> {
-  const key = partKey(table.name, 0);
+  const key = partKey(table.name, part.index);
   let lines = 0;
   const raw = new Meter((chunk) => {
     // Newlines only approximate rows (quoted values may hold newlines); the
@@ -55,12 +57,15 @@ export async function copyTable(
     for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) lines++;
     onProgress(Math.max(lines - 1, 0), raw.bytes);
   });
-  const copy = client.query(copyTo(copySql(table)));
+  const copy = client.query(copyTo(copySql(table, part.range)));
   const gzip = createGzip({ level: gzipLevel });
   const reading = pipeline(copy, raw, gzip);
   const [stored, read] = await Promise.allSettled([run.put(key, gzip), reading]);
   // A failed COPY also fails the upload; report the cause, not the symptom.
   if (read.status === 'rejected') throw read.reason;
   if (stored.status === 'rejected') throw stored.reason;
-  return { key, rows: copy.rowCount, raw_bytes: raw.bytes, raw_sha256: raw.sha256, bytes: stored.value.bytes, sha256: stored.value.sha256 };
+  return {
+    key, rows: copy.rowCount, raw_bytes: raw.bytes, raw_sha256: raw.sha256, bytes: stored.value.bytes, sha256: stored.value.sha256,
+    ...(part.range.from || part.range.to ? { range: part.range } : {}),
+  };
 }

@@ -6,13 +6,14 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import {
   EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, manifestText, readExtractManifest,
-  type ExtractManifest, type TableEntry,
+  type ExtractManifest, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
 import { redact, type PgClient } from '../lib/postgres.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readCatalog, type CatalogTable } from './catalog.ts';
 import { copyTable } from './copy-table.ts';
 import { exportSnapshot, joinSnapshot, type Snapshot } from './snapshot.ts';
+import { planRanges, type KeyRange } from './split.ts';
 
 export interface ExtractOptions {
   /** Unset: libpq's PG* variables. */
@@ -24,6 +25,8 @@ export interface ExtractOptions {
   concurrency: number;
   schemas: string[];
   gzipLevel: number;
+  /** Split tables of more than this many (estimated) rows into primary-key ranges of about this size. */
+  splitRows?: number;
   log: Logger;
 }
 
@@ -93,35 +96,50 @@ async function checkWritable(run: Storage): Promise<void> {
 
 interface CopiedTable { entry: TableEntry; seconds: number }
 
-/** A pool of worker connections in the snapshot; the largest tables start first. */
+interface CopyJob { table: CatalogTable; index: number; of: number; range: KeyRange }
+
+/**
+ * A pool of worker connections in the snapshot copies every part of every
+ * table, the largest first; a table's entry is built once all its parts are in.
+ */
 async function copyTables(tables: CatalogTable[], snapshot: Snapshot, run: Storage, options: ExtractOptions): Promise<CopiedTable[]> {
-  const queue = [...tables].sort((a, b) => b.size_bytes - a.size_bytes || (a.name < b.name ? -1 : 1));
-  const done: CopiedTable[] = [];
+  const jobs: CopyJob[] = [];
+  for (const table of tables) {
+    const ranges = await planRanges(snapshot.client, table, options.splitRows);
+    ranges.forEach((range, index) => jobs.push({ table, index, of: ranges.length, range }));
+  }
+  const size = (job: CopyJob) => job.table.size_bytes / job.of;
+  const queue = jobs.sort((a, b) => size(b) - size(a) || (a.table.name < b.table.name ? -1 : a.table.name > b.table.name ? 1 : a.index - b.index));
+  const parts = new Map<string, PartEntry[]>();
+  const seconds = new Map<string, number>();
   const clients = new Set<PgClient>();
-  const progress = new Progress(tables.length);
+  const progress = new Progress(jobs.length);
   let failure: unknown;
 
   const worker = async (): Promise<void> => {
     let client: PgClient | undefined;
     try {
       while (failure === undefined && queue.length > 0) {
-        const table = queue.shift()!;
+        const job = queue.shift()!;
+        const { table } = job;
+        const label = job.of > 1 ? `${table.name} part ${job.index + 1}/${job.of}` : table.name;
         if (!client) {
           client = await joinSnapshot(options.databaseUrl, snapshot.id);
           clients.add(client);
         }
         const started = Date.now();
-        progress.start(table.name);
-        let part;
+        progress.start(label);
+        let part: PartEntry;
         try {
-          part = await copyTable(client, table, run, options.gzipLevel, (rows, bytes) => progress.update(table.name, rows, bytes));
+          part = await copyTable(client, table, job, run, options.gzipLevel, (rows, bytes) => progress.update(label, rows, bytes));
         } catch (err) {
-          throw new UserError(`table ${table.name}: ${redact(errorMessage(err))}`);
+          throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
         }
-        progress.finish(table.name);
-        const seconds = (Date.now() - started) / 1000;
-        options.log(`${table.name}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${formatBytes(part.bytes)} gzip in ${seconds.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(seconds, 0.001))}/s)`);
-        done.push({ entry: tableEntry(table, snapshot, part), seconds });
+        progress.finish(label);
+        const took = (Date.now() - started) / 1000;
+        options.log(`${label}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${formatBytes(part.bytes)} gzip in ${took.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(took, 0.001))}/s)`);
+        parts.set(table.name, [...(parts.get(table.name) ?? []), part]);
+        seconds.set(table.name, (seconds.get(table.name) ?? 0) + took);
       }
     } catch (err) {
       if (failure === undefined) {
@@ -136,12 +154,17 @@ async function copyTables(tables: CatalogTable[], snapshot: Snapshot, run: Stora
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, tables.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, jobs.length) }, worker));
   if (failure !== undefined) throw failure;
-  return done.sort((a, b) => (a.entry.name < b.entry.name ? -1 : 1));
+  return tables
+    .map((table) => {
+      const tableParts = parts.get(table.name)!.sort((a, b) => (a.key < b.key ? -1 : 1));
+      return { entry: tableEntry(table, snapshot, tableParts), seconds: seconds.get(table.name)! };
+    })
+    .sort((a, b) => (a.entry.name < b.entry.name ? -1 : 1));
 }
 
-function tableEntry(table: CatalogTable, snapshot: Snapshot, part: TableEntry['parts'][number]): TableEntry {
+function tableEntry(table: CatalogTable, snapshot: Snapshot, parts: PartEntry[]): TableEntry {
   return {
     name: table.name,
     schema: table.schema,
@@ -152,10 +175,10 @@ function tableEntry(table: CatalogTable, snapshot: Snapshot, part: TableEntry['p
     primary_key: table.primary_key,
     order_by: table.primary_key.length > 0 ? table.primary_key : table.columns.map((c) => c.name),
     ...(table.primary_key.length === 0 ? { no_primary_key: true as const } : {}),
-    rows: part.rows,
-    raw_bytes: part.raw_bytes,
-    bytes: part.bytes,
-    parts: [part],
+    rows: sum(parts.map((p) => p.rows)),
+    raw_bytes: sum(parts.map((p) => p.raw_bytes)),
+    bytes: sum(parts.map((p) => p.bytes)),
+    parts,
   };
 }
 

@@ -16,6 +16,7 @@ export const PINNED_SETTINGS: Record<string, string> = {
   bytea_output: 'hex',
   client_encoding: 'UTF8',
   search_path: 'pg_catalog',
+  standard_conforming_strings: 'on',
   statement_timeout: '0',
   lock_timeout: '0',
   idle_in_transaction_session_timeout: '0',

@@ -31,6 +31,8 @@ export interface PartEntry {
   /** The object as stored (gzip). */
   bytes: number;
   sha256: string;
+  /** Set when the table was split (`--split-rows`): primary-key values, from inclusive, to exclusive. */
+  range?: { from?: string[]; to?: string[] };
 }
 
 export interface TableEntry {

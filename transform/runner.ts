@@ -17,7 +17,7 @@ import {
   partName, planTables, readRecord, segment, selectPlans, unitsOf,
   type Plan, type Unit, type UnitOptions, type UnitRecord,
 } from './plan.ts';
-import { JoinCache, transformUnit } from './unit.ts';
+import { JoinCache, resolveJoins, transformUnit } from './unit.ts';
 import { UnitWorkers } from './workers.ts';
 
 export interface TransformOptions extends UnitOptions {
@@ -44,7 +44,8 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   const units = selected.flatMap((plan) => unitsOf(plan, extract, unitOptions, plans));
 
   const done = await doneUnits(run, units);
-  const pending = units.filter((u) => options.force || !done.has(u));
+  // Largest first, so the last units to finish are small ones and no core idles long.
+  const pending = units.filter((u) => options.force || !done.has(u)).sort((a, b) => b.part.raw_bytes - a.part.raw_bytes);
   options.log(`${units.length - pending.length} of ${units.length} unit(s) already done; transforming ${pending.length} from ${run.uri}`);
   const progress = new Progress(pending.length);
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length)) : undefined;
@@ -53,10 +54,12 @@ export async function runTransform(options: TransformOptions): Promise<Transform
     await pool(pending, options.concurrency, async (unit) => {
       const name = `${unit.plan.table.name}/${partName(unit.index)}`;
       const onProgress = (rows: number, bytes: number) => progress.update(name, rows, bytes);
+      // Join indexes are read once here, not once per worker.
+      const unitJoins = await resolveJoins(unit, joins);
       progress.start(name);
       const record = workers
-        ? await workers.run({ store: options.store, run: options.run, table: unit.plan.table.name, index: unit.index, options: unitOptions }, onProgress)
-        : await transformUnit(run, unit, extract, joins, unitOptions, onProgress);
+        ? await workers.run({ store: options.store, run: options.run, table: unit.plan.table.name, index: unit.index, options: unitOptions, joins: unitJoins }, onProgress)
+        : await transformUnit(run, unit, extract, unitJoins, unitOptions, onProgress);
       progress.finish(name);
       const p = record.part;
       options.log(`${name}: ${p.rows_in} rows → ${p.items} items (${p.rejected} rejected, ${p.dropped} dropped), ${formatBytes(p.raw_bytes)} JSON → ${formatBytes(p.bytes)} gzip`);
@@ -87,6 +90,7 @@ async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>> {
 /** Builds the manifest from every unit record of the run (not only this invocation's). */
 async function assemble(run: Storage, extract: ExtractManifest, extractText: string, plans: Plan[], options: UnitOptions, runId: string): Promise<TransformManifest> {
   const problems: string[] = [];
+  const untransformed = new Set<string>();
   const tables: TransformTable[] = [];
   const keyFiles: { table: string; record: UnitRecord }[] = [];
   const fingerprints = new Map<string, string>();
@@ -105,7 +109,7 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
     for (let index = 0; plan.mapper && index < plan.table.parts.length; index++) {
       const record = await readRecord(run, plan.table.name, index);
       if (!record || record.fingerprint !== fingerprints.get(`${plan.table.name}\n${index}`)) {
-        problems.push(`${plan.table.name} ${partName(index)} is not transformed for the current input and mapper (run the transform for it)`);
+        untransformed.add(plan.table.name);
         continue;
       }
       const p = record.part;
@@ -128,6 +132,9 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
     await combineRejects(run, plan.table.name, keyFiles.filter((k) => k.table === plan.table.name).map((k) => k.record));
   }
 
+  if (untransformed.size > 0) {
+    problems.push(`not transformed for the current extract, mapper and options: ${[...untransformed].join(', ')} (run the transform without TABLE= to finish)`);
+  }
   const duplicates = await reportDuplicates(run, keyFiles.map((k) => k.record));
   if (duplicates > 0) problems.push(`${duplicates} item(s) share (PK, SK) with another item: see transform/duplicates.jsonl`);
   const sum = (f: (t: TransformTable) => number) => tables.reduce((n, t) => n + f(t), 0);

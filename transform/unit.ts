@@ -41,6 +41,13 @@ export class JoinCache {
   }
 }
 
+/** The join indexes a unit's mapper needs, by join name (built once per run and shared with workers). */
+export async function resolveJoins(unit: Unit, cache: JoinCache): Promise<Map<string, JoinIndex>> {
+  const joins = new Map<string, JoinIndex>();
+  for (const [name, join] of Object.entries(unit.plan.mapper.mapper.joins ?? {})) joins.set(name, await cache.get(join.table, join.match, join.take));
+  return joins;
+}
+
 /**
  * Streams an extract part's data rows (after checking its header) to `onRow`,
  * and fails if the stored bytes do not match the manifest's sha256.
@@ -84,13 +91,11 @@ export async function readRows(run: Storage, table: string, part: PartEntry, onR
 }
 
 export async function transformUnit(
-  run: Storage, unit: Unit, extract: ExtractManifest, joinCache: JoinCache, options: UnitOptions,
+  run: Storage, unit: Unit, extract: ExtractManifest, joins: Map<string, JoinIndex>, options: UnitOptions,
   onProgress: (rows: number, bytes: number) => void,
 ): Promise<UnitRecord> {
   const { table } = unit.plan;
   const { mapper } = unit.plan.mapper;
-  const joins = new Map<string, JoinIndex>();
-  for (const [name, join] of Object.entries(mapper.joins ?? {})) joins.set(name, await joinCache.get(join.table, join.match, join.take));
   let builder: ItemBuilder;
   try {
     builder = new ItemBuilder(mapper, table, joins);

@@ -6,9 +6,11 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { runStorage } from '../lib/config.ts';
 import { planTables, unitsOf, type UnitOptions } from './plan.ts';
-import { JoinCache, transformUnit } from './unit.ts';
+import type { JoinIndex } from './item.ts';
+import { transformUnit } from './unit.ts';
 
-export interface UnitTask { store: string; run: string; table: string; index: number; options: UnitOptions }
+/** What a worker is sent: names and options, and the unit's join indexes (structured-cloned Maps). */
+export interface UnitTask { store: string; run: string; table: string; index: number; options: UnitOptions; joins: Map<string, JoinIndex> }
 export type WorkerMessage =
   | { type: 'progress'; rows: number; bytes: number }
   | { type: 'done'; record: import('./plan.ts').UnitRecord }
@@ -19,7 +21,7 @@ async function load(task: UnitTask) {
   const run = runStorage(task.store, task.run);
   const extract = (await readExtractManifest(run))!;
   const plans = await planTables(extract, task.options.unmapped);
-  return { run, extract, joins: new JoinCache(run, extract), units: plans.flatMap((p) => unitsOf(p, extract, task.options, plans)) };
+  return { run, extract, units: plans.flatMap((p) => unitsOf(p, extract, task.options, plans)) };
 }
 
 let loaded: ReturnType<typeof load> | undefined;
@@ -27,10 +29,10 @@ let loaded: ReturnType<typeof load> | undefined;
 parentPort!.on('message', async (task: UnitTask) => {
   try {
     loaded ??= load(task);
-    const { run, extract, joins, units } = await loaded;
+    const { run, extract, units } = await loaded;
     const unit = units.find((u) => u.plan.table.name === task.table && u.index === task.index);
     if (!unit) throw new Error(`worker: no unit ${task.table} #${task.index}`);
-    const record = await transformUnit(run, unit, extract, joins, task.options, (rows, bytes) => {
+    const record = await transformUnit(run, unit, extract, task.joins, task.options, (rows, bytes) => {
       parentPort!.postMessage({ type: 'progress', rows, bytes } satisfies WorkerMessage);
     });
     parentPort!.postMessage({ type: 'done', record } satisfies WorkerMessage);

@@ -1,0 +1,196 @@
+// `make bench`: every figure beside its baseline, measured in this one run on
+// the same data and machine, reported as ratios (issue 6). Not part of `make test`.
+//
+//   extract    ours (extract CLI, default concurrency)  vs  psql \copy … | gzip -1 per table,
+//              and vs raw COPY … TO STDOUT > /dev/null (the server's limit)
+//   transform  ours (transform CLI, concurrency = cores) vs  DuckDB (same threads) CSV → gzipped JSON lines
+//   memory     peak RSS of extract and transform at SCALE and at 4×SCALE (BENCH_4X=0 skips 4×)
+//
+// The Serenya database is generated once per scale into the local stack's
+// PostgreSQL (database bench_s<scale>, kept until `make down`).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { loadFixtureDatabase } from '../fixtures/load.ts';
+import { readExtractManifest } from '../lib/manifest.ts';
+import { openStorage } from '../lib/storage.ts';
+import { quoteIdent } from '../lib/postgres.ts';
+import { readEnvFile } from '../scripts/stack/env-file.ts';
+
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const OUT = path.join(REPO, 'bench');
+const WORK = path.join(REPO, '.local', 'bench');
+const CORES = os.cpus().length;
+
+interface Figure { figure: string; ours: number; baseline: number; unit: string; ratio: number; note: string }
+const figures: Figure[] = [];
+const rss: Record<string, number> = {};
+const facts: Record<string, unknown> = { cores: CORES, node: process.version, date: new Date().toISOString() };
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+function record(figure: string, ours: number, baseline: number, unit: string, note: string): void {
+  const ratio = ours / baseline;
+  figures.push({ figure, ours: round(ours), baseline: round(baseline), unit, ratio: round(ratio, 3), note });
+  log(`${figure}: ours ${round(ours)} ${unit}, baseline ${round(baseline)} ${unit} → ratio ${ratio.toFixed(2)} (${note})`);
+}
+
+const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/** Runs a command; returns wall seconds and peak RSS (MB) of the process tree's largest process, via /usr/bin/time. */
+function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ seconds: number; rssMb: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
+      const rssKb = Number(stderr.trim().split('\n').pop());
+      resolve({ seconds, rssMb: rssKb / 1024, stdout });
+    });
+  });
+}
+
+function shell(script: string, env: NodeJS.ProcessEnv): Promise<{ seconds: number }> {
+  return timed('bash', ['-eo', 'pipefail', '-c', script], env);
+}
+
+async function ensureDatabase(adminUrl: string, scale: number): Promise<string> {
+  const name = `bench_s${String(scale).replace('.', '_')}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0;
+    if (exists) {
+      const db = new pg.Client({ connectionString: url.href });
+      await db.connect();
+      const ready = await db.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'bench_meta' AND tablename = 'ready'`).then((r) => r.rowCount! > 0, () => false);
+      await db.end();
+      if (ready) { log(`reusing database ${name}`); return url.href; }
+      await admin.query(`DROP DATABASE ${quoteIdent(name)} WITH (FORCE)`);
+    }
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  } finally {
+    await admin.end();
+  }
+  log(`generating the Serenya database at SCALE=${scale} into ${name} (once)`);
+  const started = Date.now();
+  await loadFixtureDatabase(url.href, { scale });
+  const db = new pg.Client({ connectionString: url.href });
+  await db.connect();
+  // Outside public, so extract (public only) never sees the marker.
+  await db.query('CREATE SCHEMA bench_meta; CREATE TABLE bench_meta.ready ()');
+  await db.end();
+  log(`generated in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return url.href;
+}
+
+const NODE = [process.execPath, '--import', 'tsx/esm'];
+
+async function benchScale(adminUrl: string, scale: number, full: boolean): Promise<void> {
+  const url = await ensureDatabase(adminUrl, scale);
+  const dir = path.join(WORK, `s${scale}`);
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  const env = { ...process.env, DATABASE_URL: url, TABLE: '', CONCURRENCY: '' };
+  const extract = await timed(NODE[0]!, [...NODE.slice(1), 'extract/cli.ts', '--store', dir, '--run', 'ours', '--quiet'], env);
+  const manifest = (await readExtractManifest(openStorage(dir).sub('ours')))!;
+  const csvMb = manifest.tables.reduce((n, t) => n + t.raw_bytes, 0) / 1e6;
+  const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
+  facts[`scale_${scale}`] = { rows, csv_mb: round(csvMb), gzip_mb: round(manifest.tables.reduce((n, t) => n + t.bytes, 0) / 1e6) };
+  log(`SCALE=${scale}: ${rows} rows, ${csvMb.toFixed(0)} MB of CSV`);
+
+  const transform = await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(CORES)], env);
+  rss[`extract_s${scale}`] = round(extract.rssMb);
+  rss[`transform_s${scale}`] = round(transform.rssMb);
+  facts.peak_rss_mb = rss;
+  if (!full) return;
+
+  // Baselines on the same tables, same order, same server.
+  const copies = manifest.tables.map((t) => ({
+    name: t.name,
+    sql: `(SELECT * FROM ${quoteIdent(t.schema)}.${quoteIdent(t.table)} ORDER BY ${t.order_by.map(quoteIdent).join(', ')})`,
+  }));
+  const shellDir = path.join(dir, 'shell');
+  await mkdir(shellDir, { recursive: true });
+  const psqlGzip = copies.map((c, i) => `psql "$DATABASE_URL" -X -q -c ${shellQuote(`\\copy ${c.sql} TO STDOUT CSV HEADER`)} | gzip -1 > ${shellDir}/${i}.csv.gz`).join('\n');
+  const rawCopy = copies.map((c) => `psql "$DATABASE_URL" -X -q -c ${shellQuote(`COPY ${c.sql} TO STDOUT CSV HEADER`)} > /dev/null`).join('\n');
+  const shellExtract = await shell(psqlGzip, env);
+  const raw = await shell(rawCopy, env);
+  record('extract time', extract.seconds, shellExtract.seconds, 's', 'baseline: psql \\copy | gzip -1, table by table');
+  record('extract time vs raw COPY to /dev/null', extract.seconds, raw.seconds, 's', "baseline: the server's COPY rate, no compression");
+  record('extract throughput', csvMb / extract.seconds, csvMb / shellExtract.seconds, 'MB/s', 'CSV MB per second; higher is better');
+
+  const duck = await duckdbTransform(dir, manifest.tables.map((t) => ({ name: t.name, files: t.parts.map((p) => path.join(dir, 'ours', p.key)) })));
+  record('transform time', transform.seconds, duck, 's', `baseline: DuckDB ${CORES} threads, same CSV → gzipped JSON lines`);
+  record('transform throughput', csvMb / transform.seconds, csvMb / duck, 'MB/s', 'CSV MB per second; higher is better');
+  record('transform rows/s', rows / transform.seconds, rows / duck, 'rows/s', 'higher is better');
+}
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+async function duckdbTransform(dir: string, tables: { name: string; files: string[] }[]): Promise<number> {
+  const out = path.join(dir, 'duckdb');
+  await mkdir(out, { recursive: true });
+  const instance = await DuckDBInstance.create(':memory:', { threads: String(CORES) });
+  const connection = await instance.connect();
+  const started = process.hrtime.bigint();
+  for (const [i, table] of tables.entries()) {
+    const files = `[${table.files.map((f) => `'${f}'`).join(', ')}]`;
+    await connection.run(`COPY (SELECT * FROM read_csv(${files}, header = true)) TO '${out}/${i}.json.gz' (FORMAT json, COMPRESSION gzip)`);
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  connection.closeSync();
+  return seconds;
+}
+
+function markdown(): string {
+  const lines = [
+    `# make bench (${facts.date}, ${CORES} cores, node ${facts.node})`,
+    '',
+    '| figure | ours | baseline | unit | ratio | baseline is |',
+    '|---|---:|---:|---|---:|---|',
+    ...figures.map((f) => `| ${f.figure} | ${f.ours} | ${f.baseline} | ${f.unit} | ${f.ratio} | ${f.note} |`),
+    '',
+    '```json',
+    JSON.stringify(Object.fromEntries(Object.entries(facts).filter(([k]) => k.startsWith('scale_') || k === 'peak_rss_mb')), null, 2),
+    '```',
+    '',
+  ];
+  return lines.join('\n');
+}
+
+const env = readEnvFile(process.env.STACK_ENV_FILE ?? path.join(REPO, '.local', 'env'));
+if (!env?.PG_ADMIN_URL) throw new Error('the local stack is not up: run `make bench` (it starts it)');
+try {
+  execFileSync('psql', ['--version'], { stdio: 'ignore' });
+} catch {
+  throw new Error('psql is needed for the shell baselines (apt-get install postgresql-client)');
+}
+const scale = Number(process.env.SCALE || 1);
+await mkdir(WORK, { recursive: true });
+await benchScale(env.PG_ADMIN_URL, scale, true);
+if (process.env.BENCH_4X !== '0') {
+  await benchScale(env.PG_ADMIN_URL, scale * 4, false);
+  // Bounded memory means the ratio stays near 1 while the data grows 4×.
+  record('peak RSS extract, 4×SCALE vs SCALE', rss[`extract_s${scale * 4}`]!, rss[`extract_s${scale}`]!, 'MB', 'baseline: the same at SCALE');
+  record('peak RSS transform, 4×SCALE vs SCALE', rss[`transform_s${scale * 4}`]!, rss[`transform_s${scale}`]!, 'MB', 'baseline: the same at SCALE');
+}
+await writeFile(path.join(OUT, 'results.json'), `${JSON.stringify({ ...facts, figures }, null, 2)}\n`);
+await writeFile(path.join(OUT, 'results.md'), markdown());
+process.stdout.write(markdown());
