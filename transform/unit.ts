@@ -52,9 +52,14 @@ export async function resolveJoins(unit: Unit, cache: JoinCache): Promise<Map<st
  * Streams an extract part's data rows (after checking its header) to `onRow`,
  * and fails if the stored bytes do not match the manifest's sha256.
  */
-export async function readRows(run: Storage, table: string, part: PartEntry, onRow: (row: CsvRow, rowNumber: number) => void, onChunk?: () => void): Promise<number> {
+export async function readRows(
+  run: Storage, table: string, part: PartEntry,
+  onRow: (row: CsvRow, rowNumber: number) => void,
+  onChunk?: () => void | Promise<void>,
+): Promise<number> {
   const stored = new Meter();
-  const gunzip = createGunzip();
+  // Large chunks: fewer hops to zlib's thread pool, and it inflates ahead while rows are built.
+  const gunzip = createGunzip({ chunkSize: 256 * 1024 });
   const decoder = new StringDecoder('utf8');
   const parser = new CopyCsvParser();
   let rowNumber = -1;
@@ -71,7 +76,7 @@ export async function readRows(run: Storage, table: string, part: PartEntry, onR
       for await (const chunk of source) {
         parser.push(decoder.write(chunk), rows);
         drain();
-        onChunk?.();
+        await onChunk?.();
       }
       parser.push(decoder.end(), rows);
       parser.end(rows);
@@ -113,9 +118,13 @@ export async function transformUnit(
   let pending: string[] = [];
   let rowsIn = 0;
 
-  const lines = new Readable({ read() {} });
+  // Backpressure: when gzip falls behind, reading input waits until it asks for more.
+  let resume: (() => void) | undefined;
+  const lines = new Readable({ highWaterMark: 1024 * 1024, read() { resume?.(); resume = undefined; } });
+  // A failed upload destroys the stream: let a waiting reader go so the error surfaces.
+  lines.on('close', () => { resume?.(); resume = undefined; });
   const jsonMeter = new Meter();
-  const gzip = createGzip({ level: options.gzipLevel });
+  const gzip = createGzip({ level: options.gzipLevel, chunkSize: 256 * 1024 });
   const key = itemsKey(table.name, unit.index);
   const writing = run.put(key, gzip);
   const encoding = pipeline(lines, jsonMeter, gzip);
@@ -123,11 +132,11 @@ export async function transformUnit(
   writing.catch(() => {});
   encoding.catch(() => {});
 
-  const flush = () => {
-    if (pending.length > 0) {
-      lines.push(pending.join(''));
-      pending = [];
-    }
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const more = lines.push(pending.join(''));
+    pending = [];
+    if (!more) await new Promise<void>((resolve) => { resume = resolve; });
   };
   try {
     await readRows(run, table.name, unit.part, (row, rowNumber) => {
@@ -146,11 +155,11 @@ export async function transformUnit(
       ddbBytes += result.size;
       if (result.size > maxItem) maxItem = result.size;
       pending.push(`${result.line}\n`);
-    }, () => {
-      flush();
+    }, async () => {
       onProgress(rowsIn, jsonMeter.bytes);
+      await flush();
     });
-    flush();
+    await flush();
     lines.push(null);
   } catch (err) {
     lines.destroy(err as Error);
