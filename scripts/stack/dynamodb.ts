@@ -58,7 +58,8 @@ function launchSpec(engine: DynamoEngine, java: string | undefined, port: number
   };
 }
 
-async function listTablesAnswers(endpoint: string): Promise<boolean> {
+/** A DynamoDB ListTables through `endpoint` answers (readiness of DynamoDB Local and of the import endpoint). */
+export async function listTablesAnswers(endpoint: string): Promise<boolean> {
   const client = dynamoClient({ AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_REGION: 'us-east-1' });
   try {
     await client.send(new ListTablesCommand({}), { abortSignal: AbortSignal.timeout(2000) });

@@ -11,15 +11,16 @@ import { UserError, errorMessage } from '../../lib/errors.ts';
 import { progressLine, type Logger } from '../../lib/log.ts';
 import { redact } from '../../lib/postgres.ts';
 import { startDynamoDb } from './dynamodb.ts';
+import { startImportEndpoint } from './import-endpoint.ts';
 import { readEnvFile, writeEnvFile, type StackEnv } from './env-file.ts';
 import type { ServiceName, StackPaths } from './paths.ts';
 import { createDatabase, databaseOf, dropDatabase, fixtureDatabaseName, startEmbeddedPostgres, useExternalPostgres } from './postgres.ts';
 import { isSameProcessAlive, liveServiceGroup, processIdentity, stopGroup } from './process-group.ts';
 import { BUCKET, S3RVER_CREDENTIALS, startS3rver } from './s3.ts';
 
-const SERVICES: ServiceName[] = ['postgres', 's3', 'dynamodb'];
+const SERVICES: ServiceName[] = ['postgres', 's3', 'dynamodb', 'import-endpoint'];
 /** SIGINT is PostgreSQL's fast shutdown; SIGTERM would wait for every client to leave. */
-const STOP_SIGNAL: Record<ServiceName, NodeJS.Signals> = { postgres: 'SIGINT', s3: 'SIGTERM', dynamodb: 'SIGTERM' };
+const STOP_SIGNAL: Record<ServiceName, NodeJS.Signals> = { postgres: 'SIGINT', s3: 'SIGTERM', dynamodb: 'SIGTERM', 'import-endpoint': 'SIGTERM' };
 
 type TableRows = Awaited<ReturnType<typeof loadFixtureDatabase>>;
 
@@ -137,10 +138,17 @@ async function startServices(paths: StackPaths, log: Logger): Promise<StackEnv> 
     progressLine.done();
     return { server, databaseUrl, tables };
   })();
+  const s3 = startS3rver(paths);
+  const dynamodb = startDynamoDb(paths);
+  // The import endpoint needs both; it starts while PostgreSQL is still loading.
+  const importEndpoint = Promise.all([s3, dynamodb]).then(([s3Server, ddbServer]) =>
+    startImportEndpoint(paths, { dynamoDbLocalUrl: ddbServer.endpoint, s3Endpoint: s3Server.endpoint }));
   // allSettled, not all: on a failure every start must have finished before the teardown looks for pids.
-  const [pgResult, s3Result, ddbResult] = await Promise.allSettled([postgres, startS3rver(paths), startDynamoDb(paths)]);
-  if (pgResult.status === 'rejected' || s3Result.status === 'rejected' || ddbResult.status === 'rejected') {
-    const reasons = [pgResult, s3Result, ddbResult].flatMap((r) => (r.status === 'rejected' ? [redact(errorMessage(r.reason))] : []));
+  const [pgResult, s3Result, ddbResult, importResult] = await Promise.allSettled([postgres, s3, dynamodb, importEndpoint]);
+  if (pgResult.status === 'rejected' || s3Result.status === 'rejected' || ddbResult.status === 'rejected' || importResult.status === 'rejected') {
+    // The import endpoint's start fails with S3's or DynamoDB's reason when one of them failed: said once.
+    const own = s3Result.status === 'rejected' || ddbResult.status === 'rejected' ? [] : [importResult];
+    const reasons = [pgResult, s3Result, ddbResult, ...own].flatMap((r) => (r.status === 'rejected' ? [redact(errorMessage(r.reason))] : []));
     throw new UserError(reasons.join('\n'));
   }
   const { server, databaseUrl, tables } = pgResult.value;
@@ -149,7 +157,11 @@ async function startServices(paths: StackPaths, log: Logger): Promise<StackEnv> 
     PG_ADMIN_URL: server.adminUrl,
     PG_EXTERNAL: server.external ? '1' : '0',
     AWS_ENDPOINT_URL_S3: s3Result.value.endpoint,
-    AWS_ENDPOINT_URL_DYNAMODB: ddbResult.value.endpoint,
+    // DynamoDB through the import endpoint (ImportTable, DescribeImport, ListImports; the rest passed
+    // through); DDB_LOCAL_URL is DynamoDB Local itself.
+    AWS_ENDPOINT_URL_DYNAMODB: importResult.value.endpoint,
+    AWS_ENDPOINT_URL_CLOUDWATCH_LOGS: importResult.value.endpoint,
+    DDB_LOCAL_URL: ddbResult.value.endpoint,
     AWS_REGION: 'us-east-1',
     ...S3RVER_CREDENTIALS,
     S3_BUCKET: BUCKET,
@@ -205,9 +217,9 @@ export async function status(paths: StackPaths, log: Logger): Promise<boolean> {
   for (const service of SERVICES) {
     const pgid = state.services[service];
     const note = pgid !== undefined ? `running (process group ${pgid})` : state.expected.includes(service) ? 'stopped' : 'not used (PG_URL)';
-    log(`${service.padEnd(9)} ${note}`);
+    log(`${service.padEnd(15)} ${note}`);
   }
-  if (state.owner) log(`owner     run, pid ${state.owner.identity.split(' ')[0]}${state.owner.alive ? '' : ' (dead: the next `up` restarts the stack)'}`);
+  if (state.owner) log(`${'owner'.padEnd(15)} run, pid ${state.owner.identity.split(' ')[0]}${state.owner.alive ? '' : ' (dead: the next `up` restarts the stack)'}`);
   if (state.up) await printSummary(paths, state.env!, log, 'up');
   else log(`down (${paths.dir})`);
   return state.up;
@@ -229,7 +241,8 @@ async function printSummary(
   log(`${headline}: ${paths.dir}`);
   log(`  postgres  PostgreSQL ${database.version ?? '?'} (${env.PG_EXTERNAL === '1' ? 'PG_URL' : 'embedded'}) on ${hostPort(env.PG_ADMIN_URL!)}, database ${databaseOf(env.DATABASE_URL!)}: ${tables}`);
   log(`  s3        s3rver on ${hostPort(env.AWS_ENDPOINT_URL_S3!)}, bucket ${env.S3_BUCKET}, STORE=${env.STORE}`);
-  log(`  dynamodb  ${env.DDB_ENGINE === 'dynalite' ? 'dynalite' : 'DynamoDB Local'}${extra.dynamoVersion ? ` ${extra.dynamoVersion}` : ''} on ${hostPort(env.AWS_ENDPOINT_URL_DYNAMODB!)}`);
+  log(`  dynamodb  ${env.DDB_ENGINE === 'dynalite' ? 'dynalite' : 'DynamoDB Local'}${extra.dynamoVersion ? ` ${extra.dynamoVersion}` : ''} on ${hostPort(env.DDB_LOCAL_URL ?? env.AWS_ENDPOINT_URL_DYNAMODB!)}`);
+  if (env.DDB_LOCAL_URL) log(`  imports   ImportTable + CloudWatch Logs endpoint on ${hostPort(env.AWS_ENDPOINT_URL_DYNAMODB!)} (AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS), in front of DynamoDB Local`);
   log(`  env       set -a; . ${paths.envFile}; set +a`);
 }
 

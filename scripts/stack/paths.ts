@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
-export type ServiceName = 'postgres' | 's3' | 'dynamodb';
+export type ServiceName = 'postgres' | 's3' | 'dynamodb' | 'import-endpoint';
 
 export interface StackPaths {
   dir: string;
