@@ -1,7 +1,9 @@
 // AWS clients configured from the SDK's own environment conventions
-// (AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, credentials chain).
+// (AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
+// credentials chain).
 import { S3Client } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 
 // The SDK warns on every client that Node 20 support ends; this tool targets Node 20
 // and keeps stderr for its own one-line messages.
@@ -36,6 +38,16 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
 export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
   const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
   return new DynamoDBClient({
+    region: env.AWS_REGION ?? 'us-east-1',
+    ...(endpoint ? { endpoint } : {}),
+    ...credentials(env),
+    maxAttempts: 8,
+  });
+}
+
+export function cloudWatchLogsClient(env: NodeJS.ProcessEnv = process.env): CloudWatchLogsClient {
+  const endpoint = env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS;
+  return new CloudWatchLogsClient({
     region: env.AWS_REGION ?? 'us-east-1',
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),

@@ -1,0 +1,26 @@
+import test from 'ava';
+import { canonicalNumber, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
+
+test('numbers compare by exact value, as DynamoDB stores them', (t) => {
+  t.is(canonicalNumber('1.50'), canonicalNumber('1.5'));
+  t.is(canonicalNumber('007'), canonicalNumber('7'));
+  t.is(canonicalNumber('1E+2'), canonicalNumber('100'));
+  t.is(canonicalNumber('-0.000'), canonicalNumber('0'));
+  t.is(canonicalNumber('12345678901234567890123456789012345678'), '12345678901234567890123456789012345678e0');
+  t.not(canonicalNumber('12345678901234567890123456789012345678'), canonicalNumber('12345678901234567890123456789012345679'));
+  t.not(canonicalNumber('1.5'), canonicalNumber('-1.5'));
+});
+
+test('differingAttributes names what differs, ignoring map key order and number spelling', (t) => {
+  const file: ItemJson = { PK: { S: 'A' }, SK: { S: 'B' }, data: { M: { a: { N: '1.50' }, b: { S: 'x' } } }, l: { L: [{ N: '1' }, { N: '2' }] } };
+  t.deepEqual(differingAttributes(file, { PK: { S: 'A' }, SK: { S: 'B' }, data: { M: { b: { S: 'x' }, a: { N: '1.5' } } }, l: { L: [{ N: '1' }, { N: '2' }] } }), []);
+  t.deepEqual(differingAttributes(file, { PK: { S: 'A' }, SK: { S: 'B' }, data: { M: { a: { N: '1.5' }, b: { S: 'y' } } }, l: { L: [{ N: '2' }, { N: '1' }] }, extra: { BOOL: true } }), ['data', 'extra', 'l']);
+  t.deepEqual(differingAttributes(file, { PK: { S: 'A' }, SK: { S: 'B' }, data: { M: { a: { S: '1.5' }, b: { S: 'x' } } }, l: file.l! }), ['data'], 'a number and a string of the same text differ');
+});
+
+test('binary values travel as base64 in files and as bytes through the SDK', (t) => {
+  const file: ItemJson = { b: { B: Buffer.from([0, 255, 10]).toString('base64') }, m: { M: { bs: { BS: ['AAE='] } } } };
+  const sdk = toItemValue(file);
+  t.deepEqual([...(sdk.b!.B as Uint8Array)], [0, 255, 10]);
+  t.deepEqual(fromItemValue(sdk), file);
+});

@@ -1,0 +1,110 @@
+// BatchWriteItem with bounded concurrency: 25 requests per call (DynamoDB's
+// limit), `concurrency` calls in flight. UnprocessedItems (what DynamoDB did
+// not write, typically under throttling) are resent, alone, after a backoff
+// with jitter; throttling errors are retried the same way. An item counts as
+// written once, when a response no longer lists it as unprocessed.
+import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { UserError } from '../lib/errors.ts';
+import { retry, type BackoffOptions } from '../lib/retry.ts';
+import { describeError, isRetryable } from './dynamo-errors.ts';
+
+export const BATCH_WRITE_LIMIT = 25;
+
+export interface BatchWriteOptions extends BackoffOptions {
+  client: Pick<DynamoDBClient, 'send'>;
+  tableName: string;
+  concurrency: number;
+  /** Attempts per batch before giving up (each resend of unprocessed items counts). */
+  attempts?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /** Called after each call DynamoDB answered, with the running totals. */
+  onProgress?: (stats: BatchWriteStats) => void;
+}
+
+export interface BatchWriteStats {
+  /** Write requests DynamoDB confirmed (puts and deletes). */
+  written: number;
+  /** BatchWriteItem calls made. */
+  calls: number;
+  /** Items sent again because a response listed them as unprocessed. */
+  unprocessed_resent: number;
+  /** Calls retried after a throttling or transient error. */
+  error_retries: number;
+}
+
+class Unprocessed extends Error {
+  constructor(readonly requests: WriteRequest[]) {
+    super(`${requests.length} unprocessed item(s)`);
+  }
+}
+
+/** Groups a stream of requests into batches of `size`. */
+export async function* batches<T>(source: AsyncIterable<T>, size = BATCH_WRITE_LIMIT): AsyncGenerator<T[]> {
+  let batch: T[] = [];
+  for await (const value of source) {
+    batch.push(value);
+    if (batch.length === size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield batch;
+}
+
+export async function batchWrite(requests: AsyncIterable<WriteRequest>, options: BatchWriteOptions): Promise<BatchWriteStats> {
+  const stats: BatchWriteStats = { written: 0, calls: 0, unprocessed_resent: 0, error_retries: 0 };
+  const attempts = options.attempts ?? 15;
+  const writeOne = async (batch: WriteRequest[]): Promise<void> => {
+    let pending = batch;
+    await retry(async () => {
+      stats.calls++;
+      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } }));
+      const left = out.UnprocessedItems?.[options.tableName] ?? [];
+      stats.written += pending.length - left.length;
+      options.onProgress?.(stats);
+      if (left.length > 0) {
+        stats.unprocessed_resent += left.length;
+        pending = left;
+        throw new Unprocessed(left);
+      }
+    }, {
+      ...options,
+      attempts,
+      retryable: (err) => err instanceof Unprocessed || isRetryable(err),
+      onRetry: (err) => { if (!(err instanceof Unprocessed)) stats.error_retries++; },
+    }).catch((err: unknown) => {
+      if (err instanceof Unprocessed) {
+        throw new UserError(`${options.tableName}: ${err.requests.length} item(s) still unprocessed after ${attempts} BatchWriteItem attempts (sustained throttling): rerun the load, it is an upsert`);
+      }
+      throw new UserError(`${options.tableName}: BatchWriteItem failed: ${describeError(err)}`);
+    });
+  };
+
+  // Workers share one iterator; an async generator queues concurrent next() calls.
+  const source = batches(requests)[Symbol.asyncIterator]();
+  let failure: unknown;
+  const worker = async () => {
+    while (failure === undefined) {
+      let next: IteratorResult<WriteRequest[]>;
+      try {
+        next = await source.next();
+      } catch (err) {
+        failure ??= err;
+        return;
+      }
+      if (next.done) return;
+      try {
+        await writeOne(next.value);
+      } catch (err) {
+        failure ??= err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
+  if (failure !== undefined) {
+    // Close the item files being read.
+    await source.return?.(undefined).catch(() => {});
+    throw failure;
+  }
+  return stats;
+}

@@ -1,0 +1,94 @@
+// `load`: parses arguments and runs the stage; the work lives in load.ts.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { checkConcurrency, checkRunId, commonOptions } from '../lib/config.ts';
+import { UserError } from '../lib/errors.ts';
+import { logger, runCli } from '../lib/log.ts';
+import { runLoad, type LoadMode } from './load.ts';
+import { checkTableName, cloudFormationTemplate, parseTags } from './table-spec.ts';
+
+const usage = `load: put a transform run's items into one DynamoDB table
+
+Usage: load [options]
+
+import mode (default on AWS): ImportTable creates a NEW table from <store>/<run>/items/ (S3 only),
+  watched until it ends; its counts must equal the transform manifest's. A rerun resumes the same
+  import (its ClientToken comes from the manifest hash). An existing table not created by this
+  run's import is refused.
+batch mode (default when AWS_ENDPOINT_URL_DYNAMODB is set, e.g. the local stack): BatchWriteItem
+  upserts the items, creating the table when absent. With TABLE=users only that table's items are
+  written; --prune then deletes that entity's items the run no longer has (--dry-run counts them).
+Then TTL on ttl, point-in-time recovery, deletion protection and tags are applied to a table the
+load created. <store>/<run>/load/report.json records it all; a JSON summary goes to stdout.`;
+
+await runCli('load', async () => {
+  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+    .option('ddb-table', {
+      type: 'string',
+      default: process.env.DDB_TABLE || undefined,
+      defaultDescription: '$DDB_TABLE or pg2ddb-<run>',
+      describe: 'The DynamoDB table',
+    })
+    .option('mode', {
+      choices: ['import', 'batch'] as const,
+      default: (process.env.MODE || (process.env.AWS_ENDPOINT_URL_DYNAMODB ? 'batch' : 'import')) as LoadMode,
+      defaultDescription: '$MODE, else batch when AWS_ENDPOINT_URL_DYNAMODB is set, else import',
+      describe: 'ImportTable into a new table, or BatchWriteItem (upsert)',
+    })
+    .option('bucket-owner', { type: 'string', describe: "Import mode: the 12-digit account owning the S3 bucket (cross-account)" })
+    .option('ttl', { type: 'boolean', default: true, describe: 'Enable TTL on the ttl attribute (--no-ttl to leave it off)' })
+    .option('pitr', { type: 'boolean', default: true, describe: 'Enable point-in-time recovery (--no-pitr)' })
+    .option('deletion-protection', { type: 'boolean', default: true, describe: 'Enable deletion protection (--no-deletion-protection)' })
+    .option('tag', { type: 'string', array: true, default: [] as string[], describe: 'Tag key=value for the table (repeatable)' })
+    .option('kms-key-id', { type: 'string', describe: 'Customer managed KMS key for SSE (default: the AWS managed key)' })
+    .option('prune', { type: 'boolean', default: false, describe: "Batch mode with TABLE=: delete that entity's items that are not in the run" })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'With --prune: count what would be deleted, delete nothing' })
+    .option('poll-seconds', { type: 'number', default: 10, describe: 'Import mode: seconds between DescribeImport calls' })
+    .option('print-table-spec', { type: 'boolean', default: false, describe: 'Print the table as a CloudFormation resource (JSON) and exit' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
+    .example('MODE=batch TABLE=users load --prune --dry-run', 'upsert the users, count the users the run no longer has')
+    .example('load --run 2026-11-28 --ddb-table serenya', 'import a run into a new table on AWS')
+    .example('load --print-table-spec --ddb-table serenya > table.json', 'the same table for the app\'s infrastructure')
+    .strict()
+    .fail((message, err) => {
+      throw err ?? new UserError(`${message} (see load --help)`);
+    })
+    .help()
+    .version(false)
+    .parse();
+
+  const tableName = checkTableName(args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`);
+  const settings = {
+    ttl: args.ttl,
+    pointInTimeRecovery: args.pitr,
+    deletionProtection: args['deletion-protection'],
+    tags: parseTags(args.tag),
+    ...(args['kms-key-id'] ? { kmsKeyId: args['kms-key-id'] } : {}),
+  };
+  if (args['print-table-spec']) {
+    process.stdout.write(`${JSON.stringify(cloudFormationTemplate(tableName, settings), null, 2)}\n`);
+    return;
+  }
+  if (args['dry-run'] && !args.prune) throw new UserError('--dry-run applies to --prune');
+  const pollSeconds = args['poll-seconds'];
+  if (!(pollSeconds > 0)) throw new UserError(`invalid --poll-seconds ${pollSeconds}`);
+  const report = await runLoad({
+    store: args.store,
+    run: args.run,
+    tables: args.table?.filter((t) => t !== ''),
+    tableName,
+    mode: args.mode,
+    concurrency: checkConcurrency(args.concurrency),
+    settings,
+    prune: args.prune,
+    dryRun: args['dry-run'],
+    ...(args['bucket-owner'] ? { bucketOwner: args['bucket-owner'] } : {}),
+    pollMs: pollSeconds * 1000,
+    log: args.quiet ? () => {} : logger('load'),
+  });
+  const { run_id, mode, table_name, created_table, seconds, totals, ok, tables } = report;
+  process.stdout.write(`${JSON.stringify({
+    run: run_id, mode, table: table_name, created_table, ok, seconds, totals,
+    tables: tables.map((t) => ({ name: t.name, items: t.items, written: t.written, ...(t.prune ? { prune: { stale: t.prune.stale, deleted: t.prune.deleted, dry_run: t.prune.dry_run } } : {}) })),
+  })}\n`);
+});

@@ -1,0 +1,170 @@
+// The load stage: the run's items into one DynamoDB table, by ImportTable
+// (a new table, on AWS) or by BatchWriteItem (any endpoint; an upsert, so it
+// also reruns one table into an existing table), then the settings ImportTable
+// cannot set, then `<run>/load/report.json`.
+import type { WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { cloudWatchLogsClient, dynamoClient } from '../lib/aws.ts';
+import { runStorage } from '../lib/config.ts';
+import { UserError, errorMessage } from '../lib/errors.ts';
+import { Progress, formatBytes, type Logger } from '../lib/log.ts';
+import type { Storage } from '../lib/storage.ts';
+import type { TransformTable } from '../lib/transform-manifest.ts';
+import { toItemValue } from './attribute-json.ts';
+import { batchWrite } from './batch-write.ts';
+import {
+  checkItemObjects, firstImportErrors, importClientToken, importTableRequest, itemsLocation, judgeImport,
+  logGroupName, startOrResumeImport, watchImport,
+} from './import-table.ts';
+import { itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
+import { pruneEntity } from './prune.ts';
+import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
+import { applyTableSettings, ensureTable, waitActive } from './table-settings.ts';
+import { checkTableName, type TableSettings } from './table-spec.ts';
+
+export type LoadMode = 'import' | 'batch';
+
+export interface LoadOptions {
+  store: string;
+  run: string;
+  /** Only these source tables (batch mode); empty: every table. */
+  tables?: string[];
+  tableName: string;
+  mode: LoadMode;
+  concurrency: number;
+  settings: TableSettings;
+  /** Batch mode with tables: delete their entities' items the run does not have. */
+  prune?: boolean;
+  dryRun?: boolean;
+  /** Import mode: the bucket's account when it is not the caller's. */
+  bucketOwner?: string;
+  pollMs?: number;
+  log: Logger;
+  /** Clients (tests stub `send`); default: from the environment (AWS_ENDPOINT_URL_*). */
+  dynamo?: Pick<DynamoDBClient, 'send'>;
+  logs?: Pick<CloudWatchLogsClient, 'send'>;
+  sleep?: (ms: number) => Promise<void>;
+}
+
+export async function runLoad(options: LoadOptions): Promise<LoadReport> {
+  checkTableName(options.tableName);
+  const run = runStorage(options.store, options.run);
+  const loadable = await readLoadableRun(run, options.run, options.tables);
+  if (options.prune && (!options.tables || options.tables.length === 0)) {
+    throw new UserError('--prune deletes items of the tables being reloaded: name them with TABLE=... (or --table)');
+  }
+  const client = options.dynamo ?? dynamoClient();
+  const started = new Date();
+  const report: LoadReport = {
+    format: 'pg2ddb.load/1', run_id: options.run, mode: options.mode, table_name: options.tableName,
+    transform_manifest_sha256: loadable.manifestSha256, created_table: false,
+    started_at: started.toISOString(), finished_at: '', seconds: 0,
+    tables: loadable.tables.map((t) => ({ name: t.name, ...(t.entity_type ? { entity_type: t.entity_type } : {}), items: t.items_out })),
+    totals: { items: sum(loadable.tables, (t) => t.items_out), bytes: sum(loadable.tables, (t) => t.bytes) },
+    ok: false, problems: [],
+  };
+  let failure: unknown;
+  try {
+    if (options.mode === 'import') await importMode(options, run, loadable, client, report);
+    else await batchMode(options, run, loadable, client, report);
+  } catch (err) {
+    failure = err;
+    report.problems.push(errorMessage(err));
+  }
+  const finished = new Date();
+  report.finished_at = finished.toISOString();
+  report.seconds = (finished.getTime() - started.getTime()) / 1000;
+  report.ok = report.problems.length === 0;
+  await writeLoadReport(run, report);
+  if (failure !== undefined) throw failure;
+  if (report.problems.length > 0) throw new UserError(`load failed: ${report.problems.join('; ')} (see ${run.uri}/${LOAD_REPORT_KEY})`);
+  options.log(`${report.totals.items} items in ${report.tables.length} table(s) loaded into ${options.tableName} in ${report.seconds.toFixed(1)} s`);
+  return report;
+}
+
+const sum = <T>(xs: T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
+
+async function importMode(options: LoadOptions, run: Storage, loadable: LoadableRun, client: Pick<DynamoDBClient, 'send'>, report: LoadReport): Promise<void> {
+  if (options.tables && options.tables.length > 0) {
+    throw new UserError('import mode creates a new table from every item file of the run; to reload some tables into an existing table use --mode batch');
+  }
+  if (options.prune) throw new UserError('--prune applies to batch mode only: an imported table holds exactly the run');
+  const location = itemsLocation(options.store, options.run);
+  await checkItemObjects(run, loadable.manifest);
+  const token = importClientToken(loadable.manifestSha256, options.tableName);
+  const request = importTableRequest({ location, bucketOwner: options.bucketOwner, tableName: options.tableName, settings: options.settings, clientToken: token });
+  const expected = loadable.manifest.totals.items_out;
+  const { description, resumed } = await startOrResumeImport(client, run, request, options.log);
+  report.import = { import_arn: description.ImportArn, client_token: token, resumed };
+  report.table_arn = description.TableArn;
+  report.created_table = true;
+  const end = await watchImport(client, description, expected, options.log, { pollMs: options.pollMs ?? 10_000, sleep: options.sleep });
+  Object.assign(report.import, {
+    status: end.ImportStatus, processed_items: end.ProcessedItemCount, processed_bytes: end.ProcessedSizeBytes,
+    imported_items: end.ImportedItemCount, error_count: end.ErrorCount,
+    ...(end.FailureCode ? { failure_code: end.FailureCode } : {}),
+    ...(end.FailureMessage ? { failure_message: end.FailureMessage } : {}),
+    cloudwatch_log_group: logGroupName(end.CloudWatchLogGroupArn),
+  });
+  const outcome = judgeImport(end, expected);
+  if (!outcome.ok) {
+    let errors: string[] = [];
+    try {
+      errors = await firstImportErrors(options.logs ?? cloudWatchLogsClient(), end);
+    } catch (err) {
+      errors = [`(could not read CloudWatch Logs: ${(err as Error).message})`];
+    }
+    report.import.first_errors = errors;
+    for (const line of errors) options.log(`import error: ${line}`);
+    report.problems.push(...outcome.problems, `CloudWatch log group ${report.import.cloudwatch_log_group}${end.ImportArn ? ` (import ${end.ImportArn})` : ''}`);
+    return;
+  }
+  options.log(`import COMPLETED: ${end.ImportedItemCount} items, ${formatBytes(end.ProcessedSizeBytes ?? 0)}`);
+  const table = await waitActive(client, options.tableName, { sleep: options.sleep, pollMs: options.pollMs ?? 10_000 });
+  report.settings = await applyTableSettings(client, table, options.settings, options.log);
+  await waitActive(client, options.tableName, { sleep: options.sleep, pollMs: options.pollMs ?? 10_000 });
+  for (const t of report.tables) t.written = t.items;
+  report.totals.written = report.totals.items;
+}
+
+async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableRun, client: Pick<DynamoDBClient, 'send'>, report: LoadReport): Promise<void> {
+  const { created, table } = await ensureTable(client, options.tableName, options.settings, options.log);
+  report.created_table = created;
+  report.table_arn = table.TableArn;
+  // An existing table keeps its settings: this is a rerun into it, not its creation.
+  if (created) report.settings = await applyTableSettings(client, table, options.settings, options.log);
+  const progress = new Progress(loadable.tables.length);
+  for (const entry of loadable.tables) {
+    const tableReport = report.tables.find((t) => t.name === entry.name)!;
+    const keys = options.prune ? new Set<string>() : undefined;
+    progress.start(entry.name);
+    let bytes = 0;
+    const requests = async function* (): AsyncGenerator<WriteRequest> {
+      for (const part of entry.parts) {
+        for await (const fileItem of readPartItems(run, entry.name, part)) {
+          keys?.add(itemKey(fileItem.item));
+          yield { PutRequest: { Item: toItemValue(fileItem.item) } };
+        }
+        bytes += part.bytes;
+      }
+    };
+    const stats = await batchWrite(requests(), {
+      client, tableName: options.tableName, concurrency: options.concurrency, sleep: options.sleep,
+      onProgress: (s) => progress.update(entry.name, s.written, bytes),
+    });
+    progress.finish(entry.name);
+    const { written, ...batch } = stats;
+    tableReport.written = written;
+    tableReport.batch = batch;
+    if (written !== entry.items_out) report.problems.push(`${entry.name}: ${written} items written, the transform manifest has ${entry.items_out}`);
+    options.log(`${entry.name}: ${written} items written (${batch.calls} BatchWriteItem calls, ${batch.unprocessed_resent} unprocessed resent, ${batch.error_retries} throttled retries)`);
+    if (options.prune) tableReport.prune = await prunePlan(options, client, entry, keys!);
+  }
+  report.totals.written = sum(report.tables, (t) => t.written ?? 0);
+}
+
+async function prunePlan(options: LoadOptions, client: Pick<DynamoDBClient, 'send'>, entry: TransformTable, keys: Set<string>): Promise<LoadTableReport['prune']> {
+  if (!entry.entity_type) throw new UserError(`${entry.name} has no entity_type in the transform manifest: cannot tell its items apart to prune`);
+  return pruneEntity(client, options.tableName, entry.entity_type, keys, { dryRun: !!options.dryRun, concurrency: options.concurrency, log: options.log });
+}

@@ -1,0 +1,57 @@
+// `--prune` (batch mode, one table rerun): delete the entity's items that the
+// run no longer has (rows deleted in the source since the last load). The
+// entity is found by `entity_type`, one per source table; the run's keys were
+// collected while its items were written. A dry run only counts.
+import type { DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { Logger } from '../lib/log.ts';
+import { batchWrite } from './batch-write.ts';
+import { itemKey, keyHash } from './item-files.ts';
+import { parallelScan } from './scan.ts';
+import { PRIMARY_KEY } from './table-spec.ts';
+
+export interface PruneResult {
+  entity_type: string;
+  /** Items of the entity found in the table. */
+  in_table: number;
+  /** Of those, not in the run: deleted (or, in a dry run, that would be). */
+  stale: number;
+  deleted: number;
+  dry_run: boolean;
+  /** Hashes of the stale keys (first 20), to look items up without printing them. */
+  stale_key_hashes: string[];
+}
+
+export async function pruneEntity(
+  client: Pick<DynamoDBClient, 'send'>, tableName: string, entityType: string, runKeys: Set<string>,
+  opts: { dryRun: boolean; concurrency: number; log: Logger },
+): Promise<PruneResult> {
+  const stale: Record<string, { S: string }>[] = [];
+  let inTable = 0;
+  await parallelScan({
+    client, tableName, segments: opts.concurrency,
+    input: {
+      ProjectionExpression: '#pk, #sk',
+      FilterExpression: '#type = :type',
+      ExpressionAttributeNames: { '#pk': PRIMARY_KEY.partition, '#sk': PRIMARY_KEY.sort, '#type': 'entity_type' },
+      ExpressionAttributeValues: { ':type': { S: entityType } },
+    },
+    onPage: (items) => {
+      for (const item of items) {
+        inTable++;
+        if (!runKeys.has(itemKey(item as Record<string, { S?: string }>))) stale.push(item as Record<string, { S: string }>);
+      }
+    },
+  });
+  let deleted = 0;
+  if (!opts.dryRun && stale.length > 0) {
+    async function* deletes(): AsyncGenerator<WriteRequest> {
+      for (const key of stale) yield { DeleteRequest: { Key: key } };
+    }
+    deleted = (await batchWrite(deletes(), { client, tableName, concurrency: opts.concurrency })).written;
+  }
+  opts.log(`prune ${entityType}: ${inTable} item(s) in the table, ${stale.length} not in the run, ${opts.dryRun ? 'dry run: nothing deleted' : `${deleted} deleted`}`);
+  return {
+    entity_type: entityType, in_table: inTable, stale: stale.length, deleted, dry_run: opts.dryRun,
+    stale_key_hashes: stale.slice(0, 20).map((k) => keyHash(itemKey(k))),
+  };
+}

@@ -1,0 +1,41 @@
+// A parallel Scan: `segments` workers each read one segment of the table
+// (DynamoDB splits the key space), pages retried on throttling.
+import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
+import { UserError } from '../lib/errors.ts';
+import { retry } from '../lib/retry.ts';
+import type { ItemValue } from './attribute-json.ts';
+import { describeError, isRetryable } from './dynamo-errors.ts';
+
+export interface ScanOptions {
+  client: Pick<DynamoDBClient, 'send'>;
+  tableName: string;
+  segments: number;
+  /** Extra Scan parameters: ProjectionExpression, FilterExpression, ExpressionAttributeNames/Values. */
+  input?: Partial<ScanCommandInput>;
+  /** Receives each page's items (called from several segments, one page at a time each). */
+  onPage: (items: ItemValue[]) => void | Promise<void>;
+}
+
+export async function parallelScan(options: ScanOptions): Promise<{ scanned: number }> {
+  let scanned = 0;
+  const segment = async (index: number) => {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await retry(() => options.client.send(new ScanCommand({
+        ...options.input,
+        TableName: options.tableName,
+        Segment: index,
+        TotalSegments: options.segments,
+        ConsistentRead: true,
+        ...(start ? { ExclusiveStartKey: start as ScanCommandInput['ExclusiveStartKey'] } : {}),
+      })), { attempts: 10, retryable: isRetryable }).catch((err: unknown) => {
+        throw new UserError(`cannot scan ${options.tableName}: ${describeError(err)}`);
+      });
+      scanned += page.ScannedCount ?? 0;
+      await options.onPage((page.Items ?? []) as ItemValue[]);
+      start = page.LastEvaluatedKey;
+    } while (start);
+  };
+  await Promise.all(Array.from({ length: options.segments }, (_, i) => segment(i)));
+  return { scanned };
+}

@@ -1,0 +1,74 @@
+// verify against the stack's DynamoDB Local: a table damaged three ways after
+// the load (one item changed, one deleted, one added) fails, naming all three.
+import test from 'ava';
+import { DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { dynamoClient } from '../lib/aws.ts';
+import { openStorage } from '../lib/storage.ts';
+import { fromItemValue, toItemValue, type ItemJson } from '../load/attribute-json.ts';
+import { itemKey, keyHash } from '../load/item-files.ts';
+import { runLoad } from '../load/load.ts';
+import { DEFAULT_SETTINGS } from '../load/table-spec.ts';
+import { VERIFY_REPORT_KEY } from '../load/verify.ts';
+import { writeDumpRun } from '../scripts/golden.ts';
+import { runTransform } from '../transform/runner.ts';
+import { runCli } from './cli.ts';
+import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+
+const quiet = () => {};
+
+test('make verify names a changed item, a deleted item and a stray item, and exits non-zero', async (t) => {
+  const env = stackEnv();
+  const databaseUrl = await freshDatabase(t);
+  const store = freshBucketPrefix();
+  await writeDumpRun(store, 'r');
+  await runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
+  const tableName = randomName('verify_');
+  // TTL off: DynamoDB Local would otherwise expire fixture items on its own while the test runs.
+  await runLoad({ store, run: 'r', tableName, mode: 'batch', concurrency: 4, settings: { ...DEFAULT_SETTINGS, deletionProtection: false, ttl: false }, log: quiet });
+  const verify = () => runCli('load/verify-cli.ts', [], { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName });
+
+  const clean = await verify();
+  t.is(clean.code, 0, clean.stderr);
+  t.true(JSON.parse(clean.stdout).ok);
+
+  const client = dynamoClient();
+  const items = (await client.send(new ScanCommand({ TableName: tableName, ConsistentRead: true }))).Items!.map(fromItemValue);
+  const ofType = (type: string) => items.filter((i) => (i.entity_type as { S: string }).S === type).sort((a, b) => (itemKey(a) < itemKey(b) ? -1 : 1));
+  // One user's given name changed, one device deleted, one stray consent added.
+  const changed = ofType('user')[2]!;
+  const data = (changed.data as { M: ItemJson }).M;
+  await client.send(new PutItemCommand({ TableName: tableName, Item: toItemValue({ ...changed, data: { M: { ...data, given_name: { S: 'Tampered' } } } }) }));
+  const deleted = ofType('device')[1]!;
+  await client.send(new DeleteItemCommand({ TableName: tableName, Key: toItemValue({ PK: deleted.PK!, SK: deleted.SK! }) }));
+  const stray: ItemJson = { PK: { S: 'USER#00000000-0000-4000-8000-000000000bad' }, SK: { S: 'CONSENT#terms_of_service' }, entity_type: { S: 'consent' } };
+  await client.send(new PutItemCommand({ TableName: tableName, Item: toItemValue(stray) }));
+
+  const result = await verify();
+  t.is(result.code, 1, result.stderr);
+  const report = JSON.parse(result.stdout) as { ok: boolean; checks: { name: string; ok: boolean; numbers: Record<string, number>; failures: Record<string, unknown>[] }[] };
+  t.false(report.ok);
+  const check = (prefix: string) => report.checks.find((c) => c.name.startsWith(prefix))!;
+
+  const counts = check('counts');
+  t.false(counts.ok);
+  t.deepEqual(counts.failures.map((f) => f.entity_type).sort(), ['consent', 'device']);
+  t.like(counts.numbers, { 'device.expected': counts.numbers['device.actual']! + 1, 'consent.actual': counts.numbers['consent.expected']! + 1 });
+
+  const same = check('every item');
+  t.false(same.ok);
+  t.like(same.numbers, { missing: 1, differing: 1 });
+  t.like(same.failures.find((f) => f.problem === 'differs'), { key_hash: keyHash(itemKey(changed)), attributes: ['data'], table: 'users' });
+  t.like(same.failures.find((f) => f.problem === 'missing'), { key_hash: keyHash(itemKey(deleted)), table: 'user_devices' });
+
+  const strays = check('no item');
+  t.false(strays.ok);
+  t.deepEqual(strays.failures, [{ problem: 'stray', entity_type: 'consent', key_hash: keyHash(itemKey(stray)) }]);
+
+  // The human report names all three too, by hash and position, and never prints a value.
+  for (const item of [changed, deleted, stray]) t.true(result.stderr.includes(keyHash(itemKey(item))));
+  t.false(result.stderr.includes('Tampered'));
+  t.false(result.stderr.includes((data.email as { S: string } | undefined)?.S ?? '\0'));
+  t.regex(result.stderr, /FAIL counts per entity_type/);
+  const stored = JSON.parse((await openStorage(store).sub('r').getText(VERIFY_REPORT_KEY))!);
+  t.false(stored.ok);
+});
