@@ -4,12 +4,12 @@
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED
 
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install up down status extract transform test typecheck demo dumps golden bench clean
+.PHONY: help install up down status extract transform load verify test typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
@@ -17,6 +17,9 @@ help:
 	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data)"
 	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table)"
 	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table)"
+	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
+	@echo "make verify     prove the table equals the run and answers like the source database"
+	@echo "make bench      measure every stage against its baseline (SCALE=1 ≈ 1 GB of CSV)"
 	@echo "make dumps      regenerate fixtures/dumps/ from the fixture database"
 	@echo "make golden     regenerate fixtures/golden/ from fixtures/dumps/"
 
@@ -59,6 +62,12 @@ clean: down
 
 transform: install
 	$(NODE) transform/cli.ts
+
+load: install
+	$(NODE) load/cli.ts $(ARGS)
+
+verify: install
+	$(NODE) load/verify-cli.ts $(ARGS)
 
 # Rewrites fixtures/golden/ from fixtures/dumps/ (reviewers read the diff).
 golden: install

@@ -40,6 +40,7 @@ await runCli('transform', async () => {
 
   const gzipLevel = args['gzip-level'];
   if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) throw new UserError(`invalid --gzip-level ${gzipLevel}: use 0 to 9`);
+  const started = Date.now();
   const manifest = await runTransform({
     store: args.store,
     run: args.run,
@@ -52,7 +53,8 @@ await runCli('transform', async () => {
     log: args.quiet ? () => {} : logger('transform'),
   });
   const { totals, duplicates, problems, ready_for_load } = manifest;
-  process.stdout.write(`${JSON.stringify({ run: manifest.run_id, ready_for_load, totals, duplicates, problems, tables: manifest.tables.map((t) => ({ name: t.name, rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, warnings: t.warnings })) })}\n`);
+  const seconds = (Date.now() - started) / 1000;
+  process.stdout.write(`${JSON.stringify({ run: manifest.run_id, ready_for_load, seconds, totals, duplicates, problems, tables: manifest.tables.map((t) => ({ name: t.name, rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, warnings: t.warnings })) })}\n`);
   if (!ready_for_load) {
     for (const problem of problems) process.stderr.write(`transform: not ready for load: ${problem}\n`);
     return 3;
