@@ -8,7 +8,8 @@ NODE=(node --import tsx/esm)
 
 "${NODE[@]}" scripts/stack.ts up
 set -a; . .local/env; set +a
-export RUN=${RUN:-demo} TABLE=
+# Each demo is a new run (and so a new table): ImportTable only creates tables.
+export RUN=${RUN:-demo-$(date -u +%Y%m%d-%H%M%S)} TABLE=
 
 echo
 echo "== extract: PostgreSQL → $STORE/$RUN/extract/"
