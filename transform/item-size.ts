@@ -6,9 +6,22 @@ import type { AttributeValue } from './decode/attribute.ts';
 
 export const MAX_ITEM_BYTES = 400 * 1024;
 
+/** Bytes of a number: one per two significant digits (leading and trailing zeros trimmed), plus one. */
 export function numberSize(text: string): number {
-  const digits = text.replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-  return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
+  let first = -1;
+  let last = -1;
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 101 || c === 69) break; // e, E: the exponent does not count
+    if (c < 48 || c > 57) continue; // sign, point
+    if (first < 0 && c === 48) continue; // leading zeros
+    if (first < 0) first = count;
+    count++;
+    if (c !== 48) last = count;
+  }
+  const significant = first < 0 ? 0 : last - first;
+  return Math.ceil(Math.max(significant, 1) / 2) + 1;
 }
 
 export function attributeSize(value: AttributeValue): number {

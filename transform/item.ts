@@ -60,13 +60,22 @@ export class ItemBuilder {
   /** What computed values see: columns only (a computed `email_hash` reads the column of that name). */
   private readonly columnValues: RowValues;
 
+  /** Per column: its warning callback and its name's UTF-8 length, made once, not per row. */
+  private readonly warners: ((reason: string) => void)[];
+  private readonly nameBytes: number[];
+  /** Columns feeding the top-level created_at / updated_at (index, or -1 when the table has none). */
+  private readonly stamps: [attribute: string, index: number][];
+
   constructor(
     private readonly mapper: Mapper,
     private readonly table: TableEntry,
     private readonly joins: Map<string, JoinIndex>,
+    onWarning: (column: string, reason: string) => void = () => {},
   ) {
     table.columns.forEach((c, i) => this.index.set(c.name, i));
     this.decoders = table.columns.map((c) => decoderFor(c, 2));
+    this.warners = table.columns.map((c) => (reason: string) => onWarning(c.name, reason));
+    this.nameBytes = table.columns.map((c) => Buffer.byteLength(c.name, 'utf8'));
     this.keyText = table.columns.map((c) => (isTimestamp(c) ? canonicalTimestamp : (t: string) => t));
     this.dataNames = table.columns.map((c) => JSON.stringify(c.name));
     const pairs: [string, string, Mapper['key'] | undefined, boolean][] = [
@@ -92,14 +101,27 @@ export class ItemBuilder {
     }
     this.values = (name) => this.value(name);
     this.columnValues = (name) => this.column(name);
+    this.stamps = ([['created_at', mapper.createdAt ?? 'created_at'], ['updated_at', mapper.updatedAt ?? 'updated_at']] as const)
+      .map(([attribute, column]) => [attribute, this.index.get(column) ?? -1]);
   }
 
   /** Text a key or computed value sees: timestamps canonical, the rest as PostgreSQL printed it. */
   private column(name: string): string | null {
     const i = this.index.get(name);
-    if (i === undefined) return null;
-    const text = this.row[i] ?? null;
-    return text === null ? null : this.keyText[i]!(text);
+    return i === undefined ? null : this.columnText(i);
+  }
+
+  /** Per row, each column's key text is made once (keys, created_at and ttl often share a timestamp). */
+  private readonly textCache: (string | null | undefined)[] = [];
+
+  private columnText(i: number): string | null {
+    let text = this.textCache[i];
+    if (text === undefined) {
+      const raw = this.row[i] ?? null;
+      text = raw === null ? null : this.keyText[i]!(raw);
+      this.textCache[i] = text;
+    }
+    return text;
   }
 
   private value(name: string): string | null {
@@ -120,11 +142,12 @@ export class ItemBuilder {
     return { table: this.table.name, row, primary_key, column, reason };
   }
 
-  build(row: CsvRow, rowNumber: number, warn: (column: string, reason: string) => void): Item | Reject {
+  build(row: CsvRow, rowNumber: number): Item | Reject {
     if (row.length !== this.table.columns.length) {
       throw new Error(`${this.table.name} row ${rowNumber}: ${row.length} fields where the manifest has ${this.table.columns.length} columns`);
     }
     this.row = row;
+    this.textCache.length = 0;
     const keys: Partial<Record<(typeof KEY_NAMES)[number], string>> = {};
     for (let i = 0; i < this.templates.length; i += 2) {
       const pk = this.templates[i]!;
@@ -165,20 +188,19 @@ export class ItemBuilder {
     for (let i = 0; i < row.length; i++) {
       const text = row[i];
       if (text === null || text === undefined) continue;
-      const column = this.table.columns[i]!;
       let value: AttributeValue;
       try {
-        value = this.decoders[i]!(text, (reason) => warn(column.name, reason));
+        value = this.decoders[i]!(text, this.warners[i]!);
       } catch (err) {
-        return this.reject(rowNumber, column.name, (err as Error).message);
+        return this.reject(rowNumber, this.table.columns[i]!.name, (err as Error).message);
       }
-      line += `${first ? '' : ','}${this.dataNames[i]}:${JSON.stringify(value)}`;
+      line += `${first ? '' : ','}${this.dataNames[i]}:${attributeJson(value)}`;
       first = false;
-      size += 1 + Buffer.byteLength(column.name, 'utf8') + attributeSize(value);
+      size += 1 + this.nameBytes[i]! + attributeSize(value);
     }
     line += '}}';
-    for (const [attribute, column] of [['created_at', this.mapper.createdAt ?? 'created_at'], ['updated_at', this.mapper.updatedAt ?? 'updated_at']] as const) {
-      const value = this.column(column);
+    for (const [attribute, index] of this.stamps) {
+      const value = index < 0 ? null : this.columnText(index);
       if (value === null) continue;
       line += `,"${attribute}":{"S":${JSON.stringify(value)}}`;
       size += attribute.length + Buffer.byteLength(value, 'utf8');
@@ -198,6 +220,15 @@ export class ItemBuilder {
     }
     return { line, pk: keys.PK!, sk: keys.SK!, size, ...(ttl !== undefined ? { ttl } : {}) };
   }
+}
+
+/** JSON of an attribute value; the common scalar shapes without JSON.stringify's generic walk. */
+function attributeJson(value: AttributeValue): string {
+  if ('S' in value) return `{"S":${JSON.stringify(value.S)}}`;
+  // Number text is digits, sign, point and exponent only: nothing to escape.
+  if ('N' in value) return `{"N":"${value.N}"}`;
+  if ('BOOL' in value) return value.BOOL ? '{"BOOL":true}' : '{"BOOL":false}';
+  return JSON.stringify(value);
 }
 
 export function isReject(result: Item | Reject): result is Reject {

@@ -101,16 +101,16 @@ export async function transformUnit(
 ): Promise<UnitRecord> {
   const { table } = unit.plan;
   const { mapper } = unit.plan.mapper;
+  const warnings: Record<string, number> = {};
   let builder: ItemBuilder;
   try {
-    builder = new ItemBuilder(mapper, table, joins);
+    builder = new ItemBuilder(mapper, table, joins, (column) => { warnings[column] = (warnings[column] ?? 0) + 1; });
   } catch (err) {
     throw new UserError(errorMessage(err));
   }
   const asOf = epochSeconds(extract.as_of) ?? 0;
   const keys = new KeyCollector();
   const rejects: Reject[] = [];
-  const warnings: Record<string, number> = {};
   let items = 0;
   let dropped = 0;
   let ddbBytes = 0;
@@ -141,7 +141,7 @@ export async function transformUnit(
   try {
     await readRows(run, table.name, unit.part, (row, rowNumber) => {
       rowsIn++;
-      const result = builder.build(row, rowNumber, (column) => { warnings[column] = (warnings[column] ?? 0) + 1; });
+      const result = builder.build(row, rowNumber);
       if (isReject(result)) {
         rejects.push(result);
         return;
