@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { parseString } from 'fast-csv';
 import { runExtract } from '../extract/extract.ts';
+import { runTransform } from '../transform/runner.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { committedDumps, extractDumps } from '../scripts/dumps.ts';
@@ -284,4 +285,14 @@ test('--split-rows copies a table as primary-key ranges whose parts add up to th
     const unsplit = gunzipSync(await readFile(path.join(whole, 'r', one.tables.find((e) => e.name === entry.name)!.parts[0]!.key))).toString();
     t.is(joined, unsplit, `${entry.name}: parts add up`);
   }
+  // And the items: the split run's item parts, concatenated, are the unsplit run's items.
+  const transformed = await Promise.all([whole, split].map((store) =>
+    runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet })));
+  for (const table of transformed[0]!.tables) {
+    const other = transformed[1]!.tables.find((x) => x.name === table.name)!;
+    const items = async (store: string, keys: string[]) => (await Promise.all(keys.map(async (k) => gunzipSync(await readFile(path.join(store, 'r', k))).toString()))).join('');
+    t.is(await items(split, other.parts.map((p) => p.key)), await items(whole, table.parts.map((p) => p.key)), `${table.name}: same items`);
+    t.is(other.items_out, table.items_out);
+  }
+  t.true(transformed[1]!.tables.find((x) => x.name === 'users')!.parts.length > 1);
 });
