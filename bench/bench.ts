@@ -17,6 +17,7 @@ import pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
+import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { quoteIdent } from '../lib/postgres.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
@@ -105,7 +106,7 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   const dir = path.join(WORK, `s${scale}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
-  const env = { ...process.env, DATABASE_URL: url, TABLE: '', CONCURRENCY: '' };
+  const env = { ...process.env, ...stack, DATABASE_URL: url, TABLE: '', CONCURRENCY: '', STORE: '', RUN: '' };
   const extract = await timed(NODE[0]!, [...NODE.slice(1), 'extract/cli.ts', '--store', dir, '--run', 'ours', '--quiet'], env);
   const manifest = (await readExtractManifest(openStorage(dir).sub('ours')))!;
   const csvMb = manifest.tables.reduce((n, t) => n + t.raw_bytes, 0) / 1e6;
@@ -138,6 +139,14 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   record('transform time', transform.seconds, duck, 's', `baseline: DuckDB ${CORES} threads, same CSV → gzipped JSON lines`);
   record('transform throughput', csvMb / transform.seconds, csvMb / duck, 'MB/s', 'CSV MB per second; higher is better');
   record('transform rows/s', rows / transform.seconds, rows / duck, 'rows/s', 'higher is better');
+
+  // For reference only (no baseline): BatchWriteItem into the stack's DynamoDB Local, one mid-sized table.
+  const loadTable = 'users';
+  const items = (await readTransformManifest(openStorage(dir).sub('ours')))!.tables.find((t) => t.name === loadTable)!.items_out;
+  const load = await timed(NODE[0]!, [...NODE.slice(1), 'load/cli.ts', '--store', dir, '--run', 'ours', '--mode', 'batch', '--table', loadTable,
+    '--ddb-table', `bench-${Date.now()}`, '--no-deletion-protection', '--no-pitr', '--no-ttl', '--quiet'], env);
+  facts.batch_load = { table: loadTable, items, seconds: round(load.seconds), items_per_second: Math.round(items / load.seconds) };
+  log(`batch load of ${loadTable} into DynamoDB Local: ${items} items in ${load.seconds.toFixed(1)} s (${Math.round(items / load.seconds)} items/s)`);
 }
 
 function shellQuote(text: string): string {
@@ -168,15 +177,15 @@ function markdown(): string {
     ...figures.map((f) => `| ${f.figure} | ${f.ours} | ${f.baseline} | ${f.unit} | ${f.ratio} | ${f.note} |`),
     '',
     '```json',
-    JSON.stringify(Object.fromEntries(Object.entries(facts).filter(([k]) => k.startsWith('scale_') || k === 'peak_rss_mb')), null, 2),
+    JSON.stringify(Object.fromEntries(Object.entries(facts).filter(([k]) => k.startsWith('scale_') || k === 'peak_rss_mb' || k === 'batch_load')), null, 2),
     '```',
     '',
   ];
   return lines.join('\n');
 }
 
-const env = readEnvFile(process.env.STACK_ENV_FILE ?? path.join(REPO, '.local', 'env'));
-if (!env?.PG_ADMIN_URL) throw new Error('the local stack is not up: run `make bench` (it starts it)');
+const stack = readEnvFile(process.env.STACK_ENV_FILE ?? path.join(REPO, '.local', 'env'));
+if (!stack?.PG_ADMIN_URL) throw new Error('the local stack is not up: run `make bench` (it starts it)');
 try {
   execFileSync('psql', ['--version'], { stdio: 'ignore' });
 } catch {
@@ -184,9 +193,9 @@ try {
 }
 const scale = Number(process.env.SCALE || 1);
 await mkdir(WORK, { recursive: true });
-await benchScale(env.PG_ADMIN_URL, scale, true);
+await benchScale(stack.PG_ADMIN_URL, scale, true);
 if (process.env.BENCH_4X !== '0') {
-  await benchScale(env.PG_ADMIN_URL, scale * 4, false);
+  await benchScale(stack.PG_ADMIN_URL, scale * 4, false);
   // Bounded memory means the ratio stays near 1 while the data grows 4×.
   record('peak RSS extract, 4×SCALE vs SCALE', rss[`extract_s${scale * 4}`]!, rss[`extract_s${scale}`]!, 'MB', 'baseline: the same at SCALE');
   record('peak RSS transform, 4×SCALE vs SCALE', rss[`transform_s${scale * 4}`]!, rss[`transform_s${scale}`]!, 'MB', 'baseline: the same at SCALE');
