@@ -4,12 +4,12 @@
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE
 
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install up down status extract transform load verify test typecheck demo dumps golden bench clean
+.PHONY: help install tools up down status extract transform load verify plan test typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
@@ -19,6 +19,7 @@ help:
 	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table)"
 	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
 	@echo "make verify     prove the table equals the run and answers like the source database"
+	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
 	@echo "make bench      measure every stage against its baseline (SCALE=1 ≈ 1 GB of CSV)"
 	@echo "make dumps      regenerate fixtures/dumps/ from the fixture database"
 	@echo "make golden     regenerate fixtures/golden/ from fixtures/dumps/"
@@ -29,6 +30,14 @@ node_modules/.installed: package-lock.json
 	@touch $@
 
 install: node_modules/.installed
+
+# Programs the test suite drives besides node's (Debian package = command name):
+# zstd (the ImportTable endpoint's ZSTD input), chromium (plan.html's screenshot test).
+TOOLS := zstd chromium
+tools:
+	@for tool in $(TOOLS); do command -v $$tool >/dev/null && continue; \
+	  if command -v apt-get >/dev/null; then echo "installing $$tool (apt-get)"; apt-get update -qq && apt-get install -y -qq $$tool >/dev/null || exit 1; \
+	  else echo "make test needs the program $$tool: install it with your package manager"; exit 1; fi; done
 
 up: install
 	$(STACK) up
@@ -47,7 +56,7 @@ typecheck: install
 
 # The suite runs on its own stack (.local/test) so it never touches `make up`'s.
 # PG_URL=postgres://… runs it against that server instead of embedded PostgreSQL.
-test: typecheck
+test: typecheck tools
 	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- npx ava
 
 demo: install
@@ -68,6 +77,10 @@ load: install
 
 verify: install
 	$(NODE) load/verify-cli.ts $(ARGS)
+
+# Sizes, collections, GSI keys and the cost model of a transform run; prices in load/plan/prices.json.
+plan: install
+	$(NODE) load/plan/cli.ts $(ARGS)
 
 # Rewrites fixtures/golden/ from fixtures/dumps/ (reviewers read the diff).
 golden: install
