@@ -28,7 +28,8 @@ await runCli('plan', async () => {
   const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
     .option('sample', {
       type: 'number',
-      default: Number(process.env.SAMPLE ?? 1),
+      // An empty SAMPLE (make exports it empty when unset) means the default, not 0.
+      default: Number(process.env.SAMPLE || 1),
       defaultDescription: '$SAMPLE or 1 (every item)',
       describe: 'Fraction of partition keys whose items are read (whole collections kept together); 0 reads the manifest only',
     })
