@@ -9,7 +9,7 @@ export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_R
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down status extract transform load verify plan test typecheck demo dumps golden bench clean
+.PHONY: help install tools up down status extract transform load verify plan report test typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
@@ -20,6 +20,7 @@ help:
 	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
 	@echo "make verify     prove the table equals the run and answers like the source database"
 	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
+	@echo "make report     the whole run (extract → transform → load → verify): a table and report.html"
 	@echo "make bench      measure every stage against its baseline (SCALE=1 ≈ 1 GB of CSV)"
 	@echo "make dumps      regenerate fixtures/dumps/ from the fixture database"
 	@echo "make golden     regenerate fixtures/golden/ from fixtures/dumps/"
@@ -77,6 +78,10 @@ load: install
 
 verify: install
 	$(NODE) load/verify-cli.ts $(ARGS)
+
+# The whole run as its stages recorded it (<run>/report.json), as a table and report.html.
+report: install
+	$(NODE) load/plan/run-report-cli.ts $(ARGS)
 
 # Sizes, collections, GSI keys and the cost model of a transform run; prices in load/plan/prices.json.
 plan: install

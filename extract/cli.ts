@@ -1,7 +1,8 @@
 // `extract`: parses arguments and runs the stage; the work lives in extract.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, commonOptions } from '../lib/config.ts';
+import { checkConcurrency, commonOptions, runStorage } from '../lib/config.ts';
+import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
 import { runExtract } from './extract.ts';
@@ -57,6 +58,15 @@ await runCli('extract', async () => {
     schemas: args.schema,
     gzipLevel,
     log: args.quiet ? () => {} : logger('extract'),
+  });
+  await appendRunReport(runStorage(args.store, args.run), args.run, {
+    stage: 'extract',
+    seconds: summary.seconds,
+    ok: true,
+    ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
+    totals: { tables: summary.tables.length, rows: summary.rows, csv_bytes: summary.raw_bytes, gzip_bytes: summary.bytes },
+    tables: Object.fromEntries(summary.tables.map((t) => [t.name, { rows: t.rows, csv_bytes: t.raw_bytes, gzip_bytes: t.bytes, seconds: t.seconds }])),
+    warnings: [],
   });
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 });

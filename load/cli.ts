@@ -1,7 +1,8 @@
 // `load`: parses arguments and runs the stage; the work lives in load.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkRunId, commonOptions } from '../lib/config.ts';
+import { checkConcurrency, checkRunId, commonOptions, runStorage } from '../lib/config.ts';
+import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
 import { runLoad, type LoadMode } from './load.ts';
@@ -87,6 +88,15 @@ await runCli('load', async () => {
     log: args.quiet ? () => {} : logger('load'),
   });
   const { run_id, mode, table_name, created_table, seconds, totals, ok, tables } = report;
+  await appendRunReport(runStorage(args.store, args.run), args.run, {
+    stage: 'load',
+    seconds,
+    ok,
+    ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
+    totals: { items: totals.items, written: totals.written ?? 0, gzip_bytes: totals.bytes },
+    tables: Object.fromEntries(tables.map((t) => [t.name, { items: t.items, written: t.written ?? 0, ...(t.prune ? { pruned: t.prune.deleted } : {}) }])),
+    warnings: [`${mode} into ${table_name}${created_table ? ' (created)' : ''}`, ...report.problems],
+  });
   process.stdout.write(`${JSON.stringify({
     run: run_id, mode, table: table_name, created_table, ok, seconds, totals,
     tables: tables.map((t) => ({ name: t.name, items: t.items, written: t.written, ...(t.prune ? { prune: { stale: t.prune.stale, deleted: t.prune.deleted, dry_run: t.prune.dry_run } } : {}) })),

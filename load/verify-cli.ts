@@ -1,7 +1,8 @@
 // `verify`: parses arguments and runs verify.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkRunId, commonOptions } from '../lib/config.ts';
+import { checkConcurrency, checkRunId, commonOptions, runStorage } from '../lib/config.ts';
+import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
 import { runVerify } from './verify.ts';
@@ -43,6 +44,14 @@ await runCli('verify', async () => {
   });
   process.stdout.write(`${JSON.stringify(report)}\n`);
   const failed = report.checks.filter((c) => !c.ok);
+  await appendRunReport(runStorage(args.store, args.run), args.run, {
+    stage: 'verify',
+    seconds: report.seconds,
+    ok: report.ok,
+    totals: { checks: report.checks.length, passed: report.checks.length - failed.length, failed: failed.length },
+    tables: {},
+    warnings: failed.map((c) => `FAILED: ${c.name}`),
+  });
   if (!args.quiet) process.stderr.write(`verify: ${report.checks.length - failed.length}/${report.checks.length} checks passed${failed.length ? `; FAILED: ${failed.map((c) => c.name).join('; ')}` : ''}\n`);
   return failed.length === 0 ? 0 : 1;
 });

@@ -61,6 +61,7 @@ console.log(`  verify     ${v.checks.filter((c) => c.ok).length}/${v.checks.leng
 for (const c of v.checks) console.log(`    ${c.ok ? 'PASS' : 'FAIL'} ${c.name}`);
 JS
 echo
+echo "The whole run as a table and report.html: make report RUN=$RUN; its cost in DynamoDB: make plan RUN=$RUN"
 [ "$verify_status" -eq 0 ] || echo "verify FAILED: see .local/demo-verify.json"
 echo "The local stack is still up: 'set -a; . .local/env; set +a' to use it, 'make down' to stop it."
 exit "$verify_status"

@@ -1,7 +1,8 @@
 // `transform`: parses arguments and runs the stage; the work lives in runner.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, commonOptions } from '../lib/config.ts';
+import { checkConcurrency, commonOptions, runStorage } from '../lib/config.ts';
+import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
 import type { Unmapped } from './plan.ts';
@@ -54,6 +55,19 @@ await runCli('transform', async () => {
   });
   const { totals, duplicates, problems, ready_for_load } = manifest;
   const seconds = (Date.now() - started) / 1000;
+  const warnings = manifest.tables.flatMap((t) => Object.entries(t.warnings).map(([column, n]) => `${t.name}.${column}: ${n} value(s) kept as S`));
+  await appendRunReport(runStorage(args.store, args.run), args.run, {
+    stage: 'transform',
+    seconds,
+    ok: ready_for_load,
+    ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
+    totals: {
+      rows_in: totals.rows_in, items_out: totals.items_out, rejected: totals.rejected, dropped: totals.dropped,
+      json_bytes: totals.raw_bytes, gzip_bytes: totals.bytes, ddb_bytes: totals.ddb_bytes, duplicates,
+    },
+    tables: Object.fromEntries(manifest.tables.map((t) => [t.name, { rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, json_bytes: t.raw_bytes, ddb_bytes: t.ddb_bytes }])),
+    warnings: [...problems, ...warnings],
+  });
   process.stdout.write(`${JSON.stringify({ run: manifest.run_id, ready_for_load, seconds, totals, duplicates, problems, tables: manifest.tables.map((t) => ({ name: t.name, rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, warnings: t.warnings })) })}\n`);
   if (!ready_for_load) {
     for (const problem of problems) process.stderr.write(`transform: not ready for load: ${problem}\n`);

@@ -30,10 +30,10 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
 }
 
-interface Bar { label: string; value: number; text: string; colour: string }
+export interface Bar { label: string; value: number; text: string; colour: string }
 
 /** Horizontal bars on one linear scale; a non-zero value is at least 2 px wide so it stays visible. */
-function barChart(id: string, title: string, bars: Bar[]): string {
+export function barChart(id: string, title: string, bars: Bar[]): string {
   const plotWidth = WIDTH - LABEL_WIDTH - VALUE_WIDTH;
   const max = Math.max(...bars.map((b) => b.value), 0);
   const top = 30;
@@ -62,6 +62,18 @@ function keySpaceTable(space: KeySpaceSummary, title: string): string {
 <table><thead><tr><th>key pattern</th><th>distinct</th><th>items</th><th>bytes</th><th>largest key</th><th>its items</th><th>its bytes</th></tr></thead>
 <tbody>${rows}</tbody></table>`;
 }
+
+/** The page style plan.html and report.html share. */
+export const PAGE_STYLE = `<style>
+body { font: 14px/1.4 system-ui, sans-serif; margin: 20px 30px; color: #1a202c; background: #fff; }
+h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 22px 0 6px; } h3 { font-size: 15px; margin: 14px 0 4px; }
+.chart text { font: 12px system-ui, sans-serif; fill: #1a202c; } .chart .chart-title { font-weight: 600; font-size: 14px; }
+table { border-collapse: collapse; margin: 6px 0; } th, td { padding: 2px 8px; border-bottom: 1px solid #e2e8f0; text-align: right; }
+th:first-child, td:first-child { text-align: left; } tr.total td { font-weight: 600; border-top: 2px solid #4a5568; }
+tr.assumption td { background: #fffaf0; } table.notes td:last-child { text-align: left; }
+svg.chart { display: block; max-width: 100%; height: auto; margin: 6px 0; }
+.warn { color: #9b2c2c; } .muted { color: #4a5568; }
+</style>`;
 
 export function renderHtml(plan: Plan): string {
   const c = plan.cost;
@@ -108,16 +120,7 @@ ${PRICE_KEYS.map((k) => { const p = c.prices[k]; return `<tr${p.assumption ? ' c
 <meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <title>pg2ddb plan: ${escapeHtml(plan.run_id)}</title>
-<style>
-body { font: 14px/1.4 system-ui, sans-serif; margin: 20px 30px; color: #1a202c; background: #fff; }
-h1 { font-size: 20px; margin: 0 0 4px; } h2 { font-size: 17px; margin: 22px 0 6px; } h3 { font-size: 15px; margin: 14px 0 4px; }
-.chart text { font: 12px system-ui, sans-serif; fill: #1a202c; } .chart .chart-title { font-weight: 600; font-size: 14px; }
-table { border-collapse: collapse; margin: 6px 0; } th, td { padding: 2px 8px; border-bottom: 1px solid #e2e8f0; text-align: right; }
-th:first-child, td:first-child { text-align: left; } tr.total td { font-weight: 600; border-top: 2px solid #4a5568; }
-tr.assumption td { background: #fffaf0; } table.notes td:last-child { text-align: left; }
-svg.chart { display: block; max-width: 100%; height: auto; margin: 6px 0; }
-.warn { color: #9b2c2c; } .muted { color: #4a5568; }
-</style>
+${PAGE_STYLE}
 </head>
 <body>
 <h1>Migration plan for run ${escapeHtml(plan.run_id)}</h1>

@@ -1,0 +1,34 @@
+// `report`: parses arguments and renders <run>/report.json; the work lives in run-report.ts.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { commonOptions, runStorage } from '../../lib/config.ts';
+import { UserError } from '../../lib/errors.ts';
+import { runCli } from '../../lib/log.ts';
+import { RUN_REPORT_KEY, readRunReport } from '../../lib/run-report.ts';
+import { renderRunHtml, renderRunTerminal, summarise } from './run-report.ts';
+
+const usage = `report: the whole run, extract → transform → load → verify, as its stages recorded it
+
+Usage: report [options]
+
+Reads <store>/<run>/report.json (each stage appends to it), prints a table of stages and
+tables, and writes <store>/<run>/report.html (self-contained, opens offline).`;
+
+await runCli('report', async () => {
+  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+    .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What goes to stdout' })
+    .strict()
+    .fail((message, err) => {
+      throw err ?? new UserError(`${message} (see report --help)`);
+    })
+    .help()
+    .version(false)
+    .parse();
+  const run = runStorage(args.store, args.run);
+  const report = await readRunReport(run);
+  if (!report) throw new UserError(`no ${RUN_REPORT_KEY} in ${run.uri}: run a stage (make extract) for run ${args.run} first`);
+  const summary = summarise(report);
+  await run.put('report.html', renderRunHtml(summary));
+  process.stdout.write(args.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : renderRunTerminal(summary));
+  process.stderr.write(`report: wrote ${run.uri}/report.html\n`);
+});
