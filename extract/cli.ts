@@ -1,7 +1,7 @@
 // `extract`: parses arguments and runs the stage; the work lives in extract.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, commonOptions, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
@@ -17,7 +17,7 @@ it is only read, in one REPEATABLE READ, READ ONLY transaction. A JSON summary g
 stdout; progress and errors go to stderr.`;
 
 await runCli('extract', async () => {
-  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
     .option('schema', {
       type: 'string',
       array: true,
@@ -35,17 +35,9 @@ await runCli('extract', async () => {
     })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('extract --store s3://my-bucket/migrations --run 2026-11-28', 'the whole database into S3')
-    .example('TABLE=users extract', 'redo one table in the current run')
-    .strict()
-    .fail((message, err) => {
-      throw err ?? new UserError(`${message} (see extract --help)`);
-    })
-    .help()
-    .version(false)
-    .parse();
+    .example('TABLE=users extract', 'redo one table in the current run'), 'extract');
 
-  const gzipLevel = args['gzip-level'];
-  if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) throw new UserError(`invalid --gzip-level ${gzipLevel}: use 0 to 9`);
+  const gzipLevel = checkGzipLevel(args['gzip-level']);
   const splitRows = args['split-rows'];
   if (splitRows !== undefined && (!Number.isInteger(splitRows) || splitRows < 1)) throw new UserError(`invalid --split-rows ${splitRows}: use a whole number of rows`);
   const summary = await runExtract({

@@ -41,6 +41,26 @@ export function commonOptions<T>(argv: Argv<T>) {
     });
 }
 
+/**
+ * The end of every CLI's argument chain: unknown flags are errors, and a
+ * parse failure is one line that points at `--help`.
+ */
+export function parseCli<T>(argv: Argv<T>, stage: string) {
+  return argv
+    .strict()
+    .fail((message, err) => {
+      throw err ?? new UserError(`${message} (see ${stage} --help)`);
+    })
+    .help()
+    .version(false)
+    .parse();
+}
+
+export function checkGzipLevel(level: number): number {
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw new UserError(`invalid --gzip-level ${level}: use 0 to 9`);
+  return level;
+}
+
 export function checkRunId(run: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(run) || run.includes('..')) {
     throw new UserError(`invalid run id ${JSON.stringify(run)}: use letters, digits, '.', '_' and '-' (no '/', no '..')`);

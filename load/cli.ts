@@ -1,7 +1,7 @@
 // `load`: parses arguments and runs the stage; the work lives in load.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkRunId, commonOptions, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
@@ -23,7 +23,7 @@ Then TTL on ttl, point-in-time recovery, deletion protection and tags are applie
 load created. <store>/<run>/load/report.json records it all; a JSON summary goes to stdout.`;
 
 await runCli('load', async () => {
-  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
     .option('ddb-table', {
       type: 'string',
       default: process.env.DDB_TABLE || undefined,
@@ -49,14 +49,7 @@ await runCli('load', async () => {
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('MODE=batch TABLE=users load --prune --dry-run', 'upsert the users, count the users the run no longer has')
     .example('load --run 2026-11-28 --ddb-table serenya', 'import a run into a new table on AWS')
-    .example('load --print-table-spec --ddb-table serenya > table.json', 'the same table for the app\'s infrastructure')
-    .strict()
-    .fail((message, err) => {
-      throw err ?? new UserError(`${message} (see load --help)`);
-    })
-    .help()
-    .version(false)
-    .parse();
+    .example('load --print-table-spec --ddb-table serenya > table.json', 'the same table for the app\'s infrastructure'), 'load');
 
   const tableName = checkTableName(args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`);
   const settings = {

@@ -1,7 +1,7 @@
 // `verify`: parses arguments and runs verify.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkRunId, commonOptions, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
@@ -19,18 +19,11 @@ Failures name items by file position and a hash of their key, never by value. Th
 goes to <store>/<run>/load/verify.json and stdout; the exit status is 1 when any check fails.`;
 
 await runCli('verify', async () => {
-  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table' })
     .option('sample', { type: 'number', default: 50, describe: 'Keys sampled per access pattern' })
     .option('access-patterns', { type: 'boolean', default: true, describe: 'Check access patterns against the source database (--no-access-patterns to skip)' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' })
-    .strict()
-    .fail((message, err) => {
-      throw err ?? new UserError(`${message} (see verify --help)`);
-    })
-    .help()
-    .version(false)
-    .parse();
+    .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' }), 'verify');
   if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}`);
   const report = await runVerify({
     store: args.store,

@@ -1,9 +1,8 @@
 // `transform`: parses arguments and runs the stage; the work lives in runner.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, commonOptions, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
-import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
 import type { Unmapped } from './plan.ts';
 import { runTransform } from './runner.ts';
@@ -19,7 +18,7 @@ Deterministic (same input ⇒ same bytes) and restartable: units already done ar
 Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.`;
 
 await runCli('transform', async () => {
-  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
     .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (ImportTable bills uncompressed bytes; 1 is fastest)' })
     .option('unmapped', {
       choices: ['fail', 'skip', 'generic'] as const,
@@ -30,17 +29,9 @@ await runCli('transform', async () => {
     .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('transform --run 2026-11-28', 'every table of the run')
-    .example('TABLE=users transform', 'one table; the others keep their items')
-    .strict()
-    .fail((message, err) => {
-      throw err ?? new UserError(`${message} (see transform --help)`);
-    })
-    .help()
-    .version(false)
-    .parse();
+    .example('TABLE=users transform', 'one table; the others keep their items'), 'transform');
 
-  const gzipLevel = args['gzip-level'];
-  if (!Number.isInteger(gzipLevel) || gzipLevel < 0 || gzipLevel > 9) throw new UserError(`invalid --gzip-level ${gzipLevel}: use 0 to 9`);
+  const gzipLevel = checkGzipLevel(args['gzip-level']);
   const started = Date.now();
   const manifest = await runTransform({
     store: args.store,

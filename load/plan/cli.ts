@@ -3,7 +3,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, commonOptions, runStorage } from '../../lib/config.ts';
+import { checkConcurrency, commonOptions, parseCli, runStorage } from '../../lib/config.ts';
 import { UserError } from '../../lib/errors.ts';
 import { logger, runCli } from '../../lib/log.ts';
 import { DEFAULT_MAX_KEYS } from './collections.ts';
@@ -25,7 +25,7 @@ Prices per region: load/plan/prices.json (every price with its source and date; 
 Keys are never printed: a key appears as its entity prefix and a sha256 prefix (USER#…3fa2b1c4d5e6).`;
 
 await runCli('plan', async () => {
-  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
     .option('sample', {
       type: 'number',
       // An empty SAMPLE (make exports it empty when unset) means the default, not 0.
@@ -45,14 +45,7 @@ await runCli('plan', async () => {
     .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What stdout gets: the terminal table or plan.json' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('plan --run 2026-11-28', 'every table, every item, prices of $AWS_REGION')
-    .example('plan --sample 0.1 --region eu-west-1 --price import_per_gb=0.16', 'a tenth of the collections, Ireland prices, one price overridden')
-    .strict()
-    .fail((message, err) => {
-      throw err ?? new UserError(`${message} (see plan --help)`);
-    })
-    .help()
-    .version(false)
-    .parse();
+    .example('plan --sample 0.1 --region eu-west-1 --price import_per_gb=0.16', 'a tenth of the collections, Ireland prices, one price overridden'), 'plan');
 
   const number = (name: string, value: number, min: number, max: number) => {
     if (!Number.isFinite(value) || value < min || value > max) throw new UserError(`invalid --${name} ${value}: use a number from ${min} to ${max}`);

@@ -1,7 +1,7 @@
 // `report`: parses arguments and renders <run>/report.json; the work lives in run-report.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commonOptions, runStorage } from '../../lib/config.ts';
+import { commonOptions, parseCli, runStorage } from '../../lib/config.ts';
 import { UserError } from '../../lib/errors.ts';
 import { runCli } from '../../lib/log.ts';
 import { RUN_REPORT_KEY, readRunReport } from '../../lib/run-report.ts';
@@ -15,15 +15,8 @@ Reads <store>/<run>/report.json (each stage appends to it), prints a table of st
 tables, and writes <store>/<run>/report.html (self-contained, opens offline).`;
 
 await runCli('report', async () => {
-  const args = await commonOptions(yargs(hideBin(process.argv)).usage(usage))
-    .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What goes to stdout' })
-    .strict()
-    .fail((message, err) => {
-      throw err ?? new UserError(`${message} (see report --help)`);
-    })
-    .help()
-    .version(false)
-    .parse();
+  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
+    .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What goes to stdout' }), 'report');
   const run = runStorage(args.store, args.run);
   const report = await readRunReport(run);
   if (!report) throw new UserError(`no ${RUN_REPORT_KEY} in ${run.uri}: run a stage (make extract) for run ${args.run} first`);
