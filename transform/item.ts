@@ -8,6 +8,7 @@ import type { AttributeValue } from './decode/attribute.ts';
 import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
 import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
 import type { Mapper, RowValues } from './mapper.ts';
+import type { JoinIndex } from './join-index.ts';
 import { compileTemplate, type CompiledTemplate } from './template.ts';
 
 export interface Reject {
@@ -29,8 +30,6 @@ export interface Item {
   ttl?: number;
 }
 
-/** Values of another table of the run, looked up by a join: match value → taken value. */
-export type JoinIndex = Map<string, string | null>;
 
 const KEY_NAMES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'] as const;
 

@@ -58,7 +58,10 @@ export async function runTransform(options: TransformOptions): Promise<Transform
       const unitJoins = await resolveJoins(unit, joins);
       progress.start(name);
       const record = workers
-        ? await workers.run({ store: options.store, run: options.run, table: unit.plan.table.name, index: unit.index, options: unitOptions, joins: unitJoins }, onProgress)
+        ? await workers.run({
+          store: options.store, run: options.run, table: unit.plan.table.name, index: unit.index, options: unitOptions,
+          joins: [...unitJoins].map(([name, index]) => [name, index.data]),
+        }, onProgress)
         : await transformUnit(run, unit, extract, unitJoins, unitOptions, onProgress);
       progress.finish(name);
       const p = record.part;

@@ -10,7 +10,8 @@ import { Meter } from '../lib/meter.ts';
 import type { Storage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from './copy-csv.ts';
 import { KeyCollector } from './duplicate-keys.ts';
-import { ItemBuilder, epochSeconds, isReject, type JoinIndex, type Reject } from './item.ts';
+import { ItemBuilder, epochSeconds, isReject, type Reject } from './item.ts';
+import { JoinIndex } from './join-index.ts';
 import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './plan.ts';
 
 /** Join lookups (another table's extract, read once per run and verified against its sha256). */
@@ -33,11 +34,15 @@ export class JoinCache {
     const m = table.columns.findIndex((c) => c.name === match);
     const k = table.columns.findIndex((c) => c.name === take);
     if (m < 0 || k < 0) throw new UserError(`join on ${name}.${match} → ${name}.${take}: ${name} has no column ${m < 0 ? match : take}`);
-    const index: JoinIndex = new Map();
+    const pairs: [string, string | null][] = [];
     for (const part of table.parts) {
-      await readRows(this.run, name, part, (row) => { index.set(row[m]!, row[k] ?? null); });
+      await readRows(this.run, name, part, (row) => { if (row[m] !== null) pairs.push([row[m]!, row[k] ?? null]); });
     }
-    return index;
+    try {
+      return JoinIndex.build(pairs, `join on ${name}.${match}`);
+    } catch (err) {
+      throw new UserError(errorMessage(err));
+    }
   }
 }
 

@@ -6,11 +6,11 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { runStorage } from '../lib/config.ts';
 import { planTables, unitsOf, type UnitOptions } from './plan.ts';
-import type { JoinIndex } from './item.ts';
+import { JoinIndex, type JoinIndexData } from './join-index.ts';
 import { transformUnit } from './unit.ts';
 
-/** What a worker is sent: names and options, and the unit's join indexes (structured-cloned Maps). */
-export interface UnitTask { store: string; run: string; table: string; index: number; options: UnitOptions; joins: Map<string, JoinIndex> }
+/** What a worker is sent: names and options, and the unit's join indexes (shared memory, not copies). */
+export interface UnitTask { store: string; run: string; table: string; index: number; options: UnitOptions; joins: [name: string, data: JoinIndexData][] }
 export type WorkerMessage =
   | { type: 'progress'; rows: number; bytes: number }
   | { type: 'done'; record: import('./plan.ts').UnitRecord }
@@ -32,7 +32,8 @@ parentPort!.on('message', async (task: UnitTask) => {
     const { run, extract, units } = await loaded;
     const unit = units.find((u) => u.plan.table.name === task.table && u.index === task.index);
     if (!unit) throw new Error(`worker: no unit ${task.table} #${task.index}`);
-    const record = await transformUnit(run, unit, extract, task.joins, task.options, (rows, bytes) => {
+    const joins = new Map(task.joins.map(([name, data]) => [name, new JoinIndex(data)]));
+    const record = await transformUnit(run, unit, extract, joins, task.options, (rows, bytes) => {
       parentPort!.postMessage({ type: 'progress', rows, bytes } satisfies WorkerMessage);
     });
     parentPort!.postMessage({ type: 'done', record } satisfies WorkerMessage);
