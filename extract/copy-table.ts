@@ -41,6 +41,12 @@ export function partKey(table: string, part: number): string {
   return `extract/${tableSegment(table)}/part-${String(part).padStart(5, '0')}.csv.gz`;
 }
 
+/** A stream or file-system error the reading side saw because the storage side failed (not a PostgreSQL error). */
+function isStorageSideEffect(err: unknown): boolean {
+  const e = err as { syscall?: string; code?: string };
+  return !!e.syscall || (e.code ?? '').startsWith('ERR_STREAM');
+}
+
 export async function copyTable(
   client: PgClient,
   table: CatalogTable,
@@ -61,8 +67,9 @@ export async function copyTable(
   const gzip = createGzip({ level: gzipLevel });
   const reading = pipeline(copy, raw, gzip);
   const [stored, read] = await Promise.allSettled([run.put(key, gzip), reading]);
-  // A failed COPY also fails the upload; report the cause, not the symptom.
-  if (read.status === 'rejected') throw read.reason;
+  // A failed COPY also fails the upload, and a failed write (disk full) also
+  // fails the COPY's pipeline: report the cause, not the symptom.
+  if (read.status === 'rejected' && !(stored.status === 'rejected' && isStorageSideEffect(read.reason))) throw read.reason;
   if (stored.status === 'rejected') throw stored.reason;
   return {
     key, rows: copy.rowCount, raw_bytes: raw.bytes, raw_sha256: raw.sha256, bytes: stored.value.bytes, sha256: stored.value.sha256,

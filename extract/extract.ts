@@ -50,10 +50,12 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
     const catalog = await readCatalog(snapshot.client, options.schemas);
     const selected = selectTables(catalog, options.tables, options.schemas);
     await checkWritable(run);
+    // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
+    await run.removeLeftovers('extract');
     options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${selected.length} table(s) to ${run.uri}`);
 
     const entries = await copyTables(selected, snapshot, run, options);
-    const previous = options.tables ? await readExtractManifest(run) : undefined;
+    const previous = options.tables ? await readExtractManifest(run, { checkFiles: false }) : undefined;
     const manifest = buildManifest(previous, entries, snapshot, options);
     await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
 

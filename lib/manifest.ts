@@ -70,7 +70,13 @@ export interface ExtractManifest {
   tables: TableEntry[];
 }
 
-export async function readExtractManifest(run: Storage): Promise<ExtractManifest | undefined> {
+/**
+ * The run's extract manifest, or undefined when there is none. Unless
+ * `checkFiles` is false, every part it lists must be stored with the size it
+ * gives: a missing or truncated part is refused here, by name, before a stage
+ * reads (or writes) anything; its sha256 is checked as the part is read.
+ */
+export async function readExtractManifest(run: Storage, { checkFiles = true } = {}): Promise<ExtractManifest | undefined> {
   const text = await run.getText(EXTRACT_MANIFEST_KEY);
   if (text === undefined) return undefined;
   let manifest: ExtractManifest;
@@ -82,7 +88,36 @@ export async function readExtractManifest(run: Storage): Promise<ExtractManifest
   if (manifest.format !== EXTRACT_FORMAT) {
     throw new UserError(`${run.uri}/${EXTRACT_MANIFEST_KEY} has format ${JSON.stringify(manifest.format)}, expected ${EXTRACT_FORMAT}`);
   }
+  checkManifestRun(run, EXTRACT_MANIFEST_KEY, manifest.run_id);
+  if (checkFiles) await checkExtractFiles(run, manifest);
   return manifest;
+}
+
+async function checkExtractFiles(run: Storage, manifest: ExtractManifest): Promise<void> {
+  const stored = new Map((await run.list('extract')).map((o) => [o.key, o.bytes]));
+  for (const table of manifest.tables) {
+    for (const part of table.parts) {
+      const bytes = stored.get(part.key);
+      if (bytes === undefined) {
+        throw new UserError(`${run.uri}/${part.key} (table ${table.name}): no such file or directory, yet the extract manifest lists it`);
+      }
+      if (bytes !== part.bytes) {
+        throw new UserError(`${run.uri}/${part.key} (table ${table.name}): ${bytes} bytes where the extract manifest says ${part.bytes}: the file changed after extract`);
+      }
+    }
+  }
+}
+
+/**
+ * A manifest copied in from another run describes other files (or the same
+ * files of another instant): refused, since every stage trusts it. The run id
+ * is the last segment of the run's storage root (`<store>/<run>`).
+ */
+export function checkManifestRun(run: Storage, key: string, runId: unknown): void {
+  const expected = run.uri.slice(run.uri.lastIndexOf('/') + 1);
+  if (runId !== expected) {
+    throw new UserError(`${run.uri}/${key} belongs to run ${JSON.stringify(runId)}, not to run ${JSON.stringify(expected)}: it was copied from another run`);
+  }
 }
 
 /** Manifests are written with sorted tables and stable key order so reruns diff cleanly. */

@@ -17,11 +17,17 @@ export function redact(text: string): string {
 }
 
 export async function connect(databaseUrl: string | undefined, applicationName: string): Promise<pg.Client> {
-  const client = new pg.Client({
-    ...(databaseUrl ? { connectionString: databaseUrl } : {}),
-    application_name: applicationName,
-    connectionTimeoutMillis: 15_000,
-  });
+  let client: pg.Client;
+  try {
+    client = new pg.Client({
+      ...(databaseUrl ? { connectionString: databaseUrl } : {}),
+      application_name: applicationName,
+      connectionTimeoutMillis: 15_000,
+    });
+  } catch (err) {
+    // A malformed URL (say, a non-numeric port): name the problem, never the URL, which may hold a password.
+    throw new UserError(`DATABASE_URL is not a valid PostgreSQL connection URL (${redact(errorMessage(err))}): expected postgres://user:password@host:port/database`);
+  }
   try {
     await client.connect();
   } catch (err) {

@@ -34,7 +34,14 @@ export interface Storage {
   /** Every complete object under `prefix`, sorted by key. */
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
+  /**
+   * Removes what killed writers left under `prefix` (never listed, never
+   * complete): local temp files of processes no longer alive. Returns how many.
+   */
+  removeLeftovers(prefix: string): Promise<number>;
 }
+
+const TEMP_FILE = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 
 /** Rejects keys that could escape the root or collide with temp files. */
 export function checkKey(key: string): string {
@@ -119,7 +126,7 @@ class FileStorage implements Storage {
       for (const entry of entries) {
         const full = path.join(dir, entry.name);
         if (entry.isDirectory()) await walk(full);
-        else if (entry.isFile() && !/\.tmp-\d+-[0-9a-f]{8}$/.test(entry.name)) {
+        else if (entry.isFile() && !TEMP_FILE.test(entry.name)) {
           out.push({ key: path.relative(this.root, full).split(path.sep).join('/'), bytes: (await stat(full)).size });
         }
       }
@@ -130,6 +137,28 @@ class FileStorage implements Storage {
 
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
+  }
+
+  async removeLeftovers(prefix: string): Promise<number> {
+    const entries = await readdir(prefix ? this.file(prefix) : this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+    let removed = 0;
+    for (const entry of entries) {
+      const pid = Number(TEMP_FILE.exec(entry.name)?.[1]);
+      if (!entry.isFile() || !pid || pid === process.pid || isAlive(pid)) continue;
+      await rm(path.join(entry.parentPath, entry.name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+}
+
+/** Whether a process with this id exists (a temp file of a live writer is not a leftover). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -247,6 +276,15 @@ class S3Storage implements Storage {
       throw this.fail('list', prefix, err);
     }
     return out.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  /**
+   * An S3 upload is either complete or invisible; the parts of a multipart
+   * upload a killed process never finished are left to the bucket's lifecycle
+   * rule (AbortIncompleteMultipartUpload).
+   */
+  async removeLeftovers(): Promise<number> {
+    return 0;
   }
 
   async delete(key: string): Promise<void> {

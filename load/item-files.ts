@@ -49,6 +49,23 @@ export async function* readPartItems(run: Storage, table: string, part: ItemPart
   if (line !== part.items) throw new UserError(`${run.uri}/${part.key} holds ${line} items where the transform manifest says ${part.items}`);
 }
 
+/**
+ * Reads every item file of `tables` through (sha256, gzip, JSON lines, count)
+ * before the load writes anything: a tampered, truncated or missing file is
+ * refused by name up front, not after half the run is in the table.
+ */
+export async function checkItemFiles(run: Storage, tables: TransformTable[], concurrency: number): Promise<void> {
+  const parts = tables.flatMap((t) => t.parts.map((part) => ({ table: t.name, part })));
+  let next = 0;
+  const worker = async () => {
+    while (next < parts.length) {
+      const { table, part } = parts[next++]!;
+      for await (const _item of readPartItems(run, table, part)) { /* read through: readPartItems checks as it ends */ }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, parts.length)) }, worker));
+}
+
 /** `PK\0SK`: the identity of an item in the table. */
 export function itemKey(item: ItemJson | Record<string, { S?: string }>): string {
   const pk = (item[PRIMARY_KEY.partition] as { S?: string } | undefined)?.S;

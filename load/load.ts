@@ -17,7 +17,7 @@ import {
   checkItemObjects, firstImportErrors, importClientToken, importTableRequest, itemsLocation, judgeImport,
   logGroupName, startOrResumeImport, watchImport,
 } from './import-table.ts';
-import { itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
+import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
 import { pruneEntity } from './prune.ts';
 import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
 import { applyTableSettings, ensureTable, waitActive } from './table-settings.ts';
@@ -51,6 +51,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   checkTableName(options.tableName);
   const run = runStorage(options.store, options.run);
   const loadable = await readLoadableRun(run, options.run, options.tables);
+  await checkItemFiles(run, loadable.tables, options.concurrency);
   if (options.prune && (!options.tables || options.tables.length === 0)) {
     throw new UserError('--prune deletes items of the tables being reloaded: name them with TABLE=... (or --table)');
   }

@@ -1,0 +1,44 @@
+// Issue 5, faults 4: DynamoDB throttling (ProvisionedThroughputExceededException),
+// 500s and connection resets on a share of requests, injected by
+// scripts/fault-proxy.ts in front of the stack's DynamoDB: batch load and
+// verify run as CLIs through it, complete, and their counts reconcile.
+import test from 'ava';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { writeDumpRun } from '../scripts/golden.ts';
+import { startFaultProxy } from '../scripts/fault-proxy.ts';
+import { runTransform } from '../transform/runner.ts';
+import { runCli } from './cli.ts';
+import { freshDatabase, randomName, stackEnv } from './stack.ts';
+
+test('batch load and verify through DynamoDB that throttles, fails or resets one request in five complete, and the counts reconcile', async (t) => {
+  t.timeout(90_000);
+  const env = stackEnv();
+  const databaseUrl = await freshDatabase(t);
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-ddb-'));
+  await writeDumpRun(store, 'r');
+  const manifest = await runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: () => {} });
+  const faults = await startFaultProxy({ target: env.AWS_ENDPOINT_URL_DYNAMODB!, share: 0.2, faults: ['ddb-throttle', 'ddb-500', 'reset'], seed: 3 });
+  t.teardown(() => faults.close());
+  const tableName = randomName('faults_');
+  const cliEnv = { ...env, AWS_ENDPOINT_URL_DYNAMODB: faults.url, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName, MODE: 'batch' };
+
+  // TTL off: DynamoDB Local would expire fixture items while verify compares them.
+  const load = await runCli('load/cli.ts', ['--quiet', '--no-ttl', '--no-deletion-protection', '--concurrency', '4'], cliEnv);
+  t.is(load.code, 0, load.stderr);
+  const loaded = JSON.parse(load.stdout) as { ok: boolean; totals: { items: number; written: number }; tables: { name: string; items: number; written: number }[] };
+  t.true(loaded.ok);
+  t.is(loaded.totals.written, manifest.totals.items_out);
+  for (const table of loaded.tables) t.is(table.written, table.items, table.name);
+  const duringLoad = { ...faults.stats.faulted };
+  t.true(duringLoad['ddb-throttle'] > 0 && duringLoad['ddb-500'] > 0 && duringLoad.reset > 0, JSON.stringify(duringLoad));
+
+  const verify = await runCli('load/verify-cli.ts', ['--quiet', '--concurrency', '4', '--sample', '20'], cliEnv);
+  t.is(verify.code, 0, verify.stdout + verify.stderr);
+  const report = JSON.parse(verify.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] };
+  t.true(report.ok);
+  t.deepEqual(report.checks.filter((c) => !c.ok), []);
+  const faultsInVerify = Object.values(faults.stats.faulted).reduce((a, b) => a + b, 0) - Object.values(duringLoad).reduce((a, b) => a + b, 0);
+  t.true(faultsInVerify > 0, 'verify met faults too');
+});

@@ -1,0 +1,112 @@
+// Issue 5, faults 3: S3 answering 500 InternalError, 503 SlowDown or resetting
+// the connection on a share of requests (scripts/fault-proxy.ts in front of the
+// stack's S3): extract and transform retry and end with the same bytes as a
+// clean run; a persistent failure ends in one line naming the object, with no
+// manifest and no partial object published.
+import test from 'ava';
+import { createHash } from 'node:crypto';
+import { runExtract } from '../extract/extract.ts';
+import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
+import { openStorage, type Storage } from '../lib/storage.ts';
+import { TRANSFORM_MANIFEST_KEY } from '../lib/transform-manifest.ts';
+import { runTransform } from '../transform/runner.ts';
+import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../scripts/fault-proxy.ts';
+import { runCli } from './cli.ts';
+import { freshBucketPrefix, freshDatabase, stackEnv } from './stack.ts';
+
+const quiet = () => {};
+
+async function proxy(t: { teardown(fn: () => Promise<void>): void }, options: Omit<FaultProxyOptions, 'target'>): Promise<FaultProxy> {
+  const p = await startFaultProxy({ target: stackEnv().AWS_ENDPOINT_URL_S3!, ...options });
+  t.teardown(() => p.close());
+  return p;
+}
+
+async function bytesOf(run: Storage, key: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await run.get(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** sha256 of every object under `prefix` of a run (read without faults). */
+async function hashes(run: Storage, prefix: string): Promise<Record<string, string>> {
+  const out: Record<string, string> = {};
+  for (const o of await run.list(prefix)) out[o.key] = createHash('sha256').update(await bytesOf(run, o.key)).digest('hex');
+  return out;
+}
+
+/** What the data of an extract is, without what differs between two snapshots (ids, instants). */
+const extractContent = (m: ExtractManifest) => m.tables.map((e) => ({ name: e.name, columns: e.columns, rows: e.rows, parts: e.parts }));
+
+test('extract and transform through S3 that fails one request in four (500, 503 SlowDown, reset) end with the bytes of a clean run', async (t) => {
+  t.timeout(60_000);
+  const env = stackEnv();
+  const url = await freshDatabase(t);
+  const faults = await proxy(t, { share: 0.25, faults: ['s3-503', 's3-500', 'reset'], seed: 1 });
+  const faultyEnv = { ...env, AWS_ENDPOINT_URL_S3: faults.url };
+
+  const clean = freshBucketPrefix();
+  await runExtract({ databaseUrl: url, store: clean, run: 'r', concurrency: 4, schemas: ['public'], gzipLevel: 1, log: quiet });
+  const faulty = freshBucketPrefix();
+  const extract = await runCli('extract/cli.ts', ['--quiet'], { ...faultyEnv, DATABASE_URL: url, STORE: faulty, RUN: 'r' });
+  t.is(extract.code, 0, extract.stderr);
+  const extractFaults = faults.stats.faulted;
+  t.true(extractFaults['s3-503'] > 0 && extractFaults['s3-500'] > 0 && extractFaults.reset > 0, JSON.stringify(faults.stats.faulted));
+  const [a, b] = [openStorage(clean).sub('r'), openStorage(faulty).sub('r')];
+  t.deepEqual(extractContent((await readExtractManifest(b))!), extractContent((await readExtractManifest(a))!));
+  t.deepEqual(Object.keys(await hashes(b, 'extract')), Object.keys(await hashes(a, 'extract')), 'no stray objects (write check, uploads)');
+
+  // Transform the clean extract twice, once through the faults: every published byte is the same.
+  const copy = openStorage(freshBucketPrefix()).sub('r');
+  for (const o of await a.list('extract')) await copy.put(o.key, await bytesOf(a, o.key));
+  const before = faults.stats.requests;
+  await runTransform({ store: clean, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
+  const copyStore = copy.uri.replace(/\/r$/, '');
+  const transform = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '2'], { ...faultyEnv, STORE: copyStore, RUN: 'r' });
+  t.is(transform.code, 0, transform.stderr);
+  t.true(faults.stats.requests - before > 50, 'the transform went through the proxy');
+  const [want, got] = [await hashes(a, ''), await hashes(copy, '')];
+  // <run>/report.json: the CLIs' timings (the in-process clean run writes none).
+  delete got['report.json'];
+  delete want['report.json'];
+  t.true(Object.keys(want).some((k) => k.startsWith('items/')));
+  t.deepEqual(got, want);
+});
+
+test('S3 failing every upload of one table: extract fails in one line naming the object, publishes no manifest and no part', async (t) => {
+  t.timeout(60_000);
+  const env = stackEnv();
+  const url = await freshDatabase(t);
+  // 500, not 503 SlowDown: the SDK backs off throttling from 500 ms, too long for a test.
+  const faults = await proxy(t, { share: 1, faults: ['s3-500'], eligible: (method, path) => method !== 'GET' && path.includes('/extract/users/part-') });
+  const store = freshBucketPrefix();
+  const result = await runCli('extract/cli.ts', ['--quiet'], { ...env, AWS_ENDPOINT_URL_S3: faults.url, DATABASE_URL: url, STORE: store, RUN: 'r' });
+  t.is(result.code, 1);
+  const object = `${store}/r/extract/users/part-00000.csv.gz`;
+  t.is(result.stderr.split('\n').filter(Boolean).length, 1, result.stderr);
+  t.true(result.stderr.startsWith(`extract: error: table users: cannot write ${object}: InternalError`), result.stderr);
+  t.true(faults.stats.faulted['s3-500'] >= 8, 'the SDK retried before giving up');
+  const run = openStorage(store).sub('r');
+  const keys = (await run.list('')).map((o) => o.key);
+  t.false(keys.includes(EXTRACT_MANIFEST_KEY), 'no manifest');
+  t.false(keys.some((k) => k.startsWith('extract/users/')), 'no users part');
+});
+
+test('S3 failing every item upload of one table: transform fails in one line naming the object and publishes no manifest', async (t) => {
+  t.timeout(60_000);
+  const env = stackEnv();
+  const url = await freshDatabase(t);
+  const store = freshBucketPrefix();
+  await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 4, schemas: ['public'], gzipLevel: 1, log: quiet });
+  const faults = await proxy(t, { share: 1, faults: ['s3-500', 'reset'], eligible: (method, path) => method !== 'GET' && path.includes('/items/users/') });
+  const result = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '1'], { ...env, AWS_ENDPOINT_URL_S3: faults.url, STORE: store, RUN: 'r' });
+  t.is(result.code, 1);
+  t.is(result.stderr.split('\n').filter(Boolean).length, 1, result.stderr);
+  t.true(result.stderr.startsWith(`transform: error: cannot write ${store}/r/items/users/part-00000.json.gz: `), result.stderr);
+  const keys = (await openStorage(store).sub('r').list('')).map((o) => o.key);
+  t.false(keys.includes(TRANSFORM_MANIFEST_KEY), 'no transform manifest');
+  t.false(keys.some((k) => k.startsWith('items/users/') || k.startsWith('transform/units/users/part-00000.json')), 'no users items, no unit record');
+  // The rerun without faults finishes the job.
+  const rerun = await runCli('transform/cli.ts', ['--quiet'], { ...env, STORE: store, RUN: 'r' });
+  t.is(rerun.code, 0, rerun.stderr);
+});
