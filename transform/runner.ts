@@ -4,12 +4,14 @@
 // file exists with the recorded size; a rerun skips done units and redoes the
 // rest, so a run killed anywhere ends byte-identical to an uninterrupted one.
 // The manifest, written last from every unit record, is what load trusts.
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { runStorage } from '../lib/config.ts';
-import { UserError } from '../lib/errors.ts';
+import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
-import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
-import { sha256Hex } from '../lib/meter.ts';
+import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
+import { Meter, sha256Hex } from '../lib/meter.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_FORMAT, TRANSFORM_MANIFEST_KEY, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
 import { findDuplicates } from './duplicate-keys.ts';
@@ -47,6 +49,9 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   // Largest first, so the last units to finish are small ones and no core idles long.
   const pending = units.filter((u) => options.force || !done.has(u)).sort((a, b) => b.part.raw_bytes - a.part.raw_bytes);
   options.log(`${units.length - pending.length} of ${units.length} unit(s) already done; transforming ${pending.length} from ${run.uri}`);
+  // Every input is checked against the manifest before any unit writes, so a
+  // tampered part stops the run with nothing written (not half of it).
+  await verifyInputs(run, pending, plans, options.concurrency);
   const progress = new Progress(pending.length);
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length)) : undefined;
   const joins = new JoinCache(run, extract);
@@ -74,6 +79,29 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   const manifest = await assemble(run, extract, extractText, plans, unitOptions, options.run);
   await run.put(TRANSFORM_MANIFEST_KEY, `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
+}
+
+/** sha256 of each stored input part of `units` (and of the tables they join), against the extract manifest. */
+async function verifyInputs(run: Storage, units: Unit[], plans: Plan[], concurrency: number): Promise<void> {
+  const parts = new Map<string, { table: string; part: PartEntry }>();
+  for (const unit of units) {
+    parts.set(unit.part.key, { table: unit.plan.table.name, part: unit.part });
+    for (const join of Object.values(unit.plan.mapper.mapper.joins ?? {})) {
+      const joined = plans.find((p) => p.table.name === join.table)!;
+      for (const part of joined.table.parts) parts.set(part.key, { table: joined.table.name, part });
+    }
+  }
+  await pool([...parts.values()], concurrency, async ({ table, part }) => {
+    const meter = new Meter();
+    try {
+      await pipeline(await run.get(part.key), meter, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    } catch (err) {
+      throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
+    }
+    if (meter.sha256 !== part.sha256) {
+      throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: the file changed after extract`);
+    }
+  });
 }
 
 async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>> {
