@@ -11,7 +11,7 @@ import type { Storage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from './copy-csv.ts';
 import { KeyCollector } from './duplicate-keys.ts';
 import { ItemBuilder, epochSeconds, isReject, type Reject } from './item.ts';
-import { JoinIndex } from './join-index.ts';
+import { JoinIndexBuilder, type JoinIndex } from './join-index.ts';
 import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './plan.ts';
 
 /** Join lookups (another table's extract, read once per run and verified against its sha256). */
@@ -34,12 +34,12 @@ export class JoinCache {
     const m = table.columns.findIndex((c) => c.name === match);
     const k = table.columns.findIndex((c) => c.name === take);
     if (m < 0 || k < 0) throw new UserError(`join on ${name}.${match} → ${name}.${take}: ${name} has no column ${m < 0 ? match : take}`);
-    const pairs: [string, string | null][] = [];
+    const builder = new JoinIndexBuilder();
     for (const part of table.parts) {
-      await readRows(this.run, name, part, (row) => { if (row[m] !== null) pairs.push([row[m]!, row[k] ?? null]); });
+      await readRows(this.run, name, part, (row) => builder.add(row[m] ?? null, row[k] ?? null));
     }
     try {
-      return JoinIndex.build(pairs, `join on ${name}.${match}`);
+      return builder.build(`join on ${name}.${match}`);
     } catch (err) {
       throw new UserError(errorMessage(err));
     }
