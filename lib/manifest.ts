@@ -77,19 +77,28 @@ export interface ExtractManifest {
  * reads (or writes) anything; its sha256 is checked as the part is read.
  */
 export async function readExtractManifest(run: Storage, { checkFiles = true } = {}): Promise<ExtractManifest | undefined> {
-  const text = await run.getText(EXTRACT_MANIFEST_KEY);
+  const manifest = await readManifest<ExtractManifest>(run, EXTRACT_MANIFEST_KEY, EXTRACT_FORMAT);
+  if (manifest && checkFiles) await checkExtractFiles(run, manifest);
+  return manifest;
+}
+
+/**
+ * A stage's manifest, or undefined when there is none: valid JSON, of the
+ * expected format, and written for this very run.
+ */
+export async function readManifest<T extends { format: string; run_id: string }>(run: Storage, key: string, format: string): Promise<T | undefined> {
+  const text = await run.getText(key);
   if (text === undefined) return undefined;
-  let manifest: ExtractManifest;
+  let manifest: T;
   try {
-    manifest = JSON.parse(text) as ExtractManifest;
+    manifest = JSON.parse(text) as T;
   } catch {
-    throw new UserError(`${run.uri}/${EXTRACT_MANIFEST_KEY} is not valid JSON`);
+    throw new UserError(`${run.uri}/${key} is not valid JSON`);
   }
-  if (manifest.format !== EXTRACT_FORMAT) {
-    throw new UserError(`${run.uri}/${EXTRACT_MANIFEST_KEY} has format ${JSON.stringify(manifest.format)}, expected ${EXTRACT_FORMAT}`);
+  if (manifest.format !== format) {
+    throw new UserError(`${run.uri}/${key} has format ${JSON.stringify(manifest.format)}, expected ${format}`);
   }
-  checkManifestRun(run, EXTRACT_MANIFEST_KEY, manifest.run_id);
-  if (checkFiles) await checkExtractFiles(run, manifest);
+  checkManifestRun(run, key, manifest.run_id);
   return manifest;
 }
 

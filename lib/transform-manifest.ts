@@ -1,8 +1,7 @@
 // The transform manifest: what `<run>/items/` holds and whether it is ready for
 // load. Declared once here; the transform writes it, load and plan read it.
 import type { Storage } from './storage.ts';
-import { UserError } from './errors.ts';
-import { checkManifestRun } from './manifest.ts';
+import { readManifest } from './manifest.ts';
 
 export const TRANSFORM_MANIFEST_KEY = 'transform/manifest.json';
 export const TRANSFORM_FORMAT = 'pg2ddb.transform/1';
@@ -59,18 +58,6 @@ export interface TransformManifest {
   ready_for_load: boolean;
 }
 
-export async function readTransformManifest(run: Storage): Promise<TransformManifest | undefined> {
-  const text = await run.getText(TRANSFORM_MANIFEST_KEY);
-  if (text === undefined) return undefined;
-  let manifest: TransformManifest;
-  try {
-    manifest = JSON.parse(text) as TransformManifest;
-  } catch {
-    throw new UserError(`${run.uri}/${TRANSFORM_MANIFEST_KEY} is not valid JSON`);
-  }
-  if (manifest.format !== TRANSFORM_FORMAT) {
-    throw new UserError(`${run.uri}/${TRANSFORM_MANIFEST_KEY} has format ${JSON.stringify(manifest.format)}, expected ${TRANSFORM_FORMAT}`);
-  }
-  checkManifestRun(run, TRANSFORM_MANIFEST_KEY, manifest.run_id);
-  return manifest;
+export function readTransformManifest(run: Storage): Promise<TransformManifest | undefined> {
+  return readManifest<TransformManifest>(run, TRANSFORM_MANIFEST_KEY, TRANSFORM_FORMAT);
 }
