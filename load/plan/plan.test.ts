@@ -10,6 +10,7 @@ import { fixtureRun, type FixtureRun } from './fixture-run.ts';
 import type { Plan } from './plan.ts';
 
 const CLI = 'load/plan/cli.ts';
+// One fixture run is shared, and every plan writes <run>/plan/plan.json: the tests run one at a time.
 let fx: FixtureRun;
 let out: string;
 
@@ -44,7 +45,7 @@ function sensitiveValues(): string[] {
   return [...values];
 }
 
-test('prints every table with non-zero figures and a total, and writes plan.json and plan.html', async (t) => {
+test.serial('prints every table with non-zero figures and a total, and writes plan.json and plan.html', async (t) => {
   const r = await runCli(CLI, ['--out', out], env());
   t.is(r.code, 0, r.stderr);
   const lines = r.stdout.split('\n');
@@ -81,7 +82,7 @@ test('prints every table with non-zero figures and a total, and writes plan.json
   t.notRegex(html, /(src|href)\s*=|url\(|@import|<script/i);
 });
 
-test('no key or item value appears in the terminal output, plan.json or plan.html', async (t) => {
+test.serial('no key or item value appears in the terminal output, plan.json or plan.html', async (t) => {
   const r = await runCli(CLI, ['--out', out, '--quiet'], env());
   t.is(r.code, 0, r.stderr);
   const outputs = { stdout: r.stdout, 'plan.json': await readFile(path.join(out, 'plan.json'), 'utf8'), 'plan.html': await readFile(path.join(out, 'plan.html'), 'utf8') };
@@ -93,14 +94,14 @@ test('no key or item value appears in the terminal output, plan.json or plan.htm
   }
 });
 
-test('the same run and options give the same plan.json, byte for byte', async (t) => {
+test.serial('the same run and options give the same plan.json, byte for byte', async (t) => {
   const a = await runCli(CLI, ['--format', 'json', '--quiet'], env());
   const b = await runCli(CLI, ['--format', 'json', '--quiet', '--concurrency', '1'], env());
   t.is(a.code, 0, a.stderr);
   t.is(a.stdout, b.stdout);
 });
 
-test('--sample 0 reads the manifest only; --sample 0.5 reads half the collections and scales', async (t) => {
+test.serial('--sample 0 reads the manifest only; --sample 0.5 reads half the collections and scales', async (t) => {
   const none = await runCli(CLI, ['--sample', '0', '--format', 'json', '--quiet'], env());
   t.is(none.code, 0, none.stderr);
   const p0 = JSON.parse(none.stdout) as Plan;
@@ -120,7 +121,7 @@ test('--sample 0 reads the manifest only; --sample 0.5 reads half the collection
   t.false(p5.collections!.exact);
 });
 
-test('--price, --region, --current-monthly-usd and --requests-per-day change the figures; bad values fail with one line', async (t) => {
+test.serial('--price, --region, --current-monthly-usd and --requests-per-day change the figures; bad values fail with one line', async (t) => {
   const base = JSON.parse((await runCli(CLI, ['--format', 'json', '--quiet'], env())).stdout) as Plan;
   const r = await runCli(CLI, ['--format', 'json', '--quiet', '--price', 'import_per_gb=0.3', '--current-monthly-usd', '200', '--requests-per-day', '0', '--region', 'eu-west-1'], env());
   t.is(r.code, 0, r.stderr);
