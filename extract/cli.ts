@@ -13,8 +13,10 @@ Usage: extract [options]
 
 Writes <store>/<run>/extract/<table>/part-00000.csv.gz and <store>/<run>/extract/manifest.json.
 The database comes from $DATABASE_URL, else libpq's PG* variables (PGHOST, PGUSER, ...);
-it is only read, in one REPEATABLE READ, READ ONLY transaction. A JSON summary goes to
-stdout; progress and errors go to stderr.`;
+it is only read, in one REPEATABLE READ, READ ONLY transaction. For TLS, add
+sslmode=verify-full&sslrootcert=<CA bundle file> to DATABASE_URL (or set PGSSLMODE and
+PGSSLROOTCERT). S3_SSE_KMS_KEY_ID=<key> (or S3_SSE=aws:kms|AES256) asks S3 to encrypt
+every object written. A JSON summary goes to stdout; progress and errors go to stderr.`;
 
 await runCli('extract', async () => {
   const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))

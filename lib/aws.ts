@@ -1,9 +1,10 @@
 // AWS clients configured from the SDK's own environment conventions
 // (AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
 // credentials chain).
-import { S3Client } from '@aws-sdk/client-s3';
+import { S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
+import { UserError } from './errors.ts';
 
 // The SDK warns on every client that Node 20 support ends; this tool targets Node 20
 // and keeps stderr for its own one-line messages.
@@ -33,6 +34,32 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
     ...(local ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
     maxAttempts: 8,
   });
+}
+
+/** How S3 is asked to encrypt each object a stage writes: PutObject and CreateMultipartUpload parameters. */
+export interface S3Encryption {
+  ServerSideEncryption?: ServerSideEncryption;
+  SSEKMSKeyId?: string;
+}
+
+const SSE_ALGORITHMS: readonly string[] = ['aws:kms', 'aws:kms:dsse', 'AES256'];
+
+/**
+ * S3_SSE (`aws:kms`, `aws:kms:dsse` or `AES256`) and S3_SSE_KMS_KEY_ID (a KMS key id,
+ * ARN or alias; alone it means aws:kms). Neither set: the bucket's default
+ * encryption applies, which S3 makes at least SSE-S3 (AES256) since January 2023.
+ */
+export function s3Encryption(env: NodeJS.ProcessEnv = process.env): S3Encryption {
+  const algorithm = env.S3_SSE || undefined;
+  const keyId = env.S3_SSE_KMS_KEY_ID || undefined;
+  if (!algorithm && !keyId) return {};
+  if (algorithm && !SSE_ALGORITHMS.includes(algorithm)) {
+    throw new UserError(`invalid S3_SSE=${JSON.stringify(algorithm)}: use aws:kms (with S3_SSE_KMS_KEY_ID), aws:kms:dsse or AES256`);
+  }
+  if (keyId && algorithm === 'AES256') {
+    throw new UserError('S3_SSE=AES256 (SSE-S3) takes no KMS key: unset S3_SSE_KMS_KEY_ID, or set S3_SSE=aws:kms');
+  }
+  return { ServerSideEncryption: (algorithm ?? 'aws:kms') as ServerSideEncryption, ...(keyId ? { SSEKMSKeyId: keyId } : {}) };
 }
 
 export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClient {

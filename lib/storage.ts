@@ -14,7 +14,7 @@ import {
   DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { s3Client } from './aws.ts';
+import { s3Client, s3Encryption, type S3Encryption } from './aws.ts';
 import { UserError, errorMessage } from './errors.ts';
 import { Meter } from './meter.ts';
 
@@ -52,7 +52,8 @@ export function checkKey(key: string): string {
   return key;
 }
 
-export function openStorage(uri: string): Storage {
+/** `env` gives the S3 endpoint, credentials and encryption (S3_SSE, S3_SSE_KMS_KEY_ID); tests pass their own. */
+export function openStorage(uri: string, env: NodeJS.ProcessEnv = process.env): Storage {
   if (uri.startsWith('s3://')) {
     const rest = uri.slice('s3://'.length);
     const slash = rest.indexOf('/');
@@ -60,7 +61,7 @@ export function openStorage(uri: string): Storage {
     const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UserError(`invalid S3 bucket name in ${uri}`);
     if (prefix) checkKey(prefix);
-    return new S3Storage(s3Client(), bucket, prefix);
+    return new S3Storage(s3Client(env), bucket, prefix, s3Encryption(env));
   }
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
     throw new UserError(`unsupported storage URI ${uri}: use s3://bucket/prefix, file:///dir or a directory`);
@@ -185,12 +186,18 @@ const PART_SIZE = 8 * 1024 * 1024;
 
 class S3Storage implements Storage {
   private bucketChecked = false;
-  constructor(private readonly client: S3Client, private readonly bucket: string, private readonly prefix: string) {}
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+    private readonly prefix: string,
+    /** Applied to every object written: put() is the only way an object is made. */
+    private readonly encryption: S3Encryption,
+  ) {}
 
   get uri(): string { return `s3://${this.bucket}${this.prefix ? `/${this.prefix}` : ''}`; }
 
   sub(prefix: string): Storage {
-    return new S3Storage(this.client, this.bucket, this.objectKey(prefix));
+    return new S3Storage(this.client, this.bucket, this.objectKey(prefix), this.encryption);
   }
 
   private objectKey(key: string): string {
@@ -225,7 +232,9 @@ class S3Storage implements Storage {
     const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: this.objectKey(key), Body: meter },
+      // A single PutObject, or CreateMultipartUpload for a larger body, carries the encryption;
+      // the parts inherit it (S3 takes SSE headers on UploadPart for SSE-C keys only).
+      params: { Bucket: this.bucket, Key: this.objectKey(key), Body: meter, ...this.encryption },
       partSize: PART_SIZE,
       queueSize: 2,
       leavePartsOnError: false,

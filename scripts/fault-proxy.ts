@@ -8,8 +8,10 @@
 // Deterministic: request n (counted from 0) is faulted when
 // floor((n + 1)·share + phase) > floor(n·share + phase), phase from the seed,
 // so a share of 0.25 faults exactly one request in four, whatever the timing;
-// the faults used rotate in the order given. Bounded: it listens on loopback
-// only, forwards only to a loopback target, and caps connections.
+// the faults used rotate in the order given. With share 0 and `onRequest`, it
+// faults nothing and only shows what clients send (S3's encryption headers).
+// Bounded: it listens on loopback only, forwards only to a loopback target, and
+// caps connections.
 //
 //   node --import tsx/esm scripts/fault-proxy.ts --target http://127.0.0.1:9000 --share 0.2 --faults s3-503,reset
 import http from 'node:http';
@@ -29,6 +31,8 @@ export interface FaultProxyOptions {
   seed?: number;
   /** Only requests for which this holds are eligible (default: all); e.g. only part objects. */
   eligible?: (method: string, path: string) => boolean;
+  /** Sees every request's method, path and headers before it is faulted or forwarded. */
+  onRequest?: (request: { method: string; path: string; headers: http.IncomingHttpHeaders }) => void;
   /** 0: a free port. */
   port?: number;
   maxConnections?: number;
@@ -68,7 +72,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     throw new Error(`fault proxy target must be a loopback http:// URL, not ${options.target}`);
   }
   if (!(options.share >= 0 && options.share <= 1)) throw new Error(`fault share must be within 0..1, not ${options.share}`);
-  if (options.faults.length === 0 || options.faults.some((f) => !FAULTS.includes(f))) {
+  if ((options.faults.length === 0 && options.share > 0) || options.faults.some((f) => !FAULTS.includes(f))) {
     throw new Error(`faults must be some of ${FAULTS.join(', ')}`);
   }
   // The golden ratio spreads seeds evenly over [0, 1).
@@ -84,6 +88,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   const server = http.createServer((req, res) => {
     stats.requests++;
     const path = req.url ?? '/';
+    options.onRequest?.({ method: req.method ?? 'GET', path, headers: req.headers });
     let fault: Fault | undefined;
     if (options.eligible?.(req.method ?? 'GET', path) ?? true) {
       const n = eligibleCount++;
