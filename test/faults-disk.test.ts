@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { REPO } from './cli.ts';
+import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 
 function tryMountTmpfs(dir: string, size: string): boolean {
@@ -72,4 +73,8 @@ test('a store that fills up or turns read-only mid-extract: one-line error namin
     t.notThrows(() => gunzipSync(readFileSync(path.join(store, 'r', file))), `${file} is complete gzip`);
   }
   t.log(mounted ? 'tmpfs of 48 KB' : 'read-only directory', `${left.length} complete part(s) published before the failure`);
+  recordFault(t, {
+    fault: mounted ? 'disk full (48 KB tmpfs)' : 'store turned read-only mid-run', stage: 'extract',
+    outcome: `${exitOutcome({ code, stderr }, { [store]: '<store>' })} (${left.length} complete part(s) kept)`,
+  });
 });

@@ -9,11 +9,13 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { runExtract } from '../extract/extract.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli } from './cli.ts';
+import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-extract-'));
@@ -88,6 +90,10 @@ test('a backend terminated mid-COPY fails the run naming the table, publishes no
   const manifest = (await readExtractManifest(openStorage(store).sub('r')))!;
   const slow = manifest.tables.find((e) => e.name === 'aaa_slow')!;
   t.is(slow.rows, 300_000);
+  recordFault(t, {
+    fault: 'pg_terminate_backend mid-COPY', stage: 'extract', outcome: `${exitOutcome(result)}; rerun ${exitOutcome(rerun)}`,
+    rows_in: manifest.tables.reduce((n, e) => n + e.rows, 0),
+  });
 });
 
 test('an extract killed with SIGKILL at several points, then rerun, ends with the files of an uninterrupted run; nothing incomplete is ever listed', async (t) => {
@@ -141,4 +147,9 @@ test('an extract killed with SIGKILL at several points, then rerun, ends with th
     delete gotFiles[key];
   }
   t.deepEqual(gotFiles, wantFiles, 'the same files, and no temp file left behind');
+  recordFault(t, {
+    fault: `SIGKILL at ${kills.length} points (${interrupted} mid-run)`, stage: 'extract', outcome: `killed; rerun ${exitOutcome(rerun)}`,
+    rows_in: got.tables.reduce((n, e) => n + e.rows, 0),
+    identical: isDeepStrictEqual(content(got), content(want)) && isDeepStrictEqual(gotFiles, wantFiles),
+  });
 });

@@ -5,6 +5,7 @@
 // manifest and no partial object published.
 import test from 'ava';
 import { createHash } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { runExtract } from '../extract/extract.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
@@ -12,6 +13,7 @@ import { TRANSFORM_MANIFEST_KEY } from '../lib/transform-manifest.ts';
 import { runTransform } from '../transform/runner.ts';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../scripts/fault-proxy.ts';
 import { runCli } from './cli.ts';
+import { exitOutcome, recordFault, transformCounts } from './fault-table.ts';
 import { freshBucketPrefix, freshDatabase, stackEnv } from './stack.ts';
 
 const quiet = () => {};
@@ -53,14 +55,16 @@ test('extract and transform through S3 that fails one request in four (500, 503 
   const extractFaults = faults.stats.faulted;
   t.true(extractFaults['s3-503'] > 0 && extractFaults['s3-500'] > 0 && extractFaults.reset > 0, JSON.stringify(faults.stats.faulted));
   const [a, b] = [openStorage(clean).sub('r'), openStorage(faulty).sub('r')];
-  t.deepEqual(extractContent((await readExtractManifest(b))!), extractContent((await readExtractManifest(a))!));
-  t.deepEqual(Object.keys(await hashes(b, 'extract')), Object.keys(await hashes(a, 'extract')), 'no stray objects (write check, uploads)');
+  const [faultyManifest, cleanManifest] = [(await readExtractManifest(b))!, (await readExtractManifest(a))!];
+  t.deepEqual(extractContent(faultyManifest), extractContent(cleanManifest));
+  const [faultyKeys, cleanKeys] = [Object.keys(await hashes(b, 'extract')), Object.keys(await hashes(a, 'extract'))];
+  t.deepEqual(faultyKeys, cleanKeys, 'no stray objects (write check, uploads)');
 
   // Transform the clean extract twice, once through the faults: every published byte is the same.
   const copy = openStorage(freshBucketPrefix()).sub('r');
   for (const o of await a.list('extract')) await copy.put(o.key, await bytesOf(a, o.key));
   const before = faults.stats.requests;
-  await runTransform({ store: clean, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
+  const cleanTransform = await runTransform({ store: clean, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
   const copyStore = copy.uri.replace(/\/r$/, '');
   const transform = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '2'], { ...faultyEnv, STORE: copyStore, RUN: 'r' });
   t.is(transform.code, 0, transform.stderr);
@@ -71,6 +75,12 @@ test('extract and transform through S3 that fails one request in four (500, 503 
   delete want['report.json'];
   t.true(Object.keys(want).some((k) => k.startsWith('items/')));
   t.deepEqual(got, want);
+  const { rows_in, items_out, rejected } = cleanTransform.totals;
+  recordFault(t, {
+    fault: 'S3 500/503 SlowDown/reset on 1 request in 4', stage: 'extract, transform', outcome: `${exitOutcome(extract)}, ${exitOutcome(transform)}`,
+    rows_in, items_out, rejected,
+    identical: isDeepStrictEqual(extractContent(faultyManifest), extractContent(cleanManifest)) && isDeepStrictEqual(faultyKeys, cleanKeys) && isDeepStrictEqual(got, want),
+  });
 });
 
 test('S3 failing every upload of one table: extract fails in one line naming the object, publishes no manifest and no part', async (t) => {
@@ -90,6 +100,7 @@ test('S3 failing every upload of one table: extract fails in one line naming the
   const keys = (await run.list('')).map((o) => o.key);
   t.false(keys.includes(EXTRACT_MANIFEST_KEY), 'no manifest');
   t.false(keys.some((k) => k.startsWith('extract/users/')), 'no users part');
+  recordFault(t, { fault: 'S3 failing every upload of users (500)', stage: 'extract', outcome: exitOutcome(result, { [store]: '<store>' }) });
 });
 
 test('S3 failing every item upload of one table: transform fails in one line naming the object and publishes no manifest', async (t) => {
@@ -109,4 +120,8 @@ test('S3 failing every item upload of one table: transform fails in one line nam
   // The rerun without faults finishes the job.
   const rerun = await runCli('transform/cli.ts', ['--quiet'], { ...env, STORE: store, RUN: 'r' });
   t.is(rerun.code, 0, rerun.stderr);
+  recordFault(t, {
+    fault: 'S3 failing every item upload of users (500, reset)', stage: 'transform',
+    outcome: `${exitOutcome(result, { [store]: '<store>' })}; rerun ${exitOutcome(rerun)}`, ...transformCounts(rerun.stdout),
+  });
 });

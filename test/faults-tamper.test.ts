@@ -12,6 +12,7 @@ import { runExtract } from '../extract/extract.ts';
 import { dynamoClient } from '../lib/aws.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
+import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase, randomName, stackEnv } from './stack.ts';
 
 const quiet = () => {};
@@ -87,6 +88,7 @@ test('transform refuses each tampered extract, naming the file, and publishes no
     t.false(written.includes(`${run}/transform/manifest.json`), `${tampering.name}: no manifest`);
     t.deepEqual(written.filter((f) => f.startsWith(`${run}/items/users/`) || f.startsWith(`${run}/transform/units/users/`)), [], `${tampering.name}: nothing of users`);
     t.deepEqual(written, [], `${tampering.name}: refused before any unit ran, nothing written`);
+    recordFault(t, { fault: `tampered extract: ${tampering.name}`, stage: 'transform', outcome: exitOutcome(result, { [dir]: '<store>' }) });
   }));
 });
 
@@ -113,5 +115,6 @@ test('load refuses each tampered transform run, naming the file, before creating
     t.deepEqual((await listing(dir)).filter((f) => !before.includes(f)), [], `${tampering.name}: nothing written, not even a report`);
     const table = await ddb.send(new DescribeTableCommand({ TableName: tableName })).catch((err: { name: string }) => err.name);
     t.is(table, 'ResourceNotFoundException', `${tampering.name}: no table created`);
+    recordFault(t, { fault: `tampered items: ${tampering.name}`, stage: 'load', outcome: exitOutcome(result, { [dir]: '<store>' }) });
   }));
 });

@@ -14,6 +14,7 @@ import test from 'ava';
 import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { isDeepStrictEqual } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { exportSnapshot, joinSnapshot } from '../extract/snapshot.ts';
@@ -21,6 +22,7 @@ import { runExtract } from '../extract/extract.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { runCli } from './cli.ts';
+import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase, stackEnv } from './stack.ts';
 
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-hostile-'));
@@ -60,15 +62,19 @@ test('hostile TABLE, STORE and RUN values are refused in one line, write nothing
     t.is(result.code, 1, JSON.stringify(c.env));
     t.regex(result.stderr, c.error, JSON.stringify(c.env));
     t.is(result.stderr.trim().split('\n').length, 1, `${JSON.stringify(c.env)}: one line`);
+    recordFault(t, { fault: Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' '), stage: 'extract', outcome: exitOutcome(result, { [store]: '<store>' }) });
   }));
   // A run id with '/' is refused by the later stages too.
   await Promise.all(['transform/cli.ts', 'load/cli.ts', 'load/verify-cli.ts'].map(async (script) => {
     const result = await runCli(script, ['--quiet'], { ...env, DATABASE_URL: url, STORE: store, RUN: 'a/b' });
     t.is(result.code, 1, script);
     t.regex(result.stderr, /invalid run id "a\/b"/, script);
+    recordFault(t, { fault: 'RUN=a/b', stage: script === 'load/verify-cli.ts' ? 'verify' : path.dirname(script), outcome: exitOutcome(result) });
   }));
   t.deepEqual(await readdir(store), [], 'nothing written under the store');
-  t.deepEqual(await fingerprint(url), before, 'every table has the same rows');
+  const after = await fingerprint(url);
+  t.deepEqual(after, before, 'every table has the same rows');
+  recordFault(t, { fault: 'the database after every hostile argument', stage: 'extract', outcome: 'untouched', identical: isDeepStrictEqual(after, before) });
 });
 
 test("extract's coordinator and worker transactions are read-only: INSERT, UPDATE and CREATE fail with 25006", async (t) => {
@@ -78,6 +84,7 @@ test("extract's coordinator and worker transactions are read-only: INSERT, UPDAT
   t.teardown(() => snapshot.close().catch(() => {}));
   const worker = await joinSnapshot(url, snapshot.id);
   t.teardown(() => worker.end().catch(() => {}));
+  const refusals: string[] = [];
   const writes = [
     `INSERT INTO public.schema_versions (version) VALUES ('hostile')`,
     `UPDATE public.users SET name = 'x'`,
@@ -90,6 +97,7 @@ test("extract's coordinator and worker transactions are read-only: INSERT, UPDAT
       const err = await client.query(sql).then(() => undefined, (e: { code?: string; message?: string }) => e);
       await client.query('ROLLBACK TO SAVEPOINT probe');
       t.is(err?.code, '25006', `${name}: ${sql} → ${err?.message ?? 'succeeded'}`);
+      refusals.push(err?.code ?? 'succeeded');
     }
     // Nor can the transaction be switched to read-write once it has its snapshot.
     const flip = await client.query('SET TRANSACTION READ WRITE').then(() => undefined, (e: { code?: string }) => e);
@@ -97,7 +105,12 @@ test("extract's coordinator and worker transactions are read-only: INSERT, UPDAT
   }
   await worker.end();
   await snapshot.close();
-  t.deepEqual(await fingerprint(url), before);
+  const after = await fingerprint(url);
+  t.deepEqual(after, before);
+  recordFault(t, {
+    fault: 'INSERT/UPDATE/CREATE in extract\'s transactions', stage: 'extract',
+    outcome: `refused: ${[...new Set(refusals)].join(', ')} (${refusals.length} writes)`, identical: isDeepStrictEqual(after, before),
+  });
 });
 
 test('control characters round-trip exactly; an empty key part is rejected with a reason; counts reconcile', async (t) => {
@@ -126,4 +139,9 @@ test('control characters round-trip exactly; an empty key part is rejected with 
   const [reject] = ((await run.getText('transform/rejects/subscription_tiers.jsonl')) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l));
   t.like(reject, { table: 'subscription_tiers', column: 'tier_name', primary_key: { tier_name: '' } });
   t.regex(reject.reason, /tier_name is empty/);
+  const { rows_in, items_out, rejected } = manifest.totals;
+  recordFault(t, {
+    fault: 'control characters in text, an empty key part', stage: 'transform', outcome: `${exitOutcome(result)}, empty key rejected with a reason`,
+    rows_in, items_out, rejected, identical: item.data.M.given_name.S === controls,
+  });
 });

@@ -16,6 +16,7 @@ import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { parseString } from 'fast-csv';
 import { REPO, runCli, type CliResult } from './cli.ts';
+import { recordFault } from './fault-table.ts';
 import { freshDatabase, randomName, stackEnv } from './stack.ts';
 
 const PASSWORD = 'Sekr1t-Pa55';
@@ -133,4 +134,10 @@ test('no password, email, name or token appears in any output or non-data file o
   for (const { file, text } of files) t.false(text.includes(PASSWORD), `${file}: password`);
   // The data files do carry the personal values (the scan would see them).
   t.true(files.some((f) => isData(f.file) && pii.some((v) => f.text.includes(v))));
+  const found = outputs.flatMap(({ result }) => [...leaks(result.stdout), ...leaks(result.stderr)]).length
+    + scanned.flatMap((f) => leaks(f.text)).length + files.filter((f) => f.text.includes(PASSWORD)).length;
+  recordFault(t, {
+    fault: 'password in DATABASE_URL, PII in data', stage: 'extract, transform, load, verify',
+    outcome: found === 0 ? `no secret or PII in ${outputs.length} outputs and ${scanned.length} files` : `${found} leak(s) found`,
+  });
 });
