@@ -4,12 +4,12 @@
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE
 
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down status extract transform load verify plan report test typecheck demo dumps golden bench clean
+.PHONY: help install tools up down status extract transform load verify plan report iam-policy test test-faults typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
@@ -21,6 +21,8 @@ help:
 	@echo "make verify     prove the table equals the run and answers like the source database"
 	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
 	@echo "make report     the whole run (extract → transform → load → verify): a table and report.html"
+	@echo "make iam-policy the least-privilege IAM policy per stage (STORE=s3://…, RUN, DDB_TABLE, AWS_REGION, STAGE=)"
+	@echo "make test-faults every fault, hostile-input and secrets case on a private stack, as a table"
 	@echo "make bench      measure every stage against its baseline (SCALE=1 ≈ 1 GB of CSV)"
 	@echo "make dumps      regenerate fixtures/dumps/ from the fixture database"
 	@echo "make golden     regenerate fixtures/golden/ from fixtures/dumps/"
@@ -60,6 +62,10 @@ typecheck: install
 test: typecheck tools
 	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- npx ava
 
+# The fault, bad-input and secrets cases on a private stack, then one table row per case.
+test-faults: typecheck tools
+	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- $(NODE) scripts/fault-table.ts
+
 demo: install
 	bash scripts/demo.sh
 
@@ -82,6 +88,11 @@ verify: install
 # The whole run as its stages recorded it (<run>/report.json), as a table and report.html.
 report: install
 	$(NODE) load/plan/run-report-cli.ts $(ARGS)
+
+# The least-privilege IAM policy of each stage for STORE=s3://…, RUN, DDB_TABLE, AWS_REGION
+# (STAGE=extract|transform|load|verify, default all; MODE=import|batch|both; ARGS=--account-id … --kms-key-id …).
+iam-policy: install
+	$(NODE) load/iam-policy-cli.ts --stage $(or $(STAGE),all) $(ARGS)
 
 # Sizes, collections, GSI keys and the cost model of a transform run; prices in load/plan/prices.json.
 plan: install
