@@ -15,6 +15,7 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 export const FAULT_TEST_FILES = [
   'test/faults-extract.test.ts',
   'test/faults-load.test.ts',
+  'test/transform.test.ts',
   'test/faults-s3.test.ts',
   'test/faults-dynamodb.test.ts',
   'test/faults-tamper.test.ts',

@@ -14,6 +14,7 @@ import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { runTransform } from '../transform/runner.ts';
 import { REPO, runCli } from './cli.ts';
+import { recordFault } from './fault-table.ts';
 import { freshDatabase, randomName, stackEnv } from './stack.ts';
 
 const quiet = () => {};
@@ -100,7 +101,10 @@ test('a transform killed with SIGKILL at several points, then rerun, ends byte-i
   t.true(interrupted >= 2, `at least two runs were killed mid-way (${interrupted})`);
   const rerun = await runCli('transform/cli.ts', ['--store', killed, '--run', 'r', '--concurrency', '2'], {});
   t.is(rerun.code, 0, rerun.stderr);
+  const identical = JSON.stringify(await outputs(killed)) === JSON.stringify(await outputs(reference));
   t.deepEqual(await outputs(killed), await outputs(reference));
+  const summary = JSON.parse(rerun.stdout).totals;
+  recordFault(t, { fault: `SIGKILL at ${kills.length} points (${interrupted} mid-run)`, stage: 'transform', outcome: 'killed; rerun completed', rows_in: summary.rows_in, items_out: summary.items_out, rejected: summary.rejected, identical });
 });
 
 test('NULL keys, an oversize row and two rows with one (PK, SK) are rejected or reported, and the counts reconcile', async (t) => {
