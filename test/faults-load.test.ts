@@ -48,7 +48,7 @@ async function killWhen(args: string[], cliEnv: Record<string, string>, ready: (
   return killed;
 }
 
-test('batch load killed with SIGKILL mid-write, then rerun, holds exactly the run\'s items', async (t) => {
+test('batch load killed with SIGKILL once writing starts, then rerun, holds exactly the run\'s items', async (t) => {
   const { store, items } = await fixtureRun();
   const table = randomName('kill-batch-');
   const cliEnv = { ...env, STORE: store, RUN: 'r', DDB_TABLE: table };
@@ -63,7 +63,7 @@ test('batch load killed with SIGKILL mid-write, then rerun, holds exactly the ru
   t.is(await scanCount(table), items);
   const verify = await runCli('load/verify-cli.ts', ['--no-access-patterns', '--quiet'], cliEnv);
   t.is(verify.code, 0, verify.stderr);
-  recordFault(t, { fault: `SIGKILL mid-write (${partial} of ${items} items written)`, stage: 'load (batch)', outcome: `killed; rerun ${exitOutcome(rerun)}, verify ${exitOutcome(verify)}`, items_out: items, identical: verify.code === 0 });
+  recordFault(t, { fault: `SIGKILL once the table exists (${partial} of ${items} items written)`, stage: 'load (batch)', outcome: `killed; rerun ${exitOutcome(rerun)}, verify ${exitOutcome(verify)}`, items_out: items, identical: verify.code === 0 });
 });
 
 test('import load killed with SIGKILL while it watches the import, then rerun, resumes that import', async (t) => {
