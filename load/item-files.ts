@@ -20,33 +20,50 @@ export interface FileItem {
   line: number;
 }
 
-/** Streams the items of one part, then checks the stored bytes' sha256 and the count against the manifest. */
-export async function* readPartItems(run: Storage, table: string, part: ItemPart): AsyncGenerator<FileItem> {
+/**
+ * Streams the lines of one part (1-based numbers), then checks the stored
+ * bytes' sha256 and the line count against the manifest. Readers that need
+ * only some lines (plan's sampling) parse just those.
+ */
+export async function* readPartLines(run: Storage, part: ItemPart): AsyncGenerator<{ text: string; line: number }> {
   const stored = new Meter();
   const source = await run.get(part.key);
   const lines = createInterface({ input: source.pipe(stored).pipe(createGunzip()), crlfDelay: Infinity });
   let line = 0;
+  let complete = false;
   try {
-    for await (const text of lines) {
-      line++;
-      let parsed: { Item?: ItemJson };
-      try {
-        parsed = JSON.parse(text) as { Item?: ItemJson };
-      } catch {
-        throw new UserError(`${run.uri}/${part.key} line ${line} is not JSON`);
-      }
-      if (!parsed.Item) throw new UserError(`${run.uri}/${part.key} line ${line} is not {"Item":{…}}`);
-      yield { item: parsed.Item, table, part: part.key, line };
-    }
+    for await (const text of lines) yield { text, line: ++line };
+    complete = true;
   } catch (err) {
-    source.destroy();
     if (err instanceof UserError) throw err;
     throw new UserError(`${run.uri}/${part.key}: ${errorMessage(err)}`);
+  } finally {
+    // A reader that stops early (an error of its own) must not leave the object streaming.
+    if (!complete) source.destroy();
   }
   if (stored.sha256 !== part.sha256) {
     throw new UserError(`${run.uri}/${part.key} does not match the transform manifest's sha256: the file changed after transform`);
   }
   if (line !== part.items) throw new UserError(`${run.uri}/${part.key} holds ${line} items where the transform manifest says ${part.items}`);
+}
+
+/** One line of an item file as its item, or a one-line error naming file and line. */
+export function parseItemLine(run: Storage, part: ItemPart, text: string, line: number): ItemJson {
+  let parsed: { Item?: ItemJson };
+  try {
+    parsed = JSON.parse(text) as { Item?: ItemJson };
+  } catch {
+    throw new UserError(`${run.uri}/${part.key} line ${line} is not JSON`);
+  }
+  if (!parsed.Item) throw new UserError(`${run.uri}/${part.key} line ${line} is not {"Item":{…}}`);
+  return parsed.Item;
+}
+
+/** Streams the items of one part, checked as readPartLines checks them. */
+export async function* readPartItems(run: Storage, table: string, part: ItemPart): AsyncGenerator<FileItem> {
+  for await (const { text, line } of readPartLines(run, part)) {
+    yield { item: parseItemLine(run, part, text, line), table, part: part.key, line };
+  }
 }
 
 /**

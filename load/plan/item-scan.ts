@@ -9,13 +9,11 @@
 // never parsed: its PK is read from the fixed start of the line
 // (`{"Item":{"PK":{"S":…`, the order transform writes), which is where the
 // time goes on a large run.
-import { createInterface } from 'node:readline';
-import { createGunzip } from 'node:zlib';
-import { UserError, errorMessage } from '../../lib/errors.ts';
-import { Meter } from '../../lib/meter.ts';
+import { UserError } from '../../lib/errors.ts';
 import type { Storage } from '../../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../../lib/transform-manifest.ts';
 import type { ItemJson } from '../attribute-json.ts';
+import { parseItemLine, readPartLines } from '../item-files.ts';
 import { INDEXES, PRIMARY_KEY } from '../table-spec.ts';
 import { DEFAULT_MAX_KEYS, KeySpace, hashKey, type HashedKey } from './collections.ts';
 import { SizeHistogram, itemSizeBytes, writeUnits } from './sizes.ts';
@@ -101,46 +99,21 @@ async function scanPart(
   run: Storage, part: ItemPart, fraction: number, scan: TableScan,
   onItem: (scan: TableScan, pk: HashedKey, item: ItemJson) => void,
 ): Promise<void> {
-  const stored = new Meter();
-  const source = await run.get(part.key);
-  const lines = createInterface({ input: source.pipe(stored).pipe(createGunzip()), crlfDelay: Infinity });
-  let line = 0;
-  try {
-    for await (const text of lines) {
-      line++;
-      scan.read++;
-      const head = PK_AT_LINE_START.exec(text);
-      let item: ItemJson | undefined;
-      let pkText: string | undefined;
-      if (head) {
-        pkText = JSON.parse(head[1]!) as string;
-      } else {
-        item = parseItem(text, run, part, line);
-        pkText = (item[PRIMARY_KEY.partition] as { S?: string } | undefined)?.S;
-      }
-      if (pkText === undefined) throw new UserError(`${run.uri}/${part.key} line ${line} has no ${PRIMARY_KEY.partition} of type S`);
-      const pk = hashKey(pkText);
-      if (!inSample(pk, fraction)) continue;
-      onItem(scan, pk, item ?? parseItem(text, run, part, line));
+  for await (const { text, line } of readPartLines(run, part)) {
+    scan.read++;
+    const head = PK_AT_LINE_START.exec(text);
+    let item: ItemJson | undefined;
+    let pkText: string | undefined;
+    if (head) {
+      pkText = JSON.parse(head[1]!) as string;
+    } else {
+      item = parseItemLine(run, part, text, line);
+      pkText = (item[PRIMARY_KEY.partition] as { S?: string } | undefined)?.S;
     }
-  } catch (err) {
-    source.destroy();
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${run.uri}/${part.key}: ${errorMessage(err)}`);
+    if (pkText === undefined) throw new UserError(`${run.uri}/${part.key} line ${line} has no ${PRIMARY_KEY.partition} of type S`);
+    const pk = hashKey(pkText);
+    if (!inSample(pk, fraction)) continue;
+    onItem(scan, pk, item ?? parseItemLine(run, part, text, line));
   }
-  if (stored.sha256 !== part.sha256) {
-    throw new UserError(`${run.uri}/${part.key} does not match the transform manifest's sha256: the file changed after transform`);
-  }
-  if (line !== part.items) throw new UserError(`${run.uri}/${part.key} holds ${line} items where the transform manifest says ${part.items}`);
 }
 
-function parseItem(text: string, run: Storage, part: ItemPart, line: number): ItemJson {
-  let parsed: { Item?: ItemJson };
-  try {
-    parsed = JSON.parse(text) as { Item?: ItemJson };
-  } catch {
-    throw new UserError(`${run.uri}/${part.key} line ${line} is not JSON`);
-  }
-  if (!parsed.Item) throw new UserError(`${run.uri}/${part.key} line ${line} is not {"Item":{…}}`);
-  return parsed.Item;
-}
