@@ -5,18 +5,28 @@ import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage }
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
-import { runExtract } from './extract.ts';
+import { parseShard } from '../lib/shard.ts';
+import { finalizeExtract, holdSnapshot, runExtract, runShard, type ExtractOptions, type ExtractSummary } from './extract.ts';
 
 const usage = `extract: COPY every PostgreSQL table, from one consistent snapshot, to gzip CSV files
 
-Usage: extract [options]
+Usage: extract [options]                         one machine: snapshot, copy, manifest
+       extract snapshot --hold [options]         sharded: hold the snapshot, write extract/plan.json
+       extract --shard i/n [--snapshot id] ...   sharded: copy shard i's share of the plan's parts
+       extract finalize [options]                sharded: merge the shards' fragments into the manifest
 
 Writes <store>/<run>/extract/<table>/part-00000.csv.gz and <store>/<run>/extract/manifest.json.
 The database comes from $DATABASE_URL, else libpq's PG* variables (PGHOST, PGUSER, ...);
 it is only read, in one REPEATABLE READ, READ ONLY transaction. For TLS, add
 sslmode=verify-full&sslrootcert=<CA bundle file> to DATABASE_URL (or set PGSSLMODE and
 PGSSLROOTCERT). S3_SSE_KMS_KEY_ID=<key> (or S3_SSE=aws:kms|AES256) asks S3 to encrypt
-every object written. A JSON summary goes to stdout; progress and errors go to stderr.`;
+every object written. A JSON summary goes to stdout; progress and errors go to stderr.
+
+Sharded (several machines, one snapshot): start the coordinator, which keeps the snapshot's
+transaction open and writes the plan of every part, until it gets SIGINT/SIGTERM; run shard
+i of n anywhere with the same --store/--run (each copies a byte-balanced share of the parts
+and writes extract/shards/shard-000i-of-000n.json); a failed shard is rerun alone; then
+finalize, and stop the coordinator. The manifest equals an unsharded run's on the same snapshot.`;
 
 await runCli('extract', async () => {
   const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
@@ -36,13 +46,40 @@ await runCli('extract', async () => {
       describe: 'Copy tables of more rows than this as several primary-key ranges of about this many rows (parallel parts)',
     })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
+    .command('snapshot', 'Coordinator of a sharded extract: hold the snapshot (with --hold) and write the plan')
+    .command('finalize', 'Merge the shards\' fragments into extract/manifest.json (every part exactly once)')
+    .option('hold', { type: 'boolean', default: false, describe: 'snapshot: keep the snapshot open until SIGINT/SIGTERM' })
+    .option('shard', {
+      type: 'string',
+      default: process.env.SHARD || undefined,
+      defaultDescription: '$SHARD or none',
+      describe: "Copy only shard i of n (i/n) of the coordinator's plan",
+    })
+    .option('snapshot', {
+      type: 'string',
+      default: process.env.SNAPSHOT || undefined,
+      defaultDescription: "$SNAPSHOT or the plan's",
+      describe: 'With --shard: the snapshot id the coordinator printed (checked against the plan)',
+    })
     .example('extract --store s3://my-bucket/migrations --run 2026-11-28', 'the whole database into S3')
-    .example('TABLE=users extract', 'redo one table in the current run'), 'extract');
+    .example('TABLE=users extract', 'redo one table in the current run')
+    .example('extract snapshot --hold & extract --shard 1/2 & extract --shard 2/2; extract finalize', 'a sharded extract'), 'extract');
 
   const gzipLevel = checkGzipLevel(args['gzip-level']);
   const splitRows = args['split-rows'];
   if (splitRows !== undefined && (!Number.isInteger(splitRows) || splitRows < 1)) throw new UserError(`invalid --split-rows ${splitRows}: use a whole number of rows`);
-  const summary = await runExtract({
+  const command = args._[0];
+  const log = args.quiet ? () => {} : logger('extract');
+  if (command === 'finalize') {
+    const manifest = await finalizeExtract({ store: args.store, run: args.run, log });
+    const tables = manifest.tables.map((t) => ({ name: t.name, rows: t.rows, raw_bytes: t.raw_bytes, bytes: t.bytes, seconds: 0 }));
+    // Shards run concurrently, so they leave the run report alone; finalize reports the whole extract,
+    // timed from the snapshot's instant (when the coordinator started).
+    await reportExtract(args, { seconds: (Date.now() - Date.parse(manifest.as_of)) / 1000, tables });
+    process.stdout.write(`${JSON.stringify({ run: manifest.run_id, as_of: manifest.as_of, snapshot_id: manifest.snapshot_id, tables: tables.length, rows: tables.reduce((n, t) => n + t.rows, 0) })}\n`);
+    return;
+  }
+  const options: ExtractOptions = {
     splitRows,
     databaseUrl: process.env.DATABASE_URL || undefined,
     store: args.store,
@@ -51,16 +88,41 @@ await runCli('extract', async () => {
     concurrency: checkConcurrency(args.concurrency),
     schemas: args.schema,
     gzipLevel,
-    log: args.quiet ? () => {} : logger('extract'),
-  });
+    log,
+  };
+  if (command === 'snapshot') {
+    if (!args.hold) throw new UserError('extract snapshot needs --hold: an exported snapshot exists only while its transaction is open, so the coordinator must keep running until every shard is done');
+    const stop = new Promise((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+    await holdSnapshot(options, (plan) => {
+      process.stdout.write(`${JSON.stringify({ run: plan.run_id, snapshot_id: plan.snapshot_id, as_of: plan.as_of, tables: plan.tables.length, parts: plan.units.length })}\n`);
+    }, stop);
+    return;
+  }
+  if (command !== undefined) throw new UserError(`unknown command ${JSON.stringify(command)} (see extract --help)`);
+  if (args.shard) {
+    const summary = await runShard({ ...options, shard: parseShard(args.shard), snapshotId: args.snapshot });
+    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    return;
+  }
+  if (args.snapshot) throw new UserError('--snapshot goes with --shard: an unsharded extract takes its own snapshot');
+  const summary = await runExtract(options);
+  await reportExtract(args, summary);
+  process.stdout.write(`${JSON.stringify(summary)}\n`);
+});
+
+async function reportExtract(args: { store: string; run: string; table?: string[] }, summary: Pick<ExtractSummary, 'seconds' | 'tables'>): Promise<void> {
+  const tables = summary.tables;
   await appendRunReport(runStorage(args.store, args.run), args.run, {
     stage: 'extract',
     seconds: summary.seconds,
     ok: true,
     ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
-    totals: { tables: summary.tables.length, rows: summary.rows, csv_bytes: summary.raw_bytes, gzip_bytes: summary.bytes },
-    tables: Object.fromEntries(summary.tables.map((t) => [t.name, { rows: t.rows, csv_bytes: t.raw_bytes, gzip_bytes: t.bytes, seconds: t.seconds }])),
+    totals: { tables: tables.length, rows: sum(tables.map((t) => t.rows)), csv_bytes: sum(tables.map((t) => t.raw_bytes)), gzip_bytes: sum(tables.map((t) => t.bytes)) },
+    tables: Object.fromEntries(tables.map((t) => [t.name, { rows: t.rows, csv_bytes: t.raw_bytes, gzip_bytes: t.bytes, seconds: t.seconds }])),
     warnings: [],
   });
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
-});
+}
+
+function sum(values: number[]): number {
+  return values.reduce((a, b) => a + b, 0);
+}

@@ -1,6 +1,11 @@
 // The extract stage: every selected table, from one snapshot, to
-// `<run>/extract/<table>/part-00000.csv.gz`, then the manifest, written last,
+// `<run>/extract/<table>/part-NNNNN.csv.gz`, then the manifest, written last,
 // so a run without a manifest entry for a table never claims that table.
+// A sharded extract (issue 9) splits the same work across machines: a
+// coordinator holds the snapshot and writes the plan, each shard copies its
+// share of the plan's parts and writes a fragment, and finalize turns the
+// fragments into the same manifest a single extract would have written.
+import { once } from 'node:events';
 import { runStorage } from '../lib/config.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
@@ -9,11 +14,15 @@ import {
   type ExtractManifest, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
 import { redact, type PgClient } from '../lib/postgres.ts';
+import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readCatalog, type CatalogTable } from './catalog.ts';
 import { copyTable } from './copy-table.ts';
+import {
+  EXTRACT_PLAN_FORMAT, EXTRACT_PLAN_KEY, collectFragments, fragmentKey, fragmentText, planUnits, readPlan, unitId, unitName,
+  type CopyUnit, type ExtractPlan,
+} from './extract-plan.ts';
 import { exportSnapshot, joinSnapshot, type Snapshot } from './snapshot.ts';
-import { planRanges, type KeyRange } from './split.ts';
 
 export interface ExtractOptions {
   /** Unset: libpq's PG* variables. */
@@ -35,6 +44,8 @@ export interface ExtractSummary {
   store: string;
   as_of: string;
   server_version: string;
+  /** Set for one shard of a sharded extract: its part of the work. */
+  shard?: string;
   tables: { name: string; rows: number; raw_bytes: number; bytes: number; seconds: number }[];
   rows: number;
   raw_bytes: number;
@@ -42,38 +53,96 @@ export interface ExtractSummary {
   seconds: number;
 }
 
+interface CopiedPart { unit: CopyUnit; part: PartEntry; seconds: number }
+
 export async function runExtract(options: ExtractOptions): Promise<ExtractSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
   const snapshot = await exportSnapshot(options.databaseUrl);
   try {
-    const catalog = await readCatalog(snapshot.client, options.schemas);
-    const selected = selectTables(catalog, options.tables, options.schemas);
-    await checkWritable(run);
+    const plan = await makePlan(snapshot, run, options);
     // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
     await run.removeLeftovers('extract');
-    options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${selected.length} table(s) to ${run.uri}`);
-
-    const entries = await copyTables(selected, snapshot, run, options);
-    const previous = options.tables ? await readExtractManifest(run, { checkFiles: false }) : undefined;
-    const manifest = buildManifest(previous, entries, snapshot, options);
-    await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
-
-    const tables = entries.map((e) => ({ name: e.entry.name, rows: e.entry.rows, raw_bytes: e.entry.raw_bytes, bytes: e.entry.bytes, seconds: e.seconds }));
-    return {
-      run: options.run,
-      store: run.uri,
-      as_of: manifest.as_of,
-      server_version: snapshot.server.version,
-      tables,
-      rows: sum(tables.map((t) => t.rows)),
-      raw_bytes: sum(tables.map((t) => t.raw_bytes)),
-      bytes: sum(tables.map((t) => t.bytes)),
-      seconds: (Date.now() - started) / 1000,
-    };
+    options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
+    const copied = await copyUnits(plan, plan.units, run, options);
+    const parts = new Map(copied.map((c) => [unitId(c.unit), c.part]));
+    const manifest = await writeManifest(run, plan, parts);
+    return summarize(options, run, manifest, copied, started);
   } finally {
     await snapshot.close().catch(() => {});
   }
+}
+
+/**
+ * The coordinator of a sharded extract: exports the snapshot, writes the plan
+ * and keeps the snapshot's transaction open until `stop` resolves (SIGINT or
+ * SIGTERM from the CLI), since shards can join it only while it is open.
+ */
+export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>): Promise<void> {
+  const run = runStorage(options.store, options.run);
+  const snapshot = await exportSnapshot(options.databaseUrl);
+  try {
+    const plan = await makePlan(snapshot, run, options);
+    await run.put(EXTRACT_PLAN_KEY, `${JSON.stringify(plan, null, 2)}\n`);
+    options.log(`holding snapshot ${snapshot.id} at ${snapshot.asOf}: ${plan.units.length} part(s) of ${plan.tables.length} table(s) planned in ${run.uri}/${EXTRACT_PLAN_KEY}`);
+    ready(plan);
+    // A coordinator whose connection dies can no longer serve shards: fail loudly rather than hold nothing.
+    const lost = once(snapshot.client, 'error').then(([err]) => { throw new UserError(`the snapshot's connection failed: ${redact(errorMessage(err))}; shards can no longer join it`); });
+    await Promise.race([stop, lost]);
+    options.log(`released snapshot ${snapshot.id}`);
+  } finally {
+    await snapshot.close().catch(() => {});
+  }
+}
+
+/** Shard `shard` of a sharded extract: copies its share of the plan's parts inside the held snapshot, then writes its fragment. */
+export async function runShard(options: ExtractOptions & { shard: Shard; snapshotId?: string }): Promise<ExtractSummary> {
+  const started = Date.now();
+  const run = runStorage(options.store, options.run);
+  const plan = await readPlan(run);
+  if (options.snapshotId && options.snapshotId !== plan.snapshot_id) {
+    throw new UserError(`--snapshot ${options.snapshotId} is not the snapshot of ${run.uri}/${EXTRACT_PLAN_KEY} (${plan.snapshot_id}): shards of a run join the snapshot its coordinator holds`);
+  }
+  const mine = unitsOfShard(plan.units, options.shard, (u) => u.bytes, unitId);
+  await run.removeLeftovers('extract');
+  options.log(`shard ${shardText(options.shard)}: ${mine.length} of ${plan.units.length} part(s) in snapshot ${plan.snapshot_id}`);
+  const copied = await copyUnits(plan, mine, run, options);
+  await run.put(fragmentKey(options.shard), fragmentText(options.run, plan, options.shard, copied.map((c) => ({ table: c.unit.table, index: c.unit.index, part: c.part }))));
+  return { ...summarize(options, run, plan, copied, started), shard: shardText(options.shard) };
+}
+
+/** Merges the shards' fragments into the run's manifest, once every part of the plan is there exactly once. */
+export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'run' | 'log'>): Promise<ExtractManifest> {
+  const run = runStorage(options.store, options.run);
+  const plan = await readPlan(run);
+  const parts = await collectFragments(run, plan);
+  const manifest = await writeManifest(run, plan, parts);
+  // Sizes as the fragments recorded them, against the stored files: a part overwritten since fails here.
+  await readExtractManifest(run);
+  options.log(`finalized ${plan.units.length} part(s) of ${plan.tables.length} table(s) from snapshot ${plan.snapshot_id} into ${run.uri}/${EXTRACT_MANIFEST_KEY}`);
+  return manifest;
+}
+
+async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions): Promise<ExtractPlan> {
+  const catalog = await readCatalog(snapshot.client, options.schemas);
+  const tables = selectTables(catalog, options.tables, options.schemas);
+  await checkWritable(run);
+  return {
+    format: EXTRACT_PLAN_FORMAT,
+    run_id: options.run,
+    snapshot_id: snapshot.id,
+    as_of: snapshot.asOf,
+    server: snapshot.server,
+    settings: snapshot.settings,
+    options: { ...manifestOptions(options), ...(options.splitRows ? { split_rows: options.splitRows } : {}) },
+    ...(options.tables && options.tables.length > 0 ? { tables_selected: tables.map((t) => t.name) } : {}),
+    tables,
+    units: await planUnits(snapshot, tables, options.splitRows),
+  };
+}
+
+function manifestOptions(options: ExtractOptions): ExtractManifest['options'] {
+  return { format: 'csv', compression: 'gzip', gzip_level: options.gzipLevel, schemas: options.schemas };
 }
 
 /** Resolves `--table` names against the catalog: user input never reaches SQL. */
@@ -96,52 +165,47 @@ async function checkWritable(run: Storage): Promise<void> {
   await run.delete(key);
 }
 
-interface CopiedTable { entry: TableEntry; seconds: number }
-
-interface CopyJob { table: CatalogTable; index: number; of: number; range: KeyRange }
+/** The message for a snapshot that cannot be joined: its coordinator has gone. */
+function joinFailure(plan: ExtractPlan, err: unknown): Error {
+  const message = errorMessage(err);
+  if (!/invalid snapshot identifier|snapshot .* does not exist/i.test(message)) return err as Error;
+  return new UserError(`snapshot ${plan.snapshot_id} is no longer held (${redact(message)}): its coordinator (extract snapshot --hold) must run until every shard is done; start a new coordinator and rerun every shard`);
+}
 
 /**
- * A pool of worker connections in the snapshot copies every part of every
- * table, the largest first; a table's entry is built once all its parts are in.
+ * A pool of worker connections in the snapshot copies `units`, the largest
+ * first; the first failure stops the others (the run will publish nothing).
  */
-async function copyTables(tables: CatalogTable[], snapshot: Snapshot, run: Storage, options: ExtractOptions): Promise<CopiedTable[]> {
-  const jobs: CopyJob[] = [];
-  for (const table of tables) {
-    const ranges = await planRanges(snapshot.client, table, options.splitRows);
-    ranges.forEach((range, index) => jobs.push({ table, index, of: ranges.length, range }));
-  }
-  const size = (job: CopyJob) => job.table.size_bytes / job.of;
-  const queue = jobs.sort((a, b) => size(b) - size(a) || (a.table.name < b.table.name ? -1 : a.table.name > b.table.name ? 1 : a.index - b.index));
-  const parts = new Map<string, PartEntry[]>();
-  const seconds = new Map<string, number>();
+async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, options: ExtractOptions): Promise<CopiedPart[]> {
+  const tables = new Map(plan.tables.map((t) => [t.name, t]));
+  const queue = [...units].sort((a, b) => b.bytes - a.bytes || (unitId(a) < unitId(b) ? -1 : 1));
+  const copied: CopiedPart[] = [];
   const clients = new Set<PgClient>();
-  const progress = new Progress(jobs.length);
+  const progress = new Progress(units.length);
   let failure: unknown;
 
   const worker = async (): Promise<void> => {
     let client: PgClient | undefined;
     try {
       while (failure === undefined && queue.length > 0) {
-        const job = queue.shift()!;
-        const { table } = job;
-        const label = job.of > 1 ? `${table.name} part ${job.index + 1}/${job.of}` : table.name;
+        const unit = queue.shift()!;
+        const label = unitName(unit);
         if (!client) {
-          client = await joinSnapshot(options.databaseUrl, snapshot.id);
+          client = await joinSnapshot(options.databaseUrl, plan.snapshot_id).catch((err) => { throw joinFailure(plan, err); });
           clients.add(client);
         }
         const started = Date.now();
         progress.start(label);
         let part: PartEntry;
         try {
-          part = await copyTable(client, table, job, run, options.gzipLevel, (rows, bytes) => progress.update(label, rows, bytes));
+          part = await copyTable(client, tables.get(unit.table)!, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes));
         } catch (err) {
           throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
         }
         progress.finish(label);
         const took = (Date.now() - started) / 1000;
         options.log(`${label}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${formatBytes(part.bytes)} gzip in ${took.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(took, 0.001))}/s)`);
-        parts.set(table.name, [...(parts.get(table.name) ?? []), part]);
-        seconds.set(table.name, (seconds.get(table.name) ?? 0) + took);
+        copied.push({ unit, part, seconds: took });
       }
     } catch (err) {
       if (failure === undefined) {
@@ -156,23 +220,40 @@ async function copyTables(tables: CatalogTable[], snapshot: Snapshot, run: Stora
       }
     }
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, jobs.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(options.concurrency, units.length) }, worker));
   if (failure !== undefined) throw failure;
-  return tables
-    .map((table) => {
-      const tableParts = parts.get(table.name)!.sort((a, b) => (a.key < b.key ? -1 : 1));
-      return { entry: tableEntry(table, snapshot, tableParts), seconds: seconds.get(table.name)! };
-    })
-    .sort((a, b) => (a.entry.name < b.entry.name ? -1 : 1));
+  return copied.sort((a, b) => (unitId(a.unit) < unitId(b.unit) ? -1 : 1));
 }
 
-function tableEntry(table: CatalogTable, snapshot: Snapshot, parts: PartEntry[]): TableEntry {
+/** Writes the manifest from the plan and every unit's part. A `TABLE=` run replaces only its tables' entries; the run keeps its own `as_of`. */
+async function writeManifest(run: Storage, plan: ExtractPlan, parts: Map<string, PartEntry>): Promise<ExtractManifest> {
+  const entries = plan.tables.map((table) => tableEntry(table, plan, plan.units.filter((u) => u.table === table.name).map((u) => parts.get(unitId(u))!)));
+  const previous = plan.tables_selected ? await readExtractManifest(run, { checkFiles: false }) : undefined;
+  const fresh = new Set(entries.map((e) => e.name));
+  const tables = [...(previous?.tables.filter((t) => !fresh.has(t.name)) ?? []), ...entries];
+  const snapshotId = previous?.snapshot_id ?? plan.snapshot_id;
+  const manifest: ExtractManifest = {
+    format: EXTRACT_FORMAT,
+    run_id: plan.run_id,
+    as_of: previous?.as_of ?? plan.as_of,
+    snapshot_id: snapshotId,
+    consistent: tables.every((t) => t.snapshot_id === snapshotId),
+    server: plan.server,
+    settings: plan.settings,
+    options: { format: plan.options.format, compression: plan.options.compression, gzip_level: plan.options.gzip_level, schemas: plan.options.schemas },
+    tables,
+  };
+  await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
+  return manifest;
+}
+
+function tableEntry(table: CatalogTable, plan: ExtractPlan, parts: PartEntry[]): TableEntry {
   return {
     name: table.name,
     schema: table.schema,
     table: table.table,
-    as_of: snapshot.asOf,
-    snapshot_id: snapshot.id,
+    as_of: plan.as_of,
+    snapshot_id: plan.snapshot_id,
     columns: table.columns.map(({ collatable: _collatable, ...column }) => column),
     primary_key: table.primary_key,
     order_by: table.primary_key.length > 0 ? table.primary_key : table.columns.map((c) => c.name),
@@ -184,25 +265,31 @@ function tableEntry(table: CatalogTable, snapshot: Snapshot, parts: PartEntry[])
   };
 }
 
-/** A `TABLE=` rerun replaces only its tables' entries; the run keeps its own `as_of`. */
-function buildManifest(previous: ExtractManifest | undefined, entries: CopiedTable[], snapshot: Snapshot, options: ExtractOptions): ExtractManifest {
-  const fresh = new Set(entries.map((e) => e.entry.name));
-  const tables = [...(previous?.tables.filter((t) => !fresh.has(t.name)) ?? []), ...entries.map((e) => e.entry)];
-  const snapshotId = previous?.snapshot_id ?? snapshot.id;
+/** Per table: rows, bytes and COPY seconds of the parts this invocation copied. */
+function summarize(options: ExtractOptions, run: Storage, plan: Pick<ExtractPlan, 'as_of' | 'server'>, copied: CopiedPart[], started: number): ExtractSummary {
+  const byTable = new Map<string, ExtractSummary['tables'][number]>();
+  for (const { unit, part, seconds } of copied) {
+    const t = byTable.get(unit.table) ?? { name: unit.table, rows: 0, raw_bytes: 0, bytes: 0, seconds: 0 };
+    t.rows += part.rows;
+    t.raw_bytes += part.raw_bytes;
+    t.bytes += part.bytes;
+    t.seconds += seconds;
+    byTable.set(unit.table, t);
+  }
+  const tables = [...byTable.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   return {
-    format: EXTRACT_FORMAT,
-    run_id: options.run,
-    as_of: previous?.as_of ?? snapshot.asOf,
-    snapshot_id: snapshotId,
-    consistent: tables.every((t) => t.snapshot_id === snapshotId),
-    server: snapshot.server,
-    settings: snapshot.settings,
-    options: { format: 'csv', compression: 'gzip', gzip_level: options.gzipLevel, schemas: options.schemas },
+    run: options.run,
+    store: run.uri,
+    as_of: plan.as_of,
+    server_version: plan.server.version,
     tables,
+    rows: sum(tables.map((t) => t.rows)),
+    raw_bytes: sum(tables.map((t) => t.raw_bytes)),
+    bytes: sum(tables.map((t) => t.bytes)),
+    seconds: (Date.now() - started) / 1000,
   };
 }
 
 function sum(values: number[]): number {
   return values.reduce((a, b) => a + b, 0);
 }
-

@@ -5,17 +5,26 @@ import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage }
 import { appendRunReport } from '../lib/run-report.ts';
 import { logger, runCli } from '../lib/log.ts';
 import type { Unmapped } from './plan.ts';
-import { runTransform } from './runner.ts';
+import { parseShard } from '../lib/shard.ts';
+import { UserError } from '../lib/errors.ts';
+import type { TransformManifest } from '../lib/transform-manifest.ts';
+import { finalizeTransform, listUnits, runTransform, runTransformShard } from './runner.ts';
 
 const usage = `transform: turn an extract run into DynamoDB JSON items for ImportTable
 
-Usage: transform [options]
+Usage: transform [options]                 every unit, then the manifest
+       transform --shard i/n [options]    sharded: shard i's share of the units, then its fragment
+       transform finalize [options]       sharded: check every unit is in one fragment, write the manifest
+       transform units [options]          list the units with the --shard k/N that does each alone
+                                          (stdout and <run>/transform/units.json: a map's item list)
 
 Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
 <run>/transform/manifest.json last. One mapper per table lives in transform/mappers/.
 Deterministic (same input ⇒ same bytes) and restartable: units already done are skipped.
-Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.`;
+Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.
+A shard (AWS Batch array child, Step Functions map item, any machine) reads and writes only the
+store; shards are balanced by bytes, rerunnable alone, and their items equal an unsharded run's.`;
 
 await runCli('transform', async () => {
   const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
@@ -28,12 +37,15 @@ await runCli('transform', async () => {
     .option('drop-expired', { type: 'boolean', default: false, describe: "Drop rows whose ttl is before the extract's as_of (counted)" })
     .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
+    .option('shard', { type: 'string', default: process.env.SHARD || undefined, defaultDescription: '$SHARD or none', describe: 'Do only shard i of n (i/n) of the units' })
+    .command('finalize', 'Merge a sharded transform: every unit in exactly one fragment, then the manifest')
+    .command('units', 'List the units, each with the --shard k/N that does it alone')
     .example('transform --run 2026-11-28', 'every table of the run')
     .example('TABLE=users transform', 'one table; the others keep their items'), 'transform');
 
   const gzipLevel = checkGzipLevel(args['gzip-level']);
-  const started = Date.now();
-  const manifest = await runTransform({
+  let started = Date.now();
+  const options = {
     store: args.store,
     run: args.run,
     tables: args.table?.filter((t) => t !== ''),
@@ -43,7 +55,28 @@ await runCli('transform', async () => {
     dropExpired: args['drop-expired'],
     force: args.force,
     log: args.quiet ? () => {} : logger('transform'),
-  });
+  };
+  const command = args._[0];
+  if (command === 'units') {
+    process.stdout.write(await listUnits(options));
+    return;
+  }
+  if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see transform --help)`);
+  if (args.shard) {
+    if (command) throw new UserError(`--shard does not go with ${command}`);
+    // Shards run concurrently: each leaves the run report alone, and finalize reports the whole stage.
+    const summary = await runTransformShard({ ...options, shard: parseShard(args.shard) });
+    process.stdout.write(`${JSON.stringify({ run: args.run, ...summary, seconds: (Date.now() - started) / 1000 })}\n`);
+    return;
+  }
+  let manifest: TransformManifest;
+  if (command === 'finalize') {
+    const merged = await finalizeTransform(options);
+    manifest = merged.manifest;
+    if (merged.started_at) started = Date.parse(merged.started_at);
+  } else {
+    manifest = await runTransform(options);
+  }
   const { totals, duplicates, problems, ready_for_load } = manifest;
   const seconds = (Date.now() - started) / 1000;
   const warnings = manifest.tables.flatMap((t) => Object.entries(t.warnings).map(([column, n]) => `${t.name}.${column}: ${n} value(s) kept as S`));

@@ -12,6 +12,7 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
+import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_FORMAT, TRANSFORM_MANIFEST_KEY, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
 import { findDuplicates } from './duplicate-keys.ts';
@@ -19,6 +20,7 @@ import {
   partName, planTables, readRecord, segment, selectPlans, unitsOf,
   type Plan, type Unit, type UnitOptions, type UnitRecord,
 } from './plan.ts';
+import { checkFragments, shardUnits, unitsListing, writeFragment, TRANSFORM_UNITS_KEY } from './shards.ts';
 import { JoinCache, resolveJoins, transformUnit } from './unit.ts';
 import { UnitWorkers } from './workers.ts';
 
@@ -34,17 +36,73 @@ export interface TransformOptions extends UnitOptions {
 }
 
 export async function runTransform(options: TransformOptions): Promise<TransformManifest> {
+  const context = await openRun(options);
+  await transformUnits(context, context.units, options);
+  return writeManifest(context, options.run);
+}
+
+/** Shard `shard` of a sharded transform: its share of the units, then its fragment (finalize writes the manifest). */
+export async function runTransformShard(options: TransformOptions & { shard: Shard }): Promise<{ shard: string; units: number; done_before: number }> {
+  const started = new Date();
+  const context = await openRun(options);
+  const mine = shardUnits(context.units, options.shard);
+  options.log(`shard ${shardText(options.shard)}: ${mine.length} of ${context.units.length} unit(s)`);
+  const pending = await transformUnits(context, mine, options);
+  await writeFragment(context.run, options.run, options.shard, mine, started);
+  return { shard: shardText(options.shard), units: mine.length, done_before: mine.length - pending };
+}
+
+/** Merges a sharded transform: every unit in exactly one fragment, then the manifest from the unit records. */
+export async function finalizeTransform(options: Pick<TransformOptions, 'store' | 'run' | 'log' | keyof UnitOptions>): Promise<{ manifest: TransformManifest; shards: number; started_at?: string; finished_at?: string }> {
+  const context = await openRun({ ...options, tables: undefined });
+  const span = await checkFragments(context.run, context.units);
+  const manifest = await writeManifest(context, options.run);
+  options.log(`finalized ${context.units.length} unit(s) from ${span.shards} shard fragment(s) into ${context.run.uri}/${TRANSFORM_MANIFEST_KEY}`);
+  return { manifest, ...span };
+}
+
+/** `transform/units.json`: the run's units and the `--shard k/N` that does each alone, for a map over units (Step Functions). */
+export async function listUnits(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<string> {
+  const context = await openRun(options);
+  const text = unitsListing(context.units);
+  await context.run.put(TRANSFORM_UNITS_KEY, text);
+  return text;
+}
+
+interface RunContext {
+  run: Storage;
+  extract: ExtractManifest;
+  extractText: string;
+  plans: Plan[];
+  unitOptions: UnitOptions;
+  /** The selected tables' units. */
+  units: Unit[];
+}
+
+async function openRun(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<RunContext> {
   const run = runStorage(options.store, options.run);
   const extractText = await run.getText(EXTRACT_MANIFEST_KEY);
   const extract = await readExtractManifest(run);
   if (!extract || extractText === undefined) {
-    throw new UserError(`no extract manifest at ${run.uri}/${EXTRACT_MANIFEST_KEY}: run the extract stage for run ${options.run} first`);
+    const sharded = (await run.list('extract/shards')).length > 0;
+    throw new UserError(`no extract manifest at ${run.uri}/${EXTRACT_MANIFEST_KEY}: ${sharded ? 'the extract was sharded: run extract finalize (make finalize) first' : `run the extract stage for run ${options.run} first`}`);
   }
   const unitOptions: UnitOptions = { gzipLevel: options.gzipLevel, unmapped: options.unmapped, dropExpired: options.dropExpired };
   const plans = await planTables(extract, options.unmapped);
   const selected = selectPlans(plans, options.tables);
   const units = selected.flatMap((plan) => unitsOf(plan, extract, unitOptions, plans));
+  return { run, extract, extractText, plans, unitOptions, units };
+}
 
+async function writeManifest(context: RunContext, runId: string): Promise<TransformManifest> {
+  const manifest = await assemble(context.run, context.extract, context.extractText, context.plans, context.unitOptions, runId);
+  await context.run.put(TRANSFORM_MANIFEST_KEY, `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}
+
+/** Runs the units of `units` that are not done (all with `force`); returns how many it ran. */
+async function transformUnits(context: RunContext, units: Unit[], options: TransformOptions): Promise<number> {
+  const { run, extract, plans, unitOptions } = context;
   const done = await doneUnits(run, units);
   // Largest first, so the last units to finish are small ones and no core idles long.
   const pending = units.filter((u) => options.force || !done.has(u)).sort((a, b) => b.part.raw_bytes - a.part.raw_bytes);
@@ -75,10 +133,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
   } finally {
     await workers?.close();
   }
-
-  const manifest = await assemble(run, extract, extractText, plans, unitOptions, options.run);
-  await run.put(TRANSFORM_MANIFEST_KEY, `${JSON.stringify(manifest, null, 2)}\n`);
-  return manifest;
+  return pending.length;
 }
 
 /** sha256 of each stored input part of `units` (and of the tables they join), against the extract manifest. */

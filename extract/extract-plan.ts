@@ -1,0 +1,102 @@
+// What an extract copies: every selected table's parts (primary-key ranges),
+// fixed once inside the snapshot. A sharded extract writes it to
+// `extract/plan.json` so every shard copies from the same list: range
+// boundaries are read from the snapshot, but the split decision and the
+// byte estimates come from statistics that may change while shards run.
+import { UserError } from '../lib/errors.ts';
+import { readManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
+import type { Shard } from '../lib/shard.ts';
+import { shardLabel, shardText } from '../lib/shard.ts';
+import type { Storage } from '../lib/storage.ts';
+import type { CatalogTable } from './catalog.ts';
+import type { Snapshot } from './snapshot.ts';
+import { planRanges, type KeyRange } from './split.ts';
+
+export const EXTRACT_PLAN_KEY = 'extract/plan.json';
+export const EXTRACT_PLAN_FORMAT = 'pg2ddb.extract-plan/1';
+export const EXTRACT_SHARD_FORMAT = 'pg2ddb.extract-shard/1';
+export const EXTRACT_SHARDS_PREFIX = 'extract/shards';
+
+/** One COPY: part `index` of `of` of a table. `bytes` estimates its size, to balance workers and shards. */
+export interface CopyUnit { table: string; index: number; of: number; range: KeyRange; bytes: number }
+
+export interface ExtractPlan {
+  format: typeof EXTRACT_PLAN_FORMAT;
+  run_id: string;
+  snapshot_id: string;
+  as_of: string;
+  server: ExtractManifest['server'];
+  settings: Record<string, string>;
+  options: ExtractManifest['options'] & { split_rows?: number };
+  /** Set when only these tables are copied (`TABLE=`): the manifest keeps the other tables' entries. */
+  tables_selected?: string[];
+  tables: CatalogTable[];
+  units: CopyUnit[];
+}
+
+/** A shard's record of the parts it copied: `extract/shards/shard-000i-of-000n.json`. */
+export interface ExtractShardFragment {
+  format: typeof EXTRACT_SHARD_FORMAT;
+  run_id: string;
+  snapshot_id: string;
+  shard: string;
+  parts: { table: string; index: number; part: PartEntry }[];
+}
+
+export const unitId = (unit: { table: string; index: number }) => `${unit.table}\n${String(unit.index).padStart(5, '0')}`;
+export const unitName = (unit: CopyUnit) => (unit.of > 1 ? `${unit.table} part ${unit.index + 1}/${unit.of}` : unit.table);
+export const fragmentKey = (shard: Shard) => `${EXTRACT_SHARDS_PREFIX}/${shardLabel(shard)}.json`;
+
+/** Each table's parts, read inside the snapshot (the same snapshot and `splitRows` give the same ranges). */
+export async function planUnits(snapshot: Snapshot, tables: CatalogTable[], splitRows: number | undefined): Promise<CopyUnit[]> {
+  const units: CopyUnit[] = [];
+  for (const table of tables) {
+    const ranges = await planRanges(snapshot.client, table, splitRows);
+    ranges.forEach((range, index) => units.push({ table: table.name, index, of: ranges.length, range, bytes: Math.round(table.size_bytes / ranges.length) }));
+  }
+  return units;
+}
+
+export async function readPlan(run: Storage): Promise<ExtractPlan> {
+  const plan = await readManifest<ExtractPlan>(run, EXTRACT_PLAN_KEY, EXTRACT_PLAN_FORMAT);
+  if (!plan) {
+    throw new UserError(`no extract plan at ${run.uri}/${EXTRACT_PLAN_KEY}: start the coordinator first (extract snapshot --hold, with the same --store and --run)`);
+  }
+  return plan;
+}
+
+export function fragmentText(run: string, plan: ExtractPlan, shard: Shard, parts: ExtractShardFragment['parts']): string {
+  const fragment: ExtractShardFragment = { format: EXTRACT_SHARD_FORMAT, run_id: run, snapshot_id: plan.snapshot_id, shard: shardText(shard), parts };
+  return `${JSON.stringify(fragment, null, 2)}\n`;
+}
+
+/**
+ * Every plan unit's part, from the shards' fragments of this plan's snapshot:
+ * each unit exactly once, or an error naming what is missing or doubled.
+ */
+export async function collectFragments(run: Storage, plan: ExtractPlan): Promise<Map<string, PartEntry>> {
+  const keys = (await run.list(EXTRACT_SHARDS_PREFIX)).map((o) => o.key).filter((k) => k.endsWith('.json')).sort();
+  const found = new Map<string, { part: PartEntry; shard: string }>();
+  const doubled: string[] = [];
+  let stale = 0;
+  for (const key of keys) {
+    const fragment = await readManifest<ExtractShardFragment>(run, key, EXTRACT_SHARD_FORMAT);
+    if (!fragment) continue;
+    // A fragment of an earlier coordinator's snapshot describes other bytes: not this plan's.
+    if (fragment.snapshot_id !== plan.snapshot_id) { stale++; continue; }
+    for (const { table, index, part } of fragment.parts) {
+      const id = unitId({ table, index });
+      const before = found.get(id);
+      if (before) doubled.push(`${table} part ${index} (shards ${before.shard} and ${fragment.shard})`);
+      else found.set(id, { part, shard: fragment.shard });
+    }
+  }
+  const missing = plan.units.filter((u) => !found.has(unitId(u))).map(unitName);
+  if (doubled.length > 0) {
+    throw new UserError(`extract shards of run ${plan.run_id} copied some parts twice: ${doubled.join('; ')}; remove the fragments of the shard count you abandoned from ${run.uri}/${EXTRACT_SHARDS_PREFIX}/ and finalize again`);
+  }
+  if (missing.length > 0) {
+    throw new UserError(`extract of run ${plan.run_id} is not complete: ${missing.length} of ${plan.units.length} part(s) have no shard fragment (${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''})${stale > 0 ? `; ${stale} fragment(s) belong to another snapshot` : ''}; rerun the shard(s) that did not finish`);
+  }
+  return new Map([...found].map(([id, { part }]) => [id, part]));
+}

@@ -1,0 +1,47 @@
+// `--shard i/n`: which units of a stage one machine (or one array job) does.
+// The split is a pure function of the unit list, so every shard computes the
+// same assignment on its own and no scheduler has to hand units out.
+import { UserError } from './errors.ts';
+
+/** Shard `index` (1-based) of `count`. */
+export interface Shard { index: number; count: number }
+
+export function parseShard(text: string): Shard {
+  const match = /^(\d+)\/(\d+)$/.exec(text.trim());
+  const index = Number(match?.[1]);
+  const count = Number(match?.[2]);
+  if (!match || count < 1 || count > 10_000 || index < 1 || index > count) {
+    throw new UserError(`invalid --shard ${JSON.stringify(text)}: use i/n with 1 ≤ i ≤ n ≤ 10000 (shard i of n), e.g. 2/4`);
+  }
+  return { index, count };
+}
+
+export const shardText = (shard: Shard) => `${shard.index}/${shard.count}`;
+
+/** `shard-0002-of-0004`: names a shard's fragment so a listing sorts by shard. */
+export const shardLabel = (shard: Shard) => `shard-${String(shard.index).padStart(4, '0')}-of-${String(shard.count).padStart(4, '0')}`;
+
+/**
+ * Largest units first, each to the shard with the fewest bytes so far (ties:
+ * the lowest shard). Units are first put in a total order by `id`, so the
+ * result never depends on the order they were listed in. With n ≥ units,
+ * shard k gets exactly the k-th largest unit (what a map over units needs).
+ */
+export function assignShards<T>(units: T[], count: number, bytes: (unit: T) => number, id: (unit: T) => string): T[][] {
+  const ordered = [...units].sort((a, b) => bytes(b) - bytes(a) || (id(a) < id(b) ? -1 : id(a) > id(b) ? 1 : 0));
+  const shards: T[][] = Array.from({ length: count }, () => []);
+  const load = new Array<number>(count).fill(0);
+  for (const unit of ordered) {
+    let least = 0;
+    for (let s = 1; s < count; s++) if (load[s]! < load[least]!) least = s;
+    shards[least]!.push(unit);
+    load[least]! += bytes(unit);
+  }
+  return shards;
+}
+
+/** The units of `shard`, in the order the shard should do them (largest first). */
+export function unitsOfShard<T>(units: T[], shard: Shard | undefined, bytes: (unit: T) => number, id: (unit: T) => string): T[] {
+  if (!shard) return units;
+  return assignShards(units, shard.count, bytes, id)[shard.index - 1]!;
+}

@@ -1,0 +1,156 @@
+// Issue 9: extract and transform sharded across separate processes (as
+// machines would run them) give the same bytes as one process, and a shard
+// lost mid-way is rerun alone.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import test, { type ExecutionContext } from 'ava';
+import { openStorage, type Storage } from '../lib/storage.ts';
+import { runCli, REPO, type CliResult } from './cli.ts';
+import { freshBucketPrefix, freshDatabase } from './stack.ts';
+
+const SPLIT_ROWS = '400';
+
+/** Starts `extract snapshot --hold` and waits for the snapshot id it prints. */
+async function startCoordinator(t: ExecutionContext, env: Record<string, string>): Promise<{ child: ChildProcess; snapshot: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--split-rows', SPLIT_ROWS, '--quiet'], {
+    cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let out = '';
+  let err = '';
+  child.stderr!.on('data', (d) => (err += d));
+  for await (const chunk of child.stdout!) {
+    out += chunk;
+    if (out.includes('\n')) break;
+  }
+  if (!out.includes('\n')) throw new Error(`coordinator printed no snapshot: ${err}`);
+  return { child, snapshot: JSON.parse(out).snapshot_id as string };
+}
+
+/** Runs one CLI per shard of n, all at once; every one must succeed. */
+async function runShards(t: ExecutionContext, script: string, n: number, args: string[], env: Record<string, string>): Promise<void> {
+  const results = await Promise.all(Array.from({ length: n }, (_, i) => runCli(script, ['--shard', `${i + 1}/${n}`, '--quiet', ...args], env)));
+  results.forEach((r, i) => t.is(r.code, 0, `${script} shard ${i + 1}/${n}: ${r.stderr}`));
+}
+
+function ok(t: ExecutionContext, result: CliResult, what: string): void {
+  t.is(result.code, 0, `${what}: ${result.stderr}`);
+}
+
+async function sha256Of(run: Storage, key: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of await run.get(key)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Every output of the run by key → sha256, without the shards' own bookkeeping (fragments, plan) and the timed report. */
+async function outputs(run: Storage): Promise<Record<string, string>> {
+  const keys = (await run.list('')).map((o) => o.key)
+    .filter((k) => !k.startsWith('extract/shards/') && !k.startsWith('transform/shards/') && k !== 'extract/plan.json' && k !== 'report.json');
+  const hashes: Record<string, string> = {};
+  for (const key of keys.sort()) hashes[key] = await sha256Of(run, key);
+  return hashes;
+}
+
+/** Empties the run for the next try, keeping the coordinator's plan. */
+async function clearRun(run: Storage): Promise<void> {
+  for (const { key } of await run.list('')) if (key !== 'extract/plan.json') await run.delete(key);
+}
+
+/** Starts a CLI and kills it (SIGKILL) once `ready()` holds; false when it finished first. */
+async function killWhen(script: string, args: string[], env: Record<string, string>, ready: () => Promise<boolean>): Promise<boolean> {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', script, ...args], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: 'ignore' });
+  const exited = once(child, 'exit');
+  let finished = false;
+  void exited.then(() => { finished = true; });
+  while (!finished && !(await ready())) await new Promise((r) => setTimeout(r, 10));
+  const killed = !finished;
+  if (killed) child.kill('SIGKILL');
+  await exited;
+  return killed;
+}
+
+test('extract and transform in 1, 2 and 4 concurrent shards give byte-identical parts, items and manifests, equal to an unsharded run', async (t) => {
+  t.timeout(300_000);
+  const url = await freshDatabase(t, { scale: 0.004 });
+  const store = freshBucketPrefix();
+  const env = { DATABASE_URL: url, STORE: store, RUN: 'sharded' };
+  const run = openStorage(store).sub('sharded');
+  const { snapshot } = await startCoordinator(t, env);
+  const plan = JSON.parse((await run.getText('extract/plan.json'))!);
+  t.true(plan.units.length >= 8, `the plan has several parts to share (${plan.units.length})`);
+
+  const results = new Map<number, Record<string, string>>();
+  for (const n of [1, 2, 4]) {
+    await clearRun(run);
+    await runShards(t, 'extract/cli.ts', n, ['--snapshot', snapshot, '--concurrency', '2'], env);
+    t.is((await run.list('extract/shards')).length, n, `${n}: one fragment per shard`);
+    ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), `extract finalize (${n})`);
+    await runShards(t, 'transform/cli.ts', n, ['--concurrency', '1'], env);
+    ok(t, await runCli('transform/cli.ts', ['finalize', '--quiet'], env), `transform finalize (${n})`);
+    results.set(n, await outputs(run));
+  }
+  const one = results.get(1)!;
+  t.true(Object.keys(one).filter((k) => k.startsWith('items/')).length >= 8, 'several item files');
+  t.truthy(one['extract/manifest.json']);
+  t.truthy(one['transform/manifest.json']);
+  t.deepEqual(results.get(2), one, '2 shards = 1 shard, every byte');
+  t.deepEqual(results.get(4), one, '4 shards = 1 shard, every byte');
+
+  // One process, its own snapshot of the same data: the same parts and items.
+  const single = openStorage(store).sub('single');
+  const singleEnv = { ...env, RUN: 'single' };
+  ok(t, await runCli('extract/cli.ts', ['--split-rows', SPLIT_ROWS, '--quiet'], singleEnv), 'unsharded extract');
+  ok(t, await runCli('transform/cli.ts', ['--quiet'], singleEnv), 'unsharded transform');
+  const unsharded = await outputs(single);
+  const dataFiles = (hashes: Record<string, string>) => Object.fromEntries(Object.entries(hashes).filter(([k]) => /^(extract|items)\/.*\.gz$/.test(k)));
+  t.deepEqual(dataFiles(one), dataFiles(unsharded), 'sharded parts and items = unsharded ones');
+});
+
+test('a shard killed mid-way is rerun alone: finalize refuses the gap, and the result is byte-identical to an uninterrupted sharded run', async (t) => {
+  t.timeout(300_000);
+  const url = await freshDatabase(t, { scale: 0.01 });
+  const store = freshBucketPrefix();
+  const env = { DATABASE_URL: url, STORE: store, RUN: 'lossy' };
+  const run = openStorage(store).sub('lossy');
+  const coordinator = await startCoordinator(t, env);
+  const count = async (prefix: string, suffix: string) => (await run.list(prefix)).filter((o) => o.key.endsWith(suffix)).length;
+
+  // The reference: both shards uninterrupted.
+  await runShards(t, 'extract/cli.ts', 2, ['--concurrency', '1'], env);
+  ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'extract finalize');
+  await runShards(t, 'transform/cli.ts', 2, ['--concurrency', '1'], env);
+  ok(t, await runCli('transform/cli.ts', ['finalize', '--quiet'], env), 'transform finalize');
+  const reference = await outputs(run);
+  await clearRun(run);
+
+  // Extract: shard 1 finishes; shard 2 dies after its first part.
+  ok(t, await runCli('extract/cli.ts', ['--shard', '1/2', '--quiet', '--concurrency', '1'], env), 'extract shard 1/2');
+  const partsOfShard1 = await count('extract', '.csv.gz');
+  t.true(await killWhen('extract/cli.ts', ['--shard', '2/2', '--quiet', '--concurrency', '1'], env, async () => (await count('extract', '.csv.gz')) > partsOfShard1), 'extract shard 2/2 was killed mid-way');
+  const gap = await runCli('extract/cli.ts', ['finalize', '--quiet'], env);
+  t.not(gap.code, 0, 'finalize refuses an extract with a lost shard');
+  t.regex(gap.stderr, /not complete: \d+ of \d+ part\(s\) have no shard fragment/);
+  t.is(await run.getText('extract/manifest.json'), undefined, 'and writes no manifest');
+  ok(t, await runCli('extract/cli.ts', ['--shard', '2/2', '--quiet', '--concurrency', '1'], env), 'extract shard 2/2 rerun');
+  ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'extract finalize after the rerun');
+
+  // Transform: the same with shard 1 lost after its first unit.
+  ok(t, await runCli('transform/cli.ts', ['--shard', '2/2', '--quiet', '--concurrency', '1'], env), 'transform shard 2/2');
+  const itemsOfShard2 = await count('items', '.json.gz');
+  t.true(await killWhen('transform/cli.ts', ['--shard', '1/2', '--quiet', '--concurrency', '1'], env, async () => (await count('items', '.json.gz')) > itemsOfShard2), 'transform shard 1/2 was killed mid-way');
+  const transformGap = await runCli('transform/cli.ts', ['finalize', '--quiet'], env);
+  t.not(transformGap.code, 0, 'finalize refuses a transform with a lost shard');
+  t.regex(transformGap.stderr, /not complete: \d+ of \d+ unit\(s\) are in no shard's fragment/);
+  ok(t, await runCli('transform/cli.ts', ['--shard', '1/2', '--quiet', '--concurrency', '1'], env), 'transform shard 1/2 rerun');
+  ok(t, await runCli('transform/cli.ts', ['finalize', '--quiet'], env), 'transform finalize after the rerun');
+  t.deepEqual(await outputs(run), reference, 'every byte as in the uninterrupted run');
+
+  // Without its coordinator the snapshot is gone: a shard says so instead of copying another instant.
+  coordinator.child.kill('SIGTERM');
+  await once(coordinator.child, 'exit');
+  const orphan = await runCli('extract/cli.ts', ['--shard', '1/2', '--quiet'], env);
+  t.not(orphan.code, 0);
+  t.regex(orphan.stderr, /snapshot \S+ is no longer held/);
+});
