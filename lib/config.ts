@@ -52,6 +52,8 @@ export function parseCli<T>(argv: Argv<T>, stage: string) {
       throw err ?? new UserError(`${message} (see ${stage} --help)`);
     })
     .help()
+    // Usage texts are laid out by hand: wrap only what exceeds a wide terminal.
+    .wrap(Math.max(process.stdout.columns || 0, 120))
     .version(false)
     .parse();
 }
