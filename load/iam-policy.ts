@@ -164,7 +164,8 @@ function extractPolicy(r: Resolved): PolicyStatement[] {
   return [
     writeObjects('ExtractWritePartsManifestAndRunReport', r, ['extract/*', RUN_REPORT]),
     allow('ExtractDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, 'extract/.write-check')),
-    allow('ExtractReadPreviousManifestAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', RUN_REPORT)),
+    // A sharded extract's shards read the coordinator's plan; finalize reads the shards' fragments.
+    allow('ExtractReadPreviousManifestPlanFragmentsAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', 'extract/plan.json', 'extract/shards/*', RUN_REPORT)),
     listBucket('Extract', r),
     ...s3Kms('Extract', r),
   ];
