@@ -5,7 +5,7 @@
 import test, { type ExecutionContext } from 'ava';
 import { gzipSync } from 'node:zlib';
 import {
-  CreateTableCommand, DeleteTableCommand, DescribeImportCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand,
+  DeleteTableCommand, DescribeImportCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand,
   ImportTableCommand, ListImportsCommand, PutItemCommand, QueryCommand, ScanCommand,
   type ImportTableCommandInput, type ImportTableDescription,
 } from '@aws-sdk/client-dynamodb';
@@ -13,7 +13,7 @@ import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-clo
 import { cloudWatchLogsClient, dynamoClient } from '../lib/aws.ts';
 import { openStorage } from '../lib/storage.ts';
 import { zstdAvailable } from '../scripts/import-endpoint/decompress.ts';
-import { randomName, stackEnv } from './stack.ts';
+import { freshDynamoTable, randomName, stackEnv } from './stack.ts';
 
 const env = stackEnv();
 const BUCKET = env.S3_BUCKET!;
@@ -104,14 +104,7 @@ test('DynamoDB operations pass through the endpoint to DynamoDB Local unchanged'
   const { ddb } = clients(t);
   t.not(env.AWS_ENDPOINT_URL_DYNAMODB, env.DDB_LOCAL_URL);
   t.is(env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, env.AWS_ENDPOINT_URL_DYNAMODB);
-  const TableName = randomName('passthrough-');
-  await ddb.send(new CreateTableCommand({
-    TableName,
-    KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
-    AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }, { AttributeName: 'SK', AttributeType: 'S' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
-  t.teardown(async () => { await ddb.send(new DeleteTableCommand({ TableName })); });
+  const TableName = await freshDynamoTable(t, ddb, 'passthrough-');
   const Item = { PK: { S: 'USER#1' }, SK: { S: 'PROFILE' }, n: { N: '12345678901234567890.5' }, b: { B: new Uint8Array([0, 1, 254, 255]) }, s: { S: 'zażółć 日本語' } };
   await ddb.send(new PutItemCommand({ TableName, Item }));
   const read = await ddb.send(new GetItemCommand({ TableName, Key: { PK: Item.PK, SK: Item.SK }, ConsistentRead: true }));

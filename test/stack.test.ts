@@ -5,9 +5,9 @@ import { Readable } from 'node:stream';
 import pg from 'pg';
 import { GetObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { CreateTableCommand, DeleteTableCommand, GetItemCommand, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
+import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, s3Client } from '../lib/aws.ts';
-import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+import { freshBucketPrefix, freshDatabase, freshDynamoTable, stackEnv } from './stack.ts';
 
 const FIXTURE_TABLES = 16;
 
@@ -98,15 +98,7 @@ test('DynamoDB answers CreateTable, PutItem and GetItem', async (t) => {
   const env = stackEnv();
   const ddb = dynamoClient(env);
   t.teardown(() => ddb.destroy());
-  const TableName = randomName('stack-test-');
-  await ddb.send(new CreateTableCommand({
-    TableName,
-    KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
-    AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }, { AttributeName: 'SK', AttributeType: 'S' }],
-    BillingMode: 'PAY_PER_REQUEST',
-  }));
-  t.teardown(async () => { await ddb.send(new DeleteTableCommand({ TableName })); });
-  await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName });
+  const TableName = await freshDynamoTable(t, ddb, 'stack-test-');
 
   const Item = { PK: { S: 'USER#1' }, SK: { S: 'PROFILE' }, n: { N: '42' }, tags: { SS: ['a', 'b'] } };
   await ddb.send(new PutItemCommand({ TableName, Item }));

@@ -3,6 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
+import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { tableCreationParameters } from '../load/table-spec.ts';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { readEnvFile, type StackEnv } from '../scripts/stack/env-file.ts';
 import { repoRoot } from '../scripts/stack/paths.ts';
@@ -41,4 +43,13 @@ export async function freshDatabase(t: ExecutionContext, opts: { scale?: number;
 /** A STORE of its own for one test: s3://<stack bucket>/<random>. */
 export function freshBucketPrefix(): string {
   return `s3://${stackEnv().S3_BUCKET}/${randomName('t-')}`;
+}
+
+/** A DynamoDB table of its own for one test, as load creates it (load/table-spec.ts); deleted when the test ends. */
+export async function freshDynamoTable(t: ExecutionContext, ddb: DynamoDBClient, prefix: string): Promise<string> {
+  const TableName = randomName(prefix);
+  await ddb.send(new CreateTableCommand(tableCreationParameters(TableName, {})));
+  t.teardown(async () => { await ddb.send(new DeleteTableCommand({ TableName })); });
+  await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName });
+  return TableName;
 }

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
-import { BatchWriteItemCommand, CreateTableCommand, DeleteTableCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { BatchWriteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { runExtract } from '../extract/extract.ts';
 import { dynamoClient } from '../lib/aws.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
@@ -15,7 +15,7 @@ import { openStorage } from '../lib/storage.ts';
 import { runTransform } from '../transform/runner.ts';
 import { REPO, runCli } from './cli.ts';
 import { recordFault } from './fault-table.ts';
-import { freshDatabase, randomName, stackEnv } from './stack.ts';
+import { freshDatabase, freshDynamoTable, stackEnv } from './stack.ts';
 
 const quiet = () => {};
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-transform-test-'));
@@ -153,13 +153,7 @@ test("the latest subscription is the first item of a descending Query on the use
   await transform(store);
   const subscriptions = await items(store, 'subscriptions');
   const ddb = dynamoClient(env);
-  const table = randomName('subs-');
-  await ddb.send(new CreateTableCommand({
-    TableName: table, BillingMode: 'PAY_PER_REQUEST',
-    AttributeDefinitions: [{ AttributeName: 'PK', AttributeType: 'S' }, { AttributeName: 'SK', AttributeType: 'S' }],
-    KeySchema: [{ AttributeName: 'PK', KeyType: 'HASH' }, { AttributeName: 'SK', KeyType: 'RANGE' }],
-  }));
-  t.teardown(() => ddb.send(new DeleteTableCommand({ TableName: table })));
+  const table = await freshDynamoTable(t, ddb, 'subs-');
   for (let i = 0; i < subscriptions.length; i += 25) {
     await ddb.send(new BatchWriteItemCommand({ RequestItems: { [table]: subscriptions.slice(i, i + 25).map((Item) => ({ PutRequest: { Item: Item as never } })) } }));
   }
