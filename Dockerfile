@@ -13,7 +13,9 @@ COPY extract ./extract
 COPY transform ./transform
 COPY load ./load
 COPY bin ./bin
-# The stages write nothing outside --store; run as an unprivileged user.
+# The stages write nothing outside --store but the transform's worker bundle
+# (esbuild, cached in .local/cache/); run as an unprivileged user.
+RUN mkdir -p .local && chown node:node .local
 USER node
 ENTRYPOINT ["/app/bin/pg2ddb"]
 CMD ["--help"]

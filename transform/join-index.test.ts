@@ -1,10 +1,15 @@
 import test from 'ava';
-import { JoinIndex, JoinIndexBuilder } from './join-index.ts';
+import { JoinIndex, JoinIndexBuilder, openJoinIndex } from './join-index.ts';
 
-function build(pairs: [string | null, string | null][], describe = 'test'): JoinIndex {
-  const builder = new JoinIndexBuilder();
-  for (const [key, value] of pairs) builder.add(key, value);
-  return builder.build(describe);
+function build(pairs: [string | null, string | null][], describe = 'test', runBytes?: number): JoinIndex {
+  const builder = new JoinIndexBuilder(describe, runBytes);
+  try {
+    for (const [key, value] of pairs) builder.add(key, value);
+    return openJoinIndex(builder.build());
+  } catch (err) {
+    builder.discard();
+    throw err;
+  }
 }
 
 test('finds every key, tells a NULL value from a missing row', (t) => {
@@ -17,30 +22,40 @@ test('finds every key, tells a NULL value from a missing row', (t) => {
   t.false(index.has('zz'));
   t.is(index.get('zz'), undefined);
   t.is(index.get(''), undefined);
+  t.is(index.get('0'), undefined, 'before the first key');
+  index.close();
 });
 
-test('the data can be rebuilt from its shared buffers (as a worker does)', (t) => {
+test('the data can be rebuilt from its shared buffers and descriptor (as a worker does)', (t) => {
   const index = build(Array.from({ length: 1000 }, (_, i) => [`k${i}`, i % 7 ? `v${i}` : null] as [string, string | null]));
   const copy = new JoinIndex(structuredClone(index.data));
   for (let i = 0; i < 1000; i++) t.is(copy.get(`k${i}`), i % 7 ? `v${i}` : null);
-  t.true(index.data.keyBytes instanceof SharedArrayBuffer);
+  t.true(index.data.firstKeys instanceof SharedArrayBuffer);
+  index.close();
 });
 
-test('a match column that is not unique is refused', (t) => {
+test('a match column that is not unique is refused, within a run and across runs', (t) => {
   t.throws(() => build([['a', '1'], ['a', '2']], 'join user_id on user_devices.id'), { message: /join user_id on user_devices\.id: the match column is not unique/ });
+  const keys = Array.from({ length: 300 }, (_, i) => [`k${(i * 7919) % 300}`, 'v'] as [string, string]);
+  t.throws(() => build([...keys, ['k17', 'again']], 'runs', 256), { message: /runs: the match column is not unique/ });
 });
 
 test('an empty index finds nothing', (t) => {
   const index = build([], 'empty');
   t.false(index.has('a'));
+  index.close();
 });
 
-test('NULL keys are left out; sorted input (the usual case) and shuffled input give the same index', (t) => {
-  const rows = Array.from({ length: 500 }, (_, i) => [`id-${String(i).padStart(4, '0')}`, `v${i}`] as [string, string]);
-  const shuffled = [...rows].sort((a, b) => (a[1] < b[1] ? -1 : 1));
-  const a = build([...rows, [null, 'x']]);
-  const b = build(shuffled);
-  t.deepEqual(Buffer.from(a.data.keyBytes), Buffer.from(b.data.keyBytes));
-  t.is(a.data.count, 500);
-  t.is(b.get('id-0042'), 'v42');
+test('NULL keys are left out; sorted and shuffled input, in one run or many, give the same lookups', (t) => {
+  const rows = Array.from({ length: 5000 }, (_, i) => [`id-${String(i).padStart(5, '0')}`, i % 11 ? `value ${i} ${'x'.repeat(i % 300)}` : null] as [string, string | null]);
+  const shuffled = rows.map((_, i) => rows[(i * 7919) % rows.length]!);
+  t.notDeepEqual(shuffled, rows);
+  for (const [input, runBytes] of [[rows, undefined], [rows, 1000], [shuffled, undefined], [shuffled, 1000]] as const) {
+    const index = build([...input, [null, 'x']], 'test', runBytes);
+    for (const [key, value] of rows) t.is(index.get(key), value, key);
+    t.is(index.get('id-'), undefined);
+    t.is(index.get('id-99999'), undefined);
+    t.is(index.get('id-00042x'), undefined);
+    index.close();
+  }
 });

@@ -1,47 +1,94 @@
 // A join's lookup table (another table's match column → taken column), built
-// once per run and shared with every worker thread without copying: keys and
-// values live in SharedArrayBuffers, sorted by their UTF-8 bytes, and a lookup
-// is a binary search over bytes. A Map of 1M uuid → job_id strings costs
-// ~130 MB per thread; this costs ~60 MB once, and is built without holding the
-// rows as JS strings (the joined table usually arrives sorted: its primary key
-// is the match column and extract orders by it, COLLATE "C").
+// once per run into a file sorted by the keys' UTF-8 bytes, that every thread
+// reads with positional reads. Memory stays flat however large the joined
+// table: the file lives in the OS page cache, and only the first key of each
+// ~4 KB block is held, in SharedArrayBuffers shared with the worker threads.
+// (Held in memory, 1M uuid → job_id entries cost ~60 MB, and twice that while
+// building.) A lookup is a binary search over the blocks' first keys, one
+// pread and a binary search in the block.
+//
+// Block layout: u32 count, then u32 offsets (from the block's start) of each
+// entry's key start, value start, and the end; a value is a flag byte (0 NULL,
+// 1 a value) then its UTF-8 bytes.
+import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 
-/** What crosses to a worker: SharedArrayBuffers are shared, not cloned. */
-export interface JoinIndexData {
-  count: number;
-  keyBytes: SharedArrayBuffer;
-  /** count + 1 offsets into keyBytes. */
-  keyOffsets: SharedArrayBuffer;
-  valueBytes: SharedArrayBuffer;
-  /** count + 1 offsets into valueBytes. */
-  valueOffsets: SharedArrayBuffer;
-  /** One byte per entry: 1 when the taken value is NULL. */
-  valueNull: SharedArrayBuffer;
+const BLOCK_BYTES = 4096;
+/** Key and value bytes sorted in memory at a time; a larger table is sorted in runs, then merged. */
+const RUN_BYTES = 4 * 1024 * 1024;
+
+/** A built index file and its block index (SharedArrayBuffers: shared with worker threads, not cloned). */
+export interface JoinIndexFile {
+  path: string;
+  /** Each block's first key, back to back. */
+  firstKeys: SharedArrayBuffer;
+  /** blocks + 1 offsets into firstKeys. */
+  firstKeyAt: SharedArrayBuffer;
+  /** blocks + 1 file positions (Float64: files may pass 4 GB). */
+  blockAt: SharedArrayBuffer;
+}
+
+/**
+ * An open index: what crosses to a worker. The descriptor belongs to the
+ * process, and is opened by the main thread: Node closes a worker's
+ * descriptors when the worker exits.
+ */
+export interface JoinIndexData extends Omit<JoinIndexFile, 'path'> {
+  fd: number;
+}
+
+/** Opens a built index file and deletes it: the open descriptor keeps it readable, and nothing is left on disk. */
+export function openJoinIndex({ path: file, ...index }: JoinIndexFile): JoinIndex {
+  const fd = openSync(file, 'r');
+  rmSync(path.dirname(file), { recursive: true, force: true });
+  return new JoinIndex({ fd, ...index });
 }
 
 export class JoinIndex {
-  private readonly keys: Buffer;
-  private readonly keyAt: Uint32Array;
-  private readonly values: Buffer;
-  private readonly valueAt: Uint32Array;
-  private readonly valueNull: Uint8Array;
+  private readonly firstKeys: Buffer;
+  private readonly firstKeyAt: Uint32Array;
+  private readonly blockAt: Float64Array;
+  private block = Buffer.alloc(BLOCK_BYTES);
+  private loaded = -1;
 
   constructor(readonly data: JoinIndexData) {
-    this.keys = Buffer.from(data.keyBytes);
-    this.keyAt = new Uint32Array(data.keyOffsets);
-    this.values = Buffer.from(data.valueBytes);
-    this.valueAt = new Uint32Array(data.valueOffsets);
-    this.valueNull = new Uint8Array(data.valueNull);
+    this.firstKeys = Buffer.from(data.firstKeys);
+    this.firstKeyAt = new Uint32Array(data.firstKeyAt);
+    this.blockAt = new Float64Array(data.blockAt);
   }
 
+  /** The entry's position in the loaded block (see the layout above), or -1. */
   private find(key: string): number {
     const probe = Buffer.from(key, 'utf8');
+    // The last block whose first key ≤ probe.
     let lo = 0;
-    let hi = this.data.count - 1;
+    let hi = this.blockAt.length - 2;
+    let b = -1;
     while (lo <= hi) {
       const mid = (lo + hi) >>> 1;
-      const order = this.keys.compare(probe, 0, probe.length, this.keyAt[mid], this.keyAt[mid + 1]);
-      if (order === 0) return mid;
+      if (this.firstKeys.compare(probe, 0, probe.length, this.firstKeyAt[mid], this.firstKeyAt[mid + 1]) <= 0) {
+        b = mid;
+        lo = mid + 1;
+      } else {
+        hi = mid - 1;
+      }
+    }
+    if (b < 0) return -1;
+    if (b !== this.loaded) {
+      const length = this.blockAt[b + 1]! - this.blockAt[b]!;
+      if (this.block.length < length) this.block = Buffer.alloc(length);
+      readSync(this.data.fd, this.block, 0, length, this.blockAt[b]!);
+      this.loaded = b;
+    }
+    const block = this.block;
+    lo = 0;
+    hi = block.readUInt32LE(0) - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1;
+      const at = 4 + 8 * mid;
+      const order = block.compare(probe, 0, probe.length, block.readUInt32LE(at), block.readUInt32LE(at + 4));
+      if (order === 0) return at;
       if (order < 0) lo = mid + 1;
       else hi = mid - 1;
     }
@@ -54,10 +101,16 @@ export class JoinIndex {
 
   /** The taken value; null when that row's value is NULL; undefined when no row matches. */
   get(key: string): string | null | undefined {
-    const i = this.find(key);
-    if (i < 0) return undefined;
-    if (this.valueNull[i]) return null;
-    return this.values.toString('utf8', this.valueAt[i], this.valueAt[i + 1]);
+    const at = this.find(key);
+    if (at < 0) return undefined;
+    const value = this.block.readUInt32LE(at + 4);
+    if (this.block[value] === 0) return null;
+    return this.block.toString('utf8', value + 1, this.block.readUInt32LE(at + 8));
+  }
+
+  /** Only the thread that opened the index closes it, once every unit using it is done. */
+  close(): void {
+    closeSync(this.data.fd);
   }
 }
 
@@ -65,72 +118,211 @@ export class JoinIndex {
 class Bytes {
   buffer = Buffer.allocUnsafe(1 << 16);
   length = 0;
+  reserve(need: number): void {
+    if (this.length + need <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + need));
+    this.buffer.copy(bigger, 0, 0, this.length);
+    this.buffer = bigger;
+  }
   append(text: string): void {
-    const need = Buffer.byteLength(text, 'utf8');
-    while (this.length + need > this.buffer.length) {
-      const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
-      this.buffer.copy(bigger, 0, 0, this.length);
-      this.buffer = bigger;
-    }
+    this.reserve(Buffer.byteLength(text, 'utf8'));
     this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+  appendBytes(from: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.length += from.copy(this.buffer, this.length, start, end);
   }
 }
 
-/** Collects (key, value) rows, then sorts them once into a shared JoinIndex. */
+/** An entry's bytes and where its key and value are in them: [bytes, keyStart, keyEnd, valueStart, valueEnd]. */
+type Entry = [Buffer, number, number, number, number];
+
+/** A file of sorted blocks being written, with its block index. */
+class BlockFile {
+  readonly fd: number;
+  private readonly block = new Bytes();
+  private readonly offsets: number[] = [];
+  private readonly firstKeys = new Bytes();
+  private readonly firstKeyAt: number[] = [0];
+  private readonly blockAt: number[] = [0];
+  private readonly last = new Bytes();
+  private empty = true;
+
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'w+');
+  }
+
+  /** Compares `key` (bytes start..end of `from`) with the last key added: < 0, 0 or > 0; > 0 when empty. */
+  compareLast(from: Buffer, start: number, end: number): number {
+    return this.empty ? 1 : from.compare(this.last.buffer, 0, this.last.length, start, end);
+  }
+
+  /** Adds an entry; keys must come in ascending order. */
+  add(from: Buffer, keyStart: number, keyEnd: number, valueStart: number, valueEnd: number): void {
+    const header = 4 + 4 * (this.offsets.length + 3);
+    if (this.offsets.length > 0 && header + this.block.length + (keyEnd - keyStart) + (valueEnd - valueStart) > BLOCK_BYTES) this.flush();
+    if (this.offsets.length === 0) {
+      this.firstKeys.appendBytes(from, keyStart, keyEnd);
+      this.firstKeyAt.push(this.firstKeys.length);
+    }
+    this.offsets.push(this.block.length);
+    this.block.appendBytes(from, keyStart, keyEnd);
+    this.offsets.push(this.block.length);
+    this.block.appendBytes(from, valueStart, valueEnd);
+    this.last.length = 0;
+    this.last.appendBytes(from, keyStart, keyEnd);
+    this.empty = false;
+  }
+
+  private flush(): void {
+    const count = this.offsets.length / 2;
+    const header = 4 + 4 * (this.offsets.length + 1);
+    const out = Buffer.allocUnsafe(header + this.block.length);
+    out.writeUInt32LE(count, 0);
+    this.offsets.push(this.block.length);
+    this.offsets.forEach((offset, i) => out.writeUInt32LE(header + offset, 4 + 4 * i));
+    this.block.buffer.copy(out, header, 0, this.block.length);
+    const position = this.blockAt[this.blockAt.length - 1]!;
+    writeSync(this.fd, out, 0, out.length, position);
+    this.blockAt.push(position + out.length);
+    this.offsets.length = 0;
+    this.block.length = 0;
+  }
+
+  /** Every entry in order: the entry's bytes and where its key and value are in them. */
+  *entries(): Generator<Entry> {
+    let block = Buffer.alloc(BLOCK_BYTES);
+    for (let b = 0; b + 1 < this.blockAt.length; b++) {
+      const length = this.blockAt[b + 1]! - this.blockAt[b]!;
+      if (block.length < length) block = Buffer.alloc(length);
+      readSync(this.fd, block, 0, length, this.blockAt[b]!);
+      const count = block.readUInt32LE(0);
+      for (let i = 0; i < count; i++) {
+        const at = 4 + 8 * i;
+        yield [block, block.readUInt32LE(at), block.readUInt32LE(at + 4), block.readUInt32LE(at + 4), block.readUInt32LE(at + 8)];
+      }
+    }
+  }
+
+  /** Writes the last block. */
+  end(): void {
+    if (this.offsets.length > 0) this.flush();
+  }
+
+  index(): JoinIndexFile {
+    const shared = (bytes: Uint8Array) => {
+      const buffer = new SharedArrayBuffer(Math.max(1, bytes.byteLength));
+      new Uint8Array(buffer).set(bytes);
+      return buffer;
+    };
+    return {
+      path: this.path,
+      firstKeys: shared(this.firstKeys.buffer.subarray(0, this.firstKeys.length)),
+      firstKeyAt: shared(new Uint8Array(Uint32Array.from(this.firstKeyAt).buffer)),
+      blockAt: shared(new Uint8Array(Float64Array.from(this.blockAt).buffer)),
+    };
+  }
+}
+
+/**
+ * Collects (key, value) rows into sorted runs of RUN_BYTES on disk, then merges
+ * them into one index file. A joined table usually arrives sorted (its primary
+ * key is the match column and extract orders by it, COLLATE "C"): its runs
+ * follow one another, so they go to one file and nothing is merged.
+ */
 export class JoinIndexBuilder {
-  private readonly keys = new Bytes();
-  private readonly values = new Bytes();
-  private keyAt: number[] = [0];
-  private valueAt: number[] = [0];
-  private nulls: number[] = [];
+  private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-join-'));
+  private readonly files: BlockFile[] = [];
+  private readonly run = new Bytes();
+  /** Per entry: start of its key, start of its value (flag byte first), in `run`. */
+  private runAt: number[] = [];
+
+  /** `describe` names the join in errors; `runBytes` is lowered only by tests, to merge small tables. */
+  constructor(private readonly describe: string, private readonly runBytes = RUN_BYTES) {}
 
   /** NULL keys match nothing and are left out. */
   add(key: string | null, value: string | null): void {
     if (key === null) return;
-    this.keys.append(key);
-    this.keyAt.push(this.keys.length);
-    if (value !== null) this.values.append(value);
-    this.valueAt.push(this.values.length);
-    this.nulls.push(value === null ? 1 : 0);
+    this.runAt.push(this.run.length);
+    this.run.append(key);
+    this.runAt.push(this.run.length);
+    this.run.append(value === null ? '\0' : `\u0001${value}`);
+    if (this.run.length >= this.runBytes) this.spill();
   }
 
-  /** A key seen twice is an error: a join must find one row. */
-  build(describe: string): JoinIndex {
-    const count = this.nulls.length;
-    const keys = this.keys.buffer;
+  private duplicate(): Error {
+    return new Error(`${this.describe}: the match column is not unique, so a join could find two rows`);
+  }
+
+  /** Sorts the run in memory and appends it to the last file, or to a new one if its keys do not follow on. */
+  private spill(): void {
+    const at = this.runAt;
+    const count = at.length / 2;
+    if (count === 0) return;
+    at.push(this.run.length);
+    const bytes = this.run.buffer;
+    const compare = (a: number, b: number) => bytes.compare(bytes, at[2 * b]!, at[2 * b + 1]!, at[2 * a]!, at[2 * a + 1]!);
     const order = new Uint32Array(count);
     for (let i = 0; i < count; i++) order[i] = i;
-    const compare = (a: number, b: number) => keys.compare(keys, this.keyAt[b]!, this.keyAt[b + 1]!, this.keyAt[a]!, this.keyAt[a + 1]!);
     let sorted = true;
     for (let i = 1; i < count && sorted; i++) sorted = compare(i - 1, i) < 0;
     if (!sorted) order.sort(compare);
-    for (let i = 1; i < count; i++) {
-      if (compare(order[i - 1]!, order[i]!) === 0) throw new Error(`${describe}: the match column is not unique, so a join could find two rows`);
+    let file = this.files[this.files.length - 1];
+    const first = order[0]!;
+    if (!file || file.compareLast(bytes, at[2 * first]!, at[2 * first + 1]!) <= 0) {
+      file = new BlockFile(path.join(this.dir, `run-${this.files.length}`));
+      this.files.push(file);
     }
-    const keyBytes = new SharedArrayBuffer(Math.max(1, this.keys.length));
-    const valueBytes = new SharedArrayBuffer(Math.max(1, this.values.length));
-    const keyOffsets = new Uint32Array(new SharedArrayBuffer(4 * (count + 1)));
-    const valueOffsets = new Uint32Array(new SharedArrayBuffer(4 * (count + 1)));
-    const valueNull = new Uint8Array(new SharedArrayBuffer(Math.max(1, count)));
-    const keyView = Buffer.from(keyBytes);
-    const valueView = Buffer.from(valueBytes);
-    let keyEnd = 0;
-    let valueEnd = 0;
-    for (let i = 0; i < count; i++) {
-      const from = order[i]!;
-      keyOffsets[i] = keyEnd;
-      keyEnd += keys.copy(keyView, keyEnd, this.keyAt[from]!, this.keyAt[from + 1]!);
-      valueOffsets[i] = valueEnd;
-      valueEnd += this.values.buffer.copy(valueView, valueEnd, this.valueAt[from]!, this.valueAt[from + 1]!);
-      valueNull[i] = this.nulls[from]!;
+    for (const i of order) {
+      const [keyStart, keyEnd] = [at[2 * i]!, at[2 * i + 1]!];
+      if (file.compareLast(bytes, keyStart, keyEnd) === 0) throw this.duplicate();
+      file.add(bytes, keyStart, keyEnd, keyEnd, at[2 * i + 2]!);
     }
-    keyOffsets[count] = keyEnd;
-    valueOffsets[count] = valueEnd;
-    return new JoinIndex({
-      count,
-      keyBytes, keyOffsets: keyOffsets.buffer as SharedArrayBuffer,
-      valueBytes, valueOffsets: valueOffsets.buffer as SharedArrayBuffer,
-      valueNull: valueNull.buffer as SharedArrayBuffer,
-    });
+    this.run.length = 0;
+    this.runAt = [];
+  }
+
+  /** The sorted index file, for openJoinIndex; a key seen twice is an error: a join must find one row. */
+  build(): JoinIndexFile {
+    this.spill();
+    const file = this.files.length === 1 ? this.files[0]! : this.merge();
+    file.end();
+    for (const other of this.files) {
+      closeSync(other.fd);
+      if (other !== file) rmSync(other.path);
+    }
+    this.files.length = 0;
+    return file.index();
+  }
+
+  /** After a failed build: closes and deletes the files. */
+  discard(): void {
+    for (const file of this.files) closeSync(file.fd);
+    this.files.length = 0;
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** k-way merge of the sorted files into one. */
+  private merge(): BlockFile {
+    const sources = this.files.map((f) => { f.end(); return f.entries(); });
+    const heads = sources.map((s) => s.next());
+    const merged = new BlockFile(path.join(this.dir, 'merged'));
+    this.files.push(merged);
+    for (;;) {
+      let min = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const head = heads[i]!;
+        if (head.done) continue;
+        if (min < 0) { min = i; continue; }
+        const [a, aStart, aEnd] = head.value;
+        const [b, bStart, bEnd] = heads[min]!.value as Entry;
+        if (a.compare(b, bStart, bEnd, aStart, aEnd) < 0) min = i;
+      }
+      if (min < 0) return merged;
+      const [bytes, keyStart, keyEnd, valueStart, valueEnd] = heads[min]!.value as Entry;
+      if (merged.compareLast(bytes, keyStart, keyEnd) === 0) throw this.duplicate();
+      merged.add(bytes, keyStart, keyEnd, valueStart, valueEnd);
+      heads[min] = sources[min]!.next();
+    }
   }
 }

@@ -87,7 +87,7 @@ async function openRun(options: Pick<TransformOptions, 'store' | 'run' | 'tables
     const sharded = (await run.list('extract/shards')).length > 0;
     throw new UserError(`no extract manifest at ${run.uri}/${EXTRACT_MANIFEST_KEY}: ${sharded ? 'the extract was sharded: run extract finalize (make finalize) first' : `run the extract stage for run ${options.run} first`}`);
   }
-  const unitOptions: UnitOptions = { gzipLevel: options.gzipLevel, unmapped: options.unmapped, dropExpired: options.dropExpired };
+  const unitOptions: UnitOptions = { gzipLevel: options.gzipLevel, unmapped: options.unmapped, dropExpired: options.dropExpired, ...(options.input ? { input: options.input } : {}) };
   const plans = await planTables(extract, options.unmapped);
   const selected = selectPlans(plans, options.tables);
   const units = selected.flatMap((plan) => unitsOf(plan, extract, unitOptions, plans));
@@ -111,8 +111,8 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   // tampered part stops the run with nothing written (not half of it).
   await verifyInputs(run, pending, plans, options.concurrency);
   const progress = new Progress(pending.length);
-  const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length)) : undefined;
-  const joins = new JoinCache(run, extract);
+  const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }) : undefined;
+  const joins = new JoinCache(run, extract, workers);
   try {
     await pool(pending, options.concurrency, async (unit) => {
       const name = `${unit.plan.table.name}/${partName(unit.index)}`;
@@ -121,10 +121,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
       const unitJoins = await resolveJoins(unit, joins);
       progress.start(name);
       const record = workers
-        ? await workers.run({
-          store: options.store, run: options.run, table: unit.plan.table.name, index: unit.index, options: unitOptions,
-          joins: [...unitJoins].map(([name, index]) => [name, index.data]),
-        }, onProgress)
+        ? await workers.run(unit, unitJoins, onProgress)
         : await transformUnit(run, unit, extract, unitJoins, unitOptions, onProgress);
       progress.finish(name);
       const p = record.part;
@@ -132,6 +129,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
     });
   } finally {
     await workers?.close();
+    await joins.close();
   }
   return pending.length;
 }
