@@ -4,19 +4,21 @@
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT
 
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down status extract transform load verify plan report iam-policy test test-faults typecheck demo dumps golden bench clean
+.PHONY: help install tools up down status extract snapshot finalize transform load verify plan report iam-policy test test-faults typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
 	@echo "make test       typecheck and run the whole test suite on a private local stack"
 	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data)"
-	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table)"
-	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table)"
+	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table; FORMAT=csv|parquet|both)"
+	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table; FORMAT=parquet reads a both extract's Parquet)"
+	@echo "make snapshot   sharded extract: hold one snapshot and write its plan until Ctrl-C (then SHARD=i/n make extract | transform)"
+	@echo "make finalize   sharded run: merge the shards' fragments into the manifest (STAGE=extract|transform, default both as found)"
 	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
 	@echo "make verify     prove the table equals the run and answers like the source database"
 	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
@@ -52,7 +54,18 @@ status:
 	$(STACK) status
 
 extract: install
-	$(NODE) extract/cli.ts
+	$(NODE) extract/cli.ts $(ARGS)
+
+# The coordinator of a sharded extract (docs/scale-out.md): runs until Ctrl-C / SIGTERM.
+snapshot: install
+	$(NODE) extract/cli.ts snapshot --hold $(ARGS)
+
+# Merges shard fragments into the stage's manifest: extract if it was sharded, then transform if it was.
+finalize: install
+	@stages="$(or $(STAGE),extract transform)"; done=0; \
+	for stage in $$stages; do \
+	  if [ -n "$(STAGE)" ] || $(NODE) scripts/has-shards.ts "$$stage"; then $(NODE) $$stage/cli.ts finalize $(ARGS) || exit $$?; done=1; fi; \
+	done; [ $$done = 1 ] || { echo "make finalize: no shard fragments in $${STORE:-./out}/$${RUN:-dev} (STAGE=extract|transform to name one)"; exit 1; }
 
 typecheck: install
 	npx tsc --noEmit
@@ -77,7 +90,7 @@ clean: down
 	rm -rf .local out
 
 transform: install
-	$(NODE) transform/cli.ts
+	$(NODE) transform/cli.ts $(ARGS)
 
 load: install
 	$(NODE) load/cli.ts $(ARGS)

@@ -10,10 +10,10 @@ import { finalizeExtract, holdSnapshot, runExtract, runShard, type ExtractOption
 
 const usage = `extract: COPY every PostgreSQL table, from one consistent snapshot, to gzip CSV files
 
-Usage: extract [options]                         one machine: snapshot, copy, manifest
-       extract snapshot --hold [options]         sharded: hold the snapshot, write extract/plan.json
-       extract --shard i/n [--snapshot id] ...   sharded: copy shard i's share of the plan's parts
-       extract finalize [options]                sharded: merge the shards' fragments into the manifest
+Usage:    extract [options]                          snapshot, copy every table, manifest
+Sharded:  extract snapshot --hold [options]          hold the snapshot, write extract/plan.json
+Shard:    extract --shard i/n [--snapshot id] [...]  copy shard i's share of the plan's parts
+Finalize: extract finalize [options]                 merge the shards' fragments into the manifest
 
 Writes <store>/<run>/extract/<table>/part-00000.csv.gz and <store>/<run>/extract/manifest.json.
 The database comes from $DATABASE_URL, else libpq's PG* variables (PGHOST, PGUSER, ...);
@@ -26,7 +26,8 @@ Sharded (several machines, one snapshot): start the coordinator, which keeps the
 transaction open and writes the plan of every part, until it gets SIGINT/SIGTERM; run shard
 i of n anywhere with the same --store/--run (each copies a byte-balanced share of the parts
 and writes extract/shards/shard-000i-of-000n.json); a failed shard is rerun alone; then
-finalize, and stop the coordinator. The manifest equals an unsharded run's on the same snapshot.`;
+finalize, and stop the coordinator. Shards take --split-rows and --gzip-level from the plan.
+The manifest equals an unsharded run's on the same snapshot.`;
 
 await runCli('extract', async () => {
   const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
@@ -38,6 +39,12 @@ await runCli('extract', async () => {
       describe: 'Schemas whose tables are extracted (repeatable)',
     })
     .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (1 is fastest; level changes bytes, not content)' })
+    .option('format', {
+      choices: ['csv', 'parquet', 'both'] as const,
+      default: (process.env.FORMAT || 'csv') as 'csv' | 'parquet' | 'both',
+      defaultDescription: '$FORMAT or csv',
+      describe: 'Parts as gzip CSV, as Parquet (part-NNNNN.parquet; PARQUET_COMPRESSION=snappy|gzip, PARQUET_ROW_GROUP_MB=8), or both from the same COPY',
+    })
     .option('split-rows', {
       type: 'number',
       // Parts of ~250k rows keep every core busy in transform and make ImportTable files of a few hundred MB.
@@ -88,6 +95,7 @@ await runCli('extract', async () => {
     concurrency: checkConcurrency(args.concurrency),
     schemas: args.schema,
     gzipLevel,
+    format: args.format,
     log,
   };
   if (command === 'snapshot') {

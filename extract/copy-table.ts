@@ -1,13 +1,17 @@
 // Copies one table, inside the run's snapshot, to one gzip object:
 // COPY (SELECT … ORDER BY …) TO STDOUT → count + sha256 of the raw text → gzip → storage.
+// With `--format parquet|both` the same COPY text also (or only) becomes a
+// Parquet object beside it (extract/parquet-part.ts).
+import { Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { to as copyTo } from 'pg-copy-streams';
 import { Meter } from '../lib/meter.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
-import type { PartEntry } from '../lib/manifest.ts';
-import type { Storage } from '../lib/storage.ts';
+import type { ExtractFormat, ParquetFile, PartEntry } from '../lib/manifest.ts';
+import type { PutResult, Storage } from '../lib/storage.ts';
 import type { CatalogTable } from './catalog.ts';
+import { ParquetEncoder, parquetSettings } from './parquet-part.ts';
 import { rangePredicate, type KeyRange } from './split.ts';
 
 /**
@@ -37,8 +41,8 @@ export function tableSegment(name: string): string {
   return encoded === '.' || encoded === '..' ? encoded.replace(/\./g, '%2E') : encoded;
 }
 
-export function partKey(table: string, part: number): string {
-  return `extract/${tableSegment(table)}/part-${String(part).padStart(5, '0')}.csv.gz`;
+export function partKey(table: string, part: number, extension = 'csv.gz'): string {
+  return `extract/${tableSegment(table)}/part-${String(part).padStart(5, '0')}.${extension}`;
 }
 
 /** A stream or file-system error the reading side saw because the storage side failed (not a PostgreSQL error). */
@@ -54,8 +58,10 @@ export async function copyTable(
   run: Storage,
   gzipLevel: number,
   onProgress: (approxRows: number, rawBytes: number) => void,
+  format: ExtractFormat = 'csv',
 ): Promise<PartEntry> {
   const key = partKey(table.name, part.index);
+  const parquetKey = partKey(table.name, part.index, 'parquet');
   let lines = 0;
   const raw = new Meter((chunk) => {
     // Newlines only approximate rows (quoted values may hold newlines); the
@@ -64,15 +70,28 @@ export async function copyTable(
     onProgress(Math.max(lines - 1, 0), raw.bytes);
   });
   const copy = client.query(copyTo(copySql(table, part.range)));
-  const gzip = createGzip({ level: gzipLevel });
-  const reading = pipeline(copy, raw, gzip);
-  const [stored, read] = await Promise.allSettled([run.put(key, gzip), reading]);
+  const gzip = format === 'parquet' ? undefined : createGzip({ level: gzipLevel });
+  const parquet = format === 'csv' ? undefined : new ParquetEncoder(table.columns, parquetSettings());
+  // Parquet alone: the COPY text, once converted, goes nowhere.
+  const sink = gzip ?? new Writable({ write: (_chunk, _encoding, done) => done() });
+  const reading = pipeline([copy, raw, ...(parquet ? [parquet] : []), sink]);
+  const [read, csvStored, parquetStored] = await Promise.allSettled([
+    reading,
+    gzip ? run.put(key, gzip) : undefined,
+    parquet ? run.put(parquetKey, parquet.parquet) : undefined,
+  ]);
+  const storeFailure = [csvStored, parquetStored].find((s) => s.status === 'rejected');
   // A failed COPY also fails the upload, and a failed write (disk full) also
   // fails the COPY's pipeline: report the cause, not the symptom.
-  if (read.status === 'rejected' && !(stored.status === 'rejected' && isStorageSideEffect(read.reason))) throw read.reason;
-  if (stored.status === 'rejected') throw stored.reason;
+  if (read.status === 'rejected' && !(storeFailure && isStorageSideEffect(read.reason))) throw read.reason;
+  if (storeFailure) throw storeFailure.reason;
+  const stored = (s: PromiseSettledResult<PutResult | undefined>) => (s as PromiseFulfilledResult<PutResult | undefined>).value;
+  const parquetFile: ParquetFile | undefined = parquet && { key: parquetKey, ...stored(parquetStored)!, row_groups: parquet.rowGroups };
+  // The part's own file is the CSV when there is one (readers of CSV runs see no change).
+  const own = gzip ? { key, ...stored(csvStored)! } : parquetFile!;
   return {
-    key, rows: copy.rowCount, raw_bytes: raw.bytes, raw_sha256: raw.sha256, bytes: stored.value.bytes, sha256: stored.value.sha256,
+    key: own.key, rows: copy.rowCount, raw_bytes: raw.bytes, raw_sha256: raw.sha256, bytes: own.bytes, sha256: own.sha256,
     ...(part.range.from || part.range.to ? { range: part.range } : {}),
+    ...(parquetFile ? { parquet: parquetFile } : {}),
   };
 }

@@ -11,7 +11,7 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import {
   EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, manifestText, readExtractManifest,
-  type ExtractManifest, type PartEntry, type TableEntry,
+  type ExtractFormat, type ExtractManifest, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
 import { redact, type PgClient } from '../lib/postgres.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
@@ -34,6 +34,8 @@ export interface ExtractOptions {
   concurrency: number;
   schemas: string[];
   gzipLevel: number;
+  /** csv (default), parquet, or both from the same COPY. */
+  format?: ExtractFormat;
   /** Split tables of more than this many (estimated) rows into primary-key ranges of about this size. */
   splitRows?: number;
   log: Logger;
@@ -142,7 +144,7 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
 }
 
 function manifestOptions(options: ExtractOptions): ExtractManifest['options'] {
-  return { format: 'csv', compression: 'gzip', gzip_level: options.gzipLevel, schemas: options.schemas };
+  return { format: options.format ?? 'csv', compression: 'gzip', gzip_level: options.gzipLevel, schemas: options.schemas };
 }
 
 /** Resolves `--table` names against the catalog: user input never reaches SQL. */
@@ -198,7 +200,7 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
         progress.start(label);
         let part: PartEntry;
         try {
-          part = await copyTable(client, tables.get(unit.table)!, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes));
+          part = await copyTable(client, tables.get(unit.table)!, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
         } catch (err) {
           throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
         }

@@ -33,6 +33,21 @@ export interface PartEntry {
   sha256: string;
   /** Set when the table was split (`--split-rows`): primary-key values, from inclusive, to exclusive. */
   range?: { from?: string[]; to?: string[] };
+  /**
+   * The part as Parquet (`--format parquet|both`): the same rows, in the same
+   * order. With `parquet` alone it is the part's own file (`key` equals its key).
+   */
+  parquet?: ParquetFile;
+}
+
+/** `csv`: gzip CSV parts; `parquet`: Parquet parts; `both`: each part in both, from the one COPY. */
+export type ExtractFormat = 'csv' | 'parquet' | 'both';
+
+export interface ParquetFile {
+  key: string;
+  bytes: number;
+  sha256: string;
+  row_groups: number;
 }
 
 export interface TableEntry {
@@ -66,7 +81,8 @@ export interface ExtractManifest {
   server: { version: string; version_num: number; encoding: string; collation: string };
   /** Session settings the COPY output depends on, as the server reported them. */
   settings: Record<string, string>;
-  options: { format: 'csv'; compression: 'gzip'; gzip_level: number; schemas: string[] };
+  /** `compression` and `gzip_level` are the CSV files' (Parquet pages say their own codec). */
+  options: { format: ExtractFormat; compression: 'gzip'; gzip_level: number; schemas: string[] };
   tables: TableEntry[];
 }
 
@@ -106,15 +122,35 @@ async function checkExtractFiles(run: Storage, manifest: ExtractManifest): Promi
   const stored = new Map((await run.list('extract')).map((o) => [o.key, o.bytes]));
   for (const table of manifest.tables) {
     for (const part of table.parts) {
-      const bytes = stored.get(part.key);
-      if (bytes === undefined) {
-        throw new UserError(`${run.uri}/${part.key} (table ${table.name}): no such file or directory, yet the extract manifest lists it`);
-      }
-      if (bytes !== part.bytes) {
-        throw new UserError(`${run.uri}/${part.key} (table ${table.name}): ${bytes} bytes where the extract manifest says ${part.bytes}: the file changed after extract`);
+      for (const file of part.parquet ? [part, part.parquet] : [part]) {
+        const bytes = stored.get(file.key);
+        if (bytes === undefined) {
+          throw new UserError(`${run.uri}/${file.key} (table ${table.name}): no such file or directory, yet the extract manifest lists it`);
+        }
+        if (bytes !== file.bytes) {
+          throw new UserError(`${run.uri}/${file.key} (table ${table.name}): ${bytes} bytes where the extract manifest says ${file.bytes}: the file changed after extract`);
+        }
       }
     }
   }
+}
+
+/** Which file of each part transform reads: `csv` or `parquet`; unset, the part's own file (the CSV when both). */
+export type TransformInput = 'csv' | 'parquet';
+
+/**
+ * The part as a reader of `input` sees it: the same part whose key, bytes
+ * and sha256 are those of the file it reads, so every check of that file (size,
+ * sha256, unit fingerprints) covers the file actually read.
+ */
+export function inputPart(part: PartEntry, input?: TransformInput): PartEntry {
+  const own: TransformInput = part.key.endsWith('.parquet') ? 'parquet' : 'csv';
+  if (input === undefined || input === own) return part;
+  if (input === 'parquet' && part.parquet) {
+    const { parquet, ...csv } = part;
+    return { ...csv, key: parquet.key, bytes: parquet.bytes, sha256: parquet.sha256 };
+  }
+  throw new UserError(`${part.key} has no ${input === 'parquet' ? 'Parquet' : 'CSV'} file: the run was extracted with --format ${own}; extract with --format both (or ${input}) to read ${input}`);
 }
 
 /**

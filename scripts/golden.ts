@@ -12,7 +12,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, manifestText, type ExtractManifest, type TableEntry } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { openStorage } from '../lib/storage.ts';
-import { CopyCsvParser, type CsvRow } from '../transform/copy-csv.ts';
+import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
 import { runTransform } from '../transform/runner.ts';
 import { DUMPS_DIR, SCHEMA_FILE, type DumpSchema } from './dumps.ts';
 

@@ -12,11 +12,11 @@ import { finalizeTransform, listUnits, runTransform, runTransformShard } from '.
 
 const usage = `transform: turn an extract run into DynamoDB JSON items for ImportTable
 
-Usage: transform [options]                 every unit, then the manifest
-       transform --shard i/n [options]    sharded: shard i's share of the units, then its fragment
-       transform finalize [options]       sharded: check every unit is in one fragment, write the manifest
-       transform units [options]          list the units with the --shard k/N that does each alone
-                                          (stdout and <run>/transform/units.json: a map's item list)
+Usage:    transform [options]              every unit, then the manifest
+Shard:    transform --shard i/n [options]  shard i's share of the units, then its fragment
+Finalize: transform finalize [options]     check every unit is in one fragment; write the manifest
+Units:    transform units [options]        each unit with the --shard k/N that does it alone
+          (to stdout and <run>/transform/units.json: the item list of a map over units)
 
 Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
@@ -35,6 +35,13 @@ await runCli('transform', async () => {
       describe: 'A table no mapper covers: fail the run, skip it (counted as dropped), or map it generically (PK <TABLE>#<primary key>, SK <TABLE>)',
     })
     .option('drop-expired', { type: 'boolean', default: false, describe: "Drop rows whose ttl is before the extract's as_of (counted)" })
+    .option('input', {
+      choices: ['csv', 'parquet'] as const,
+      // `make extract FORMAT=parquet` then `make transform FORMAT=parquet` reads the Parquet files.
+      default: ['csv', 'parquet'].includes(process.env.FORMAT ?? '') ? process.env.FORMAT as 'csv' | 'parquet' : undefined,
+      defaultDescription: "$FORMAT if csv or parquet, else each part's own file (the CSV when the extract has both)",
+      describe: 'Which file of each extract part to read, when the extract was made with --format both',
+    })
     .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .option('shard', { type: 'string', default: process.env.SHARD || undefined, defaultDescription: '$SHARD or none', describe: 'Do only shard i of n (i/n) of the units' })
@@ -53,6 +60,7 @@ await runCli('transform', async () => {
     gzipLevel,
     unmapped: args.unmapped,
     dropExpired: args['drop-expired'],
+    input: args.input,
     force: args.force,
     log: args.quiet ? () => {} : logger('transform'),
   };

@@ -3,7 +3,7 @@
 // data, created_at, updated_at, ttl; `data` keys in column order) so that item
 // files diff well. Rows that cannot become a valid item become rejects.
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
-import type { CsvRow } from './copy-csv.ts';
+import type { CsvRow } from '../lib/copy-csv.ts';
 import type { AttributeValue } from './decode/attribute.ts';
 import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
 import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';

@@ -2,7 +2,7 @@
 // and its units of work (table × extract part) with their fingerprints, plus
 // where every unit's outputs live. Shared by the runner and its worker threads.
 import { UserError } from '../lib/errors.ts';
-import type { ExtractManifest, PartEntry, TableEntry } from '../lib/manifest.ts';
+import { inputPart, type ExtractManifest, type PartEntry, type TableEntry, type TransformInput } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart } from '../lib/transform-manifest.ts';
@@ -15,6 +15,8 @@ export interface UnitOptions {
   gzipLevel: number;
   unmapped: Unmapped;
   dropExpired: boolean;
+  /** The file of each part to read (`--input`); unset, the part's own file (the CSV of a `--format both` extract). */
+  input?: TransformInput;
 }
 
 export interface Plan { table: TableEntry; mapping: 'mapper' | 'generic' | 'skip'; mapper?: LoadedMapper }
@@ -80,7 +82,7 @@ export function unitsOf(plan: Plan, extract: ExtractManifest, options: UnitOptio
     if (!other) throw new UserError(`mapper ${plan.table.name} joins table ${join.table}, which the extract does not hold`);
     return other.table.parts.map((p) => p.sha256).join(',');
   });
-  return plan.table.parts.map((part, index) => ({
+  return plan.table.parts.map((entry) => inputPart(entry, options.input)).map((part, index) => ({
     plan: plan as Plan & { mapper: LoadedMapper },
     part,
     index,
