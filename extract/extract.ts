@@ -206,7 +206,9 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
         }
         progress.finish(label);
         const took = (Date.now() - started) / 1000;
-        options.log(`${label}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${formatBytes(part.bytes)} gzip in ${took.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(took, 0.001))}/s)`);
+        const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} gzip`];
+        if (part.parquet && part.parquet.key !== part.key) stored.push(`${formatBytes(part.parquet.bytes)} Parquet`);
+        options.log(`${label}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${stored.join(' + ')} in ${took.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(took, 0.001))}/s)`);
         copied.push({ unit, part, seconds: took });
       }
     } catch (err) {
