@@ -10,7 +10,7 @@ import { runStorage } from '../lib/config.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import {
-  EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, manifestText, readExtractManifest,
+  EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, checkExtractFiles, manifestText, readExtractManifest,
   type ExtractFormat, type ExtractManifest, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
 import { redact, type PgClient } from '../lib/postgres.ts';
@@ -68,7 +68,8 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
     options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
     const copied = await copyUnits(plan, plan.units, run, options);
     const parts = new Map(copied.map((c) => [unitId(c.unit), c.part]));
-    const manifest = await writeManifest(run, plan, parts);
+    const manifest = await buildManifest(run, plan, parts);
+    await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
     return summarize(options, run, manifest, copied, started);
   } finally {
     await snapshot.close().catch(() => {});
@@ -90,6 +91,7 @@ export async function holdSnapshot(options: ExtractOptions, ready: (plan: Extrac
     ready(plan);
     // A coordinator whose connection dies can no longer serve shards: fail loudly rather than hold nothing.
     const lost = once(snapshot.client, 'error').then(([err]) => { throw new UserError(`the snapshot's connection failed: ${redact(errorMessage(err))}; shards can no longer join it`); });
+    lost.catch(() => {}); // an error after the stop (while closing) is no failure
     await Promise.race([stop, lost]);
     options.log(`released snapshot ${snapshot.id}`);
   } finally {
@@ -118,9 +120,10 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
   const run = runStorage(options.store, options.run);
   const plan = await readPlan(run);
   const parts = await collectFragments(run, plan);
-  const manifest = await writeManifest(run, plan, parts);
-  // Sizes as the fragments recorded them, against the stored files: a part overwritten since fails here.
-  await readExtractManifest(run);
+  const manifest = await buildManifest(run, plan, parts);
+  // Sizes as the fragments recorded them, against the stored files: a part overwritten since is refused before publishing.
+  await checkExtractFiles(run, manifest);
+  await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
   options.log(`finalized ${plan.units.length} part(s) of ${plan.tables.length} table(s) from snapshot ${plan.snapshot_id} into ${run.uri}/${EXTRACT_MANIFEST_KEY}`);
   return manifest;
 }
@@ -229,8 +232,8 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
   return copied.sort((a, b) => (unitId(a.unit) < unitId(b.unit) ? -1 : 1));
 }
 
-/** Writes the manifest from the plan and every unit's part. A `TABLE=` run replaces only its tables' entries; the run keeps its own `as_of`. */
-async function writeManifest(run: Storage, plan: ExtractPlan, parts: Map<string, PartEntry>): Promise<ExtractManifest> {
+/** The manifest from the plan and every unit's part. A `TABLE=` run replaces only its tables' entries; the run keeps its own `as_of`. */
+async function buildManifest(run: Storage, plan: ExtractPlan, parts: Map<string, PartEntry>): Promise<ExtractManifest> {
   const entries = plan.tables.map((table) => tableEntry(table, plan, plan.units.filter((u) => u.table === table.name).map((u) => parts.get(unitId(u))!)));
   const previous = plan.tables_selected ? await readExtractManifest(run, { checkFiles: false }) : undefined;
   const fresh = new Set(entries.map((e) => e.name));
@@ -247,7 +250,6 @@ async function writeManifest(run: Storage, plan: ExtractPlan, parts: Map<string,
     options: { format: plan.options.format, compression: plan.options.compression, gzip_level: plan.options.gzip_level, schemas: plan.options.schemas },
     tables,
   };
-  await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
   return manifest;
 }
 

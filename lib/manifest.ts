@@ -118,7 +118,8 @@ export async function readManifest<T extends { format: string; run_id: string }>
   return manifest;
 }
 
-async function checkExtractFiles(run: Storage, manifest: ExtractManifest): Promise<void> {
+/** Every part the manifest lists is stored, with the size it gives (both files of a `both` part). */
+export async function checkExtractFiles(run: Storage, manifest: ExtractManifest): Promise<void> {
   const stored = new Map((await run.list('extract')).map((o) => [o.key, o.bytes]));
   for (const table of manifest.tables) {
     for (const part of table.parts) {
