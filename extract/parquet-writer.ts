@@ -6,6 +6,7 @@
 // Own writer rather than parquetjs-lite: that one buffers row groups as JS
 // objects, has no DECIMAL with precision/scale, and writes no
 // TIMESTAMP(isAdjustedToUTC) logical type.
+import { ByteBuffer } from '../lib/byte-buffer.ts';
 import { encodeStruct, i32, i64, list, bin, struct, type ThriftValue } from '../lib/parquet-thrift.ts';
 import {
   CODEC, CREATED_BY, Encoding, MAGIC, PAGE_DATA, compress, encodeDefinitionLevels, schemaElements, stringList,
@@ -22,28 +23,9 @@ export interface ParquetWriterOptions {
 /** Uncompressed bytes per data page: small enough to decode one at a time, large enough to compress well. */
 const PAGE_BYTES = 1024 * 1024;
 
-/** A growable byte buffer (one per column's open page). */
-class ByteSink {
-  buf = Buffer.allocUnsafe(64 * 1024);
-  length = 0;
-
-  ensure(more: number): void {
-    if (this.length + more <= this.buf.length) return;
-    const next = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.length + more));
-    this.buf.copy(next, 0, 0, this.length);
-    this.buf = next;
-  }
-
-  take(): Buffer {
-    const out = Buffer.from(this.buf.subarray(0, this.length));
-    this.length = 0;
-    return out;
-  }
-}
-
 /** One column's chunk of the current row group: sealed pages plus the open one. */
 class ColumnChunk {
-  private readonly values = new ByteSink();
+  private readonly values = new ByteBuffer();
   private levels = new Uint8Array(1024);
   /** Values (NULLs included) in the open page. */
   private count = 0;
@@ -75,9 +57,9 @@ class ColumnChunk {
     const { column } = this;
     if (column.kind === 'text') {
       // The hot path: UTF-8 straight into the page, no round trip to check.
-      sink.ensure(4 + text.length * 3);
-      const length = sink.buf.write(text, sink.length + 4, 'utf8');
-      sink.buf.writeUInt32LE(length, sink.length);
+      sink.reserve(4 + text.length * 3);
+      const length = sink.buffer.write(text, sink.length + 4, 'utf8');
+      sink.buffer.writeUInt32LE(length, sink.length);
       sink.length += 4 + length;
       return;
     }
@@ -87,33 +69,33 @@ class ColumnChunk {
     switch (column.physical) {
       case PhysicalType.BOOLEAN:
         // One byte per value here; packed to bits when the page is sealed.
-        sink.ensure(1);
-        sink.buf[sink.length++] = value as number;
+        sink.reserve(1);
+        sink.buffer[sink.length++] = value as number;
         break;
       case PhysicalType.INT32:
-        sink.ensure(4);
-        sink.buf.writeInt32LE(Number(value), sink.length);
+        sink.reserve(4);
+        sink.buffer.writeInt32LE(Number(value), sink.length);
         sink.length += 4;
         break;
       case PhysicalType.INT64:
-        sink.ensure(8);
-        sink.buf.writeBigInt64LE(BigInt(value as number | bigint), sink.length);
+        sink.reserve(8);
+        sink.buffer.writeBigInt64LE(BigInt(value as number | bigint), sink.length);
         sink.length += 8;
         break;
       case PhysicalType.FIXED_LEN_BYTE_ARRAY: {
         // DECIMAL: the unscaled value, two's complement, big-endian, `width` bytes.
         const width = column.width!;
         let v = BigInt.asUintN(8 * width, value as bigint);
-        sink.ensure(width);
-        for (let i = width - 1; i >= 0; i--) { sink.buf[sink.length + i] = Number(v & 0xffn); v >>= 8n; }
+        sink.reserve(width);
+        for (let i = width - 1; i >= 0; i--) { sink.buffer[sink.length + i] = Number(v & 0xffn); v >>= 8n; }
         sink.length += width;
         break;
       }
       case PhysicalType.BYTE_ARRAY: {
         const bytes = value as Buffer;
-        sink.ensure(4 + bytes.length);
-        sink.buf.writeUInt32LE(bytes.length, sink.length);
-        bytes.copy(sink.buf, sink.length + 4);
+        sink.reserve(4 + bytes.length);
+        sink.buffer.writeUInt32LE(bytes.length, sink.length);
+        bytes.copy(sink.buffer, sink.length + 4);
         sink.length += 4 + bytes.length;
         break;
       }

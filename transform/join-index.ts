@@ -13,6 +13,7 @@
 import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { ByteBuffer } from '../lib/byte-buffer.ts';
 
 const BLOCK_BYTES = 4096;
 /** Key and value bytes sorted in memory at a time; a larger table is sorted in runs, then merged. */
@@ -114,38 +115,18 @@ export class JoinIndex {
   }
 }
 
-/** A byte buffer that grows by doubling. */
-class Bytes {
-  buffer = Buffer.allocUnsafe(1 << 16);
-  length = 0;
-  reserve(need: number): void {
-    if (this.length + need <= this.buffer.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + need));
-    this.buffer.copy(bigger, 0, 0, this.length);
-    this.buffer = bigger;
-  }
-  append(text: string): void {
-    this.reserve(Buffer.byteLength(text, 'utf8'));
-    this.length += this.buffer.write(text, this.length, 'utf8');
-  }
-  appendBytes(from: Buffer, start: number, end: number): void {
-    this.reserve(end - start);
-    this.length += from.copy(this.buffer, this.length, start, end);
-  }
-}
-
 /** An entry's bytes and where its key and value are in them: [bytes, keyStart, keyEnd, valueStart, valueEnd]. */
 type Entry = [Buffer, number, number, number, number];
 
 /** A file of sorted blocks being written, with its block index. */
 class BlockFile {
   readonly fd: number;
-  private readonly block = new Bytes();
+  private readonly block = new ByteBuffer();
   private readonly offsets: number[] = [];
-  private readonly firstKeys = new Bytes();
+  private readonly firstKeys = new ByteBuffer();
   private readonly firstKeyAt: number[] = [0];
   private readonly blockAt: number[] = [0];
-  private readonly last = new Bytes();
+  private readonly last = new ByteBuffer();
   private empty = true;
 
   constructor(readonly path: string) {
@@ -233,7 +214,7 @@ class BlockFile {
 export class JoinIndexBuilder {
   private readonly dir = mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-join-'));
   private readonly files: BlockFile[] = [];
-  private readonly run = new Bytes();
+  private readonly run = new ByteBuffer();
   /** Per entry: start of its key, start of its value (flag byte first), in `run`. */
   private runAt: number[] = [];
 

@@ -1,0 +1,35 @@
+// A byte buffer that grows by doubling, written at `length`: the one used to
+// build Parquet pages (extract) and join-index files (transform).
+export class ByteBuffer {
+  buffer: Buffer;
+  length = 0;
+
+  constructor(initialBytes = 64 * 1024) {
+    this.buffer = Buffer.allocUnsafe(initialBytes);
+  }
+
+  /** Room for `more` bytes after `length`. */
+  reserve(more: number): void {
+    if (this.length + more <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, this.length + more));
+    this.buffer.copy(bigger, 0, 0, this.length);
+    this.buffer = bigger;
+  }
+
+  append(text: string): void {
+    this.reserve(Buffer.byteLength(text, 'utf8'));
+    this.length += this.buffer.write(text, this.length, 'utf8');
+  }
+
+  appendBytes(from: Buffer, start: number, end: number): void {
+    this.reserve(end - start);
+    this.length += from.copy(this.buffer, this.length, start, end);
+  }
+
+  /** A copy of the bytes written, and the buffer emptied for reuse. */
+  take(): Buffer {
+    const out = Buffer.from(this.buffer.subarray(0, this.length));
+    this.length = 0;
+    return out;
+  }
+}
