@@ -8,21 +8,18 @@
 //
 // The Serenya database is generated once per scale into the local stack's
 // PostgreSQL (database bench_s<scale>, kept until `make down`).
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { quoteIdent } from '../lib/postgres.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
+import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const OUT = path.join(REPO, 'bench');
 const WORK = path.join(REPO, '.local', 'bench');
 const CORES = os.cpus().length;
@@ -44,65 +41,14 @@ function record(figure: string, ours: number, baseline: number, unit: string, no
 
 const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** Runs a command; returns wall seconds and peak RSS (MB) of the process tree's largest process, via /usr/bin/time. */
-function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ seconds: number; rssMb: number; stdout: string }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      const rssKb = Number(stderr.trim().split('\n').pop());
-      resolve({ seconds, rssMb: rssKb / 1024, stdout });
-    });
-  });
-}
-
 function shell(script: string, env: NodeJS.ProcessEnv): Promise<{ seconds: number }> {
   return timed('bash', ['-eo', 'pipefail', '-c', script], env);
 }
 
-async function ensureDatabase(adminUrl: string, scale: number): Promise<string> {
-  const name = `bench_s${String(scale).replace('.', '_')}`;
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0;
-    if (exists) {
-      const db = new pg.Client({ connectionString: url.href });
-      await db.connect();
-      const ready = await db.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'bench_meta' AND tablename = 'ready'`).then((r) => r.rowCount! > 0, () => false);
-      await db.end();
-      if (ready) { log(`reusing database ${name}`); return url.href; }
-      await admin.query(`DROP DATABASE ${quoteIdent(name)} WITH (FORCE)`);
-    }
-    await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
-  } finally {
-    await admin.end();
-  }
-  log(`generating the Serenya database at SCALE=${scale} into ${name} (once)`);
-  const started = Date.now();
-  await loadFixtureDatabase(url.href, { scale });
-  const db = new pg.Client({ connectionString: url.href });
-  await db.connect();
-  // Outside public, so extract (public only) never sees the marker.
-  await db.query('CREATE SCHEMA bench_meta; CREATE TABLE bench_meta.ready ()');
-  await db.end();
-  log(`generated in ${((Date.now() - started) / 1000).toFixed(0)} s`);
-  return url.href;
-}
 
-const NODE = [process.execPath, '--import', 'tsx/esm'];
 
 async function benchScale(adminUrl: string, scale: number, full: boolean): Promise<void> {
-  const url = await ensureDatabase(adminUrl, scale);
+  const url = await ensureDatabase(adminUrl, scale, log);
   const dir = path.join(WORK, `s${scale}`);
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });

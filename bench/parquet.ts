@@ -8,22 +8,16 @@
 // Times are the best of REPEAT (3) runs of each CLI.
 //
 // The Serenya database is generated once per scale (database bench_s<scale>,
-// the convention bench/bench.ts uses, with its `bench_meta.ready` marker).
-import { spawn } from 'node:child_process';
+// as `make bench` makes it: bench/bench-db.ts).
 import { mkdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import pg from 'pg';
-import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
-import { quoteIdent } from '../lib/postgres.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
+import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
 
-const REPO = fileURLToPath(new URL('..', import.meta.url));
 const WORK = path.join(REPO, '.local', 'bench-parquet-runs');
-const NODE = [process.execPath, '--import', 'tsx/esm'];
 const REPEAT = Number(process.env.REPEAT || 3);
 
 function log(message: string): void {
@@ -31,56 +25,13 @@ function log(message: string): void {
 }
 
 /** The best of `REPEAT` runs of a stage CLI: the machine is shared, so the fastest run is the least disturbed. */
-async function timed(args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; rssMb: number }> {
+async function bestOf(args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; rssMb: number }> {
   let best: { seconds: number; rssMb: number } | undefined;
   for (let i = 0; i < REPEAT; i++) {
-    const run = await timedOnce(args, env);
+    const run = await timed(NODE[0]!, [...NODE.slice(1), ...args], env);
     if (!best || run.seconds < best.seconds) best = run;
   }
   return best!;
-}
-
-/** Runs a stage CLI once; wall seconds and peak RSS (MB) through /usr/bin/time. */
-function timedOnce(args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; rssMb: number }> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', ...NODE, ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      resolve({ seconds: Number(process.hrtime.bigint() - started) / 1e9, rssMb: Number(stderr.trim().split('\n').pop()) / 1024 });
-    });
-  });
-}
-
-async function ensureDatabase(adminUrl: string, scale: number): Promise<string> {
-  const name = `bench_s${String(scale).replace('.', '_')}`;
-  const url = new URL(adminUrl);
-  url.pathname = `/${name}`;
-  const admin = new pg.Client({ connectionString: adminUrl });
-  await admin.connect();
-  try {
-    if ((await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0) {
-      const db = new pg.Client({ connectionString: url.href });
-      await db.connect();
-      const ready = await db.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'bench_meta' AND tablename = 'ready'`).then((r) => r.rowCount! > 0, () => false);
-      await db.end();
-      if (ready) return url.href;
-      await admin.query(`DROP DATABASE ${quoteIdent(name)} WITH (FORCE)`);
-    }
-    await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
-  } finally {
-    await admin.end();
-  }
-  log(`generating the Serenya database at SCALE=${scale} into ${name} (once)`);
-  await loadFixtureDatabase(url.href, { scale });
-  const db = new pg.Client({ connectionString: url.href });
-  await db.connect();
-  await db.query('CREATE SCHEMA bench_meta; CREATE TABLE bench_meta.ready ()');
-  await db.end();
-  return url.href;
 }
 
 interface Result { run: string; extract_s: number; extract_rss_mb: number; csv_gz_mb: number; parquet_mb: number; row_groups: number; transform_s?: number; input?: 'csv' | 'parquet' }
@@ -93,7 +44,7 @@ const stack = readEnvFile(process.env.STACK_ENV_FILE ?? path.join(REPO, '.local'
 if (!stack?.PG_ADMIN_URL) throw new Error('the local stack is not up: run through scripts/stack.ts run (see the top of this file)');
 const scale = Number(process.env.SCALE || 0.05);
 const concurrency = String(Math.min(4, os.cpus().length));
-const url = await ensureDatabase(stack.PG_ADMIN_URL, scale);
+const url = await ensureDatabase(stack.PG_ADMIN_URL, scale, log);
 await rm(WORK, { recursive: true, force: true });
 await mkdir(WORK, { recursive: true });
 const env = { ...process.env, ...stack, DATABASE_URL: url, TABLE: '', STORE: '', RUN: '', FORMAT: '', PARQUET_COMPRESSION: '', CONCURRENCY: concurrency };
@@ -107,7 +58,7 @@ const runs: { run: string; format: string; compression?: string; input?: 'csv' |
 const results: Result[] = [];
 let facts = '';
 for (const { run, format, compression, input } of runs) {
-  const extract = await timed(['extract/cli.ts', '--store', WORK, '--run', run, '--format', format, '--quiet'], { ...env, PARQUET_COMPRESSION: compression ?? '' });
+  const extract = await bestOf(['extract/cli.ts', '--store', WORK, '--run', run, '--format', format, '--quiet'], { ...env, PARQUET_COMPRESSION: compression ?? '' });
   const manifest = (await readExtractManifest(openStorage(WORK).sub(run)))!;
   facts ||= `${manifest.tables.reduce((n, t) => n + t.rows, 0)} rows, ${mb(sum(manifest, (p) => p.raw_bytes))} MB of COPY CSV text`;
   const result: Result = {
@@ -122,7 +73,7 @@ for (const { run, format, compression, input } of runs) {
     result.input = input;
     // Transform time is context, not the figure asked for: a failing transform is reported, not fatal.
     try {
-      const transform = await timed(['transform/cli.ts', '--store', WORK, '--run', run, '--input', input, '--quiet', '--force'], env);
+      const transform = await bestOf(['transform/cli.ts', '--store', WORK, '--run', run, '--input', input, '--quiet', '--force'], env);
       result.transform_s = Math.round(transform.seconds * 100) / 100;
     } catch (err) {
       log(`transform of ${run} failed: ${String(err).split('\n')[0]}`);

@@ -1,0 +1,66 @@
+// What `make bench` (bench.ts) and the Parquet measurement (parquet.ts) share:
+// timing a command with its peak RSS, and the generated bench database.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { loadFixtureDatabase } from '../fixtures/load.ts';
+import { quoteIdent } from '../lib/postgres.ts';
+
+export const REPO = fileURLToPath(new URL('..', import.meta.url));
+/** A stage CLI is `node --import tsx/esm <stage>/cli.ts`. */
+export const NODE = [process.execPath, '--import', 'tsx/esm'];
+
+/** Runs a command; returns wall seconds and peak RSS (MB) of the process tree's largest process, via /usr/bin/time. */
+export function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ seconds: number; rssMb: number; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
+      const rssKb = Number(stderr.trim().split('\n').pop());
+      resolve({ seconds, rssMb: rssKb / 1024, stdout });
+    });
+  });
+}
+
+/**
+ * The Serenya database at `scale` (database bench_s<scale>), generated once and
+ * reused while its `bench_meta.ready` marker is there.
+ */
+export async function ensureDatabase(adminUrl: string, scale: number, log: (message: string) => void): Promise<string> {
+  const name = `bench_s${String(scale).replace('.', '_')}`;
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  try {
+    const exists = (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount! > 0;
+    if (exists) {
+      const db = new pg.Client({ connectionString: url.href });
+      await db.connect();
+      const ready = await db.query(`SELECT 1 FROM pg_tables WHERE schemaname = 'bench_meta' AND tablename = 'ready'`).then((r) => r.rowCount! > 0, () => false);
+      await db.end();
+      if (ready) { log(`reusing database ${name}`); return url.href; }
+      await admin.query(`DROP DATABASE ${quoteIdent(name)} WITH (FORCE)`);
+    }
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)}`);
+  } finally {
+    await admin.end();
+  }
+  log(`generating the Serenya database at SCALE=${scale} into ${name} (once)`);
+  const started = Date.now();
+  await loadFixtureDatabase(url.href, { scale });
+  const db = new pg.Client({ connectionString: url.href });
+  await db.connect();
+  // Outside public, so extract (public only) never sees the marker.
+  await db.query('CREATE SCHEMA bench_meta; CREATE TABLE bench_meta.ready ()');
+  await db.end();
+  log(`generated in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  return url.href;
+}
