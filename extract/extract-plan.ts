@@ -6,7 +6,7 @@
 import { UserError } from '../lib/errors.ts';
 import { readManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import type { Shard } from '../lib/shard.ts';
-import { shardLabel, shardText } from '../lib/shard.ts';
+import { claimsOf, fragmentKeys, shardLabel, shardText } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { CatalogTable } from './catalog.ts';
 import type { Snapshot } from './snapshot.ts';
@@ -75,22 +75,16 @@ export function fragmentText(run: string, plan: ExtractPlan, shard: Shard, parts
  * each unit exactly once, or an error naming what is missing or doubled.
  */
 export async function collectFragments(run: Storage, plan: ExtractPlan): Promise<Map<string, PartEntry>> {
-  const keys = (await run.list(EXTRACT_SHARDS_PREFIX)).map((o) => o.key).filter((k) => k.endsWith('.json')).sort();
-  const found = new Map<string, { part: PartEntry; shard: string }>();
-  const doubled: string[] = [];
+  const fragments: { shard: string; entries: ExtractShardFragment['parts'] }[] = [];
   let stale = 0;
-  for (const key of keys) {
+  for (const key of await fragmentKeys(run, EXTRACT_SHARDS_PREFIX)) {
     const fragment = await readManifest<ExtractShardFragment>(run, key, EXTRACT_SHARD_FORMAT);
     if (!fragment) continue;
     // A fragment of an earlier coordinator's snapshot describes other bytes: not this plan's.
     if (fragment.snapshot_id !== plan.snapshot_id) { stale++; continue; }
-    for (const { table, index, part } of fragment.parts) {
-      const id = unitId({ table, index });
-      const before = found.get(id);
-      if (before) doubled.push(`${table} part ${index} (shards ${before.shard} and ${fragment.shard})`);
-      else found.set(id, { part, shard: fragment.shard });
-    }
+    fragments.push({ shard: fragment.shard, entries: fragment.parts });
   }
+  const { first: found, doubled } = claimsOf(fragments, unitId, ({ table, index }) => `${table} part ${index}`);
   const missing = plan.units.filter((u) => !found.has(unitId(u))).map(unitName);
   if (doubled.length > 0) {
     throw new UserError(`extract shards of run ${plan.run_id} copied some parts twice: ${doubled.join('; ')}; remove the fragments of the shard count you abandoned from ${run.uri}/${EXTRACT_SHARDS_PREFIX}/ and finalize again`);
@@ -98,5 +92,5 @@ export async function collectFragments(run: Storage, plan: ExtractPlan): Promise
   if (missing.length > 0) {
     throw new UserError(`extract of run ${plan.run_id} is not complete: ${missing.length} of ${plan.units.length} part(s) have no shard fragment (${missing.slice(0, 10).join(', ')}${missing.length > 10 ? ', …' : ''})${stale > 0 ? `; ${stale} fragment(s) belong to another snapshot` : ''}; rerun the shard(s) that did not finish`);
   }
-  return new Map([...found].map(([id, { part }]) => [id, part]));
+  return new Map([...found].map(([id, { entry }]) => [id, entry.part]));
 }

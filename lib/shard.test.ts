@@ -1,5 +1,5 @@
 import test from 'ava';
-import { assignShards, parseShard, shardLabel, unitsOfShard } from './shard.ts';
+import { assignShards, claimsOf, parseShard, shardLabel, unitsOfShard } from './shard.ts';
 
 const units = [5, 1, 9, 3, 3, 7, 2, 8].map((bytes, i) => ({ id: `u${i}`, bytes }));
 const bytes = (u: { bytes: number }) => u.bytes;
@@ -39,4 +39,13 @@ test('with as many shards as units, shard k does exactly the k-th largest unit',
   const shards = assignShards(units, units.length, bytes, id);
   t.deepEqual(shards.map((s) => s.map(bytes)), [[9], [8], [7], [5], [3], [3], [2], [1]]);
   t.deepEqual(unitsOfShard(units, undefined, bytes, id), units, 'no shard: every unit');
+});
+
+test('claimsOf keeps each unit\'s first shard, lists later claims, and ignores entries of another run', (t) => {
+  const { first, doubled } = claimsOf([
+    { shard: '1/2', entries: ['a', 'b', 'stale'] },
+    { shard: '2/2', entries: ['c', 'b'] },
+  ], (e) => (e === 'stale' ? undefined : e), (e) => `unit ${e}`);
+  t.deepEqual([...first].map(([id, c]) => `${id}:${c.shard}`), ['a:1/2', 'b:1/2', 'c:2/2']);
+  t.deepEqual(doubled, ['unit b (shards 1/2 and 2/2)']);
 });

@@ -2,6 +2,7 @@
 // The split is a pure function of the unit list, so every shard computes the
 // same assignment on its own and no scheduler has to hand units out.
 import { UserError } from './errors.ts';
+import type { Storage } from './storage.ts';
 
 /** Shard `index` (1-based) of `count`. */
 export interface Shard { index: number; count: number }
@@ -44,4 +45,32 @@ export function assignShards<T>(units: T[], count: number, bytes: (unit: T) => n
 export function unitsOfShard<T>(units: T[], shard: Shard | undefined, bytes: (unit: T) => number, id: (unit: T) => string): T[] {
   if (!shard) return units;
   return assignShards(units, shard.count, bytes, id)[shard.index - 1]!;
+}
+
+/** The keys of the shard fragments stored under `prefix` (`<stage>/shards`), in shard order. */
+export async function fragmentKeys(run: Storage, prefix: string): Promise<string[]> {
+  return (await run.list(prefix)).map((o) => o.key).filter((k) => k.endsWith('.json')).sort();
+}
+
+/**
+ * Which shard did each unit, from the shards' fragments (in shard order): the
+ * first claim of a unit wins, and every later one is listed in `doubled` as
+ * `<label> (shards a and b)`. `id` returns undefined for an entry that is not
+ * of the current run (an earlier snapshot, mapper or options): it is ignored.
+ */
+export function claimsOf<T>(
+  fragments: { shard: string; entries: T[] }[], id: (entry: T) => string | undefined, label: (entry: T) => string,
+): { first: Map<string, { shard: string; entry: T }>; doubled: string[] } {
+  const first = new Map<string, { shard: string; entry: T }>();
+  const doubled: string[] = [];
+  for (const { shard, entries } of fragments) {
+    for (const entry of entries) {
+      const key = id(entry);
+      if (key === undefined) continue;
+      const before = first.get(key);
+      if (before) doubled.push(`${label(entry)} (shards ${before.shard} and ${shard})`);
+      else first.set(key, { shard, entry });
+    }
+  }
+  return { first, doubled };
 }

@@ -4,7 +4,7 @@
 // assembles the manifest from the unit records, as an unsharded run does.
 import { UserError } from '../lib/errors.ts';
 import { readManifest } from '../lib/manifest.ts';
-import { assignShards, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
+import { assignShards, claimsOf, fragmentKeys, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { partName, type Unit } from './plan.ts';
 
@@ -50,11 +50,10 @@ export async function writeFragment(run: Storage, runId: string, shard: Shard, u
  * and are ignored) and returns the span the shards ran in.
  */
 export async function checkFragments(run: Storage, units: Unit[]): Promise<{ shards: number; started_at?: string; finished_at?: string }> {
-  const keys = (await run.list(TRANSFORM_SHARDS_PREFIX)).map((o) => o.key).filter((k) => k.endsWith('.json')).sort();
+  const keys = await fragmentKeys(run, TRANSFORM_SHARDS_PREFIX);
   if (keys.length === 0) throw new UserError(`no transform shard fragments under ${run.uri}/${TRANSFORM_SHARDS_PREFIX}/: run transform --shard i/n first (or transform without --shard, which needs no finalize)`);
   const current = new Map(units.map((u) => [unitId(u), u]));
-  const seen = new Map<string, string>();
-  const doubled: string[] = [];
+  const fragments: { shard: string; entries: TransformShardFragment['units'] }[] = [];
   let started: string | undefined;
   let finished: string | undefined;
   for (const key of keys) {
@@ -62,14 +61,12 @@ export async function checkFragments(run: Storage, units: Unit[]): Promise<{ sha
     if (!fragment) continue;
     if (!started || fragment.started_at < started) started = fragment.started_at;
     if (!finished || fragment.finished_at > finished) finished = fragment.finished_at;
-    for (const entry of fragment.units) {
-      const id = `${entry.table}\n${partName(entry.index)}`;
-      if (current.get(id)?.fingerprint !== entry.fingerprint) continue;
-      const before = seen.get(id);
-      if (before) doubled.push(`${unitLabel(entry)} (shards ${before} and ${fragment.shard})`);
-      else seen.set(id, fragment.shard);
-    }
+    fragments.push({ shard: fragment.shard, entries: fragment.units });
   }
+  const { first: seen, doubled } = claimsOf(fragments, (entry) => {
+    const id = `${entry.table}\n${partName(entry.index)}`;
+    return current.get(id)?.fingerprint === entry.fingerprint ? id : undefined;
+  }, unitLabel);
   if (doubled.length > 0) {
     throw new UserError(`transform shards did some units twice: ${doubled.slice(0, 10).join('; ')}; remove the fragments of the shard count you abandoned from ${run.uri}/${TRANSFORM_SHARDS_PREFIX}/ and finalize again`);
   }
