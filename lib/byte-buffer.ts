@@ -1,5 +1,5 @@
-// A byte buffer that grows by doubling, written at `length`: the one used to
-// build Parquet pages (extract) and join-index files (transform).
+// A byte buffer that grows by doubling, written at `length`: Parquet pages
+// (extract), join-index files and the per-unit key records (transform).
 export class ByteBuffer {
   buffer: Buffer;
   length = 0;

@@ -4,31 +4,30 @@
 // memory bounded by the number of units, not items (100M items fit).
 import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
+import { ByteBuffer } from '../lib/byte-buffer.ts';
 
 const HASH_BYTES = 16;
 /** 16 bytes of sha256(PK \0 SK), then the unit's row number and item line number (uint32 BE). */
 export const KEY_RECORD_BYTES = HASH_BYTES + 8;
 
 export class KeyCollector {
-  private buffer = Buffer.allocUnsafe(KEY_RECORD_BYTES * 1024);
+  private readonly records = new ByteBuffer(KEY_RECORD_BYTES * 1024);
   private count = 0;
 
   add(pk: string, sk: string, row: number, line: number): void {
-    if ((this.count + 1) * KEY_RECORD_BYTES > this.buffer.length) {
-      const bigger = Buffer.allocUnsafe(this.buffer.length * 2);
-      this.buffer.copy(bigger, 0, 0, this.count * KEY_RECORD_BYTES);
-      this.buffer = bigger;
-    }
-    const at = this.count * KEY_RECORD_BYTES;
-    createHash('sha256').update(pk).update('\0').update(sk).digest().copy(this.buffer, at, 0, HASH_BYTES);
-    this.buffer.writeUInt32BE(row, at + HASH_BYTES);
-    this.buffer.writeUInt32BE(line, at + HASH_BYTES + 4);
+    this.records.reserve(KEY_RECORD_BYTES);
+    const { buffer } = this.records;
+    const at = this.records.length;
+    createHash('sha256').update(pk).update('\0').update(sk).digest().copy(buffer, at, 0, HASH_BYTES);
+    buffer.writeUInt32BE(row, at + HASH_BYTES);
+    buffer.writeUInt32BE(line, at + HASH_BYTES + 4);
+    this.records.length += KEY_RECORD_BYTES;
     this.count++;
   }
 
   /** The records sorted by (hash, row): the unit's keys file. */
   sorted(): Buffer {
-    const buffer = this.buffer;
+    const { buffer } = this.records;
     // Sort record numbers by the hash's first 8 bytes as two integers, the full record on a tie:
     // no per-record Buffer views, which dominated this sort.
     const order = new Uint32Array(this.count);
