@@ -36,7 +36,7 @@ export interface TransformOptions extends UnitOptions {
 }
 
 export async function runTransform(options: TransformOptions): Promise<TransformManifest> {
-  const context = await openRun(options);
+  const context = await openContext(options);
   await transformUnits(context, context.units, options);
   return writeManifest(context, options.run);
 }
@@ -44,7 +44,7 @@ export async function runTransform(options: TransformOptions): Promise<Transform
 /** Shard `shard` of a sharded transform: its share of the units, then its fragment (finalize writes the manifest). */
 export async function runTransformShard(options: TransformOptions & { shard: Shard }): Promise<{ shard: string; units: number; done_before: number }> {
   const started = new Date();
-  const context = await openRun(options);
+  const context = await openContext(options);
   const mine = shardUnits(context.units, options.shard);
   options.log(`shard ${shardText(options.shard)}: ${mine.length} of ${context.units.length} unit(s)`);
   const pending = await transformUnits(context, mine, options);
@@ -54,7 +54,7 @@ export async function runTransformShard(options: TransformOptions & { shard: Sha
 
 /** Merges a sharded transform: every unit in exactly one fragment, then the manifest from the unit records. */
 export async function finalizeTransform(options: Pick<TransformOptions, 'store' | 'run' | 'log' | keyof UnitOptions>): Promise<{ manifest: TransformManifest; shards: number; started_at?: string; finished_at?: string }> {
-  const context = await openRun({ ...options, tables: undefined });
+  const context = await openContext({ ...options, tables: undefined });
   const span = await checkFragments(context.run, context.units);
   const manifest = await writeManifest(context, options.run);
   options.log(`finalized ${context.units.length} unit(s) from ${span.shards} shard fragment(s) into ${context.run.uri}/${TRANSFORM_MANIFEST_KEY}`);
@@ -63,7 +63,7 @@ export async function finalizeTransform(options: Pick<TransformOptions, 'store' 
 
 /** `transform/units.json`: the run's units and the `--shard k/N` that does each alone, for a map over units (Step Functions). */
 export async function listUnits(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<string> {
-  const context = await openRun(options);
+  const context = await openContext(options);
   const text = unitsListing(context.units);
   await context.run.put(TRANSFORM_UNITS_KEY, text);
   return text;
@@ -79,7 +79,8 @@ interface RunContext {
   units: Unit[];
 }
 
-async function openRun(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<RunContext> {
+/** The run as a transform sees it: the extract manifest (checked), the plans and the selected units. */
+async function openContext(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<RunContext> {
   const run = runStorage(options.store, options.run);
   const extractText = await run.getText(EXTRACT_MANIFEST_KEY);
   const extract = await readExtractManifest(run);
