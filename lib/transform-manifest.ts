@@ -39,6 +39,8 @@ export interface TransformTable {
   bytes: number;
   ddb_bytes: number;
   max_item_bytes: number;
+  /** Tables the mapper joins, each with the digest of its extract parts read (lib/freshness.ts). */
+  joined?: Record<string, string>;
   parts: ItemPart[];
 }
 

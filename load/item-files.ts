@@ -4,6 +4,7 @@
 import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import { UserError, errorMessage } from '../lib/errors.ts';
+import { requireCurrentTransform } from '../lib/freshness.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
 import type { Storage } from '../lib/storage.ts';
 import {
@@ -103,8 +104,12 @@ export interface LoadableRun {
   tables: TransformTable[];
 }
 
-/** The run's transform manifest, checked ready for load, and the tables selected. */
-export async function readLoadableRun(run: Storage, runId: string, only: string[] | undefined): Promise<LoadableRun> {
+/**
+ * The run's transform manifest, checked ready for load and current with the
+ * extract (lib/freshness.ts), and the tables selected. `stage` names the
+ * reader in a refusal.
+ */
+export async function readLoadableRun(run: Storage, runId: string, only: string[] | undefined, stage = 'load'): Promise<LoadableRun> {
   const text = await run.getText(TRANSFORM_MANIFEST_KEY);
   const manifest = await readTransformManifest(run);
   if (!manifest || text === undefined) {
@@ -117,6 +122,7 @@ export async function readLoadableRun(run: Storage, runId: string, only: string[
   if (unknown.length > 0) {
     throw new UserError(`no such table in the transform manifest: ${unknown.join(', ')}; the run has: ${manifest.tables.map((t) => t.name).join(', ')}`);
   }
+  await requireCurrentTransform(run, runId, manifest, stage, only);
   const tables = manifest.tables.filter((t) => t.mapping !== 'skip' && (!only || only.length === 0 || only.includes(t.name)));
   return { manifest, manifestSha256: sha256Hex(text), tables };
 }

@@ -18,6 +18,7 @@ import {
   logGroupName, startOrResumeImport, watchImport,
 } from './import-table.ts';
 import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
+import { recordLoaded } from './loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
 import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
 import { applyTableSettings, ensureTable, waitActive } from './table-settings.ts';
@@ -127,6 +128,7 @@ async function importMode(options: LoadOptions, run: Storage, loadable: Loadable
   await waitActive(client, options.tableName, { sleep: options.sleep, pollMs: options.pollMs ?? 10_000 });
   for (const t of report.tables) t.written = t.items;
   report.totals.written = report.totals.items;
+  await recordLoaded(run, options.run, options.tableName, loadable.tables, 'import', true);
 }
 
 async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableRun, client: Pick<DynamoDBClient, 'send'>, report: LoadReport): Promise<void> {
@@ -136,6 +138,7 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
   // An existing table keeps its settings: this is a rerun into it, not its creation.
   if (created) report.settings = await applyTableSettings(client, table, options.settings, options.log);
   const progress = new Progress(loadable.tables.length);
+  let fresh = created;
   for (const entry of loadable.tables) {
     const tableReport = report.tables.find((t) => t.name === entry.name)!;
     const keys = options.prune ? new Set<string>() : undefined;
@@ -159,6 +162,10 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
     tableReport.written = written;
     tableReport.batch = batch;
     if (written !== entry.items_out) report.problems.push(`${entry.name}: ${written} items written, the transform manifest has ${entry.items_out}`);
+    else {
+      await recordLoaded(run, options.run, options.tableName, [entry], 'batch', fresh);
+      fresh = false;
+    }
     options.log(`${entry.name}: ${written} items written (${batch.calls} BatchWriteItem calls, ${batch.unprocessed_resent} unprocessed resent, ${batch.error_retries} throttled retries)`);
     if (options.prune) tableReport.prune = await prunePlan(options, client, entry, keys!);
   }

@@ -11,6 +11,7 @@ import { readExtractManifest } from '../lib/manifest.ts';
 import { connect } from '../lib/postgres.ts';
 import { checkAccessPattern, type AccessPattern } from './access-patterns.ts';
 import { readLoadableRun } from './item-files.ts';
+import { requireLoadedFrom } from './loaded-tables.ts';
 import { serenyaAccessPatterns } from './serenya-access-patterns.ts';
 import { describeTable } from './table-settings.ts';
 import { checkTableName } from './table-spec.ts';
@@ -49,9 +50,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const run = runStorage(options.store, options.run);
   const extract = await readExtractManifest(run);
   if (!extract) throw new UserError(`no extract manifest in ${run.uri}: verify compares the table with run ${options.run}'s extract and transform`);
-  const loadable = await readLoadableRun(run, options.run, options.tables);
+  const loadable = await readLoadableRun(run, options.run, options.tables, 'verify');
   const client = options.dynamo ?? dynamoClient();
   if (!(await describeTable(client, options.tableName))) throw new UserError(`DynamoDB table ${options.tableName} does not exist: run the load first`);
+  await requireLoadedFrom(run, options.run, options.tableName, loadable.tables);
   const only = options.tables && options.tables.length > 0
     ? new Set(loadable.tables.map((t) => t.entity_type).filter((e): e is string => !!e)) : undefined;
 

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { runStorage } from '../lib/config.ts';
+import { joinedInputDigest } from '../lib/freshness.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
@@ -185,7 +186,8 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
     const entry: TransformTable = {
       name: plan.table.name, mapping: plan.mapping,
       ...(plan.mapper ? { entity_type: plan.mapper.mapper.entityType, mapper_hash: plan.mapper.hash } : {}),
-      rows_in: 0, items_out: 0, rejected: 0, dropped: 0, warnings: {}, raw_bytes: 0, bytes: 0, ddb_bytes: 0, max_item_bytes: 0, parts: [],
+      rows_in: 0, items_out: 0, rejected: 0, dropped: 0, warnings: {}, raw_bytes: 0, bytes: 0, ddb_bytes: 0, max_item_bytes: 0,
+      ...joinedInputs(plan, plans), parts: [],
     };
     if (plan.mapping === 'skip') {
       entry.rows_in = plan.table.rows;
@@ -238,6 +240,15 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
     problems,
     ready_for_load: problems.length === 0,
   };
+}
+
+/** The tables a mapper joins and what was read of each, so a later stage can tell a re-extracted join from a current one. */
+function joinedInputs(plan: Plan, plans: Plan[]): { joined?: Record<string, string> } {
+  const joins = Object.values(plan.mapper?.mapper.joins ?? {});
+  if (joins.length === 0) return {};
+  const joined: Record<string, string> = {};
+  for (const join of joins) joined[join.table] = joinedInputDigest(plans.find((p) => p.table.name === join.table)!.table);
+  return { joined };
 }
 
 /** `transform/rejects/<table>.jsonl`: every reject of the table, in part order. */

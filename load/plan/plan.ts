@@ -6,6 +6,7 @@
 // options give the same plan, byte for byte (no clock, no randomness).
 import { UserError } from '../../lib/errors.ts';
 import type { Storage } from '../../lib/storage.ts';
+import { requireCurrentTransform } from '../../lib/freshness.ts';
 import { readTransformManifest, TRANSFORM_MANIFEST_KEY, type TransformTable } from '../../lib/transform-manifest.ts';
 import { INDEXES } from '../table-spec.ts';
 import { keyWarnings, type KeySpaceSummary } from './collections.ts';
@@ -81,6 +82,7 @@ export async function makePlan(run: Storage, options: PlanOptions): Promise<Plan
   const unknown = only.filter((t) => !manifest.tables.some((m) => m.name === t));
   if (unknown.length > 0) throw new UserError(`no such table in the transform manifest: ${unknown.join(', ')}; the run has: ${manifest.tables.map((t) => t.name).join(', ')}`);
   const selected = manifest.tables.filter((t) => t.mapping !== 'skip' && (only.length === 0 || only.includes(t.name)));
+  await requireCurrentTransform(run, options.runId, manifest, 'plan', only);
   if (!(options.sample >= 0 && options.sample <= 1)) throw new UserError(`invalid --sample ${options.sample}: use a fraction from 0 (manifest only) to 1 (every item)`);
 
   const mode = options.sample === 0 ? 'manifest' : options.sample === 1 ? 'full' : 'sample';

@@ -4,7 +4,9 @@ import { hideBin } from 'yargs/helpers';
 import { commonOptions, parseCli, runStorage } from '../../lib/config.ts';
 import { UserError } from '../../lib/errors.ts';
 import { runCli } from '../../lib/log.ts';
+import { requireCurrentTransform } from '../../lib/freshness.ts';
 import { RUN_REPORT_KEY, readRunReport } from '../../lib/run-report.ts';
+import { readTransformManifest } from '../../lib/transform-manifest.ts';
 import { renderRunHtml, renderRunTerminal, summarise } from './run-report.ts';
 
 const usage = `report: the whole run, extract → transform → load → verify, as its stages recorded it
@@ -20,6 +22,9 @@ await runCli('report', async () => {
   const run = runStorage(args.store, args.run);
   const report = await readRunReport(run);
   if (!report) throw new UserError(`no ${RUN_REPORT_KEY} in ${run.uri}: run a stage (make extract) for run ${args.run} first`);
+  // A report that says all is well over items older than their extract would mislead: refuse it as load does.
+  const transform = await readTransformManifest(run);
+  if (transform) await requireCurrentTransform(run, args.run, transform, 'report');
   const summary = summarise(report);
   await run.put('report.html', renderRunHtml(summary));
   process.stdout.write(args.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : renderRunTerminal(summary));

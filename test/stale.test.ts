@@ -1,0 +1,85 @@
+// Stale stages are refused: a table extracted again after its transform is not
+// loaded, planned, reported or verified from its old items, and verify refuses
+// a DynamoDB table loaded from another transform than the one it checks. The
+// steps are issue 15's, through the CLIs, against the local stack.
+import test from 'ava';
+import pg from 'pg';
+import { runCli, type CliResult } from './cli.ts';
+import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+
+const env = stackEnv();
+
+test('a re-extracted table is refused by load, plan, report and verify until it is transformed and loaded again', async (t) => {
+  const databaseUrl = await freshDatabase(t);
+  const store = freshBucketPrefix();
+  const tableName = randomName('stale_');
+  const cliEnv = { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'c1', DDB_TABLE: tableName };
+  const stage = (script: string, args: string[] = [], extra: Record<string, string> = {}): Promise<CliResult> =>
+    runCli(script, args, { ...cliEnv, ...extra });
+  const ok = (result: CliResult, what: string) => t.is(result.code, 0, `${what}: ${result.stderr}`);
+  // TTL off: DynamoDB Local would otherwise expire fixture items while verify counts them.
+  const load = (extra: Record<string, string> = {}) => stage('load/cli.ts', ['--mode', 'batch', '--no-ttl', '--no-deletion-protection', '--quiet'], extra);
+
+  ok(await stage('extract/cli.ts', ['--quiet']), 'extract');
+  ok(await stage('transform/cli.ts', ['--quiet']), 'transform');
+  ok(await load(), 'load');
+  ok(await stage('load/verify-cli.ts', ['--quiet']), 'verify of a current run');
+
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query(`UPDATE users SET name = name || ' Y' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)`);
+  } finally {
+    await db.end();
+  }
+  ok(await stage('extract/cli.ts', ['--quiet'], { TABLE: 'users' }), 'extract TABLE=users');
+
+  const fix = 'make transform RUN=c1 TABLE=users';
+  for (const [what, result] of [
+    ['load', await load()],
+    ['load TABLE=users', await load({ TABLE: 'users' })],
+    ['verify', await stage('load/verify-cli.ts', ['--quiet'])],
+    ['plan', await stage('load/plan/cli.ts', ['--sample', '0'])],
+    ['report', await stage('load/plan/run-report-cli.ts')],
+  ] as const) {
+    t.is(result.code, 1, `${what} refuses a stale transform: ${result.stderr}`);
+    t.regex(result.stderr, /transform is stale for users \(extract\/users\/part-00000\.csv\.gz changed since the transform read it\)/, what);
+    t.true(result.stderr.includes(fix), `${what} names the fix`);
+  }
+  // A table the stale one does not touch still loads on its own.
+  ok(await load({ TABLE: 'user_devices' }), 'load TABLE=user_devices');
+
+  ok(await stage('transform/cli.ts', ['--quiet'], { TABLE: 'users' }), 'transform TABLE=users');
+  // Transformed but not loaded: the DynamoDB table still holds the old users.
+  const unloaded = await stage('load/verify-cli.ts', ['--quiet']);
+  t.is(unloaded.code, 1, unloaded.stderr);
+  t.regex(unloaded.stderr, /users was loaded into \S+ from another transform of run c1/);
+  t.true(unloaded.stderr.includes(`make load RUN=c1 DDB_TABLE=${tableName} MODE=batch TABLE=users`));
+
+  ok(await load({ TABLE: 'users' }), 'load TABLE=users after its transform');
+  const verified = await stage('load/verify-cli.ts', ['--quiet']);
+  ok(verified, 'verify after the reload');
+  t.true(JSON.parse(verified.stdout).ok);
+  ok(await stage('load/plan/run-report-cli.ts'), 'report');
+});
+
+test('a table whose joined table was extracted again is stale too', async (t) => {
+  const databaseUrl = await freshDatabase(t);
+  const store = freshBucketPrefix();
+  const cliEnv = { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'j1', DDB_TABLE: randomName('stale_') };
+  t.is((await runCli('extract/cli.ts', ['--quiet'], cliEnv)).code, 0);
+  t.is((await runCli('transform/cli.ts', ['--quiet'], cliEnv)).code, 0);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    // A real change to the joined table alone: its extract's bytes differ, the events' do not.
+    await db.query(`UPDATE processing_jobs SET updated_at = updated_at + interval '1 second' WHERE id = (SELECT id FROM processing_jobs ORDER BY id LIMIT 1)`);
+  } finally {
+    await db.end();
+  }
+  t.is((await runCli('extract/cli.ts', ['--quiet'], { ...cliEnv, TABLE: 'processing_jobs' })).code, 0);
+  const result = await runCli('load/cli.ts', ['--mode', 'batch', '--quiet'], { ...cliEnv, TABLE: 'processing_job_events' });
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /processing_job_events \(its joined table processing_jobs was extracted again since the transform read it\)/);
+  t.true(result.stderr.includes('make transform RUN=j1 TABLE=processing_job_events'));
+});
