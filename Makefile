@@ -9,12 +9,13 @@ export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_R
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down status extract snapshot finalize transform load verify plan report iam-policy test test-faults typecheck demo dumps golden bench clean
+.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify plan report iam-policy test test-faults typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
 	@echo "make test       typecheck and run the whole test suite on a private local stack"
-	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data)"
+	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data; make stack-status)"
+	@echo "make status     where \$$RUN stands: per table, extract / transform / load / verify done, stale, missing or failed, and the next command"
 	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table; FORMAT=csv|parquet|both)"
 	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table; FORMAT=parquet reads a both extract's Parquet)"
 	@echo "make snapshot   sharded extract: hold one snapshot and write its plan until Ctrl-C (then SHARD=i/n make extract | transform)"
@@ -50,8 +51,12 @@ up: install
 down:
 	$(STACK) down
 
-status:
+stack-status:
 	$(STACK) status
+
+# Where run $(RUN) stands, per table and stage, and the next command (--json for scripts).
+status: install
+	@$(NODE) load/plan/run-status-cli.ts $(ARGS) || [ $$? = 3 ]  # 3: work remains, which status has just said
 
 extract: install
 	$(NODE) extract/cli.ts $(ARGS)

@@ -34,6 +34,17 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
   }
   ok(await stage('extract/cli.ts', ['--quiet'], { TABLE: 'users' }), 'extract TABLE=users');
 
+  const status = async () => {
+    const result = await stage('load/plan/run-status-cli.ts', ['--json']);
+    const parsed = JSON.parse(result.stdout) as { next?: string; tables: { name: string; extract: string; transform: string; load: string; verify: string }[] };
+    return { code: result.code, next: parsed.next, of: (name: string) => parsed.tables.find((x) => x.name === name)! };
+  };
+  const afterExtract = await status();
+  t.is(afterExtract.code, 3);
+  t.like(afterExtract.of('users'), { extract: 'done', transform: 'stale', load: 'stale', verify: 'stale' });
+  t.like(afterExtract.of('user_devices'), { extract: 'done', transform: 'done', load: 'done', verify: 'done' });
+  t.is(afterExtract.next, 'make transform RUN=c1 TABLE=users');
+
   const fix = 'make transform RUN=c1 TABLE=users';
   for (const [what, result] of [
     ['load', await load()],
@@ -56,11 +67,22 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
   t.regex(unloaded.stderr, /users was loaded into \S+ from another transform of run c1/);
   t.true(unloaded.stderr.includes(`make load RUN=c1 DDB_TABLE=${tableName} MODE=batch TABLE=users`));
 
+  const afterTransform = await status();
+  t.like(afterTransform.of('users'), { transform: 'done', load: 'stale' });
+  t.is(afterTransform.next, `make load RUN=c1 DDB_TABLE=${tableName} MODE=batch TABLE=users`);
+
   ok(await load({ TABLE: 'users' }), 'load TABLE=users after its transform');
   const verified = await stage('load/verify-cli.ts', ['--quiet']);
   ok(verified, 'verify after the reload');
   t.true(JSON.parse(verified.stdout).ok);
   ok(await stage('load/plan/run-report-cli.ts'), 'report');
+  const done = await status();
+  t.is(done.code, 0);
+  t.is(done.next, undefined);
+  t.like(done.of('users'), { extract: 'done', transform: 'done', load: 'done', verify: 'done' });
+  const human = await stage('load/plan/run-status-cli.ts');
+  t.regex(human.stdout, /^run c1, snapshot \d{4}-\d\d-\d\dT[\d:.]+Z \(some tables re-extracted later\)/);
+  t.regex(human.stdout, /every stage is done\n$/);
 });
 
 test('a table whose joined table was extracted again is stale too', async (t) => {

@@ -1,0 +1,130 @@
+// `status`: where a run stands, per table and stage (like pgcopydb's `list
+// progress`), read from the manifests and load records alone: done, stale,
+// missing or failed, with rows, items and rejects, and the next command.
+import { staleTables } from '../../lib/freshness.ts';
+import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../../lib/manifest.ts';
+import type { Storage } from '../../lib/storage.ts';
+import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../../lib/transform-manifest.ts';
+import { itemsDigest, loadedKey, type LoadedTables } from '../loaded-tables.ts';
+import { VERIFY_REPORT_KEY, type VerifyReport } from '../verify.ts';
+
+export type StageState = 'done' | 'stale' | 'missing' | 'failed' | 'skipped';
+
+export interface TableStatus {
+  name: string;
+  extract: StageState;
+  transform: StageState;
+  load: StageState;
+  verify: StageState;
+  rows?: number;
+  items?: number;
+  rejected?: number;
+  dropped?: number;
+  /** Why a stage is stale or failed. */
+  notes: string[];
+}
+
+export interface RunStatus {
+  format: 'pg2ddb.status/1';
+  run_id: string;
+  table_name: string;
+  /** The snapshot instant of the extract. */
+  as_of?: string;
+  consistent?: boolean;
+  tables: TableStatus[];
+  /** The command that moves the run forward, or undefined when every stage is done. */
+  next?: string;
+}
+
+async function readJson<T>(run: Storage, key: string): Promise<{ value: T; text: string } | undefined> {
+  const text = await run.getText(key);
+  if (text === undefined) return undefined;
+  try {
+    return { value: JSON.parse(text) as T, text };
+  } catch {
+    return undefined;
+  }
+}
+
+export async function runStatus(run: Storage, runId: string, tableName: string): Promise<RunStatus> {
+  const extract = await readJson<ExtractManifest>(run, EXTRACT_MANIFEST_KEY);
+  const transform = (await readJson<TransformManifest>(run, TRANSFORM_MANIFEST_KEY))?.value;
+  const loaded = (await readJson<LoadedTables>(run, loadedKey(tableName)))?.value;
+  const verify = (await readJson<VerifyReport>(run, VERIFY_REPORT_KEY))?.value;
+
+  const stale = new Map(extract && transform ? staleTables(extract.value, extract.text, transform).map((s) => [s.table, s.reason]) : []);
+  const names = [...new Set([...(extract?.value.tables ?? []).map((t) => t.name), ...(transform?.tables ?? []).map((t) => t.name)])].sort();
+  // A failure names its table, or its entity_type (counts): either marks that table failed.
+  const failedNames = new Set((verify?.checks ?? []).flatMap((c) => c.failures.flatMap((f) => [f.table, f.entity_type])));
+  const verifyFailed = new Set((transform?.tables ?? []).filter((t) => failedNames.has(t.name) || failedNames.has(t.entity_type)).map((t) => t.name));
+  const verifiedRun = verify?.table_name === tableName ? verify : undefined;
+
+  const tables = names.map((name): TableStatus => {
+    const source = extract?.value.tables.find((t) => t.name === name);
+    const items = transform?.tables.find((t) => t.name === name);
+    const status: TableStatus = { name, extract: source ? 'done' : 'missing', transform: 'missing', load: 'missing', verify: 'missing', notes: [] };
+    if (source) status.rows = source.rows;
+    if (items) Object.assign(status, { items: items.items_out, rejected: items.rejected, dropped: items.dropped });
+    if (items?.mapping === 'skip') return { ...status, transform: 'skipped', load: 'skipped', verify: 'skipped' };
+    if (items) {
+      const reason = stale.get(name);
+      const incomplete = source && items.parts.length < source.parts.length;
+      status.transform = reason ? 'stale' : incomplete ? 'failed' : 'done';
+      if (reason) status.notes.push(`transform: ${reason}`);
+      else if (incomplete) status.notes.push(`transform: ${items.parts.length} of ${source.parts.length} parts done`);
+    } else if (stale.has(name)) {
+      status.transform = 'missing';
+    }
+    const record = loaded?.tables[name];
+    if (record && items) {
+      status.load = record.items_sha256 === itemsDigest(items) && status.transform === 'done' ? 'done' : 'stale';
+      if (status.load === 'stale') status.notes.push(`load: ${tableName} holds items from another transform`);
+    }
+    if (verifiedRun && record && status.load !== 'done') status.verify = 'stale';
+    else if (verifiedRun && record) {
+      // A failed verify that names no table (a stray item) fails every table.
+      status.verify = verifiedRun.checked_at < record.loaded_at ? 'stale'
+        : verifiedRun.ok ? 'done'
+          : verifyFailed.has(name) || verifyFailed.size === 0 ? 'failed' : 'done';
+      if (status.verify === 'stale') status.notes.push('verify: ran before the last load');
+    }
+    return status;
+  });
+
+  return {
+    format: 'pg2ddb.status/1', run_id: runId, table_name: tableName,
+    ...(extract ? { as_of: extract.value.as_of, consistent: extract.value.consistent } : {}),
+    tables, next: nextCommand(runId, tableName, tables, !!extract, transform),
+  };
+}
+
+/** The first stage not done, as the command that does it (for the tables it concerns). */
+function nextCommand(runId: string, tableName: string, tables: TableStatus[], extracted: boolean, transform: TransformManifest | undefined): string | undefined {
+  const run = `RUN=${runId}`;
+  if (!extracted) return `make extract ${run}`;
+  const pending = (stage: 'transform' | 'load' | 'verify') => tables.filter((t) => t[stage] !== 'done' && t[stage] !== 'skipped').map((t) => t.name);
+  const scope = (names: string[]) => (names.length === tables.length ? '' : ` TABLE=${names.join(',')}`);
+  const transformNext = pending('transform');
+  if (transformNext.length > 0) return `make transform ${run}${scope(transformNext)}`;
+  if (transform && !transform.ready_for_load) return `see ${TRANSFORM_MANIFEST_KEY} problems: ${transform.problems.join('; ')}`;
+  const loadNext = pending('load');
+  if (loadNext.length > 0) return `make load ${run} DDB_TABLE=${tableName}${loadNext.length === tables.length ? '' : ` MODE=batch TABLE=${loadNext.join(',')}`}`;
+  const verifyNext = pending('verify');
+  if (verifyNext.length > 0) return `make verify ${run} DDB_TABLE=${tableName}`;
+  return undefined;
+}
+
+export function renderStatus(status: RunStatus): string {
+  const header = ['table', 'extract', 'transform', 'load', 'verify', 'rows', 'items', 'rejected'];
+  const rows = status.tables.map((t) => [t.name, t.extract, t.transform, t.load, t.verify, String(t.rows ?? ''), String(t.items ?? ''), String(t.rejected ?? '')]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i >= 5 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const out = [
+    `run ${status.run_id}${status.as_of ? `, snapshot ${status.as_of}${status.consistent === false ? ' (some tables re-extracted later)' : ''}` : ', not extracted'}; DynamoDB table ${status.table_name}`,
+    line(header),
+    ...rows.map(line),
+    ...status.tables.flatMap((t) => t.notes.map((n) => `  ${t.name}: ${n}`)),
+    status.next ? `next: ${status.next}` : 'every stage is done',
+  ];
+  return `${out.join('\n')}\n`;
+}
