@@ -1,4 +1,5 @@
-# pg → DynamoDB: every stage is a CLI; this file only wires them up.
+# pg → DynamoDB: every stage is a CLI; this file only wires them up. Stage
+# recipes are silent (@) so `make report ARGS="--format json" | jq` reads JSON alone.
 # Variables (flags or environment): DATABASE_URL (or PG*), STORE, RUN, TABLE,
 # CONCURRENCY, SCALE; load adds DDB_TABLE and MODE. `make up` writes
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
@@ -32,7 +33,7 @@ help:
 
 # npm ci only when the lockfile changed since the last install.
 node_modules/.installed: package-lock.json
-	npm ci --no-audit --no-fund
+	@echo "npm ci (package-lock.json changed)" >&2; npm ci --no-audit --no-fund >&2
 	@touch $@
 
 install: node_modules/.installed
@@ -59,11 +60,11 @@ status: install
 	@$(NODE) load/plan/run-status-cli.ts $(ARGS) || [ $$? = 3 ]  # 3: work remains, which status has just said
 
 extract: install
-	$(NODE) extract/cli.ts $(ARGS)
+	@$(NODE) extract/cli.ts $(ARGS)
 
 # The coordinator of a sharded extract (docs/scale-out.md): runs until Ctrl-C / SIGTERM.
 snapshot: install
-	$(NODE) extract/cli.ts snapshot --hold $(ARGS)
+	@$(NODE) extract/cli.ts snapshot --hold $(ARGS)
 
 # Merges shard fragments into the stage's manifest: extract if it was sharded, then transform if it was.
 finalize: install
@@ -95,26 +96,26 @@ clean: down
 	rm -rf .local out
 
 transform: install
-	$(NODE) transform/cli.ts $(ARGS)
+	@$(NODE) transform/cli.ts $(ARGS)
 
 load: install
-	$(NODE) load/cli.ts $(ARGS)
+	@$(NODE) load/cli.ts $(ARGS)
 
 verify: install
-	$(NODE) load/verify-cli.ts $(ARGS)
+	@$(NODE) load/verify-cli.ts $(ARGS)
 
 # The whole run as its stages recorded it (<run>/report.json), as a table and report.html.
 report: install
-	$(NODE) load/plan/run-report-cli.ts $(ARGS)
+	@$(NODE) load/plan/run-report-cli.ts $(ARGS)
 
 # The least-privilege IAM policy of each stage for STORE=s3://…, RUN, DDB_TABLE, AWS_REGION
 # (STAGE=extract|transform|load|verify, default all; MODE=import|batch|both; ARGS=--account-id … --kms-key-id …).
 iam-policy: install
-	$(NODE) load/iam-policy-cli.ts --stage $(or $(STAGE),all) $(ARGS)
+	@$(NODE) load/iam-policy-cli.ts --stage $(or $(STAGE),all) $(ARGS)
 
 # Sizes, collections, GSI keys and the cost model of a transform run; prices in load/plan/prices.json.
 plan: install
-	$(NODE) load/plan/cli.ts $(ARGS)
+	@$(NODE) load/plan/cli.ts $(ARGS)
 
 # Rewrites fixtures/golden/ from fixtures/dumps/ (reviewers read the diff).
 golden: install

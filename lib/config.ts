@@ -1,8 +1,12 @@
 // The one interface every stage shares (issue 2, item 6): each option comes
 // from a flag, else from the environment variable the Makefile passes through.
+import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { UserError } from './errors.ts';
 import { openStorage, type Storage } from './storage.ts';
+
+/** `--version` of every CLI: the package's own. */
+const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface CommonOptions {
   store: string;
@@ -34,11 +38,19 @@ export function commonOptions<T>(argv: Argv<T>) {
       describe: 'Only this table (repeatable); the rest of the run is left as it is',
     })
     .option('concurrency', {
-      type: 'number',
-      default: Number(process.env.CONCURRENCY || 4),
+      // Read as text so a malformed value is quoted as typed, not as NaN.
+      type: 'string',
+      default: process.env.CONCURRENCY || '4',
       defaultDescription: '$CONCURRENCY or 4',
       describe: 'Parallel workers',
+      coerce: (text: string) => checkConcurrency(wholeNumber('concurrency', text)),
     });
+}
+
+/** A whole number as typed on the command line or in the environment, or a usage error quoting it. */
+export function wholeNumber(what: string, text: string): number {
+  if (!/^\s*\d+\s*$/.test(String(text))) throw new UserError(`invalid ${what} ${JSON.stringify(String(text))}: use a whole number`, 2);
+  return Number(text);
 }
 
 /**
@@ -48,13 +60,15 @@ export function commonOptions<T>(argv: Argv<T>) {
 export function parseCli<T>(argv: Argv<T>, stage: string) {
   return argv
     .strict()
+    // A usage error exits 2, a failure 1 (the convention of POSIX utilities).
+    // Whatever fails here (a flag, a value's check) is a usage error.
     .fail((message, err) => {
-      throw err ?? new UserError(`${message} (see ${stage} --help)`);
+      throw new UserError(err ? err.message : `${message} (see ${stage} --help)`, 2);
     })
     .help()
     // Usage texts are laid out by hand: wrap only what exceeds a wide terminal.
     .wrap(Math.max(process.stdout.columns || 0, 120))
-    .version(false)
+    .version(PACKAGE_VERSION)
     .parse();
 }
 
@@ -71,7 +85,7 @@ export function checkRunId(run: string): string {
 }
 
 export function checkConcurrency(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError(`invalid concurrency ${n}: use a whole number from 1 to 64`);
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new UserError(`invalid concurrency ${n}: use a whole number from 1 to 64`, 2);
   return n;
 }
 

@@ -89,7 +89,8 @@ export async function runCli(stage: string, main: () => Promise<number | void>):
       process.exitCode = err.exitCode;
     } else {
       process.stderr.write(`${stage}: internal error: ${errorMessage(err)}\n${err instanceof Error ? err.stack ?? '' : ''}\n`);
-      process.exitCode = 2;
+      // 2 is for usage errors (lib/config.ts); anything else that stops a stage is a failure.
+      process.exitCode = 1;
     }
   }
 }
