@@ -8,7 +8,7 @@ import { readManifest, type ExtractManifest, type PartEntry } from '../lib/manif
 import type { Shard } from '../lib/shard.ts';
 import { claimsOf, fragmentKeys, shardLabel, shardText } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import type { CatalogTable } from './catalog.ts';
+import type { CatalogTable, SkippedRelation } from './catalog.ts';
 import type { Snapshot } from './snapshot.ts';
 import { planRanges, type KeyRange } from './split.ts';
 
@@ -30,6 +30,8 @@ export interface ExtractPlan {
   options: ExtractManifest['options'] & { split_rows?: number };
   /** Set when only these tables are copied (`TABLE=`): the manifest keeps the other tables' entries. */
   tables_selected?: string[];
+  /** Relations of the selected schemas not copied, and why (absent when none). */
+  skipped?: SkippedRelation[];
   tables: CatalogTable[];
   units: CopyUnit[];
 }
