@@ -12,6 +12,7 @@ import { runExtract } from '../extract/extract.ts';
 import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { runTransform } from '../transform/runner.ts';
+import { recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-extract-sources-'));
@@ -54,6 +55,11 @@ test('a partition whose root is in another schema is listed as skipped, with why
   const both = await extract(url, await tempDir(), ['public', 'arch']);
   t.deepEqual(rowsOf(both.manifest), { 'arch.logs': 3, events: 40 });
   t.is(both.manifest.skipped, undefined, 'nothing skipped, and no empty list in the manifest');
+  recordFault(t, {
+    fault: 'partition in public of a root in another schema', stage: 'extract',
+    outcome: `completed; skipped listed: ${publicOnly.manifest.skipped?.map((s) => `${s.name} (${s.reason})`).join(', ')}; with --schema arch: arch.logs read once through its root`,
+    rows_in: both.manifest.tables.reduce((n, e) => n + e.rows, 0),
+  });
 });
 
 test('a partitioned table is split by its partitions\' row estimates, and its parts cover each row once', async (t) => {
@@ -80,6 +86,11 @@ test('inheritance tables are each read ONLY: a child\'s rows are not copied agai
   // Range boundaries come from the parent's own rows too: 4 rows, 2 per part.
   const split = await extract(url, await tempDir(), ['public'], { splitRows: 2 });
   t.deepEqual(split.manifest.tables.map((e) => [e.name, e.parts.map((p) => p.rows)]), [['child', [2, 2]], ['parent', [2, 2]]]);
+  recordFault(t, {
+    fault: 'INHERITS child (and a grandchild in another schema)', stage: 'extract',
+    outcome: 'completed; parent read ONLY, each row once; the grandchild listed as skipped',
+    rows_in: whole.manifest.tables.reduce((n, e) => n + e.rows, 0), identical: whole.manifest.tables.reduce((n, e) => n + e.rows, 0) === 8,
+  });
 });
 
 test('public."audit.events" and audit.events get distinct names and files, and transform keeps them apart', async (t) => {
@@ -95,4 +106,8 @@ test('public."audit.events" and audit.events get distinct names and files, and t
   const transformed = await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: () => {} });
   t.deepEqual(transformed.tables.map((e) => [e.name, e.items_out]), [['audit%2Eevents', 1], ['audit.events', 2]]);
   t.is(transformed.duplicates, 0);
+  recordFault(t, {
+    fault: 'public."audit.events" beside audit.events', stage: 'extract, transform', outcome: 'completed; named audit%2Eevents and audit.events, one file each',
+    rows_in: 3, items_out: transformed.tables.reduce((n, e) => n + e.items_out, 0),
+  });
 });
