@@ -13,7 +13,8 @@ import type { Snapshot } from './snapshot.ts';
 import { planRanges, type KeyRange } from './split.ts';
 
 export const EXTRACT_PLAN_KEY = 'extract/plan.json';
-export const EXTRACT_PLAN_FORMAT = 'pg2ddb.extract-plan/1';
+// /2: tables carry their oid and whether they are partitioned (read ONLY or through the root); a /1 plan cannot say.
+export const EXTRACT_PLAN_FORMAT = 'pg2ddb.extract-plan/2';
 export const EXTRACT_SHARD_FORMAT = 'pg2ddb.extract-shard/1';
 export const EXTRACT_SHARDS_PREFIX = 'extract/shards';
 

@@ -211,7 +211,8 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
           clients.add(client);
         }
         const table = tables.get(unit.table)!;
-        await lockForCopy(client, table);
+        // Its own errors name the table and say what to do; a lost connection gets the table's name.
+        await lockForCopy(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
         const started = Date.now();
         progress.start(label);
         let part: PartEntry;
