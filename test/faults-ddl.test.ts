@@ -14,7 +14,7 @@ import { exportSnapshot, joinSnapshot } from '../extract/snapshot.ts';
 import { lockForCopy } from '../extract/table-locks.ts';
 import { EXTRACT_MANIFEST_KEY } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
-import { runCli } from './cli.ts';
+import { runCli, type CliResult } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 
@@ -41,10 +41,13 @@ async function addTables(url: string, slowRows: number): Promise<void> {
   }
 }
 
-/** Polls `sql` (one boolean column `ok`) until it holds. */
-async function until(client: pg.Client, sql: string, what: string, timeoutMs = 30_000): Promise<void> {
+/** Polls `sql` (one boolean column `ok`) until it holds; fails at once, with its stderr, if the extract ends first. */
+async function until(client: pg.Client, sql: string, what: string, extracting: Promise<CliResult>, timeoutMs = 90_000): Promise<void> {
+  let ended: CliResult | undefined;
+  void extracting.then((r) => { ended = r; });
   const deadline = Date.now() + timeoutMs;
   while (!(await client.query<{ ok: boolean }>(sql)).rows[0]?.ok) {
+    if (ended) throw new Error(`the extract ended (exit ${ended.code}: ${ended.stderr.trim()}) before ${what}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 20));
   }
@@ -64,14 +67,14 @@ test('a TRUNCATE while extract runs waits for the snapshot\'s lock, and the tabl
   const store = await tempDir();
   const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '1', '--split-rows', '10000000'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
   const watcher = await session(t, url);
-  await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY%aaa_slow%') AS ok`, 'the COPY of aaa_slow');
+  await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY%aaa_slow%') AS ok`, 'the COPY of aaa_slow', extracting);
 
   const ddl = await session(t, url);
   const truncating = ddl.query('TRUNCATE zz_small').then(() => Date.now());
   // The TRUNCATE waits, and what it waits for is the extract's snapshot transaction (its coordinator).
   await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity a, pg_stat_activity b
                           WHERE a.datname = current_database() AND a.query = 'TRUNCATE zz_small' AND a.wait_event_type = 'Lock'
-                            AND b.pid = ANY (pg_blocking_pids(a.pid)) AND b.application_name = 'pg2ddb-extract') AS ok`, 'the TRUNCATE to wait for the extract');
+                            AND b.pid = ANY (pg_blocking_pids(a.pid)) AND b.application_name = 'pg2ddb-extract') AS ok`, 'the TRUNCATE to wait for the extract', extracting);
   const result = await extracting;
   const ended = Date.now();
   t.is(result.code, 1, result.stderr);
@@ -91,7 +94,7 @@ test('a table truncated between the snapshot and its lock fails the run by name;
   await ddl.query('BEGIN; TRUNCATE zz_small');
   const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
   const watcher = await session(t, url);
-  await until(watcher, extractWaitsForLock, "the extract's lock to wait");
+  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
   await ddl.query('COMMIT');
   const result = await extracting;
   t.is(result.code, 1, result.stderr);
