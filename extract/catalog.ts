@@ -1,33 +1,78 @@
 // What the snapshot holds: tables, their columns and primary keys, read from
 // the catalog inside the snapshot transaction so schema and data agree.
-import type { PgClient } from '../lib/postgres.ts';
+// A partitioned table is one source table, read through its root (its
+// partitions hold no rows of their own to copy twice); an inheritance table is
+// read ONLY, since a plain read of a parent also returns its children's rows.
+// Every relation of the selected schemas that is not copied is listed, with why.
+import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import type { ColumnSchema } from '../lib/manifest.ts';
+import { qualifiedName } from '../lib/run-layout.ts';
 
-export interface CatalogTable {
-  /** `table` in the public schema, else `schema.table`. */
+/** A table the extract can copy, as the catalog lists it (no lock taken on it yet). */
+export interface SourceTable {
+  /** `table` in the public schema, else `schema.table` (lib/run-layout.ts qualifiedName). */
   name: string;
   schema: string;
   table: string;
+  /** pg_class oid, valid inside the run's snapshot (storage checks). */
+  oid: number;
+  /** A partitioned table: read (and locked) through the root, which reads every partition. */
+  partitioned: boolean;
+}
+
+export interface CatalogTable extends SourceTable {
   columns: (ColumnSchema & { collatable: boolean })[];
   primary_key: string[];
-  /** On-disk size, to start the largest tables first. */
+  /** On-disk size (a partitioned table's: its partitions'), to start the largest tables first. */
   size_bytes: number;
   /** The planner's row estimate (pg_class.reltuples), to decide whether to split. */
   estimated_rows: number;
 }
 
-export async function readCatalog(client: PgClient, schemas: string[]): Promise<CatalogTable[]> {
-  // Ordinary and partitioned tables; partitions are read through their parent
-  // so no row is copied twice.
-  const tables = await client.query<{ oid: number; schema: string; table: string; size: string; estimated_rows: number }>(
-    `SELECT c.oid::int AS oid, n.nspname::text AS schema, c.relname::text AS table,
-            pg_total_relation_size(c.oid)::text AS size, greatest(c.reltuples, 0)::float8 AS estimated_rows
+/** A relation of the selected schemas that the extract does not copy, and why. */
+export interface SkippedRelation { name: string; reason: string }
+
+/**
+ * The source's storage relations: the table itself, or every partition of a
+ * partitioned table (which has no storage of its own). `$1` is the source oid.
+ */
+export const STORAGE_OF = `SELECT $1::oid AS relid UNION
+                    SELECT relid FROM pg_partition_tree($1::oid) WHERE (SELECT relkind FROM pg_class WHERE oid = $1::oid) = 'p'`;
+
+/** `ONLY "s"."t"` for a plain table (a parent's own rows), `"s"."t"` for a partitioned one (every partition's). */
+export function sourceRelation(table: Pick<CatalogTable, 'schema' | 'table' | 'partitioned'>): string {
+  return `${table.partitioned ? '' : 'ONLY '}${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
+}
+
+/**
+ * The tables of `schemas`: ordinary tables and partitioned roots. Only
+ * catalog rows are read, so no table lock is taken before the extract's own
+ * (extract/table-locks.ts), which name the table they wait for.
+ */
+export async function listSourceTables(client: PgClient, schemas: string[]): Promise<SourceTable[]> {
+  const { rows } = await client.query<{ oid: number; schema: string; table: string; partitioned: boolean }>(
+    `SELECT c.oid::int AS oid, n.nspname::text AS schema, c.relname::text AS table, c.relkind = 'p' AS partitioned
        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1::text[])
       ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
     [schemas],
   );
-  const oids = tables.rows.map((r) => r.oid);
+  return rows.map((t) => ({ name: qualifiedName(t.schema, t.table), ...t }));
+}
+
+/** Columns, primary keys, sizes and row estimates of `sources`, once they are locked (sizes open, so lock, each table). */
+export async function readCatalog(client: PgClient, sources: SourceTable[]): Promise<CatalogTable[]> {
+  const oids = sources.map((s) => s.oid);
+  // Sizes and row estimates of a partitioned table are its partitions' (its own are 0 or -1).
+  const sizes = await client.query<{ oid: number; size: string; estimated_rows: number }>(
+    `SELECT t.oid::int AS oid, sum(pg_total_relation_size(s.oid))::text AS size, sum(greatest(s.reltuples, 0))::float8 AS estimated_rows
+       FROM unnest($1::oid[]) AS t(oid)
+       CROSS JOIN LATERAL (${STORAGE_OF.replace(/\$1/g, 't.oid')}) r
+       JOIN pg_class s ON s.oid = r.relid
+      GROUP BY t.oid`,
+    [oids],
+  );
+  const sizeByOid = new Map(sizes.rows.map((r) => [r.oid, r]));
   const columns = await client.query<{
     oid: number; name: string; type: string; category: string; element_type: string | null;
     element_category: string | null; base_type: string | null; not_null: boolean; generated: boolean; collatable: boolean;
@@ -59,12 +104,10 @@ export async function readCatalog(client: PgClient, schemas: string[]): Promise<
     [oids],
   );
   const keyByOid = new Map(keys.rows.map((r) => [r.oid, r.columns]));
-  return tables.rows.map((t) => ({
-    name: t.schema === 'public' ? t.table : `${t.schema}.${t.table}`,
-    schema: t.schema,
-    table: t.table,
-    size_bytes: Number(t.size),
-    estimated_rows: Number(t.estimated_rows),
+  return sources.map((t) => ({
+    ...t,
+    size_bytes: Number(sizeByOid.get(t.oid)?.size ?? 0),
+    estimated_rows: Number(sizeByOid.get(t.oid)?.estimated_rows ?? 0),
     primary_key: keyByOid.get(t.oid) ?? [],
     columns: columns.rows
       .filter((c) => c.oid === t.oid)
@@ -79,4 +122,39 @@ export async function readCatalog(client: PgClient, schemas: string[]): Promise<
         collatable: c.collatable,
       })),
   }));
+}
+
+/**
+ * Relations whose rows the selected schemas hold or reach but the extract
+ * does not copy: a partition whose root is in another schema, an inheritance
+ * child in another schema (its parent is read ONLY), a foreign table, a
+ * materialized view.
+ */
+export async function skippedRelations(client: PgClient, schemas: string[]): Promise<SkippedRelation[]> {
+  const { rows } = await client.query<{ schema: string; table: string; kind: string; other_schema: string | null; other_table: string | null }>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS table,
+            CASE WHEN c.relispartition THEN 'partition' WHEN c.relkind = 'f' THEN 'foreign' WHEN c.relkind = 'm' THEN 'matview' ELSE 'child' END AS kind,
+            o.nspname::text AS other_schema, oc.relname::text AS other_table
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       LEFT JOIN LATERAL (SELECT CASE WHEN c.relispartition THEN pg_partition_root(c.oid)
+                                      ELSE (SELECT i.inhparent FROM pg_inherits i WHERE i.inhrelid = c.oid ORDER BY i.inhseqno LIMIT 1) END AS oid) up ON true
+       LEFT JOIN pg_class oc ON oc.oid = up.oid
+       LEFT JOIN pg_namespace o ON o.oid = oc.relnamespace
+      WHERE c.relkind IN ('r', 'p', 'f', 'm')
+        AND CASE WHEN c.relispartition THEN n.nspname = ANY($1::text[]) AND NOT o.nspname = ANY($1::text[])
+                 WHEN c.relkind IN ('f', 'm') THEN n.nspname = ANY($1::text[])
+                 ELSE NOT n.nspname = ANY($1::text[]) AND o.nspname = ANY($1::text[]) END
+      ORDER BY n.nspname COLLATE "C", c.relname COLLATE "C"`,
+    [schemas],
+  );
+  return rows.map((r) => {
+    const other = r.other_schema !== null ? qualifiedName(r.other_schema, r.other_table!) : '';
+    const reason = {
+      partition: `partition of ${other}, which is not in the selected schemas (--schema ${r.other_schema} to include it)`,
+      child: `inherits from ${other}, which is read ONLY (its own rows); its schema is not selected (--schema ${r.schema} to include it)`,
+      foreign: 'foreign table: its rows live on another server (extract them there)',
+      matview: 'materialized view: its rows are derived from tables (extract those)',
+    }[r.kind as 'partition' | 'child' | 'foreign' | 'matview'];
+    return { name: qualifiedName(r.schema, r.table), reason };
+  });
 }

@@ -6,6 +6,7 @@ import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
 import { parseShard } from '../lib/shard.ts';
+import { DEFAULT_LOCK_WAIT_SECONDS } from './table-locks.ts';
 import { finalizeExtract, holdSnapshot, runExtract, runShard, type ExtractOptions, type ExtractSummary } from './extract.ts';
 
 const usage = `extract: COPY every PostgreSQL table, from one consistent snapshot, to gzip CSV files
@@ -17,7 +18,8 @@ Finalize: extract finalize [options]                 merge the shards' fragments
 
 Writes <store>/<run>/extract/<table>/part-00000.csv.gz and <store>/<run>/extract/manifest.json.
 The database comes from $DATABASE_URL, else libpq's PG* variables (PGHOST, PGUSER, ...);
-it is only read, in one REPEATABLE READ, READ ONLY transaction. For TLS, add
+it is only read, in one REPEATABLE READ, READ ONLY transaction, which holds ACCESS SHARE
+locks on the tables it copies until the extract ends (TRUNCATE and ALTER TABLE wait for it). For TLS, add
 sslmode=verify-full&sslrootcert=<CA bundle file> to DATABASE_URL (or set PGSSLMODE and
 PGSSLROOTCERT). S3_SSE_KMS_KEY_ID=<key> (or S3_SSE=aws:kms|AES256) asks S3 to encrypt
 every object written. A JSON summary goes to stdout; progress and errors go to stderr.
@@ -52,6 +54,12 @@ await runCli('extract', async () => {
       defaultDescription: '$SPLIT_ROWS or 250000',
       describe: 'Copy tables of more rows than this as several primary-key ranges of about this many rows (parallel parts)',
     })
+    .option('lock-wait-timeout', {
+      type: 'number',
+      default: Number(process.env.LOCK_WAIT_TIMEOUT || DEFAULT_LOCK_WAIT_SECONDS),
+      defaultDescription: `$LOCK_WAIT_TIMEOUT or ${DEFAULT_LOCK_WAIT_SECONDS}`,
+      describe: 'Seconds to wait for a lock another session holds on a table (TRUNCATE, ALTER TABLE…) before failing, naming it',
+    })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .command('snapshot', 'Coordinator of a sharded extract: hold the snapshot (with --hold) and write the plan')
     .command('finalize', 'Merge the shards\' fragments into extract/manifest.json (every part exactly once)')
@@ -75,6 +83,8 @@ await runCli('extract', async () => {
   const gzipLevel = checkGzipLevel(args['gzip-level']);
   const splitRows = args['split-rows'];
   if (splitRows !== undefined && (!Number.isInteger(splitRows) || splitRows < 1)) throw new UserError(`invalid --split-rows ${splitRows}: use a whole number of rows`);
+  const lockWaitSeconds = args['lock-wait-timeout'];
+  if (!(lockWaitSeconds > 0)) throw new UserError(`invalid --lock-wait-timeout ${lockWaitSeconds}: use a number of seconds above 0`);
   const command = args._[0];
   const log = args.quiet ? () => {} : logger('extract');
   if (command === 'finalize') {
@@ -88,6 +98,7 @@ await runCli('extract', async () => {
   }
   const options: ExtractOptions = {
     splitRows,
+    lockWaitSeconds,
     databaseUrl: process.env.DATABASE_URL || undefined,
     store: args.store,
     run: args.run,

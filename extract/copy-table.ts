@@ -8,9 +8,10 @@ import { pipeline } from 'node:stream/promises';
 import { to as copyTo } from 'pg-copy-streams';
 import { Meter } from '../lib/meter.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
+import { extractPartKey } from '../lib/run-layout.ts';
 import type { ExtractFormat, ParquetFile, PartEntry } from '../lib/manifest.ts';
 import type { PutResult, Storage } from '../lib/storage.ts';
-import type { CatalogTable } from './catalog.ts';
+import { sourceRelation, type CatalogTable } from './catalog.ts';
 import { ParquetEncoder, parquetSettings } from './parquet-part.ts';
 import { rangePredicate, type KeyRange } from './split.ts';
 
@@ -31,18 +32,7 @@ export function orderBy(table: CatalogTable): string[] {
 
 export function copySql(table: CatalogTable, range: KeyRange = {}): string {
   const columns = table.columns.map((c) => quoteIdent(c.name)).join(', ');
-  const from = `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`;
-  return `COPY (SELECT ${columns} FROM ${from}${rangePredicate(table, range)} ORDER BY ${orderBy(table).join(', ')}) TO STDOUT (FORMAT csv, HEADER)`;
-}
-
-/** `users`, `audit.events`: a file-system- and S3-safe path segment for a table name. */
-export function tableSegment(name: string): string {
-  const encoded = encodeURIComponent(name);
-  return encoded === '.' || encoded === '..' ? encoded.replace(/\./g, '%2E') : encoded;
-}
-
-export function partKey(table: string, part: number, extension = 'csv.gz'): string {
-  return `extract/${tableSegment(table)}/part-${String(part).padStart(5, '0')}.${extension}`;
+  return `COPY (SELECT ${columns} FROM ${sourceRelation(table)}${rangePredicate(table, range)} ORDER BY ${orderBy(table).join(', ')}) TO STDOUT (FORMAT csv, HEADER)`;
 }
 
 /** A stream or file-system error the reading side saw because the storage side failed (not a PostgreSQL error). */
@@ -60,8 +50,8 @@ export async function copyTable(
   onProgress: (approxRows: number, rawBytes: number) => void,
   format: ExtractFormat = 'csv',
 ): Promise<PartEntry> {
-  const key = partKey(table.name, part.index);
-  const parquetKey = partKey(table.name, part.index, 'parquet');
+  const key = extractPartKey(table.name, part.index);
+  const parquetKey = extractPartKey(table.name, part.index, 'parquet');
   let lines = 0;
   const raw = new Meter((chunk) => {
     // Newlines only approximate rows (quoted values may hold newlines); the

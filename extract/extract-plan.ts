@@ -8,12 +8,13 @@ import { readManifest, type ExtractManifest, type PartEntry } from '../lib/manif
 import type { Shard } from '../lib/shard.ts';
 import { claimsOf, fragmentKeys, shardLabel, shardText } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import type { CatalogTable } from './catalog.ts';
+import type { CatalogTable, SkippedRelation } from './catalog.ts';
 import type { Snapshot } from './snapshot.ts';
 import { planRanges, type KeyRange } from './split.ts';
 
 export const EXTRACT_PLAN_KEY = 'extract/plan.json';
-export const EXTRACT_PLAN_FORMAT = 'pg2ddb.extract-plan/1';
+// /2: tables carry their oid and whether they are partitioned (read ONLY or through the root); a /1 plan cannot say.
+export const EXTRACT_PLAN_FORMAT = 'pg2ddb.extract-plan/2';
 export const EXTRACT_SHARD_FORMAT = 'pg2ddb.extract-shard/1';
 export const EXTRACT_SHARDS_PREFIX = 'extract/shards';
 
@@ -30,6 +31,8 @@ export interface ExtractPlan {
   options: ExtractManifest['options'] & { split_rows?: number };
   /** Set when only these tables are copied (`TABLE=`): the manifest keeps the other tables' entries. */
   tables_selected?: string[];
+  /** Relations of the selected schemas not copied, and why (absent when none). */
+  skipped?: SkippedRelation[];
   tables: CatalogTable[];
   units: CopyUnit[];
 }

@@ -14,9 +14,11 @@ import {
   type ExtractFormat, type ExtractManifest, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
 import { redact, type PgClient } from '../lib/postgres.ts';
+import { qualifiedName } from '../lib/run-layout.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import { readCatalog, type CatalogTable } from './catalog.ts';
+import { listSourceTables, readCatalog, skippedRelations, type CatalogTable, type SourceTable } from './catalog.ts';
+import { DEFAULT_LOCK_WAIT_SECONDS, lockForCopy, lockSnapshotTables } from './table-locks.ts';
 import { copyTable } from './copy-table.ts';
 import {
   EXTRACT_PLAN_FORMAT, EXTRACT_PLAN_KEY, collectFragments, fragmentKey, fragmentText, planUnits, readPlan, unitId, unitName,
@@ -38,6 +40,8 @@ export interface ExtractOptions {
   format?: ExtractFormat;
   /** Split tables of more than this many (estimated) rows into primary-key ranges of about this size. */
   splitRows?: number;
+  /** How long the snapshot waits for a lock another session holds on a table (pg_dump's --lock-wait-timeout). */
+  lockWaitSeconds?: number;
   log: Logger;
 }
 
@@ -129,8 +133,12 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
 }
 
 async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions): Promise<ExtractPlan> {
-  const catalog = await readCatalog(snapshot.client, options.schemas);
-  const tables = selectTables(catalog, options.tables, options.schemas);
+  const selected = selectTables(await listSourceTables(snapshot.client, options.schemas), options.tables, options.schemas);
+  // Before any table is opened (sizes and range planning included): none may be truncated or rewritten under the snapshot.
+  await lockSnapshotTables(snapshot.client, selected, options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS);
+  const tables = await readCatalog(snapshot.client, selected);
+  const skipped = await skippedRelations(snapshot.client, options.schemas);
+  for (const relation of skipped) options.log(`skipped ${relation.name}: ${relation.reason}`);
   await checkWritable(run);
   return {
     format: EXTRACT_PLAN_FORMAT,
@@ -141,6 +149,7 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
     settings: snapshot.settings,
     options: { ...manifestOptions(options), ...(options.splitRows ? { split_rows: options.splitRows } : {}) },
     ...(options.tables && options.tables.length > 0 ? { tables_selected: tables.map((t) => t.name) } : {}),
+    ...(skipped.length > 0 ? { skipped } : {}),
     tables,
     units: await planUnits(snapshot, tables, options.splitRows),
   };
@@ -151,16 +160,18 @@ function manifestOptions(options: ExtractOptions): ExtractManifest['options'] {
 }
 
 /** Resolves `--table` names against the catalog: user input never reaches SQL. */
-export function selectTables(catalog: CatalogTable[], wanted: string[] | undefined, schemas: string[]): CatalogTable[] {
+export function selectTables<T extends SourceTable>(catalog: T[], wanted: string[] | undefined, schemas: string[]): T[] {
   if (!wanted || wanted.length === 0) {
     if (catalog.length === 0) throw new UserError(`no tables found in schema(s) ${schemas.join(', ')}`);
     return catalog;
   }
-  const unknown = wanted.filter((name) => !catalog.some((t) => t.name === name || `${t.schema}.${t.table}` === name));
+  // `public.users` names `users` too; a `.` inside a name is written %2E, as the manifest names it.
+  const names = (t: SourceTable) => [t.name, `${qualifiedName('public', t.schema)}.${qualifiedName('public', t.table)}`];
+  const unknown = wanted.filter((name) => !catalog.some((t) => names(t).includes(name)));
   if (unknown.length > 0) {
     throw new UserError(`no such table: ${unknown.map((n) => JSON.stringify(n)).join(', ')}; tables in ${schemas.join(', ')}: ${catalog.map((t) => t.name).join(', ') || '(none)'}`);
   }
-  return catalog.filter((t) => wanted.some((name) => t.name === name || `${t.schema}.${t.table}` === name));
+  return catalog.filter((t) => wanted.some((name) => names(t).includes(name)));
 }
 
 /** Fails before any COPY starts when the store cannot be written. */
@@ -199,11 +210,14 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
           client = await joinSnapshot(options.databaseUrl, plan.snapshot_id).catch((err) => { throw joinFailure(plan, err); });
           clients.add(client);
         }
+        const table = tables.get(unit.table)!;
+        // Its own errors name the table and say what to do; a lost connection gets the table's name.
+        await lockForCopy(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
         const started = Date.now();
         progress.start(label);
         let part: PartEntry;
         try {
-          part = await copyTable(client, tables.get(unit.table)!, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
+          part = await copyTable(client, table, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
         } catch (err) {
           throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
         }
@@ -248,6 +262,7 @@ async function buildManifest(run: Storage, plan: ExtractPlan, parts: Map<string,
     server: plan.server,
     settings: plan.settings,
     options: { format: plan.options.format, compression: plan.options.compression, gzip_level: plan.options.gzip_level, schemas: plan.options.schemas },
+    ...(plan.skipped ? { skipped: plan.skipped } : {}),
     tables,
   };
   return manifest;

@@ -6,7 +6,10 @@ import { connect, quoteLiteral, type PgClient } from '../lib/postgres.ts';
 /**
  * Session settings pinned so COPY output never depends on server defaults.
  * search_path is pinned too: it decides how format_type() names user types,
- * and keeps functions in other schemas from shadowing built-ins.
+ * and keeps functions in other schemas from shadowing built-ins. lc_monetary
+ * decides money's text (symbol, separators, decimals) and defaults to the
+ * server's locale; C exists on every server and prints `$1,234.50`, as the
+ * C.UTF-8 default of PostgreSQL 15 and 18 does (fixture dumps unchanged).
  */
 export const PINNED_SETTINGS: Record<string, string> = {
   TimeZone: 'UTC',
@@ -21,10 +24,11 @@ export const PINNED_SETTINGS: Record<string, string> = {
   lock_timeout: '0',
   idle_in_transaction_session_timeout: '0',
   default_transaction_read_only: 'on',
+  lc_monetary: 'C',
 };
 
 /** Settings recorded in the manifest (those COPY output depends on), as the server reports them. */
-const RECORDED_SETTINGS = ['TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'client_encoding', 'server_encoding', 'standard_conforming_strings'];
+const RECORDED_SETTINGS = ['TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'client_encoding', 'server_encoding', 'standard_conforming_strings', 'lc_monetary'];
 
 async function pinSettings(client: PgClient): Promise<void> {
   const sql = Object.entries(PINNED_SETTINGS).map(([name, value]) => `SET ${name} = ${quoteLiteral(value)};`).join('\n');

@@ -3,7 +3,7 @@
 // Boundaries are read inside the snapshot (the PK value of every N-th row in
 // COPY order), so the same data and N always give the same parts.
 import { quoteIdent, quoteLiteral, type PgClient } from '../lib/postgres.ts';
-import type { CatalogTable } from './catalog.ts';
+import { sourceRelation, type CatalogTable } from './catalog.ts';
 
 /** A half-open key range: rows with key ≥ `from` (when set) and < `to` (when set). Values as PostgreSQL prints them. */
 export interface KeyRange { from?: string[]; to?: string[] }
@@ -36,7 +36,7 @@ export async function planRanges(client: PgClient, table: CatalogTable, splitRow
   const { rows } = await client.query<{ key: string[] }>({
     text: `SELECT key FROM (
              SELECT ARRAY[${keys.map((c) => `${quoteIdent(c.name)}::text`).join(', ')}] AS key, row_number() OVER (ORDER BY ${order}) AS n
-               FROM ${quoteIdent(table.schema)}.${quoteIdent(table.table)}) numbered
+               FROM ${sourceRelation(table)}) numbered
             WHERE n % $1 = 1 AND n > 1 ORDER BY n`,
     values: [splitRows],
   });

@@ -83,6 +83,12 @@ export interface ExtractManifest {
   settings: Record<string, string>;
   /** `compression` and `gzip_level` are the CSV files' (Parquet pages say their own codec). */
   options: { format: ExtractFormat; compression: 'gzip'; gzip_level: number; schemas: string[] };
+  /**
+   * Relations of the selected schemas whose rows are not in the run, and why:
+   * a partition whose root is in another schema, an inheritance child in
+   * another schema, a foreign table, a materialized view. Absent when none.
+   */
+  skipped?: { name: string; reason: string }[];
   tables: TableEntry[];
 }
 

@@ -9,6 +9,7 @@ import type pg from 'pg';
 import { UserError } from '../lib/errors.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { retry } from '../lib/retry.ts';
+import { rejectsFileKey } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import { describeError, isRetryable } from './dynamo-errors.ts';
 import { TTL_ATTRIBUTE } from './table-spec.ts';
@@ -41,7 +42,7 @@ type Client = Pick<DynamoDBClient, 'send'>;
 
 /** The primary key values (`id`) of a table's rejected rows. */
 async function rejectedIds(run: Storage, table: string, id: string): Promise<string[]> {
-  const text = await run.getText(`transform/rejects/${encodeURIComponent(table)}.jsonl`);
+  const text = await run.getText(rejectsFileKey(table));
   return (text ?? '').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { primary_key: Record<string, string | null> }).primary_key[id]).filter((v): v is string => !!v);
 }
 

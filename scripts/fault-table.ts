@@ -14,6 +14,8 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 export const FAULT_TEST_FILES = [
   'test/faults-extract.test.ts',
+  'test/faults-ddl.test.ts',
+  'test/extract-sources.test.ts',
   'test/faults-load.test.ts',
   'test/transform.test.ts',
   'test/faults-s3.test.ts',

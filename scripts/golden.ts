@@ -11,6 +11,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, manifestText, type ExtractManifest, type TableEntry } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
+import { extractPartKey, rejectsFileKey } from '../lib/run-layout.ts';
 import { openStorage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
 import { runTransform } from '../transform/runner.ts';
@@ -36,7 +37,7 @@ export async function writeDumpRun(store: string, run: string): Promise<ExtractM
   for (const table of schema.tables) {
     const csv = await readFile(path.join(DUMPS_DIR, `${table.name}.csv`));
     const gz = gzipSync(csv, { level: 1 });
-    const key = `extract/${encodeURIComponent(table.name)}/part-00000.csv.gz`;
+    const key = extractPartKey(table.name, 0);
     await storage.put(key, gz);
     const rows = countRows(csv.toString('utf8'));
     tables.push({
@@ -64,7 +65,7 @@ export async function computeGolden(): Promise<Map<string, string>> {
     for (const table of manifest.tables) {
       const items = table.parts.map((p) => gunzipSync(readFileSync(path.join(store, 'golden', p.key))).toString('utf8')).join('');
       out.set(`${table.name}.jsonl`, items);
-      const rejects = await readFile(path.join(store, 'golden', 'transform', 'rejects', `${encodeURIComponent(table.name)}.jsonl`), 'utf8');
+      const rejects = await readFile(path.join(store, 'golden', rejectsFileKey(table.name)), 'utf8');
       if (rejects) out.set(`${table.name}.rejects.jsonl`, rejects);
     }
     const summary = {

@@ -207,10 +207,25 @@ test('a table without a primary key is ordered by every column and flagged; odd 
   t.true(heap.no_primary_key);
   t.deepEqual(heap.order_by, ['a', 'b', 'j']);
   t.is(gunzipSync(await readFile(path.join(store, 'r', heap.parts[0]!.key))).toString(), 'a,b,j\na,1,{}\na,2,[]\nz,1,"{""x"":1}"\n,3,\n');
-  const odd = manifest.tables.find((e) => e.name === 'odd schema.Ta"ble.x')!;
-  t.is(odd.parts[0]!.key, 'extract/odd%20schema.Ta%22ble.x/part-00000.csv.gz');
+  // The dot inside the table's name is escaped (%2E), so the qualified name says where the schema ends.
+  const odd = manifest.tables.find((e) => e.name === 'odd schema.Ta"ble%2Ex')!;
+  t.is(odd.parts[0]!.key, 'extract/odd%20schema.Ta%22ble%252Ex/part-00000.csv.gz');
   // COLLATE "C": upper case sorts before lower case whatever the server's locale.
   t.is(gunzipSync(await readFile(path.join(store, 'r', odd.parts[0]!.key))).toString(), 'id,v\nB,2\na,3\nb,1\n');
+});
+
+test('money is copied under lc_monetary C, whatever the database\'s default, and the manifest records it', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  const database = new URL(url).pathname.slice(1);
+  await withClient(url, (c) => c.query(`
+    ALTER DATABASE "${database}" SET lc_monetary = 'C.UTF-8';
+    CREATE TABLE prices (id int PRIMARY KEY, amount money);
+    INSERT INTO prices VALUES (1, '1234.5'), (2, '-0.25')`));
+  const store = await tempDir();
+  const manifest = await extractTo(url, store);
+  t.is(manifest.settings.lc_monetary, 'C');
+  const prices = manifest.tables.find((e) => e.name === 'prices')!;
+  t.is(gunzipSync(await readFile(path.join(store, 'r', prices.parts[0]!.key))).toString(), 'id,amount\n1,"$1,234.50"\n2,-$0.25\n');
 });
 
 test('a TABLE that does not exist fails, lists the real tables and writes nothing', async (t) => {

@@ -15,6 +15,7 @@ import { ParquetWriter } from '../extract/parquet-writer.ts';
 import { PINNED_SETTINGS } from '../extract/snapshot.ts';
 import { readExtractManifest, type ExtractFormat, type ExtractManifest, type TableEntry } from '../lib/manifest.ts';
 import { parquetColumn, type ParquetKind } from '../lib/parquet-types.ts';
+import { rejectsFileKey } from '../lib/run-layout.ts';
 import { openStorage } from '../lib/storage.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { runTransform } from '../transform/runner.ts';
@@ -55,7 +56,7 @@ async function itemFiles(store: string, run: string, manifest: TransformManifest
       texts.push(gunzipSync(Buffer.concat(chunks)).toString('utf8'));
     }
     out.set(`${table.name}.jsonl`, texts.join(''));
-    const rejects = await storage.getText(`transform/rejects/${encodeURIComponent(table.name)}.jsonl`);
+    const rejects = await storage.getText(rejectsFileKey(table.name));
     if (rejects) out.set(`${table.name}.rejects.jsonl`, rejects);
   }
   return out;

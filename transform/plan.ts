@@ -4,6 +4,7 @@
 import { UserError } from '../lib/errors.ts';
 import { inputPart, type ExtractManifest, type PartEntry, type TableEntry, type TransformInput } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
+import { tableSegment } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart } from '../lib/transform-manifest.ts';
 import { genericMapper, loadMappers, type LoadedMapper } from './registry.ts';
@@ -40,12 +41,11 @@ export interface UnitRecord {
 }
 
 export const partName = (index: number) => `part-${String(index).padStart(5, '0')}`;
-export const segment = (table: string) => encodeURIComponent(table);
-export const itemsKey = (table: string, index: number) => `items/${segment(table)}/${partName(index)}.json.gz`;
-export const unitKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.json`;
+export const itemsKey = (table: string, index: number) => `items/${tableSegment(table)}/${partName(index)}.json.gz`;
+export const unitKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.json`;
 // A unit's side files sit beside its record; rejects/<table>.jsonl gathers a table's rejects.
-export const rejectsKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.rejects.jsonl`;
-export const keysKey = (table: string, index: number) => `transform/units/${segment(table)}/${partName(index)}.keys`;
+export const rejectsKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.rejects.jsonl`;
+export const keysKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.keys`;
 
 export async function planTables(extract: ExtractManifest, unmapped: Unmapped): Promise<Plan[]> {
   const mappers = await loadMappers();

@@ -13,12 +13,13 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
+import { rejectsFileKey, tableSegment } from '../lib/run-layout.ts';
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_FORMAT, TRANSFORM_MANIFEST_KEY, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
 import { findDuplicates } from './duplicate-keys.ts';
 import {
-  partName, planTables, readRecord, segment, selectPlans, unitsOf,
+  partName, planTables, readRecord, selectPlans, unitsOf,
   type Plan, type Unit, type UnitOptions, type UnitRecord,
 } from './plan.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment, TRANSFORM_UNITS_KEY } from './shards.ts';
@@ -165,7 +166,7 @@ async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>> {
   for (const unit of units) {
     const table = unit.plan.table.name;
     if (!listed.has(table)) {
-      listed.set(table, new Map((await run.list(`items/${segment(table)}`)).map((o) => [o.key, o.bytes])));
+      listed.set(table, new Map((await run.list(`items/${tableSegment(table)}`)).map((o) => [o.key, o.bytes])));
     }
     const record = await readRecord(run, table, unit.index);
     if (record?.fingerprint === unit.fingerprint && listed.get(table)!.get(record.part.key) === record.part.bytes) done.add(unit);
@@ -254,7 +255,7 @@ function joinedInputs(plan: Plan, plans: Plan[]): { joined?: Record<string, stri
 /** `transform/rejects/<table>.jsonl`: every reject of the table, in part order. */
 async function combineRejects(run: Storage, table: string, records: UnitRecord[]): Promise<void> {
   const texts = await Promise.all(records.map((r) => run.getText(r.rejects_key)));
-  await run.put(`transform/rejects/${segment(table)}.jsonl`, texts.map((t) => t ?? '').join(''));
+  await run.put(rejectsFileKey(table), texts.map((t) => t ?? '').join(''));
 }
 
 /** Writes `transform/duplicates.jsonl` (each later item against the first one with its key) and returns the count. */

@@ -1,0 +1,79 @@
+// Concurrent DDL during an extract. TRUNCATE and table-rewriting commands
+// (ALTER TABLE … TYPE, VACUUM FULL, CLUSTER) are not MVCC-safe: they give the
+// table a new, empty-to-old-snapshots file, so a snapshot taken before them
+// reads the table as empty. As pg_dump does, the snapshot's own transaction
+// takes ACCESS SHARE on every table it will copy, right after the snapshot,
+// and holds it until the extract ends (the coordinator, for a sharded run):
+// those commands need ACCESS EXCLUSIVE, so they wait. A lock cannot be taken
+// before the snapshot exists, so a table rewritten in between is caught by
+// its storage check: the file the snapshot's catalog names (pg_class via SQL,
+// the snapshot's view) against the one the server uses now
+// (pg_relation_filenode, read through the catalog cache, which a new lock
+// refreshes).
+import { UserError, errorMessage } from '../lib/errors.ts';
+import type { PgClient } from '../lib/postgres.ts';
+import { STORAGE_OF, sourceRelation, type SourceTable } from './catalog.ts';
+
+/** pg_dump's --lock-wait-timeout: how long the snapshot waits for a lock someone else holds. */
+export const DEFAULT_LOCK_WAIT_SECONDS = 30;
+
+const LOCK_NOT_AVAILABLE = '55P03';
+const BLOCKERS = 'TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER, DROP, LOCK TABLE';
+
+/**
+ * The snapshot's transaction locks every table it will copy (partitioned
+ * tables with their partitions), then checks none changed storage since the
+ * snapshot. A lock held by another session is waited for at most
+ * `waitSeconds`; the error names the table.
+ */
+export async function lockSnapshotTables(client: PgClient, tables: SourceTable[], waitSeconds: number): Promise<void> {
+  await client.query(`SET lock_timeout = '${Math.round(waitSeconds * 1000)}ms'`);
+  for (const table of tables) {
+    try {
+      await client.query(`LOCK TABLE ${sourceRelation(table)} IN ACCESS SHARE MODE`);
+    } catch (err) {
+      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+      throw new UserError(`table ${table.name}: another session has held a lock that blocks reading it (${BLOCKERS}) for more than ${waitSeconds} s; let that session finish or end it (pg_locks shows its pid), or wait longer with --lock-wait-timeout, then rerun the extract`);
+    }
+  }
+  await client.query(`SET lock_timeout = '0'`);
+  await checkStorage(client, tables);
+}
+
+/**
+ * A worker's lock before it copies `table`. NOWAIT, as pg_dump's parallel
+ * workers: the snapshot's lock already keeps DDL out, so a lock not granted
+ * at once means a DDL session is queued behind that lock; waiting would wait
+ * for that session, which waits for this extract: forever.
+ */
+export async function lockForCopy(client: PgClient, table: SourceTable): Promise<void> {
+  try {
+    await client.query(`LOCK TABLE ${sourceRelation(table)} IN ACCESS SHARE MODE NOWAIT`);
+  } catch (err) {
+    if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+    throw new UserError(`table ${table.name}: another session is waiting to change it (${BLOCKERS}) behind this extract's lock, and reading it now would wait for that session forever; let that session finish or cancel it (pg_locks shows its pid), then rerun the extract`);
+  }
+  await checkStorage(client, [table]);
+}
+
+/** Fails, naming them, when any of `tables` was truncated or rewritten after the snapshot: the snapshot would read it as empty. */
+export async function checkStorage(client: PgClient, tables: SourceTable[]): Promise<void> {
+  if (tables.length === 0) return;
+  let changed: string[];
+  try {
+    const { rows } = await client.query<{ oid: number }>(
+      `SELECT DISTINCT t.oid::int AS oid
+         FROM unnest($1::oid[]) AS t(oid)
+        CROSS JOIN LATERAL (${STORAGE_OF.replace(/\$1/g, 't.oid')}) r
+         JOIN pg_class s ON s.oid = r.relid
+        WHERE s.relkind = 'r' AND pg_relation_filenode(s.oid) IS DISTINCT FROM s.relfilenode`,
+      [tables.map((t) => t.oid)],
+    );
+    changed = tables.filter((t) => rows.some((r) => r.oid === t.oid)).map((t) => t.name);
+  } catch (err) {
+    throw new Error(`cannot check the tables' storage against the snapshot: ${errorMessage(err)}`);
+  }
+  if (changed.length > 0) {
+    throw new UserError(`table(s) ${changed.join(', ')} were truncated or rewritten (TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER) after the extract's snapshot was taken, so the snapshot would read them as empty; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
+  }
+}

@@ -1,0 +1,156 @@
+// Issue 20, item 1: DDL that is not MVCC-safe (TRUNCATE, table-rewriting
+// ALTER TABLE) while an extract runs. The snapshot's transaction locks every
+// table it copies, so such DDL waits; a table changed in the instant before
+// the lock, or one a worker would have to wait for, fails the run by name.
+// No table is ever copied empty with `consistent: true`.
+import test from 'ava';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { listSourceTables } from '../extract/catalog.ts';
+import { holdSnapshot } from '../extract/extract.ts';
+import { exportSnapshot, joinSnapshot } from '../extract/snapshot.ts';
+import { lockForCopy } from '../extract/table-locks.ts';
+import { EXTRACT_MANIFEST_KEY } from '../lib/manifest.ts';
+import { openStorage } from '../lib/storage.ts';
+import { runCli, type CliResult } from './cli.ts';
+import { exitOutcome, recordFault } from './fault-table.ts';
+import { freshDatabase } from './stack.ts';
+
+const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-ddl-'));
+
+async function session(t: { teardown(fn: () => unknown): void }, url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  client.on('error', () => {});
+  t.teardown(() => client.end().catch(() => {}));
+  return client;
+}
+
+/** aaa_slow sorts first (largest first) and takes seconds to copy; zz_small is what the DDL hits. */
+async function addTables(url: string, slowRows: number): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(`CREATE TABLE aaa_slow AS SELECT g AS id, repeat(md5(g::text), 6) AS pad FROM generate_series(1, ${slowRows}) g;
+                        ALTER TABLE aaa_slow ADD PRIMARY KEY (id);
+                        CREATE TABLE zz_small (id int PRIMARY KEY); INSERT INTO zz_small SELECT generate_series(1, 1000); ANALYZE`);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Polls `sql` (one boolean column `ok`) until it holds; fails at once, with its stderr, if the extract ends first. */
+async function until(client: pg.Client, sql: string, what: string, extracting: Promise<CliResult>, timeoutMs = 90_000): Promise<void> {
+  let ended: CliResult | undefined;
+  void extracting.then((r) => { ended = r; });
+  const deadline = Date.now() + timeoutMs;
+  while (!(await client.query<{ ok: boolean }>(sql)).rows[0]?.ok) {
+    if (ended) throw new Error(`the extract ended (exit ${ended.code}: ${ended.stderr.trim()}) before ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const extractWaitsForLock = `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                               AND application_name = 'pg2ddb-extract' AND wait_event_type = 'Lock') AS ok`;
+
+async function noManifest(store: string): Promise<boolean> {
+  return !(await openStorage(store).sub('r').list('')).some((o) => o.key === EXTRACT_MANIFEST_KEY);
+}
+
+test('a TRUNCATE while extract runs waits for the snapshot\'s lock, and the table it queued on fails the run by name instead of being copied empty', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 400_000);
+  const store = await tempDir();
+  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '1', '--split-rows', '10000000'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const watcher = await session(t, url);
+  await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY%aaa_slow%') AS ok`, 'the COPY of aaa_slow', extracting);
+
+  const ddl = await session(t, url);
+  const truncating = ddl.query('TRUNCATE zz_small').then(() => Date.now());
+  // The TRUNCATE waits, and what it waits for is the extract's snapshot transaction (its coordinator).
+  await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity a, pg_stat_activity b
+                          WHERE a.datname = current_database() AND a.query = 'TRUNCATE zz_small' AND a.wait_event_type = 'Lock'
+                            AND b.pid = ANY (pg_blocking_pids(a.pid)) AND b.application_name = 'pg2ddb-extract') AS ok`, 'the TRUNCATE to wait for the extract', extracting);
+  const result = await extracting;
+  const ended = Date.now();
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /^extract: error: table zz_small: another session is waiting to change it \(TRUNCATE, .*\) behind this extract's lock, .*; let that session finish or cancel it \(pg_locks shows its pid\), then rerun the extract\n$/);
+  t.true(await noManifest(store), 'no manifest');
+  t.true((await truncating) >= ended - 1000, 'the TRUNCATE went through only once the extract released its lock');
+  recordFault(t, { fault: 'TRUNCATE of a table while extract runs', stage: 'extract', outcome: exitOutcome(result) });
+});
+
+test('a table truncated between the snapshot and its lock fails the run by name; it is never copied empty', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 10);
+  const store = await tempDir();
+  const ddl = await session(t, url);
+  // Uncommitted, so the snapshot still sees zz_small's rows; its lock then waits for this transaction.
+  await ddl.query('BEGIN; TRUNCATE zz_small');
+  const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const watcher = await session(t, url);
+  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+  await ddl.query('COMMIT');
+  const result = await extracting;
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /^extract: error: table\(s\) zz_small were truncated or rewritten \(TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER\) after the extract's snapshot was taken, .*; rerun the extract/);
+  t.true(await noManifest(store), 'no manifest');
+  const rerun = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  t.is(rerun.code, 0, rerun.stderr);
+  recordFault(t, { fault: 'TRUNCATE committed between snapshot and lock', stage: 'extract', outcome: `${exitOutcome(result)}; rerun ${exitOutcome(rerun)}` });
+});
+
+test('a lock another session holds fails the extract after --lock-wait-timeout, naming the table, instead of hanging', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 10);
+  const store = await tempDir();
+  const ddl = await session(t, url);
+  await ddl.query('BEGIN; LOCK TABLE zz_small IN ACCESS EXCLUSIVE MODE');
+  const started = Date.now();
+  const result = await runCli('extract/cli.ts', ['--quiet', '--lock-wait-timeout', '1'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  await ddl.query('ROLLBACK');
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /^extract: error: table zz_small: another session has held a lock that blocks reading it \(.*\) for more than 1 s; .* or wait longer with --lock-wait-timeout, then rerun the extract\n$/);
+  t.true(Date.now() - started < 60_000);
+  t.true(await noManifest(store), 'no manifest');
+});
+
+test('a worker refuses, by name, a table whose storage changed after the snapshot it joined', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 10);
+  // A snapshot without the extract's locks: the instant before they are taken.
+  const snapshot = await exportSnapshot(url);
+  t.teardown(() => snapshot.close());
+  const ddl = await session(t, url);
+  await ddl.query('TRUNCATE zz_small');
+  const worker = await joinSnapshot(url, snapshot.id);
+  t.teardown(() => worker.end());
+  const tables = await listSourceTables(worker, ['public']);
+  await lockForCopy(worker, tables.find((s) => s.name === 'aaa_slow')!);
+  await t.throwsAsync(lockForCopy(worker, tables.find((s) => s.name === 'zz_small')!), { message: /^table\(s\) zz_small were truncated or rewritten/ });
+});
+
+test('the coordinator of a sharded extract holds its tables\' locks until it is stopped', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 10);
+  const store = await tempDir();
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  let ready!: () => void;
+  const planned = new Promise<void>((resolve) => { ready = resolve; });
+  const holding = holdSnapshot({ databaseUrl: url, store, run: 'r', concurrency: 1, schemas: ['public'], gzipLevel: 1, log: () => {} }, () => ready(), stopped);
+  await Promise.race([planned, holding]);
+  const ddl = await session(t, url);
+  await ddl.query(`SET lock_timeout = '300ms'`);
+  await t.throwsAsync(ddl.query('ALTER TABLE zz_small ALTER id TYPE bigint'), { message: /lock timeout/ });
+  stop();
+  await holding;
+  await ddl.query('ALTER TABLE zz_small ALTER id TYPE bigint');
+  t.pass();
+});
