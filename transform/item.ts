@@ -167,9 +167,13 @@ export class ItemBuilder {
     let column: string | null = null;
     let most = -1;
     for (const name of key.template.names) {
-      const text = this.index.has(name) ? this.column(name) : null;
+      // A joined value is named by this table's column it joins on.
+      const join = this.mapper.joins?.[name];
+      const source = join ? join.on : this.index.has(name) ? name : null;
+      if (source === null) continue;
+      const text = join ? this.value(name) : this.column(name);
       const n = text === null ? -1 : Buffer.byteLength(text, 'utf8');
-      if (n > most) [column, most] = [name, n];
+      if (n > most) [column, most] = [source, n];
     }
     const kind = key.limit === MAX_PARTITION_KEY_BYTES ? 'partition' : 'sort';
     const reason = `${key.name} ${key.template.text} is ${bytes} bytes of UTF-8, over DynamoDB's ${key.limit}-byte limit for a ${kind} key`;
