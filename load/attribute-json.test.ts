@@ -24,3 +24,19 @@ test('binary values travel as base64 in files and as bytes through the SDK', (t)
   t.deepEqual([...(sdk.b!.B as Uint8Array)], [0, 255, 10]);
   t.deepEqual(fromItemValue(sdk), file);
 });
+
+test('map keys special to JavaScript survive both ways and compare as ordinary keys', (t) => {
+  const line = '{"data":{"M":{"__proto__":{"M":{"x":{"N":"1"}}},"constructor":{"S":"c"},"toString":{"S":"t"},"hasOwnProperty":{"N":"3"},"a":{"L":[{"M":{"__proto__":{"N":"2"}}}]}}}}';
+  const file = JSON.parse(line) as ItemJson;
+  const sdk = toItemValue(file);
+  t.deepEqual(Object.keys(sdk.data!.M!), ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'a']);
+  t.deepEqual(sdk.data!.M!.__proto__, { M: { x: { N: '1' } } });
+  t.is(Object.getPrototypeOf(sdk.data!.M!), Object.prototype, 'the prototype is untouched');
+  t.deepEqual(Object.keys(sdk.data!.M!.a!.L![0]!.M!), ['__proto__']);
+  t.is(JSON.stringify(fromItemValue(sdk)), line, 'SDK form back to the file form, byte for byte');
+  t.deepEqual(differingAttributes(file, fromItemValue(sdk)), []);
+  const lost = JSON.parse(line.replace('{"__proto__":{"N":"2"}}', '{}')) as ItemJson;
+  t.deepEqual(differingAttributes(file, lost), ['data'], 'a missing __proto__ member is a difference');
+  t.deepEqual(differingAttributes({ PK: { S: 'a' } }, { PK: { S: 'a' }, constructor: { S: 'x' } }), ['constructor']);
+  t.deepEqual(differingAttributes({ PK: { S: 'a' }, constructor: { S: 'x' } }, { PK: { S: 'a' } }), ['constructor']);
+});

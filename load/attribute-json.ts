@@ -3,7 +3,10 @@
 // in. DynamoDB stores numbers, not their text: "1.50" reads back as "1.5" and
 // "1E+2" as "100", so numbers compare by exact decimal value, never through a
 // JS number; maps compare without regard to key order, sets as sets.
+// Map keys and attribute names are data: `__proto__`, `constructor`… are
+// ordinary keys here (lib/own-property.ts), as they are in DynamoDB.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import { getOwn, setOwn } from '../lib/own-property.ts';
 
 /** One attribute value as DynamoDB JSON text has it. */
 export type AttributeJson =
@@ -24,7 +27,7 @@ export function toAttributeValue(value: AttributeJson): AttributeValue {
 
 export function toItemValue(item: ItemJson): ItemValue {
   const out: ItemValue = {};
-  for (const [name, value] of Object.entries(item)) out[name] = toAttributeValue(value);
+  for (const [name, value] of Object.entries(item)) setOwn(out, name, toAttributeValue(value));
   return out;
 }
 
@@ -44,7 +47,7 @@ export function fromAttributeValue(value: AttributeValue): AttributeJson {
 
 export function fromItemValue(item: ItemValue): ItemJson {
   const out: ItemJson = {};
-  for (const [name, value] of Object.entries(item)) out[name] = fromAttributeValue(value);
+  for (const [name, value] of Object.entries(item)) setOwn(out, name, fromAttributeValue(value));
   return out;
 }
 
@@ -76,8 +79,8 @@ export function canonicalValue(value: AttributeJson): string {
 export function differingAttributes(expected: ItemJson, actual: ItemJson): string[] {
   const names = new Set([...Object.keys(expected), ...Object.keys(actual)]);
   return [...names].filter((name) => {
-    const a = expected[name];
-    const b = actual[name];
+    const a = getOwn(expected, name);
+    const b = getOwn(actual, name);
     return !a || !b || canonicalValue(a) !== canonicalValue(b);
   }).sort();
 }

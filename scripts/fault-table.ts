@@ -23,6 +23,7 @@ export const FAULT_TEST_FILES = [
   'test/faults-tamper.test.ts',
   'test/faults-disk.test.ts',
   'test/hostile-input.test.ts',
+  'test/write-rules.test.ts',
   'test/secrets.test.ts',
 ];
 

@@ -7,12 +7,14 @@ import { gzipSync } from 'node:zlib';
 import {
   DeleteTableCommand, DescribeImportCommand, DescribeTableCommand, DynamoDBClient, GetItemCommand,
   ImportTableCommand, ListImportsCommand, PutItemCommand, QueryCommand, ScanCommand,
-  type ImportTableCommandInput, type ImportTableDescription,
+  type AttributeValue, type ImportTableCommandInput, type ImportTableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { cloudWatchLogsClient, dynamoClient } from '../lib/aws.ts';
+import { canonicalValue, fromAttributeValue } from '../load/attribute-json.ts';
 import { openStorage } from '../lib/storage.ts';
 import { zstdAvailable } from '../scripts/import-endpoint/decompress.ts';
+import { DynamoDbLocal } from '../scripts/import-endpoint/dynamodb-local.ts';
 import { freshDynamoTable, randomName, stackEnv } from './stack.ts';
 
 const env = stackEnv();
@@ -320,6 +322,28 @@ test('a prefix with no objects completes with an empty table; NONE and CSV input
   const items = await tableItems(ddb, d.TableCreationParameters!.TableName!);
   t.deepEqual(items.get('C|1'), { PK: { S: 'C' }, SK: { S: '1' }, name: { S: 'x, y' } });
   t.deepEqual(items.get('C|2'), { PK: { S: 'C' }, SK: { S: '2' } });
+});
+
+test('keys special to JavaScript are ordinary: JSON map keys and CSV header names import as written', async (t) => {
+  const { ddb } = clients(t);
+  // Text, not JSON.stringify of an object literal: a literal's `__proto__:` sets the prototype instead.
+  const data = '{"M":{"__proto__":{"M":{"x":{"N":"1"}}},"constructor":{"S":"c"},"a":{"L":[{"M":{"__proto__":{"N":"2"}}}]}}}';
+  const json = await upload({ 'part-00000.json': `{"Item":{"PK":{"S":"J"},"SK":{"S":"1"},"data":${data}}}\n` });
+  const j = await importAndWait(t, ddb, request(json, { InputCompressionType: 'NONE' }));
+  t.like(j, { ImportStatus: 'COMPLETED', ImportedItemCount: 1, ErrorCount: 0 });
+  const got = (await tableItems(ddb, j.TableCreationParameters!.TableName!)).get('J|1') as { data: AttributeValue };
+  t.deepEqual(Object.keys(got.data.M!).sort(), ['__proto__', 'a', 'constructor']);
+  t.is(canonicalValue(fromAttributeValue(got.data)), canonicalValue(JSON.parse(data)), 'read back with every key and value');
+
+  const csv = await upload({ 'part-00000.csv': 'PK,SK,__proto__,constructor,toString\nC,1,p,c,s\n' });
+  const d = await importAndWait(t, ddb, request(csv, { InputFormat: 'CSV', InputCompressionType: 'NONE' }));
+  t.like(d, { ImportStatus: 'COMPLETED', ImportedItemCount: 1, ErrorCount: 0 });
+  // Read on the wire protocol: the SDK (3.1169) reads a top-level attribute named __proto__ as undefined.
+  const { Item: item } = await new DynamoDbLocal(env.DDB_LOCAL_URL!).call<{ Item: Record<string, unknown> }>('GetItem', {
+    TableName: d.TableCreationParameters!.TableName, Key: { PK: { S: 'C' }, SK: { S: '1' } },
+  });
+  t.deepEqual(Object.keys(item).sort(), ['PK', 'SK', '__proto__', 'constructor', 'toString']);
+  t.deepEqual(Object.getOwnPropertyDescriptor(item, '__proto__')?.value, { S: 'p' });
 });
 
 test('a ZSTD object imports (through the zstd program; apt-get install zstd)', async (t) => {

@@ -6,6 +6,7 @@ import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import type { CsvRow } from '../lib/copy-csv.ts';
 import type { AttributeValue } from './decode/attribute.ts';
 import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
+import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from './decode/dynamodb-limits.ts';
 import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
 import type { Mapper, RowValues } from './mapper.ts';
 import type { JoinIndex } from './join-index.ts';
@@ -18,6 +19,10 @@ export interface Reject {
   primary_key: Record<string, string | null>;
   column: string | null;
   reason: string;
+  /** A key over DynamoDB's size: the key attribute, its UTF-8 bytes and the limit (never its text). */
+  attribute?: string;
+  bytes?: number;
+  limit?: number;
 }
 
 export interface Item {
@@ -32,6 +37,15 @@ export interface Item {
 
 
 const KEY_NAMES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'] as const;
+type KeyName = (typeof KEY_NAMES)[number];
+
+interface KeyTemplate {
+  name: KeyName;
+  template: CompiledTemplate;
+  gsi: boolean;
+  /** DynamoDB's limit on this key attribute's value, in UTF-8 bytes. */
+  limit: number;
+}
 
 function isTimestamp(column: ColumnSchema): boolean {
   const type = column.base_type ?? column.type;
@@ -51,7 +65,7 @@ export class ItemBuilder {
   private readonly index = new Map<string, number>();
   private readonly decoders: Decoder[];
   private readonly keyText: ((text: string) => string)[];
-  private readonly templates: { name: (typeof KEY_NAMES)[number]; template: CompiledTemplate; gsi: boolean }[] = [];
+  private readonly templates: KeyTemplate[] = [];
   private readonly dataNames: string[];
   private row: CsvRow = [];
   /** What templates see: joins, computed values, then columns. */
@@ -64,6 +78,8 @@ export class ItemBuilder {
   private readonly nameBytes: number[];
   /** Columns feeding the top-level created_at / updated_at (index, or -1 when the table has none). */
   private readonly stamps: [attribute: string, index: number][];
+  /** entity_type and data's own bytes: the entity type counts in UTF-8 (a model may name it in any script). */
+  private readonly fixedBytes: number;
 
   constructor(
     private readonly mapper: Mapper,
@@ -82,8 +98,8 @@ export class ItemBuilder {
     ];
     for (const [pk, sk, templates, gsi] of pairs) {
       if (!templates) continue;
-      this.templates.push({ name: pk as (typeof KEY_NAMES)[number], template: compileTemplate(templates.pk), gsi });
-      this.templates.push({ name: sk as (typeof KEY_NAMES)[number], template: compileTemplate(templates.sk), gsi });
+      this.templates.push({ name: pk as KeyName, template: compileTemplate(templates.pk), gsi, limit: MAX_PARTITION_KEY_BYTES });
+      this.templates.push({ name: sk as KeyName, template: compileTemplate(templates.sk), gsi, limit: MAX_SORT_KEY_BYTES });
     }
     for (const { template } of this.templates) {
       for (const name of template.names) {
@@ -100,6 +116,7 @@ export class ItemBuilder {
     }
     this.values = (name) => this.value(name);
     this.columnValues = (name) => this.column(name);
+    this.fixedBytes = 'entity_type'.length + Buffer.byteLength(mapper.entityType, 'utf8') + 'data'.length + 3;
     this.stamps = ([['created_at', mapper.createdAt ?? 'created_at'], ['updated_at', mapper.updatedAt ?? 'updated_at']] as const)
       .map(([attribute, column]) => [attribute, this.index.get(column) ?? -1]);
   }
@@ -141,21 +158,51 @@ export class ItemBuilder {
     return { table: this.table.name, row, primary_key, column, reason };
   }
 
+  /**
+   * A key DynamoDB would refuse for its size. The reject names the attribute,
+   * its template, sizes and the column giving it most bytes, never the key's
+   * text (keys hold ids and hashes of personal data).
+   */
+  private keyTooLong(row: number, key: KeyTemplate, bytes: number): Reject {
+    let column: string | null = null;
+    let most = -1;
+    for (const name of key.template.names) {
+      // A joined value is named by this table's column it joins on.
+      const join = this.mapper.joins?.[name];
+      const source = join ? join.on : this.index.has(name) ? name : null;
+      if (source === null) continue;
+      const text = join ? this.value(name) : this.column(name);
+      const n = text === null ? -1 : Buffer.byteLength(text, 'utf8');
+      if (n > most) [column, most] = [source, n];
+    }
+    const kind = key.limit === MAX_PARTITION_KEY_BYTES ? 'partition' : 'sort';
+    const reason = `${key.name} ${key.template.text} is ${bytes} bytes of UTF-8, over DynamoDB's ${key.limit}-byte limit for a ${kind} key`;
+    return { ...this.reject(row, column, reason), attribute: key.name, bytes, limit: key.limit };
+  }
+
   build(row: CsvRow, rowNumber: number): Item | Reject {
     if (row.length !== this.table.columns.length) {
       throw new Error(`${this.table.name} row ${rowNumber}: ${row.length} fields where the manifest has ${this.table.columns.length} columns`);
     }
     this.row = row;
     this.textCache.length = 0;
-    const keys: Partial<Record<(typeof KEY_NAMES)[number], string>> = {};
+    const keys: Partial<Record<KeyName, string>> = {};
+    let size = 0;
     for (let i = 0; i < this.templates.length; i += 2) {
       const pk = this.templates[i]!;
       const sk = this.templates[i + 1]!;
       const pkValue = pk.template.render(this.values);
       const skValue = sk.template.render(this.values);
       if ('key' in pkValue && 'key' in skValue) {
+        // A key over its size fails the write, in a GSI as in the table: the row is a reject, never a load failure.
+        const pkBytes = Buffer.byteLength(pkValue.key, 'utf8');
+        if (pkBytes > pk.limit) return this.keyTooLong(rowNumber, pk, pkBytes);
+        const skBytes = Buffer.byteLength(skValue.key, 'utf8');
+        if (skBytes > sk.limit) return this.keyTooLong(rowNumber, sk, skBytes);
         keys[pk.name] = pkValue.key;
         keys[sk.name] = skValue.key;
+        // Key attribute names are ASCII: their length is their size.
+        size += pk.name.length + pkBytes + sk.name.length + skBytes;
       } else if (!pk.gsi) {
         // The table key must exist; an index key may be absent (the item is then not in that index).
         const failed = 'reason' in pkValue ? pkValue : (skValue as { name: string; reason: string });
@@ -173,16 +220,14 @@ export class ItemBuilder {
       }
     }
 
-    let size = 0;
     let line = '{"Item":{';
     for (const name of KEY_NAMES) {
       const key = keys[name];
       if (key === undefined) continue;
       line += `"${name}":{"S":${JSON.stringify(key)}},`;
-      size += name.length + Buffer.byteLength(key, 'utf8');
     }
     line += `"entity_type":{"S":${JSON.stringify(this.mapper.entityType)}},"data":{"M":{`;
-    size += 'entity_type'.length + this.mapper.entityType.length + 'data'.length + 3;
+    size += this.fixedBytes;
     let first = true;
     for (let i = 0; i < row.length; i++) {
       const text = row[i];

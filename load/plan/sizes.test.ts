@@ -1,4 +1,7 @@
 import test from 'ava';
+import type { ColumnSchema, TableEntry } from '../../lib/manifest.ts';
+import { ItemBuilder, isReject } from '../../transform/item.ts';
+import { defineMapper } from '../../transform/mapper.ts';
 import { SizeHistogram, itemSizeBytes, readUnits, writeUnits } from './sizes.ts';
 
 test('write units are per started KB, read units per started 4 KB', (t) => {
@@ -28,4 +31,22 @@ test('the histogram gives exact quantiles, sums and maxima', (t) => {
   t.is(merged.items, 200);
   t.is(merged.quantile(0.99), 9900);
   t.is(new SizeHistogram().quantile(0.99), 0);
+});
+
+test("plan's item size equals transform's for multibyte entity types, column names, map keys and values", (t) => {
+  const column = (name: string, type: string, category: string): ColumnSchema => ({ name, type, category, nullable: true });
+  const columns = [
+    column('id', 'text', 'S'), column('naïve', 'text', 'S'), column('données', 'jsonb', 'U'), column('n', 'numeric', 'N'),
+    column('b', 'bytea', 'U'), column('tags', 'text[]', 'A'), column('created_at', 'timestamp with time zone', 'D'),
+  ];
+  const table: TableEntry = {
+    name: 't', schema: 'public', table: 't', as_of: '2026-01-01T00:00:00.000000Z', snapshot_id: 's',
+    columns, primary_key: ['id'], order_by: ['id'], rows: 0, raw_bytes: 0, bytes: 0, parts: [],
+  };
+  const mapper = defineMapper({ table: 't', entityType: 'élément_日本', key: { pk: 'É#{id}', sk: 'Ü' }, gsi1: { pk: '{id}#ü', sk: '😀' } });
+  const builder = new ItemBuilder(mapper, table, new Map());
+  const row = ['ключ', 'ça va 😀', '{"clé":"välue","日本":[1,2.50,{"ß":true,"n":null}]}', '-12.340', '\\x00ff10', '{α,"β γ",NULL}', '2026-01-02 03:04:05.5+00'];
+  const item = builder.build(row, 1);
+  if (isReject(item)) return t.fail(item.reason);
+  t.is(itemSizeBytes(JSON.parse(item.line).Item), item.size);
 });

@@ -7,6 +7,7 @@
 // internally); everything else (numbers, sizes, empty keys, GSI key types,
 // sets) DynamoDB Local itself rejects when the item is written. Messages name
 // attributes, never their values.
+import { getOwn } from '../../lib/own-property.ts';
 import type { AttributeDefinition, KeySchemaElement } from './import-request.ts';
 
 export type AttributeJson = Record<string, unknown>;
@@ -68,7 +69,7 @@ function attributeProblem(value: unknown, name: string): string | undefined {
 /** The first rule `item` breaks, as the import logs it, or undefined when DynamoDB Local may judge the rest. */
 export function itemProblem(item: ItemJson, keySchema: KeySchemaElement[], definitions: AttributeDefinition[]): string | undefined {
   for (const key of keySchema) {
-    const value = item[key.AttributeName];
+    const value = getOwn(item, key.AttributeName);
     if (value === undefined) return `One or more parameter values were invalid: Missing the key ${key.AttributeName} in the item`;
     const expected = definitions.find((d) => d.AttributeName === key.AttributeName)!.AttributeType;
     const actual = isObject(value) ? Object.keys(value)[0] : undefined;

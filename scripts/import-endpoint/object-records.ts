@@ -12,9 +12,10 @@
 // type, an item over 400 KB, a bad number) are per item: see item-writer.ts.
 import type { Readable } from 'node:stream';
 import { parse as parseCsv } from 'fast-csv';
+import { setOwn } from '../../lib/own-property.ts';
 import { decompress } from './decompress.ts';
 import type { AttributeDefinition, Compression, CsvOptions, InputFormat, KeySchemaElement } from './import-request.ts';
-import { itemProblem, parseItemLine, type ItemJson } from './item-check.ts';
+import { itemProblem, parseItemLine, type AttributeJson, type ItemJson } from './item-check.ts';
 
 export type ObjectRecord =
   | { index: number; item: ItemJson }
@@ -105,8 +106,8 @@ async function* csvRecords(source: Readable, options: ReadOptions, counter: Byte
       const item: ItemJson = {};
       header.forEach((name, i) => {
         const value = row[i] ?? '';
-        if (keys.has(name)) item[name] = { [types.get(name) ?? 'S']: value };
-        else if (value !== '') item[name] = { S: value };
+        if (keys.has(name)) setOwn<AttributeJson>(item, name, { [types.get(name) ?? 'S']: value });
+        else if (value !== '') setOwn<AttributeJson>(item, name, { S: value });
       });
       const problem = itemProblem(item, options.keySchema, options.definitions);
       if (problem) {

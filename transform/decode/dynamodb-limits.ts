@@ -22,6 +22,16 @@ export const MAX_EXPONENT = 125;
 /** Map keys, like attribute names, are at most 64 KB of UTF-8. */
 export const MAX_KEY_BYTES = 65535;
 
+/**
+ * Key attribute values, in UTF-8 bytes, of the table and of every GSI alike
+ * (Developer Guide, "Constraints": partition key 1..2048 bytes, sort key
+ * 1..1024). A write over either fails: the table's key with "Hash primary key
+ * values must be under 2048 bytes…", a GSI's with "Size limit exceeded"
+ * (both measured on DynamoDB Local 3.3.0 at 2048/2049 and 1024/1025 bytes).
+ */
+export const MAX_PARTITION_KEY_BYTES = 2048;
+export const MAX_SORT_KEY_BYTES = 1024;
+
 const DIGIT_0 = 48;
 const DIGIT_9 = 57;
 const DOT = 46;
