@@ -84,7 +84,7 @@ class FileStorage implements Storage {
     const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
     const meter = new Meter();
     try {
-      await mkdir(path.dirname(target), { recursive: true });
+      await makeDir(path.dirname(target));
       const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
       await pipeline(source, meter, createWriteStream(temp));
       const handle = await open(temp, 'r');
@@ -92,8 +92,10 @@ class FileStorage implements Storage {
       await rename(temp, target);
       await syncDir(path.dirname(target));
     } catch (err) {
+      // A body the failed write never read must not keep its producer waiting.
+      if (body instanceof Readable) body.destroy();
       await rm(temp, { force: true }).catch(() => {});
-      throw new UserError(`cannot write ${this.uri}/${key}: ${describeFsError(err)}`);
+      throw new UserError(`cannot write ${this.uri}/${key}: ${describeFsError(err)}${writeFix(err, this.root)}`);
     }
     return { bytes: meter.bytes, sha256: meter.sha256 };
   }
@@ -163,6 +165,17 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** mkdir -p that reports the real cause: a recursive mkdir says ENOENT where a parent is read-only (EROFS) or not writable. */
+async function makeDir(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
+    await makeDir(path.dirname(dir));
+    await mkdir(dir).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+  }
+}
+
 async function syncDir(dir: string): Promise<void> {
   const handle = await open(dir, 'r');
   try { await handle.sync(); } finally { await handle.close(); }
@@ -175,10 +188,21 @@ function describeFsError(err: unknown): string {
     EACCES: 'permission denied',
     EROFS: 'read-only file system',
     ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EPERM: 'operation not permitted',
     ENOTDIR: 'a path component is not a directory',
     EISDIR: 'is a directory',
   };
   return code && known[code] ? `${known[code]} (${code})` : errorMessage(err);
+}
+
+/** What to do about a failed local write, when the cause is the file system's state. */
+function writeFix(err: unknown, dir: string): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOSPC': case 'EDQUOT': return `: free space on the file system of ${dir} and rerun`;
+    case 'EROFS': case 'EACCES': case 'EPERM': return `: make ${dir} writable and rerun`;
+    default: return '';
+  }
 }
 
 /** Multipart part size: 8 MiB parts, two in flight, bound an upload's memory. */
