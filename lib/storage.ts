@@ -8,7 +8,6 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import {
   DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client,
@@ -17,6 +16,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { s3Client, s3Encryption, type S3Encryption } from './aws.ts';
 import { UserError, errorMessage } from './errors.ts';
 import { Meter } from './meter.ts';
+import { checkKey, parseStoreUri } from './store-uri.ts';
 
 export interface PutResult { bytes: number; sha256: string }
 export interface ObjectInfo { key: string; bytes: number }
@@ -43,31 +43,11 @@ export interface Storage {
 
 const TEMP_FILE = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 
-/** Rejects keys that could escape the root or collide with temp files. */
-export function checkKey(key: string): string {
-  const segments = key.split('/');
-  if (!key || key.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\0'))) {
-    throw new UserError(`invalid storage key ${JSON.stringify(key)}: keys are relative paths without empty, '.' or '..' segments`);
-  }
-  return key;
-}
-
 /** `env` gives the S3 endpoint, credentials and encryption (S3_SSE, S3_SSE_KMS_KEY_ID); tests pass their own. */
 export function openStorage(uri: string, env: NodeJS.ProcessEnv = process.env): Storage {
-  if (uri.startsWith('s3://')) {
-    const rest = uri.slice('s3://'.length);
-    const slash = rest.indexOf('/');
-    const bucket = slash < 0 ? rest : rest.slice(0, slash);
-    const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UserError(`invalid S3 bucket name in ${uri}`);
-    if (prefix) checkKey(prefix);
-    return new S3Storage(s3Client(env), bucket, prefix, s3Encryption(env));
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
-    throw new UserError(`unsupported storage URI ${uri}: use s3://bucket/prefix, file:///dir or a directory`);
-  }
-  const dir = uri.startsWith('file://') ? fileURLToPath(uri) : path.resolve(uri);
-  return new FileStorage(dir);
+  const location = parseStoreUri(uri);
+  if (location.kind === 's3') return new S3Storage(s3Client(env), location.bucket, location.prefix, s3Encryption(env));
+  return new FileStorage(location.dir);
 }
 
 class FileStorage implements Storage {

@@ -13,6 +13,7 @@ import { formatBytes, progressLine, type Logger } from '../lib/log.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { sleep as realSleep } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
+import { parseStoreUri } from '../lib/store-uri.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { describeError } from './dynamo-errors.ts';
 import { describeTable } from './table-settings.ts';
@@ -37,11 +38,11 @@ export interface S3Location { bucket: string; keyPrefix: string }
 
 /** The S3 bucket and key prefix of `<store>/<run>/items/` (ImportTable imports every object under it). */
 export function itemsLocation(store: string, run: string): S3Location {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(store);
-  if (!m) throw new UserError(`import mode reads the items from S3, but STORE is ${store}: use an s3://bucket/prefix store, or --mode batch`);
-  const prefix = m[2]!.replace(/\/+$/, '');
+  const location = parseStoreUri(store);
+  if (location.kind !== 's3') throw new UserError(`import mode reads the items from S3, but STORE is ${store}: use an s3://bucket/prefix store, or --mode batch`);
+  const { bucket, prefix } = location;
   // The trailing slash keeps `<run>/items-old/` and the like out of the import.
-  return { bucket: m[1]!, keyPrefix: `${prefix ? `${prefix}/` : ''}${run}/items/` };
+  return { bucket, keyPrefix: `${prefix ? `${prefix}/` : ''}${run}/items/` };
 }
 
 export interface ImportRequestOptions {
