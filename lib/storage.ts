@@ -8,7 +8,6 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
 import {
   DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client,
 } from '@aws-sdk/client-s3';
@@ -17,6 +16,7 @@ import { s3Client, s3Encryption, type S3Encryption } from './aws.ts';
 import { UserError, errorMessage } from './errors.ts';
 import { Meter } from './meter.ts';
 import { checkKey, parseStoreUri } from './store-uri.ts';
+import { TEMP_DIR, isStaleTemp, tempName } from './temp-files.ts';
 
 export interface PutResult { bytes: number; sha256: string }
 export interface ObjectInfo { key: string; bytes: number }
@@ -35,13 +35,11 @@ export interface Storage {
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
   /**
-   * Removes what killed writers left under `prefix` (never listed, never
-   * complete): local temp files of processes no longer alive. Returns how many.
+   * Removes what killed writers left (never listed, never complete): local
+   * temp files whose writer is provably gone (lib/temp-files.ts). Returns how many.
    */
-  removeLeftovers(prefix: string): Promise<number>;
+  removeLeftovers(): Promise<number>;
 }
-
-const TEMP_FILE = /\.tmp-(\d+)-[0-9a-f]{8}$/;
 
 /** `env` gives the S3 endpoint, credentials and encryption (S3_SSE, S3_SSE_KMS_KEY_ID); tests pass their own. */
 export function openStorage(uri: string, env: NodeJS.ProcessEnv = process.env): Storage {
@@ -51,20 +49,29 @@ export function openStorage(uri: string, env: NodeJS.ProcessEnv = process.env): 
 }
 
 class FileStorage implements Storage {
-  constructor(private readonly root: string) {}
+  /**
+   * Temp files go to `<run>/.tmp/` (the store opened, then `sub(run)`): never
+   * beside their object, where an items/ upload or import would take them, and
+   * on the run's file system, so the rename into place stays atomic.
+   */
+  constructor(private readonly root: string, private readonly tempDir = path.join(root, TEMP_DIR), private readonly isStore = true) {}
 
   get uri(): string { return `file://${this.root}`; }
 
-  sub(prefix: string): Storage { return new FileStorage(path.join(this.root, checkKey(prefix))); }
+  sub(prefix: string): Storage {
+    const root = path.join(this.root, checkKey(prefix));
+    return new FileStorage(root, this.isStore ? path.join(root, TEMP_DIR) : this.tempDir, false);
+  }
 
   private file(key: string): string { return path.join(this.root, checkKey(key)); }
 
   async put(key: string, body: Readable | string | Buffer): Promise<PutResult> {
     const target = this.file(key);
-    const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const temp = path.join(this.tempDir, tempName());
     const meter = new Meter();
     try {
       await makeDir(path.dirname(target));
+      await makeDir(this.tempDir);
       const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
       await pipeline(source, meter, createWriteStream(temp));
       const handle = await open(temp, 'r');
@@ -108,8 +115,8 @@ class FileStorage implements Storage {
       }
       for (const entry of entries) {
         const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) await walk(full);
-        else if (entry.isFile() && !TEMP_FILE.test(entry.name)) {
+        if (entry.isDirectory()) { if (full !== this.tempDir) await walk(full); }
+        else if (entry.isFile()) {
           out.push({ key: path.relative(this.root, full).split(path.sep).join('/'), bytes: (await stat(full)).size });
         }
       }
@@ -122,26 +129,17 @@ class FileStorage implements Storage {
     await rm(this.file(key), { force: true });
   }
 
-  async removeLeftovers(prefix: string): Promise<number> {
-    const entries = await readdir(prefix ? this.file(prefix) : this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+  async removeLeftovers(): Promise<number> {
+    const entries = await readdir(this.tempDir, { withFileTypes: true }).catch(() => []);
     let removed = 0;
     for (const entry of entries) {
-      const pid = Number(TEMP_FILE.exec(entry.name)?.[1]);
-      if (!entry.isFile() || !pid || pid === process.pid || isAlive(pid)) continue;
-      await rm(path.join(entry.parentPath, entry.name), { force: true });
+      const file = path.join(this.tempDir, entry.name);
+      const info = entry.isFile() ? await stat(file).catch(() => undefined) : undefined;
+      if (!info || !isStaleTemp(entry.name, info.mtimeMs)) continue;
+      await rm(file, { force: true });
       removed++;
     }
     return removed;
-  }
-}
-
-/** Whether a process with this id exists (a temp file of a live writer is not a leftover). */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

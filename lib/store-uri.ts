@@ -4,14 +4,15 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError, errorMessage } from './errors.ts';
+import { TEMP_DIR } from './temp-files.ts';
 
 export type StoreLocation = { kind: 's3'; bucket: string; prefix: string } | { kind: 'file'; dir: string };
 
-/** Rejects keys that could escape the root or collide with temp files. */
+/** Rejects keys that could escape the root or land in the temp directory. */
 export function checkKey(key: string): string {
   const segments = key.split('/');
-  if (!key || key.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\0'))) {
-    throw new UserError(`invalid storage key ${JSON.stringify(key)}: keys are relative paths without empty, '.' or '..' segments`);
+  if (!key || key.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s === TEMP_DIR || s.includes('\0'))) {
+    throw new UserError(`invalid storage key ${JSON.stringify(key)}: keys are relative paths without empty, '.', '..' or '${TEMP_DIR}' segments`);
   }
   return key;
 }

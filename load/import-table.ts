@@ -79,11 +79,17 @@ export async function checkItemObjects(run: Storage, manifest: TransformManifest
   const missing = [...expected.keys()].filter((k) => !listed.some((o) => o.key === k));
   const changed = listed.filter((o) => expected.has(o.key) && expected.get(o.key) !== o.bytes);
   const problems = [
-    ...(extra.length ? [`${extra.length} object(s) under items/ that the transform manifest does not list (first: ${extra[0]!.key}); ImportTable would import them too`] : []),
+    ...(extra.length ? [`${extra.length} object(s) under items/ that the transform manifest does not list (${keyList(extra.map((o) => o.key))}); ImportTable would import them too`] : []),
     ...(missing.length ? [`${missing.length} item file(s) missing (first: ${missing[0]})`] : []),
     ...(changed.length ? [`${changed.length} item file(s) differ in size from the manifest (first: ${changed[0]!.key})`] : []),
   ];
-  if (problems.length > 0) throw new UserError(`${run.uri}/items/ does not match the transform manifest: ${problems.join('; ')}`);
+  // The transform removes item files no unit of the run produces (transform/stale-items.ts) and rewrites missing ones.
+  if (problems.length > 0) throw new UserError(`${run.uri}/items/ does not match the transform manifest: ${problems.join('; ')}: rerun make transform for this run (it removes item files no unit produces), then make load`);
+}
+
+/** Up to five keys, then how many more: enough to find them, short enough for one line. */
+function keyList(keys: string[]): string {
+  return keys.length <= 5 ? keys.join(', ') : `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more`;
 }
 
 /** The import on `tableArn` that carries our ClientToken, if any (ListImports, then DescribeImport each). */
