@@ -68,7 +68,7 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
   try {
     const plan = await makePlan(snapshot, run, options);
     // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
-    await run.removeLeftovers('extract');
+    await run.removeLeftovers();
     options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
     const copied = await copyUnits(plan, plan.units, run, options);
     const parts = new Map(copied.map((c) => [unitId(c.unit), c.part]));
@@ -112,7 +112,7 @@ export async function runShard(options: ExtractOptions & { shard: Shard; snapsho
     throw new UserError(`--snapshot ${options.snapshotId} is not the snapshot of ${run.uri}/${EXTRACT_PLAN_KEY} (${plan.snapshot_id}): shards of a run join the snapshot its coordinator holds`);
   }
   const mine = unitsOfShard(plan.units, options.shard, (u) => u.bytes, unitId);
-  await run.removeLeftovers('extract');
+  await run.removeLeftovers();
   options.log(`shard ${shardText(options.shard)}: ${mine.length} of ${plan.units.length} part(s) in snapshot ${plan.snapshot_id}`);
   const copied = await copyUnits(plan, mine, run, options);
   await run.put(fragmentKey(options.shard), fragmentText(options.run, plan, options.shard, copied.map((c) => ({ table: c.unit.table, index: c.unit.index, part: c.part }))));

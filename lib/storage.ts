@@ -8,8 +8,6 @@ import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promis
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
-import { randomBytes } from 'node:crypto';
 import {
   DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, ListObjectsV2Command, S3Client,
 } from '@aws-sdk/client-s3';
@@ -17,6 +15,8 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { s3Client, s3Encryption, type S3Encryption } from './aws.ts';
 import { UserError, errorMessage } from './errors.ts';
 import { Meter } from './meter.ts';
+import { checkKey, parseStoreUri } from './store-uri.ts';
+import { TEMP_DIR, isStaleTemp, tempName } from './temp-files.ts';
 
 export interface PutResult { bytes: number; sha256: string }
 export interface ObjectInfo { key: string; bytes: number }
@@ -35,56 +35,43 @@ export interface Storage {
   list(prefix: string): Promise<ObjectInfo[]>;
   delete(key: string): Promise<void>;
   /**
-   * Removes what killed writers left under `prefix` (never listed, never
-   * complete): local temp files of processes no longer alive. Returns how many.
+   * Removes what killed writers left (never listed, never complete): local
+   * temp files whose writer is provably gone (lib/temp-files.ts). Returns how many.
    */
-  removeLeftovers(prefix: string): Promise<number>;
-}
-
-const TEMP_FILE = /\.tmp-(\d+)-[0-9a-f]{8}$/;
-
-/** Rejects keys that could escape the root or collide with temp files. */
-export function checkKey(key: string): string {
-  const segments = key.split('/');
-  if (!key || key.startsWith('/') || segments.some((s) => s === '' || s === '.' || s === '..' || s.includes('\0'))) {
-    throw new UserError(`invalid storage key ${JSON.stringify(key)}: keys are relative paths without empty, '.' or '..' segments`);
-  }
-  return key;
+  removeLeftovers(): Promise<number>;
 }
 
 /** `env` gives the S3 endpoint, credentials and encryption (S3_SSE, S3_SSE_KMS_KEY_ID); tests pass their own. */
 export function openStorage(uri: string, env: NodeJS.ProcessEnv = process.env): Storage {
-  if (uri.startsWith('s3://')) {
-    const rest = uri.slice('s3://'.length);
-    const slash = rest.indexOf('/');
-    const bucket = slash < 0 ? rest : rest.slice(0, slash);
-    const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
-    if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UserError(`invalid S3 bucket name in ${uri}`);
-    if (prefix) checkKey(prefix);
-    return new S3Storage(s3Client(env), bucket, prefix, s3Encryption(env));
-  }
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri) && !uri.startsWith('file://')) {
-    throw new UserError(`unsupported storage URI ${uri}: use s3://bucket/prefix, file:///dir or a directory`);
-  }
-  const dir = uri.startsWith('file://') ? fileURLToPath(uri) : path.resolve(uri);
-  return new FileStorage(dir);
+  const location = parseStoreUri(uri);
+  if (location.kind === 's3') return new S3Storage(s3Client(env), location.bucket, location.prefix, s3Encryption(env));
+  return new FileStorage(location.dir);
 }
 
 class FileStorage implements Storage {
-  constructor(private readonly root: string) {}
+  /**
+   * Temp files go to `<run>/.tmp/` (the store opened, then `sub(run)`): never
+   * beside their object, where an items/ upload or import would take them, and
+   * on the run's file system, so the rename into place stays atomic.
+   */
+  constructor(private readonly root: string, private readonly tempDir = path.join(root, TEMP_DIR), private readonly isStore = true) {}
 
   get uri(): string { return `file://${this.root}`; }
 
-  sub(prefix: string): Storage { return new FileStorage(path.join(this.root, checkKey(prefix))); }
+  sub(prefix: string): Storage {
+    const root = path.join(this.root, checkKey(prefix));
+    return new FileStorage(root, this.isStore ? path.join(root, TEMP_DIR) : this.tempDir, false);
+  }
 
   private file(key: string): string { return path.join(this.root, checkKey(key)); }
 
   async put(key: string, body: Readable | string | Buffer): Promise<PutResult> {
     const target = this.file(key);
-    const temp = `${target}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const temp = path.join(this.tempDir, tempName());
     const meter = new Meter();
     try {
-      await mkdir(path.dirname(target), { recursive: true });
+      await makeDir(path.dirname(target));
+      await makeDir(this.tempDir);
       const source = typeof body === 'string' || Buffer.isBuffer(body) ? Readable.from([Buffer.from(body)]) : body;
       await pipeline(source, meter, createWriteStream(temp));
       const handle = await open(temp, 'r');
@@ -92,8 +79,10 @@ class FileStorage implements Storage {
       await rename(temp, target);
       await syncDir(path.dirname(target));
     } catch (err) {
+      // A body the failed write never read must not keep its producer waiting.
+      if (body instanceof Readable) body.destroy();
       await rm(temp, { force: true }).catch(() => {});
-      throw new UserError(`cannot write ${this.uri}/${key}: ${describeFsError(err)}`);
+      throw new UserError(`cannot write ${this.uri}/${key}: ${describeFsError(err)}${writeFix(err, this.root)}`);
     }
     return { bytes: meter.bytes, sha256: meter.sha256 };
   }
@@ -126,8 +115,8 @@ class FileStorage implements Storage {
       }
       for (const entry of entries) {
         const full = path.join(dir, entry.name);
-        if (entry.isDirectory()) await walk(full);
-        else if (entry.isFile() && !TEMP_FILE.test(entry.name)) {
+        if (entry.isDirectory()) { if (full !== this.tempDir) await walk(full); }
+        else if (entry.isFile()) {
           out.push({ key: path.relative(this.root, full).split(path.sep).join('/'), bytes: (await stat(full)).size });
         }
       }
@@ -140,26 +129,28 @@ class FileStorage implements Storage {
     await rm(this.file(key), { force: true });
   }
 
-  async removeLeftovers(prefix: string): Promise<number> {
-    const entries = await readdir(prefix ? this.file(prefix) : this.root, { recursive: true, withFileTypes: true }).catch(() => []);
+  async removeLeftovers(): Promise<number> {
+    const entries = await readdir(this.tempDir, { withFileTypes: true }).catch(() => []);
     let removed = 0;
     for (const entry of entries) {
-      const pid = Number(TEMP_FILE.exec(entry.name)?.[1]);
-      if (!entry.isFile() || !pid || pid === process.pid || isAlive(pid)) continue;
-      await rm(path.join(entry.parentPath, entry.name), { force: true });
+      const file = path.join(this.tempDir, entry.name);
+      const info = entry.isFile() ? await stat(file).catch(() => undefined) : undefined;
+      if (!info || !isStaleTemp(entry.name, info.mtimeMs)) continue;
+      await rm(file, { force: true });
       removed++;
     }
     return removed;
   }
 }
 
-/** Whether a process with this id exists (a temp file of a live writer is not a leftover). */
-function isAlive(pid: number): boolean {
+/** mkdir -p that reports the real cause: a recursive mkdir says ENOENT where a parent is read-only (EROFS) or not writable. */
+async function makeDir(dir: string): Promise<void> {
   try {
-    process.kill(pid, 0);
-    return true;
+    await mkdir(dir, { recursive: true });
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
+    await makeDir(path.dirname(dir));
+    await mkdir(dir).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   }
 }
 
@@ -175,10 +166,21 @@ function describeFsError(err: unknown): string {
     EACCES: 'permission denied',
     EROFS: 'read-only file system',
     ENOSPC: 'no space left on device',
+    EDQUOT: 'disk quota exceeded',
+    EPERM: 'operation not permitted',
     ENOTDIR: 'a path component is not a directory',
     EISDIR: 'is a directory',
   };
   return code && known[code] ? `${known[code]} (${code})` : errorMessage(err);
+}
+
+/** What to do about a failed local write, when the cause is the file system's state. */
+function writeFix(err: unknown, dir: string): string {
+  switch ((err as NodeJS.ErrnoException).code) {
+    case 'ENOSPC': case 'EDQUOT': return `: free space on the file system of ${dir} and rerun`;
+    case 'EROFS': case 'EACCES': case 'EPERM': return `: make ${dir} writable and rerun`;
+    default: return '';
+  }
 }
 
 /** Multipart part size: 8 MiB parts, two in flight, bound an upload's memory. */

@@ -2,6 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openStorage } from '../lib/storage.ts';
 import { MANAGED_POLICY_MAX_CHARS, STAGES, iamPolicies, policyActions, policySize, stagePolicy, type IamPolicyConfig, type PolicyDocument, type Stage } from './iam-policy.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
@@ -101,6 +102,16 @@ test('bad configuration is refused in one line', (t) => {
   t.throws(() => stagePolicy({ ...config, accountId: '12' }, 'load'), { message: /12 digits/ });
   t.throws(() => stagePolicy({ ...config, region: 'eu west' }, 'load'), { message: /invalid AWS region/ });
   t.throws(() => stagePolicy({ ...config, s3KmsKeyId: 'key id; *' }, 'load'), { message: /invalid KMS key id/ });
+});
+
+test('a STORE whose prefix holds an IAM wildcard or policy variable is refused, quoting it, for the policy and for every stage', (t) => {
+  for (const store of ['s3://my-bucket/a*', 's3://my-bucket/a?b', 's3://my-bucket/home/${aws:username}', 's3://my-bucket/x/*/y']) {
+    const wildcard = /[*?]|\$\{/.exec(store)![0];
+    const refusal = { message: `invalid STORE ${JSON.stringify(store)}: its prefix holds ${JSON.stringify(wildcard)}, which IAM reads as ${wildcard === '${' ? 'a policy variable' : 'a wildcard'} (* and ? match any characters, \${…} is a policy variable), so its policy would grant more than this store; use a prefix without *, ? or \${` };
+    t.throws(() => iamPolicies({ ...config, store }), refusal, store);
+    // The stages open their store through lib/storage.ts: they refuse it too, before any write.
+    t.throws(() => openStorage(store), refusal, store);
+  }
 });
 
 // ---- The policy cannot fall behind the code -------------------------------

@@ -10,7 +10,7 @@
 // s3:PutObject; an abandoned Upload calls AbortMultipartUpload.
 import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
-import { checkKey } from '../lib/storage.ts';
+import { parseStoreUri } from '../lib/store-uri.ts';
 import { checkTableName } from './table-spec.ts';
 
 export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
@@ -86,15 +86,11 @@ function kmsKey(id: string, r: Pick<Resolved, 'partition' | 'region' | 'account'
 }
 
 function resolve(config: IamPolicyConfig): Resolved {
-  if (!config.store.startsWith('s3://')) {
+  const store = parseStoreUri(config.store);
+  if (store.kind !== 's3') {
     throw new UserError(`STORE ${JSON.stringify(config.store)} is not s3://bucket/prefix: a local store needs no IAM policy`);
   }
-  const rest = config.store.slice('s3://'.length);
-  const slash = rest.indexOf('/');
-  const bucket = slash < 0 ? rest : rest.slice(0, slash);
-  const prefix = slash < 0 ? '' : rest.slice(slash + 1).replace(/\/+$/, '');
-  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) throw new UserError(`invalid S3 bucket name in ${config.store}`);
-  if (prefix) checkKey(prefix);
+  const { bucket, prefix } = store;
   if (config.run !== undefined) checkRunId(config.run);
   if (!/^[a-z]{2}(-[a-z]+)+-\d+$/.test(config.region)) throw new UserError(`invalid AWS region ${JSON.stringify(config.region)}`);
   if (config.accountId !== undefined && !/^\d{12}$/.test(config.accountId)) throw new UserError(`invalid AWS account id ${JSON.stringify(config.accountId)}: 12 digits`);

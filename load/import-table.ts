@@ -13,6 +13,7 @@ import { formatBytes, progressLine, type Logger } from '../lib/log.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { sleep as realSleep } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
+import { parseStoreUri } from '../lib/store-uri.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { describeError } from './dynamo-errors.ts';
 import { describeTable } from './table-settings.ts';
@@ -37,11 +38,11 @@ export interface S3Location { bucket: string; keyPrefix: string }
 
 /** The S3 bucket and key prefix of `<store>/<run>/items/` (ImportTable imports every object under it). */
 export function itemsLocation(store: string, run: string): S3Location {
-  const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(store);
-  if (!m) throw new UserError(`import mode reads the items from S3, but STORE is ${store}: use an s3://bucket/prefix store, or --mode batch`);
-  const prefix = m[2]!.replace(/\/+$/, '');
+  const location = parseStoreUri(store);
+  if (location.kind !== 's3') throw new UserError(`import mode reads the items from S3, but STORE is ${store}: use an s3://bucket/prefix store, or --mode batch`);
+  const { bucket, prefix } = location;
   // The trailing slash keeps `<run>/items-old/` and the like out of the import.
-  return { bucket: m[1]!, keyPrefix: `${prefix ? `${prefix}/` : ''}${run}/items/` };
+  return { bucket, keyPrefix: `${prefix ? `${prefix}/` : ''}${run}/items/` };
 }
 
 export interface ImportRequestOptions {
@@ -78,11 +79,17 @@ export async function checkItemObjects(run: Storage, manifest: TransformManifest
   const missing = [...expected.keys()].filter((k) => !listed.some((o) => o.key === k));
   const changed = listed.filter((o) => expected.has(o.key) && expected.get(o.key) !== o.bytes);
   const problems = [
-    ...(extra.length ? [`${extra.length} object(s) under items/ that the transform manifest does not list (first: ${extra[0]!.key}); ImportTable would import them too`] : []),
+    ...(extra.length ? [`${extra.length} object(s) under items/ that the transform manifest does not list (${keyList(extra.map((o) => o.key))}); ImportTable would import them too`] : []),
     ...(missing.length ? [`${missing.length} item file(s) missing (first: ${missing[0]})`] : []),
     ...(changed.length ? [`${changed.length} item file(s) differ in size from the manifest (first: ${changed[0]!.key})`] : []),
   ];
-  if (problems.length > 0) throw new UserError(`${run.uri}/items/ does not match the transform manifest: ${problems.join('; ')}`);
+  // The transform removes item files no unit of the run produces (transform/stale-items.ts) and rewrites missing ones.
+  if (problems.length > 0) throw new UserError(`${run.uri}/items/ does not match the transform manifest: ${problems.join('; ')}: rerun make transform for this run (it removes item files no unit produces), then make load`);
+}
+
+/** Up to five keys, then how many more: enough to find them, short enough for one line. */
+function keyList(keys: string[]): string {
+  return keys.length <= 5 ? keys.join(', ') : `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more`;
 }
 
 /** The import on `tableArn` that carries our ClientToken, if any (ListImports, then DescribeImport each). */

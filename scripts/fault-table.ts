@@ -22,6 +22,7 @@ export const FAULT_TEST_FILES = [
   'test/faults-dynamodb.test.ts',
   'test/faults-tamper.test.ts',
   'test/faults-disk.test.ts',
+  'test/faults-leftovers.test.ts',
   'test/hostile-input.test.ts',
   'test/write-rules.test.ts',
   'test/secrets.test.ts',

@@ -6,7 +6,8 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url));
 
 export interface CliResult { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
-export function runCli(script: string, args: string[], env: Record<string, string | undefined>): Promise<CliResult> {
+/** `timeoutMs`: a CLI still running then is killed (SIGKILL), so a hang fails the test with `signal` set. */
+export function runCli(script: string, args: string[], env: Record<string, string | undefined>, timeoutMs?: number): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx/esm', script, ...args], {
       cwd: REPO,
@@ -17,7 +18,8 @@ export function runCli(script: string, args: string[], env: Record<string, strin
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
+    const timer = timeoutMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), timeoutMs);
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr }); });
   });
 }

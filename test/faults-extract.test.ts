@@ -19,7 +19,8 @@ import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-extract-'));
-const TEMP = /\.tmp-\d+-[0-9a-f]{8}$/;
+/** Temp files live in `<run>/.tmp/` (lib/temp-files.ts). */
+const TEMP = /(^|\/)\.tmp\//;
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url });
@@ -109,7 +110,7 @@ test('an extract killed with SIGKILL at several points, then rerun, ends with th
   const onDisk = () => names(runDir);
   // Kill while a temp file is being written, after some tables are published, and at fixed delays.
   const kills: { when: string; ready: (found: string[], ms: number) => boolean }[] = [
-    { when: 'mid-write of the first part', ready: (found) => found.some((n) => n.includes('.csv.gz.tmp-')) },
+    { when: 'mid-write of a file', ready: (found) => found.some((n) => TEMP.test(n)) },
     { when: 'after 3 parts', ready: (found) => found.filter((n) => n.endsWith('.csv.gz')).length >= 3 },
     { when: 'at 1.5 s', ready: (_found, ms) => ms >= 1500 },
     { when: 'after 12 parts', ready: (found) => found.filter((n) => n.endsWith('.csv.gz')).length >= 12 },

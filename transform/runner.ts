@@ -23,6 +23,7 @@ import {
   type Plan, type Unit, type UnitOptions, type UnitRecord,
 } from './plan.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment, TRANSFORM_UNITS_KEY } from './shards.ts';
+import { removeStaleItems } from './stale-items.ts';
 import { JoinCache, resolveJoins, transformUnit } from './unit.ts';
 import { UnitWorkers } from './workers.ts';
 
@@ -40,7 +41,7 @@ export interface TransformOptions extends UnitOptions {
 export async function runTransform(options: TransformOptions): Promise<TransformManifest> {
   const context = await openContext(options);
   await transformUnits(context, context.units, options);
-  return writeManifest(context, options.run);
+  return writeManifest(context, options.run, options.log);
 }
 
 /** Shard `shard` of a sharded transform: its share of the units, then its fragment (finalize writes the manifest). */
@@ -58,7 +59,7 @@ export async function runTransformShard(options: TransformOptions & { shard: Sha
 export async function finalizeTransform(options: Pick<TransformOptions, 'store' | 'run' | 'log' | keyof UnitOptions>): Promise<{ manifest: TransformManifest; shards: number; started_at?: string; finished_at?: string }> {
   const context = await openContext({ ...options, tables: undefined });
   const span = await checkFragments(context.run, context.units);
-  const manifest = await writeManifest(context, options.run);
+  const manifest = await writeManifest(context, options.run, options.log);
   options.log(`finalized ${context.units.length} unit(s) from ${span.shards} shard fragment(s) into ${context.run.uri}/${TRANSFORM_MANIFEST_KEY}`);
   return { manifest, ...span };
 }
@@ -97,8 +98,11 @@ async function openContext(options: Pick<TransformOptions, 'store' | 'run' | 'ta
   return { run, extract, extractText, plans, unitOptions, units };
 }
 
-async function writeManifest(context: RunContext, runId: string): Promise<TransformManifest> {
+async function writeManifest(context: RunContext, runId: string, log: Logger): Promise<TransformManifest> {
   const manifest = await assemble(context.run, context.extract, context.extractText, context.plans, context.unitOptions, runId);
+  for (const key of await removeStaleItems(context.run, context.extract, context.plans, context.unitOptions)) {
+    log(`removed ${key}: no unit of this run produces it (an older split or table), and ImportTable would import it`);
+  }
   await context.run.put(TRANSFORM_MANIFEST_KEY, `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }
@@ -113,6 +117,8 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   // Every input is checked against the manifest before any unit writes, so a
   // tampered part stops the run with nothing written (not half of it).
   await verifyInputs(run, pending, plans, options.concurrency);
+  // Temp files of a transform killed earlier (never listed, never imported): gone once their writer provably is.
+  await run.removeLeftovers();
   const progress = new Progress(pending.length);
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }) : undefined;
   const joins = new JoinCache(run, extract, workers);

@@ -108,6 +108,8 @@ export async function readRows(
       yield* [];
     });
   } catch (err) {
+    // A UserError already names its file (the item file a unit could not write, say).
+    if (err instanceof UserError) throw err;
     throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
   }
   if (stored.sha256 !== part.sha256) {
@@ -154,15 +156,27 @@ export async function transformUnit(
   const key = itemsKey(table.name, unit.index);
   const writing = run.put(key, gzip);
   const encoding = pipeline(lines, jsonMeter, gzip);
-  // Keep the publishing promises observed even when reading fails first.
-  writing.catch(() => {});
+  // A write that fails before it reads (mkdir on a read-only store) must still end the input.
+  writing.catch((err: Error) => lines.destroy(err));
+  // Keep the publishing promise observed even when reading fails first.
   encoding.catch(() => {});
 
+  // Once the write failed, the stream is destroyed: it never asks for more and
+  // pushing to it is a no-op, so stop reading and surface the write's error.
+  const stopIfWriteFailed = async () => {
+    if (!lines.destroyed) return;
+    await writing; // its error names the file and the cause
+    await encoding;
+    throw new Error(`unit ${key}: the item stream closed before its input ended`);
+  };
   const flush = async () => {
+    await stopIfWriteFailed();
     if (pending.length === 0) return;
     const more = lines.push(pending.join(''));
     pending = [];
-    if (!more) await new Promise<void>((resolve) => { resume = resolve; });
+    // 'close' (after a destroy) lets a waiting reader go, too.
+    if (!more && !lines.destroyed) await new Promise<void>((resolve) => { resume = resolve; });
+    await stopIfWriteFailed();
   };
   try {
     await readRows(run, table.name, part, (row, rowNumber) => {
