@@ -1,6 +1,6 @@
 // AWS clients configured from the SDK's own environment conventions
-// (AWS_REGION, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB, AWS_ENDPOINT_URL_CLOUDWATCH_LOGS,
-// credentials chain).
+// (the region chain, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB,
+// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, credentials chain).
 import { S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
@@ -17,15 +17,52 @@ function credentials(env: NodeJS.ProcessEnv) {
     : {};
 }
 
-function isLocalEndpoint(url: string | undefined): boolean {
-  return !!url && /^https?:\/\/(localhost|127\.|\[::1\])/.test(url);
+/** A URL whose host is this machine: localhost, 127.0.0.0/8 or ::1 (never a name that merely starts so). */
+export function isLoopbackEndpoint(url: string | undefined): boolean {
+  if (!url) return false;
+  let host: string;
+  try {
+    host = new URL(url).hostname.toLowerCase();
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+}
+
+const regions = new WeakMap<NodeJS.ProcessEnv, Promise<string>>();
+
+/**
+ * The region: `env`'s AWS_REGION (tests pass the stack's env), else the SDK's
+ * own chain (AWS_REGION, then `region` of the profile in ~/.aws/config), else
+ * AWS_DEFAULT_REGION (the AWS CLI's variable, which the JavaScript SDK does
+ * not read). None of them: an error, never a silent us-east-1 (a table made in
+ * the wrong region is a migration into the wrong place).
+ */
+export function awsRegion(env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  let region = regions.get(env);
+  if (!region) {
+    region = (async () => {
+      if (env.AWS_REGION) return env.AWS_REGION;
+      const probe = new DynamoDBClient({});
+      try {
+        return await probe.config.region();
+      } catch {
+        if (env.AWS_DEFAULT_REGION) return env.AWS_DEFAULT_REGION;
+        throw new UserError('no AWS region: set AWS_REGION (or AWS_DEFAULT_REGION, or region in your AWS profile, ~/.aws/config), e.g. export AWS_REGION=eu-west-1');
+      } finally {
+        probe.destroy();
+      }
+    })();
+    regions.set(env, region);
+  }
+  return region;
 }
 
 export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3;
-  const local = isLocalEndpoint(endpoint);
+  const local = isLoopbackEndpoint(endpoint);
   return new S3Client({
-    region: env.AWS_REGION ?? 'us-east-1',
+    region: () => awsRegion(env),
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
     // Local S3 servers (s3rver) serve buckets by path only.
@@ -65,7 +102,7 @@ export function s3Encryption(env: NodeJS.ProcessEnv = process.env): S3Encryption
 export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
   const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
   return new DynamoDBClient({
-    region: env.AWS_REGION ?? 'us-east-1',
+    region: () => awsRegion(env),
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
     maxAttempts: 8,
@@ -75,7 +112,7 @@ export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClie
 export function cloudWatchLogsClient(env: NodeJS.ProcessEnv = process.env): CloudWatchLogsClient {
   const endpoint = env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS;
   return new CloudWatchLogsClient({
-    region: env.AWS_REGION ?? 'us-east-1',
+    region: () => awsRegion(env),
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
     maxAttempts: 8,

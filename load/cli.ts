@@ -5,7 +5,10 @@ import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } fro
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
-import { runLoad, type LoadMode } from './load.ts';
+import { describeAttempt } from './import-attempts.ts';
+import { MAX_IMPORTS_IN_PROGRESS } from './import-preflight.ts';
+import { runLoad } from './load.ts';
+import { chooseLoadMode } from './load-mode.ts';
 import { checkTableName, cloudFormationTemplate, parseTags } from './table-spec.ts';
 
 const usage = `load: put a transform run's items into one DynamoDB table
@@ -15,9 +18,12 @@ Usage: load [options]
 import mode (default on AWS): ImportTable creates a NEW table from <store>/<run>/items/ (S3 only),
   watched until it ends; its counts must equal the transform manifest's. A rerun resumes the same
   import (its ClientToken comes from the manifest hash). An existing table not created by this
-  run's import is refused.
-batch mode (default when AWS_ENDPOINT_URL_DYNAMODB is set, e.g. the local stack): BatchWriteItem
-  upserts the items, creating the table when absent. With TABLE=users only that table's items are
+  run's import is refused. After a FAILED or CANCELLED import whose table is gone, a rerun starts
+  the next attempt (load/import.json lists them). Refused before ImportTable: more than 50,000
+  objects, more than the region's source size (15 TB in us-east-1, us-west-2, eu-west-1; 1 TB
+  elsewhere), a bucket in another region, the account's imports in progress at their quota.
+batch mode (default when AWS_ENDPOINT_URL_DYNAMODB is a loopback address: DynamoDB Local):
+  BatchWriteItem upserts the items, creating the table when absent. With TABLE=users only that table's items are
   written; --prune then deletes that entity's items the run no longer has (--dry-run counts them).
 Then TTL on ttl, point-in-time recovery, deletion protection and tags are applied to a table the
 load created. <store>/<run>/load/report.json records it all; a JSON summary goes to stdout.`;
@@ -32,8 +38,7 @@ await runCli('load', async () => {
     })
     .option('mode', {
       choices: ['import', 'batch'] as const,
-      default: (process.env.MODE || (process.env.AWS_ENDPOINT_URL_DYNAMODB ? 'batch' : 'import')) as LoadMode,
-      defaultDescription: '$MODE, else batch when AWS_ENDPOINT_URL_DYNAMODB is set, else import',
+      defaultDescription: '$MODE, else batch when AWS_ENDPOINT_URL_DYNAMODB is a loopback address, else import',
       describe: 'ImportTable into a new table, or BatchWriteItem (upsert)',
     })
     .option('bucket-owner', { type: 'string', describe: "Import mode: the 12-digit account owning the S3 bucket (cross-account)" })
@@ -44,6 +49,11 @@ await runCli('load', async () => {
     .option('kms-key-id', { type: 'string', describe: 'Customer managed KMS key for SSE (default: the AWS managed key)' })
     .option('prune', { type: 'boolean', default: false, describe: "Batch mode with TABLE=: delete that entity's items that are not in the run" })
     .option('dry-run', { type: 'boolean', default: false, describe: 'With --prune: count what would be deleted, delete nothing' })
+    .option('imports-in-progress-limit', {
+      type: 'number',
+      default: MAX_IMPORTS_IN_PROGRESS,
+      describe: "Import mode: refuse to start while this many imports are IN_PROGRESS (the account's quota; AWS: 50, raised by AWS Support)",
+    })
     .option('poll-seconds', { type: 'number', default: 10, describe: 'Import mode: seconds between DescribeImport calls' })
     .option('print-table-spec', { type: 'boolean', default: false, describe: 'Print the table as a CloudFormation resource (JSON) and exit' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
@@ -63,7 +73,11 @@ await runCli('load', async () => {
     process.stdout.write(`${JSON.stringify(cloudFormationTemplate(tableName, settings), null, 2)}\n`);
     return;
   }
+  const { mode, why } = chooseLoadMode(args.mode, process.env);
+  process.stderr.write(`load: mode ${mode} (${why})\n`);
   if (args['dry-run'] && !args.prune) throw new UserError('--dry-run applies to --prune');
+  const inProgressLimit = args['imports-in-progress-limit'];
+  if (!(Number.isInteger(inProgressLimit) && inProgressLimit >= 1)) throw new UserError(`invalid --imports-in-progress-limit ${inProgressLimit}: a whole number of imports, at least 1`);
   const pollSeconds = args['poll-seconds'];
   if (!(pollSeconds > 0)) throw new UserError(`invalid --poll-seconds ${pollSeconds}`);
   const report = await runLoad({
@@ -71,16 +85,17 @@ await runCli('load', async () => {
     run: args.run,
     tables: args.table?.filter((t) => t !== ''),
     tableName,
-    mode: args.mode,
+    mode,
     concurrency: checkConcurrency(args.concurrency),
     settings,
     prune: args.prune,
     dryRun: args['dry-run'],
     ...(args['bucket-owner'] ? { bucketOwner: args['bucket-owner'] } : {}),
     pollMs: pollSeconds * 1000,
+    importsInProgressLimit: inProgressLimit,
     log: args.quiet ? () => {} : logger('load'),
   });
-  const { run_id, mode, table_name, created_table, seconds, totals, ok, tables } = report;
+  const { run_id, table_name, created_table, seconds, totals, ok, tables } = report;
   await appendRunReport(runStorage(args.store, args.run), args.run, {
     stage: 'load',
     seconds,
@@ -88,10 +103,11 @@ await runCli('load', async () => {
     ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
     totals: { items: totals.items, written: totals.written ?? 0, gzip_bytes: totals.bytes },
     tables: Object.fromEntries(tables.map((t) => [t.name, { items: t.items, written: t.written ?? 0, ...(t.prune ? { pruned: t.prune.deleted } : {}) }])),
-    warnings: [`${mode} into ${table_name}${created_table ? ' (created)' : ''}`, ...report.problems],
+    warnings: [`${mode} into ${table_name}${created_table ? ' (created)' : ''}`, ...(report.import?.attempts ?? []).map(describeAttempt), ...report.problems],
   });
   process.stdout.write(`${JSON.stringify({
     run: run_id, mode, table: table_name, created_table, ok, seconds, totals,
+    ...(report.import ? { import: { import_arn: report.import.import_arn, attempt: report.import.attempt, attempts: report.import.attempts } } : {}),
     tables: tables.map((t) => ({ name: t.name, items: t.items, written: t.written, ...(t.prune ? { prune: { stale: t.prune.stale, deleted: t.prune.deleted, dry_run: t.prune.dry_run } } : {}) })),
   })}\n`);
 });

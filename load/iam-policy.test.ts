@@ -21,7 +21,7 @@ test('each stage allows exactly the actions its code needs', (t) => {
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'import' }, 'load')), [
     ...settings, 'dynamodb:DescribeImport', 'dynamodb:ImportTable', 'dynamodb:ListImports',
     'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:FilterLogEvents', 'logs:PutLogEvents', 'logs:PutRetentionPolicy',
-    ...s3,
+    's3:GetBucketLocation', ...s3,
   ].sort());
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'batch' }, 'load')), [...settings, 'dynamodb:BatchWriteItem', 'dynamodb:CreateTable', 'dynamodb:Scan', ...s3].sort());
   // No stage may delete an object but extract's own write check, nor delete a table or an item outside BatchWriteItem.
@@ -192,6 +192,7 @@ const S3_ACTIONS: Record<string, string[]> = {
   ListObjectsV2: ['s3:ListBucket'],
   GetObject: ['s3:GetObject'],
   DeleteObject: ['s3:DeleteObject'],
+  GetBucketLocation: ['s3:GetBucketLocation'],
   // @aws-sdk/lib-storage: PutObject, or CreateMultipartUpload/UploadPart/CompleteMultipartUpload (s3:PutObject), AbortMultipartUpload.
   Upload: ['s3:PutObject', 's3:AbortMultipartUpload'],
 };

@@ -194,9 +194,12 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
       'dynamodb:DescribeContinuousBackups', 'dynamodb:UpdateContinuousBackups', 'dynamodb:UpdateTable', 'dynamodb:TagResource',
     ], [table]),
     ...(importMode ? [
+      // The preflight checks the bucket is in the table's region (import-preflight.ts).
+      allow('LoadPreflightBucketRegion', ['s3:GetBucketLocation'], [bucketArn(r)]),
       allow('LoadImportTableCreatesTheTable', ['dynamodb:ImportTable'], [table]),
       allow('LoadWatchItsImport', ['dynamodb:DescribeImport'], [`${table}/import/*`]),
-      // ListImports has no resource type: AWS authorizes it on "*" only (the load filters by TableArn).
+      // ListImports has no resource type: AWS authorizes it on "*" only (the load filters by TableArn,
+      // and its preflight counts the account's imports IN_PROGRESS).
       allow('LoadFindItsImportByClientToken', ['dynamodb:ListImports'], ['*']),
       // ImportTable logs item errors to CloudWatch as the caller (AWS import guide, "Setting up IAM permissions").
       allow('LoadImportTableWritesItsErrorLog', [

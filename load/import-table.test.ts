@@ -13,6 +13,15 @@ test('ClientToken: derived from the transform manifest hash and the table, ≤ 3
   t.true(token.length <= 36);
 });
 
+test('ClientToken per attempt: attempt 1 is the token loads always had, each later attempt its own', (t) => {
+  const first = importClientToken(sha, 'serenya');
+  t.is(importClientToken(sha, 'serenya', 1), first);
+  const tokens = [1, 2, 3, 4].map((n) => importClientToken(sha, 'serenya', n));
+  t.is(new Set(tokens).size, 4);
+  for (const token of tokens) t.regex(token, /^pg2ddb-[0-9a-f]{29}$/);
+  t.throws(() => importClientToken(sha, 'serenya', 0));
+});
+
 test('the ImportTable request, field by field (API reference: ImportTable)', (t) => {
   const location = itemsLocation('s3://migrations/serenya/', '2026-11-28');
   t.deepEqual(location, { bucket: 'migrations', keyPrefix: 'serenya/2026-11-28/items/' });

@@ -1,11 +1,11 @@
 // `import` mode: ImportTable creates a NEW table from `<run>/items/` (DYNAMODB_JSON,
 // GZIP), with TableCreationParameters from table-spec.ts. The ClientToken is
-// derived from the transform manifest's hash and the table name, so a rerun of
-// `make load` gets the same import back (DynamoDB keeps a token for 8 hours)
-// or finds it on the table, and watches it instead of starting another.
+// derived from the transform manifest's hash, the table name and the attempt,
+// so a rerun of `make load` gets the same import back (DynamoDB keeps a token
+// for 8 hours) or finds it on the table, and watches it instead of starting
+// another (import-attempts.ts decides which import to watch).
 import {
-  DescribeImportCommand, ImportTableCommand, ListImportsCommand,
-  type DynamoDBClient, type ImportTableCommandInput, type ImportTableDescription,
+  DescribeImportCommand, type DynamoDBClient, type ImportTableCommandInput, type ImportTableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { UserError } from '../lib/errors.ts';
@@ -15,23 +15,22 @@ import { sleep as realSleep } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
-import { describeError } from './dynamo-errors.ts';
-import { describeTable } from './table-settings.ts';
 import { tableCreationParameters, type TableSettings } from './table-spec.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 
-export const IMPORT_RECORD_KEY = 'load/import.json';
 /** Where DynamoDB writes import errors when the import names no other group. */
 export const IMPORT_LOG_GROUP = '/aws-dynamodb/imports';
 
 /**
- * `pg2ddb-` and 29 hex digits of sha256(manifest sha256, table name): 36
- * characters, none of them `$` (the API's pattern ^[^$]+$). Same run and table
- * ⇒ same token ⇒ ImportTable returns the import already started.
+ * `pg2ddb-` and 29 hex digits of sha256(manifest sha256, table name, and the
+ * attempt after the first): 36 characters, none of them `$` (the API's pattern
+ * ^[^$]+$). Same run, table and attempt ⇒ same token ⇒ ImportTable returns the
+ * import already started; attempt 1 keeps the token loads had before attempts.
  */
-export function importClientToken(manifestSha256: string, tableName: string): string {
-  return `pg2ddb-${sha256Hex(`${manifestSha256}\n${tableName}`).slice(0, 29)}`;
+export function importClientToken(manifestSha256: string, tableName: string, attempt = 1): string {
+  if (!Number.isInteger(attempt) || attempt < 1) throw new Error(`invalid import attempt ${attempt}`);
+  return `pg2ddb-${sha256Hex(`${manifestSha256}\n${tableName}${attempt > 1 ? `\n${attempt}` : ''}`).slice(0, 29)}`;
 }
 
 export interface S3Location { bucket: string; keyPrefix: string }
@@ -71,12 +70,16 @@ export function importTableRequest(o: ImportRequestOptions): ImportTableCommandI
   };
 }
 
-/** ImportTable imports every object under the prefix: anything the manifest does not list would be imported too. */
-export async function checkItemObjects(run: Storage, manifest: TransformManifest): Promise<void> {
+/**
+ * ImportTable imports every object under the prefix: anything the manifest
+ * does not list would be imported too. Returns how many objects are there.
+ */
+export async function checkItemObjects(run: Storage, manifest: TransformManifest): Promise<number> {
   const expected = new Map(manifest.tables.flatMap((t) => t.parts.map((p) => [p.key, p.bytes] as const)));
   const listed = await run.list('items');
+  const present = new Set(listed.map((o) => o.key));
   const extra = listed.filter((o) => !expected.has(o.key));
-  const missing = [...expected.keys()].filter((k) => !listed.some((o) => o.key === k));
+  const missing = [...expected.keys()].filter((k) => !present.has(k));
   const changed = listed.filter((o) => expected.has(o.key) && expected.get(o.key) !== o.bytes);
   const problems = [
     ...(extra.length ? [`${extra.length} object(s) under items/ that the transform manifest does not list (${keyList(extra.map((o) => o.key))}); ImportTable would import them too`] : []),
@@ -85,76 +88,12 @@ export async function checkItemObjects(run: Storage, manifest: TransformManifest
   ];
   // The transform removes item files no unit of the run produces (transform/stale-items.ts) and rewrites missing ones.
   if (problems.length > 0) throw new UserError(`${run.uri}/items/ does not match the transform manifest: ${problems.join('; ')}: rerun make transform for this run (it removes item files no unit produces), then make load`);
+  return listed.length;
 }
 
 /** Up to five keys, then how many more: enough to find them, short enough for one line. */
 function keyList(keys: string[]): string {
   return keys.length <= 5 ? keys.join(', ') : `${keys.slice(0, 5).join(', ')} and ${keys.length - 5} more`;
-}
-
-/** The import on `tableArn` that carries our ClientToken, if any (ListImports, then DescribeImport each). */
-export async function findOwnImport(client: Client, tableArn: string, clientToken: string): Promise<ImportTableDescription | undefined> {
-  let next: string | undefined;
-  do {
-    const page = await client.send(new ListImportsCommand({ TableArn: tableArn, ...(next ? { NextToken: next } : {}) }));
-    for (const summary of page.ImportSummaryList ?? []) {
-      const d = (await client.send(new DescribeImportCommand({ ImportArn: summary.ImportArn! }))).ImportTableDescription;
-      if (d?.ClientToken === clientToken) return d;
-    }
-    next = page.NextToken;
-  } while (next);
-  return undefined;
-}
-
-export interface StartOrResume { description: ImportTableDescription; resumed: boolean }
-
-/**
- * Starts the import, or finds the one this run already started. Refuses when
- * the table exists and no import with our token created it.
- */
-export async function startOrResumeImport(client: Client, run: Storage, request: ImportTableCommandInput, log: Logger): Promise<StartOrResume> {
-  const tableName = request.TableCreationParameters!.TableName!;
-  const token = request.ClientToken!;
-  const recorded = await run.getText(IMPORT_RECORD_KEY);
-  if (recorded) {
-    const record = JSON.parse(recorded) as { import_arn: string; client_token: string; table: string };
-    if (record.client_token === token && record.table === tableName) {
-      const d = (await client.send(new DescribeImportCommand({ ImportArn: record.import_arn }))).ImportTableDescription;
-      if (d?.ClientToken === token) {
-        log(`resuming import ${record.import_arn} (${d.ImportStatus}) recorded in ${IMPORT_RECORD_KEY}`);
-        return { description: d, resumed: true };
-      }
-    }
-  }
-  const existing = await describeTable(client, tableName);
-  if (existing) {
-    const own = await findOwnImport(client, existing.TableArn!, token);
-    if (!own) {
-      throw new UserError(`DynamoDB table ${tableName} already exists and was not created by this run's import (no import with ClientToken ${token} on it). ImportTable only creates new tables: choose another --ddb-table, or upsert into it with --mode batch`);
-    }
-    log(`table ${tableName} was created by this run's import ${own.ImportArn} (${own.ImportStatus}): resuming`);
-    await recordImport(run, own, tableName);
-    return { description: own, resumed: true };
-  }
-  let description: ImportTableDescription | undefined;
-  try {
-    description = (await client.send(new ImportTableCommand(request))).ImportTableDescription;
-  } catch (err) {
-    const name = (err as { name?: string }).name;
-    if (name === 'IdempotentParameterMismatchException' || name === 'ImportConflictException') {
-      throw new UserError(`ImportTable refused ClientToken ${token}: ${describeError(err)}. The token stands for this run and table; a different request under it means the table spec or S3 source changed within DynamoDB's 8-hour window`);
-    }
-    if (name === 'ResourceInUseException') throw new UserError(`DynamoDB table ${tableName} already exists: ${describeError(err)}`);
-    throw new UserError(`ImportTable failed: ${describeError(err)}`);
-  }
-  if (!description?.ImportArn) throw new UserError('ImportTable answered without an ImportArn');
-  log(`import ${description.ImportArn} started (ClientToken ${token})`);
-  await recordImport(run, description, tableName);
-  return { description, resumed: false };
-}
-
-async function recordImport(run: Storage, d: ImportTableDescription, table: string): Promise<void> {
-  await run.put(IMPORT_RECORD_KEY, `${JSON.stringify({ import_arn: d.ImportArn, client_token: d.ClientToken, table, table_arn: d.TableArn }, null, 2)}\n`);
 }
 
 const ENDED = new Set(['COMPLETED', 'FAILED', 'CANCELLED']);

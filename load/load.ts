@@ -5,7 +5,8 @@
 import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { cloudWatchLogsClient, dynamoClient } from '../lib/aws.ts';
+import type { S3Client } from '@aws-sdk/client-s3';
+import { awsRegion, cloudWatchLogsClient, dynamoClient, s3Client } from '../lib/aws.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
@@ -13,18 +14,20 @@ import type { Storage } from '../lib/storage.ts';
 import type { TransformTable } from '../lib/transform-manifest.ts';
 import { toItemValue } from './attribute-json.ts';
 import { batchWrite } from './batch-write.ts';
+import { describeAttempt, recordAttemptEnd, recordedAttempts, startOrResumeImport, type StartOrResume } from './import-attempts.ts';
+import { MAX_IMPORTS_IN_PROGRESS, bucketRegion, checkImportPreflight, importsInProgress } from './import-preflight.ts';
 import {
-  checkItemObjects, firstImportErrors, importClientToken, importTableRequest, itemsLocation, judgeImport,
-  logGroupName, startOrResumeImport, watchImport,
+  checkItemObjects, firstImportErrors, importTableRequest, itemsLocation, judgeImport, logGroupName, watchImport,
 } from './import-table.ts';
 import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
 import { recordLoaded } from './loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
 import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
-import { applyTableSettings, ensureTable, waitActive } from './table-settings.ts';
+import { applyTableSettings, describeTable, ensureTable, waitActive } from './table-settings.ts';
 import { checkTableName, type TableSettings } from './table-spec.ts';
+import type { LoadMode } from './load-mode.ts';
 
-export type LoadMode = 'import' | 'batch';
+export type { LoadMode } from './load-mode.ts';
 
 export interface LoadOptions {
   store: string;
@@ -41,10 +44,15 @@ export interface LoadOptions {
   /** Import mode: the bucket's account when it is not the caller's. */
   bucketOwner?: string;
   pollMs?: number;
+  /** Import mode: the account's quota of imports IN_PROGRESS at once (AWS: 50). */
+  importsInProgressLimit?: number;
   log: Logger;
   /** Clients (tests stub `send`); default: from the environment (AWS_ENDPOINT_URL_*). */
   dynamo?: Pick<DynamoDBClient, 'send'>;
   logs?: Pick<CloudWatchLogsClient, 'send'>;
+  s3?: Pick<S3Client, 'send'>;
+  /** The table's region; default: the SDK's chain (lib/aws.ts awsRegion). */
+  region?: string;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -93,22 +101,49 @@ async function importMode(options: LoadOptions, run: Storage, loadable: Loadable
   }
   if (options.prune) throw new UserError('--prune applies to batch mode only: an imported table holds exactly the run');
   const location = itemsLocation(options.store, options.run);
-  await checkItemObjects(run, loadable.manifest);
-  const token = importClientToken(loadable.manifestSha256, options.tableName);
-  const request = importTableRequest({ location, bucketOwner: options.bucketOwner, tableName: options.tableName, settings: options.settings, clientToken: token });
+  const objects = await checkItemObjects(run, loadable.manifest);
   const expected = loadable.manifest.totals.items_out;
-  const { description, resumed } = await startOrResumeImport(client, run, request, options.log);
-  report.import = { import_arn: description.ImportArn, client_token: token, resumed };
+  const tableName = options.tableName;
+  const preflight = async () => {
+    const region = options.region ?? await awsRegion();
+    checkImportPreflight({
+      tableName, bucket: location.bucket, keyPrefix: location.keyPrefix, region, objects,
+      rawBytes: loadable.manifest.totals.raw_bytes,
+      bucketRegion: await bucketRegion(options.s3 ?? s3Client(), location.bucket, options.bucketOwner),
+      importsInProgress: await importsInProgress(client),
+      importsInProgressLimit: options.importsInProgressLimit ?? MAX_IMPORTS_IN_PROGRESS,
+    });
+  };
+  const plan = {
+    manifestSha256: loadable.manifestSha256,
+    tableName,
+    request: (clientToken: string) => importTableRequest({ location, bucketOwner: options.bucketOwner, tableName, settings: options.settings, clientToken }),
+    preflight,
+  };
+  let started: StartOrResume;
+  try {
+    started = await startOrResumeImport(client, run, plan, options.log);
+  } catch (err) {
+    // A refusal after earlier attempts (a failed import's table still there): the report lists them.
+    const attempts = await recordedAttempts(run, tableName);
+    if (attempts.length > 0) report.import = { client_token: attempts.at(-1)!.client_token, resumed: false, attempt: attempts.at(-1)!.attempt, attempts };
+    throw err;
+  }
+  const { description, resumed, attempts } = started;
+  const imported: NonNullable<LoadReport['import']> = { import_arn: description.ImportArn, client_token: description.ClientToken ?? '', resumed, attempt: attempts.at(-1)?.attempt ?? 1, attempts };
+  report.import = imported;
   report.table_arn = description.TableArn;
   report.created_table = true;
   const end = await watchImport(client, description, expected, options.log, { pollMs: options.pollMs ?? 10_000, sleep: options.sleep });
-  Object.assign(report.import, {
+  Object.assign(imported, {
     status: end.ImportStatus, processed_items: end.ProcessedItemCount, processed_bytes: end.ProcessedSizeBytes,
     imported_items: end.ImportedItemCount, error_count: end.ErrorCount,
     ...(end.FailureCode ? { failure_code: end.FailureCode } : {}),
     ...(end.FailureMessage ? { failure_message: end.FailureMessage } : {}),
     cloudwatch_log_group: logGroupName(end.CloudWatchLogGroupArn),
   });
+  await recordAttemptEnd(run, tableName, attempts, end);
+  if (attempts.length > 1) for (const a of attempts) options.log(describeAttempt(a));
   const outcome = judgeImport(end, expected);
   if (!outcome.ok) {
     let errors: string[] = [];
@@ -117,9 +152,13 @@ async function importMode(options: LoadOptions, run: Storage, loadable: Loadable
     } catch (err) {
       errors = [`(could not read CloudWatch Logs: ${(err as Error).message})`];
     }
-    report.import.first_errors = errors;
+    imported.first_errors = errors;
     for (const line of errors) options.log(`import error: ${line}`);
-    report.problems.push(...outcome.problems, `CloudWatch log group ${report.import.cloudwatch_log_group}${end.ImportArn ? ` (import ${end.ImportArn})` : ''}`);
+    report.problems.push(...outcome.problems, `CloudWatch log group ${imported.cloudwatch_log_group}${end.ImportArn ? ` (import ${end.ImportArn})` : ''}`);
+    if (end.ImportStatus === 'FAILED' || end.ImportStatus === 'CANCELLED') {
+      const left = await describeTable(client, tableName);
+      report.problems.push(`to retry: fix the cause${left ? `, delete table ${tableName} (aws dynamodb delete-table --table-name ${tableName})` : ''}, then rerun make load: it starts import attempt ${imported.attempt + 1}`);
+    }
     return;
   }
   options.log(`import COMPLETED: ${end.ImportedItemCount} items, ${formatBytes(end.ProcessedSizeBytes ?? 0)}`);

@@ -2,6 +2,7 @@
 // Outside `<run>/items/` on purpose: ImportTable imports everything there.
 import type { Storage } from '../lib/storage.ts';
 import type { BatchWriteStats } from './batch-write.ts';
+import type { ImportAttempt } from './import-attempts.ts';
 import type { PruneResult } from './prune.ts';
 import type { SettingsReport } from './table-settings.ts';
 
@@ -37,6 +38,10 @@ export interface LoadReport {
     import_arn?: string;
     client_token: string;
     resumed: boolean;
+    /** Which attempt this load watched; a new one starts after a FAILED or CANCELLED import whose table is gone. */
+    attempt: number;
+    /** Every attempt, oldest first (also in load/import.json). */
+    attempts: ImportAttempt[];
     status?: string;
     processed_items?: number;
     processed_bytes?: number;

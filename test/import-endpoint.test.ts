@@ -158,25 +158,62 @@ test('a gzip DYNAMODB_JSON import creates the table with its GSI and imports eve
   t.deepEqual(await errorEvents(logs, d), []);
 });
 
-test('ClientToken: the same token and parameters give the same import; other parameters are ImportConflictException', async (t) => {
+/** An object of `n` items: enough that DynamoDB Local takes seconds to import it, so the import is seen IN_PROGRESS. */
+function manyItems(n: number): Buffer {
+  return gzipSync(text(Array.from({ length: n }, (_, i) => line(`M${i % 40}`, String(i).padStart(6, '0')))));
+}
+
+test('ClientToken as measured on AWS: while the import runs only another TableName conflicts; another source, format or compression gets the original import back', async (t) => {
   const { ddb } = clients(t);
-  const prefix = await upload({ 'part-00000.json.gz': gzipSync(text([line('A', '1'), line('A', '2')])) });
+  const prefix = await upload({ 'part-00000.json.gz': manyItems(2000) });
   const input = request(prefix);
   const first = await startImport(t, ddb, input);
-  const again = (await ddb.send(new ImportTableCommand(input))).ImportTableDescription!;
-  t.is(again.ImportArn, first.ImportArn);
-  await finished(ddb, first.ImportArn!);
-  // Within the 8-hour window the token still names the import, after it ended too.
-  const after = (await ddb.send(new ImportTableCommand(input))).ImportTableDescription!;
-  t.like(after, { ImportArn: first.ImportArn, ImportStatus: 'COMPLETED', ImportedItemCount: 2 });
-  const imports = await ddb.send(new ListImportsCommand({ TableArn: first.TableArn }));
-  t.is(imports.ImportSummaryList?.length, 1, 'no second import');
-
+  const replay = async (changed: ImportTableCommandInput) => (await ddb.send(new ImportTableCommand(changed))).ImportTableDescription!;
+  const again = await replay(input);
+  t.like(again, { ImportArn: first.ImportArn, TableId: first.TableId, ImportStatus: 'IN_PROGRESS' });
+  // scylladb/scylladb test/alternator/test_import.py point 1: the duplicate check ignores all but the table.
+  const changes: Array<[string, Partial<ImportTableCommandInput>]> = [
+    ['prefix', { S3BucketSource: { S3Bucket: BUCKET, S3KeyPrefix: `${prefix}other/` } }],
+    ['bucket', { S3BucketSource: { S3Bucket: 'some-other-bucket-name', S3KeyPrefix: prefix } }],
+    ['format', { InputFormat: 'CSV' }],
+    ['compression', { InputCompressionType: 'NONE' }],
+  ];
+  for (const [label, change] of changes) {
+    const d = await replay({ ...input, ...change });
+    t.is(d.ImportArn, first.ImportArn, label);
+    t.like(d, { S3BucketSource: input.S3BucketSource, InputFormat: 'DYNAMODB_JSON', InputCompressionType: 'GZIP' }, `${label}: the original request, not the replay's`);
+  }
   const otherTable = request(prefix, { ClientToken: input.ClientToken }, randomName('import-'));
   const conflict = await t.throwsAsync(ddb.send(new ImportTableCommand(otherTable)));
   t.is(conflict?.name, 'ImportConflictException');
-  const otherSource = { ...input, S3BucketSource: { S3Bucket: BUCKET, S3KeyPrefix: `${prefix}other/` } };
-  t.is((await t.throwsAsync(ddb.send(new ImportTableCommand(otherSource))))?.name, 'ImportConflictException');
+  t.regex(conflict!.message, /Duplicate request detected with conflicting parameters/);
+  t.is((await t.throwsAsync(ddb.send(new DescribeTableCommand({ TableName: otherTable.TableCreationParameters!.TableName }))))?.name, 'ResourceNotFoundException');
+
+  // Once the import has ended its table exists: a replay is ResourceInUseException, the token is not consulted.
+  const d = await finished(ddb, first.ImportArn!);
+  t.like(d, { ImportStatus: 'COMPLETED', ImportedItemCount: 2000 });
+  const after = await t.throwsAsync(ddb.send(new ImportTableCommand(input)));
+  t.is(after?.name, 'ResourceInUseException');
+  t.regex(after!.message, /Table already exists: /);
+  const imports = await ddb.send(new ListImportsCommand({ TableArn: first.TableArn }));
+  t.is(imports.ImportSummaryList?.length, 1, 'no second import');
+});
+
+test('ClientToken after an import that failed and left no table: the token still names that import (8-hour window); a new token starts a new one', async (t) => {
+  const { ddb } = clients(t);
+  const prefix = await upload({ 'part-00000.json.gz': gzipSync(text([line('A', '1')])) });
+  const missing = request(prefix, { S3BucketSource: { S3Bucket: randomName('no-such-bucket-'), S3KeyPrefix: prefix } });
+  const failed = await importAndWait(t, ddb, missing);
+  t.like(failed, { ImportStatus: 'FAILED', FailureCode: 'S3NoSuchBucket' });
+  const TableName = missing.TableCreationParameters!.TableName!;
+  t.is((await t.throwsAsync(ddb.send(new DescribeTableCommand({ TableName }))))?.name, 'ResourceNotFoundException');
+  // The bucket fixed, the same token: the FAILED import comes back, nothing is started.
+  const fixed = { ...missing, S3BucketSource: { S3Bucket: BUCKET, S3KeyPrefix: prefix } };
+  t.like((await ddb.send(new ImportTableCommand(fixed))).ImportTableDescription, { ImportArn: failed.ImportArn, ImportStatus: 'FAILED', S3BucketSource: missing.S3BucketSource });
+  t.is((await t.throwsAsync(ddb.send(new DescribeTableCommand({ TableName }))))?.name, 'ResourceNotFoundException');
+  const retried = await importAndWait(t, ddb, { ...fixed, ClientToken: randomName('token-') });
+  t.not(retried.ImportArn, failed.ImportArn);
+  t.like(retried, { ImportStatus: 'COMPLETED', ImportedItemCount: 1 });
 });
 
 test('ImportTable refuses a table that exists, and requests DynamoDB would refuse', async (t) => {
@@ -305,6 +342,22 @@ test('a bucket that does not exist fails the import with S3NoSuchBucket and leav
   const d = await importAndWait(t, ddb, input);
   t.like(d, { ImportStatus: 'FAILED', FailureCode: 'S3NoSuchBucket', ErrorCount: 0, ImportedItemCount: 0 });
   t.is((await t.throwsAsync(ddb.send(new DescribeTableCommand({ TableName: input.TableCreationParameters!.TableName }))))?.name, 'ResourceNotFoundException');
+});
+
+test('blank and whitespace-only lines are ignored; a 0-byte object is 0 items (measured uncompressed); a 0-byte GZIP object is an error', async (t) => {
+  const { ddb, logs } = clients(t);
+  // test_import.py points 6 and 7, measured with InputCompressionType NONE.
+  const plain = await upload({ 'a.json': text([line('W', '1'), '', '   ', line('W', '2')]), 'b.json': '' });
+  const d = await importAndWait(t, ddb, request(plain, { InputCompressionType: 'NONE' }));
+  t.like(d, { ImportStatus: 'COMPLETED', ProcessedItemCount: 2, ImportedItemCount: 2, ErrorCount: 0 });
+  t.deepEqual(await errorEvents(logs, d), []);
+  // Not measured for GZIP: zero bytes are no gzip stream, and the stricter answer is kept.
+  const gz = await upload({ 'a.json.gz': gzipSync(text([line('G', '1')])), 'b.json.gz': '' });
+  const g = await importAndWait(t, ddb, request(gz));
+  t.like(g, { ImportStatus: 'FAILED', FailureCode: 'ItemValidationError', ImportedItemCount: 1, ErrorCount: 1 });
+  const [event] = await errorEvents(logs, g);
+  t.is(event?.itemS3Pointer.key, `${gz}b.json.gz`);
+  t.regex(event!.errorMessages[0]!, /unexpected end of file/);
 });
 
 test('a prefix with no objects completes with an empty table; NONE and CSV inputs import too', async (t) => {

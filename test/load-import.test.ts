@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import {
-  CreateTableCommand, DescribeImportCommand, DescribeTableCommand, ListImportsCommand, ScanCommand,
+  CreateTableCommand, DeleteTableCommand, DescribeImportCommand, DescribeTableCommand, ImportTableCommand, ListImportsCommand, ScanCommand,
   type ImportSummary,
 } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
@@ -17,7 +17,10 @@ import { EXTRACT_MANIFEST_KEY, manifestText } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { TRANSFORM_MANIFEST_KEY, readTransformManifest, type TransformManifest } from '../lib/transform-manifest.ts';
-import { importClientToken } from '../load/import-table.ts';
+import { IMPORT_RECORD_KEY, type ImportAttempt } from '../load/import-attempts.ts';
+import { importClientToken, importTableRequest, itemsLocation } from '../load/import-table.ts';
+import { DEFAULT_SETTINGS } from '../load/table-spec.ts';
+import { readRunReport } from '../lib/run-report.ts';
 import { LOAD_REPORT_KEY, type LoadReport } from '../load/report.ts';
 import { runVerify } from '../load/verify.ts';
 import { DUMPS_DIR } from '../scripts/dumps.ts';
@@ -176,7 +179,7 @@ test('import mode refuses a table that exists and was not made by this run, befo
   }));
   const result = await load(store, tableName);
   t.is(result.code, 1, result.stderr);
-  t.regex(result.stderr, new RegExp(`^load: error: DynamoDB table ${tableName} already exists and was not created by this run's import \\(no import with ClientToken pg2ddb-[0-9a-f]{29} on it\\)\\. ImportTable only creates new tables: choose another --ddb-table, or upsert into it with --mode batch$`, 'm'));
+  t.regex(result.stderr, new RegExp(`^load: error: DynamoDB table ${tableName} already exists and was not created by this run's import \\(no import with this run's ClientToken pg2ddb-[0-9a-f]{29} on it\\)\\. ImportTable only creates new tables: choose another --ddb-table, or upsert into it with --mode batch$`, 'm'));
   t.like(await loadReport(run), { ok: false, created_table: false });
   t.deepEqual(await importsOnTable(tableName), [], 'no import was started');
   t.is(await countItems(tableName), 0, 'the table was left alone');
@@ -304,7 +307,7 @@ test('duplicate keys: the pipeline refuses the run before load; bypassing the ch
   const tableName = randomName('imp_');
   const refused = await load(store, tableName);
   t.is(refused.code, 1, refused.stderr);
-  t.is(refused.stderr, 'load: error: run r is not ready for load: 1 item(s) share (PK, SK) with another item: see transform/duplicates.jsonl\n');
+  t.is(refused.stderr, 'load: mode import (--mode import)\nload: error: run r is not ready for load: 1 item(s) share (PK, SK) with another item: see transform/duplicates.jsonl\n');
   t.true(await tableMissing(tableName), 'no ImportTable was called (it would have created the table)');
   t.deepEqual(await importsOnTable(tableName), []);
   t.is(await loadReport(run), undefined, 'refused before the load began');
@@ -343,4 +346,80 @@ test('duplicate keys: the pipeline refuses the run before load; bypassing the ch
   const counts = verify.checks.find((c) => c.name.startsWith('counts'))!;
   t.false(counts.ok);
   t.is(counts.numbers['consent.actual'], counts.numbers['consent.expected']! - 1);
+});
+
+async function recordedAttempts(run: Storage): Promise<ImportAttempt[]> {
+  return (JSON.parse((await run.getText(IMPORT_RECORD_KEY))!) as { attempts: ImportAttempt[] }).attempts;
+}
+
+test('a failed import can be retried: the table it left is refused until deleted, then the fixed run is import attempt 2, and every attempt is reported', async (t) => {
+  const { store, run, manifest } = await fixtureRun();
+  const n = manifest.totals.items_out;
+  const part = manifest.tables.find((x) => x.name === 'users')!.parts[0]!;
+  const goodFile = await readObject(run, part.key);
+  const goodManifest = (await run.getText(TRANSFORM_MANIFEST_KEY))!;
+  // A transform bug that wrote one item without its sort key, recorded faithfully: ImportTable fails it.
+  const lines = gunzipSync(goodFile).toString('utf8').split('\n');
+  const bad = JSON.parse(lines[1]!) as { Item: Record<string, unknown> };
+  delete bad.Item.SK;
+  lines[1] = JSON.stringify(bad);
+  const raw = Buffer.from(lines.join('\n'));
+  await replaceItemFile(run, part.key, gzipSync(raw), raw);
+  const tableName = randomName('imp_');
+
+  const failed = await load(store, tableName, ['--no-ttl', '--no-deletion-protection']);
+  t.is(failed.code, 1, failed.stderr);
+  t.regex(failed.stderr, /import ended FAILED with FailureCode ItemValidationError/);
+  t.true(failed.stderr.includes(`to retry: fix the cause, delete table ${tableName} (aws dynamodb delete-table --table-name ${tableName}), then rerun make load: it starts import attempt 2`), failed.stderr);
+  const [first] = await recordedAttempts(run);
+  t.like(first, { attempt: 1, status: 'FAILED', failure_code: 'ItemValidationError' });
+
+  // Rerun with the table still there: refused, saying what to do; no second import.
+  const refused = await load(store, tableName, ['--no-ttl', '--no-deletion-protection']);
+  t.is(refused.code, 1, refused.stderr);
+  t.regex(refused.stderr, new RegExp(`^load: error: import attempt 1 ${literally(first!.import_arn)}: FAILED \\(ItemValidationError: .*\\); its table ${tableName} is still there, and ImportTable only creates new tables\\. .*delete the table \\(aws dynamodb delete-table --table-name ${tableName}\\), then rerun make load: it starts import attempt 2$`, 'm'));
+  t.is((await importsOnTable(tableName)).length, 1, 'no second import while the failed one\'s table is there');
+  t.like((await loadReport(run))!.import, { attempt: 1, attempts: [{ attempt: 1, status: 'FAILED' }] });
+
+  // The cause fixed (the good file and its manifest back), the table deleted: attempt 2 completes.
+  await run.put(part.key, goodFile);
+  await run.put(TRANSFORM_MANIFEST_KEY, goodManifest);
+  await ddb.send(new DeleteTableCommand({ TableName: tableName }));
+  const retried = await load(store, tableName, ['--no-ttl', '--no-deletion-protection']);
+  t.is(retried.code, 0, retried.stderr);
+  t.regex(retried.stderr, new RegExp(`import attempt 1 ${literally(first!.import_arn)}: FAILED \\(ItemValidationError.*\\), and table ${tableName} does not exist: starting import attempt 2`));
+  const token2 = importClientToken(sha256Hex(goodManifest), tableName, 2);
+  t.regex(retried.stderr, new RegExp(`started \\(attempt 2, ClientToken ${token2}\\)`));
+  const summary = JSON.parse(retried.stdout) as { ok: boolean; import: { attempt: number; attempts: ImportAttempt[] } };
+  t.true(summary.ok);
+  t.is(summary.import.attempt, 2);
+  t.deepEqual(summary.import.attempts.map((a) => [a.attempt, a.status, a.failure_code]), [[1, 'FAILED', 'ItemValidationError'], [2, 'COMPLETED', undefined]]);
+  t.is(summary.import.attempts[1]!.client_token, token2);
+  t.like((await loadReport(run))!.import, { attempt: 2, client_token: token2, status: 'COMPLETED', imported_items: n });
+  t.deepEqual((await recordedAttempts(run)).map((a) => a.status), ['FAILED', 'COMPLETED']);
+  t.is(await countItems(tableName), n);
+  // make report: the load's notes list both attempts.
+  const notes = (await readRunReport(run))!.stages.filter((s) => s.stage === 'load').flatMap((s) => s.warnings);
+  t.true(notes.some((w) => w.startsWith(`import attempt 1 ${first!.import_arn}: FAILED (ItemValidationError`)), notes.join('\n'));
+  t.true(notes.some((w) => w.startsWith('import attempt 2 ') && w.endsWith(': COMPLETED')), notes.join('\n'));
+});
+
+test('a failed attempt 1 whose token is spent and which left no table (bucket missing): load records it and imports as attempt 2', async (t) => {
+  const { store, run, manifest } = await fixtureRun();
+  const tableName = randomName('imp_');
+  const sha = sha256Hex((await run.getText(TRANSFORM_MANIFEST_KEY))!);
+  // An earlier load's attempt 1, pointed at a bucket that did not exist: FAILED, S3NoSuchBucket, no table.
+  const location = { ...itemsLocation(store, 'r'), bucket: randomName('no-such-bucket-') };
+  const earlier = (await ddb.send(new ImportTableCommand(importTableRequest({ location, tableName, settings: DEFAULT_SETTINGS, clientToken: importClientToken(sha, tableName, 1) })))).ImportTableDescription!;
+  let d = earlier;
+  while (d.ImportStatus === 'IN_PROGRESS') d = (await ddb.send(new DescribeImportCommand({ ImportArn: earlier.ImportArn }))).ImportTableDescription!;
+  t.like(d, { ImportStatus: 'FAILED', FailureCode: 'S3NoSuchBucket' });
+  t.true(await tableMissing(tableName));
+
+  const result = await load(store, tableName, ['--no-ttl', '--no-deletion-protection']);
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stderr, /import attempt 1 .*: FAILED \(S3NoSuchBucket.*\) \(an earlier load's; its token is spent\): starting import attempt 2/);
+  const report = (await loadReport(run))!;
+  t.like(report.import, { attempt: 2, status: 'COMPLETED', imported_items: manifest.totals.items_out });
+  t.deepEqual(report.import!.attempts.map((a) => [a.attempt, a.import_arn === earlier.ImportArn, a.status]), [[1, true, 'FAILED'], [2, false, 'COMPLETED']]);
 });

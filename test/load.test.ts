@@ -207,6 +207,7 @@ function importHandlers(tableName: string, manifest: TransformManifest, end: Rec
   const tableArn = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/${tableName}`;
   const importArn = `${tableArn}/import/01700000000000-0a1b2c3d`;
   let token = '';
+  let source: Record<string, unknown> = {};
   let polls = 0;
   let created = false;
   const n = manifest.totals.items_out;
@@ -215,17 +216,20 @@ function importHandlers(tableName: string, manifest: TransformManifest, end: Rec
     ImportTable: (input) => {
       created = true;
       token = input.ClientToken as string;
-      return { ImportTableDescription: { ImportArn: importArn, ImportStatus: 'IN_PROGRESS', ClientToken: token, TableArn: tableArn, StartTime: new Date() } };
+      source = { S3BucketSource: input.S3BucketSource, InputFormat: input.InputFormat, InputCompressionType: input.InputCompressionType };
+      return { ImportTableDescription: { ImportArn: importArn, ImportStatus: 'IN_PROGRESS', ClientToken: token, TableArn: tableArn, StartTime: new Date(), ...source } };
     },
     DescribeImport: () => {
       polls++;
-      const base = { ImportArn: importArn, ClientToken: token, TableArn: tableArn, CloudWatchLogGroupArn: LOG_GROUP_ARN, StartTime: new Date() };
+      const base = { ImportArn: importArn, ClientToken: token, TableArn: tableArn, CloudWatchLogGroupArn: LOG_GROUP_ARN, StartTime: new Date(), ...source };
       return {
         ImportTableDescription: polls === 1
           ? { ...base, ImportStatus: 'IN_PROGRESS', ProcessedItemCount: Math.floor(n / 2), ProcessedSizeBytes: 1000 }
           : { ...base, ImportStatus: 'COMPLETED', ProcessedItemCount: n, ImportedItemCount: n, ErrorCount: 0, ProcessedSizeBytes: manifest.totals.raw_bytes, EndTime: new Date(), ...end },
       };
     },
+    // The preflight's count of imports in progress in the account.
+    ListImports: () => ({ ImportSummaryList: [] }),
     DescribeTimeToLive: () => ({ TimeToLiveDescription: { TimeToLiveStatus: 'DISABLED' } }),
     UpdateTimeToLive: (input) => ({ TimeToLiveSpecification: input.TimeToLiveSpecification }),
     DescribeContinuousBackups: () => ({ ContinuousBackupsDescription: { ContinuousBackupsStatus: 'ENABLED', PointInTimeRecoveryDescription: { PointInTimeRecoveryStatus: 'DISABLED' } } }),
@@ -256,7 +260,7 @@ test('import mode: ImportTable and DescribeImport requests field by field, then 
   const report = await runLoad(importOptions(store, tableName, client));
 
   t.deepEqual(calls.map((c) => c.name), [
-    'DescribeTable', 'ImportTable', 'DescribeImport', 'DescribeImport', 'DescribeTable',
+    'DescribeTable', 'ListImports', 'ImportTable', 'DescribeImport', 'DescribeImport', 'DescribeTable',
     'DescribeTimeToLive', 'UpdateTimeToLive', 'DescribeContinuousBackups', 'UpdateContinuousBackups', 'UpdateTable', 'TagResource', 'DescribeTable',
   ]);
   const request = calls.find((c) => c.name === 'ImportTable')!.input;
@@ -302,6 +306,7 @@ test('import mode refuses a table that exists and was not created by this run, a
   const manifest = await fixtureRun(store);
   const tableName = randomName('imp_');
   const token = importClientToken(await manifestSha(store), tableName);
+  const [, bucket, prefix] = /^s3:\/\/([^/]+)\/(.+)$/.exec(store)!;
   const other = `arn:aws:dynamodb:us-east-1:${ACCOUNT}:table/${tableName}/import/01600000000000-ffffffff`;
   const { client, calls } = stubbedDynamo({
     DescribeTable: () => activeTable(tableName),
@@ -320,7 +325,10 @@ test('import mode refuses a table that exists and was not created by this run, a
     ListImports: () => ({ ImportSummaryList: [{ ImportArn: other }, { ImportArn: ours.importArn }] }),
     DescribeImport: (input) => ({ ImportTableDescription: input.ImportArn === other
       ? { ImportArn: other, ClientToken: 'someone-else', ImportStatus: 'COMPLETED' }
-      : { ImportArn: ours.importArn, ClientToken: token, TableArn: ours.tableArn, ImportStatus: 'COMPLETED', ImportedItemCount: manifest.totals.items_out, ProcessedItemCount: manifest.totals.items_out, ErrorCount: 0 } }),
+      : {
+        ImportArn: ours.importArn, ClientToken: token, TableArn: ours.tableArn, ImportStatus: 'COMPLETED', ImportedItemCount: manifest.totals.items_out, ProcessedItemCount: manifest.totals.items_out, ErrorCount: 0,
+        S3BucketSource: { S3Bucket: bucket, S3KeyPrefix: `${prefix}/r/items/` }, InputFormat: 'DYNAMODB_JSON', InputCompressionType: 'GZIP',
+      } }),
   });
   const report = await runLoad(importOptions(store, tableName, client2));
   t.false(calls2.some((c) => c.name === 'ImportTable'));

@@ -26,8 +26,6 @@ export class ImportRecord {
     readonly tableArn: string,
     readonly tableId: string,
     readonly clientToken: string,
-    /** The request without its token, keys sorted (import-request.ts canonicalParameters). */
-    readonly parameters: string,
     readonly request: ImportTableRequest,
     readonly startTime: number,
   ) {}

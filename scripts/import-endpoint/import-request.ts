@@ -198,14 +198,3 @@ function checkFormatOptions(request: ImportTableRequest): void {
     throw validationError('InputFormatOptions.Csv can only be specified when InputFormat is CSV');
   }
 }
-
-/** The request without its ClientToken, keys sorted: two requests are "the same parameters" when these are equal. */
-export function canonicalParameters(request: ImportTableRequest): string {
-  const { ClientToken: _token, ...rest } = request;
-  const sortKeys = (value: unknown): unknown => {
-    if (Array.isArray(value)) return value.map(sortKeys);
-    if (isObject(value)) return Object.fromEntries(Object.keys(value).sort().map((k) => [k, sortKeys(value[k])]));
-    return value;
-  };
-  return JSON.stringify(sortKeys(rest));
-}

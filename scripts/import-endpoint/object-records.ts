@@ -7,7 +7,10 @@
 // processed. The user guide says an invalid item is skipped and the import
 // goes on; measured against AWS, every such defect abandons the rest of its
 // object (scylladb/scylladb test/alternator/test_import.py, point 12), and
-// this follows the measurement. Empty and blank lines are ignored (point 6).
+// this follows the measurement. Empty and blank lines are ignored (point 6),
+// and a 0-byte object is 0 items (point 7); both were measured uncompressed.
+// A 0-byte GZIP or ZSTD object is no compressed stream at all and was not
+// measured: the stricter answer is kept, one error ("unexpected end of file").
 // Errors DynamoDB raises when the item is written (a GSI key of the wrong
 // type, an item over 400 KB, a bad number) are per item: see item-writer.ts.
 import type { Readable } from 'node:stream';
