@@ -223,6 +223,24 @@ test('a table no mapper covers fails the run with a list, unless skipped or mapp
   t.deepEqual(flags.map((i) => [i.PK.S, i.SK.S]), [['FEATURE_FLAGS#beta', 'FEATURE_FLAGS'], ['FEATURE_FLAGS#dark', 'FEATURE_FLAGS']]);
 });
 
+test('two tables with one entity type fail the transform naming both and the fix, a TABLE= rerun included', async (t) => {
+  const url = await freshDatabase(t);
+  // The generic mapping names its entity after the table: `user` collides with the users mapper's `user`.
+  await withClient(url, (c) => c.query(`CREATE TABLE "user" (id int PRIMARY KEY, n text); INSERT INTO "user" SELECT i, 'n' || i FROM generate_series(1, 7) i`));
+  const store = await extracted(url);
+  const expected = 'transform: error: tables user (generic mapping) and users (transform/mappers/users.ts) both have entity_type "user", ' +
+    'so verify and load --prune could not tell their items apart: add transform/mappers/user.ts with another entityType, or pass --unmapped skip\n';
+  const whole = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet', '--unmapped', 'generic'], {});
+  t.is(whole.code, 1);
+  t.is(whole.stderr, expected);
+  const rerun = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet', '--unmapped', 'generic'], { TABLE: 'users' });
+  t.is(rerun.code, 1);
+  t.is(rerun.stderr, expected);
+  t.deepEqual(await openStorage(store).sub('r').list('items'), [], 'nothing was written');
+  const skipped = await transform(store, { unmapped: 'skip' });
+  t.like(skipped.tables.find((x) => x.name === 'user'), { mapping: 'skip', dropped: 7 });
+});
+
 test('transform --help explains the stage', async (t) => {
   const result = await runCli('transform/cli.ts', ['--help'], {});
   t.is(result.code, 0);
