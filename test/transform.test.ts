@@ -108,7 +108,7 @@ test('a transform killed with SIGKILL at several points, then rerun, ends byte-i
 });
 
 test('NULL keys, an oversize row and two rows with one (PK, SK) are rejected or reported, and the counts reconcile', async (t) => {
-  const url = await freshDatabase(t);
+  const url = await freshDatabase(t, { fixture: 'hostile' });
   const facts = await withClient(url, async (c) => {
     const user = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 1`)).rows[0].id as string;
     const consent = (await c.query(`SELECT id::text, user_id::text, consent_type::text FROM consent_records WHERE user_id IS NOT NULL AND consent_type IS NOT NULL ORDER BY id LIMIT 1`)).rows[0];
