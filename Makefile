@@ -28,8 +28,8 @@ help:
 	@echo "make iam-policy the least-privilege IAM policy per stage (STORE=s3://…, RUN, DDB_TABLE, AWS_REGION, STAGE=)"
 	@echo "make test-faults every fault, hostile-input and secrets case on a private stack, as a table"
 	@echo "make bench      measure every stage against its baseline (SCALE=1 ≈ 1 GB of CSV)"
-	@echo "make dumps      regenerate fixtures/dumps/ from the fixture database"
-	@echo "make golden     regenerate fixtures/golden/ from fixtures/dumps/"
+	@echo "make dumps      regenerate fixtures/dumps/ and fixtures/hostile/dumps/ from the fixture databases"
+	@echo "make golden     regenerate fixtures/golden/ and fixtures/hostile/golden/ from the dumps"
 
 # npm ci only when the lockfile changed since the last install.
 node_modules/.installed: package-lock.json
@@ -117,7 +117,7 @@ iam-policy: install
 plan: install
 	@$(NODE) load/plan/cli.ts $(ARGS)
 
-# Rewrites fixtures/golden/ from fixtures/dumps/ (reviewers read the diff).
+# Rewrites fixtures/golden/ and fixtures/hostile/golden/ from the dumps (reviewers read the diff).
 golden: install
 	$(NODE) scripts/golden.ts
 

@@ -59,7 +59,7 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
   const run = 'arn:aws:s3:::my-bucket/serenya/2026-11-28';
   t.deepEqual(writes(p.extract), [`${run}/extract/*`, `${run}/report.json`]);
   t.deepEqual(writes(p.transform), [`${run}/items/*`, `${run}/report.json`, `${run}/transform/*`]);
-  t.deepEqual(writes(p.load), [`${run}/load/import.json`, `${run}/load/report.json`, `${run}/report.json`]);
+  t.deepEqual(writes(p.load), [`${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/report.json`, `${run}/report.json`]);
   t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`]);
   t.deepEqual(p.extract.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/extract/.write-check`]);
   // An identity for every stage fits IAM's 6,144-character managed policy limit (whitespace not counted).

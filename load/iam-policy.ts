@@ -185,8 +185,9 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
   return [
     // ImportTable reads the same objects with the caller's permissions (S3 GetObject and ListBucket on the source).
     allow('LoadReadItemsAlsoAsImportTableSource', ['s3:GetObject'], objects(r, 'items/*')),
-    allow('LoadReadTransformManifestRecordAndRunReport', ['s3:GetObject'], objects(r, 'transform/manifest.json', ...(importMode ? ['load/import.json'] : []), RUN_REPORT)),
-    writeObjects('LoadWriteReportRecordAndRunReport', r, ['load/report.json', ...(importMode ? ['load/import.json'] : []), RUN_REPORT]),
+    // load/keys/*: the keys each load put into the table (load/loaded-keys.ts); --prune reads them, a rerun rewrites them.
+    allow('LoadReadTransformManifestRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, 'transform/manifest.json', 'load/keys/*', ...(importMode ? ['load/import.json'] : []), RUN_REPORT)),
+    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, ['load/report.json', 'load/keys/*', ...(importMode ? ['load/import.json'] : []), RUN_REPORT]),
     listBucket('Load', r),
     ...s3Kms('Load', r),
     allow('LoadDescribeTableAndApplyTtlPitrProtectionTags', [

@@ -20,6 +20,7 @@ import {
   checkItemObjects, firstImportErrors, importTableRequest, itemsLocation, judgeImport, logGroupName, watchImport,
 } from './import-table.ts';
 import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
+import { PartKeys, finishLoadedKeys, readLoadedKeys } from './loaded-keys.ts';
 import { recordLoaded } from './loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
 import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
@@ -95,6 +96,18 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
 
 const sum = <T>(xs: T[], f: (x: T) => number) => xs.reduce((n, x) => n + f(x), 0);
 
+/** Import mode: every table's key records (the table is new, so nothing earlier). */
+async function recordImportedKeys(options: LoadOptions, run: Storage, loadable: LoadableRun): Promise<void> {
+  for (const entry of loadable.tables) {
+    for (const part of entry.parts) {
+      const partKeys = new PartKeys();
+      for await (const fileItem of readPartItems(run, entry.name, part)) partKeys.add(itemKey(fileItem.item));
+      await partKeys.write(run, options.tableName, entry.name, part.key);
+    }
+    await finishLoadedKeys(run, options.tableName, entry.name, entry.parts.map((p) => p.key), new Set());
+  }
+}
+
 async function importMode(options: LoadOptions, run: Storage, loadable: LoadableRun, client: Pick<DynamoDBClient, 'send'>, report: LoadReport): Promise<void> {
   if (options.tables && options.tables.length > 0) {
     throw new UserError('import mode creates a new table from every item file of the run; to reload some tables into an existing table use --mode batch');
@@ -134,7 +147,12 @@ async function importMode(options: LoadOptions, run: Storage, loadable: Loadable
   report.import = imported;
   report.table_arn = description.TableArn;
   report.created_table = true;
+  // Recorded while the import runs (it takes minutes on AWS): what a later --prune of one table may delete.
+  let recordFailure: unknown;
+  const recording = recordImportedKeys(options, run, loadable).catch((err) => { recordFailure = err; });
   const end = await watchImport(client, description, expected, options.log, { pollMs: options.pollMs ?? 10_000, sleep: options.sleep });
+  await recording;
+  if (recordFailure !== undefined) report.problems.push(`recording the loaded keys under ${run.uri}/load/keys/: ${errorMessage(recordFailure)}`);
   Object.assign(imported, {
     status: end.ImportStatus, processed_items: end.ProcessedItemCount, processed_bytes: end.ProcessedSizeBytes,
     imported_items: end.ImportedItemCount, error_count: end.ErrorCount,
@@ -180,15 +198,21 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
   let fresh = created;
   for (const entry of loadable.tables) {
     const tableReport = report.tables.find((t) => t.name === entry.name)!;
-    const keys = options.prune ? new Set<string>() : undefined;
+    // Read before this load rewrites the record: what earlier loads of the table put there.
+    const loadedBefore = await readLoadedKeys(run, options.tableName, entry.name);
+    const keys = new Set<string>();
     progress.start(entry.name);
     let bytes = 0;
     const requests = async function* (): AsyncGenerator<WriteRequest> {
       for (const part of entry.parts) {
+        const partKeys = new PartKeys();
         for await (const fileItem of readPartItems(run, entry.name, part)) {
-          keys?.add(itemKey(fileItem.item));
+          partKeys.add(itemKey(fileItem.item));
           yield { PutRequest: { Item: toItemValue(fileItem.item) } };
         }
+        partKeys.addTo(keys);
+        // Recorded once the part's puts were handed out: a failed load leaves a record of keys that may be in the table.
+        await partKeys.write(run, options.tableName, entry.name, part.key);
         bytes += part.bytes;
       }
     };
@@ -206,12 +230,24 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
       fresh = false;
     }
     options.log(`${entry.name}: ${written} items written (${batch.calls} BatchWriteItem calls, ${batch.unprocessed_resent} unprocessed resent, ${batch.error_retries} throttled retries)`);
-    if (options.prune) tableReport.prune = await prunePlan(options, client, entry, keys!);
+    // Keys loaded earlier that the run no longer has stay recorded until a prune deletes them.
+    const earlier = new Set([...loadedBefore ?? []].filter((k) => !keys.has(k)));
+    if (options.prune) {
+      tableReport.prune = await prunePlan(options, client, entry, { run: keys, loadedBefore: loadedBefore ?? new Set() }, !!loadedBefore);
+      if (!options.dryRun) earlier.clear();
+    }
+    await finishLoadedKeys(run, options.tableName, entry.name, entry.parts.map((p) => p.key), earlier);
   }
   report.totals.written = sum(report.tables, (t) => t.written ?? 0);
 }
 
-async function prunePlan(options: LoadOptions, client: Pick<DynamoDBClient, 'send'>, entry: TransformTable, keys: Set<string>): Promise<LoadTableReport['prune']> {
-  if (!entry.entity_type) throw new UserError(`${entry.name} has no entity_type in the transform manifest: cannot tell its items apart to prune`);
+async function prunePlan(
+  options: LoadOptions, client: Pick<DynamoDBClient, 'send'>, entry: TransformTable,
+  keys: { run: Set<string>; loadedBefore: Set<string> }, recorded: boolean,
+): Promise<LoadTableReport['prune']> {
+  if (!entry.entity_type) throw new UserError(`load: ${entry.name} has no entity_type in the transform manifest: cannot tell its items apart to prune; rerun the transform`);
+  if (!recorded) {
+    options.log(`prune ${entry.name}: no earlier load of run ${options.run} recorded putting ${entry.name} items into ${options.tableName}, so none can be stale; nothing deleted (prune works on a table this run loaded before)`);
+  }
   return pruneEntity(client, options.tableName, entry.entity_type, keys, { dryRun: !!options.dryRun, concurrency: options.concurrency, log: options.log });
 }

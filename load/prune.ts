@@ -1,11 +1,21 @@
-// `--prune` (batch mode, one table rerun): delete the entity's items that the
-// run no longer has (rows deleted in the source since the last load). The
-// entity is found by `entity_type`, one per source table; the run's keys were
-// collected while its items were written. A dry run only counts.
+// `--prune` (batch mode, one table rerun): delete the table's items that the
+// run no longer has (rows deleted in the source since the last load). A dry
+// run only counts.
+//
+// Which items are the table's? Not "every item of its entity_type": a table
+// another run or tool loaded (a generic table `user` beside the users mapper's
+// `user`) carries the same entity_type, and prune would delete all of it. An
+// item is stale only when all three hold: a load of this run recorded putting
+// its key there for this table (loaded-keys.ts), the table's current items do
+// not have that key, and the item in DynamoDB still has the table's
+// entity_type. The first alone bounds prune to keys this table put there, so
+// it can never reach an item no load of this table wrote; the entity_type
+// check keeps it off a key another table has since overwritten.
 import type { DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../lib/log.ts';
 import { batchWrite } from './batch-write.ts';
 import { itemKey, keyHash } from './item-files.ts';
+import { keyRecord } from './loaded-keys.ts';
 import { parallelScan } from './scan.ts';
 import { PRIMARY_KEY } from './table-spec.ts';
 
@@ -13,7 +23,7 @@ export interface PruneResult {
   entity_type: string;
   /** Items of the entity found in the table. */
   in_table: number;
-  /** Of those, not in the run: deleted (or, in a dry run, that would be). */
+  /** Of those, loaded earlier for this table and not in the run: deleted (or, in a dry run, that would be). */
   stale: number;
   deleted: number;
   dry_run: boolean;
@@ -22,7 +32,8 @@ export interface PruneResult {
 }
 
 export async function pruneEntity(
-  client: Pick<DynamoDBClient, 'send'>, tableName: string, entityType: string, runKeys: Set<string>,
+  client: Pick<DynamoDBClient, 'send'>, tableName: string, entityType: string,
+  keys: { run: Set<string>; loadedBefore: Set<string> },
   opts: { dryRun: boolean; concurrency: number; log: Logger },
 ): Promise<PruneResult> {
   const stale: Record<string, { S: string }>[] = [];
@@ -38,7 +49,8 @@ export async function pruneEntity(
     onPage: (items) => {
       for (const item of items) {
         inTable++;
-        if (!runKeys.has(itemKey(item as Record<string, { S?: string }>))) stale.push(item as Record<string, { S: string }>);
+        const record = keyRecord(itemKey(item as Record<string, { S?: string }>));
+        if (keys.loadedBefore.has(record) && !keys.run.has(record)) stale.push(item as Record<string, { S: string }>);
       }
     },
   });
@@ -49,7 +61,7 @@ export async function pruneEntity(
     }
     deleted = (await batchWrite(deletes(), { client, tableName, concurrency: opts.concurrency })).written;
   }
-  opts.log(`prune ${entityType}: ${inTable} item(s) in the table, ${stale.length} not in the run, ${opts.dryRun ? 'dry run: nothing deleted' : `${deleted} deleted`}`);
+  opts.log(`prune ${entityType}: ${inTable} item(s) in the table, ${stale.length} loaded earlier for this table and not in the run, ${opts.dryRun ? 'dry run: nothing deleted' : `${deleted} deleted`}`);
   return {
     entity_type: entityType, in_table: inTable, stale: stale.length, deleted, dry_run: opts.dryRun,
     stale_key_hashes: stale.slice(0, 20).map((k) => keyHash(itemKey(k))),

@@ -32,7 +32,11 @@ node - .local/demo-transform.json <<'JS'
 const fs = require('node:fs');
 const s = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const t = s.totals;
-console.log(`\n${t.rows_in} rows → ${t.items_out} items, ${t.rejected} rejected (reasons in transform/rejects/), ${t.dropped} dropped; ${(t.raw_bytes / 1048576).toFixed(2)} MB of DynamoDB JSON, ${s.duplicates} duplicate keys`);
+console.log(`\n${t.rows_in} rows → ${t.items_out} items, ${t.rejected} rejected, ${t.dropped} dropped; ${(t.raw_bytes / 1048576).toFixed(2)} MB of DynamoDB JSON, ${s.duplicates} duplicate keys`);
+// A reject is a row that did not become an item: say how many and where each table's reasons are.
+const rejecting = s.tables.filter((x) => x.rejected > 0);
+if (rejecting.length === 0) console.log('0 rejects: every row became an item (the fixture keeps production\'s NOT NULLs; rows that exercise rejects are the hostile fixture, fixtures/hostile/)');
+else for (const x of rejecting) console.log(`  ${x.rejected} reject(s) in ${x.name}, each with its reason: ${process.env.STORE}/${process.env.RUN}/transform/rejects/${encodeURIComponent(x.name)}.jsonl`);
 for (const x of s.tables) {
   const warnings = Object.values(x.warnings).reduce((a, b) => a + b, 0);
   console.log(`  ${x.name.padEnd(26)} ${String(x.rows_in).padStart(8)} rows ${String(x.items_out).padStart(8)} items ${String(x.rejected).padStart(4)} rejected${warnings ? `, ${warnings} value(s) kept as S` : ''}`);
@@ -55,7 +59,7 @@ const [e, t, l, v] = process.argv.slice(2).map((f) => JSON.parse(fs.readFileSync
 const mb = (b) => `${(b / 1048576).toFixed(2)} MB`;
 console.log('\n== summary');
 console.log(`  extract    ${e.tables.length} tables, ${e.rows} rows, ${mb(e.raw_bytes)} CSV          ${e.seconds.toFixed(1)} s`);
-console.log(`  transform  ${t.totals.items_out} items, ${t.totals.rejected} rejected, ${mb(t.totals.raw_bytes)} JSON  ${t.seconds === undefined ? '' : `${t.seconds.toFixed(1)} s`}`);
+console.log(`  transform  ${t.totals.items_out} items, ${t.totals.rejected} rejected${t.totals.rejected ? ' (transform/rejects/)' : ''}, ${mb(t.totals.raw_bytes)} JSON  ${t.seconds === undefined ? '' : `${t.seconds.toFixed(1)} s`}`);
 console.log(`  load       ${l.totals.written ?? l.totals.imported ?? '?'} items into ${l.table} (${l.mode})          ${l.seconds.toFixed(1)} s`);
 console.log(`  verify     ${v.checks.filter((c) => c.ok).length}/${v.checks.length} checks passed            ${v.seconds.toFixed(1)} s`);
 for (const c of v.checks) console.log(`    ${c.ok ? 'PASS' : 'FAIL'} ${c.name}`);

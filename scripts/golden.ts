@@ -1,8 +1,9 @@
 // Golden outputs: the transform of the committed fixture dumps.
 // `fixtures/golden/<table>.jsonl` holds each table's items (uncompressed, one
 // per line), `<table>.rejects.jsonl` its rejects when there are any, and
-// `summary.json` the per-table counts. `make golden` rewrites them; a test
-// fails on any difference. Reviewers read the diff.
+// `summary.json` the per-table counts; `fixtures/hostile/golden/` the same for
+// the hostile fixture, where every reject reason is. `make golden` rewrites
+// both; a test fails on any difference. Reviewers read the diff.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,9 +16,12 @@ import { extractPartKey, rejectsFileKey } from '../lib/run-layout.ts';
 import { openStorage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
 import { runTransform } from '../transform/runner.ts';
-import { DUMPS_DIR, SCHEMA_FILE, type DumpSchema } from './dumps.ts';
+import type { FixtureKind } from '../fixtures/hostile.ts';
+import { SCHEMA_FILE, dumpsDir, type DumpSchema } from './dumps.ts';
 
 export const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
+export const HOSTILE_GOLDEN_DIR = fileURLToPath(new URL('../fixtures/hostile/golden/', import.meta.url));
+export const goldenDir = (kind: FixtureKind): string => (kind === 'hostile' ? HOSTILE_GOLDEN_DIR : GOLDEN_DIR);
 /** The fixture's "now": fixed, so golden items never depend on when they were made. */
 export const FIXTURE_AS_OF = '2026-01-01T00:00:00.000000Z';
 
@@ -30,12 +34,13 @@ export function countRows(csv: string): number {
 }
 
 /** Writes the dumps as an extract run (as extract would have) under `store/run`. */
-export async function writeDumpRun(store: string, run: string): Promise<ExtractManifest> {
-  const schema = JSON.parse(await readFile(path.join(DUMPS_DIR, SCHEMA_FILE), 'utf8')) as DumpSchema;
+export async function writeDumpRun(store: string, run: string, kind: FixtureKind = 'realistic'): Promise<ExtractManifest> {
+  const dir = dumpsDir(kind);
+  const schema = JSON.parse(await readFile(path.join(dir, SCHEMA_FILE), 'utf8')) as DumpSchema;
   const storage = openStorage(store).sub(run);
   const tables: TableEntry[] = [];
   for (const table of schema.tables) {
-    const csv = await readFile(path.join(DUMPS_DIR, `${table.name}.csv`));
+    const csv = await readFile(path.join(dir, `${table.name}.csv`));
     const gz = gzipSync(csv, { level: 1 });
     const key = extractPartKey(table.name, 0);
     await storage.put(key, gz);
@@ -56,10 +61,10 @@ export async function writeDumpRun(store: string, run: string): Promise<ExtractM
 }
 
 /** The golden files, computed afresh from the dumps: file name → content. */
-export async function computeGolden(): Promise<Map<string, string>> {
+export async function computeGolden(kind: FixtureKind = 'realistic'): Promise<Map<string, string>> {
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-golden-'));
   try {
-    await writeDumpRun(store, 'golden');
+    await writeDumpRun(store, 'golden', kind);
     const manifest = await runTransform({ store, run: 'golden', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: () => {} });
     const out = new Map<string, string>();
     for (const table of manifest.tables) {
@@ -82,9 +87,12 @@ export async function computeGolden(): Promise<Map<string, string>> {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const golden = await computeGolden();
-  await rm(GOLDEN_DIR, { recursive: true, force: true });
-  await mkdir(GOLDEN_DIR, { recursive: true });
-  for (const [file, content] of golden) await writeFile(path.join(GOLDEN_DIR, file), content);
-  process.stderr.write(`wrote ${golden.size} golden files to ${GOLDEN_DIR}\n`);
+  for (const kind of ['realistic', 'hostile'] as const) {
+    const golden = await computeGolden(kind);
+    const dir = goldenDir(kind);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    for (const [file, content] of golden) await writeFile(path.join(dir, file), content);
+    process.stderr.write(`wrote ${golden.size} ${kind} golden files to ${dir}\n`);
+  }
 }

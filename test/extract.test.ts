@@ -86,22 +86,25 @@ test('two extracts of the same data are byte-identical, whatever the concurrency
   t.not(first.snapshot_id, second.snapshot_id);
 });
 
-test('a fresh extract of the fixture database equals the committed fixtures/dumps (make dumps rewrites them)', async (t) => {
-  const url = await freshDatabase(t);
-  const [fresh, committed] = await Promise.all([extractDumps(url), committedDumps()]);
-  t.deepEqual([...fresh.keys()].sort(), [...committed.keys()].sort());
-  for (const [file, csv] of fresh) {
-    const expected = committed.get(file)!;
-    if (!csv.equals(expected)) {
-      const got = csv.toString('utf8').split('\n');
-      const want = expected.toString('utf8').split('\n');
-      const line = got.findIndex((l, i) => l !== want[i]);
-      t.fail(`fixtures/dumps/${file} differs from a fresh extract at line ${line + 1}:\n- ${want[line]}\n+ ${got[line]}\n(run make dumps if the fixture changed on purpose)`);
-    } else {
-      t.pass();
+for (const kind of ['realistic', 'hostile'] as const) {
+  const dir = kind === 'hostile' ? 'fixtures/hostile/dumps' : 'fixtures/dumps';
+  test(`a fresh extract of the ${kind} fixture database equals the committed ${dir} (make dumps rewrites them)`, async (t) => {
+    const url = await freshDatabase(t, { fixture: kind });
+    const [fresh, committed] = await Promise.all([extractDumps(url), committedDumps(kind)]);
+    t.deepEqual([...fresh.keys()].sort(), [...committed.keys()].sort());
+    for (const [file, csv] of fresh) {
+      const expected = committed.get(file)!;
+      if (!csv.equals(expected)) {
+        const got = csv.toString('utf8').split('\n');
+        const want = expected.toString('utf8').split('\n');
+        const line = got.findIndex((l, i) => l !== want[i]);
+        t.fail(`${dir}/${file} differs from a fresh extract at line ${line + 1}:\n- ${want[line]}\n+ ${got[line]}\n(run make dumps if the fixture changed on purpose)`);
+      } else {
+        t.pass();
+      }
     }
-  }
-});
+  });
+}
 
 test('objects written through S3 read back with the sha256 the manifest gives', async (t) => {
   const env = stackEnv();

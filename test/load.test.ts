@@ -170,6 +170,46 @@ test('make load TABLE=users after one user row changed updates exactly that item
   t.is(pruned.size, before.size - 1, 'only that item went');
 });
 
+test('--prune deletes only items a load of that table put there: another run\'s table of the same entity_type stays', async (t) => {
+  const env = stackEnv();
+  const databaseUrl = await freshDatabase(t);
+  const db = new pg.Client({ connectionString: databaseUrl });
+  await db.connect();
+  t.teardown(() => db.end());
+  // The generic mapping gives table "user" the users mapper's entity_type `user`; in one run the
+  // transform refuses that, so it arrives from a second run (o) loaded into the same DynamoDB table.
+  await db.query(`CREATE TABLE "user" (id int PRIMARY KEY, n text); INSERT INTO "user" SELECT i, 'n' || i FROM generate_series(1, 7) i`);
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-load-test-'));
+  const extract = (run: string, tables?: string[]) => runExtract({ databaseUrl, store, run, concurrency: 2, schemas: ['public'], gzipLevel: 1, log: quiet, ...(tables ? { tables } : {}) });
+  const transform = (run: string, unmapped: 'skip' | 'generic', tables?: string[]) => runTransform({ store, run, concurrency: 2, gzipLevel: 1, unmapped, dropExpired: false, log: quiet, ...(tables ? { tables } : {}) });
+  await extract('r');
+  const manifest = await transform('r', 'skip');
+  await extract('o', ['user']);
+  const other = await transform('o', 'generic');
+  t.like(other.tables[0], { name: 'user', mapping: 'generic', entity_type: 'user', items_out: 7 });
+  const tableName = randomName('load_');
+  await runLoad(batchOptions(store, tableName));
+  await runLoad(batchOptions(store, tableName, { run: 'o' }));
+  const before = await scanAll(tableName);
+  t.is(before.size, manifest.totals.items_out + 7);
+
+  const cli = (args: string[]) => runCli('load/cli.ts', ['--quiet', '--prune', ...args], { ...env, STORE: store, RUN: 'r', TABLE: 'users', MODE: 'batch', DDB_TABLE: tableName });
+  const unchanged = await cli([]);
+  t.is(unchanged.code, 0, unchanged.stderr);
+  t.like(JSON.parse(unchanged.stdout).tables[0], { name: 'users', prune: { stale: 0, deleted: 0 } });
+  t.is((await scanAll(tableName)).size, before.size, 'the other table\'s 7 items stay');
+
+  const { id: gone } = (await db.query<{ id: string }>(`SELECT id::text AS id FROM users ORDER BY id LIMIT 1`)).rows[0]!;
+  await db.query(`DELETE FROM users WHERE id = $1`, [gone]);
+  await extract('r', ['users']);
+  await transform('r', 'skip', ['users']);
+  const pruned = await cli([]);
+  t.is(pruned.code, 0, pruned.stderr);
+  t.like(JSON.parse(pruned.stdout).tables[0], { name: 'users', prune: { stale: 1, deleted: 1 } });
+  const after = await scanAll(tableName);
+  t.deepEqual([...before.keys()].filter((k) => !after.has(k)), [`USER#${gone}\0PROFILE`], 'only the deleted user went');
+});
+
 // ---- import mode: the requests, against a stubbed client send ----
 
 interface Call { name: string; input: Record<string, unknown> }

@@ -20,7 +20,7 @@ import { openStorage } from '../lib/storage.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { runTransform } from '../transform/runner.ts';
 import { readRows } from '../transform/unit.ts';
-import { GOLDEN_DIR } from '../scripts/golden.ts';
+import { goldenDir } from '../scripts/golden.ts';
 import { freshBucketPrefix, freshDatabase } from './stack.ts';
 
 const quiet = () => {};
@@ -62,8 +62,9 @@ async function itemFiles(store: string, run: string, manifest: TransformManifest
   return out;
 }
 
-test('golden: the Parquet extract of the fixture database transforms to the committed golden items, byte for byte', async (t) => {
-  const url = await freshDatabase(t);
+// The hostile fixture: every hard value and every reject reason, the realistic rows included.
+test('golden: the Parquet extract of the hostile fixture database transforms to the committed golden items, byte for byte', async (t) => {
+  const url = await freshDatabase(t, { fixture: 'hostile' });
   const store = freshBucketPrefix();
   const extracted = await extract(url, store, 'both');
   t.is(extracted.options.format, 'both');
@@ -87,7 +88,7 @@ test('golden: the Parquet extract of the fixture database transforms to the comm
   t.true(fromParquet.tables.every((x) => x.parts.every((p) => p.input.endsWith('.parquet'))), 'the Parquet files were read');
   for (const [file, text] of parquetItems) {
     t.is(csvItems.get(file), text, `${file}: Parquet and CSV give the same bytes`);
-    t.is(text, await readFile(path.join(GOLDEN_DIR, file), 'utf8'), `${file} equals fixtures/golden/${file}`);
+    t.is(text, await readFile(path.join(goldenDir('hostile'), file), 'utf8'), `${file} equals fixtures/hostile/golden/${file}`);
   }
   t.deepEqual([...parquetItems.keys()].sort(), [...csvItems.keys()].sort());
 });
@@ -182,7 +183,7 @@ async function compareWithDuckDb(t: import('ava').ExecutionContext, url: string,
 }
 
 test('DuckDB reads every fixture value of the Parquet extract as PostgreSQL holds it, with the design\'s Parquet types', async (t) => {
-  const url = await freshDatabase(t);
+  const url = await freshDatabase(t, { fixture: 'hostile' });
   const store = await tempDir();
   const manifest = await extract(url, store, 'parquet');
   t.is(manifest.options.format, 'parquet');

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { tableCreationParameters } from '../load/table-spec.ts';
+import type { FixtureKind } from '../fixtures/hostile.ts';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { readEnvFile, type StackEnv } from '../scripts/stack/env-file.ts';
 import { repoRoot } from '../scripts/stack/paths.ts';
@@ -30,13 +31,13 @@ export function randomName(prefix: string, bytes = 6): string {
  * A database of its own for one test, on the stack's server, loaded with the
  * fixtures unless `load: false`; dropped when the test ends.
  */
-export async function freshDatabase(t: ExecutionContext, opts: { scale?: number; load?: boolean } = {}): Promise<string> {
+export async function freshDatabase(t: ExecutionContext, opts: { scale?: number; load?: boolean; fixture?: FixtureKind } = {}): Promise<string> {
   const adminUrl = stackEnv().PG_ADMIN_URL!;
   const name = randomName('t_');
   const url = await createDatabase(adminUrl, name);
   // Work a failed test left running gets a moment to finish before its sessions are ended.
   t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
-  if (opts.load !== false) await loadFixtureDatabase(url, { scale: opts.scale });
+  if (opts.load !== false) await loadFixtureDatabase(url, { scale: opts.scale, fixture: opts.fixture });
   return url;
 }
 

@@ -108,7 +108,7 @@ test('a transform killed with SIGKILL at several points, then rerun, ends byte-i
 });
 
 test('NULL keys, an oversize row and two rows with one (PK, SK) are rejected or reported, and the counts reconcile', async (t) => {
-  const url = await freshDatabase(t);
+  const url = await freshDatabase(t, { fixture: 'hostile' });
   const facts = await withClient(url, async (c) => {
     const user = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 1`)).rows[0].id as string;
     const consent = (await c.query(`SELECT id::text, user_id::text, consent_type::text FROM consent_records WHERE user_id IS NOT NULL AND consent_type IS NOT NULL ORDER BY id LIMIT 1`)).rows[0];
@@ -221,6 +221,24 @@ test('a table no mapper covers fails the run with a list, unless skipped or mapp
   t.like(generic.tables.find((x) => x.name === 'feature_flags'), { mapping: 'generic', rows_in: 2, items_out: 2 });
   const flags = await items(store, 'feature_flags');
   t.deepEqual(flags.map((i) => [i.PK.S, i.SK.S]), [['FEATURE_FLAGS#beta', 'FEATURE_FLAGS'], ['FEATURE_FLAGS#dark', 'FEATURE_FLAGS']]);
+});
+
+test('two tables with one entity type fail the transform naming both and the fix, a TABLE= rerun included', async (t) => {
+  const url = await freshDatabase(t);
+  // The generic mapping names its entity after the table: `user` collides with the users mapper's `user`.
+  await withClient(url, (c) => c.query(`CREATE TABLE "user" (id int PRIMARY KEY, n text); INSERT INTO "user" SELECT i, 'n' || i FROM generate_series(1, 7) i`));
+  const store = await extracted(url);
+  const expected = 'transform: error: tables user (generic mapping) and users (transform/mappers/users.ts) both have entity_type "user", ' +
+    'so verify and load --prune could not tell their items apart: add transform/mappers/user.ts with another entityType, or pass --unmapped skip\n';
+  const whole = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet', '--unmapped', 'generic'], {});
+  t.is(whole.code, 1);
+  t.is(whole.stderr, expected);
+  const rerun = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet', '--unmapped', 'generic'], { TABLE: 'users' });
+  t.is(rerun.code, 1);
+  t.is(rerun.stderr, expected);
+  t.deepEqual(await openStorage(store).sub('r').list('items'), [], 'nothing was written');
+  const skipped = await transform(store, { unmapped: 'skip' });
+  t.like(skipped.tables.find((x) => x.name === 'user'), { mapping: 'skip', dropped: 7 });
 });
 
 test('transform --help explains the stage', async (t) => {

@@ -63,7 +63,36 @@ export async function planTables(extract: ExtractManifest, unmapped: Unmapped): 
       ? `the generic mapping needs a primary key, which these tables lack: ${missing.join(', ')}; add a mapper in transform/mappers/ for each`
       : `no mapper for table(s): ${missing.join(', ')}; add transform/mappers/<table>.ts for each, or pass --unmapped skip or --unmapped generic`);
   }
+  checkEntityTypes(plans);
   return plans;
+}
+
+/**
+ * One entity type per table: verify counts items per entity_type and prune
+ * scans by it, so two tables sharing one would have their items counted and
+ * deleted as each other's. The generic mapping names its entity after the
+ * table, so a table `user` collides with the users mapper's `user`. The plans
+ * hold every table of the extract, so a TABLE= rerun is checked against the
+ * run's other tables too.
+ */
+export function checkEntityTypes(plans: Plan[]): void {
+  const owner = new Map<string, Plan>();
+  for (const plan of plans) {
+    if (!plan.mapper) continue;
+    const type = plan.mapper.mapper.entityType;
+    const first = owner.get(type);
+    if (!first) {
+      owner.set(type, plan);
+      continue;
+    }
+    const describe = (p: Plan) => `${p.table.name} (${p.mapping === 'generic' ? 'generic mapping' : `transform/mappers/${p.mapper!.file}`})`;
+    const generic = [first, plan].find((p) => p.mapping === 'generic');
+    throw new UserError(`tables ${describe(first)} and ${describe(plan)} both have entity_type ${JSON.stringify(type)}, ` +
+      'so verify and load --prune could not tell their items apart: ' +
+      (generic
+        ? `add transform/mappers/${generic.table.name}.ts with another entityType, or pass --unmapped skip`
+        : `give one of them another entityType in its mapper`));
+  }
 }
 
 export function selectPlans(plans: Plan[], tables: string[] | undefined): Plan[] {
