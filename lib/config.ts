@@ -35,7 +35,9 @@ export function commonOptions<T>(argv: Argv<T>) {
       // yargs turns an `undefined` array default into [undefined]: give it a real list.
       default: process.env.TABLE ? process.env.TABLE.split(',') : [],
       defaultDescription: '$TABLE (comma-separated) or every table',
-      describe: 'Only this table (repeatable); the rest of the run is left as it is',
+      describe: 'Only this table (repeatable, or comma-separated as TABLE=a,b); the rest of the run is left as it is',
+      // `--table a,b` means what `TABLE=a,b` means.
+      coerce: (names: string[]) => names.flatMap((n) => String(n).split(',')).map((n) => n.trim()).filter((n) => n !== ''),
     })
     .option('concurrency', {
       // Read as text so a malformed value is quoted as typed, not as NaN.

@@ -32,11 +32,22 @@ test('a malformed value or an unknown flag is a usage error: exit 2, the value q
   t.regex(unknown.stderr, /Unknown argument: frobnicate \(see verify --help\)/);
 });
 
+test('--table a,b selects what TABLE=a,b selects', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-table-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  // No extract yet: the refusal names the tables it was asked for, split the same both ways.
+  const flag = await runCli('transform/cli.ts', ['--table', 'users,user_devices'], { STORE: store, RUN: 'r' });
+  const env = await runCli('transform/cli.ts', [], { STORE: store, RUN: 'r', TABLE: 'users,user_devices' });
+  t.is(flag.code, 1, flag.stderr);
+  t.is(flag.stderr, env.stderr);
+});
+
 test('make status prints only what the CLI prints, so its JSON pipes', async (t) => {
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-status-'));
   t.teardown(() => rm(store, { recursive: true, force: true }));
   const stdout = await new Promise<string>((resolve, reject) => {
-    const child = spawn('make', ['--no-print-directory', 'status', 'ARGS=--json'], {
+    // -o: never reinstall node_modules under the other tests' feet.
+    const child = spawn('make', ['--no-print-directory', '-o', 'node_modules/.installed', 'status', 'ARGS=--json'], {
       cwd: REPO, env: { ...process.env, STORE: store, RUN: 'nothing-yet', TABLE: '' }, stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
