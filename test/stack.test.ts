@@ -7,7 +7,9 @@ import { GetObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client 
 import { Upload } from '@aws-sdk/lib-storage';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, s3Client } from '../lib/aws.ts';
-import { freshBucketPrefix, freshDatabase, freshDynamoTable, stackEnv } from './stack.ts';
+import path from 'node:path';
+import { runCli } from './cli.ts';
+import { freshBucketPrefix, freshDatabase, freshDynamoTable, stackEnv, stackEnvFile } from './stack.ts';
 
 const FIXTURE_TABLES = 16;
 
@@ -104,4 +106,14 @@ test('DynamoDB answers CreateTable, PutItem and GetItem', async (t) => {
   await ddb.send(new PutItemCommand({ TableName, Item }));
   const { Item: read } = await ddb.send(new GetItemCommand({ TableName, Key: { PK: Item.PK, SK: Item.SK }, ConsistentRead: true }));
   t.deepEqual(read, Item);
+});
+
+test('make up with another SCALE on a running stack refuses, names the fix, and leaves the stack as it was', async (t) => {
+  const dir = path.dirname(stackEnvFile());
+  const scale = stackEnv().FIXTURE_SCALE;
+  const other = scale === '0.001' ? '0.002' : '0.001';
+  const result = await runCli('scripts/stack.ts', ['up'], { STACK_DIR: dir, SCALE: other });
+  t.is(result.code, 1, result.stderr);
+  t.true(result.stderr.includes(`already up with ${scale ? `SCALE=${scale} data` : 'the small fixture'}, not SCALE=${other}: run \`make down\`, then \`make up SCALE=${other}\``), result.stderr);
+  t.is(await countTables(stackEnv().DATABASE_URL!), FIXTURE_TABLES);
 });

@@ -102,6 +102,12 @@ export async function up(paths: StackPaths, log: Logger, opts: { owned?: boolean
       if (state.env!.PG_EXTERNAL !== requestedExternal) {
         log(`warning: already up with ${requestedExternal === '1' ? 'the embedded PostgreSQL' : 'PG_URL\'s PostgreSQL'}; run \`down\` first to switch`);
       }
+      // SCALE asks for other data than the stack holds: keeping the old data silently would mislead a bench or a demo.
+      const scale = scaleFromEnv();
+      if (scale !== undefined && String(scale) !== (state.env!.FIXTURE_SCALE ?? '')) {
+        const holds = state.env!.FIXTURE_SCALE ? `SCALE=${state.env!.FIXTURE_SCALE} data` : 'the small fixture';
+        throw new UserError(`the stack in ${paths.dir} is already up with ${holds}, not SCALE=${scale}: run \`make down\`, then \`make up SCALE=${scale}\` to load it`);
+      }
       await printSummary(paths, state.env!, log, 'already up');
       return { env: state.env!, started: false };
     }
@@ -156,6 +162,7 @@ async function startServices(paths: StackPaths, log: Logger): Promise<StackEnv> 
     DATABASE_URL: databaseUrl,
     PG_ADMIN_URL: server.adminUrl,
     PG_EXTERNAL: server.external ? '1' : '0',
+    ...(scale !== undefined ? { FIXTURE_SCALE: String(scale) } : {}),
     AWS_ENDPOINT_URL_S3: s3Result.value.endpoint,
     // DynamoDB through the import endpoint (ImportTable, DescribeImport, ListImports; the rest passed
     // through); DDB_LOCAL_URL is DynamoDB Local itself.
