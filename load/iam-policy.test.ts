@@ -14,7 +14,7 @@ const config: IamPolicyConfig = {
 test('each stage allows exactly the actions its code needs', (t) => {
   const p = iamPolicies({ ...config, loadMode: 'both' });
   t.deepEqual(policyActions(p.extract), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-  t.deepEqual(policyActions(p.transform), ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+  t.deepEqual(policyActions(p.transform), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   t.deepEqual(policyActions(p.verify), ['dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:Query', 'dynamodb:Scan', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   const settings = ['dynamodb:DescribeContinuousBackups', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:TagResource', 'dynamodb:UpdateContinuousBackups', 'dynamodb:UpdateTable', 'dynamodb:UpdateTimeToLive'];
   const s3 = ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
@@ -24,7 +24,7 @@ test('each stage allows exactly the actions its code needs', (t) => {
     's3:GetBucketLocation', ...s3,
   ].sort());
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'batch' }, 'load')), [...settings, 'dynamodb:BatchWriteItem', 'dynamodb:CreateTable', 'dynamodb:Scan', ...s3].sort());
-  // No stage may delete an object but extract's own write check, nor delete a table or an item outside BatchWriteItem.
+  // No stage may delete an object but extract's own write check and transform's stale item files, nor delete a table or an item outside BatchWriteItem.
   for (const stage of STAGES) {
     const actions = policyActions(p[stage]);
     t.false(actions.some((a) => /^(dynamodb:Delete|s3:Delete(Bucket)|.*\*$)/.test(a) && a !== 'kms:GenerateDataKey*'), stage);
@@ -62,6 +62,7 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
   t.deepEqual(writes(p.load), [`${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/report.json`, `${run}/report.json`]);
   t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`]);
   t.deepEqual(p.extract.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/extract/.write-check`]);
+  t.deepEqual(p.transform.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/items/*`]);
   // An identity for every stage fits IAM's 6,144-character managed policy limit (whitespace not counted).
   t.true(policySize(p.all) < MANAGED_POLICY_MAX_CHARS, `${policySize(p.all)} characters`);
   // Statements the stages share appear once in it, without the stage in their Sid.
@@ -271,6 +272,7 @@ test('every AWS call a stage makes is allowed by its policy', (t) => {
   // The scan found what the stages are known to call.
   t.true(actionsCalledBy('load').has('dynamodb:ImportTable'));
   t.true(actionsCalledBy('transform').has('s3:GetObject'));
-  t.false(actionsCalledBy('transform').has('s3:DeleteObject'), 'transform deletes nothing');
+  t.true(actionsCalledBy('transform').has('s3:DeleteObject'), 'transform deletes stale item files');
+  t.false(actionsCalledBy('load').has('s3:DeleteObject'), 'load deletes nothing');
   t.true(actionsCalledBy('verify').has('dynamodb:Query'));
 });

@@ -173,6 +173,8 @@ function transformPolicy(r: Resolved): PolicyStatement[] {
     // Unit records, per-unit rejects and keys: a rerun skips done units and merges their files.
     allow('TransformReadItsUnitsAndRunReport', ['s3:GetObject'], objects(r, 'transform/*', RUN_REPORT)),
     writeObjects('TransformWriteItemsUnitsManifestAndRunReport', r, ['items/*', 'transform/*', RUN_REPORT]),
+    // Item files no unit of the run produces (an older split): ImportTable would import them (transform/stale-items.ts).
+    allow('TransformDeleteStaleItems', ['s3:DeleteObject'], objects(r, 'items/*')),
     listBucket('Transform', r),
     ...s3Kms('Transform', r),
   ];

@@ -34,7 +34,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 test('a transform killed mid-unit leaves its temp file in <run>/.tmp/, nothing under items/, and the rerun removes it', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const url = await freshDatabase(t, { load: false });
   await bigTable(url, 200_000);
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-leftovers-'));
@@ -70,7 +70,7 @@ test('a transform killed mid-unit leaves its temp file in <run>/.tmp/, nothing u
 });
 
 test('item files of an older split are named by load with the fix, and the next transform removes them', async (t) => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const url = await freshDatabase(t, { load: false });
   await bigTable(url, 3_000);
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-leftovers-'));
