@@ -36,7 +36,9 @@ export function recordFault(t: ExecutionContext, record: FaultRecord): void {
  */
 export function exitOutcome(result: { code: number | null; stderr: string }, replace: Record<string, string> = {}): string {
   if (result.code === 0) return 'completed';
-  let line = result.stderr.trim().split('\n')[0] ?? '';
+  // The error line (load says its mode first), else the first line.
+  const lines = result.stderr.trim().split('\n');
+  let line = lines.find((l) => /^\S+: error: /.test(l)) ?? lines[0] ?? '';
   line = line.replace(/^\S+: error: /, '');
   for (const [from, to] of Object.entries(replace)) line = line.split(from).join(to);
   return `exit ${result.code}: ${line}`;

@@ -109,8 +109,10 @@ test('load refuses each tampered transform run, naming the file, before creating
     const tableName = randomName('tamper_');
     const result = await runCli('load/cli.ts', ['--quiet', '--no-ttl', '--no-deletion-protection'], { ...env, STORE: dir, RUN: run, MODE: 'batch', DDB_TABLE: tableName });
     t.is(result.code, 1, `${tampering.name}: ${result.stderr}`);
-    t.is(result.stderr.trim().split('\n').length, 1, `${tampering.name}: one line`);
-    t.regex(result.stderr, /^load: error: /m, tampering.name);
+    const [mode, ...error] = result.stderr.trim().split('\n');
+    t.is(mode, 'load: mode batch (MODE=batch)', tampering.name);
+    t.is(error.length, 1, `${tampering.name}: one error line`);
+    t.regex(error[0]!, /^load: error: /, tampering.name);
     t.regex(result.stderr, tampering.says(`${dir}/r/${file}`, run), tampering.name);
     t.deepEqual((await listing(dir)).filter((f) => !before.includes(f)), [], `${tampering.name}: nothing written, not even a report`);
     const table = await ddb.send(new DescribeTableCommand({ TableName: tableName })).catch((err: { name: string }) => err.name);

@@ -423,3 +423,23 @@ test('a failed attempt 1 whose token is spent and which left no table (bucket mi
   t.like(report.import, { attempt: 2, status: 'COMPLETED', imported_items: manifest.totals.items_out });
   t.deepEqual(report.import!.attempts.map((a) => [a.attempt, a.import_arn === earlier.ImportArn, a.status]), [[1, true, 'FAILED'], [2, false, 'COMPLETED']]);
 });
+
+test('an import found under this run\'s ClientToken that reads another S3 source is refused by name, not watched as this run\'s', async (t) => {
+  const { store, run } = await fixtureRun();
+  const tableName = randomName('imp_');
+  const sha = sha256Hex((await run.getText(TRANSFORM_MANIFEST_KEY))!);
+  // The same run and table imported earlier from elsewhere (the run since copied to this prefix).
+  const elsewhere = { ...itemsLocation(store, 'r'), keyPrefix: `${randomName('moved-')}/r/items/` };
+  const earlier = (await ddb.send(new ImportTableCommand(importTableRequest({ location: elsewhere, tableName, settings: DEFAULT_SETTINGS, clientToken: importClientToken(sha, tableName) })))).ImportTableDescription!;
+  let d = earlier;
+  while (d.ImportStatus === 'IN_PROGRESS') d = (await ddb.send(new DescribeImportCommand({ ImportArn: earlier.ImportArn }))).ImportTableDescription!;
+  t.is(d.ImportStatus, 'COMPLETED');
+
+  const result = await load(store, tableName);
+  t.is(result.code, 1, result.stderr);
+  const here = itemsLocation(store, 'r');
+  t.true(result.stderr.includes(`load: error: import ${earlier.ImportArn} (ClientToken ${earlier.ClientToken}) into table ${tableName} reads s3://${elsewhere.bucket}/${elsewhere.keyPrefix} (DYNAMODB_JSON, GZIP), not s3://${here.bucket}/${here.keyPrefix} (DYNAMODB_JSON, GZIP) as this load asks`), result.stderr);
+  t.regex(result.stderr, /point STORE back at that place, or load this one into another table \(DDB_TABLE=…\)$/m);
+  t.is((await importsOnTable(tableName)).length, 1, 'no other import started');
+  t.false((await loadReport(run))!.ok);
+});
