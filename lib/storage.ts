@@ -143,12 +143,19 @@ class FileStorage implements Storage {
   }
 }
 
-/** mkdir -p that reports the real cause: a recursive mkdir says ENOENT where a parent is read-only (EROFS) or not writable. */
+/**
+ * mkdir -p, one level at a time: Node's `mkdir({ recursive: true })` reports
+ * ENOENT where a parent is read-only (EROFS) or not writable, and on a
+ * file system that refuses new entries (/proc) it spins at full CPU forever
+ * (measured on Node 20.20). Each level's own error is the real cause.
+ */
 async function makeDir(dir: string): Promise<void> {
   try {
-    await mkdir(dir, { recursive: true });
+    await mkdir(dir);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EEXIST') return;
+    if (code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
     await makeDir(path.dirname(dir));
     await mkdir(dir).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
   }
