@@ -282,8 +282,9 @@ async function reportDuplicates(run: Storage, records: UnitRecord[]): Promise<nu
 async function itemKeyAt(run: Storage, key: string, line: number): Promise<{ PK: string; SK: string }> {
   let text = '';
   let seen = 0;
-  for await (const chunk of (await run.get(key)).pipe(createGunzip())) {
-    text += chunk.toString('utf8');
+  // setEncoding: a multibyte character split across two chunks decodes whole.
+  for await (const chunk of (await run.get(key)).pipe(createGunzip()).setEncoding('utf8')) {
+    text += chunk as string;
     const lines = text.split('\n');
     if (seen + lines.length - 1 > line) {
       const item = JSON.parse(lines[line - seen]!).Item;
