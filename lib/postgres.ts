@@ -22,6 +22,11 @@ export function redact(text: string): string {
 export async function connect(databaseUrl: string | undefined, applicationName: string): Promise<pg.Client> {
   let client: pg.Client;
   let tls: TlsChoice;
+  // node-postgres reads any other text as a socket path or key=value pairs and
+  // would report a made-up host (DATABASE_URL=notaurl named host "base").
+  if (databaseUrl && !/^postgres(ql)?:\/\//i.test(databaseUrl)) {
+    throw new UserError('DATABASE_URL is not a postgres:// or postgresql:// URL (its value is not shown: it may hold a password): expected postgres://user:password@host:port/database, or leave it unset and use PGHOST, PGUSER, …');
+  }
   try {
     const { url, params } = takeTlsParams(databaseUrl);
     const settings: pg.ClientConfig = {

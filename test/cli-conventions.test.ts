@@ -42,6 +42,16 @@ test('--table a,b selects what TABLE=a,b selects', async (t) => {
   t.is(flag.stderr, env.stderr);
 });
 
+test('a DATABASE_URL that is not a URL is named as such, never read as a made-up host', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-url-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  const result = await runCli('extract/cli.ts', [], { STORE: store, RUN: 'r', DATABASE_URL: 'notaurl' });
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /^extract: error: DATABASE_URL is not a postgres:\/\/ or postgresql:\/\/ URL/m);
+  t.notRegex(result.stderr, /\bbase\b/);
+  t.false(result.stderr.includes('notaurl'));
+});
+
 test('make status prints only what the CLI prints, so its JSON pipes', async (t) => {
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-status-'));
   t.teardown(() => rm(store, { recursive: true, force: true }));
