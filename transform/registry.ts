@@ -9,7 +9,7 @@ import type { TableEntry } from '../lib/manifest.ts';
 import type { Mapper } from './mapper.ts';
 
 /** Bump when decoding or encoding changes what any mapper produces. */
-export const TRANSFORM_CODE_VERSION = 1;
+export const TRANSFORM_CODE_VERSION = 2;
 
 const MAPPERS_DIR = fileURLToPath(new URL('./mappers/', import.meta.url));
 const COMPUTED_FILE = fileURLToPath(new URL('./computed.ts', import.meta.url));
