@@ -8,6 +8,8 @@ const RETRYABLE = new Set([
 
 export function isRetryable(err: unknown): boolean {
   const e = err as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
+  // 413: the request is too large and will be as large next time.
+  if (e.$metadata?.httpStatusCode === 413) return false;
   if (e.$retryable) return true;
   if (RETRYABLE.has(e.name ?? '') || RETRYABLE.has(e.code ?? '')) return true;
   const status = e.$metadata?.httpStatusCode;
@@ -25,7 +27,8 @@ export function isNotFound(err: unknown): boolean {
 }
 
 export function describeError(err: unknown): string {
-  const e = err as { name?: string; message?: string };
+  const e = err as { name?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  if (e.$metadata?.httpStatusCode === 413) return `the endpoint refused the request as too large (HTTP 413, ${e.name ?? 'no error name'})`;
   if (e.name && e.name !== 'Error') return `${e.name}${e.message && e.message !== e.name ? `: ${e.message}` : ''}`;
   return e.message ?? String(err);
 }

@@ -19,6 +19,8 @@ export interface FileItem {
   table: string;
   part: string;
   line: number;
+  /** The line's UTF-8 bytes: about what the item weighs on the wire. */
+  bytes: number;
 }
 
 /**
@@ -63,7 +65,7 @@ export function parseItemLine(run: Storage, part: ItemPart, text: string, line: 
 /** Streams the items of one part, checked as readPartLines checks them. */
 export async function* readPartItems(run: Storage, table: string, part: ItemPart): AsyncGenerator<FileItem> {
   for await (const { text, line } of readPartLines(run, part)) {
-    yield { item: parseItemLine(run, part, text, line), table, part: part.key, line };
+    yield { item: parseItemLine(run, part, text, line), table, part: part.key, line, bytes: Buffer.byteLength(text) };
   }
 }
 

@@ -2,7 +2,6 @@
 // (a new table, on AWS) or by BatchWriteItem (any endpoint; an upsert, so it
 // also reruns one table into an existing table), then the settings ImportTable
 // cannot set, then `<run>/load/report.json`.
-import type { WriteRequest } from '@aws-sdk/client-dynamodb';
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -13,7 +12,7 @@ import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { TransformTable } from '../lib/transform-manifest.ts';
 import { toItemValue } from './attribute-json.ts';
-import { batchWrite } from './batch-write.ts';
+import { batchWrite, type SizedWrite } from './batch-write.ts';
 import { describeAttempt, recordAttemptEnd, recordedAttempts, startOrResumeImport, type StartOrResume } from './import-attempts.ts';
 import { MAX_IMPORTS_IN_PROGRESS, bucketRegion, checkImportPreflight, importsInProgress } from './import-preflight.ts';
 import {
@@ -203,12 +202,12 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
     const keys = new Set<string>();
     progress.start(entry.name);
     let bytes = 0;
-    const requests = async function* (): AsyncGenerator<WriteRequest> {
+    const requests = async function* (): AsyncGenerator<SizedWrite> {
       for (const part of entry.parts) {
         const partKeys = new PartKeys();
         for await (const fileItem of readPartItems(run, entry.name, part)) {
           partKeys.add(itemKey(fileItem.item));
-          yield { PutRequest: { Item: toItemValue(fileItem.item) } };
+          yield { request: { PutRequest: { Item: toItemValue(fileItem.item) } }, bytes: fileItem.bytes };
         }
         partKeys.addTo(keys);
         // Recorded once the part's puts were handed out: a failed load leaves a record of keys that may be in the table.

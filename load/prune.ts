@@ -11,9 +11,9 @@
 // entity_type. The first alone bounds prune to keys this table put there, so
 // it can never reach an item no load of this table wrote; the entity_type
 // check keeps it off a key another table has since overwritten.
-import type { DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../lib/log.ts';
-import { batchWrite } from './batch-write.ts';
+import { batchWrite, type SizedWrite } from './batch-write.ts';
 import { itemKey, keyHash } from './item-files.ts';
 import { keyRecord } from './loaded-keys.ts';
 import { parallelScan } from './scan.ts';
@@ -56,8 +56,9 @@ export async function pruneEntity(
   });
   let deleted = 0;
   if (!opts.dryRun && stale.length > 0) {
-    async function* deletes(): AsyncGenerator<WriteRequest> {
-      for (const key of stale) yield { DeleteRequest: { Key: key } };
+    async function* deletes(): AsyncGenerator<SizedWrite> {
+      // A key is at most 3 KB (2048 + 1024 bytes): its size never decides a batch.
+      for (const key of stale) yield { request: { DeleteRequest: { Key: key } }, bytes: 0 };
     }
     deleted = (await batchWrite(deletes(), { client, tableName, concurrency: opts.concurrency })).written;
   }
