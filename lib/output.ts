@@ -43,3 +43,13 @@ export function makeCommand(target: string, args: { store: string; run: string; 
 }
 
 export const seconds = (s: number) => `${s.toFixed(1)} s`;
+
+/**
+ * Where to open a page the stage wrote to the store: a file:// address for a
+ * local store, else the `aws s3 cp` line that fetches it.
+ */
+export function whereToOpen(runUri: string, key: string): string {
+  const uri = `${runUri}/${key}`;
+  if (uri.startsWith('file://')) return `open ${uri}`;
+  return `fetch it to open it: aws s3 cp ${uri} ./${key.slice(key.lastIndexOf('/') + 1)}`;
+}
