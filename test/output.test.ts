@@ -3,7 +3,7 @@
 // real pseudo-terminal: util-linux `script` runs the CLI inside one.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
@@ -54,6 +54,21 @@ test('on a terminal a stage ends with a summary and the next step and prints no 
   t.is(piped.code, 0, piped.stderr);
   t.like(JSON.parse(piped.stdout), { run: 'r', ready_for_load: true });
   t.false(piped.stderr.includes('→ next'));
+});
+
+test('report --out DIR writes a local report.html and prints its file:// address; without it, where the store has it', async (t) => {
+  const store = await fixtureStore();
+  const env = { STORE: store, RUN: 'r' };
+  t.is((await runCli('transform/cli.ts', ['--quiet'], env)).code, 0);
+  const out = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-output-out-'));
+  const copied = await runCli('load/plan/run-report-cli.ts', ['--out', out], env);
+  t.is(copied.code, 0, copied.stderr);
+  t.regex(copied.stderr, new RegExp(`; open file://${out}/report\\.html\n$`));
+  const html = await readFile(path.join(out, 'report.html'), 'utf8');
+  t.is(html, (await openStorage(store).sub('r').getText('report.html'))!, 'the same page as the store\'s');
+  const stored = await runCli('load/plan/run-report-cli.ts', [], env);
+  t.is(stored.code, 0, stored.stderr);
+  t.regex(stored.stderr, new RegExp(`; open file://${store}/r/report\\.html \\(or --out DIR for a local copy\\)\n$`));
 });
 
 test('Ctrl-C stops transform with exit 130 and one line saying what was kept and how to finish; the rerun finishes', async (t) => {
