@@ -4,7 +4,9 @@ import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
-import { logger, runCli } from '../lib/log.ts';
+import { Progress, exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
+import { emitDryRun, emitResult, jsonOption, makeCommand, seconds } from '../lib/output.ts';
+import { describeExtractDryRun, planExtract } from './dry-run.ts';
 import { parseShard } from '../lib/shard.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS } from './table-locks.ts';
 import { finalizeExtract, holdSnapshot, runExtract, runShard, type ExtractOptions, type ExtractSummary } from './extract.ts';
@@ -22,7 +24,9 @@ it is only read, in one REPEATABLE READ, READ ONLY transaction, which holds ACCE
 locks on the tables it copies until the extract ends (TRUNCATE and ALTER TABLE wait for it). For TLS, add
 sslmode=verify-full&sslrootcert=<CA bundle file> to DATABASE_URL (or set PGSSLMODE and
 PGSSLROOTCERT). S3_SSE_KMS_KEY_ID=<key> (or S3_SSE=aws:kms|AES256) asks S3 to encrypt
-every object written. A JSON summary goes to stdout; progress and errors go to stderr.
+every object written. --dry-run lists the tables, rows and parts and writes nothing. The result
+goes to stdout as one JSON document (--json, or whenever stdout is not a terminal); progress,
+errors and, on a terminal, a summary with the next step go to stderr.
 
 Sharded (several machines, one snapshot): start the coordinator, which keeps the snapshot's
 transaction open and writes the plan of every part, until it gets SIGINT/SIGTERM; run shard
@@ -32,7 +36,7 @@ finalize, and stop the coordinator. Shards take --split-rows and --gzip-level fr
 The manifest equals an unsharded run's on the same snapshot.`;
 
 await runCli('extract', async () => {
-  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
     .option('schema', {
       type: 'string',
       array: true,
@@ -61,6 +65,7 @@ await runCli('extract', async () => {
       describe: 'Seconds to wait for a lock another session holds on a table (TRUNCATE, ALTER TABLE…) before failing, naming it',
     })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the tables, rows and parts an extract would copy (read-only connection) and write nothing' })
     .command('snapshot', 'Coordinator of a sharded extract: hold the snapshot (with --hold) and write the plan')
     .command('finalize', 'Merge the shards\' fragments into extract/manifest.json (every part exactly once)')
     .option('hold', { type: 'boolean', default: false, describe: 'snapshot: keep the snapshot open until SIGINT/SIGTERM' })
@@ -87,13 +92,17 @@ await runCli('extract', async () => {
   if (!(lockWaitSeconds > 0)) throw new UserError(`invalid --lock-wait-timeout ${lockWaitSeconds}: use a number of seconds above 0`);
   const command = args._[0];
   const log = args.quiet ? () => {} : logger('extract');
+  if (args['dry-run'] && (command !== undefined || args.shard)) throw new UserError('--dry-run goes with a plain extract (no snapshot, finalize or --shard): it shows what one extract would copy');
   if (command === 'finalize') {
     const manifest = await finalizeExtract({ store: args.store, run: args.run, log });
     const tables = manifest.tables.map((t) => ({ name: t.name, rows: t.rows, raw_bytes: t.raw_bytes, bytes: t.bytes, seconds: 0 }));
     // Shards run concurrently, so they leave the run report alone; finalize reports the whole extract,
     // timed from the snapshot's instant (when the coordinator started).
     await reportExtract(args, { seconds: (Date.now() - Date.parse(manifest.as_of)) / 1000, tables });
-    process.stdout.write(`${JSON.stringify({ run: manifest.run_id, as_of: manifest.as_of, snapshot_id: manifest.snapshot_id, tables: tables.length, rows: tables.reduce((n, t) => n + t.rows, 0) })}\n`);
+    const rows = tables.reduce((n, t) => n + t.rows, 0);
+    emitResult('extract', args, { run: manifest.run_id, as_of: manifest.as_of, snapshot_id: manifest.snapshot_id, tables: tables.length, rows }, [
+      `finalized: ${tables.length} table(s), ${rows} rows → next: stop the coordinator (Ctrl-C), then ${makeCommand('transform', args)}`,
+    ]);
     return;
   }
   const options: ExtractOptions = {
@@ -120,13 +129,26 @@ await runCli('extract', async () => {
   if (command !== undefined) throw new UserError(`unknown command ${JSON.stringify(command)} (see extract --help)`);
   if (args.shard) {
     const summary = await runShard({ ...options, shard: parseShard(args.shard), snapshotId: args.snapshot });
-    process.stdout.write(`${JSON.stringify(summary)}\n`);
+    emitResult('extract', args, summary, [
+      `shard ${summary.shard}: ${summary.rows} rows of ${summary.tables.length} table(s) in ${seconds(summary.seconds)} → next: the other shards, then ${makeCommand('finalize', args, ['STAGE=extract'])}`,
+    ]);
     return;
   }
   if (args.snapshot) throw new UserError('--snapshot goes with --shard: an unsharded extract takes its own snapshot');
+  if (args['dry-run']) {
+    const plan = await planExtract(options);
+    emitDryRun('extract', args, plan, describeExtractDryRun(plan));
+    return;
+  }
+  exitOnInterrupt('extract', () => {
+    const p = Progress.current();
+    return `${p ? `${p.done} of ${p.total} part(s) copied, ` : ''}nothing kept (the manifest is written last, so an extract starts over); rerun ${makeCommand('extract', args)}`;
+  });
   const summary = await runExtract(options);
   await reportExtract(args, summary);
-  process.stdout.write(`${JSON.stringify(summary)}\n`);
+  emitResult('extract', args, summary, [
+    `${summary.tables.length} table(s), ${summary.rows} rows, ${formatBytes(summary.bytes)} stored in ${seconds(summary.seconds)} → next: ${makeCommand('transform', args)}`,
+  ]);
 });
 
 async function reportExtract(args: { store: string; run: string; table?: string[] }, summary: Pick<ExtractSummary, 'seconds' | 'tables'>): Promise<void> {

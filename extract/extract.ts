@@ -197,7 +197,8 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
   const queue = [...units].sort((a, b) => b.bytes - a.bytes || (unitId(a) < unitId(b) ? -1 : 1));
   const copied: CopiedPart[] = [];
   const clients = new Set<PgClient>();
-  const progress = new Progress(units.length);
+  // Rows are counted from COPY's newlines as they stream (a value may hold one): estimated until the part ends.
+  const progress = new Progress(units.length, 0, { what: 'rows', unitName: 'parts' });
   let failure: unknown;
 
   const worker = async (): Promise<void> => {
@@ -221,7 +222,7 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
         } catch (err) {
           throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
         }
-        progress.finish(label);
+        progress.finish(label, part.rows);
         const took = (Date.now() - started) / 1000;
         const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} gzip`];
         if (part.parquet && part.parquet.key !== part.key) stored.push(`${formatBytes(part.parquet.bytes)} Parquet`);

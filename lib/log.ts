@@ -47,35 +47,93 @@ class ProgressLine {
 }
 export const progressLine = new ProgressLine();
 
-/** Tracks throughput of named units of work (tables) and renders them on the progress line. */
+/**
+ * What a Progress counts: `what` (rows, items) and, when the manifest says,
+ * the exact total to do, for a percentage, a rate and an ETA. Without a total
+ * (extract reads rows as COPY streams them) counts are shown as estimated.
+ */
+export interface ProgressCounts { what: string; total?: number; unitName?: string }
+
+/** Tracks throughput of named units of work (tables, parts) and renders them on the progress line. */
 export class Progress {
-  private readonly active = new Map<string, { rows: number; bytes: number; started: number }>();
-  constructor(private readonly total: number, private done = 0) {}
+  private readonly active = new Map<string, { count: number; bytes: number; started: number }>();
+  private readonly started = Date.now();
+  private finishedCount = 0;
+  private static latest: Progress | undefined;
+  constructor(private readonly total: number, private done = 0, private readonly counts: ProgressCounts = { what: 'rows' }) {
+    Progress.latest = this;
+  }
+
+  /** The stage's current progress, for the line an interrupt prints. */
+  static current(): { done: number; total: number; count: number; counts: ProgressCounts } | undefined {
+    const p = Progress.latest;
+    return p && { done: p.done, total: p.total, count: p.count(), counts: p.counts };
+  }
 
   start(name: string): void {
-    this.active.set(name, { rows: 0, bytes: 0, started: Date.now() });
+    this.active.set(name, { count: 0, bytes: 0, started: Date.now() });
     this.render(true);
   }
-  update(name: string, rows: number, bytes: number): void {
+  update(name: string, count: number, bytes: number): void {
     const entry = this.active.get(name);
     if (!entry) return;
-    entry.rows = rows;
+    entry.count = count;
     entry.bytes = bytes;
     this.render(false);
   }
-  finish(name: string): void {
+  finish(name: string, finalCount?: number): void {
+    const entry = this.active.get(name);
+    this.finishedCount += finalCount ?? entry?.count ?? 0;
     this.active.delete(name);
     this.done++;
     this.render(true);
     if (this.done === this.total) progressLine.done();
   }
+  private count(): number {
+    let n = this.finishedCount;
+    for (const e of this.active.values()) n += e.count;
+    return n;
+  }
   private render(force: boolean): void {
+    const { what, total, unitName = '' } = this.counts;
+    const exact = total !== undefined;
     const parts = [...this.active].map(([name, e]) => {
       const seconds = Math.max((Date.now() - e.started) / 1000, 0.001);
-      return `${name} ~${e.rows} rows ${formatBytes(e.bytes)} ${formatBytes(e.bytes / seconds)}/s`;
+      return `${name} ${exact ? '' : '~'}${e.count} ${what} ${formatBytes(e.bytes)} ${formatBytes(e.bytes / seconds)}/s`;
     });
-    progressLine.set(`[${this.done}/${this.total}] ${parts.join(' | ')}`, force);
+    const head = [`[${this.done}/${this.total}${unitName ? ` ${unitName}` : ''}]`];
+    if (exact) {
+      const count = this.count();
+      const seconds = Math.max((Date.now() - this.started) / 1000, 0.001);
+      const rate = count / seconds;
+      head.push(`${count}/${total} ${what} ${total > 0 ? Math.min(100, Math.floor((100 * count) / total)) : 100}%`, `${Math.round(rate)} ${what}/s`);
+      if (rate > 0 && count < total) head.push(`ETA ${formatDuration((total - count) / rate)}`);
+    } else if (parts.length > 0) {
+      head.push(`(${what} estimated)`);
+    }
+    progressLine.set(`${head.join(' ')} ${parts.join(' | ')}`.trimEnd(), force);
   }
+}
+
+export function formatDuration(seconds: number): string {
+  if (seconds < 60) return `${Math.ceil(seconds)} s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)} min ${Math.round(seconds % 60)} s`;
+  return `${Math.floor(seconds / 3600)} h ${Math.round((seconds % 3600) / 60)} min`;
+}
+
+/**
+ * Ctrl-C (SIGINT) or SIGTERM: clear the progress line, say in one line what
+ * was kept and how to rerun, and exit 128 + the signal's number (130, 143), as
+ * shells report a command a signal ended.
+ */
+export function exitOnInterrupt(stage: string, kept: () => string): void {
+  const handler = (signal: NodeJS.Signals) => {
+    progressLine.done();
+    process.stderr.write(`${stage}: interrupted; ${kept()}\n`);
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', handler);
+  process.once('SIGTERM', handler);
 }
 
 /** Runs a CLI's main function: UserErrors print as one line, anything else with its stack. */

@@ -17,6 +17,8 @@ export interface StageRecord {
   tables_selected?: string[];
   /** Headline totals (rows, items, rejected, bytes…). */
   totals: Record<string, number>;
+  /** verify: each check and its verdict. */
+  checks?: { name: string; ok: boolean }[];
   /** Per table counts, by table name. */
   tables: Record<string, Record<string, number>>;
   warnings: string[];

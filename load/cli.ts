@@ -4,10 +4,12 @@ import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
-import { logger, runCli } from '../lib/log.ts';
+import { Progress, exitOnInterrupt, logger, runCli } from '../lib/log.ts';
+import { emitDryRun, emitResult, jsonOption, makeCommand, seconds as secondsText } from '../lib/output.ts';
 import { describeAttempt } from './import-attempts.ts';
 import { MAX_IMPORTS_IN_PROGRESS } from './import-preflight.ts';
-import { runLoad } from './load.ts';
+import { describeLoadDryRun, planLoad } from './dry-run.ts';
+import { runLoad, type LoadOptions } from './load.ts';
 import { chooseLoadMode } from './load-mode.ts';
 import { checkTableName, cloudFormationTemplate, parseTags } from './table-spec.ts';
 
@@ -24,12 +26,14 @@ import mode (default on AWS): ImportTable creates a NEW table from <store>/<run>
   elsewhere), a bucket in another region, the account's imports in progress at their quota.
 batch mode (default when AWS_ENDPOINT_URL_DYNAMODB is a loopback address: DynamoDB Local):
   BatchWriteItem upserts the items, creating the table when absent. With TABLE=users only that table's items are
-  written; --prune then deletes that entity's items the run no longer has (--dry-run counts them).
+  written; --prune then deletes that entity's items the run no longer has.
+--dry-run reads the run and the table and prints the items to create, upsert and prune and an import's
+  cost; it writes nothing (no table, no item, no report).
 Then TTL on ttl, point-in-time recovery, deletion protection and tags are applied to a table the
 load created. <store>/<run>/load/report.json records it all; a JSON summary goes to stdout.`;
 
 await runCli('load', async () => {
-  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
     .option('ddb-table', {
       type: 'string',
       default: process.env.DDB_TABLE || undefined,
@@ -48,7 +52,7 @@ await runCli('load', async () => {
     .option('tag', { type: 'string', array: true, default: [] as string[], describe: 'Tag key=value for the table (repeatable)' })
     .option('kms-key-id', { type: 'string', describe: 'Customer managed KMS key for SSE (default: the AWS managed key)' })
     .option('prune', { type: 'boolean', default: false, describe: "Batch mode with TABLE=: delete that entity's items that are not in the run" })
-    .option('dry-run', { type: 'boolean', default: false, describe: 'With --prune: count what would be deleted, delete nothing' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print what the load would do (items to create, upsert and prune; the cost of an import) and write nothing' })
     .option('imports-in-progress-limit', {
       type: 'number',
       default: MAX_IMPORTS_IN_PROGRESS,
@@ -57,7 +61,7 @@ await runCli('load', async () => {
     .option('poll-seconds', { type: 'number', default: 10, describe: 'Import mode: seconds between DescribeImport calls' })
     .option('print-table-spec', { type: 'boolean', default: false, describe: 'Print the table as a CloudFormation resource (JSON) and exit' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
-    .example('MODE=batch TABLE=users load --prune --dry-run', 'upsert the users, count the users the run no longer has')
+    .example('MODE=batch TABLE=users load --prune --dry-run', 'what reloading the users would create, upsert and prune; nothing written')
     .example('load --run 2026-11-28 --ddb-table serenya', 'import a run into a new table on AWS')
     .example('load --print-table-spec --ddb-table serenya > table.json', 'the same table for the app\'s infrastructure'), 'load');
 
@@ -75,12 +79,11 @@ await runCli('load', async () => {
   }
   const { mode, why } = chooseLoadMode(args.mode, process.env);
   process.stderr.write(`load: mode ${mode} (${why})\n`);
-  if (args['dry-run'] && !args.prune) throw new UserError('--dry-run applies to --prune');
   const inProgressLimit = args['imports-in-progress-limit'];
   if (!(Number.isInteger(inProgressLimit) && inProgressLimit >= 1)) throw new UserError(`invalid --imports-in-progress-limit ${inProgressLimit}: a whole number of imports, at least 1`);
   const pollSeconds = args['poll-seconds'];
   if (!(pollSeconds > 0)) throw new UserError(`invalid --poll-seconds ${pollSeconds}`);
-  const report = await runLoad({
+  const loadOptions: LoadOptions = {
     store: args.store,
     run: args.run,
     tables: args.table?.filter((t) => t !== ''),
@@ -89,12 +92,23 @@ await runCli('load', async () => {
     concurrency: checkConcurrency(args.concurrency),
     settings,
     prune: args.prune,
-    dryRun: args['dry-run'],
     ...(args['bucket-owner'] ? { bucketOwner: args['bucket-owner'] } : {}),
     pollMs: pollSeconds * 1000,
     importsInProgressLimit: inProgressLimit,
     log: args.quiet ? () => {} : logger('load'),
+  };
+  if (args['dry-run']) {
+    const plan = await planLoad(loadOptions);
+    emitDryRun('load', args, plan, describeLoadDryRun(plan));
+    return;
+  }
+  const rerun = makeCommand('load', args, args['ddb-table'] && args['ddb-table'] !== process.env.DDB_TABLE ? [`DDB_TABLE=${tableName}`] : []);
+  exitOnInterrupt('load', () => {
+    if (mode === 'import') return `an import already started keeps running in DynamoDB; rerun ${rerun} to resume watching it`;
+    const p = Progress.current();
+    return `${p ? `${p.count} of ${p.counts.total} items written into ${tableName} and kept` : `nothing written into ${tableName} yet`} (a rerun upserts them again); rerun ${rerun} to finish`;
   });
+  const report = await runLoad(loadOptions);
   const { run_id, table_name, created_table, seconds, totals, ok, tables } = report;
   await appendRunReport(runStorage(args.store, args.run), args.run, {
     stage: 'load',
@@ -105,9 +119,11 @@ await runCli('load', async () => {
     tables: Object.fromEntries(tables.map((t) => [t.name, { items: t.items, written: t.written ?? 0, ...(t.prune ? { pruned: t.prune.deleted } : {}) }])),
     warnings: [`${mode} into ${table_name}${created_table ? ' (created)' : ''}`, ...(report.import?.attempts ?? []).map(describeAttempt), ...report.problems],
   });
-  process.stdout.write(`${JSON.stringify({
+  emitResult('load', args, {
     run: run_id, mode, table: table_name, created_table, ok, seconds, totals,
     ...(report.import ? { import: { import_arn: report.import.import_arn, attempt: report.import.attempt, attempts: report.import.attempts } } : {}),
     tables: tables.map((t) => ({ name: t.name, items: t.items, written: t.written, ...(t.prune ? { prune: { stale: t.prune.stale, deleted: t.prune.deleted, dry_run: t.prune.dry_run } } : {}) })),
-  })}\n`);
+  }, [
+    `${totals.written ?? 0} items of ${tables.length} table(s) into ${table_name}${created_table ? ' (created)' : ''} by ${mode} in ${secondsText(seconds)}${tables.some((t) => t.prune) ? `, ${tables.reduce((n, t) => n + (t.prune?.deleted ?? 0), 0)} pruned` : ''} → next: ${makeCommand('verify', args, args['ddb-table'] && args['ddb-table'] !== process.env.DDB_TABLE ? [`DDB_TABLE=${tableName}`] : [])}`,
+  ]);
 });

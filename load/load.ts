@@ -1,7 +1,7 @@
 // The load stage: the run's items into one DynamoDB table, by ImportTable
 // (a new table, on AWS) or by BatchWriteItem (any endpoint; an upsert, so it
 // also reruns one table into an existing table), then the settings ImportTable
-// cannot set, then `<run>/load/report.json`.
+// cannot set, then `<run>/load/report.json`. A dry run is dry-run.ts: it never comes here.
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
@@ -40,7 +40,6 @@ export interface LoadOptions {
   settings: TableSettings;
   /** Batch mode with tables: delete their entities' items the run does not have. */
   prune?: boolean;
-  dryRun?: boolean;
   /** Import mode: the bucket's account when it is not the caller's. */
   bucketOwner?: string;
   pollMs?: number;
@@ -193,7 +192,7 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
   report.table_arn = table.TableArn;
   // An existing table keeps its settings: this is a rerun into it, not its creation.
   if (created) report.settings = await applyTableSettings(client, table, options.settings, options.log);
-  const progress = new Progress(loadable.tables.length);
+  const progress = new Progress(loadable.tables.length, 0, { what: 'items', total: sum(loadable.tables, (t) => t.items_out), unitName: 'tables' });
   let fresh = created;
   for (const entry of loadable.tables) {
     const tableReport = report.tables.find((t) => t.name === entry.name)!;
@@ -219,7 +218,7 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
       client, tableName: options.tableName, concurrency: options.concurrency, sleep: options.sleep,
       onProgress: (s) => progress.update(entry.name, s.written, bytes),
     });
-    progress.finish(entry.name);
+    progress.finish(entry.name, stats.written);
     const { written, ...batch } = stats;
     tableReport.written = written;
     tableReport.batch = batch;
@@ -233,7 +232,7 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
     const earlier = new Set([...loadedBefore ?? []].filter((k) => !keys.has(k)));
     if (options.prune) {
       tableReport.prune = await prunePlan(options, client, entry, { run: keys, loadedBefore: loadedBefore ?? new Set() }, !!loadedBefore);
-      if (!options.dryRun) earlier.clear();
+      earlier.clear();
     }
     await finishLoadedKeys(run, options.tableName, entry.name, entry.parts.map((p) => p.key), earlier);
   }
@@ -248,5 +247,5 @@ async function prunePlan(
   if (!recorded) {
     options.log(`prune ${entry.name}: no earlier load of run ${options.run} recorded putting ${entry.name} items into ${options.tableName}, so none can be stale; nothing deleted (prune works on a table this run loaded before)`);
   }
-  return pruneEntity(client, options.tableName, entry.entity_type, keys, { dryRun: !!options.dryRun, concurrency: options.concurrency, log: options.log });
+  return pruneEntity(client, options.tableName, entry.entity_type, keys, { concurrency: options.concurrency, log: options.log });
 }

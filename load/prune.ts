@@ -1,6 +1,6 @@
 // `--prune` (batch mode, one table rerun): delete the table's items that the
 // run no longer has (rows deleted in the source since the last load). A dry
-// run only counts.
+// run counts the same items in dry-run.ts.
 //
 // Which items are the table's? Not "every item of its entity_type": a table
 // another run or tool loaded (a generic table `user` beside the users mapper's
@@ -23,10 +23,10 @@ export interface PruneResult {
   entity_type: string;
   /** Items of the entity found in the table. */
   in_table: number;
-  /** Of those, loaded earlier for this table and not in the run: deleted (or, in a dry run, that would be). */
+  /** Of those, loaded earlier for this table and not in the run: deleted. */
   stale: number;
   deleted: number;
-  dry_run: boolean;
+  dry_run: false;
   /** Hashes of the stale keys (first 20), to look items up without printing them. */
   stale_key_hashes: string[];
 }
@@ -34,7 +34,7 @@ export interface PruneResult {
 export async function pruneEntity(
   client: Pick<DynamoDBClient, 'send'>, tableName: string, entityType: string,
   keys: { run: Set<string>; loadedBefore: Set<string> },
-  opts: { dryRun: boolean; concurrency: number; log: Logger },
+  opts: { concurrency: number; log: Logger },
 ): Promise<PruneResult> {
   const stale: Record<string, { S: string }>[] = [];
   let inTable = 0;
@@ -55,16 +55,16 @@ export async function pruneEntity(
     },
   });
   let deleted = 0;
-  if (!opts.dryRun && stale.length > 0) {
+  if (stale.length > 0) {
     async function* deletes(): AsyncGenerator<SizedWrite> {
       // A key is at most 3 KB (2048 + 1024 bytes): its size never decides a batch.
       for (const key of stale) yield { request: { DeleteRequest: { Key: key } }, bytes: 0 };
     }
     deleted = (await batchWrite(deletes(), { client, tableName, concurrency: opts.concurrency })).written;
   }
-  opts.log(`prune ${entityType}: ${inTable} item(s) in the table, ${stale.length} loaded earlier for this table and not in the run, ${opts.dryRun ? 'dry run: nothing deleted' : `${deleted} deleted`}`);
+  opts.log(`prune ${entityType}: ${inTable} item(s) in the table, ${stale.length} loaded earlier for this table and not in the run, ${deleted} deleted`);
   return {
-    entity_type: entityType, in_table: inTable, stale: stale.length, deleted, dry_run: opts.dryRun,
+    entity_type: entityType, in_table: inTable, stale: stale.length, deleted, dry_run: false,
     stale_key_hashes: stale.slice(0, 20).map((k) => keyHash(itemKey(k))),
   };
 }

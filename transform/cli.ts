@@ -3,7 +3,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
-import { logger, runCli } from '../lib/log.ts';
+import { Progress, exitOnInterrupt, logger, runCli } from '../lib/log.ts';
+import { emitDryRun, emitResult, jsonOption, makeCommand, seconds as secondsText } from '../lib/output.ts';
+import { describeTransformDryRun, planTransform } from './dry-run.ts';
 import type { Unmapped } from './plan.ts';
 import { parseShard } from '../lib/shard.ts';
 import { UserError } from '../lib/errors.ts';
@@ -24,10 +26,13 @@ Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<
 Deterministic (same input ⇒ same bytes) and restartable: units already done are skipped.
 Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.
 A shard (AWS Batch array child, Step Functions map item, any machine) reads and writes only the
-store; shards are balanced by bytes, rerunnable alone, and their items equal an unsharded run's.`;
+store; shards are balanced by bytes, rerunnable alone, and their items equal an unsharded run's.
+--dry-run lists the units to do and to skip and writes nothing. The result goes to stdout as one
+JSON document (--json, or whenever stdout is not a terminal); on a terminal, a summary with the
+next step goes to stderr.`;
 
 await runCli('transform', async () => {
-  const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
+  const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
     .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (ImportTable bills uncompressed bytes; 1 is fastest)' })
     .option('unmapped', {
       choices: ['fail', 'skip', 'generic'] as const,
@@ -44,6 +49,7 @@ await runCli('transform', async () => {
     })
     .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
+    .option('dry-run', { type: 'boolean', default: false, describe: 'Print the units to do and to skip, with their rows, and write nothing' })
     .option('shard', { type: 'string', default: process.env.SHARD || undefined, defaultDescription: '$SHARD or none', describe: 'Do only shard i of n (i/n) of the units' })
     .command('finalize', 'Merge a sharded transform: every unit in exactly one fragment, then the manifest')
     .command('units', 'List the units, each with the --shard k/N that does it alone')
@@ -70,11 +76,24 @@ await runCli('transform', async () => {
     return;
   }
   if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see transform --help)`);
+  if (args['dry-run']) {
+    if (command || args.shard) throw new UserError('--dry-run goes with a plain transform (no finalize or --shard): it shows what one transform would do');
+    const plan = await planTransform(options);
+    emitDryRun('transform', args, plan, describeTransformDryRun(plan));
+    return;
+  }
+  exitOnInterrupt('transform', () => {
+    const p = Progress.current();
+    return `${p ? `${p.done} of ${p.total} unit(s) done and kept` : 'the units done are kept'}; rerun ${makeCommand('transform', args, args.shard ? [`SHARD=${args.shard}`] : [])} to finish`;
+  });
   if (args.shard) {
     if (command) throw new UserError(`--shard does not go with ${command}`);
     // Shards run concurrently: each leaves the run report alone, and finalize reports the whole stage.
     const summary = await runTransformShard({ ...options, shard: parseShard(args.shard) });
-    process.stdout.write(`${JSON.stringify({ run: args.run, ...summary, seconds: (Date.now() - started) / 1000 })}\n`);
+    const took = (Date.now() - started) / 1000;
+    emitResult('transform', args, { run: args.run, ...summary, seconds: took }, [
+      `shard ${summary.shard}: ${summary.units} unit(s) (${summary.done_before} done before) in ${secondsText(took)} → next: the other shards, then ${makeCommand('finalize', args, ['STAGE=transform'])}`,
+    ]);
     return;
   }
   let manifest: TransformManifest;
@@ -100,7 +119,9 @@ await runCli('transform', async () => {
     tables: Object.fromEntries(manifest.tables.map((t) => [t.name, { rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, json_bytes: t.raw_bytes, ddb_bytes: t.ddb_bytes }])),
     warnings: [...problems, ...warnings],
   });
-  process.stdout.write(`${JSON.stringify({ run: manifest.run_id, ready_for_load, seconds, totals, duplicates, problems, tables: manifest.tables.map((t) => ({ name: t.name, rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, warnings: t.warnings })) })}\n`);
+  emitResult('transform', args, { run: manifest.run_id, ready_for_load, seconds, totals, duplicates, problems, tables: manifest.tables.map((t) => ({ name: t.name, rows_in: t.rows_in, items_out: t.items_out, rejected: t.rejected, dropped: t.dropped, warnings: t.warnings })) }, [
+    `${manifest.tables.length} table(s), ${totals.items_out} items, ${totals.rejected} rejects in ${secondsText(seconds)} → next: ${ready_for_load ? makeCommand('load', args) : `fix what is not ready (below), then ${makeCommand('transform', args)}`}`,
+  ]);
   if (!ready_for_load) {
     for (const problem of problems) process.stderr.write(`transform: not ready for load: ${problem}\n`);
     return 3;

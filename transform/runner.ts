@@ -72,7 +72,7 @@ export async function listUnits(options: Pick<TransformOptions, 'store' | 'run' 
   return text;
 }
 
-interface RunContext {
+export interface RunContext {
   run: Storage;
   extract: ExtractManifest;
   extractText: string;
@@ -83,7 +83,7 @@ interface RunContext {
 }
 
 /** The run as a transform sees it: the extract manifest (checked), the plans and the selected units. */
-async function openContext(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<RunContext> {
+export async function openContext(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<RunContext> {
   const run = runStorage(options.store, options.run);
   const extractText = await run.getText(EXTRACT_MANIFEST_KEY);
   const extract = await readExtractManifest(run);
@@ -119,7 +119,8 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   await verifyInputs(run, pending, plans, options.concurrency);
   // Temp files of a transform killed earlier (never listed, never imported): gone once their writer provably is.
   await run.removeLeftovers();
-  const progress = new Progress(pending.length);
+  // Exact: the extract manifest counts each part's rows.
+  const progress = new Progress(pending.length, 0, { what: 'rows', total: pending.reduce((n, u) => n + u.part.rows, 0), unitName: 'units' });
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }) : undefined;
   const joins = new JoinCache(run, extract, workers);
   try {
@@ -132,7 +133,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
       const record = workers
         ? await workers.run(unit, unitJoins, onProgress)
         : await transformUnit(run, unit, extract, unitJoins, unitOptions, onProgress);
-      progress.finish(name);
+      progress.finish(name, record.part.rows_in);
       const p = record.part;
       options.log(`${name}: ${p.rows_in} rows → ${p.items} items (${p.rejected} rejected, ${p.dropped} dropped), ${formatBytes(p.raw_bytes)} JSON → ${formatBytes(p.bytes)} gzip`);
     });
@@ -166,7 +167,7 @@ async function verifyInputs(run: Storage, units: Unit[], plans: Plan[], concurre
   });
 }
 
-async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>> {
+export async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>> {
   const done = new Set<Unit>();
   const listed = new Map<string, Map<string, number>>();
   for (const unit of units) {

@@ -1,11 +1,13 @@
 // `plan`: parses arguments and runs the plan; the work lives in plan.ts.
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, commonOptions, parseCli, runStorage } from '../../lib/config.ts';
 import { UserError } from '../../lib/errors.ts';
 import { logger, runCli } from '../../lib/log.ts';
+import { whereToOpen } from '../../lib/output.ts';
 import { DEFAULT_MAX_KEYS } from './collections.ts';
 import { PRICE_KEYS, parsePriceOverrides, pricesFor, readPriceFile } from './cost-model.ts';
 import { makePlan, planJson, PLAN_HTML_KEY, PLAN_JSON_KEY } from './plan.ts';
@@ -41,7 +43,7 @@ await runCli('plan', async () => {
     .option('write-share', { type: 'number', default: 0.2, describe: 'Share of those requests that are writes (0..1)' })
     .option('dms-hours', { type: 'number', describe: 'DMS replication-instance hours for the comparison (default: 24 + 1 per 3.6 M items, an assumption)' })
     .option('pitr', { type: 'boolean', default: true, describe: 'Count point-in-time recovery in the monthly cost (load enables it by default; --no-pitr)' })
-    .option('out', { type: 'string', describe: 'Also write plan.json and plan.html to this local directory' })
+    .option('out', { type: 'string', describe: 'Also write plan.json and plan.html to this local directory and print its file:// address' })
     .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What stdout gets: the terminal table or plan.json' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('plan --run 2026-11-28', 'every table, every item, prices of $AWS_REGION')
@@ -82,7 +84,9 @@ await runCli('plan', async () => {
     await mkdir(args.out, { recursive: true });
     await writeFile(path.join(args.out, 'plan.json'), json);
     await writeFile(path.join(args.out, 'plan.html'), html);
-    log(`wrote ${path.resolve(args.out, 'plan.json')} and ${path.resolve(args.out, 'plan.html')}`);
+    log(`wrote ${path.resolve(args.out, 'plan.json')}; open ${pathToFileURL(path.resolve(args.out, 'plan.html')).href}`);
+  } else {
+    log(`plan.html: ${whereToOpen(run.uri, PLAN_HTML_KEY)} (or --out DIR for a local copy)`);
   }
   process.stdout.write(args.format === 'json' ? json : renderTerminal(plan));
 });

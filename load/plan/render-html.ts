@@ -72,7 +72,7 @@ table { border-collapse: collapse; margin: 6px 0; } th, td { padding: 2px 8px; b
 th:first-child, td:first-child { text-align: left; } tr.total td { font-weight: 600; border-top: 2px solid #4a5568; }
 tr.assumption td { background: #fffaf0; } table.notes td:last-child { text-align: left; }
 svg.chart { display: block; max-width: 100%; height: auto; margin: 6px 0; }
-.warn { color: #9b2c2c; } .muted { color: #4a5568; }
+.warn { color: #9b2c2c; } .pass { color: #276749; } .muted { color: #4a5568; }
 </style>`;
 
 export function renderHtml(plan: Plan): string {

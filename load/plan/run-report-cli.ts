@@ -1,9 +1,13 @@
 // `report`: parses arguments and renders <run>/report.json; the work lives in run-report.ts.
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { commonOptions, parseCli, runStorage } from '../../lib/config.ts';
 import { UserError } from '../../lib/errors.ts';
 import { runCli } from '../../lib/log.ts';
+import { whereToOpen } from '../../lib/output.ts';
 import { requireCurrentTransform } from '../../lib/freshness.ts';
 import { RUN_REPORT_KEY, readRunReport } from '../../lib/run-report.ts';
 import { readTransformManifest } from '../../lib/transform-manifest.ts';
@@ -14,11 +18,16 @@ const usage = `report: the whole run, extract → transform → load → verify,
 Usage: report [options]
 
 Reads <store>/<run>/report.json (each stage appends to it), prints a table of stages and
-tables, and writes <store>/<run>/report.html (self-contained, opens offline).`;
+tables, and writes <store>/<run>/report.html (self-contained, opens offline): verify's checks
+PASS/FAIL and each table's state first, and the tables a TABLE= rerun covered. --out DIR writes
+a local copy and prints its file:// address; without it, the line says where to open the page.`;
+
+const REPORT_HTML_KEY = 'report.html';
 
 await runCli('report', async () => {
   const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
-    .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What goes to stdout' }), 'report');
+    .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What goes to stdout' })
+    .option('out', { type: 'string', describe: 'Also write report.html to this local directory and print its file:// address' }), 'report');
   const run = runStorage(args.store, args.run);
   const report = await readRunReport(run);
   if (!report) throw new UserError(`no ${RUN_REPORT_KEY} in ${run.uri}: run a stage (make extract) for run ${args.run} first`);
@@ -26,7 +35,15 @@ await runCli('report', async () => {
   const transform = await readTransformManifest(run);
   if (transform) await requireCurrentTransform(run, args.run, transform, 'report');
   const summary = summarise(report);
-  await run.put('report.html', renderRunHtml(summary));
+  const html = renderRunHtml(summary);
+  await run.put(REPORT_HTML_KEY, html);
   process.stdout.write(args.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : renderRunTerminal(summary));
-  process.stderr.write(`report: wrote ${run.uri}/report.html\n`);
+  if (args.out) {
+    await mkdir(args.out, { recursive: true });
+    const file = path.resolve(args.out, REPORT_HTML_KEY);
+    await writeFile(file, html);
+    process.stderr.write(`report: wrote ${run.uri}/${REPORT_HTML_KEY}; open ${pathToFileURL(file).href}\n`);
+  } else {
+    process.stderr.write(`report: wrote ${run.uri}/${REPORT_HTML_KEY}; ${whereToOpen(run.uri, REPORT_HTML_KEY)} (or --out DIR for a local copy)\n`);
+  }
 });
