@@ -5,8 +5,12 @@ import type { Argv } from 'yargs';
 import { UserError } from './errors.ts';
 import { openStorage, type Storage } from './storage.ts';
 
-/** `--version` of every CLI: the package's own. */
-const PACKAGE_VERSION = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+/**
+ * `--version` of every CLI: the package's own. Read when a CLI parses, not on
+ * import: the transform's worker bundle (transform/worker-bundle.ts) imports
+ * this module from .local/cache/, where `../package.json` does not exist.
+ */
+const packageVersion = (): string => (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 export interface CommonOptions {
   store: string;
@@ -68,7 +72,7 @@ export function parseCli<T>(argv: Argv<T>, stage: string) {
     .help()
     // Usage texts are laid out by hand: wrap only what exceeds a wide terminal.
     .wrap(Math.max(process.stdout.columns || 0, 120))
-    .version(PACKAGE_VERSION)
+    .version(packageVersion())
     .parse();
 }
 
