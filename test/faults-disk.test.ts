@@ -96,7 +96,7 @@ function mountTmpfs(t: ExecutionContext, dir: string, size: string): void {
  * (a hang with worker threads, exit 13 and no message without).
  */
 const transformCannotWrite = test.macro(async (t, concurrency: number, fault: 'full' | 'read-only') => {
-  t.timeout(120_000);
+  t.timeout(300_000);
   const url = await freshDatabase(t, { load: false });
   const client = new pg.Client({ connectionString: url });
   await client.connect();
@@ -118,7 +118,8 @@ const transformCannotWrite = test.macro(async (t, concurrency: number, fault: 'f
   } else {
     execFileSync('mount', ['-o', 'remount,ro', store]);
   }
-  const result = await runCli('transform/cli.ts', ['--quiet', '--concurrency', String(concurrency)], env, 60_000);
+  // The write starts once the part's 200k rows are read (its lines are shuffled, transform/item-order.ts).
+  const result = await runCli('transform/cli.ts', ['--quiet', '--concurrency', String(concurrency)], env, 120_000);
   t.is(result.signal, null, `transform hung and was killed: ${result.stderr}`);
   t.is(result.code, 1, result.stderr);
   t.is(result.stderr.trim().split('\n').length, 1, result.stderr);
@@ -129,7 +130,7 @@ const transformCannotWrite = test.macro(async (t, concurrency: number, fault: 'f
   // Room again (the items of 200k rows need more than 7 MB): the rerun finishes the job.
   if (fault === 'full') await rm(filler);
   execFileSync('mount', ['-o', 'remount,rw,size=64m', store]);
-  const rerun = await runCli('transform/cli.ts', ['--quiet', '--concurrency', String(concurrency)], env, 60_000);
+  const rerun = await runCli('transform/cli.ts', ['--quiet', '--concurrency', String(concurrency)], env, 120_000);
   t.is(rerun.code, 0, rerun.stderr);
   t.like(JSON.parse(rerun.stdout), { totals: { rows_in: 200_000, items_out: 200_000 } });
   recordFault(t, {
