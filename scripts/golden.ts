@@ -1,6 +1,6 @@
 // Golden outputs: the transform of the committed fixture dumps.
 // `fixtures/golden/<table>.jsonl` holds each table's items (uncompressed, one
-// per line), `<table>.rejects.jsonl` its rejects when there are any, and
+// per line, in (PK, SK) order), `<table>.rejects.jsonl` its rejects when there are any, and
 // `summary.json` the per-table counts; `fixtures/hostile/golden/` the same for
 // the hostile fixture, where every reject reason is. `make golden` rewrites
 // both; a test fails on any difference. Reviewers read the diff.
@@ -60,6 +60,20 @@ export async function writeDumpRun(store: string, run: string, kind: FixtureKind
   return manifest;
 }
 
+/**
+ * An item file's lines sorted by (PK, SK) in UTF-8 byte order, as DynamoDB
+ * orders keys: item files are in a seeded shuffled order (transform/item-order.ts),
+ * and a golden file in key order reads like the table and changes only where items do.
+ * The whole line breaks a tie (the hostile fixture has items sharing a key).
+ */
+export function inKeyOrder(items: string): string {
+  const lines = items.split('\n').filter(Boolean).map((line) => {
+    const { PK, SK } = (JSON.parse(line) as { Item: Record<string, { S?: string }> }).Item;
+    return { line, key: Buffer.from(`${PK?.S ?? ''}\0${SK?.S ?? ''}\0${line}`) };
+  });
+  return lines.sort((a, b) => Buffer.compare(a.key, b.key)).map(({ line }) => `${line}\n`).join('');
+}
+
 /** The golden files, computed afresh from the dumps: file name → content. */
 export async function computeGolden(kind: FixtureKind = 'realistic'): Promise<Map<string, string>> {
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-golden-'));
@@ -69,7 +83,7 @@ export async function computeGolden(kind: FixtureKind = 'realistic'): Promise<Ma
     const out = new Map<string, string>();
     for (const table of manifest.tables) {
       const items = table.parts.map((p) => gunzipSync(readFileSync(path.join(store, 'golden', p.key))).toString('utf8')).join('');
-      out.set(`${table.name}.jsonl`, items);
+      out.set(`${table.name}.jsonl`, inKeyOrder(items));
       const rejects = await readFile(path.join(store, 'golden', rejectsFileKey(table.name)), 'utf8');
       if (rejects) out.set(`${table.name}.rejects.jsonl`, rejects);
     }

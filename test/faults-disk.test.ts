@@ -119,7 +119,8 @@ const transformCannotWrite = test.macro(async (t, concurrency: number, fault: 'f
   } else {
     execFileSync('mount', ['-o', 'remount,ro', store]);
   }
-  // Killed after 4 minutes: ample on a busy machine, and a hang is forever.
+  // Killed after 4 minutes: ample on a busy machine, and a hang is forever. The write starts once
+  // the part's 200k rows are read (its lines are shuffled, transform/item-order.ts).
   const result = await runCli('transform/cli.ts', ['--quiet', '--concurrency', String(concurrency)], env, 240_000);
   t.is(result.signal, null, `transform hung and was killed: ${result.stderr}`);
   t.is(result.code, 1, result.stderr);

@@ -48,10 +48,11 @@ test('a transform killed mid-unit leaves its temp file in <run>/.tmp/, nothing u
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
   let finished = false;
   void exited.then(() => { finished = true; });
-  // Kill once the item file's temp file holds data: the unit is mid-write.
+  // Kill once the item file's temp file holds data: the unit is mid-write. The file is
+  // written only once the part's last row is read (its lines are shuffled, transform/item-order.ts).
   const temps = async () => (await filesUnder(path.join(store, 'r'))).filter((f) => f.startsWith('.tmp/'));
   const started = Date.now();
-  while (!finished && Date.now() - started < 60_000) {
+  while (!finished && Date.now() - started < 180_000) {
     const sizes = await Promise.all((await temps()).map((f) => stat(path.join(store, 'r', f)).then((s) => s.size, () => 0)));
     if (sizes.some((s) => s > 64 * 1024)) break;
     await new Promise((r) => setTimeout(r, 5));

@@ -20,7 +20,7 @@ import { openStorage } from '../lib/storage.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { runTransform } from '../transform/runner.ts';
 import { readRows } from '../transform/unit.ts';
-import { goldenDir } from '../scripts/golden.ts';
+import { goldenDir, inKeyOrder } from '../scripts/golden.ts';
 import { freshBucketPrefix, freshDatabase } from './stack.ts';
 
 const quiet = () => {};
@@ -88,7 +88,9 @@ test('golden: the Parquet extract of the hostile fixture database transforms to 
   t.true(fromParquet.tables.every((x) => x.parts.every((p) => p.input.endsWith('.parquet'))), 'the Parquet files were read');
   for (const [file, text] of parquetItems) {
     t.is(csvItems.get(file), text, `${file}: Parquet and CSV give the same bytes`);
-    t.is(text, await readFile(path.join(goldenDir('hostile'), file), 'utf8'), `${file} equals fixtures/hostile/golden/${file}`);
+    // Golden item files are kept in (PK, SK) order; the item files' own order is checked above (CSV = Parquet, byte for byte).
+    const golden = file.endsWith('.rejects.jsonl') ? text : inKeyOrder(text);
+    t.is(golden, await readFile(path.join(goldenDir('hostile'), file), 'utf8'), `${file} equals fixtures/hostile/golden/${file}`);
   }
   t.deepEqual([...parquetItems.keys()].sort(), [...csvItems.keys()].sort());
 });

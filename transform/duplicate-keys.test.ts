@@ -2,9 +2,10 @@ import test from 'ava';
 import { Readable } from 'node:stream';
 import { KeyCollector, findDuplicates, type Duplicate } from './duplicate-keys.ts';
 
-function unit(keys: [string, string][]): Readable {
+function unit(keys: [string, string][], order?: Uint32Array): Readable {
   const collector = new KeyCollector();
   keys.forEach(([pk, sk], i) => collector.add(pk, sk, i + 1, i));
+  if (order) collector.renumberLines(order);
   const sorted = collector.sorted();
   // Odd chunk sizes: records straddle chunk boundaries.
   const chunks: Buffer[] = [];
@@ -40,4 +41,10 @@ test('PK/SK boundaries matter: (AB, C) differs from (A, BC)', async (t) => {
 test('many units and keys', async (t) => {
   const units = Array.from({ length: 20 }, (_, u) => unit(Array.from({ length: 500 }, (_, i) => [`P${(i * 20 + u) % 7000}`, 'S'] as [string, string])));
   t.is((await all(units)).length, 20 * 500 - 7000);
+});
+
+test('a duplicate names the line its item was written on, once the file is in another order', async (t) => {
+  // Lines 0, 1, 2 hold arrival items 1, 2, 0: the repeated A (item 2) is on line 1.
+  const found = await all([unit([['A', '1']]), unit([['B', '1'], ['C', '1'], ['A', '1']], new Uint32Array([1, 2, 0]))]);
+  t.deepEqual(found, [{ first: { source: 0, row: 1, line: 0 }, duplicate: { source: 1, row: 3, line: 1 } }]);
 });

@@ -25,6 +25,19 @@ export class KeyCollector {
     this.count++;
   }
 
+  /**
+   * Rewrites each record's line from the item's index in arrival order to the
+   * line it was written on (`order[line]` is the index of the item on `line`).
+   */
+  renumberLines(order: Uint32Array): void {
+    const lineOf = new Uint32Array(order.length);
+    for (let line = 0; line < order.length; line++) lineOf[order[line]!] = line;
+    const { buffer } = this.records;
+    for (let at = HASH_BYTES + 4; at < this.count * KEY_RECORD_BYTES; at += KEY_RECORD_BYTES) {
+      buffer.writeUInt32BE(lineOf[buffer.readUInt32BE(at)]!, at);
+    }
+  }
+
   /** The records sorted by (hash, row): the unit's keys file. */
   sorted(): Buffer {
     const { buffer } = this.records;

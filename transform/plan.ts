@@ -7,6 +7,7 @@ import { sha256Hex } from '../lib/meter.ts';
 import { tableSegment } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart } from '../lib/transform-manifest.ts';
+import { LINE_ORDER } from './item-order.ts';
 import { genericMapper, loadMappers, type LoadedMapper } from './registry.ts';
 
 export type Unmapped = 'fail' | 'skip' | 'generic';
@@ -121,6 +122,7 @@ export function unitsOf(plan: Plan, extract: ExtractManifest, options: UnitOptio
       mapper: plan.mapper!.hash,
       joined,
       gzip_level: options.gzipLevel,
+      line_order: LINE_ORDER,
       drop_expired: options.dropExpired ? extract.as_of : false,
     })),
   }));

@@ -7,9 +7,10 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { inputPart, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter } from '../lib/meter.ts';
-import type { Storage } from '../lib/storage.ts';
+import type { PutResult, Storage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
 import { KeyCollector } from './duplicate-keys.ts';
+import { HeldLines, lineOrder } from './item-order.ts';
 import { ItemBuilder, epochSeconds, isReject, type Reject } from './item.ts';
 import { JoinIndexBuilder, openJoinIndex, type JoinIndex, type JoinIndexFile } from './join-index.ts';
 import { readParquetRows } from './parquet-rows.ts';
@@ -139,45 +140,15 @@ export async function transformUnit(
   const asOf = epochSeconds(extract.as_of) ?? 0;
   const keys = new KeyCollector();
   const rejects: Reject[] = [];
-  let items = 0;
+  // Every line of the part is held until the last row is read: the file's order is a permutation of all of them.
+  const held = new HeldLines();
   let dropped = 0;
   let ddbBytes = 0;
   let maxItem = 0;
-  let pending: string[] = [];
   let rowsIn = 0;
-
-  // Backpressure: when gzip falls behind, reading input waits until it asks for more.
-  let resume: (() => void) | undefined;
-  const lines = new Readable({ highWaterMark: 1024 * 1024, read() { resume?.(); resume = undefined; } });
-  // A failed upload destroys the stream: let a waiting reader go so the error surfaces.
-  lines.on('close', () => { resume?.(); resume = undefined; });
-  const jsonMeter = new Meter();
-  const gzip = createGzip({ level: options.gzipLevel, chunkSize: 256 * 1024 });
   const key = itemsKey(table.name, unit.index);
-  const writing = run.put(key, gzip);
-  const encoding = pipeline(lines, jsonMeter, gzip);
-  // A write that fails before it reads (mkdir on a read-only store) must still end the input.
-  writing.catch((err: Error) => lines.destroy(err));
-  // Keep the publishing promise observed even when reading fails first.
-  encoding.catch(() => {});
-
-  // Once the write failed, the stream is destroyed: it never asks for more and
-  // pushing to it is a no-op, so stop reading and surface the write's error.
-  const stopIfWriteFailed = async () => {
-    if (!lines.destroyed) return;
-    await writing; // its error names the file and the cause
-    await encoding;
-    throw new Error(`unit ${key}: the item stream closed before its input ended`);
-  };
-  const flush = async () => {
-    await stopIfWriteFailed();
-    if (pending.length === 0) return;
-    const more = lines.push(pending.join(''));
-    pending = [];
-    // 'close' (after a destroy) lets a waiting reader go, too.
-    if (!more && !lines.destroyed) await new Promise<void>((resolve) => { resume = resolve; });
-    await stopIfWriteFailed();
-  };
+  let stored: PutResult;
+  let jsonBytes: number;
   try {
     await readRows(run, table.name, part, (row, rowNumber) => {
       rowsIn++;
@@ -190,23 +161,20 @@ export async function transformUnit(
         dropped++;
         return;
       }
-      keys.add(result.pk, result.sk, rowNumber, items);
-      items++;
+      // The line is the item's index for now; renumbered once the order is known.
+      keys.add(result.pk, result.sk, rowNumber, held.count);
+      held.add(`${result.line}\n`);
       ddbBytes += result.size;
       if (result.size > maxItem) maxItem = result.size;
-      pending.push(`${result.line}\n`);
-    }, async () => {
-      onProgress(rowsIn, jsonMeter.bytes);
-      await flush();
-    });
-    await flush();
-    lines.push(null);
-  } catch (err) {
-    lines.destroy(err as Error);
-    await Promise.allSettled([writing, encoding]);
-    throw err;
+    }, () => onProgress(rowsIn, held.bytes));
+
+    const order = lineOrder(table.name, unit.index, held.count);
+    keys.renumberLines(order);
+    [stored, jsonBytes] = await writeItemFile(run, key, held.inOrder(order), options.gzipLevel);
+  } finally {
+    held.close();
   }
-  const [stored] = await Promise.all([writing, encoding]);
+  const items = held.count;
 
   if (rowsIn !== items + rejects.length + dropped) throw new Error(`unit ${key}: counts do not reconcile`);
   await run.put(rejectsKey(table.name, unit.index), rejects.map((r) => `${JSON.stringify(r)}\n`).join(''));
@@ -222,7 +190,7 @@ export async function transformUnit(
       items,
       rejected: rejects.length,
       dropped,
-      raw_bytes: jsonMeter.bytes,
+      raw_bytes: jsonBytes,
       bytes: stored.bytes,
       sha256: stored.sha256,
       ddb_bytes: ddbBytes,
@@ -237,3 +205,21 @@ export async function transformUnit(
   return record;
 }
 
+/** Writes `chunks` gzipped to `key`; returns the stored object and the uncompressed bytes. */
+async function writeItemFile(run: Storage, key: string, chunks: Iterable<Buffer>, gzipLevel: number): Promise<[PutResult, number]> {
+  const jsonMeter = new Meter();
+  const gzip = createGzip({ level: gzipLevel, chunkSize: 256 * 1024 });
+  const writing = run.put(key, gzip);
+  // A write that fails before it reads (mkdir on a read-only store) must still end the input.
+  writing.catch((err: Error) => gzip.destroy(err));
+  const encoding = pipeline(Readable.from(chunks, { objectMode: false }), jsonMeter, gzip);
+  encoding.catch(() => {});
+  try {
+    const [stored] = await Promise.all([writing, encoding]);
+    return [stored, jsonMeter.bytes];
+  } catch (err) {
+    await Promise.allSettled([writing, encoding]);
+    // The write's error names the file and its cause; the stream's is only its echo.
+    throw await writing.then(() => err, (writeErr: unknown) => writeErr);
+  }
+}
