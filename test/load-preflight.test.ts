@@ -83,7 +83,8 @@ test('load refuses to start an import while the account\'s quota of imports is I
   // Another import that DynamoDB Local takes most of a minute to write (≈400 items/s measured on
   // a busy machine), started just before the load and checked to outlast it.
   const prefix = `${randomName('busy-')}/items/`;
-  const lines = Array.from({ length: 20_000 }, (_, i) => JSON.stringify({ Item: { PK: { S: `B${i % 40}` }, SK: { S: String(i) } } }));
+  // 60,000: on a quiet machine 20,000 were written before the load reached its check (CI, measured).
+  const lines = Array.from({ length: 60_000 }, (_, i) => JSON.stringify({ Item: { PK: { S: `B${i % 40}` }, SK: { S: String(i) } } }));
   await openStorage(`s3://${env.S3_BUCKET}/${prefix.slice(0, -1)}`).put('part-00000.json.gz', gzipSync(`${lines.join('\n')}\n`));
   const busyTable = randomName('busy_');
   const busy = (await ddb.send(new ImportTableCommand({

@@ -18,7 +18,8 @@ import { randomName, stackEnv } from './stack.ts';
 function underTerminal(script: string, args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; output: string; raw: string }> {
   const command = [process.execPath, '--import', 'tsx/esm', script, ...args].map((w) => `'${w}'`).join(' ');
   return new Promise((resolve, reject) => {
-    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO, env: { ...process.env, TABLE: '', CONCURRENCY: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    // CI='': lib/log.ts draws no progress line when CI=true, and CI runs this suite with CI=true.
+    const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO, env: { ...process.env, TABLE: '', CONCURRENCY: '', CI: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.on('error', reject);
