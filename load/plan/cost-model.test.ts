@@ -23,7 +23,9 @@ function handSize(value: Value): number {
     case 'BOOL': case 'NULL': return 1;
     case 'N': {
       const digits = (v as string).replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-      return Math.ceil(Math.max(digits.length, 1) / 2) + 1;
+      // A negative non-zero number weighs one byte more (measured on DynamoDB Local, transform/item-size.ts).
+      const negative = (v as string).startsWith('-') && digits.length > 0 ? 1 : 0;
+      return Math.ceil(Math.max(digits.length, 1) / 2) + 1 + negative;
     }
     case 'L': return 3 + (v as Value[]).reduce((n, e) => n + 1 + handSize(e), 0);
     case 'M': return 3 + Object.entries(v as Record<string, Value>).reduce((n, [k, e]) => n + 1 + Buffer.byteLength(k) + handSize(e), 0);
