@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { storeTimeoutOption } from '../lib/store-check.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { Progress, exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
@@ -36,7 +37,7 @@ finalize, and stop the coordinator. Shards take --split-rows and --gzip-level fr
 The manifest equals an unsharded run's on the same snapshot.`;
 
 await runCli('extract', async () => {
-  const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
+  const args = await parseCli(storeTimeoutOption(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage))))
     .option('schema', {
       type: 'string',
       array: true,
@@ -108,6 +109,7 @@ await runCli('extract', async () => {
   const options: ExtractOptions = {
     splitRows,
     lockWaitSeconds,
+    storeTimeoutSeconds: args['store-timeout'],
     databaseUrl: process.env.DATABASE_URL || undefined,
     store: args.store,
     run: args.run,

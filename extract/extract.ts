@@ -8,13 +8,14 @@
 import { once } from 'node:events';
 import { runStorage } from '../lib/config.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { Progress, formatBytes, type Logger } from '../lib/log.ts';
+import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
 import {
   EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, checkExtractFiles, manifestText, readExtractManifest,
   type ExtractFormat, type ExtractManifest, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
 import { redact, type PgClient } from '../lib/postgres.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
+import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { listSourceTables, readCatalog, skippedRelations, type CatalogTable, type SourceTable } from './catalog.ts';
@@ -42,6 +43,8 @@ export interface ExtractOptions {
   splitRows?: number;
   /** How long the snapshot waits for a lock another session holds on a table (pg_dump's --lock-wait-timeout). */
   lockWaitSeconds?: number;
+  /** Seconds the store may take to answer the write check (lib/store-check.ts). */
+  storeTimeoutSeconds?: number;
   log: Logger;
 }
 
@@ -64,6 +67,8 @@ interface CopiedPart { unit: CopyUnit; part: PartEntry; seconds: number }
 export async function runExtract(options: ExtractOptions): Promise<ExtractSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
+  // Before the snapshot and its locks: a store that cannot take the parts fails first.
+  await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
   const snapshot = await exportSnapshot(options.databaseUrl);
   try {
     const plan = await makePlan(snapshot, run, options);
@@ -87,6 +92,8 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
  */
 export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>): Promise<void> {
   const run = runStorage(options.store, options.run);
+  // Before the snapshot and its locks: a store that cannot take the parts fails first.
+  await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
   const snapshot = await exportSnapshot(options.databaseUrl);
   try {
     const plan = await makePlan(snapshot, run, options);
@@ -139,7 +146,6 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
   const tables = await readCatalog(snapshot.client, selected);
   const skipped = await skippedRelations(snapshot.client, options.schemas);
   for (const relation of skipped) options.log(`skipped ${relation.name}: ${relation.reason}`);
-  await checkWritable(run);
   return {
     format: EXTRACT_PLAN_FORMAT,
     run_id: options.run,
@@ -174,12 +180,6 @@ export function selectTables<T extends SourceTable>(catalog: T[], wanted: string
   return catalog.filter((t) => wanted.some((name) => names(t).includes(name)));
 }
 
-/** Fails before any COPY starts when the store cannot be written. */
-async function checkWritable(run: Storage): Promise<void> {
-  const key = 'extract/.write-check';
-  await run.put(key, 'pg2ddb write check\n');
-  await run.delete(key);
-}
 
 /** The message for a snapshot that cannot be joined: its coordinator has gone. */
 function joinFailure(plan: ExtractPlan, err: unknown): Error {
@@ -198,7 +198,8 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
   const copied: CopiedPart[] = [];
   const clients = new Set<PgClient>();
   // Rows are counted from COPY's newlines as they stream (a value may hold one): estimated until the part ends.
-  const progress = new Progress(units.length, 0, { what: 'rows', unitName: 'parts' });
+  // Parts are weighted by their estimated size, for an approximate % and ETA.
+  const progress = new Progress(units.length, 0, { what: 'rows', unitName: 'parts', weights: new Map(units.map((u) => [unitName(u), u.bytes])) });
   let failure: unknown;
 
   const worker = async (): Promise<void> => {
@@ -216,6 +217,7 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
         await lockForCopy(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
         const started = Date.now();
         progress.start(label);
+        debug(`${label}: COPY of ${table.columns.length} column(s) in snapshot ${plan.snapshot_id}`);
         let part: PartEntry;
         try {
           part = await copyTable(client, table, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);

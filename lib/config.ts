@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import type { Argv } from 'yargs';
 import { UserError } from './errors.ts';
+import { setVerbose } from './log.ts';
 import { openStorage, type Storage } from './storage.ts';
 
 /**
@@ -73,6 +74,13 @@ export function parseCli<T>(argv: Argv<T>, stage: string) {
     .fail((message, err) => {
       throw new UserError(err ? err.message : `${message} (see ${stage} --help)`, 2);
     })
+    .option('verbose', {
+      type: 'boolean',
+      default: process.env.VERBOSE === '1' || process.env.VERBOSE === 'true',
+      defaultDescription: 'VERBOSE=1',
+      describe: 'Also print detail on stderr: each object written, each retry and poll (names and counts, never values)',
+    })
+    .middleware((args) => setVerbose(Boolean(args.verbose), stage))
     .help()
     // Usage texts are laid out by hand: wrap only what exceeds a wide terminal.
     .wrap(Math.max(process.stdout.columns || 0, 120))

@@ -5,6 +5,28 @@ import { UserError, errorMessage } from './errors.ts';
 
 export type Logger = (message: string) => void;
 
+/**
+ * `--verbose` (or VERBOSE=1): detail for whoever debugs a run (each object
+ * written, each retry, each poll) goes to stderr only then. Like every line
+ * here it names keys, counts and statuses, never row values.
+ */
+// Worker threads get a copy of the environment when they start: PG2DDB_VERBOSE
+// carries the setting (and the stage's name) to them.
+let verbose = !!process.env.PG2DDB_VERBOSE;
+let verboseStage = process.env.PG2DDB_VERBOSE || 'pg2ddb';
+export function setVerbose(on: boolean, stage = verboseStage): void {
+  verbose = on;
+  verboseStage = stage;
+  if (on) process.env.PG2DDB_VERBOSE = stage;
+  else delete process.env.PG2DDB_VERBOSE;
+}
+export function debug(message: string): void {
+  if (!verbose) return;
+  progressLine.clear();
+  process.stderr.write(`${verboseStage}: debug: ${message}\n`);
+  progressLine.redraw();
+}
+
 export function logger(stage: string, stream: NodeJS.WriteStream = process.stderr): Logger {
   return (message) => {
     progressLine.clear();
@@ -52,16 +74,25 @@ export const progressLine = new ProgressLine();
  * the exact total to do, for a percentage, a rate and an ETA. Without a total
  * (extract reads rows as COPY streams them) counts are shown as estimated.
  */
-export interface ProgressCounts { what: string; total?: number; unitName?: string }
+export interface ProgressCounts {
+  what: string;
+  total?: number;
+  unitName?: string;
+  /** Without a total: each unit's estimated share of the work, by name, for an approximate % and ETA. */
+  weights?: Map<string, number>;
+}
 
 /** Tracks throughput of named units of work (tables, parts) and renders them on the progress line. */
 export class Progress {
   private readonly active = new Map<string, { count: number; bytes: number; started: number }>();
   private readonly started = Date.now();
   private finishedCount = 0;
+  private finishedWeight = 0;
+  private readonly totalWeight: number;
   private static latest: Progress | undefined;
   constructor(private readonly total: number, private done = 0, private readonly counts: ProgressCounts = { what: 'rows' }) {
     Progress.latest = this;
+    this.totalWeight = [...(counts.weights?.values() ?? [])].reduce((a, b) => a + b, 0);
   }
 
   /** The stage's current progress, for the line an interrupt prints. */
@@ -84,6 +115,7 @@ export class Progress {
   finish(name: string, finalCount?: number): void {
     const entry = this.active.get(name);
     this.finishedCount += finalCount ?? entry?.count ?? 0;
+    this.finishedWeight += this.counts.weights?.get(name) ?? 0;
     this.active.delete(name);
     this.done++;
     this.render(true);
@@ -108,8 +140,14 @@ export class Progress {
       const rate = count / seconds;
       head.push(`${count}/${total} ${what} ${total > 0 ? Math.min(100, Math.floor((100 * count) / total)) : 100}%`, `${Math.round(rate)} ${what}/s`);
       if (rate > 0 && count < total) head.push(`ETA ${formatDuration((total - count) / rate)}`);
-    } else if (parts.length > 0) {
-      head.push(`(${what} estimated)`);
+    } else {
+      if (this.totalWeight > 0 && this.finishedWeight > 0) {
+        const share = Math.min(1, this.finishedWeight / this.totalWeight);
+        const seconds = (Date.now() - this.started) / 1000;
+        head.push(`~${Math.floor(100 * share)}%`);
+        if (share < 1) head.push(`ETA ~${formatDuration((seconds * (1 - share)) / share)}`);
+      }
+      if (parts.length > 0) head.push(`(${what} estimated)`);
     }
     progressLine.set(`${head.join(' ')} ${parts.join(' | ')}`.trimEnd(), force);
   }
@@ -145,6 +183,7 @@ export async function runCli(stage: string, main: () => Promise<number | void>):
     if (err instanceof UserError) {
       process.stderr.write(`${stage}: error: ${err.message}\n`);
       process.exitCode = err.exitCode;
+      if (err.exitNow) process.exit(err.exitCode);
     } else {
       process.stderr.write(`${stage}: internal error: ${errorMessage(err)}\n${err instanceof Error ? err.stack ?? '' : ''}\n`);
       // 2 is for usage errors (lib/config.ts); anything else that stops a stage is a failure.

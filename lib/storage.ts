@@ -14,6 +14,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { s3Client, s3Encryption, type S3Encryption } from './aws.ts';
 import { UserError, errorMessage } from './errors.ts';
+import { debug } from './log.ts';
 import { Meter } from './meter.ts';
 import { checkKey, parseStoreUri } from './store-uri.ts';
 import { TEMP_DIR, isStaleTemp, tempName } from './temp-files.ts';
@@ -84,6 +85,7 @@ class FileStorage implements Storage {
       await rm(temp, { force: true }).catch(() => {});
       throw new UserError(`cannot write ${this.uri}/${key}: ${describeFsError(err)}${writeFix(err, this.root)}`);
     }
+    debug(`wrote ${this.uri}/${key} (${meter.bytes} bytes)`);
     return { bytes: meter.bytes, sha256: meter.sha256 };
   }
 
@@ -257,6 +259,7 @@ class S3Storage implements Storage {
       await upload.abort().catch(() => {});
       throw this.fail('write', key, err);
     }
+    debug(`wrote ${this.uri}/${key} (${meter.bytes} bytes)`);
     return { bytes: meter.bytes, sha256: meter.sha256 };
   }
 

@@ -5,6 +5,7 @@
 // written once, when a response no longer lists it as unprocessed.
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
+import { debug } from '../lib/log.ts';
 import { retry, type BackoffOptions } from '../lib/retry.ts';
 import { describeError, isRetryable } from './dynamo-errors.ts';
 
@@ -95,7 +96,10 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
       ...options,
       attempts,
       retryable: (err) => err instanceof Unprocessed || isRetryable(err),
-      onRetry: (err) => { if (!(err instanceof Unprocessed)) stats.error_retries++; },
+      onRetry: (err, attempt, delayMs) => {
+        if (!(err instanceof Unprocessed)) stats.error_retries++;
+        debug(`${options.tableName}: BatchWriteItem attempt ${attempt + 1} ${err instanceof Unprocessed ? `left ${err.requests.length} item(s) unprocessed` : `failed (${describeError(err)})`}; retrying in ${delayMs} ms`);
+      },
     }).catch((err: unknown) => {
       if (err instanceof Unprocessed) {
         throw new UserError(`${options.tableName}: ${err.requests.length} item(s) still unprocessed after ${attempts} BatchWriteItem attempts (sustained throttling): rerun the load, it is an upsert`);

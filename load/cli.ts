@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { checkStoreWritable, storeTimeoutOption } from '../lib/store-check.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { Progress, exitOnInterrupt, logger, runCli } from '../lib/log.ts';
@@ -33,7 +34,7 @@ Then TTL on ttl, point-in-time recovery, deletion protection and tags are applie
 load created. <store>/<run>/load/report.json records it all; a JSON summary goes to stdout.`;
 
 await runCli('load', async () => {
-  const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
+  const args = await parseCli(storeTimeoutOption(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage))))
     .option('ddb-table', {
       type: 'string',
       default: process.env.DDB_TABLE || undefined,
@@ -102,6 +103,8 @@ await runCli('load', async () => {
     emitDryRun('load', args, plan, describeLoadDryRun(plan));
     return;
   }
+  // Before any write to DynamoDB: the load records its keys and report in the store.
+  await checkStoreWritable(runStorage(args.store, args.run), 'load/.write-check', args['store-timeout']);
   const rerun = makeCommand('load', args, args['ddb-table'] && args['ddb-table'] !== process.env.DDB_TABLE ? [`DDB_TABLE=${tableName}`] : []);
   exitOnInterrupt('load', () => {
     if (mode === 'import') return `an import already started keeps running in DynamoDB; rerun ${rerun} to resume watching it`;

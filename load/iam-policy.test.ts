@@ -17,14 +17,14 @@ test('each stage allows exactly the actions its code needs', (t) => {
   t.deepEqual(policyActions(p.transform), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   t.deepEqual(policyActions(p.verify), ['dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:Query', 'dynamodb:Scan', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   const settings = ['dynamodb:DescribeContinuousBackups', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:TagResource', 'dynamodb:UpdateContinuousBackups', 'dynamodb:UpdateTable', 'dynamodb:UpdateTimeToLive'];
-  const s3 = ['s3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
+  const s3 = ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'import' }, 'load')), [
     ...settings, 'dynamodb:DescribeImport', 'dynamodb:ImportTable', 'dynamodb:ListImports',
     'logs:CreateLogGroup', 'logs:CreateLogStream', 'logs:DescribeLogGroups', 'logs:DescribeLogStreams', 'logs:FilterLogEvents', 'logs:PutLogEvents', 'logs:PutRetentionPolicy',
     's3:GetBucketLocation', ...s3,
   ].sort());
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'batch' }, 'load')), [...settings, 'dynamodb:BatchWriteItem', 'dynamodb:CreateTable', 'dynamodb:Scan', ...s3].sort());
-  // No stage may delete an object but extract's own write check and transform's stale item files, nor delete a table or an item outside BatchWriteItem.
+  // No stage may delete an object but its own write check and transform's stale item files, nor delete a table or an item outside BatchWriteItem.
   for (const stage of STAGES) {
     const actions = policyActions(p[stage]);
     t.false(actions.some((a) => /^(dynamodb:Delete|s3:Delete(Bucket)|.*\*$)/.test(a) && a !== 'kms:GenerateDataKey*'), stage);
@@ -59,10 +59,11 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
   const run = 'arn:aws:s3:::my-bucket/serenya/2026-11-28';
   t.deepEqual(writes(p.extract), [`${run}/extract/*`, `${run}/report.json`]);
   t.deepEqual(writes(p.transform), [`${run}/items/*`, `${run}/report.json`, `${run}/transform/*`]);
-  t.deepEqual(writes(p.load), [`${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/report.json`, `${run}/report.json`]);
+  t.deepEqual(writes(p.load), [`${run}/load/.write-check`, `${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/report.json`, `${run}/report.json`]);
   t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`]);
   t.deepEqual(p.extract.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/extract/.write-check`]);
-  t.deepEqual(p.transform.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/items/*`]);
+  t.deepEqual(p.transform.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/items/*`, `${run}/transform/.write-check`]);
+  t.deepEqual(p.load.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/load/.write-check`]);
   // An identity for every stage fits IAM's 6,144-character managed policy limit (whitespace not counted).
   t.true(policySize(p.all) < MANAGED_POLICY_MAX_CHARS, `${policySize(p.all)} characters`);
   // Statements the stages share appear once in it, without the stage in their Sid.
@@ -273,6 +274,6 @@ test('every AWS call a stage makes is allowed by its policy', (t) => {
   t.true(actionsCalledBy('load').has('dynamodb:ImportTable'));
   t.true(actionsCalledBy('transform').has('s3:GetObject'));
   t.true(actionsCalledBy('transform').has('s3:DeleteObject'), 'transform deletes stale item files');
-  t.false(actionsCalledBy('load').has('s3:DeleteObject'), 'load deletes nothing');
+  t.true(actionsCalledBy('load').has('s3:DeleteObject'), 'load deletes its write check (and nothing else: its policy)');
   t.true(actionsCalledBy('verify').has('dynamodb:Query'));
 });

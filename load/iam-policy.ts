@@ -174,7 +174,7 @@ function transformPolicy(r: Resolved): PolicyStatement[] {
     allow('TransformReadItsUnitsAndRunReport', ['s3:GetObject'], objects(r, 'transform/*', RUN_REPORT)),
     writeObjects('TransformWriteItemsUnitsManifestAndRunReport', r, ['items/*', 'transform/*', RUN_REPORT]),
     // Item files no unit of the run produces (an older split): ImportTable would import them (transform/stale-items.ts).
-    allow('TransformDeleteStaleItems', ['s3:DeleteObject'], objects(r, 'items/*')),
+    allow('TransformDeleteStaleItemsAndItsWriteCheck', ['s3:DeleteObject'], objects(r, 'items/*', 'transform/.write-check')),
     listBucket('Transform', r),
     ...s3Kms('Transform', r),
   ];
@@ -189,7 +189,8 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
     allow('LoadReadItemsAlsoAsImportTableSource', ['s3:GetObject'], objects(r, 'items/*')),
     // load/keys/*: the keys each load put into the table (load/loaded-keys.ts); --prune reads them, a rerun rewrites them.
     allow('LoadReadTransformManifestRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, 'transform/manifest.json', 'load/keys/*', ...(importMode ? ['load/import.json'] : []), RUN_REPORT)),
-    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, ['load/report.json', 'load/keys/*', ...(importMode ? ['load/import.json'] : []), RUN_REPORT]),
+    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, ['load/report.json', 'load/keys/*', 'load/.write-check', ...(importMode ? ['load/import.json'] : []), RUN_REPORT]),
+    allow('LoadDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, 'load/.write-check')),
     listBucket('Load', r),
     ...s3Kms('Load', r),
     allow('LoadDescribeTableAndApplyTtlPitrProtectionTags', [

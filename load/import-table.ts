@@ -9,7 +9,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { UserError } from '../lib/errors.ts';
-import { formatBytes, progressLine, type Logger } from '../lib/log.ts';
+import { debug, formatBytes, progressLine, type Logger } from '../lib/log.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { sleep as realSleep } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -118,6 +118,7 @@ export async function watchImport(
     if (ENDED.has(d.ImportStatus ?? '')) break;
     await (opts.sleep ?? realSleep)(opts.pollMs);
     d = (await client.send(new DescribeImportCommand({ ImportArn: d.ImportArn! }))).ImportTableDescription ?? d;
+    debug(`DescribeImport: ${d.ImportStatus}, ${d.ProcessedItemCount ?? 0} items processed, ${d.ErrorCount ?? 0} errors`);
     if (d.ImportStatus !== status) {
       status = d.ImportStatus;
       log(`import ${status} after ${elapsed(Date.now() - started)}`);

@@ -5,7 +5,9 @@ import test from 'ava';
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
+import { writeDumpRun } from '../scripts/golden.ts';
 import { REPO, runCli } from './cli.ts';
 
 const CLIS = ['extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'load/verify-cli.ts', 'load/plan/cli.ts', 'load/plan/run-report-cli.ts', 'load/plan/run-status-cli.ts'];
@@ -69,4 +71,52 @@ test('make status prints only what the CLI prints, so its JSON pipes', async (t)
   t.is(status.run_id, 'nothing-yet');
   t.deepEqual(status.tables, []);
   t.is(status.next, 'make extract RUN=nothing-yet');
+});
+
+test('--verbose (or VERBOSE=1) adds detail lines naming each object written; without it there are none', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-verbose-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  await writeDumpRun(store, 'r');
+  const env = { STORE: store, RUN: 'r', VERBOSE: '' };
+  const quiet = await runCli('transform/cli.ts', ['--quiet'], env);
+  t.is(quiet.code, 0, quiet.stderr);
+  t.false(quiet.stderr.includes('debug:'), quiet.stderr);
+  const verbose = await runCli('transform/cli.ts', ['--quiet', '--force', '--verbose', '--concurrency', '3'], env);
+  t.is(verbose.code, 0, verbose.stderr);
+  const debug = verbose.stderr.split('\n').filter((l) => l.startsWith('transform: debug: '));
+  t.true(debug.some((l) => /^transform: debug: wrote file:\/\/.+\/r\/items\/users\/.+ \(\d+ bytes\)$/.test(l)), verbose.stderr);
+  t.true(debug.some((l) => /^transform: debug: wrote file:\/\/.+\/r\/transform\/manifest\.json \(\d+ bytes\)$/.test(l)), verbose.stderr);
+  // Detail names objects and counts only: no row value of the fixture (its users' emails) appears.
+  t.false(/@/.test(debug.join('\n')), 'no email in debug lines');
+  const byEnv = await runCli('transform/cli.ts', ['--quiet', '--force'], { ...env, VERBOSE: '1' });
+  t.true(byEnv.stderr.includes('transform: debug: wrote '), byEnv.stderr);
+  // plan and report print one JSON document with --json, as the stages do.
+  const plan = await runCli('load/plan/cli.ts', ['--json', '--quiet'], env);
+  t.is(plan.code, 0, plan.stderr);
+  t.is((JSON.parse(plan.stdout) as { format: string }).format, 'pg2ddb.plan/1');
+  const report = await runCli('load/plan/run-report-cli.ts', ['--json'], env);
+  t.is(report.code, 0, report.stderr);
+  t.is(typeof JSON.parse(report.stdout), 'object');
+});
+
+test('a store whose endpoint never answers fails the write check at --store-timeout, naming the object, instead of hanging', async (t) => {
+  // A real TCP listener that accepts and never replies: a blackholed S3 endpoint.
+  const sockets = new Set<net.Socket>();
+  const silent = net.createServer((socket) => { sockets.add(socket); socket.on('error', () => {}); });
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close(); });
+  const { port } = silent.address() as net.AddressInfo;
+  const env = {
+    STORE: 's3://quiet-bucket/runs', RUN: 'r', AWS_ENDPOINT_URL_S3: `http://127.0.0.1:${port}`,
+    AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test', AWS_REGION: 'us-east-1', AWS_PROFILE: '',
+  };
+  for (const cli of ['transform/cli.ts', 'load/cli.ts']) {
+    const result = await runCli(cli, ['--store-timeout', '1', '--mode', 'batch'].slice(0, cli === 'load/cli.ts' ? 4 : 2), env, 60_000);
+    t.is(result.signal, null, `${cli} hung: ${result.stderr}`);
+    t.is(result.code, 1, result.stderr);
+    const stage = cli.split('/')[0];
+    t.regex(result.stderr, new RegExp(`^${stage}: error: cannot write s3://quiet-bucket/runs/r/${stage}/\\.write-check: no answer within 1 s`, 'm'));
+  }
+  const bad = await runCli('transform/cli.ts', ['--store-timeout', '0'], env, 60_000);
+  t.is(bad.code, 2, bad.stderr);
 });

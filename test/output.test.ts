@@ -57,6 +57,15 @@ test('on a terminal a stage ends with a summary and the next step and prints no 
   t.false(piped.stderr.includes('→ next'));
 });
 
+test('on a terminal extract shows parts done with an approximate % and ETA, weighted by each part\'s estimated size', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-output-test-'));
+  const env = { ...stackEnv(), STORE: store, RUN: 'x', TABLE: 'processing_jobs,audit_events,users' };
+  const extract = await underTerminal('extract/cli.ts', ['--split-rows', '100', '--concurrency', '1'], env);
+  t.is(extract.code, 0, extract.output);
+  t.regex(extract.raw, /\[\d+\/\d+ parts\] ~\d+% ETA ~\d+/, 'a % and an ETA once a part is done');
+  t.regex(extract.output, /^extract: 3 table\(s\), \d+ rows/m);
+});
+
 test('report --out DIR writes a local report.html and prints its file:// address; without it, where the store has it', async (t) => {
   const store = await fixtureStore();
   const env = { STORE: store, RUN: 'r' };

@@ -2,6 +2,7 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { checkStoreWritable, storeTimeoutOption } from '../lib/store-check.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { Progress, exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitDryRun, emitResult, jsonOption, makeCommand, seconds as secondsText } from '../lib/output.ts';
@@ -32,7 +33,7 @@ JSON document (--json, or whenever stdout is not a terminal); on a terminal, a s
 next step goes to stderr.`;
 
 await runCli('transform', async () => {
-  const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
+  const args = await parseCli(storeTimeoutOption(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage))))
     .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (ImportTable bills uncompressed bytes; 1 is fastest)' })
     .option('unmapped', {
       choices: ['fail', 'skip', 'generic'] as const,
@@ -82,6 +83,8 @@ await runCli('transform', async () => {
     emitDryRun('transform', args, plan, describeTransformDryRun(plan));
     return;
   }
+  // Before any work: a store that cannot take the items fails now, in one line.
+  await checkStoreWritable(runStorage(args.store, args.run), 'transform/.write-check', args['store-timeout']);
   exitOnInterrupt('transform', () => {
     const p = Progress.current();
     return `${p ? `${p.done} of ${p.total} unit(s) done and kept` : 'the units done are kept'}; rerun ${makeCommand('transform', args, args.shard ? [`SHARD=${args.shard}`] : [])} to finish`;

@@ -10,7 +10,7 @@ import { createGunzip } from 'node:zlib';
 import { runStorage } from '../lib/config.ts';
 import { joinedInputDigest } from '../lib/freshness.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { Progress, formatBytes, type Logger } from '../lib/log.ts';
+import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
 import { rejectsFileKey, tableSegment } from '../lib/run-layout.ts';
@@ -177,6 +177,7 @@ export async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>>
     }
     const record = await readRecord(run, table, unit.index);
     if (record?.fingerprint === unit.fingerprint && listed.get(table)!.get(record.part.key) === record.part.bytes) done.add(unit);
+    else debug(`${table} unit ${unit.index}: ${!record ? 'no record' : record.fingerprint !== unit.fingerprint ? 'inputs, mapper or options changed' : 'item file missing or of another size'}; transforming it`);
   }
   return done;
 }

@@ -45,6 +45,7 @@ await runCli('plan', async () => {
     .option('pitr', { type: 'boolean', default: true, describe: 'Count point-in-time recovery in the monthly cost (load enables it by default; --no-pitr)' })
     .option('out', { type: 'string', describe: 'Also write plan.json and plan.html to this local directory and print its file:// address' })
     .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What stdout gets: the terminal table or plan.json' })
+    .option('json', { type: 'boolean', default: false, describe: 'Same as --format json: one JSON document on stdout, as every stage prints with --json' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('plan --run 2026-11-28', 'every table, every item, prices of $AWS_REGION')
     .example('plan --sample 0.1 --region eu-west-1 --price import_per_gb=0.16', 'a tenth of the collections, Ireland prices, one price overridden'), 'plan');
@@ -88,5 +89,5 @@ await runCli('plan', async () => {
   } else {
     log(`plan.html: ${whereToOpen(run.uri, PLAN_HTML_KEY)} (or --out DIR for a local copy)`);
   }
-  process.stdout.write(args.format === 'json' ? json : renderTerminal(plan));
+  process.stdout.write(args.json || args.format === 'json' ? json : renderTerminal(plan));
 });

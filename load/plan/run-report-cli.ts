@@ -27,6 +27,7 @@ const REPORT_HTML_KEY = 'report.html';
 await runCli('report', async () => {
   const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))
     .option('format', { choices: ['table', 'json'] as const, default: 'table' as const, describe: 'What goes to stdout' })
+    .option('json', { type: 'boolean', default: false, describe: 'Same as --format json: one JSON document on stdout, as every stage prints with --json' })
     .option('out', { type: 'string', describe: 'Also write report.html to this local directory and print its file:// address' }), 'report');
   const run = runStorage(args.store, args.run);
   const report = await readRunReport(run);
@@ -37,7 +38,7 @@ await runCli('report', async () => {
   const summary = summarise(report);
   const html = renderRunHtml(summary);
   await run.put(REPORT_HTML_KEY, html);
-  process.stdout.write(args.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : renderRunTerminal(summary));
+  process.stdout.write(args.json || args.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : renderRunTerminal(summary));
   if (args.out) {
     await mkdir(args.out, { recursive: true });
     const file = path.resolve(args.out, REPORT_HTML_KEY);
