@@ -10,7 +10,7 @@ export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_R
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench clean
+.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end"
@@ -23,6 +23,8 @@ help:
 	@echo "make finalize   sharded run: merge the shards' fragments into the manifest (STAGE=extract|transform, default both as found)"
 	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
 	@echo "make verify     prove the table equals the run and answers like the source database"
+	@echo "make catchup    FOLLOW=1 runs: apply the source's changes since the snapshot to \$$DDB_TABLE (ARGS=--until-lag 0 | --drop-slot)"
+	@echo "make cutover    FOLLOW=1 runs: drain with writers stopped, verify a fresh run against the table, go / no-go"
 	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
 	@echo "make report     the whole run (extract → transform → load → verify): a table and report.html"
 	@echo "make iam-policy the least-privilege IAM policy per stage (STORE=s3://…, RUN, DDB_TABLE, AWS_REGION, STAGE=)"
@@ -104,6 +106,14 @@ load: install
 
 verify: install
 	@$(NODE) load/verify-cli.ts $(ARGS)
+
+# Live source (FOLLOW=1 runs): apply the slot's changes to $(DDB_TABLE) (ARGS=--until-lag 0, ARGS=--drop-slot).
+catchup: install
+	@$(NODE) catchup/cli.ts $(ARGS)
+
+# The switch: lag check, writers stopped, drain, fresh extract + transform verified against the table: go / no-go.
+cutover: install
+	@$(NODE) catchup/cutover-cli.ts $(ARGS)
 
 # The whole run as its stages recorded it (<run>/report.json), as a table and report.html.
 report: install

@@ -76,10 +76,12 @@ export async function createFollowSlot(databaseUrl: string | undefined, run: str
   try {
     const list = tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ');
     const { rowCount } = await admin.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
-    await admin.query(rowCount
-      ? `ALTER PUBLICATION ${quoteIdent(publication)} SET TABLE ${list}`
-      // Partitioned tables publish as their root, the one source table extract reads.
-      : `CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate', publish_via_partition_root = true)`);
+    if (rowCount) await admin.query(`DROP PUBLICATION ${quoteIdent(publication)}`);
+    // Partitioned tables publish as their root, the one source table extract reads. Generated
+    // columns are extracted, so they are published too (PostgreSQL 18 can; catchup refuses without).
+    const version = Number((await admin.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
+    await admin.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate', ` +
+      `publish_via_partition_root = true${version >= 180000 ? ", publish_generated_columns = 'stored'" : ''})`);
     const { rows: [old] } = await admin.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     if (old?.active) throw new UserError(`replication slot ${slot} is in use by another session (a catchup of run ${run}?): let it finish, then rerun the extract`);
     if (old) await admin.query('SELECT pg_drop_replication_slot($1)', [slot]);
