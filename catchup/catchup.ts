@@ -10,6 +10,7 @@ import { readExtractManifest, type FollowEntry } from '../lib/manifest.ts';
 import { tableSegment } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
+import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { batchWrite, type SizedWrite } from '../load/batch-write.ts';
 import { planTables } from '../transform/plan.ts';
@@ -67,8 +68,8 @@ export async function runCatchup(options: CatchupOptions): Promise<CatchupSummar
     const before = await slot.state();
     options.log(`slot ${follow.slot}: lag ${formatBytes(before.lag_bytes)} / ${before.lag_seconds.toFixed(1)} s, WAL retained ${formatBytes(before.retained_bytes)}`);
     warnRetained(before, options.log);
-    const mapper = new ChangeMapper(plans, slot.client);
     const client = dynamoClient();
+    const mapper = new ChangeMapper(plans, slot.client, (pk, skPrefix, entityType) => itemsUnder(client, options.tableName, pk, skPrefix, entityType));
     const totals = { transactions: 0, puts: 0, deletes: 0, rejected: 0 };
     for (;;) {
       const target = await slot.currentLsn();
@@ -141,6 +142,24 @@ async function writeAll(client: ReturnType<typeof dynamoClient>, tableName: stri
   if (writes.length > 0) await batchWrite(requests(), { client, tableName, concurrency });
   const puts = writes.filter((w) => w.kind === 'put').length;
   return { puts, deletes: writes.length - puts };
+}
+
+/** Keys of the items under `pk` whose SK starts with `skPrefix`, of one entity type (strongly consistent: the last batch's writes count). */
+async function itemsUnder(client: ReturnType<typeof dynamoClient>, tableName: string, pk: string, skPrefix: string, entityType: string): Promise<{ pk: string; sk: string }[]> {
+  const keys: { pk: string; sk: string }[] = [];
+  let start: Record<string, AttributeValue> | undefined;
+  do {
+    const out = await client.send(new QueryCommand({
+      TableName: tableName, ConsistentRead: true, ExclusiveStartKey: start,
+      KeyConditionExpression: skPrefix ? 'PK = :pk AND begins_with(SK, :sk)' : 'PK = :pk',
+      FilterExpression: 'entity_type = :type',
+      ExpressionAttributeValues: { ':pk': { S: pk }, ':type': { S: entityType }, ...(skPrefix ? { ':sk': { S: skPrefix } } : {}) },
+      ProjectionExpression: 'PK, SK',
+    }));
+    for (const item of out.Items ?? []) keys.push({ pk: item.PK!.S!, sk: item.SK!.S! });
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return keys;
 }
 
 export function warnRetained(state: Pick<SlotState, 'retained_bytes'>, log: Logger): void {

@@ -36,6 +36,9 @@ export interface CatchupReject extends Reject {
 export interface TableCounts { inserts: number; updates: number; deletes: number; rejected: number }
 
 type Row = (string | null)[];
+
+/** The table's items of `entityType` under partition key `pk` whose sort key starts with `skPrefix` (a DynamoDB Query). */
+export type ItemsUnder = (pk: string, skPrefix: string, entityType: string) => Promise<{ pk: string; sk: string }[]>;
 /** A joined row's value as last seen: `deleted` rows still key the old rows that joined them. */
 interface Seen { value: string | null; deleted: boolean }
 
@@ -51,7 +54,7 @@ export class ChangeMapper {
   private oldRow = false;
   readonly counts = new Map<string, TableCounts>();
 
-  constructor(plans: Plan[], private readonly source: PgClient) {
+  constructor(plans: Plan[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
     for (const plan of plans) {
       const mapper = plan.mapper?.mapper;
       const joins = new Map<string, JoinLookup>(Object.entries(mapper?.joins ?? {}).map(([name, join]) => [name, this.lookup(join)]));
@@ -126,7 +129,7 @@ export class ChangeMapper {
             counts.rejected++;
             rejects.push({ ...newItem, lsn });
           } else if (newItem) put(newItem);
-          await this.followJoins(relation.entry, old, row, put, remove);
+          await this.followJoins(relation.entry, old, row, put, remove, writes);
           break;
         }
         default:
@@ -203,9 +206,11 @@ export class ChangeMapper {
    * A changed row of a joined table: records its value for the rows that join
    * it, and when that value (or its match) changed, moves those rows' items.
    */
-  private async followJoins(entry: TableEntry, old: Row | undefined, row: Row | undefined, put: (item: Item) => void, remove: (item: Item) => void): Promise<void> {
+  private async followJoins(
+    entry: TableEntry, old: Row | undefined, row: Row | undefined, put: (item: Item) => void, remove: (item: Item) => void, writes: Map<string, Write>,
+  ): Promise<void> {
     const col = (name: string) => entry.columns.findIndex((c) => c.name === name);
-    for (const { owner, join } of this.joinsOnto(entry.name)) {
+    for (const { owner, name, join } of this.joinsOnto(entry.name)) {
       const values = this.seenOf(join);
       const [oldMatch, oldTake] = old ? [old[col(join.match)] ?? null, old[col(join.take)] ?? null] : [null, null];
       const [newMatch, newTake] = row ? [row[col(join.match)] ?? null, row[col(join.take)] ?? null] : [null, null];
@@ -215,6 +220,11 @@ export class ChangeMapper {
       const before = [];
       if (oldMatch !== null && !values.has(oldMatch)) values.set(oldMatch, { value: oldTake, deleted: false });
       for (const dependent of dependents) before.push(await this.build(target, dependent, true));
+      // Rows that joined the old value but are gone from the source by now still have items under the
+      // old value: found in the table (and in this batch's writes) by the key the old value gives.
+      if (moved && row && oldMatch !== null && oldTake !== null) {
+        for (const key of await this.itemsJoining(target.mapper!, name, join, oldMatch, oldTake, writes)) writes.set(`${key.pk}\0${key.sk}`, { kind: 'delete', ...key });
+      }
       if (oldMatch !== null && (!row || oldMatch !== newMatch)) values.set(oldMatch, { value: oldTake, deleted: true });
       if (newMatch !== null) values.set(newMatch, { value: newTake, deleted: false });
       for (const [i, dependent] of dependents.entries()) {
@@ -226,6 +236,23 @@ export class ChangeMapper {
     }
   }
 
+  /**
+   * Item keys of `mapper` that a row joining `match` (whose joined value was
+   * `take`) has: the partition key must be fully given by the join and its
+   * `on` column (USER#{user_id}, JOB#{client_job_id}); the sort key's text up
+   * to its first other value is the prefix searched. Else none are found, and
+   * the rows the source still holds are all that move.
+   */
+  private async itemsJoining(mapper: Mapper, name: string, join: Join, match: string, take: string, writes: Map<string, Write>): Promise<{ pk: string; sk: string }[]> {
+    const known = (placeholder: string) => (placeholder === name ? take : placeholder === join.on ? match : undefined);
+    const pk = templatePrefix(mapper.key.pk, known);
+    if (!pk.complete) return [];
+    const sk = templatePrefix(mapper.key.sk, known).text;
+    const found = await this.itemsUnder(pk.text, sk, mapper.entityType);
+    for (const w of writes.values()) if (w.kind === 'put' && w.pk === pk.text && w.sk.startsWith(sk) && w.item.entity_type?.S === mapper.entityType) found.push({ pk: w.pk, sk: w.sk });
+    return found;
+  }
+
   /** The rows of `owner` that join any of `matches`, as the source holds them now, in the extract's column order. */
   private async rowsJoining(owner: string, join: Join, matches: string[]): Promise<Row[]> {
     const entry = this.tables.get(owner)!.entry;
@@ -235,4 +262,18 @@ export class ChangeMapper {
     });
     return rows;
   }
+}
+
+/** A key template's text up to its first value `known` cannot give (`{name:4}` padding is not rendered: it stops there too). */
+export function templatePrefix(template: string, known: (name: string) => string | undefined): { text: string; complete: boolean } {
+  let text = '';
+  let at = 0;
+  for (const m of template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)(:\d+)?\}/g)) {
+    text += template.slice(at, m.index);
+    const value = m[2] ? undefined : known(m[1]!);
+    if (value === undefined) return { text, complete: false };
+    text += value;
+    at = m.index! + m[0].length;
+  }
+  return { text: text + template.slice(at), complete: true };
 }

@@ -69,7 +69,8 @@ function startWriter(url: string): { stop: () => Promise<number> } {
        WHERE id = (SELECT id FROM processing_jobs ORDER BY random() LIMIT 1)`,
     () => `UPDATE processing_jobs SET progress_percentage = (random() * 100)::int, updated_at = now() WHERE id = (SELECT id FROM processing_jobs ORDER BY random() LIMIT 1)`,
     // A user and everything of theirs (cascades through jobs → events, devices → biometrics).
-    () => `DELETE FROM users WHERE id = (SELECT id FROM users ORDER BY random() LIMIT 1)`,
+    // (One in three rounds, and never a subscriber: verify's access patterns need some left to sample.)
+    (i: number) => (i % 30 === 9 ? `DELETE FROM users WHERE id = (SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = u.id) ORDER BY random() LIMIT 1)` : 'SELECT 1'),
   ];
   const done = (async () => {
     await client.connect();
