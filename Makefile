@@ -5,7 +5,7 @@
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT FOLLOW
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT FOLLOW LIVE
 
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
@@ -13,7 +13,7 @@ STACK := $(NODE) scripts/stack.ts
 .PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench clean
 
 help:
-	@echo "make demo       install, boot the local stack, run the pipeline end to end"
+	@echo "make demo       install, boot the local stack, run the pipeline end to end (LIVE=1: from a replication slot, then catchup and cutover)"
 	@echo "make test       typecheck and run the whole test suite on a private local stack"
 	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data; make stack-status)"
 	@echo "make status     where \$$RUN stands: per table, extract / transform / load / verify done, stale, missing or failed, and the next command"

@@ -6,6 +6,7 @@
 import { runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { formatBytes, type Logger } from '../lib/log.ts';
+import { retainedWarning } from '../lib/slot-wal.ts';
 import { readExtractManifest, type FollowEntry } from '../lib/manifest.ts';
 import { tableSegment } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -20,8 +21,6 @@ import { Slot, type SlotState } from './slot.ts';
 
 /** Messages read per batch: a batch is held in memory (whole transactions, so one large transaction may exceed it). */
 export const BATCH_MESSAGES = 5000;
-/** WAL retained by the slot above which catchup and status warn: the source's disk fills while the slot lives. */
-export const RETAINED_WARN_BYTES = Number(process.env.CATCHUP_WARN_RETAINED_MB || 1024) * 1024 * 1024;
 
 export interface CatchupOptions {
   databaseUrl?: string;
@@ -67,7 +66,7 @@ export async function runCatchup(options: CatchupOptions): Promise<CatchupSummar
   try {
     const before = await slot.state();
     options.log(`slot ${follow.slot}: lag ${formatBytes(before.lag_bytes)} / ${before.lag_seconds.toFixed(1)} s, WAL retained ${formatBytes(before.retained_bytes)}`);
-    warnRetained(before, options.log);
+    warnRetained(before, follow.slot, options.log);
     const client = dynamoClient();
     const mapper = new ChangeMapper(plans, slot.client, (pk, skPrefix, entityType) => itemsUnder(client, options.tableName, pk, skPrefix, entityType));
     const totals = { transactions: 0, puts: 0, deletes: 0, rejected: 0 };
@@ -162,8 +161,7 @@ async function itemsUnder(client: ReturnType<typeof dynamoClient>, tableName: st
   return keys;
 }
 
-export function warnRetained(state: Pick<SlotState, 'retained_bytes'>, log: Logger): void {
-  if (state.retained_bytes > RETAINED_WARN_BYTES) {
-    log(`WARNING: the slot retains ${formatBytes(state.retained_bytes)} of WAL on the source (over ${formatBytes(RETAINED_WARN_BYTES)}, CATCHUP_WARN_RETAINED_MB): catch up (make catchup) or drop it (make catchup ARGS=--drop-slot) before the source's disk fills`);
-  }
+export function warnRetained(state: Pick<SlotState, 'retained_bytes'>, slot: string, log: Logger): void {
+  const warning = retainedWarning(slot, state.retained_bytes);
+  if (warning) log(warning);
 }

@@ -50,7 +50,7 @@ await runCli('cutover', async () => {
   const slot = await Slot.open(databaseUrl, follow);
   const before = await slot.state().finally(() => slot.close());
   log(`1. lag ${formatBytes(before.lag_bytes)} / ${before.lag_seconds.toFixed(1)} s; slot ${follow.slot} retains ${formatBytes(before.retained_bytes)} of WAL`);
-  warnRetained(before, log);
+  warnRetained(before, follow.slot, log);
 
   if (!args['writers-stopped']) {
     if (!process.stdin.isTTY) throw new UserError('cutover needs every writer to the source stopped: stop them, then rerun with --writers-stopped (make cutover ARGS=--writers-stopped)');

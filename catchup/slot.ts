@@ -123,22 +123,6 @@ export async function dropSlot(databaseUrl: string | undefined, follow: FollowEn
   }
 }
 
-/** The WAL each pg2ddb slot keeps on the source (for `make status`). */
-export async function retainedWal(databaseUrl: string | undefined, slot: string): Promise<{ retained_bytes: number; lag_bytes: number } | undefined> {
-  const client = await connect(databaseUrl, 'pg2ddb-status');
-  try {
-    const { rows: [s] } = await client.query<{ lag: string; retained: string }>(
-      `SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag,
-              pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS retained
-         FROM pg_replication_slots WHERE slot_name = $1`,
-      [slot],
-    );
-    return s ? { retained_bytes: Number(s.retained), lag_bytes: Number(s.lag) } : undefined;
-  } finally {
-    await client.end().catch(() => {});
-  }
-}
-
 function lockKey(slot: string): string {
   return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`pg2ddb catchup ${slot}`).digest('hex').slice(0, 16)}`)).toString();
 }

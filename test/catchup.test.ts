@@ -123,6 +123,10 @@ test.serial('cutover says GO after a writer changed every table kind through ext
   t.is(first.code, 0, first.stderr);
   const caught = JSON.parse(first.stdout) as { transactions: number; writes: { puts: number; deletes: number } };
   t.true(caught.transactions > 0 && caught.writes.deletes > 0, first.stdout);
+  // make status asks the source for the WAL the slot keeps.
+  const status = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  const follow = (JSON.parse(status.stdout) as { follow: { exists: boolean; retained_bytes: number } }).follow;
+  t.true(follow.exists && follow.retained_bytes > 0, status.stdout);
   const written = await writer.stop();
   t.true(written > 20, `the writer made ${written} changes`);
   const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
@@ -136,6 +140,8 @@ test.serial('cutover says GO after a writer changed every table kind through ext
   // The slot is gone after --drop-slot, and the source keeps no WAL for it.
   const dropped = await runCli('catchup/cli.ts', ['--drop-slot', '--json'], env);
   t.true((JSON.parse(dropped.stdout) as { dropped: boolean }).dropped);
+  const after = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  t.false((JSON.parse(after.stdout) as { follow: { exists: boolean } }).follow.exists);
 });
 
 test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves the table as an uninterrupted run would', async (t) => {
