@@ -129,7 +129,10 @@ export class ChangeMapper {
             counts.rejected++;
             rejects.push({ ...newItem, lsn });
           } else if (newItem) put(newItem);
-          await this.followJoins(relation.entry, old, row, put, remove, writes);
+          await this.followJoins(relation.entry, old, row, put, remove, writes, (r) => {
+            this.countsOf(r.table).rejected++;
+            rejects.push({ ...r, lsn });
+          });
           break;
         }
         default:
@@ -208,6 +211,7 @@ export class ChangeMapper {
    */
   private async followJoins(
     entry: TableEntry, old: Row | undefined, row: Row | undefined, put: (item: Item) => void, remove: (item: Item) => void, writes: Map<string, Write>,
+    reject: (reject: Reject) => void,
   ): Promise<void> {
     const col = (name: string) => entry.columns.findIndex((c) => c.name === name);
     for (const { owner, name, join } of this.joinsOnto(entry.name)) {
@@ -231,7 +235,8 @@ export class ChangeMapper {
         const was = before[i]!;
         const now = await this.build(target, dependent, false);
         if (!isReject(was) && (isReject(now) || now.pk !== was.pk || now.sk !== was.sk)) remove(was);
-        if (!isReject(now)) put(now);
+        if (isReject(now)) reject(now);
+        else put(now);
       }
     }
   }

@@ -6,7 +6,6 @@
 // the stack's server lacks it (CI's PostgreSQL 15), an embedded PostgreSQL of
 // its own serves these tests, so they never skip.
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import test from 'ava';
@@ -16,7 +15,7 @@ import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/
 import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
 import { REPO, runCli } from './cli.ts';
-import { freshBucketPrefix, randomName, stackEnv } from './stack.ts';
+import { freshBucketPrefix, randomName, stackEnv, stackEnvFile } from './stack.ts';
 
 let adminUrl: string;
 let stopServer: (() => Promise<void>) | undefined;
@@ -28,9 +27,11 @@ test.before(async () => {
   const level = (await probe.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
   await probe.end();
   if (level === 'logical') return;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-catchup-'));
-  const paths = stackPaths(dir);
+  // Beside the stack's own state: a directory the postgres user can reach (mkdtemp's are 0700, root's).
+  const dir = path.join(path.dirname(stackEnvFile()), 'catchup-pg');
+  fs.rmSync(dir, { recursive: true, force: true });
   fs.mkdirSync(dir, { recursive: true });
+  const paths = stackPaths(dir);
   adminUrl = (await startEmbeddedPostgres(paths)).adminUrl;
   stopServer = async () => {
     const group = liveServiceGroup(paths, 'postgres');
@@ -64,6 +65,12 @@ function startWriter(url: string): { stop: () => Promise<number> } {
        WHERE id = (SELECT device_id FROM biometric_registrations ORDER BY random() LIMIT 1)`,
     // An empty key part (no GSI2 entry) and back.
     () => `UPDATE users SET external_id = CASE WHEN external_id = '' THEN 'back' || id ELSE '' END WHERE id = (SELECT id FROM users ORDER BY random() LIMIT 1)`,
+    // A NULL key part (AUDIT_USER#ANONYMOUS) and back: the item key moves, and the generated ttl column with it.
+    () => `UPDATE audit_events SET user_id_hash = CASE WHEN user_id_hash IS NULL THEN md5(id::text) ELSE NULL END,
+       retention_period_years = 1 + retention_period_years % 10 WHERE id = (SELECT id FROM audit_events ORDER BY random() LIMIT 1)`,
+    // An empty joined key part: the job and its events become rejects (old items deleted), then come back.
+    () => `UPDATE processing_jobs SET job_id = CASE WHEN job_id = '' THEN 'back-' || id ELSE '' END
+       WHERE id = (SELECT id FROM processing_jobs ORDER BY job_id = '' DESC, random() LIMIT 1)`,
     // An oversize value: the item becomes a reject (its old item deleted), then fits again.
     () => `UPDATE processing_jobs SET error_message = CASE WHEN error_message IS NULL OR length(error_message) < 1000 THEN repeat(md5(id::text), 15000) ELSE NULL END
        WHERE id = (SELECT id FROM processing_jobs ORDER BY random() LIMIT 1)`,
