@@ -8,7 +8,6 @@ import { UserError } from '../lib/errors.ts';
 import { formatBytes, type Logger } from '../lib/log.ts';
 import { retainedWarning } from '../lib/slot-wal.ts';
 import { readExtractManifest, type FollowEntry } from '../lib/manifest.ts';
-import { tableSegment } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
@@ -96,6 +95,7 @@ async function drain(
   options: CatchupOptions, totals: { transactions: number; puts: number; deletes: number; rejected: number },
 ): Promise<void> {
   for (;;) {
+    const from = await slot.confirmedLsn();
     const messages = await slot.peek(target, options.batchMessages ?? BATCH_MESSAGES);
     // A transaction is applied only whole: the batch ends at its last commit.
     let end = -1;
@@ -104,7 +104,7 @@ async function drain(
     if (commits.length === 0) break;
     const last = commits[commits.length - 1]!;
     const { writes, rejects } = await mapper.map(messages.slice(0, end + 1));
-    await storeRejects(run, rejects, last.endLsn);
+    await storeRejects(run, rejects, from);
     const stats = await writeAll(client, options.tableName, [...writes.values()], options.concurrency);
     await slot.confirm(last.endLsn);
     totals.transactions += commits.length;
@@ -119,14 +119,19 @@ async function drain(
   await slot.confirm(target).catch(() => {});
 }
 
-/** Rejects as transform writes them, one JSON line each, per batch: `catchup/rejects/<end LSN>.jsonl` (never the row's values). */
-async function storeRejects(run: Storage, rejects: CatchupReject[], endLsn: string): Promise<void> {
-  if (rejects.length === 0) return;
-  const byTable = new Map<string, CatchupReject[]>();
-  for (const r of rejects) byTable.set(r.table, [...(byTable.get(r.table) ?? []), r]);
-  for (const [table, list] of byTable) {
-    await run.put(`catchup/rejects/${tableSegment(table)}/${endLsn.replace('/', '-')}.jsonl`, list.map((r) => `${JSON.stringify(r)}\n`).join(''));
-  }
+/**
+ * Rejects as transform writes them (table, primary key, column, reason; never
+ * the row's values), one JSON line each, plus the commit LSN, in one file per
+ * batch named by where the batch starts: `catchup/rejects/<slot position>.jsonl`.
+ * A batch that a killed catchup had begun starts at the same confirmed position
+ * when rerun, so its file is replaced (or removed when it now has no reject),
+ * never doubled.
+ */
+async function storeRejects(run: Storage, rejects: CatchupReject[], from: string): Promise<void> {
+  const [hi, lo] = from.split('/');
+  const key = `catchup/rejects/${hi!.padStart(8, '0')}-${lo!.padStart(8, '0')}.jsonl`;
+  if (rejects.length === 0) await run.delete(key);
+  else await run.put(key, rejects.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }
 
 async function writeAll(client: ReturnType<typeof dynamoClient>, tableName: string, writes: Write[], concurrency: number): Promise<{ puts: number; deletes: number }> {

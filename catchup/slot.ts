@@ -70,6 +70,10 @@ export class Slot {
     return (await this.client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
   }
 
+  async confirmedLsn(): Promise<string> {
+    return (await this.client.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [this.follow.slot])).rows[0]!.lsn;
+  }
+
   async state(): Promise<SlotState> {
     const { rows: [s] } = await this.client.query<{ current_lsn: string; confirmed_lsn: string; lag: string; retained: string }>(
       `SELECT pg_current_wal_lsn()::text AS current_lsn, confirmed_flush_lsn::text AS confirmed_lsn,

@@ -14,6 +14,7 @@ import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
 import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
+import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli } from './cli.ts';
 import { freshBucketPrefix, randomName, stackEnv, stackEnvFile } from './stack.ts';
 
@@ -128,8 +129,14 @@ test.serial('cutover says GO after a writer changed every table kind through ext
   await pipeline(t, env);
   const first = await runCli('catchup/cli.ts', [], env);
   t.is(first.code, 0, first.stderr);
-  const caught = JSON.parse(first.stdout) as { transactions: number; writes: { puts: number; deletes: number } };
+  const caught = JSON.parse(first.stdout) as { transactions: number; writes: { puts: number; deletes: number }; rejected: number };
   t.true(caught.transactions > 0 && caught.writes.deletes > 0, first.stdout);
+  // The oversize rows are rejects, written as transform writes them, with the change's commit LSN.
+  t.true(caught.rejected > 0, first.stdout);
+  const store = openStorage(env.STORE).sub(env.RUN);
+  const files = await store.list('catchup/rejects');
+  const rejects = (await Promise.all(files.map((f) => store.getText(f.key)))).join('').trim().split('\n').map((l) => JSON.parse(l) as { table: string; reason: string; lsn: string });
+  t.true(rejects.some((r) => r.table === 'processing_jobs' && /over the 400 KB limit/.test(r.reason) && /^[0-9A-F]+\/[0-9A-F]+$/.test(r.lsn)), JSON.stringify(rejects.slice(0, 3)));
   // make status asks the source for the WAL the slot keeps.
   const status = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
   const follow = (JSON.parse(status.stdout) as { follow: { exists: boolean; retained_bytes: number } }).follow;
