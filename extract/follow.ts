@@ -43,6 +43,16 @@ export async function checkFollowSource(client: PgClient, tables: SourceTable[])
       (settings!.rds ? `  GRANT rds_replication TO ${quoteIdent(settings!.user)};\n` : `  ALTER ROLE ${quoteIdent(settings!.user)} WITH REPLICATION;\n`) +
       `as an administrator, then rerun the extract`);
   }
+  const { rows: generated } = await client.query<{ name: string }>(
+    `SELECT DISTINCT c.relname::text AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE a.attrelid = ANY($1::oid[]) AND a.attgenerated = 's' AND NOT a.attisdropped AND current_setting('server_version_num')::int < 180000
+      ORDER BY 1`,
+    [tables.map((t) => t.oid)],
+  );
+  if (generated.length > 0) {
+    throw new UserError(`FOLLOW=1 on PostgreSQL before 18 cannot follow table(s) ${generated.map((g) => g.name).join(', ')}: logical replication does not send generated columns ` +
+      'there (18 publishes stored ones), so their items could not be rebuilt from a change; upgrade the source, or migrate with the source frozen (no FOLLOW)');
+  }
   const { rows } = await client.query<{ oid: number; identity: string }>(
     `SELECT oid::int AS oid, relreplident::text AS identity FROM pg_class WHERE oid = ANY($1::oid[])`,
     [tables.map((t) => t.oid)],

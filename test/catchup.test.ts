@@ -185,15 +185,36 @@ test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves t
   t.is(result.stray, 0);
 });
 
-test.serial('extract FOLLOW=1 refuses a table without REPLICA IDENTITY FULL, printing the statement to run', async (t) => {
+test.serial('extract FOLLOW=1 refuses a user without the replication privilege and a table without REPLICA IDENTITY FULL, printing the statements to run', async (t) => {
   const name = randomName('t_');
   const url = await createDatabase(adminUrl, name);
-  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  await db.query('CREATE TABLE things (id int PRIMARY KEY, label text)');
-  await db.end();
-  const r = await runCli('extract/cli.ts', ['--follow'], { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: 'refused', CI: 'true' });
+  const role = randomName('r_');
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query('CREATE TABLE things (id int PRIMARY KEY, label text)');
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'catchup-test'; GRANT SELECT ON things TO ${role}`);
+  await admin.end();
+  t.teardown(async () => {
+    await dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 });
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(`DROP ROLE IF EXISTS ${role}`);
+    await c.end();
+  });
+  const env = { STORE: freshBucketPrefix(), RUN: 'refused', CI: 'true' };
+  const asRole = new URL(url);
+  asRole.username = role;
+  asRole.password = 'catchup-test';
+  const unprivileged = await runCli('extract/cli.ts', ['--follow'], { ...env, DATABASE_URL: asRole.toString() });
+  t.is(unprivileged.code, 1);
+  t.regex(unprivileged.stderr, new RegExp(`ALTER ROLE "${role}" WITH REPLICATION;`));
+  const r = await runCli('extract/cli.ts', ['--follow'], { ...env, DATABASE_URL: url });
   t.is(r.code, 1);
   t.regex(r.stderr, /ALTER TABLE "public"\."things" REPLICA IDENTITY FULL;/);
+  // Refused before anything was written to the source: no slot, no publication.
+  const check = new pg.Client({ connectionString: url });
+  await check.connect();
+  t.is((await check.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pg2ddb_refused'")).rowCount, 0);
+  t.is((await check.query("SELECT 1 FROM pg_publication WHERE pubname = 'pg2ddb_refused'")).rowCount, 0);
+  await check.end();
 });
