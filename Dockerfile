@@ -12,6 +12,7 @@ COPY lib ./lib
 COPY extract ./extract
 COPY transform ./transform
 COPY load ./load
+COPY catchup ./catchup
 COPY bin ./bin
 # The stages write nothing outside --store but the transform's worker bundle
 # (esbuild, cached in .local/cache/); run as an unprivileged user.

@@ -5,24 +5,26 @@
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT VERBOSE STORE_TIMEOUT
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT VERBOSE STORE_TIMEOUT FOLLOW LIVE
 
 NODE := node --import tsx/esm
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench clean
+.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench clean
 
 help:
-	@echo "make demo       install, boot the local stack, run the pipeline end to end"
+	@echo "make demo       install, boot the local stack, run the pipeline end to end (LIVE=1: from a replication slot, then catchup and cutover)"
 	@echo "make test       typecheck and run the whole test suite on a private local stack"
 	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data; make stack-status)"
 	@echo "make status     where \$$RUN stands: per table, extract / transform / load / verify done, stale, missing or failed, and the next command"
-	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table; FORMAT=csv|parquet|both)"
+	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table; FORMAT=csv|parquet|both; FOLLOW=1 for a live source)"
 	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table; FORMAT=parquet reads a both extract's Parquet)"
 	@echo "make snapshot   sharded extract: hold one snapshot and write its plan until Ctrl-C (then SHARD=i/n make extract | transform)"
 	@echo "make finalize   sharded run: merge the shards' fragments into the manifest (STAGE=extract|transform, default both as found)"
 	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
 	@echo "make verify     prove the table equals the run and answers like the source database"
+	@echo "make catchup    FOLLOW=1 runs: apply the source's changes since the snapshot to \$$DDB_TABLE (ARGS=--until-lag 0 | --drop-slot)"
+	@echo "make cutover    FOLLOW=1 runs: drain with writers stopped, verify a fresh run against the table, go / no-go"
 	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
 	@echo "make report     the whole run (extract → transform → load → verify): a table and report.html"
 	@echo "make iam-policy the least-privilege IAM policy per stage (STORE=s3://…, RUN, DDB_TABLE, AWS_REGION, STAGE=)"
@@ -104,6 +106,14 @@ load: install
 
 verify: install
 	@$(NODE) load/verify-cli.ts $(ARGS)
+
+# Live source (FOLLOW=1 runs): apply the slot's changes to $(DDB_TABLE) (ARGS=--until-lag 0, ARGS=--drop-slot).
+catchup: install
+	@$(NODE) catchup/cli.ts $(ARGS)
+
+# The switch: lag check, writers stopped, drain, fresh extract + transform verified against the table: go / no-go.
+cutover: install
+	@$(NODE) catchup/cutover-cli.ts $(ARGS)
 
 # The whole run as its stages recorded it (<run>/report.json), as a table and report.html.
 report: install

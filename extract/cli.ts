@@ -65,6 +65,12 @@ await runCli('extract', async () => {
       defaultDescription: `$LOCK_WAIT_TIMEOUT or ${DEFAULT_LOCK_WAIT_SECONDS}`,
       describe: 'Seconds to wait for a lock another session holds on a table (TRUNCATE, ALTER TABLE…) before failing, naming it',
     })
+    .option('follow', {
+      type: 'boolean',
+      default: ['1', 'true', 'yes'].includes(process.env.FOLLOW ?? ''),
+      defaultDescription: '$FOLLOW=1 or off',
+      describe: 'Live source: create the run\'s logical replication slot and publication (pg2ddb_<run>) and copy from the slot\'s snapshot, for make catchup',
+    })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the tables, rows and parts an extract would copy (read-only connection) and write nothing' })
     .command('snapshot', 'Coordinator of a sharded extract: hold the snapshot (with --hold) and write the plan')
@@ -93,6 +99,7 @@ await runCli('extract', async () => {
   if (!(lockWaitSeconds > 0)) throw new UserError(`invalid --lock-wait-timeout ${lockWaitSeconds}: use a number of seconds above 0`);
   const command = args._[0];
   const log = args.quiet ? () => {} : logger('extract');
+  if (args.follow && (command === 'finalize' || args.shard || args['dry-run'])) throw new UserError('FOLLOW=1 goes with a plain extract or extract snapshot --hold: the slot is created with the run\'s snapshot');
   if (args['dry-run'] && (command !== undefined || args.shard)) throw new UserError('--dry-run goes with a plain extract (no snapshot, finalize or --shard): it shows what one extract would copy');
   if (command === 'finalize') {
     const manifest = await finalizeExtract({ store: args.store, run: args.run, log });
@@ -118,6 +125,7 @@ await runCli('extract', async () => {
     schemas: args.schema,
     gzipLevel,
     format: args.format,
+    follow: args.follow,
     log,
   };
   if (command === 'snapshot') {

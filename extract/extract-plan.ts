@@ -4,7 +4,7 @@
 // boundaries are read from the snapshot, but the split decision and the
 // byte estimates come from statistics that may change while shards run.
 import { UserError } from '../lib/errors.ts';
-import { readManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
+import { readManifest, type ExtractManifest, type FollowEntry, type PartEntry } from '../lib/manifest.ts';
 import type { Shard } from '../lib/shard.ts';
 import { claimsOf, fragmentKeys, shardLabel, shardText } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -33,6 +33,8 @@ export interface ExtractPlan {
   tables_selected?: string[];
   /** Relations of the selected schemas not copied, and why (absent when none). */
   skipped?: SkippedRelation[];
+  /** FOLLOW=1: the slot whose snapshot this is (copied into the manifest). */
+  follow?: FollowEntry;
   tables: CatalogTable[];
   units: CopyUnit[];
 }

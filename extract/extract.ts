@@ -11,9 +11,9 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
 import {
   EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, checkExtractFiles, manifestText, readExtractManifest,
-  type ExtractFormat, type ExtractManifest, type PartEntry, type TableEntry,
+  type ExtractFormat, type ExtractManifest, type FollowEntry, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
-import { redact, type PgClient } from '../lib/postgres.ts';
+import { connect, redact, type PgClient } from '../lib/postgres.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
@@ -26,6 +26,7 @@ import {
   type CopyUnit, type ExtractPlan,
 } from './extract-plan.ts';
 import { exportSnapshot, joinSnapshot, type Snapshot } from './snapshot.ts';
+import { checkFollowSource, createFollowSlot, type FollowSlot } from './follow.ts';
 
 export interface ExtractOptions {
   /** Unset: libpq's PG* variables. */
@@ -45,6 +46,8 @@ export interface ExtractOptions {
   lockWaitSeconds?: number;
   /** Seconds the store may take to answer the write check (lib/store-check.ts). */
   storeTimeoutSeconds?: number;
+  /** FOLLOW=1: copy from a new logical replication slot's snapshot, for `make catchup` (extract/follow.ts). */
+  follow?: boolean;
   log: Logger;
 }
 
@@ -67,11 +70,11 @@ interface CopiedPart { unit: CopyUnit; part: PartEntry; seconds: number }
 export async function runExtract(options: ExtractOptions): Promise<ExtractSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
-  // Before the snapshot and its locks: a store that cannot take the parts fails first.
+  // Before the snapshot, its slot and its locks: a store that cannot take the parts fails first.
   await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
-  const snapshot = await exportSnapshot(options.databaseUrl);
+  const { snapshot, slot } = await openSnapshot(run, options);
   try {
-    const plan = await makePlan(snapshot, run, options);
+    const plan = await makePlan(snapshot, run, options, slot?.follow);
     // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
     await run.removeLeftovers();
     options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
@@ -82,6 +85,35 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
     return summarize(options, run, manifest, copied, started);
   } finally {
     await snapshot.close().catch(() => {});
+    await slot?.close().catch(() => {});
+  }
+}
+
+/**
+ * The run's snapshot: its own, or with FOLLOW=1 the one a new replication
+ * slot exports (the slot's walsender connection stays open while it is used).
+ */
+async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ snapshot: Snapshot; slot?: FollowSlot }> {
+  if (!options.follow) return { snapshot: await exportSnapshot(options.databaseUrl) };
+  if (options.tables && options.tables.length > 0) throw new UserError('FOLLOW=1 extracts the whole run (its slot follows every table): drop TABLE=');
+  const previous = await readExtractManifest(run, { checkFiles: false });
+  if (previous?.follow) {
+    throw new UserError(`run ${options.run} already follows replication slot ${previous.follow.slot}: catch it up with make catchup, or drop it (make catchup ARGS=--drop-slot) and extract into a new RUN`);
+  }
+  const client = await connect(options.databaseUrl, 'pg2ddb-extract-follow');
+  let tables: SourceTable[];
+  try {
+    tables = selectTables(await listSourceTables(client, options.schemas), undefined, options.schemas);
+    await checkFollowSource(client, tables);
+  } finally {
+    await client.end().catch(() => {});
+  }
+  const slot = await createFollowSlot(options.databaseUrl, options.run, tables);
+  try {
+    return { snapshot: await exportSnapshot(options.databaseUrl, slot.snapshotName), slot };
+  } catch (err) {
+    await slot.close().catch(() => {});
+    throw err;
   }
 }
 
@@ -92,11 +124,11 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
  */
 export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>): Promise<void> {
   const run = runStorage(options.store, options.run);
-  // Before the snapshot and its locks: a store that cannot take the parts fails first.
+  // Before the snapshot, its slot and its locks: a store that cannot take the parts fails first.
   await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
-  const snapshot = await exportSnapshot(options.databaseUrl);
+  const { snapshot, slot } = await openSnapshot(run, options);
   try {
-    const plan = await makePlan(snapshot, run, options);
+    const plan = await makePlan(snapshot, run, options, slot?.follow);
     await run.put(EXTRACT_PLAN_KEY, `${JSON.stringify(plan, null, 2)}\n`);
     options.log(`holding snapshot ${snapshot.id} at ${snapshot.asOf}: ${plan.units.length} part(s) of ${plan.tables.length} table(s) planned in ${run.uri}/${EXTRACT_PLAN_KEY}`);
     ready(plan);
@@ -107,6 +139,7 @@ export async function holdSnapshot(options: ExtractOptions, ready: (plan: Extrac
     options.log(`released snapshot ${snapshot.id}`);
   } finally {
     await snapshot.close().catch(() => {});
+    await slot?.close().catch(() => {});
   }
 }
 
@@ -139,8 +172,12 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
   return manifest;
 }
 
-async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions): Promise<ExtractPlan> {
+async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions, follow?: FollowEntry): Promise<ExtractPlan> {
   const selected = selectTables(await listSourceTables(snapshot.client, options.schemas), options.tables, options.schemas);
+  // A table created between the publication and the snapshot would be copied but never followed.
+  if (follow && selected.map((t) => t.name).join('\n') !== follow.tables.join('\n')) {
+    throw new UserError(`the tables changed while the replication slot was created (publication ${follow.publication} has ${follow.tables.length}, the snapshot ${selected.length}): rerun the extract`);
+  }
   // Before any table is opened (sizes and range planning included): none may be truncated or rewritten under the snapshot.
   await lockSnapshotTables(snapshot.client, selected, options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS);
   const tables = await readCatalog(snapshot.client, selected);
@@ -156,6 +193,7 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
     options: { ...manifestOptions(options), ...(options.splitRows ? { split_rows: options.splitRows } : {}) },
     ...(options.tables && options.tables.length > 0 ? { tables_selected: tables.map((t) => t.name) } : {}),
     ...(skipped.length > 0 ? { skipped } : {}),
+    ...(follow ? { follow } : {}),
     tables,
     units: await planUnits(snapshot, tables, options.splitRows),
   };
@@ -266,6 +304,7 @@ async function buildManifest(run: Storage, plan: ExtractPlan, parts: Map<string,
     settings: plan.settings,
     options: { format: plan.options.format, compression: plan.options.compression, gzip_level: plan.options.gzip_level, schemas: plan.options.schemas },
     ...(plan.skipped ? { skipped: plan.skipped } : {}),
+    ...(plan.follow ?? previous?.follow ? { follow: plan.follow ?? previous?.follow } : {}),
     tables,
   };
   return manifest;

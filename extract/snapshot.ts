@@ -46,15 +46,22 @@ export interface Snapshot {
   close(): Promise<void>;
 }
 
-export async function exportSnapshot(databaseUrl: string | undefined): Promise<Snapshot> {
+/**
+ * `slotSnapshot`: the snapshot a replication slot exported (FOLLOW=1), which
+ * the coordinator imports and workers join by the same name, instead of one of
+ * its own: the extract then reads exactly what precedes the slot's changes.
+ */
+export async function exportSnapshot(databaseUrl: string | undefined, slotSnapshot?: string): Promise<Snapshot> {
   const client = await connect(databaseUrl, 'pg2ddb-extract');
   try {
     await pinSettings(client);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    if (slotSnapshot) await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(slotSnapshot)}`);
     // The first statement of the transaction takes the snapshot: its timestamp is the run's "now".
     const { rows: [snap] } = await client.query<{ id: string; as_of: string }>(
-      `SELECT pg_export_snapshot() AS id,
+      `SELECT ${slotSnapshot ? '$1::text' : 'pg_export_snapshot()'} AS id,
               to_char(statement_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS as_of`,
+      slotSnapshot ? [slotSnapshot] : [],
     );
     const { rows: [server] } = await client.query<{ version: string; version_num: string; encoding: string; collation: string }>(
       `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS version_num,

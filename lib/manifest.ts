@@ -89,7 +89,23 @@ export interface ExtractManifest {
    * another schema, a foreign table, a materialized view. Absent when none.
    */
   skipped?: { name: string; reason: string }[];
+  /** Set by `extract FOLLOW=1`: the slot whose exported snapshot this run was copied from (catchup reads it). */
+  follow?: FollowEntry;
   tables: TableEntry[];
+}
+
+/**
+ * The logical replication slot of a live run: every change committed after
+ * `consistent_lsn` is in the slot and none before it, so each change is either
+ * in the extract files or in the slot, never both, never neither.
+ */
+export interface FollowEntry {
+  slot: string;
+  publication: string;
+  /** The slot's consistent point (`X/Y`), where its exported snapshot stands. */
+  consistent_lsn: string;
+  /** The tables the publication holds (the run's tables). */
+  tables: string[];
 }
 
 /**

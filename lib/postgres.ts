@@ -8,6 +8,7 @@ import pg from 'pg';
 import { UserError, errorMessage } from './errors.ts';
 
 export type PgClient = pg.Client;
+export type PgClientConfig = pg.ClientConfig;
 
 /** `user@host:port/database`: how messages name a server (no password, ever). */
 export function describeTarget(client: pg.Client): string {
@@ -19,7 +20,8 @@ export function redact(text: string): string {
   return text.replace(/(postgres(?:ql)?:\/\/[^:/@\s]*:)[^@\s]*@/gi, '$1***@').replace(/(password=)\S+/gi, '$1***');
 }
 
-export async function connect(databaseUrl: string | undefined, applicationName: string): Promise<pg.Client> {
+/** `extra`: node-postgres settings beside the URL's, e.g. `replication: 'database'` for a walsender connection. */
+export async function connect(databaseUrl: string | undefined, applicationName: string, extra: Partial<pg.ClientConfig> = {}): Promise<pg.Client> {
   let client: pg.Client;
   let tls: TlsChoice;
   // node-postgres reads any other text as a socket path or key=value pairs and
@@ -34,6 +36,7 @@ export async function connect(databaseUrl: string | undefined, applicationName: 
       ...(params.sslnegotiation ? { sslnegotiation: params.sslnegotiation as pg.ClientConfig['sslnegotiation'] } : {}),
       application_name: applicationName,
       connectionTimeoutMillis: 15_000,
+      ...extra,
     };
     // The host as node-postgres resolves it (URL, ?host=, PGHOST, localhost): what the certificate must name.
     const host = new pg.Client({ ...settings, ssl: true }).host;

@@ -15,7 +15,8 @@ export interface LoadedTables {
   run_id: string;
   table_name: string;
   /** Per source table: the digest of the item files loaded (itemsDigest), when and how. */
-  tables: Record<string, { items_sha256: string; items: number; mode: 'import' | 'batch'; loaded_at: string }>;
+  /** `cutover`: a fresh run compared with the table that catchup brought to the same instant (catchup/cutover.ts). */
+  tables: Record<string, { items_sha256: string; items: number; mode: 'import' | 'batch' | 'cutover'; loaded_at: string }>;
 }
 
 export function loadedKey(tableName: string): string {
@@ -44,7 +45,7 @@ async function readLoaded(run: Storage, tableName: string): Promise<LoadedTables
  * name held is gone.
  */
 export async function recordLoaded(
-  run: Storage, runId: string, tableName: string, tables: TransformTable[], mode: 'import' | 'batch', created: boolean,
+  run: Storage, runId: string, tableName: string, tables: TransformTable[], mode: 'import' | 'batch' | 'cutover', created: boolean,
 ): Promise<void> {
   const record: LoadedTables = (!created && (await readLoaded(run, tableName))) || { format: LOADED_FORMAT, run_id: runId, table_name: tableName, tables: {} };
   const at = new Date().toISOString();

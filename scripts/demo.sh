@@ -11,9 +11,30 @@ set -a; . .local/env; set +a
 # Each demo is a new run (and so a new table): ImportTable only creates tables.
 export RUN=${RUN:-demo-$(date -u +%Y%m%d-%H%M%S)} TABLE=
 
+# LIVE=1: the source stays writable; its changes after the snapshot are caught up from a replication slot.
+LIVE=${LIVE:-}
+FOLLOW_FLAG=()
+if [ -n "$LIVE" ]; then
+  echo
+  echo "== live source: REPLICA IDENTITY FULL on every table (each delete and key change carries its old row)"
+  node - <<'JS'
+const pg = require('pg');
+(async () => {
+  const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await db.connect();
+  const { rows } = await db.query(`SELECT format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', n.nspname, c.relname) AS sql
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND NOT c.relispartition`);
+  for (const r of rows) await db.query(r.sql);
+  console.log(`${rows.length} tables`);
+  await db.end();
+})();
+JS
+  FOLLOW_FLAG=(--follow)
+fi
+
 echo
-echo "== extract: PostgreSQL → $STORE/$RUN/extract/"
-"${NODE[@]}" extract/cli.ts > .local/demo-extract.json
+echo "== extract: PostgreSQL → $STORE/$RUN/extract/${LIVE:+ (FOLLOW=1: from the snapshot of replication slot pg2ddb_<run>)}"
+"${NODE[@]}" extract/cli.ts "${FOLLOW_FLAG[@]}" > .local/demo-extract.json
 
 node - .local/demo-extract.json <<'JS'
 const fs = require('node:fs');
@@ -64,6 +85,38 @@ console.log(`  load       ${l.totals.written ?? l.totals.imported ?? '?'} items 
 console.log(`  verify     ${v.checks.filter((c) => c.ok).length}/${v.checks.length} checks passed            ${v.seconds.toFixed(1)} s`);
 for (const c of v.checks) console.log(`    ${c.ok ? 'PASS' : 'FAIL'} ${c.name}`);
 JS
+if [ -n "$LIVE" ] && [ "$verify_status" -eq 0 ]; then
+  echo
+  echo "== live: the application keeps writing (a user, a payment whose sort key moves, a deleted chat message)"
+  node - <<'JS'
+const pg = require('pg');
+(async () => {
+  const db = new pg.Client({ connectionString: process.env.DATABASE_URL });
+  await db.connect();
+  await db.query(`INSERT INTO users (external_id, auth_provider, email, name, created_at, updated_at)
+    SELECT 'demo-live', auth_provider, 'demo-live@example.test', 'Demo Live', now(), now() FROM users LIMIT 1`);
+  await db.query(`UPDATE payments SET created_at = created_at + interval '1 second' WHERE id = (SELECT id FROM payments ORDER BY id LIMIT 1)`);
+  await db.query(`DELETE FROM chat_messages WHERE id = (SELECT id FROM chat_messages ORDER BY id LIMIT 1)`);
+  await db.end();
+})();
+JS
+  echo
+  echo "== catchup: the slot's changes → $DDB_TABLE (make catchup)"
+  "${NODE[@]}" catchup/cli.ts > .local/demo-catchup.json
+  echo
+  echo "== cutover: writers stopped, drain, a fresh run verified against $DDB_TABLE (make cutover)"
+  "${NODE[@]}" catchup/cutover-cli.ts --writers-stopped > .local/demo-cutover.json || verify_status=$?
+  node - .local/demo-catchup.json .local/demo-cutover.json <<'JS'
+const fs = require('node:fs');
+const [c, x] = process.argv.slice(2).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
+console.log(`\n  catchup    ${c.transactions} transaction(s): ${c.writes.puts} put(s), ${c.writes.deletes} delete(s); lag ${c.before.lag_bytes} → ${c.after.lag_bytes} bytes`);
+console.log(`  cutover    ${x.go ? 'GO' : 'NO-GO'}: fresh run ${x.fresh_run}, ${x.compared} items compared, ${x.differing} differing, ${x.stray} stray`);
+JS
+  echo
+  echo "== the slot is dropped (make catchup ARGS=--drop-slot): the source keeps no WAL for this run"
+  "${NODE[@]}" catchup/cli.ts --drop-slot > /dev/null
+fi
+
 echo
 echo "The whole run as a table and report.html: make report RUN=$RUN; its cost in DynamoDB: make plan RUN=$RUN"
 [ "$verify_status" -eq 0 ] || echo "verify FAILED: see .local/demo-verify.json"

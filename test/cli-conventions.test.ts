@@ -10,7 +10,7 @@ import path from 'node:path';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { REPO, runCli } from './cli.ts';
 
-const CLIS = ['extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'load/verify-cli.ts', 'load/plan/cli.ts', 'load/plan/run-report-cli.ts', 'load/plan/run-status-cli.ts'];
+const CLIS = ['extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'load/verify-cli.ts', 'load/plan/cli.ts', 'load/plan/run-report-cli.ts', 'load/plan/run-status-cli.ts', 'catchup/cli.ts', 'catchup/cutover-cli.ts'];
 
 test('every CLI prints the package version with --version', async (t) => {
   const { version } = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as { version: string };

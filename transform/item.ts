@@ -10,6 +10,9 @@ import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from './decode/dynamodb-l
 import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
 import type { Mapper, RowValues } from './mapper.ts';
 import type { JoinIndex } from './join-index.ts';
+
+/** What a join answers: the run's index file in transform, the rows of a change batch and the source in catchup. */
+export type JoinLookup = Pick<JoinIndex, 'get' | 'has'>;
 import { compileTemplate, type CompiledTemplate } from './template.ts';
 
 export interface Reject {
@@ -84,7 +87,7 @@ export class ItemBuilder {
   constructor(
     private readonly mapper: Mapper,
     private readonly table: TableEntry,
-    private readonly joins: Map<string, JoinIndex>,
+    private readonly joins: Map<string, JoinLookup>,
     onWarning: (column: string, reason: string) => void = () => {},
   ) {
     table.columns.forEach((c, i) => this.index.set(c.name, i));

@@ -2,6 +2,7 @@
 // progress`), read from the manifests and load records alone: done, stale,
 // missing or failed, with rows, items and rejects, and the next command.
 import { staleTables } from '../../lib/freshness.ts';
+import { formatBytes } from '../../lib/log.ts';
 import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../../lib/manifest.ts';
 import type { Storage } from '../../lib/storage.ts';
 import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../../lib/transform-manifest.ts';
@@ -34,6 +35,11 @@ export interface RunStatus {
   tables: TableStatus[];
   /** The command that moves the run forward, or undefined when every stage is done. */
   next?: string;
+  /**
+   * A FOLLOW=1 run: its replication slot and the WAL it keeps on the source
+   * (the one thing status asks the database; `error` when it could not).
+   */
+  follow?: { slot: string; exists?: boolean; retained_bytes?: number; lag_bytes?: number; warning?: string; error?: string };
 }
 
 async function readJson<T>(run: Storage, key: string): Promise<{ value: T; text: string } | undefined> {
@@ -124,7 +130,15 @@ export function renderStatus(status: RunStatus): string {
     line(header),
     ...rows.map(line),
     ...status.tables.flatMap((t) => t.notes.map((n) => `  ${t.name}: ${n}`)),
+    ...(status.follow ? [followLine(status.follow)] : []),
+    ...(status.follow?.warning ? [status.follow.warning] : []),
     status.next ? `next: ${status.next}` : 'every stage is done',
   ];
   return `${out.join('\n')}\n`;
+}
+
+function followLine(follow: NonNullable<RunStatus['follow']>): string {
+  if (follow.error) return `slot ${follow.slot}: WAL retained unknown (${follow.error})`;
+  if (!follow.exists) return `slot ${follow.slot}: dropped (the source keeps no WAL for this run)`;
+  return `slot ${follow.slot}: WAL retained ${formatBytes(follow.retained_bytes ?? 0)}, ${formatBytes(follow.lag_bytes ?? 0)} not yet caught up (make catchup)`;
 }

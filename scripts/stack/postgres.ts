@@ -114,6 +114,8 @@ export async function startEmbeddedPostgres(paths: StackPaths): Promise<Postgres
         '-c', 'full_page_writes=off',
         // Parallel ava workers each open a few connections per test database.
         '-c', 'max_connections=200',
+        // Catch-up (issue 17) reads a logical replication slot; 18's defaults leave 10 slots and senders.
+        '-c', 'wal_level=logical',
       ],
       env: { PATH: process.env.PATH, LC_MESSAGES: 'C', TZ: 'UTC' },
       cwd: paths.pgDataDir,

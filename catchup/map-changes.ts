@@ -1,0 +1,284 @@
+// A batch of decoded changes → the writes that bring the DynamoDB table to the
+// batch's end, through the transform's own mappers (transform/item.ts), in
+// commit order: insert/update → put, delete → delete, an item key that
+// changed → delete the old item and put the new. Only each item's last write
+// in the batch is kept (a BatchWriteItem may not name one key twice, and the
+// last write is the one that decides the item), so the writes can go out in
+// any order.
+//
+// Joins (a mapper that reads another table's row): the joined row's value is
+// taken from the changes seen so far in this run of catchup when that row
+// changed, else read from the source as it is now. An old row (a delete's, an
+// update's before image) is keyed with the last value seen even when the
+// joined row was deleted first (ON DELETE CASCADE logs the parent first). When
+// a joined value changes (a device moves to another user), the rows that join
+// it are read from the source and moved: old item deleted, new one put. Reads
+// from the source "now" can be ahead of the batch; the changes between are in
+// the slot and are applied by a later batch, so once writers stop and the slot
+// is drained the table equals the source, which cutover proves.
+import type { TableEntry } from '../lib/manifest.ts';
+import { quoteIdent, type PgClient } from '../lib/postgres.ts';
+import { qualifiedName } from '../lib/run-layout.ts';
+import { UserError } from '../lib/errors.ts';
+import { ItemBuilder, isReject, type Item, type JoinLookup, type Reject } from '../transform/item.ts';
+import type { Join, Mapper } from '../transform/mapper.ts';
+import type { Plan } from '../transform/plan.ts';
+import { toItemValue, type ItemJson, type ItemValue } from '../load/attribute-json.ts';
+import { UNCHANGED, type Message, type Relation, type TupleValue } from './decode.ts';
+
+export type Write = { kind: 'put'; pk: string; sk: string; item: ItemValue } | { kind: 'delete'; pk: string; sk: string };
+
+export interface CatchupReject extends Reject {
+  /** The commit LSN of the change's transaction (catchup rows have no extract row number: `row` is 0). */
+  lsn: string;
+}
+
+export interface TableCounts { inserts: number; updates: number; deletes: number; rejected: number }
+
+type Row = (string | null)[];
+
+/** The table's items of `entityType` under partition key `pk` whose sort key starts with `skPrefix` (a DynamoDB Query). */
+export type ItemsUnder = (pk: string, skPrefix: string, entityType: string) => Promise<{ pk: string; sk: string }[]>;
+/** A joined row's value as last seen: `deleted` rows still key the old rows that joined them. */
+interface Seen { value: string | null; deleted: boolean }
+
+/** Raw text of every value: what COPY prints, as the extract files hold it. */
+const RAW_TEXT = { getTypeParser: () => (text: string) => text } as never;
+
+export class ChangeMapper {
+  private readonly tables = new Map<string, { entry: TableEntry; builder?: ItemBuilder; mapper?: Mapper }>();
+  private readonly relations = new Map<number, { entry: TableEntry; builder?: ItemBuilder; mapper?: Mapper; order: number[] }>();
+  /** Per join target `table\ncolumn match\ncolumn take`: match value → take value, as changes showed it. */
+  private readonly seen = new Map<string, Map<string, Seen>>();
+  /** While building an old row, deleted joined rows still answer. */
+  private oldRow = false;
+  readonly counts = new Map<string, TableCounts>();
+
+  constructor(plans: Plan[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
+    for (const plan of plans) {
+      const mapper = plan.mapper?.mapper;
+      const joins = new Map<string, JoinLookup>(Object.entries(mapper?.joins ?? {}).map(([name, join]) => [name, this.lookup(join)]));
+      this.tables.set(plan.table.name, { entry: plan.table, ...(mapper ? { mapper, builder: new ItemBuilder(mapper, plan.table, joins) } : {}) });
+    }
+  }
+
+  private lookup(join: Join): JoinLookup {
+    const values = this.seenOf(join);
+    return {
+      has: (key) => this.answer(values.get(key)) !== undefined,
+      get: (key) => this.answer(values.get(key)),
+    };
+  }
+
+  private answer(seen: Seen | undefined): string | null | undefined {
+    if (!seen || (seen.deleted && !this.oldRow)) return undefined;
+    return seen.value;
+  }
+
+  private seenOf(join: Pick<Join, 'table' | 'match' | 'take'>): Map<string, Seen> {
+    const id = `${join.table}\n${join.match}\n${join.take}`;
+    let values = this.seen.get(id);
+    if (!values) this.seen.set(id, (values = new Map()));
+    return values;
+  }
+
+  /** The joins whose other table is `table` (their values change with its rows), with the tables that use them. */
+  private joinsOnto(table: string): { owner: string; name: string; join: Join }[] {
+    const found: { owner: string; name: string; join: Join }[] = [];
+    for (const [owner, t] of this.tables) {
+      for (const [name, join] of Object.entries(t.mapper?.joins ?? {})) if (join.table === table) found.push({ owner, name, join });
+    }
+    return found;
+  }
+
+  /** Maps one batch's messages; returns each touched item's last write and the batch's rejects. */
+  async map(messages: Message[]): Promise<{ writes: Map<string, Write>; rejects: CatchupReject[] }> {
+    const writes = new Map<string, Write>();
+    const rejects: CatchupReject[] = [];
+    let lsn = '';
+    const put = (item: Item) => {
+      const json = JSON.parse(item.line) as { Item: ItemJson };
+      writes.set(`${item.pk}\0${item.sk}`, { kind: 'put', pk: item.pk, sk: item.sk, item: toItemValue(json.Item) });
+    };
+    const remove = (item: Item) => writes.set(`${item.pk}\0${item.sk}`, { kind: 'delete', pk: item.pk, sk: item.sk });
+    for (const message of messages) {
+      switch (message.kind) {
+        case 'begin':
+          lsn = message.finalLsn;
+          break;
+        case 'relation':
+          this.relations.set(message.relation.id, this.relationOf(message.relation));
+          break;
+        case 'truncate':
+          throw new UserError(`table(s) ${message.relationIds.map((id) => this.relations.get(id)?.entry.name ?? `oid ${id}`).join(', ')} were truncated in the transaction committed at ${lsn}: ` +
+            'catchup does not empty a table; extract FOLLOW=1 into a new RUN');
+        case 'insert': case 'update': case 'delete': {
+          const relation = this.relations.get(message.relationId);
+          if (!relation) throw new Error(`pgoutput: a change of relation ${message.relationId} before its description`);
+          const counts = this.countsOf(relation.entry.name);
+          const old = message.kind === 'insert' ? undefined : message.old && this.row(relation, message.old);
+          const row = message.kind === 'delete' ? undefined : this.row(relation, message.row, message.kind === 'update' ? message.old : undefined);
+          counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;
+          if (message.kind === 'update' && !old) {
+            throw new UserError(`table ${relation.entry.name}: an update came without its old row: the table's REPLICA IDENTITY is no longer FULL; run ALTER TABLE ${quoteIdent(relation.entry.schema)}.${quoteIdent(relation.entry.table)} REPLICA IDENTITY FULL, then extract FOLLOW=1 into a new RUN`);
+          }
+          const oldItem = old && relation.builder ? await this.build(relation, old, true) : undefined;
+          const newItem = row && relation.builder ? await this.build(relation, row, false) : undefined;
+          if (oldItem && !isReject(oldItem) && (!newItem || isReject(newItem) || newItem.pk !== oldItem.pk || newItem.sk !== oldItem.sk)) remove(oldItem);
+          if (newItem && isReject(newItem)) {
+            counts.rejected++;
+            rejects.push({ ...newItem, lsn });
+          } else if (newItem) put(newItem);
+          await this.followJoins(relation.entry, old, row, put, remove, writes, (r) => {
+            this.countsOf(r.table).rejected++;
+            rejects.push({ ...r, lsn });
+          });
+          break;
+        }
+        default:
+          break;
+      }
+    }
+    return { writes, rejects };
+  }
+
+  private countsOf(table: string): TableCounts {
+    let counts = this.counts.get(table);
+    if (!counts) this.counts.set(table, (counts = { inserts: 0, updates: 0, deletes: 0, rejected: 0 }));
+    return counts;
+  }
+
+  /** A relation's columns against the manifest's: the order a tuple's values take in an extract row. */
+  private relationOf(relation: Relation) {
+    const name = qualifiedName(relation.schema, relation.table);
+    const table = this.tables.get(name);
+    if (!table) throw new UserError(`the slot sent changes of table ${name}, which run's extract does not hold`);
+    const order = table.entry.columns.map((column) => {
+      const at = relation.columns.indexOf(column.name);
+      if (at < 0) {
+        throw new UserError(column.generated
+          ? `table ${name}: the slot does not send generated column ${column.name} (PostgreSQL 18 publishes stored generated columns; older servers cannot): catchup cannot rebuild its items`
+          : `table ${name}: column ${column.name} is gone from the source since the extract (DDL is not replicated): extract FOLLOW=1 into a new RUN`);
+      }
+      return at;
+    });
+    if (relation.columns.length !== order.length) {
+      const added = relation.columns.filter((c) => !table.entry.columns.some((m) => m.name === c));
+      throw new UserError(`table ${name}: column(s) ${added.join(', ')} were added at the source since the extract (DDL is not replicated): extract FOLLOW=1 into a new RUN`);
+    }
+    return { ...table, order };
+  }
+
+  /** A tuple in the extract's column order; an unchanged TOASTed value comes from the old row (REPLICA IDENTITY FULL sends it whole). */
+  private row(relation: { entry: TableEntry; order: number[] }, values: TupleValue[], old?: TupleValue[]): Row {
+    return relation.order.map((at, i) => {
+      const value = values[at];
+      if (value !== UNCHANGED) return value ?? null;
+      const before = old?.[at];
+      if (before === undefined || before === UNCHANGED) {
+        throw new UserError(`table ${relation.entry.name}: column ${relation.entry.columns[i]!.name} came as "unchanged" without its old value: set REPLICA IDENTITY FULL on the table`);
+      }
+      return before;
+    });
+  }
+
+  /** Builds an item, first reading from the source any joined value no change has shown yet. */
+  private async build(table: { entry: TableEntry; builder?: ItemBuilder; mapper?: Mapper }, row: Row, old: boolean): Promise<Item | Reject> {
+    for (const join of Object.values(table.mapper?.joins ?? {})) {
+      const on = row[table.entry.columns.findIndex((c) => c.name === join.on)];
+      if (on === null || on === undefined) continue;
+      const values = this.seenOf(join);
+      if (!values.has(on)) {
+        const other = this.tables.get(join.table)!.entry;
+        const { rows } = await this.source.query<string[]>({
+          text: `SELECT ${quoteIdent(join.take)} FROM ${quoteIdent(other.schema)}.${quoteIdent(other.table)} WHERE ${quoteIdent(join.match)} = $1`,
+          values: [on], rowMode: 'array', types: RAW_TEXT,
+        });
+        if (rows.length > 0) values.set(on, { value: rows[0]![0] ?? null, deleted: false });
+      }
+    }
+    this.oldRow = old;
+    try {
+      return table.builder!.build(row, 0);
+    } finally {
+      this.oldRow = false;
+    }
+  }
+
+  /**
+   * A changed row of a joined table: records its value for the rows that join
+   * it, and when that value (or its match) changed, moves those rows' items.
+   */
+  private async followJoins(
+    entry: TableEntry, old: Row | undefined, row: Row | undefined, put: (item: Item) => void, remove: (item: Item) => void, writes: Map<string, Write>,
+    reject: (reject: Reject) => void,
+  ): Promise<void> {
+    const col = (name: string) => entry.columns.findIndex((c) => c.name === name);
+    for (const { owner, name, join } of this.joinsOnto(entry.name)) {
+      const values = this.seenOf(join);
+      const [oldMatch, oldTake] = old ? [old[col(join.match)] ?? null, old[col(join.take)] ?? null] : [null, null];
+      const [newMatch, newTake] = row ? [row[col(join.match)] ?? null, row[col(join.take)] ?? null] : [null, null];
+      const moved = old !== undefined && (oldMatch !== newMatch || oldTake !== newTake || !row);
+      const dependents = moved && row && oldMatch !== null ? await this.rowsJoining(owner, join, [...new Set([oldMatch, newMatch].filter((v): v is string => v !== null))]) : [];
+      const target = this.tables.get(owner)!;
+      const before = [];
+      if (oldMatch !== null && !values.has(oldMatch)) values.set(oldMatch, { value: oldTake, deleted: false });
+      for (const dependent of dependents) before.push(await this.build(target, dependent, true));
+      // Rows that joined the old value but are gone from the source by now still have items under the
+      // old value: found in the table (and in this batch's writes) by the key the old value gives.
+      if (moved && row && oldMatch !== null && oldTake !== null) {
+        for (const key of await this.itemsJoining(target.mapper!, name, join, oldMatch, oldTake, writes)) writes.set(`${key.pk}\0${key.sk}`, { kind: 'delete', ...key });
+      }
+      if (oldMatch !== null && (!row || oldMatch !== newMatch)) values.set(oldMatch, { value: oldTake, deleted: true });
+      if (newMatch !== null) values.set(newMatch, { value: newTake, deleted: false });
+      for (const [i, dependent] of dependents.entries()) {
+        const was = before[i]!;
+        const now = await this.build(target, dependent, false);
+        if (!isReject(was) && (isReject(now) || now.pk !== was.pk || now.sk !== was.sk)) remove(was);
+        if (isReject(now)) reject(now);
+        else put(now);
+      }
+    }
+  }
+
+  /**
+   * Item keys of `mapper` that a row joining `match` (whose joined value was
+   * `take`) has: the partition key must be fully given by the join and its
+   * `on` column (USER#{user_id}, JOB#{client_job_id}); the sort key's text up
+   * to its first other value is the prefix searched. Else none are found, and
+   * the rows the source still holds are all that move.
+   */
+  private async itemsJoining(mapper: Mapper, name: string, join: Join, match: string, take: string, writes: Map<string, Write>): Promise<{ pk: string; sk: string }[]> {
+    const known = (placeholder: string) => (placeholder === name ? take : placeholder === join.on ? match : undefined);
+    const pk = templatePrefix(mapper.key.pk, known);
+    if (!pk.complete) return [];
+    const sk = templatePrefix(mapper.key.sk, known).text;
+    const found = await this.itemsUnder(pk.text, sk, mapper.entityType);
+    for (const w of writes.values()) if (w.kind === 'put' && w.pk === pk.text && w.sk.startsWith(sk) && w.item.entity_type?.S === mapper.entityType) found.push({ pk: w.pk, sk: w.sk });
+    return found;
+  }
+
+  /** The rows of `owner` that join any of `matches`, as the source holds them now, in the extract's column order. */
+  private async rowsJoining(owner: string, join: Join, matches: string[]): Promise<Row[]> {
+    const entry = this.tables.get(owner)!.entry;
+    const { rows } = await this.source.query<Row>({
+      text: `SELECT ${entry.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(entry.schema)}.${quoteIdent(entry.table)} WHERE ${quoteIdent(join.on)}::text = ANY($1::text[])`,
+      values: [matches], rowMode: 'array', types: RAW_TEXT,
+    });
+    return rows;
+  }
+}
+
+/** A key template's text up to its first value `known` cannot give (`{name:4}` padding is not rendered: it stops there too). */
+export function templatePrefix(template: string, known: (name: string) => string | undefined): { text: string; complete: boolean } {
+  let text = '';
+  let at = 0;
+  for (const m of template.matchAll(/\{([A-Za-z_][A-Za-z0-9_]*)(:\d+)?\}/g)) {
+    text += template.slice(at, m.index);
+    const value = m[2] ? undefined : known(m[1]!);
+    if (value === undefined) return { text, complete: false };
+    text += value;
+    at = m.index! + m[0].length;
+  }
+  return { text: text + template.slice(at), complete: true };
+}

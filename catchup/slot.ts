@@ -1,0 +1,132 @@
+// The run's replication slot through PostgreSQL's SQL interface: changes are
+// peeked (read without consuming) in bounded batches of whole transactions,
+// and the slot is advanced only once their writes are durable in DynamoDB. A
+// catchup killed anywhere leaves the slot where the last durable batch ended,
+// so a rerun reads the unconfirmed changes again: applying them twice gives
+// the same items, since each item's last write wins.
+import { createHash } from 'node:crypto';
+import { UserError } from '../lib/errors.ts';
+import type { FollowEntry } from '../lib/manifest.ts';
+import { connect, quoteIdent, quoteLiteral, type PgClient } from '../lib/postgres.ts';
+import { decodeMessage, type Message } from './decode.ts';
+
+/**
+ * Value text follows the session's settings in the backend that decodes, so
+ * they are pinned as extract pins them (extract/snapshot.ts): a change's text
+ * is then the text COPY printed for the same value.
+ */
+const PINNED_SETTINGS: Record<string, string> = {
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'iso_8601',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  client_encoding: 'UTF8',
+  search_path: 'pg_catalog',
+  standard_conforming_strings: 'on',
+  statement_timeout: '0',
+  lc_monetary: 'C',
+};
+
+export interface SlotState {
+  /** pg_current_wal_lsn() when read. */
+  current_lsn: string;
+  confirmed_lsn: string;
+  /** WAL written since the last confirmed change (what catchup has still to read). */
+  lag_bytes: number;
+  /** WAL the slot keeps on the source's disk (from its restart_lsn). */
+  retained_bytes: number;
+  /** Age of the oldest change not yet applied (0 when none). */
+  lag_seconds: number;
+}
+
+export class Slot {
+  private constructor(readonly client: PgClient, readonly follow: FollowEntry) {}
+
+  /**
+   * Opens the slot for one catchup: a session-level advisory lock named after
+   * the slot keeps two catchups of a run from applying the same changes at once.
+   */
+  static async open(databaseUrl: string | undefined, follow: FollowEntry): Promise<Slot> {
+    const client = await connect(databaseUrl, 'pg2ddb-catchup');
+    try {
+      await client.query(Object.entries(PINNED_SETTINGS).map(([name, value]) => `SET ${name} = ${quoteLiteral(value)};`).join('\n'));
+      const { rows: [slot] } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);
+      if (!slot) throw new UserError(`replication slot ${follow.slot} does not exist (dropped, or never created): the run cannot be caught up; extract FOLLOW=1 into a new RUN`);
+      const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey(follow.slot)]);
+      if (!lock!.ok) throw new UserError(`another catchup of slot ${follow.slot} is running: let it finish`);
+      return new Slot(client, follow);
+    } catch (err) {
+      await client.end().catch(() => {});
+      throw err;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.client.end();
+  }
+
+  async currentLsn(): Promise<string> {
+    return (await this.client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+  }
+
+  async confirmedLsn(): Promise<string> {
+    return (await this.client.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1', [this.follow.slot])).rows[0]!.lsn;
+  }
+
+  async state(): Promise<SlotState> {
+    const { rows: [s] } = await this.client.query<{ current_lsn: string; confirmed_lsn: string; lag: string; retained: string }>(
+      `SELECT pg_current_wal_lsn()::text AS current_lsn, confirmed_flush_lsn::text AS confirmed_lsn,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)::bigint::text AS lag,
+              pg_wal_lsn_diff(pg_current_wal_lsn(), restart_lsn)::bigint::text AS retained
+         FROM pg_replication_slots WHERE slot_name = $1`,
+      [this.follow.slot],
+    );
+    // The first pending transaction's commit time dates the lag.
+    const first = (await this.peek(null, 1)).find((m) => m.kind === 'begin');
+    return {
+      current_lsn: s!.current_lsn,
+      confirmed_lsn: s!.confirmed_lsn,
+      lag_bytes: Number(s!.lag),
+      retained_bytes: Number(s!.retained),
+      lag_seconds: first?.kind === 'begin' ? Math.max(0, (Date.now() - first.commitTime.getTime()) / 1000) : 0,
+    };
+  }
+
+  /**
+   * Whole transactions from the slot's confirmed position, in commit order:
+   * those committed before `uptoLsn` (null: any), stopping after the
+   * transaction that reaches `maxChanges` messages.
+   */
+  async peek(uptoLsn: string | null, maxChanges: number): Promise<Message[]> {
+    const { rows } = await this.client.query<{ data: Buffer }>(
+      `SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, $3, 'proto_version', '1', 'publication_names', $4)`,
+      // Slot and publication names are pg2ddb_<run> in [a-z0-9_] (extract/follow.ts): no quoting needed in the option.
+      [this.follow.slot, uptoLsn, maxChanges, this.follow.publication],
+    );
+    return rows.map((r) => decodeMessage(r.data));
+  }
+
+  /** Confirms every change up to `lsn` (a commit's end): the slot will not send them again and frees their WAL. */
+  async confirm(lsn: string): Promise<void> {
+    await this.client.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [this.follow.slot, lsn]);
+  }
+}
+
+/** Drops the run's slot and publication (`catchup --drop-slot`); true when there was a slot. */
+export async function dropSlot(databaseUrl: string | undefined, follow: FollowEntry): Promise<boolean> {
+  const client = await connect(databaseUrl, 'pg2ddb-catchup');
+  try {
+    const { rows: [slot] } = await client.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);
+    if (slot?.active) throw new UserError(`replication slot ${follow.slot} is in use by another session: stop it, then rerun --drop-slot`);
+    if (slot) await client.query('SELECT pg_drop_replication_slot($1)', [follow.slot]);
+    await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(follow.publication)}`);
+    return slot !== undefined;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+function lockKey(slot: string): string {
+  return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`pg2ddb catchup ${slot}`).digest('hex').slice(0, 16)}`)).toString();
+}

@@ -1,0 +1,222 @@
+// Live cutover (issue 17): a writer inserts, updates, deletes and changes item
+// keys on several tables all through extract FOLLOW=1, transform, load and
+// catchup; then it stops and cutover must say GO: a fresh run of the frozen
+// source equals the table, 0 differing, 0 stray. Again with catchup SIGKILLed
+// between batches and rerun. Logical decoding needs wal_level=logical: when
+// the stack's server lacks it (CI's PostgreSQL 15), an embedded PostgreSQL of
+// its own serves these tests, so they never skip.
+import fs from 'node:fs';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import test from 'ava';
+import pg from 'pg';
+import { loadFixtureDatabase } from '../fixtures/load.ts';
+import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
+import { stackPaths } from '../scripts/stack/paths.ts';
+import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
+import { openStorage } from '../lib/storage.ts';
+import { REPO, runCli } from './cli.ts';
+import { freshBucketPrefix, randomName, stackEnv, stackEnvFile } from './stack.ts';
+
+let adminUrl: string;
+let stopServer: (() => Promise<void>) | undefined;
+
+test.before(async () => {
+  adminUrl = stackEnv().PG_ADMIN_URL!;
+  const probe = new pg.Client({ connectionString: adminUrl });
+  await probe.connect();
+  const level = (await probe.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
+  await probe.end();
+  if (level === 'logical') return;
+  // Beside the stack's own state: a directory the postgres user can reach (mkdtemp's are 0700, root's).
+  const dir = path.join(path.dirname(stackEnvFile()), 'catchup-pg');
+  fs.rmSync(dir, { recursive: true, force: true });
+  fs.mkdirSync(dir, { recursive: true });
+  const paths = stackPaths(dir);
+  adminUrl = (await startEmbeddedPostgres(paths)).adminUrl;
+  stopServer = async () => {
+    const group = liveServiceGroup(paths, 'postgres');
+    if (group !== undefined) await stopGroup(group, 'SIGINT');
+    fs.rmSync(dir, { recursive: true, force: true });
+  };
+});
+
+test.after.always(async () => { await stopServer?.(); });
+
+/** One writer transaction after another until stopped: every kind of change the mappers must follow. */
+function startWriter(url: string): { stop: () => Promise<number> } {
+  const client = new pg.Client({ connectionString: url });
+  let running = true;
+  let n = 0;
+  const statements = [
+    // A new user (and, through the same transaction, a consent for them).
+    (i: number) => `WITH u AS (INSERT INTO users (external_id, auth_provider, email, name, created_at, updated_at)
+       SELECT 'w${i}', auth_provider, 'w${i}@example.test', 'Writer ${i}', now(), now() FROM users LIMIT 1 RETURNING id)
+       INSERT INTO consent_records (user_id, consent_type, consent_given, consent_version, created_at) SELECT id, 'privacy_policy', true, 'v1', now() FROM u`,
+    () => `UPDATE users SET name = name || '!', updated_at = now() WHERE id = (SELECT id FROM users ORDER BY random() LIMIT 1)`,
+    // The sort key PAYMENT#{created_at}#{id} changes: delete the old item, put the new.
+    () => `UPDATE payments SET created_at = created_at + interval '1 second' WHERE id = (SELECT id FROM payments ORDER BY random() LIMIT 1)`,
+    () => `DELETE FROM chat_messages WHERE id = (SELECT id FROM chat_messages ORDER BY random() LIMIT 1)`,
+    // A job and its event in one transaction (the event's key joins the job), with a ttl. Not one already
+    // past: DynamoDB Local's TTL sweeper deleting it between verify's Scan and its BatchGet fails verify's
+    // count check (the item is counted present and expired), a race in verify, not in catchup.
+    (i: number) => `WITH j AS (INSERT INTO processing_jobs (job_id, user_id, original_filename, sanitized_filename, file_type, file_size, s3_bucket, s3_key, status, uploaded_at, created_at, ttl_expires_at)
+       SELECT 'wjob-${i}', user_id, 'f.pdf', 'f.pdf', file_type, 1, 'b', 'k${i}', status, now(), now(), now() + interval '1 day' FROM processing_jobs LIMIT 1 RETURNING id)
+       INSERT INTO processing_job_events (job_id, event_type, event_status, user_id_hash, created_at) SELECT id, 'upload', 'ok', 'h${i}', now() FROM j`,
+    // A device moves to another user: its biometric registrations' keys (joined) move too.
+    () => `UPDATE user_devices SET user_id = (SELECT id FROM users ORDER BY random() LIMIT 1), updated_at = now()
+       WHERE id = (SELECT device_id FROM biometric_registrations ORDER BY random() LIMIT 1)`,
+    // An empty key part (no GSI2 entry) and back.
+    () => `UPDATE users SET external_id = CASE WHEN external_id = '' THEN 'back' || id ELSE '' END WHERE id = (SELECT id FROM users ORDER BY random() LIMIT 1)`,
+    // A NULL key part (AUDIT_USER#ANONYMOUS) and back: the item key moves, and the generated ttl column with it.
+    () => `UPDATE audit_events SET user_id_hash = CASE WHEN user_id_hash IS NULL THEN md5(id::text) ELSE NULL END,
+       retention_period_years = 1 + retention_period_years % 10 WHERE id = (SELECT id FROM audit_events ORDER BY random() LIMIT 1)`,
+    // An empty joined key part: the job and its events become rejects (old items deleted), then come back.
+    () => `UPDATE processing_jobs SET job_id = CASE WHEN job_id = '' THEN 'back-' || id ELSE '' END
+       WHERE id = (SELECT id FROM processing_jobs ORDER BY job_id = '' DESC, random() LIMIT 1)`,
+    // An oversize value: the item becomes a reject (its old item deleted), then fits again.
+    () => `UPDATE processing_jobs SET error_message = CASE WHEN error_message IS NULL OR length(error_message) < 1000 THEN repeat(md5(id::text), 15000) ELSE NULL END
+       WHERE id = (SELECT id FROM processing_jobs ORDER BY random() LIMIT 1)`,
+    () => `UPDATE processing_jobs SET progress_percentage = (random() * 100)::int, updated_at = now() WHERE id = (SELECT id FROM processing_jobs ORDER BY random() LIMIT 1)`,
+    // A user and everything of theirs (cascades through jobs → events, devices → biometrics).
+    // (One in three rounds, and never a subscriber: verify's access patterns need some left to sample.)
+    (i: number) => (i % 30 === 9 ? `DELETE FROM users WHERE id = (SELECT id FROM users u WHERE NOT EXISTS (SELECT 1 FROM subscriptions s WHERE s.user_id = u.id) ORDER BY random() LIMIT 1)` : 'SELECT 1'),
+  ];
+  const done = (async () => {
+    await client.connect();
+    while (running) {
+      const statement = statements[n % statements.length]!(n);
+      n++;
+      // A statement the data refuses (a unique key taken) changes nothing: the writer goes on.
+      await client.query(statement).catch(() => {});
+      await new Promise((r) => setTimeout(r, 15));
+    }
+    await client.end();
+  })();
+  return { stop: async () => { running = false; await done; return n; } };
+}
+
+async function liveRun(t: import('ava').ExecutionContext) {
+  const name = randomName('t_');
+  const url = await createDatabase(adminUrl, name);
+  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
+  await loadFixtureDatabase(url, {});
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const { rows } = await db.query<{ sql: string }>(
+    `SELECT format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', n.nspname, c.relname) AS sql FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND NOT c.relispartition`,
+  );
+  for (const r of rows) await db.query(r.sql);
+  await db.end();
+  const run = randomName('live-');
+  const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: run, DDB_TABLE: randomName('live-'), MODE: 'batch', CI: 'true' };
+  t.teardown(async () => {
+    // Drop the slot, whatever the test did: a slot left behind keeps WAL forever.
+    await runCli('catchup/cli.ts', ['--drop-slot'], env);
+  });
+  return { url, run, env };
+}
+
+async function pipeline(t: import('ava').ExecutionContext, env: Record<string, string>) {
+  for (const [script, args] of [['extract/cli.ts', ['--follow']], ['transform/cli.ts', []], ['load/cli.ts', []]] as const) {
+    const r = await runCli(script, [...args], env);
+    t.is(r.code, 0, `${script}: ${r.stderr}`);
+  }
+}
+
+test.serial('cutover says GO after a writer changed every table kind through extract, transform, load and catchup', async (t) => {
+  const { url, env } = await liveRun(t);
+  const writer = startWriter(url);
+  await pipeline(t, env);
+  const first = await runCli('catchup/cli.ts', [], env);
+  t.is(first.code, 0, first.stderr);
+  const caught = JSON.parse(first.stdout) as { transactions: number; writes: { puts: number; deletes: number }; rejected: number };
+  t.true(caught.transactions > 0 && caught.writes.deletes > 0, first.stdout);
+  // The oversize rows are rejects, written as transform writes them, with the change's commit LSN.
+  t.true(caught.rejected > 0, first.stdout);
+  const store = openStorage(env.STORE).sub(env.RUN);
+  const files = await store.list('catchup/rejects');
+  const rejects = (await Promise.all(files.map((f) => store.getText(f.key)))).join('').trim().split('\n').map((l) => JSON.parse(l) as { table: string; reason: string; lsn: string });
+  t.true(rejects.some((r) => r.table === 'processing_jobs' && /over the 400 KB limit/.test(r.reason) && /^[0-9A-F]+\/[0-9A-F]+$/.test(r.lsn)), JSON.stringify(rejects.slice(0, 3)));
+  // make status asks the source for the WAL the slot keeps.
+  const status = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  const follow = (JSON.parse(status.stdout) as { follow: { exists: boolean; retained_bytes: number } }).follow;
+  t.true(follow.exists && follow.retained_bytes > 0, status.stdout);
+  const written = await writer.stop();
+  t.true(written > 20, `the writer made ${written} changes`);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  const result = JSON.parse(cutover.stdout) as { go: boolean; differing: number; stray: number; missing: number; compared: number };
+  t.true(result.go, cutover.stderr);
+  t.is(result.differing, 0);
+  t.is(result.stray, 0);
+  t.is(result.missing, 0);
+  t.true(result.compared > 250);
+  t.is(cutover.code, 0);
+  // The slot is gone after --drop-slot, and the source keeps no WAL for it.
+  const dropped = await runCli('catchup/cli.ts', ['--drop-slot', '--json'], env);
+  t.true((JSON.parse(dropped.stdout) as { dropped: boolean }).dropped);
+  const after = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  t.false((JSON.parse(after.stdout) as { follow: { exists: boolean } }).follow.exists);
+});
+
+test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves the table as an uninterrupted run would', async (t) => {
+  const { url, env } = await liveRun(t);
+  const writer = startWriter(url);
+  await pipeline(t, env);
+  await new Promise((r) => setTimeout(r, 1000));
+  await writer.stop();
+  // Small batches, killed as soon as the first one is confirmed: the rest must be read again.
+  const killed = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'catchup/cli.ts', '--batch', '20'], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/applied .* transaction/.test(stderr)) child.kill('SIGKILL');
+    });
+    child.on('close', (_code, signal) => resolve({ signal, stderr }));
+  });
+  t.is(killed.signal, 'SIGKILL', killed.stderr);
+  const rerun = await runCli('catchup/cli.ts', ['--until-lag', '0'], env);
+  t.is(rerun.code, 0, rerun.stderr);
+  t.true((JSON.parse(rerun.stdout) as { transactions: number }).transactions > 0);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  const result = JSON.parse(cutover.stdout) as { go: boolean; differing: number; stray: number };
+  t.true(result.go, cutover.stderr);
+  t.is(result.differing, 0);
+  t.is(result.stray, 0);
+});
+
+test.serial('extract FOLLOW=1 refuses a user without the replication privilege and a table without REPLICA IDENTITY FULL, printing the statements to run', async (t) => {
+  const name = randomName('t_');
+  const url = await createDatabase(adminUrl, name);
+  const role = randomName('r_');
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  await admin.query('CREATE TABLE things (id int PRIMARY KEY, label text)');
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'catchup-test'; GRANT SELECT ON things TO ${role}`);
+  await admin.end();
+  t.teardown(async () => {
+    await dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 });
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    await c.query(`DROP ROLE IF EXISTS ${role}`);
+    await c.end();
+  });
+  const env = { STORE: freshBucketPrefix(), RUN: 'refused', CI: 'true' };
+  const asRole = new URL(url);
+  asRole.username = role;
+  asRole.password = 'catchup-test';
+  const unprivileged = await runCli('extract/cli.ts', ['--follow'], { ...env, DATABASE_URL: asRole.toString() });
+  t.is(unprivileged.code, 1);
+  t.regex(unprivileged.stderr, new RegExp(`ALTER ROLE "${role}" WITH REPLICATION;`));
+  const r = await runCli('extract/cli.ts', ['--follow'], { ...env, DATABASE_URL: url });
+  t.is(r.code, 1);
+  t.regex(r.stderr, /ALTER TABLE "public"\."things" REPLICA IDENTITY FULL;/);
+  // Refused before anything was written to the source: no slot, no publication.
+  const check = new pg.Client({ connectionString: url });
+  await check.connect();
+  t.is((await check.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pg2ddb_refused'")).rowCount, 0);
+  t.is((await check.query("SELECT 1 FROM pg_publication WHERE pubname = 'pg2ddb_refused'")).rowCount, 0);
+  await check.end();
+});
