@@ -20,9 +20,9 @@ help:
 	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table; FORMAT=csv|parquet|both)"
 	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table; FORMAT=parquet reads a both extract's Parquet)"
 	@echo "make snapshot   sharded extract: hold one snapshot and write its plan until Ctrl-C (then SHARD=i/n make extract | transform)"
-	@echo "make finalize   sharded run: merge the shards' fragments into the manifest (STAGE=extract|transform, default both as found)"
+	@echo "make finalize   sharded run: merge the shards' fragments (STAGE=extract|transform|verify, default each as found)"
 	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
-	@echo "make verify     prove the table equals the run and answers like the source database"
+	@echo "make verify     prove the table equals the run and answers like the source database (SHARD=i/n, then make finalize STAGE=verify)"
 	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
 	@echo "make report     the whole run (extract → transform → load → verify): a table and report.html"
 	@echo "make iam-policy the least-privilege IAM policy per stage (STORE=s3://…, RUN, DDB_TABLE, AWS_REGION, STAGE=)"
@@ -67,12 +67,13 @@ extract: install
 snapshot: install
 	@$(NODE) extract/cli.ts snapshot --hold $(ARGS)
 
-# Merges shard fragments into the stage's manifest: extract if it was sharded, then transform if it was.
+# Merges shard fragments: extract's and transform's into their manifests, verify's into its report, each if it was sharded.
 finalize: install
-	@stages="$(or $(STAGE),extract transform)"; done=0; \
+	@stages="$(or $(STAGE),extract transform verify)"; done=0; \
 	for stage in $$stages; do \
-	  if [ -n "$(STAGE)" ] || $(NODE) scripts/has-shards.ts "$$stage"; then $(NODE) $$stage/cli.ts finalize $(ARGS) || exit $$?; done=1; fi; \
-	done; [ $$done = 1 ] || { echo "make finalize: no shard fragments in $${STORE:-./out}/$${RUN:-dev} (STAGE=extract|transform to name one)"; exit 1; }
+	  cli=$$stage/cli.ts; [ $$stage = verify ] && cli=load/verify-cli.ts; \
+	  if [ -n "$(STAGE)" ] || $(NODE) scripts/has-shards.ts "$$stage"; then $(NODE) $$cli finalize $(ARGS) || exit $$?; done=1; fi; \
+	done; [ $$done = 1 ] || { echo "make finalize: no shard fragments in $${STORE:-./out}/$${RUN:-dev} (STAGE=extract|transform|verify to name one)"; exit 1; }
 
 typecheck: install
 	npx tsc --noEmit
