@@ -44,8 +44,8 @@ export function readCost(manifest: TransformManifest, shard: Shard | undefined, 
 
 const usd = (n: number | undefined) => (n === undefined ? 'no price' : `$${n < 0.01 ? n.toFixed(4) : n.toFixed(2)}`);
 
-export function describeReadCost(manifest: TransformManifest, shard: Shard | undefined, consistency: Consistency): string[] {
-  const c = readCost(manifest, shard);
+export function describeReadCost(manifest: TransformManifest, shard: Shard | undefined, consistency: Consistency, region?: string): string[] {
+  const c = readCost(manifest, shard, region);
   const what = shard ? `shard ${shard.index}/${shard.count}'s share of the table` : 'the whole table';
   return [
     `will read ${what}: ${c.items} items, ${(c.bytes / GB).toFixed(3)} GB (${formatBytes(c.bytes)}); ` +
