@@ -6,7 +6,8 @@
 // One merge of the two then finds (a) counts per entity_type, (b) every item
 // equal by a canonical hash of its body, not sampled, (c) keys only the table has.
 // Items are named by file position and a hash of their key, never by value.
-import { createHash } from 'node:crypto';
+// crypto.hash: one call, no Hash object (a third of the cost of createHash for a 1 KB text).
+import { hash } from 'node:crypto';
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { retry } from '../lib/retry.ts';
@@ -42,12 +43,12 @@ export const RUN_RECORD_BYTES = 2 * HASH_BYTES + 9;
 function keyHashBytes(item: ItemJson): Buffer {
   const pk = (item[PRIMARY_KEY.partition] as { S?: string } | undefined)?.S;
   const sk = (item[PRIMARY_KEY.sort] as { S?: string } | undefined)?.S;
-  return createHash('sha256').update(`${pk}\0${sk}`).digest();
+  return hash('sha256', `${pk}\0${sk}`, 'buffer');
 }
 
 /** 16 bytes of sha256 of the item's canonical text: equal ⇔ DynamoDB holds equal items (attribute-json.ts). */
 function bodyHashBytes(item: ItemJson): Buffer {
-  return createHash('sha256').update(canonicalValue({ M: item })).digest();
+  return hash('sha256', canonicalValue({ M: item }), 'buffer');
 }
 
 /** One item file of the run; its index in `runUnits` is what run-side records name. */
