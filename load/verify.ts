@@ -19,9 +19,8 @@ import { serenyaAccessPatterns } from './serenya-access-patterns.ts';
 import { RecordSorter } from './sorted-records.ts';
 import { describeTable } from './table-settings.ts';
 import { checkTableName } from './table-spec.ts';
-import { startRunSideThread, type SortedRunSide } from './verify-run-thread.ts';
 import {
-  RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, runUnits, scanTableSide,
+  RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
   type Check, type RunUnit, type TableSide,
 } from './verify-items.ts';
 import { describeReadCost, type Consistency } from './verify-price.ts';
@@ -87,21 +86,22 @@ async function prepare(options: VerifyOptions): Promise<Prepared> {
 }
 
 /** Scans the shard's segments and reads its item files at once, each side into its own sorter. */
-async function readSides(options: VerifyOptions, p: Prepared, shard: Shard | undefined): Promise<{ tableSorter: RecordSorter; runSorter: SortedRunSide; side: TableSide; segments: number[]; total: number; unitIndexes: number[] }> {
+async function readSides(options: VerifyOptions, p: Prepared, shard: Shard | undefined): Promise<{ tableSorter: RecordSorter; runSorter: RecordSorter; side: TableSide; segments: number[]; total: number; unitIndexes: number[] }> {
   const { segments, total } = segmentsOfShard(shard, options.concurrency);
   const unitIndexes = unitIndexesOfShard(p.units, shard);
   for (const line of describeReadCost(p.loadable.manifest, shard, options.consistency ?? 'strong')) options.log(line);
   options.log(`scanning ${options.tableName} (${segments.length} of ${total} segments) and reading ${unitIndexes.length} of ${p.units.length} item file(s) of run ${options.run}`);
   const tableSorter = new RecordSorter(TABLE_RECORD_BYTES);
-  // The item files are read in a thread of their own while this one scans (verify-run-thread.ts).
-  const reading = startRunSideThread({ store: options.store, runId: options.run, units: p.units, unitIndexes, concurrency: options.concurrency });
-  reading.result.catch(() => {});
+  const runSorter = new RecordSorter(RUN_RECORD_BYTES);
   try {
-    const side = await scanTableSide(p.client, options.tableName, segments, total, p.consistent, p.only, tableSorter);
-    return { tableSorter, runSorter: await reading.result, side, segments, total, unitIndexes };
+    const [side] = await Promise.all([
+      scanTableSide(p.client, options.tableName, segments, total, p.consistent, p.only, tableSorter),
+      readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter),
+    ]);
+    return { tableSorter, runSorter, side, segments, total, unitIndexes };
   } catch (err) {
     tableSorter.close();
-    await reading.stop();
+    runSorter.close();
     throw err;
   }
 }
