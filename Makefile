@@ -10,9 +10,9 @@ export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_R
 NODE := node --import tsx/esm
 # verify and plan hold a fixed working set whatever the run's size (sorted runs on disk, one key budget);
 # a capped V8 heap keeps their RSS flat too, where V8 would let garbage grow it with the run
-# (make bench: plan 202 → 340 MB peak RSS at 4× the data uncapped, 185 → 216 MB capped). 160 MB at the default
-# CONCURRENCY=4, 8 MB more per worker (a Scan page in flight each); bench.ts runs them alike.
-FLAT_HEAP := --max-old-space-size=$$((128 + 8 * $${CONCURRENCY:-4}))
+# (plan: 202 → 340 MB peak RSS at 4× the data uncapped; with a 128 MB old space 191 → 201 MB). 128 MB at the
+# default CONCURRENCY=4, 8 MB more per worker (a Scan page in flight each); bench.ts runs them alike.
+FLAT_HEAP := --max-old-space-size=$$((96 + 8 * $${CONCURRENCY:-4}))
 STACK := $(NODE) scripts/stack.ts
 
 .PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench clean

@@ -22,7 +22,7 @@ import { readEnvFile } from '../scripts/stack/env-file.ts';
 import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
 
 /** As the Makefile runs verify and plan (FLAT_HEAP): a capped V8 heap, so garbage does not grow RSS with the run. */
-const FLAT_HEAP = '--max-old-space-size=160';
+const FLAT_HEAP = '--max-old-space-size=128';
 const OUT = path.join(REPO, 'bench');
 const WORK = path.join(REPO, '.local', 'bench');
 const CORES = os.cpus().length;
