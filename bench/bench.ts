@@ -4,7 +4,8 @@
 //   extract    ours (extract CLI, default concurrency)  vs  psql \copy … | gzip -1 per table,
 //              and vs raw COPY … TO STDOUT > /dev/null (the server's limit)
 //   transform  ours (transform CLI, concurrency = cores) vs  DuckDB (same threads) CSV → gzipped JSON lines
-//   memory     peak RSS of extract and transform at SCALE and at 4×SCALE (BENCH_4X=0 skips 4×)
+//   verify     ours (verify CLI, TABLE=users loaded alone) vs  a plain parallel Scan, same segments, no comparison
+//   memory     peak RSS of extract, transform, verify and plan at SCALE and at 4×SCALE (BENCH_4X=0 skips 4×)
 //
 // The Serenya database is generated once per scale into the local stack's
 // PostgreSQL (database bench_s<scale>, kept until `make down`).
@@ -20,6 +21,8 @@ import { quoteIdent } from '../lib/postgres.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
 import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
 
+/** As the Makefile runs verify and plan (FLAT_HEAP): a capped V8 heap, so garbage does not grow RSS with the run. */
+const FLAT_HEAP = '--max-old-space-size=128';
 const OUT = path.join(REPO, 'bench');
 const WORK = path.join(REPO, '.local', 'bench');
 const CORES = os.cpus().length;
@@ -63,7 +66,10 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   const transform = await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(CORES)], env);
   rss[`extract_s${scale}`] = round(extract.rssMb);
   rss[`transform_s${scale}`] = round(transform.rssMb);
+  const plan = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'load/plan/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--format', 'json'], env);
+  rss[`plan_s${scale}`] = round(plan.rssMb);
   facts.peak_rss_mb = rss;
+  await benchVerify(dir, scale, env, full);
   if (!full) return;
 
   // Baselines on the same tables, same order, same server.
@@ -86,13 +92,33 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   record('transform throughput', csvMb / transform.seconds, csvMb / duck, 'MB/s', 'CSV MB per second; higher is better');
   record('transform rows/s', rows / transform.seconds, rows / duck, 'rows/s', 'higher is better');
 
-  // For reference only (no baseline): BatchWriteItem into the stack's DynamoDB Local, one mid-sized table.
-  const loadTable = 'users';
-  const items = (await readTransformManifest(openStorage(dir).sub('ours')))!.tables.find((t) => t.name === loadTable)!.items_out;
-  const load = await timed(NODE[0]!, [...NODE.slice(1), 'load/cli.ts', '--store', dir, '--run', 'ours', '--mode', 'batch', '--table', loadTable,
-    '--ddb-table', `bench-${Date.now()}`, '--no-deletion-protection', '--no-pitr', '--no-ttl', '--quiet'], env);
-  facts.batch_load = { table: loadTable, items, seconds: round(load.seconds), items_per_second: Math.round(items / load.seconds) };
-  log(`batch load of ${loadTable} into DynamoDB Local: ${items} items in ${load.seconds.toFixed(1)} s (${Math.round(items / load.seconds)} items/s)`);
+}
+
+/**
+ * One table (users) loaded alone by BatchWriteItem into DynamoDB Local, then
+ * verified (no access patterns) and scanned plainly with the same segments:
+ * verify's time against the floor of reading the table, and its peak RSS.
+ */
+async function benchVerify(dir: string, scale: number, env: NodeJS.ProcessEnv, full: boolean): Promise<void> {
+  const table = 'users';
+  const items = (await readTransformManifest(openStorage(dir).sub('ours')))!.tables.find((t) => t.name === table)!.items_out;
+  const ddbTable = `bench-${String(scale).replace('.', '_')}-${Date.now()}`;
+  const load = await timed(NODE[0]!, [...NODE.slice(1), 'load/cli.ts', '--store', dir, '--run', 'ours', '--mode', 'batch', '--table', table,
+    '--ddb-table', ddbTable, '--no-deletion-protection', '--no-pitr', '--no-ttl', '--quiet'], env);
+  if (full) {
+    // For reference only (no baseline): BatchWriteItem into the stack's DynamoDB Local.
+    facts.batch_load = { table, items, seconds: round(load.seconds), items_per_second: Math.round(items / load.seconds) };
+    log(`batch load of ${table} into DynamoDB Local: ${items} items in ${load.seconds.toFixed(1)} s (${Math.round(items / load.seconds)} items/s)`);
+  }
+  const segments = '4';
+  const scan = await timed(NODE[0]!, [...NODE.slice(1), 'bench/plain-scan.ts', ddbTable, segments], env);
+  // Runs of 8k records: the sort spills to disk and merges at both scales, as it would at a terabyte.
+  const verify = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'load/verify-cli.ts', '--store', dir, '--run', 'ours', '--table', table, '--ddb-table', ddbTable,
+    '--no-access-patterns', '--concurrency', segments, '--quiet'], { ...env, PG2DDB_SORT_RECORDS: '8192' });
+  if (!(JSON.parse(verify.stdout) as { ok: boolean }).ok) throw new Error(`verify of ${ddbTable} failed: ${verify.stdout.slice(0, 2000)}`);
+  rss[`verify_s${scale}`] = round(verify.rssMb);
+  facts[`verify_s${scale}`] = { table, items, verify_seconds: round(verify.seconds), plain_scan_seconds: round(scan.seconds), plain_scan_items: Number(scan.stdout.trim()) };
+  record(`verify time vs plain parallel Scan, ${full ? 'SCALE' : '4×SCALE'}`, verify.seconds, scan.seconds, 's', `baseline: the same ${segments}-segment Scan of ${items} ${table} items, no comparison`);
 }
 
 function shellQuote(text: string): string {
@@ -122,8 +148,10 @@ function markdown(): string {
     '|---|---:|---:|---|---:|---|',
     ...figures.map((f) => `| ${f.figure} | ${f.ours} | ${f.baseline} | ${f.unit} | ${f.ratio} | ${f.note} |`),
     '',
+    `verify: the users table loaded alone into DynamoDB Local, verified with sort runs of 8k records (both sides spill to disk and merge at either scale) against a plain Scan of the same 4 segments in a process of its own. verify and plan run with ${FLAT_HEAP}, as the Makefile runs them.`,
+    '',
     '```json',
-    JSON.stringify(Object.fromEntries(Object.entries(facts).filter(([k]) => k.startsWith('scale_') || k === 'peak_rss_mb' || k === 'batch_load')), null, 2),
+    JSON.stringify(Object.fromEntries(Object.entries(facts).filter(([k]) => k.startsWith('scale_') || k.startsWith('verify_') || k === 'peak_rss_mb' || k === 'batch_load')), null, 2),
     '```',
     '',
   ];
@@ -145,6 +173,8 @@ if (process.env.BENCH_4X !== '0') {
   // Bounded memory means the ratio stays near 1 while the data grows 4×.
   record('peak RSS extract, 4×SCALE vs SCALE', rss[`extract_s${scale * 4}`]!, rss[`extract_s${scale}`]!, 'MB', 'baseline: the same at SCALE');
   record('peak RSS transform, 4×SCALE vs SCALE', rss[`transform_s${scale * 4}`]!, rss[`transform_s${scale}`]!, 'MB', 'baseline: the same at SCALE');
+  record('peak RSS verify, 4×SCALE vs SCALE', rss[`verify_s${scale * 4}`]!, rss[`verify_s${scale}`]!, 'MB', 'baseline: the same at SCALE (users loaded alone, 4× the items)');
+  record('peak RSS plan, 4×SCALE vs SCALE', rss[`plan_s${scale * 4}`]!, rss[`plan_s${scale}`]!, 'MB', 'baseline: the same at SCALE (every item read)');
 }
 await writeFile(path.join(OUT, 'results.json'), `${JSON.stringify({ ...facts, figures }, null, 2)}\n`);
 await writeFile(path.join(OUT, 'results.md'), markdown());

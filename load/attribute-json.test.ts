@@ -1,5 +1,5 @@
 import test from 'ava';
-import { canonicalNumber, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
+import { canonicalNumber, canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
 
 test('numbers compare by exact value, as DynamoDB stores them', (t) => {
   t.is(canonicalNumber('1.50'), canonicalNumber('1.5'));
@@ -39,4 +39,13 @@ test('map keys special to JavaScript survive both ways and compare as ordinary k
   t.deepEqual(differingAttributes(file, lost), ['data'], 'a missing __proto__ member is a difference');
   t.deepEqual(differingAttributes({ PK: { S: 'a' } }, { PK: { S: 'a' }, constructor: { S: 'x' } }), ['constructor']);
   t.deepEqual(differingAttributes({ PK: { S: 'a' }, constructor: { S: 'x' } }, { PK: { S: 'a' } }), ['constructor']);
+});
+
+test('canonical texts tell apart strings and names that hold the separators, and ignore map order', (t) => {
+  const a = canonicalValue({ M: { a: { S: 'x' }, b: { S: 'y' } } });
+  t.is(canonicalValue({ M: { b: { S: 'y' }, a: { S: 'x' } } }), a);
+  t.not(canonicalValue({ M: { a: { S: 'x,1:b=S1:y' } } }), a);
+  t.not(canonicalValue({ M: { 'a=S1:x,1:b': { S: 'y' } } }), a);
+  t.not(canonicalValue({ L: [{ S: '1' }] }), canonicalValue({ L: [{ N: '1' }] }));
+  t.is(canonicalValue({ N: '1.50' }), canonicalValue({ N: '15E-1' }));
 });

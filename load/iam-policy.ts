@@ -229,11 +229,13 @@ function verifyPolicy(r: Resolved): PolicyStatement[] {
   const table = tableArn(r);
   return [
     // Extract manifest: the run's as_of (expired items); rejects: rows the access patterns must not find.
-    allow('VerifyReadManifestsItemsRejectsAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', 'transform/manifest.json', 'items/*', 'transform/rejects/*', RUN_REPORT)),
-    writeObjects('VerifyWriteReportAndRunReport', r, ['load/verify.json', RUN_REPORT]),
+    // A sharded verify's shards write sorted sides and a fragment under verify/shards/; finalize reads them.
+    allow('VerifyReadManifestsItemsRejectsShardsAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', 'transform/manifest.json', 'items/*', 'transform/rejects/*', 'verify/shards/*', RUN_REPORT)),
+    writeObjects('VerifyWriteReportShardsAndRunReport', r, ['load/verify.json', 'verify/shards/*', RUN_REPORT]),
     listBucket('Verify', r),
     ...s3Kms('Verify', r),
-    allow('VerifyDescribeCountAndCompareItems', ['dynamodb:DescribeTable', 'dynamodb:Scan', 'dynamodb:BatchGetItem'], [table]),
+    // One Scan reads every item; GetItem rereads the few that differ, to name their attributes.
+    allow('VerifyDescribeScanAndRereadItems', ['dynamodb:DescribeTable', 'dynamodb:Scan', 'dynamodb:GetItem'], [table]),
     allow('VerifyAccessPatternsOnTableAndIndexes', ['dynamodb:Query'], [table, `${table}/index/*`]),
     ...(r.tableKms ? [allow('VerifyReadThroughTableKey', ['kms:Decrypt', 'kms:DescribeKey'], [r.tableKms.resource], {
       StringEquals: { 'kms:ViaService': `dynamodb.${r.region}.amazonaws.com` }, ...(r.tableKms.condition ?? {}),

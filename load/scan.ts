@@ -1,5 +1,6 @@
 // A parallel Scan: `segments` workers each read one segment of the table
-// (DynamoDB splits the key space), pages retried on throttling.
+// (DynamoDB splits the key space), pages retried on throttling. A shard of a
+// sharded verify reads only its share of the segments (`segments` as a list).
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { retry } from '../lib/retry.ts';
@@ -9,7 +10,11 @@ import { describeError, isRetryable } from './dynamo-errors.ts';
 export interface ScanOptions {
   client: Pick<DynamoDBClient, 'send'>;
   tableName: string;
-  segments: number;
+  /** How many segments (all of them), or which ones of `totalSegments`. */
+  segments: number | number[];
+  totalSegments?: number;
+  /** Strongly consistent unless false (half the read units; see verify --consistency). */
+  consistentRead?: boolean;
   /** Extra Scan parameters: ProjectionExpression, FilterExpression, ExpressionAttributeNames/Values. */
   input?: Partial<ScanCommandInput>;
   /** Receives each page's items (called from several segments, one page at a time each). */
@@ -18,6 +23,8 @@ export interface ScanOptions {
 
 export async function parallelScan(options: ScanOptions): Promise<{ scanned: number }> {
   let scanned = 0;
+  const list = Array.isArray(options.segments) ? options.segments : Array.from({ length: options.segments }, (_, i) => i);
+  const total = options.totalSegments ?? (Array.isArray(options.segments) ? options.segments.length : options.segments);
   const segment = async (index: number) => {
     let start: Record<string, unknown> | undefined;
     do {
@@ -25,8 +32,8 @@ export async function parallelScan(options: ScanOptions): Promise<{ scanned: num
         ...options.input,
         TableName: options.tableName,
         Segment: index,
-        TotalSegments: options.segments,
-        ConsistentRead: true,
+        TotalSegments: total,
+        ConsistentRead: options.consistentRead ?? true,
         ...(start ? { ExclusiveStartKey: start as ScanCommandInput['ExclusiveStartKey'] } : {}),
       })), { attempts: 10, retryable: isRetryable }).catch((err: unknown) => {
         throw new UserError(`cannot scan ${options.tableName}: ${describeError(err)}`);
@@ -36,6 +43,6 @@ export async function parallelScan(options: ScanOptions): Promise<{ scanned: num
       start = page.LastEvaluatedKey;
     } while (start);
   };
-  await Promise.all(Array.from({ length: options.segments }, (_, i) => segment(i)));
+  await Promise.all(list.map(segment));
   return { scanned };
 }

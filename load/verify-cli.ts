@@ -9,27 +9,44 @@ import { emitResult, emitSummary, jsonOption, makeCommand } from '../lib/output.
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import type { Check } from './verify-items.ts';
-import { runVerify } from './verify.ts';
+import { parseShard } from '../lib/shard.ts';
+import type { Consistency } from './verify-price.ts';
+import { finalizeVerify, runVerify, runVerifyShard, type VerifyOptions } from './verify.ts';
 
 const usage = `verify: prove the DynamoDB table holds exactly what the run took from PostgreSQL
 
-Usage: verify [options]
+Usage:    verify [options]              the whole table against the whole run
+Shard:    verify --shard i/n [options]  shard i's Scan segments and item files, then its fragment
+Finalize: verify finalize [options]     check every shard reported once; merge them into the report
 
-(a) item counts per entity_type equal the transform manifest (parallel Scan);
-(b) every item of <store>/<run>/items/ equals the table's item, every attribute (BatchGetItem);
+(a) item counts per entity_type equal the transform manifest (one parallel Scan of whole items);
+(b) every item of <store>/<run>/items/ equals the table's item, by a canonical hash of every attribute;
 (c) the table holds no item the run did not write;
-(d) the app's access patterns answer as SQL does on the source ($DATABASE_URL or PG*).
+(d) the app's access patterns answer as SQL does on the source ($DATABASE_URL or PG*; sampled).
+Both sides are sorted on local disk ($TMPDIR) and merged: memory does not grow with the table.
+Before reading, verify prints the items, GB, read units and on-demand cost of its Scan.
 Failures name items by file position and a hash of their key, never by value. The report
-goes to <store>/<run>/load/verify.json and stdout; the exit status is 1 when any check fails.`;
+goes to <store>/<run>/load/verify.json and stdout; the exit status is 1 when any check fails.
+A sharded verify (AWS Batch array, Step Functions map) runs every shard with the same CONCURRENCY;
+each stores its sorted sides under <run>/verify/shards/, and finalize gives the verdict.`;
 
 await runCli('verify', async () => {
   const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table' })
     .option('sample', { type: 'number', default: 50, describe: 'Keys sampled per access pattern' })
     .option('access-patterns', { type: 'boolean', default: true, describe: 'Check access patterns against the source database (--no-access-patterns to skip)' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' }), 'verify');
+    .option('consistency', {
+      choices: ['strong', 'eventual'] as const,
+      default: 'strong' as Consistency,
+      describe: 'Read consistency of the Scan. eventual costs half the read units and is safe once the import (or batch load) has completed and nothing else writes the table; strong otherwise',
+    })
+    .option('shard', { type: 'string', default: process.env.SHARD || undefined, defaultDescription: '$SHARD or none', describe: 'Do only shard i of n (i/n): its Scan segments and item files' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' })
+    .command('finalize', 'Merge a sharded verify: every shard reported once, then the verdict and report'), 'verify');
   if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}`);
-  const report = await runVerify({
+  const command = args._[0];
+  if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see verify --help)`);
+  const options: VerifyOptions = {
     store: args.store,
     run: args.run,
     tableName: args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`,
@@ -37,8 +54,21 @@ await runCli('verify', async () => {
     concurrency: checkConcurrency(args.concurrency),
     databaseUrl: args['access-patterns'] ? process.env.DATABASE_URL || undefined : false,
     sampleSize: args.sample,
+    consistency: args.consistency,
     log: args.quiet ? () => {} : logger('verify'),
-  });
+  };
+  if (args.shard) {
+    if (command) throw new UserError(`--shard does not go with ${command}`);
+    // Shards run concurrently: each leaves the run report alone, and finalize reports the stage.
+    const started = Date.now();
+    const summary = await runVerifyShard({ ...options, databaseUrl: false, shard: parseShard(args.shard) });
+    const took = (Date.now() - started) / 1000;
+    emitResult('verify', args, { run: args.run, ...summary, seconds: took }, [
+      `shard ${summary.shard}: ${summary.items_scanned} items scanned, ${summary.run_items} of the run's read in ${took.toFixed(1)} s → next: the other shards, then ${makeCommand('finalize', args, ['STAGE=verify'])}`,
+    ]);
+    return;
+  }
+  const report = command === 'finalize' ? await finalizeVerify(options) : await runVerify(options);
   emitResult('verify', args, report);
   const failed = report.checks.filter((c) => !c.ok);
   const selected = args.table?.filter((t) => t !== '') ?? [];

@@ -1,18 +1,23 @@
-// Verify (a), (b), (c): the table holds exactly the run's items.
-// (a) a parallel Scan counts items per entity_type against the transform manifest;
-// (b) every item of the run's files is read back (BatchGetItem) and compared, every attribute;
-// (c) any key the Scan found that no file has is a stray.
+// Verify (a), (b), (c): the table holds exactly the run's items, in memory that
+// does not grow with the table. Both sides become sorted runs of fixed-size
+// records on local disk (sorted-records.ts), keyed by a hash of (PK, SK):
+//   table side: one parallel Scan of whole items → key hash, body hash, entity_type;
+//   run side:   every line of the item files     → key hash, body hash, unit, line.
+// One merge of the two then finds (a) counts per entity_type, (b) every item
+// equal by a canonical hash of its body, not sampled, (c) keys only the table has.
 // Items are named by file position and a hash of their key, never by value.
-import { BatchGetItemCommand, type DynamoDBClient, type KeysAndAttributes } from '@aws-sdk/client-dynamodb';
+// crypto.hash: one call, no Hash object (a third of the cost of createHash for a 1 KB text).
+import { hash } from 'node:crypto';
+import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { retry } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
-import type { TransformTable } from '../lib/transform-manifest.ts';
-import { differingAttributes, fromItemValue, toItemValue, type ItemValue } from './attribute-json.ts';
-import { batches } from './batch-write.ts';
+import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
+import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
 import { describeError, isRetryable } from './dynamo-errors.ts';
-import { itemKey, keyHash, readPartItems, type FileItem } from './item-files.ts';
+import { parseItemLine, readPartItems, readPartLines } from './item-files.ts';
 import { parallelScan } from './scan.ts';
+import { RecordSorter, SORT_KEY_BYTES, compareKeys } from './sorted-records.ts';
 import { PRIMARY_KEY, TTL_ATTRIBUTE } from './table-spec.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
@@ -28,22 +33,232 @@ export interface Check {
 }
 
 const MAX_LISTED = 50;
-export const BATCH_GET_LIMIT = 100;
+const HASH_BYTES = 16;
+/** Table side: key hash, body hash, entity_type (index into the side's type list, u16). */
+export const TABLE_RECORD_BYTES = 2 * HASH_BYTES + 2;
+/** Run side: key hash, body hash, unit (index into the run's units, u32), line (u32), expired by ttl (u8). */
+export const RUN_RECORD_BYTES = 2 * HASH_BYTES + 9;
 
-/** Every key in the table with its entity_type (one consistent parallel Scan, keys and type only). */
-export async function scanKeys(client: Client, tableName: string, segments: number): Promise<Map<string, string | undefined>> {
-  const keys = new Map<string, string | undefined>();
+/** 16 bytes of sha256(PK \0 SK): the sort key of both sides (its hex prefix is `keyHash`, what reports print). */
+function keyHashBytes(item: ItemJson): Buffer {
+  const pk = (item[PRIMARY_KEY.partition] as { S?: string } | undefined)?.S;
+  const sk = (item[PRIMARY_KEY.sort] as { S?: string } | undefined)?.S;
+  return hash('sha256', `${pk}\0${sk}`, 'buffer');
+}
+
+/** 16 bytes of sha256 of the item's canonical text: equal ⇔ DynamoDB holds equal items (attribute-json.ts). */
+function bodyHashBytes(item: ItemJson): Buffer {
+  return hash('sha256', canonicalValue({ M: item }), 'buffer');
+}
+
+/** One item file of the run; its index in `runUnits` is what run-side records name. */
+export interface RunUnit { table: string; entity_type?: string; part: ItemPart }
+
+/** Every item file of `tables`, in manifest order (table, then part). */
+export function runUnits(tables: TransformTable[]): RunUnit[] {
+  return tables.flatMap((t) => t.parts.map((part) => ({ table: t.name, entity_type: t.entity_type, part })));
+}
+
+/** What a Scan of the table found besides its records. */
+export interface TableSide {
+  /** Every item scanned, whatever its entity_type. */
+  in_table: number;
+  /** Items per entity_type (only the selected types when `only` is given). */
+  counts: Record<string, number>;
+  /** The names behind the records' type indexes. */
+  types: string[];
+}
+
+/**
+ * Scans `segments` of `totalSegments` (whole items) into `sorter`. Items of
+ * entity types outside `only` are counted in `in_table` and otherwise left alone.
+ */
+export async function scanTableSide(
+  client: Client, tableName: string, segments: number[], totalSegments: number, consistent: boolean,
+  only: Set<string> | undefined, sorter: RecordSorter,
+): Promise<TableSide> {
+  const side: TableSide = { in_table: 0, counts: {}, types: [] };
+  const typeIndex = new Map<string, number>();
   await parallelScan({
-    client, tableName, segments,
-    input: {
-      ProjectionExpression: '#pk, #sk, #type',
-      ExpressionAttributeNames: { '#pk': PRIMARY_KEY.partition, '#sk': PRIMARY_KEY.sort, '#type': 'entity_type' },
-    },
+    client, tableName, segments, totalSegments, consistentRead: consistent,
     onPage: (items) => {
-      for (const item of items) keys.set(itemKey(item as Record<string, { S?: string }>), item.entity_type?.S);
+      for (const value of items) {
+        side.in_table++;
+        const item = fromItemValue(value);
+        const type = (item.entity_type as { S?: string } | undefined)?.S ?? '(none)';
+        if (only && !only.has(type)) continue;
+        side.counts[type] = (side.counts[type] ?? 0) + 1;
+        let index = typeIndex.get(type);
+        if (index === undefined) {
+          index = side.types.push(type) - 1;
+          if (index > 0xffff) throw new UserError(`${tableName} holds more than 65536 entity_type values: verify compares tables of one single-table design`);
+          typeIndex.set(type, index);
+        }
+        const { buffer, at } = sorter.slot();
+        keyHashBytes(item).copy(buffer, at, 0, HASH_BYTES);
+        bodyHashBytes(item).copy(buffer, at + HASH_BYTES, 0, HASH_BYTES);
+        buffer.writeUInt16BE(index, at + 2 * HASH_BYTES);
+      }
     },
   });
-  return keys;
+  return side;
+}
+
+/** Reads the item files `unitIndexes` of `units` (each checked against the manifest's sha256) into `sorter`. */
+export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter): Promise<void> {
+  const now = Date.now() / 1000;
+  let next = 0;
+  const worker = async () => {
+    while (next < unitIndexes.length) {
+      const index = unitIndexes[next++]!;
+      const unit = units[index]!;
+      for await (const f of readPartItems(run, unit.table, unit.part)) {
+        const { buffer, at } = sorter.slot();
+        keyHashBytes(f.item).copy(buffer, at, 0, HASH_BYTES);
+        bodyHashBytes(f.item).copy(buffer, at + HASH_BYTES, 0, HASH_BYTES);
+        buffer.writeUInt32BE(index, at + 2 * HASH_BYTES);
+        buffer.writeUInt32BE(f.line, at + 2 * HASH_BYTES + 4);
+        buffer.writeUInt8(isExpired(f.item, now) ? 1 : 0, at + 2 * HASH_BYTES + 8);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, unitIndexes.length)) }, worker));
+}
+
+/** DynamoDB's TTL rule: an item whose `ttl` (epoch seconds) is before now may be deleted. */
+function isExpired(item: ItemJson, now: number): boolean {
+  const ttl = (item[TTL_ATTRIBUTE] as { N?: string } | undefined)?.N;
+  return ttl !== undefined && Number(ttl) < now;
+}
+
+/** A table-side record with the type list of the side it came from. */
+export interface TableRecord { record: Buffer; types: string[] }
+
+interface Position { unit: number; line: number; key: Buffer }
+
+/** The first `MAX_LISTED` positions in (unit, line) order, whatever order they arrive in. */
+class FirstPositions {
+  readonly list: Position[] = [];
+  add(p: Position): void {
+    this.list.push({ ...p, key: Buffer.from(p.key.subarray(0, HASH_BYTES)) });
+    if (this.list.length >= 4 * MAX_LISTED) this.trim();
+  }
+  trim(): Position[] {
+    this.list.sort((a, b) => a.unit - b.unit || a.line - b.line);
+    this.list.length = Math.min(this.list.length, MAX_LISTED);
+    return this.list;
+  }
+}
+
+export interface Comparison {
+  check: Check;
+  stray: Check;
+  /** Items whose `ttl` had passed, missing from the table, per entity_type. */
+  expired: Map<string, number>;
+}
+
+/**
+ * The merge: both sides in key-hash order. A key on both sides compares body
+ * hashes; one only in the run is missing (or expired by ttl); one only in the
+ * table is a stray. The differing items listed are then read again (the run's
+ * line, the table's item by key) to name the attributes that differ.
+ */
+export async function compareSides(
+  client: Client, run: Storage, tableName: string, units: RunUnit[], inTable: number,
+  tableSide: AsyncIterable<TableRecord>, runSide: AsyncIterable<Buffer>, consistent: boolean,
+): Promise<Comparison> {
+  const expired = new Map<string, number>();
+  let compared = 0;
+  let equal = 0;
+  let expiredCount = 0;
+  let missingCount = 0;
+  let differingCount = 0;
+  let strayCount = 0;
+  const missing = new FirstPositions();
+  const differing = new FirstPositions();
+  const strays: Record<string, unknown>[] = [];
+  const position = (r: Buffer): Position => ({ unit: r.readUInt32BE(2 * HASH_BYTES), line: r.readUInt32BE(2 * HASH_BYTES + 4), key: r });
+
+  const tables = tableSide[Symbol.asyncIterator]();
+  const runs = runSide[Symbol.asyncIterator]();
+  let t = await tables.next();
+  let r = await runs.next();
+  while (!t.done || !r.done) {
+    const order = t.done ? 1 : r.done ? -1 : compareKeys(t.value.record, r.value);
+    if (order < 0) {
+      strayCount++;
+      const { record, types } = t.value as TableRecord;
+      if (strays.length < MAX_LISTED) strays.push({ problem: 'stray', entity_type: types[record.readUInt16BE(2 * HASH_BYTES)] ?? null, key_hash: hex(record) });
+      t = await tables.next();
+      continue;
+    }
+    const runRecord = r.value as Buffer;
+    compared++;
+    if (order === 0) {
+      const same = t.value!.record.compare(runRecord, HASH_BYTES, 2 * HASH_BYTES, HASH_BYTES, 2 * HASH_BYTES) === 0;
+      if (same) equal++;
+      else { differingCount++; differing.add(position(runRecord)); }
+      t = await tables.next();
+    } else if (runRecord.readUInt8(2 * HASH_BYTES + 8) === 1) {
+      expiredCount++;
+      const type = units[runRecord.readUInt32BE(2 * HASH_BYTES)]?.entity_type ?? '(none)';
+      expired.set(type, (expired.get(type) ?? 0) + 1);
+    } else {
+      missingCount++;
+      missing.add(position(runRecord));
+    }
+    r = await runs.next();
+  }
+
+  const describe = (p: Position) => ({ table: units[p.unit]!.table, part: units[p.unit]!.part.key, line: p.line, key_hash: hex(p.key) });
+  const differs = await differingNames(client, run, tableName, units, differing.trim(), consistent);
+  return {
+    expired,
+    check: {
+      name: 'every item of the run equals the table\'s',
+      ok: missingCount === 0 && differingCount === 0,
+      numbers: { compared, equal, missing: missingCount, differing: differingCount, expired_by_ttl: expiredCount },
+      failures: [
+        ...missing.trim().map((p) => ({ problem: 'missing', ...describe(p) })),
+        ...differing.list.map((p, i) => ({ problem: 'differs', ...describe(p), attributes: differs[i]! })),
+      ],
+    },
+    stray: { name: 'no item the run did not write', ok: strayCount === 0, numbers: { in_table: inTable, in_run: compared, stray: strayCount }, failures: strays },
+  };
+}
+
+/** `keyHash` of a record's key: the hex of its first 8 bytes. */
+const hex = (record: Buffer) => record.toString('hex', 0, SORT_KEY_BYTES / 2);
+
+/** The attribute names that differ, per listed position: the run's line read again, the table's item fetched by key. */
+async function differingNames(client: Client, run: Storage, tableName: string, units: RunUnit[], listed: Position[], consistent: boolean): Promise<string[][]> {
+  const names: string[][] = [];
+  const byUnit = new Map<number, Map<number, number>>();
+  listed.forEach((p, i) => {
+    const lines = byUnit.get(p.unit) ?? new Map<number, number>();
+    lines.set(p.line, i);
+    byUnit.set(p.unit, lines);
+  });
+  for (const [unit, lines] of byUnit) {
+    const part = units[unit]!.part;
+    let left = lines.size;
+    for await (const { text, line } of readPartLines(run, part)) {
+      const i = lines.get(line);
+      if (i === undefined) continue;
+      const item = parseItemLine(run, part, text, line);
+      const got = await getItem(client, tableName, item, consistent);
+      names[i] = differingAttributes(item, got ? fromItemValue(got) : {});
+      if (--left === 0) break;
+    }
+  }
+  return names;
+}
+
+async function getItem(client: Client, tableName: string, item: ItemJson, consistent: boolean) {
+  const key = toItemValue({ [PRIMARY_KEY.partition]: item[PRIMARY_KEY.partition]!, [PRIMARY_KEY.sort]: item[PRIMARY_KEY.sort]! });
+  const out = await retry(() => client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: consistent })), { attempts: 10, retryable: isRetryable })
+    .catch((err: unknown) => { throw new UserError(`GetItem on ${tableName} failed: ${describeError(err)}`); });
+  return out.Item;
 }
 
 /**
@@ -51,21 +266,16 @@ export async function scanKeys(client: Client, tableName: string, segments: numb
  * Items whose `ttl` has passed may be deleted by DynamoDB at any time: those
  * (b) found missing are counted as expired, not lost.
  */
-export function countCheck(tables: TransformTable[], tableKeys: Map<string, string | undefined>, expired: Map<string, number>, only?: Set<string>): Check {
+export function countCheck(tables: TransformTable[], actual: Map<string, number>, expired: Map<string, number>, only?: Set<string>): Check {
   const expected = new Map<string, number>();
   for (const t of tables) if (t.entity_type) expected.set(t.entity_type, (expected.get(t.entity_type) ?? 0) + t.items_out);
-  const actual = new Map<string, number>();
-  for (const type of tableKeys.values()) {
-    const name = type ?? '(none)';
-    if (only && !only.has(name)) continue;
-    actual.set(name, (actual.get(name) ?? 0) + 1);
-  }
-  const names = [...new Set([...expected.keys(), ...actual.keys()])].sort();
+  const counted = new Map([...actual].filter(([name]) => !only || only.has(name)));
+  const names = [...new Set([...expected.keys(), ...counted.keys()])].sort();
   const numbers: Record<string, number> = {};
   const failures: Record<string, unknown>[] = [];
   for (const name of names) {
     const e = expected.get(name) ?? 0;
-    const a = actual.get(name) ?? 0;
+    const a = counted.get(name) ?? 0;
     const x = expired.get(name) ?? 0;
     numbers[`${name}.expected`] = e;
     numbers[`${name}.actual`] = a;
@@ -74,116 +284,6 @@ export function countCheck(tables: TransformTable[], tableKeys: Map<string, stri
   }
   numbers.expired_by_ttl = [...expired.values()].reduce((n, v) => n + v, 0);
   numbers.expected_total = [...expected.values()].reduce((n, x) => n + x, 0);
-  numbers.actual_total = [...actual.values()].reduce((n, x) => n + x, 0);
+  numbers.actual_total = [...counted.values()].reduce((n, x) => n + x, 0);
   return { name: 'counts per entity_type', ok: failures.length === 0, numbers, failures };
-}
-
-/** (b) and the run's key set for (c). */
-export async function compareItems(
-  client: Client, run: Storage, tableName: string, tables: TransformTable[], concurrency: number,
-): Promise<{ check: Check; runKeys: Set<string>; expired: Map<string, number> }> {
-  const runKeys = new Set<string>();
-  const expired = new Map<string, number>();
-  let expiredCount = 0;
-  let compared = 0;
-  let equal = 0;
-  const missing: Record<string, unknown>[] = [];
-  const differing: Record<string, unknown>[] = [];
-  let missingCount = 0;
-  let differingCount = 0;
-
-  async function* fileItems(): AsyncGenerator<FileItem> {
-    for (const t of tables) for (const part of t.parts) yield* readPartItems(run, t.name, part);
-  }
-  const source = batches(fileItems(), BATCH_GET_LIMIT)[Symbol.asyncIterator]();
-  const compareBatch = async (batch: FileItem[]) => {
-    const byKey = new Map(batch.map((f) => [itemKey(f.item), f]));
-    for (const key of byKey.keys()) runKeys.add(key);
-    const found = await batchGet(client, tableName, batch.map((f) => toItemValue({
-      [PRIMARY_KEY.partition]: f.item[PRIMARY_KEY.partition]!, [PRIMARY_KEY.sort]: f.item[PRIMARY_KEY.sort]!,
-    })));
-    for (const [key, f] of byKey) {
-      compared++;
-      const position = { table: f.table, part: f.part, line: f.line, key_hash: keyHash(key) };
-      const got = found.get(key);
-      if (!got) {
-        if (isExpired(f)) {
-          expiredCount++;
-          const type = (f.item.entity_type as { S?: string } | undefined)?.S ?? '(none)';
-          expired.set(type, (expired.get(type) ?? 0) + 1);
-          continue;
-        }
-        missingCount++;
-        if (missing.length < MAX_LISTED) missing.push(position);
-        continue;
-      }
-      const attributes = differingAttributes(f.item, fromItemValue(got));
-      if (attributes.length > 0) {
-        differingCount++;
-        if (differing.length < MAX_LISTED) differing.push({ ...position, attributes });
-      } else {
-        equal++;
-      }
-    }
-  };
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined) {
-      const next = await source.next().catch((err: unknown) => { failure ??= err; return { done: true as const, value: undefined }; });
-      if (next.done) return;
-      await compareBatch(next.value).catch((err: unknown) => { failure ??= err; });
-    }
-  };
-  await Promise.all(Array.from({ length: concurrency }, worker));
-  if (failure !== undefined) {
-    await source.return?.(undefined).catch(() => {});
-    throw failure;
-  }
-  return {
-    runKeys,
-    expired,
-    check: {
-      name: 'every item of the run equals the table\'s',
-      ok: missingCount === 0 && differingCount === 0,
-      numbers: { compared, equal, missing: missingCount, differing: differingCount, expired_by_ttl: expiredCount },
-      failures: [...missing.map((m) => ({ problem: 'missing', ...m })), ...differing.map((d) => ({ problem: 'differs', ...d }))],
-    },
-  };
-}
-
-/** DynamoDB's TTL rule: an item whose `ttl` (epoch seconds) is before now may be deleted. */
-function isExpired(f: FileItem): boolean {
-  const ttl = (f.item[TTL_ATTRIBUTE] as { N?: string } | undefined)?.N;
-  return ttl !== undefined && Number(ttl) < Date.now() / 1000;
-}
-
-/** BatchGetItem (strongly consistent) with UnprocessedKeys resent after a backoff: key → item. */
-async function batchGet(client: Client, tableName: string, keys: ItemValue[]): Promise<Map<string, ItemValue>> {
-  const found = new Map<string, ItemValue>();
-  let pending: KeysAndAttributes = { Keys: keys, ConsistentRead: true };
-  await retry(async () => {
-    const out = await client.send(new BatchGetItemCommand({ RequestItems: { [tableName]: pending } }));
-    for (const item of out.Responses?.[tableName] ?? []) found.set(itemKey(item as Record<string, { S?: string }>), item as ItemValue);
-    const left = out.UnprocessedKeys?.[tableName];
-    if (left?.Keys && left.Keys.length > 0) {
-      pending = left;
-      throw Object.assign(new Error('unprocessed keys'), { $retryable: true });
-    }
-  }, { attempts: 15, retryable: isRetryable }).catch((err: unknown) => {
-    throw new UserError(`BatchGetItem on ${tableName} failed: ${describeError(err)}`);
-  });
-  return found;
-}
-
-/** (c): keys in the table that no item file has. */
-export function strayCheck(tableKeys: Map<string, string | undefined>, runKeys: Set<string>, only?: Set<string>): Check {
-  const strays: Record<string, unknown>[] = [];
-  let count = 0;
-  for (const [key, type] of tableKeys) {
-    if (only && !only.has(type ?? '(none)')) continue;
-    if (runKeys.has(key)) continue;
-    count++;
-    if (strays.length < MAX_LISTED) strays.push({ problem: 'stray', entity_type: type ?? null, key_hash: keyHash(key) });
-  }
-  return { name: 'no item the run did not write', ok: count === 0, numbers: { in_table: tableKeys.size, in_run: runKeys.size, stray: count }, failures: strays };
 }

@@ -2,6 +2,7 @@
 // (a) counts per entity_type, (b) every item equal, (c) no strays (verify-items.ts),
 // (d) access patterns answer as SQL does (access-patterns.ts). Each check reports
 // its numbers and pass/fail; the report goes to `<run>/load/verify.json`.
+// Sharded (verify-shards.ts): each shard stores its sorted sides, finalize merges them.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { runStorage } from '../lib/config.ts';
@@ -9,13 +10,21 @@ import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { connect } from '../lib/postgres.ts';
+import { shardText, type Shard } from '../lib/shard.ts';
+import type { Storage } from '../lib/storage.ts';
 import { checkAccessPattern, type AccessPattern } from './access-patterns.ts';
-import { readLoadableRun } from './item-files.ts';
+import { readLoadableRun, type LoadableRun } from './item-files.ts';
 import { requireLoadedFrom } from './loaded-tables.ts';
 import { serenyaAccessPatterns } from './serenya-access-patterns.ts';
+import { RecordSorter } from './sorted-records.ts';
 import { describeTable } from './table-settings.ts';
 import { checkTableName } from './table-spec.ts';
-import { compareItems, countCheck, scanKeys, strayCheck, type Check } from './verify-items.ts';
+import {
+  RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
+  type Check, type RunUnit, type TableSide,
+} from './verify-items.ts';
+import { describeReadCost, type Consistency } from './verify-price.ts';
+import { readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './verify-shards.ts';
 
 export const VERIFY_REPORT_KEY = 'load/verify.json';
 
@@ -25,10 +34,13 @@ export interface VerifyOptions {
   tableName: string;
   /** Only these source tables' entities; empty: the whole table. */
   tables?: string[];
+  /** Scan segments (per shard) and item files read at once. */
   concurrency: number;
   /** Source database for (d); `false` skips the access-pattern checks. */
   databaseUrl: string | undefined | false;
   sampleSize: number;
+  /** Strong (default) or eventually consistent reads: eventual halves the read units. */
+  consistency?: Consistency;
   patterns?: AccessPattern[];
   log: Logger;
   dynamo?: Pick<DynamoDBClient, 'send'>;
@@ -40,13 +52,26 @@ export interface VerifyReport {
   table_name: string;
   checked_at: string;
   seconds: number;
+  consistency: Consistency;
+  /** Shards merged by finalize (absent: one process). */
+  shards?: number;
   ok: boolean;
   checks: Check[];
 }
 
-export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
+interface Prepared {
+  run: Storage;
+  loadable: LoadableRun;
+  client: Pick<DynamoDBClient, 'send'>;
+  units: RunUnit[];
+  only?: Set<string>;
+  consistent: boolean;
+  selected: string[];
+}
+
+/** What every form of verify checks first: the run is loadable, the table exists and was loaded from it. */
+async function prepare(options: VerifyOptions): Promise<Prepared> {
   checkTableName(options.tableName);
-  const started = Date.now();
   const run = runStorage(options.store, options.run);
   const extract = await readExtractManifest(run);
   if (!extract) throw new UserError(`no extract manifest in ${run.uri}: verify compares the table with run ${options.run}'s extract and transform`);
@@ -54,9 +79,86 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const client = options.dynamo ?? dynamoClient();
   if (!(await describeTable(client, options.tableName))) throw new UserError(`DynamoDB table ${options.tableName} does not exist: run the load first`);
   await requireLoadedFrom(run, options.run, options.tableName, loadable.tables);
-  const only = options.tables && options.tables.length > 0
+  const selected = (options.tables ?? []).filter((t) => t !== '');
+  const only = selected.length > 0
     ? new Set(loadable.tables.map((t) => t.entity_type).filter((e): e is string => !!e)) : undefined;
+  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected };
+}
 
+/** Scans the shard's segments and reads its item files at once, each side into its own sorter. */
+async function readSides(options: VerifyOptions, p: Prepared, shard: Shard | undefined): Promise<{ tableSorter: RecordSorter; runSorter: RecordSorter; side: TableSide; segments: number[]; total: number; unitIndexes: number[] }> {
+  const { segments, total } = segmentsOfShard(shard, options.concurrency);
+  const unitIndexes = unitIndexesOfShard(p.units, shard);
+  for (const line of describeReadCost(p.loadable.manifest, shard, options.consistency ?? 'strong')) options.log(line);
+  options.log(`scanning ${options.tableName} (${segments.length} of ${total} segments) and reading ${unitIndexes.length} of ${p.units.length} item file(s) of run ${options.run}`);
+  const tableSorter = new RecordSorter(TABLE_RECORD_BYTES);
+  const runSorter = new RecordSorter(RUN_RECORD_BYTES);
+  try {
+    const [side] = await Promise.all([
+      scanTableSide(p.client, options.tableName, segments, total, p.consistent, p.only, tableSorter),
+      readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter),
+    ]);
+    return { tableSorter, runSorter, side, segments, total, unitIndexes };
+  } catch (err) {
+    tableSorter.close();
+    runSorter.close();
+    throw err;
+  }
+}
+
+export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
+  const started = Date.now();
+  const p = await prepare(options);
+  const { tableSorter, runSorter, side } = await readSides(options, p, undefined);
+  try {
+    const types = side.types;
+    const tableSide = (async function* () { for await (const record of tableSorter.sorted()) yield { record, types }; })();
+    return await conclude(options, p, started, side.in_table, new Map(Object.entries(side.counts)), tableSide, runSorter.sorted());
+  } finally {
+    tableSorter.close();
+    runSorter.close();
+  }
+}
+
+/** Shard i/n: its segments and item files, stored sorted, then its fragment (last: only then has it reported). */
+export async function runVerifyShard(options: VerifyOptions & { shard: Shard }): Promise<{ shard: string; segments: number; item_files: number; items_scanned: number; run_items: number }> {
+  const startedAt = new Date();
+  const p = await prepare(options);
+  const { tableSorter, runSorter, side, segments, total, unitIndexes } = await readSides(options, p, options.shard);
+  try {
+    const tableKey = shardFileKey(options.shard, 'table');
+    const runKey = shardFileKey(options.shard, 'run');
+    await p.run.put(tableKey, recordBytes(tableSorter.sorted(), TABLE_RECORD_BYTES));
+    await p.run.put(runKey, recordBytes(runSorter.sorted(), RUN_RECORD_BYTES));
+    await writeFragment(p.run, {
+      run_id: options.run, table_name: options.tableName, transform_manifest_sha256: p.loadable.manifestSha256, tables: p.selected,
+      shard: shardText(options.shard), total_segments: total, segments,
+      units: unitIndexes.map((i) => p.units[i]!.part.key),
+      in_table: side.in_table, counts: side.counts, types: side.types,
+      table_records: { key: tableKey, count: tableSorter.total }, run_records: { key: runKey, count: runSorter.total },
+      started_at: startedAt.toISOString(), finished_at: new Date().toISOString(),
+    });
+    return { shard: shardText(options.shard), segments: segments.length, item_files: unitIndexes.length, items_scanned: side.in_table, run_items: runSorter.total };
+  } finally {
+    tableSorter.close();
+    runSorter.close();
+  }
+}
+
+/** Every shard reported exactly once: the merged verdict, as one process would give it. */
+export async function finalizeVerify(options: VerifyOptions): Promise<VerifyReport> {
+  const p = await prepare(options);
+  const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units);
+  const started = Math.min(...sharded.fragments.map((f) => Date.parse(f.started_at)));
+  options.log(`merging ${sharded.fragments.length} shard(s) of the verify of ${options.tableName}`);
+  return conclude(options, p, started, sharded.in_table, sharded.counts, sharded.tableSide, sharded.runSide, sharded.fragments.length);
+}
+
+/** The merge of both sides, the access patterns, and the report. */
+async function conclude(
+  options: VerifyOptions, p: Prepared, started: number, inTable: number, counts: Map<string, number>,
+  tableSide: Parameters<typeof compareSides>[5], runSide: AsyncIterable<Buffer>, shards?: number,
+): Promise<VerifyReport> {
   const checks: Check[] = [];
   const record = (check: Check) => {
     checks.push(check);
@@ -64,22 +166,18 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
     options.log(`${check.ok ? 'PASS' : 'FAIL'} ${check.name}: ${numbers}${check.note ? ` (${check.note})` : ''}`);
     for (const f of check.failures) options.log(`  ${JSON.stringify(f)}`);
   };
-
-  options.log(`scanning ${options.tableName} (${options.concurrency} segments)`);
-  const tableKeys = await scanKeys(client, options.tableName, options.concurrency);
-  options.log(`reading back every item of run ${options.run}`);
-  const { check, runKeys, expired } = await compareItems(client, run, options.tableName, loadable.tables, options.concurrency);
-  record(countCheck(loadable.tables, tableKeys, expired, only));
+  const { check, stray, expired } = await compareSides(p.client, p.run, options.tableName, p.units, inTable, tableSide, runSide, p.consistent);
+  record(countCheck(p.loadable.tables, counts, expired, p.only));
   record(check);
-  record(strayCheck(tableKeys, runKeys, only));
+  record(stray);
 
   if (options.databaseUrl !== false) {
-    const present = new Set(loadable.tables.map((t) => t.name));
-    const patterns = (options.patterns ?? serenyaAccessPatterns).filter((p) => present.has(p.table));
+    const present = new Set(p.loadable.tables.map((t) => t.name));
+    const patterns = (options.patterns ?? serenyaAccessPatterns).filter((pattern) => present.has(pattern.table));
     if (patterns.length > 0) {
       const db = await connect(options.databaseUrl, 'pg2ddb-verify');
       try {
-        for (const pattern of patterns) record(await checkAccessPattern(pattern, db, client, run, options.tableName, options.sampleSize));
+        for (const pattern of patterns) record(await checkAccessPattern(pattern, db, p.client, p.run, options.tableName, options.sampleSize));
       } finally {
         await db.end().catch(() => {});
       }
@@ -89,8 +187,10 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = {
     format: 'pg2ddb.verify/1', run_id: options.run, table_name: options.tableName,
     checked_at: new Date().toISOString(), seconds: (Date.now() - started) / 1000,
+    consistency: options.consistency ?? 'strong',
+    ...(shards !== undefined ? { shards } : {}),
     ok: checks.every((c) => c.ok), checks,
   };
-  await run.put(VERIFY_REPORT_KEY, `${JSON.stringify(report, null, 2)}\n`);
+  await p.run.put(VERIFY_REPORT_KEY, `${JSON.stringify(report, null, 2)}\n`);
   return report;
 }

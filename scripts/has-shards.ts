@@ -3,8 +3,8 @@
 import { runStorage } from '../lib/config.ts';
 
 const stage = process.argv[2];
-if (stage !== 'extract' && stage !== 'transform') {
-  process.stderr.write('usage: has-shards.ts extract|transform (STORE and RUN from the environment)\n');
+if (stage !== 'extract' && stage !== 'transform' && stage !== 'verify') {
+  process.stderr.write('usage: has-shards.ts extract|transform|verify (STORE and RUN from the environment)\n');
   process.exit(2);
 }
 const run = runStorage(process.env.STORE || './out', process.env.RUN || 'dev');

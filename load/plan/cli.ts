@@ -35,7 +35,7 @@ await runCli('plan', async () => {
       defaultDescription: '$SAMPLE or 1 (every item)',
       describe: 'Fraction of partition keys whose items are read (whole collections kept together); 0 reads the manifest only',
     })
-    .option('max-keys', { type: 'number', default: DEFAULT_MAX_KEYS, describe: 'Distinct keys counted exactly per key pattern; beyond, counts are approximate (HyperLogLog, Misra-Gries) in bounded memory' })
+    .option('max-keys', { type: 'number', default: DEFAULT_MAX_KEYS, describe: 'Distinct keys counted exactly, all key patterns together (~150 bytes each); beyond, the largest pattern\'s counts become approximate (HyperLogLog, Misra-Gries) and memory stays flat' })
     .option('region', { type: 'string', default: process.env.AWS_REGION || 'us-east-1', defaultDescription: '$AWS_REGION or us-east-1', describe: 'Price region (load/plan/prices.json)' })
     .option('price', { type: 'string', array: true, default: [] as string[], describe: `Override a price, key=usd (repeatable); keys: ${PRICE_KEYS.join(', ')}` })
     .option('current-monthly-usd', { type: 'number', default: Number(process.env.CURRENT_MONTHLY_USD || 142), defaultDescription: '$CURRENT_MONTHLY_USD or 142 (RDS + NAT, the seed plan)', describe: 'What the current database costs per month' })

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
-import { HyperLogLog, KeySpace, KeyTally, hashKey, keyLabel, keyWarnings } from './collections.ts';
+import { HyperLogLog, KeyBudget, KeySpace, KeyTally, hashKey, keyLabel, keyWarnings } from './collections.ts';
 
 test('a key is named by its entity prefix and a sha256 prefix, never by its value', (t) => {
   const key = hashKey('USER#b17e715f-f526-47f2-96e6-3be75903b357');
@@ -70,4 +70,18 @@ test('a collection holding a large share of a big run is a hot partition warning
   const warnings = keyWarnings(space.summary());
   t.is(warnings.length, 1);
   t.regex(warnings[0]!, /^PK SYSTEM#…[0-9a-f]{12} holds 20% of the 2000 items keyed by PK: a hot partition/);
+});
+
+test('key spaces sharing one budget hold at most its keys together: the pattern holding the most is the one made approximate', (t) => {
+  const budget = new KeyBudget(1000);
+  const pk = new KeySpace('PK', 'bytes', budget);
+  const gsi = new KeySpace('GSI1PK', 'items', budget);
+  for (let i = 0; i < 300; i++) pk.add(hashKey(`USER#${i}`), 100);
+  for (let i = 0; i < 20_000; i++) gsi.add(hashKey(`JOB#${i}`), 100);
+  t.true(budget.held <= 1000, `${budget.held} keys held`);
+  t.true(pk.summary().exact, 'the small pattern stays exact');
+  t.is(pk.summary().distinct, 300);
+  const jobs = gsi.summary();
+  t.false(jobs.exact);
+  t.true(Math.abs(jobs.distinct - 20_000) / 20_000 < 0.03, `HLL ${jobs.distinct}`);
 });

@@ -5,13 +5,15 @@
 // and a GSI key with few distinct values (`JOB_STATUS#completed`) puts every
 // write of that status on one hot index partition.
 //
-// Memory stays bounded whatever the run's size. Each key pattern (the entity
+// Memory stays flat whatever the run's size. Each key pattern (the entity
 // prefix before the first '#') has a tally that counts every distinct key
-// exactly until it holds `maxKeys` of them; past that it switches to
+// exactly while all tallies of the plan together hold at most `maxKeys`
+// (one KeyBudget); past that the tally holding the most keys switches to
 // Misra-Gries (keeps the heaviest keys, with a stated error bound) for the
 // largest key, and to a HyperLogLog (p = 14, ≈0.8 % standard error) for the
 // number of distinct keys. Exact on the fixture and on runs up to `maxKeys`
-// keys per pattern; approximate, and marked so, beyond.
+// keys in all; approximate, and marked so, beyond. (A budget per pattern let
+// memory grow with the number of patterns, ~30 MB each: make bench, plan RSS.)
 //
 // Keys embed user ids and hashes of personal data: they are never kept or
 // printed as such. A key is named by its entity prefix and a sha256 prefix
@@ -104,17 +106,47 @@ export interface LargestKey {
   error: number;
 }
 
-/** Items and bytes per distinct key of one pattern, exact up to maxKeys keys. */
+/**
+ * The distinct keys the tallies sharing it may hold together: a key that takes
+ * them past `maxKeys` makes the tally holding the most keys shrink.
+ */
+export class KeyBudget {
+  private readonly tallies: KeyTally[] = [];
+  held = 0;
+
+  constructor(readonly maxKeys = DEFAULT_MAX_KEYS) {}
+
+  join(tally: KeyTally): void {
+    this.tallies.push(tally);
+  }
+
+  /** One more key held somewhere. */
+  added(): void {
+    this.held++;
+    if (this.held <= this.maxKeys) return;
+    let largest = this.tallies[0]!;
+    for (const tally of this.tallies) if (tally.size > largest.size) largest = tally;
+    largest.shrink();
+  }
+}
+
+/** Items and bytes per distinct key of one pattern, exact while its budget (maxKeys keys of its own, or a shared KeyBudget) lasts. */
 export class KeyTally {
   private readonly entries = new Map<string, TallyEntry>();
   private readonly hll = new HyperLogLog();
+  private readonly budget: KeyBudget;
   private overflowed = false;
   /** Total subtracted from every counter (Misra-Gries): any key's true weight ≤ its counter + this. */
   private decrement = 0;
   items = 0;
   bytes = 0;
 
-  constructor(private readonly rankBy: 'items' | 'bytes', private readonly maxKeys = DEFAULT_MAX_KEYS) {}
+  constructor(private readonly rankBy: 'items' | 'bytes', budget: number | KeyBudget = DEFAULT_MAX_KEYS) {
+    this.budget = typeof budget === 'number' ? new KeyBudget(budget) : budget;
+    this.budget.join(this);
+  }
+
+  get size(): number { return this.entries.size; }
 
   add(key: HashedKey, bytes: number): void {
     this.items++;
@@ -122,6 +154,7 @@ export class KeyTally {
     this.hll.add(key.hash);
     const id = key.hash.slice(0, 24);
     let entry = this.entries.get(id);
+    const isNew = !entry;
     if (!entry) {
       entry = { items: 0, bytes: 0, weight: 0 };
       this.entries.set(id, entry);
@@ -129,18 +162,20 @@ export class KeyTally {
     entry.items++;
     entry.bytes += bytes;
     entry.weight += this.rankBy === 'items' ? 1 : bytes;
-    if (this.entries.size > this.maxKeys) this.shrink();
+    if (isNew) this.budget.added();
   }
 
   /** Misra-Gries, batched: subtract the median weight from every counter and drop those at zero. */
-  private shrink(): void {
+  shrink(): void {
     this.overflowed = true;
     const weights = [...this.entries.values()].map((e) => e.weight).sort((a, b) => a - b);
     const d = weights[Math.floor(weights.length / 2)]!;
+    const before = this.entries.size;
     for (const [id, entry] of this.entries) {
       entry.weight -= d;
       if (entry.weight <= 0) this.entries.delete(id);
     }
+    this.budget.held -= before - this.entries.size;
     this.decrement += d;
   }
 
@@ -187,13 +222,14 @@ export interface KeySpaceSummary {
 export class KeySpace {
   private readonly patterns = new Map<string, KeyTally>();
 
-  constructor(readonly attribute: string, private readonly rankBy: 'items' | 'bytes', private readonly maxKeys = DEFAULT_MAX_KEYS) {}
+  /** `budget`: shared with other key spaces (one plan), or a number of keys each pattern may hold. */
+  constructor(readonly attribute: string, private readonly rankBy: 'items' | 'bytes', private readonly budget: number | KeyBudget = DEFAULT_MAX_KEYS) {}
 
   add(key: HashedKey, bytes: number): void {
     const prefix = this.patterns.has(key.prefix) || this.patterns.size < MAX_PATTERNS ? key.prefix : '?';
     let tally = this.patterns.get(prefix);
     if (!tally) {
-      tally = new KeyTally(this.rankBy, this.maxKeys);
+      tally = new KeyTally(this.rankBy, this.budget);
       this.patterns.set(prefix, tally);
     }
     tally.add({ prefix, hash: key.hash }, bytes);

@@ -1,6 +1,6 @@
 // One pass over a transform run's item files: per table the exact item-size
 // histogram and what each GSI holds; across tables the partition keys
-// (collections) and GSI keys, counted in bounded memory (collections.ts).
+// (collections) and GSI keys, counted in flat memory (collections.ts).
 //
 // `fraction` < 1 analyses the items whose PK hashes into that fraction:
 // whole collections are kept or left together, so a sampled collection's size
@@ -15,7 +15,7 @@ import type { ItemPart, TransformTable } from '../../lib/transform-manifest.ts';
 import type { ItemJson } from '../attribute-json.ts';
 import { parseItemLine, readPartLines } from '../item-files.ts';
 import { INDEXES, PRIMARY_KEY } from '../table-spec.ts';
-import { DEFAULT_MAX_KEYS, KeySpace, hashKey, type HashedKey } from './collections.ts';
+import { DEFAULT_MAX_KEYS, KeyBudget, KeySpace, hashKey, type HashedKey } from './collections.ts';
 import { SizeHistogram, itemSizeBytes, writeUnits } from './sizes.ts';
 
 export interface IndexUsage {
@@ -58,9 +58,10 @@ export function inSample(key: HashedKey, fraction: number): boolean {
 }
 
 export async function scanItems(run: Storage, tables: TransformTable[], options: ScanOptions): Promise<RunScan> {
-  const maxKeys = options.maxKeys ?? DEFAULT_MAX_KEYS;
-  const collections = new KeySpace(PRIMARY_KEY.partition, 'bytes', maxKeys);
-  const indexKeys = INDEXES.map((index) => new KeySpace(index.partition, 'items', maxKeys));
+  // One budget for every key of the plan: memory does not grow with the run or its number of key patterns.
+  const budget = new KeyBudget(options.maxKeys ?? DEFAULT_MAX_KEYS);
+  const collections = new KeySpace(PRIMARY_KEY.partition, 'bytes', budget);
+  const indexKeys = INDEXES.map((index) => new KeySpace(index.partition, 'items', budget));
   const scans = tables.map((table): TableScan => ({
     name: table.name, read: 0, analysed: 0, sizes: new SizeHistogram(),
     indexes: Object.fromEntries(INDEXES.map((index) => [index.name, { items: 0, bytes: 0, write_units: 0 }])),
