@@ -2,6 +2,10 @@
 #   docker run IMAGE transform --shard 2/8 --store s3://bucket/migrations --run 2026-11-28
 # It holds the stages and mappers only: no test stack, no dev dependencies.
 FROM node:20-bookworm-slim
+# tini as PID 1: it forwards SIGTERM (Batch terminate-job, ECS StopTask, Spot
+# reclaim) to the stage, which stops within seconds saying what it kept, and
+# reaps children. (On ECS, initProcessEnabled does the same for any image.)
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Progress lines are for terminals; a batch job's log gets one line per part.
 ENV NODE_ENV=production CI=true
@@ -17,5 +21,5 @@ COPY bin ./bin
 # (esbuild, cached in .local/cache/); run as an unprivileged user.
 RUN mkdir -p .local && chown node:node .local
 USER node
-ENTRYPOINT ["/app/bin/pg2ddb"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/bin/pg2ddb"]
 CMD ["--help"]

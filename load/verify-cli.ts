@@ -4,7 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
-import { logger, runCli } from '../lib/log.ts';
+import { exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitResult, emitSummary, jsonOption, makeCommand } from '../lib/output.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
@@ -29,6 +29,8 @@ await runCli('verify', async () => {
     .option('access-patterns', { type: 'boolean', default: true, describe: 'Check access patterns against the source database (--no-access-patterns to skip)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' }), 'verify');
   if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}`);
+  // Verify only reads, and writes its report last: a stopped verify leaves nothing to clean up.
+  exitOnInterrupt('verify', () => `verify only reads and writes its report last, so nothing was changed; rerun ${makeCommand('verify', args)}`);
   const report = await runVerify({
     store: args.store,
     run: args.run,

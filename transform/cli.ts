@@ -83,6 +83,7 @@ await runCli('transform', async () => {
     return;
   }
   exitOnInterrupt('transform', () => {
+    if (command === 'finalize') return `the shards' items and fragments are kept and the manifest is written last and whole; rerun ${makeCommand('finalize', args, ['STAGE=transform'])}`;
     const p = Progress.current();
     return `${p ? `${p.done} of ${p.total} unit(s) done and kept` : 'the units done are kept'}; rerun ${makeCommand('transform', args, args.shard ? [`SHARD=${args.shard}`] : [])} to finish`;
   });
