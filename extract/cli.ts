@@ -69,6 +69,7 @@ await runCli('extract', async () => {
     .command('snapshot', 'Coordinator of a sharded extract: hold the snapshot (with --hold) and write the plan')
     .command('finalize', 'Merge the shards\' fragments into extract/manifest.json (every part exactly once)')
     .option('hold', { type: 'boolean', default: false, describe: 'snapshot: keep the snapshot open until SIGINT/SIGTERM' })
+    .option('heartbeat', { type: 'number', default: 30, describe: 'snapshot: seconds between checks that the held connection answers (it exits non-zero, naming it, when not)' })
     .option('shard', {
       type: 'string',
       default: process.env.SHARD || undefined,
@@ -120,6 +121,7 @@ await runCli('extract', async () => {
     log,
   };
   if (command === 'snapshot') {
+    if (!(args.heartbeat > 0)) throw new UserError(`invalid --heartbeat ${args.heartbeat}: use a number of seconds above 0`);
     if (!args.hold) throw new UserError('extract snapshot needs --hold: an exported snapshot exists only while its transaction is open, so the coordinator must keep running until every shard is done');
     // SIGINT/SIGTERM is the coordinator's normal end (exit 0): it releases the snapshot.
     const stop = new Promise((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
@@ -127,7 +129,7 @@ await runCli('extract', async () => {
     await holdSnapshot(options, (plan) => {
       snapshotId = plan.snapshot_id;
       process.stdout.write(`${JSON.stringify({ run: plan.run_id, snapshot_id: plan.snapshot_id, as_of: plan.as_of, tables: plan.tables.length, parts: plan.units.length })}\n`);
-    }, stop);
+    }, stop, args.heartbeat);
     process.stderr.write(`extract: stopped; snapshot ${snapshotId || '(none yet)'} released, parts and fragments shards wrote are kept; if \`make finalize STAGE=extract\` has not succeeded, start a new coordinator (${makeCommand('snapshot', args)}) and rerun every shard\n`);
     return;
   }
