@@ -1,7 +1,14 @@
 # One image for every stage, for runs spread over machines (docs/scale-out.md):
 #   docker run IMAGE transform --shard 2/8 --store s3://bucket/migrations --run 2026-11-28
 # It holds the stages and mappers only: no test stack, no dev dependencies.
-FROM node:20-bookworm-slim
+# Node.js 24 LTS, pinned by digest (24.18.0 when pinned; the digest is the
+# multi-arch index as public Dockerfiles pin it, not pulled from this machine:
+# refresh with `docker buildx imagetools inspect node:24-bookworm-slim`).
+FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9a7285cf83b6951452d
+# tini as PID 1: it forwards SIGTERM (Batch terminate-job, ECS StopTask, Spot
+# reclaim) to the stage, which stops within seconds saying what it kept, and
+# reaps children. (On ECS, initProcessEnabled does the same for any image.)
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Progress lines are for terminals; a batch job's log gets one line per part.
 ENV NODE_ENV=production CI=true
@@ -18,5 +25,5 @@ COPY bin ./bin
 # (esbuild, cached in .local/cache/); run as an unprivileged user.
 RUN mkdir -p .local && chown node:node .local
 USER node
-ENTRYPOINT ["/app/bin/pg2ddb"]
+ENTRYPOINT ["/usr/bin/tini", "--", "/app/bin/pg2ddb"]
 CMD ["--help"]

@@ -76,6 +76,7 @@ await runCli('extract', async () => {
     .command('snapshot', 'Coordinator of a sharded extract: hold the snapshot (with --hold) and write the plan')
     .command('finalize', 'Merge the shards\' fragments into extract/manifest.json (every part exactly once)')
     .option('hold', { type: 'boolean', default: false, describe: 'snapshot: keep the snapshot open until SIGINT/SIGTERM' })
+    .option('heartbeat', { type: 'number', default: 30, describe: 'snapshot: seconds between checks that the held connection answers (it exits non-zero, naming it, when not)' })
     .option('shard', {
       type: 'string',
       default: process.env.SHARD || undefined,
@@ -102,6 +103,7 @@ await runCli('extract', async () => {
   if (args.follow && (command === 'finalize' || args.shard || args['dry-run'])) throw new UserError('FOLLOW=1 goes with a plain extract or extract snapshot --hold: the slot is created with the run\'s snapshot');
   if (args['dry-run'] && (command !== undefined || args.shard)) throw new UserError('--dry-run goes with a plain extract (no snapshot, finalize or --shard): it shows what one extract would copy');
   if (command === 'finalize') {
+    exitOnInterrupt('extract', () => `the shards' parts and fragments are kept and the manifest is written last and whole; rerun ${makeCommand('finalize', args, ['STAGE=extract'])}`);
     const manifest = await finalizeExtract({ store: args.store, run: args.run, log });
     const tables = manifest.tables.map((t) => ({ name: t.name, rows: t.rows, raw_bytes: t.raw_bytes, bytes: t.bytes, seconds: 0 }));
     // Shards run concurrently, so they leave the run report alone; finalize reports the whole extract,
@@ -129,15 +131,24 @@ await runCli('extract', async () => {
     log,
   };
   if (command === 'snapshot') {
+    if (!(args.heartbeat > 0)) throw new UserError(`invalid --heartbeat ${args.heartbeat}: use a number of seconds above 0`);
     if (!args.hold) throw new UserError('extract snapshot needs --hold: an exported snapshot exists only while its transaction is open, so the coordinator must keep running until every shard is done');
+    // SIGINT/SIGTERM is the coordinator's normal end (exit 0): it releases the snapshot.
     const stop = new Promise((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+    let snapshotId = '';
     await holdSnapshot(options, (plan) => {
+      snapshotId = plan.snapshot_id;
       process.stdout.write(`${JSON.stringify({ run: plan.run_id, snapshot_id: plan.snapshot_id, as_of: plan.as_of, tables: plan.tables.length, parts: plan.units.length })}\n`);
-    }, stop);
+    }, stop, args.heartbeat);
+    process.stderr.write(`extract: stopped; snapshot ${snapshotId || '(none yet)'} released, parts and fragments shards wrote are kept; if \`make finalize STAGE=extract\` has not succeeded, start a new coordinator (${makeCommand('snapshot', args)}) and rerun every shard\n`);
     return;
   }
   if (command !== undefined) throw new UserError(`unknown command ${JSON.stringify(command)} (see extract --help)`);
   if (args.shard) {
+    exitOnInterrupt('extract', () => {
+      const p = Progress.current();
+      return `${p ? `${p.done} of ${p.total} part(s) of shard ${args.shard} copied and kept` : `shard ${args.shard} stopped`} (its fragment is written last; a rerun copies its parts again to the same bytes); rerun ${makeCommand('extract', args, [`SHARD=${args.shard}`])} while the coordinator holds the snapshot`;
+    });
     const summary = await runShard({ ...options, shard: parseShard(args.shard), snapshotId: args.snapshot });
     emitResult('extract', args, summary, [
       `shard ${summary.shard}: ${summary.rows} rows of ${summary.tables.length} table(s) in ${seconds(summary.seconds)} → next: the other shards, then ${makeCommand('finalize', args, ['STAGE=extract'])}`,

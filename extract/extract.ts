@@ -13,7 +13,7 @@ import {
   EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, checkExtractFiles, manifestText, readExtractManifest,
   type ExtractFormat, type ExtractManifest, type FollowEntry, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
-import { connect, redact, type PgClient } from '../lib/postgres.ts';
+import { connect, describeTarget, redact, type PgClient } from '../lib/postgres.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
@@ -122,7 +122,7 @@ async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ sn
  * and keeps the snapshot's transaction open until `stop` resolves (SIGINT or
  * SIGTERM from the CLI), since shards can join it only while it is open.
  */
-export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>): Promise<void> {
+export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>, heartbeatSeconds = 30): Promise<void> {
   const run = runStorage(options.store, options.run);
   // Before the snapshot, its slot and its locks: a store that cannot take the parts fails first.
   await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
@@ -133,13 +133,45 @@ export async function holdSnapshot(options: ExtractOptions, ready: (plan: Extrac
     options.log(`holding snapshot ${snapshot.id} at ${snapshot.asOf}: ${plan.units.length} part(s) of ${plan.tables.length} table(s) planned in ${run.uri}/${EXTRACT_PLAN_KEY}`);
     ready(plan);
     // A coordinator whose connection dies can no longer serve shards: fail loudly rather than hold nothing.
-    const lost = once(snapshot.client, 'error').then(([err]) => { throw new UserError(`the snapshot's connection failed: ${redact(errorMessage(err))}; shards can no longer join it`); });
+    const target = describeTarget(snapshot.client);
+    const lost = once(snapshot.client, 'error').then(([err]) => { throw new UserError(`the snapshot's connection to ${target} failed: ${redact(errorMessage(err))}; shards can no longer join it: start a new coordinator and rerun every shard`); });
     lost.catch(() => {}); // an error after the stop (while closing) is no failure
-    await Promise.race([stop, lost]);
+    const silent = new AbortController();
+    const dead = heartbeat(snapshot.client, target, heartbeatSeconds, silent.signal);
+    dead.catch(() => {});
+    try {
+      await Promise.race([stop, lost, dead]);
+    } finally {
+      silent.abort();
+    }
     options.log(`released snapshot ${snapshot.id}`);
   } finally {
     await snapshot.close().catch(() => {});
     await slot?.close().catch(() => {});
+  }
+}
+
+/**
+ * Rejects once the coordinator's connection stops answering: every
+ * `seconds`, a `SELECT 1` inside the snapshot's transaction (harmless to it)
+ * must answer within `seconds`. A connection cut without a FIN or RST (a
+ * failover, a proxy's idle timeout, a NAT) otherwise goes unnoticed for hours.
+ */
+async function heartbeat(client: PgClient, target: string, seconds: number, signal: AbortSignal): Promise<never> {
+  const wait = (ms: number) => new Promise<void>((resolve) => { const timer = setTimeout(resolve, ms); signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true }); });
+  for (;;) {
+    await wait(seconds * 1000);
+    if (signal.aborted) return new Promise<never>(() => {});
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), seconds * 1000); });
+    const answer = await Promise.race([client.query('SELECT 1').then(() => 'ok' as const, () => 'failed' as const), late]);
+    clearTimeout(timer);
+    if (signal.aborted) return new Promise<never>(() => {});
+    if (answer !== 'ok') {
+      // A silent socket would keep the process (and client.end()) waiting: drop it.
+      (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+      throw new UserError(`the snapshot's connection to ${target} ${answer === 'late' ? `stopped answering (no reply within ${seconds} s)` : 'failed'}; shards can no longer join it: start a new coordinator and rerun every shard`);
+    }
   }
 }
 

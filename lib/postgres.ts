@@ -36,6 +36,11 @@ export async function connect(databaseUrl: string | undefined, applicationName: 
       ...(params.sslnegotiation ? { sslnegotiation: params.sslnegotiation as pg.ClientConfig['sslnegotiation'] } : {}),
       application_name: applicationName,
       connectionTimeoutMillis: 15_000,
+      // TCP keepalive: a connection a NAT, a firewall or a failed-over host dropped
+      // without a word fails its query instead of waiting forever (the snapshot
+      // coordinator sits idle for hours; its heartbeat catches what this does not).
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 30_000,
       ...extra,
     };
     // The host as node-postgres resolves it (URL, ?host=, PGHOST, localhost): what the certificate must name.

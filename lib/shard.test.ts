@@ -1,5 +1,5 @@
 import test from 'ava';
-import { assignShards, claimsOf, parseShard, shardLabel, unitsOfShard } from './shard.ts';
+import { MAX_SHARDS, assignShards, claimsOf, mapShardCount, parseShard, shardLabel, unitsOfShard } from './shard.ts';
 
 const units = [5, 1, 9, 3, 3, 7, 2, 8].map((bytes, i) => ({ id: `u${i}`, bytes }));
 const bytes = (u: { bytes: number }) => u.bytes;
@@ -48,4 +48,14 @@ test('claimsOf keeps each unit\'s first shard, lists later claims, and ignores e
   ], (e) => (e === 'stale' ? undefined : e), (e) => `unit ${e}`);
   t.deepEqual([...first].map(([id, c]) => `${id}:${c.shard}`), ['a:1/2', 'b:1/2', 'c:2/2']);
   t.deepEqual(doubled, ['unit b (shards 1/2 and 2/2)']);
+});
+
+test('a map over units has one shard per unit up to MAX_SHARDS, then groups; --shards chooses fewer, within 1..MAX_SHARDS', (t) => {
+  t.is(mapShardCount(240), 240);
+  t.is(mapShardCount(0), 1);
+  t.is(mapShardCount(12_000), MAX_SHARDS);
+  t.is(mapShardCount(12_000, 16), 16);
+  t.is(mapShardCount(5, 16), 5);
+  for (const bad of [0, 10_001, 2.5]) t.throws(() => mapShardCount(100, bad), { message: /invalid --shards/ }, String(bad));
+  t.notThrows(() => parseShard(`${MAX_SHARDS}/${MAX_SHARDS}`));
 });

@@ -7,14 +7,29 @@ import type { Storage } from './storage.ts';
 /** Shard `index` (1-based) of `count`. */
 export interface Shard { index: number; count: number }
 
+/**
+ * The most shards of one run: a Step Functions Distributed Map runs at most
+ * 10,000 children at once, and more machines than that is not a plan. A map
+ * over more units than this gives each child a group of them (`mapShardCount`).
+ */
+export const MAX_SHARDS = 10_000;
+
 export function parseShard(text: string): Shard {
   const match = /^(\d+)\/(\d+)$/.exec(text.trim());
   const index = Number(match?.[1]);
   const count = Number(match?.[2]);
-  if (!match || count < 1 || count > 10_000 || index < 1 || index > count) {
-    throw new UserError(`invalid --shard ${JSON.stringify(text)}: use i/n with 1 ≤ i ≤ n ≤ 10000 (shard i of n), e.g. 2/4`);
+  if (!match || count < 1 || count > MAX_SHARDS || index < 1 || index > count) {
+    throw new UserError(`invalid --shard ${JSON.stringify(text)}: use i/n with 1 ≤ i ≤ n ≤ ${MAX_SHARDS} (shard i of n), e.g. 2/4`);
   }
   return { index, count };
+}
+
+/** How many shards a map over `units` units uses: one unit each up to MAX_SHARDS, else groups (`wanted` to choose fewer). */
+export function mapShardCount(units: number, wanted?: number): number {
+  if (wanted !== undefined && (!Number.isInteger(wanted) || wanted < 1 || wanted > MAX_SHARDS)) {
+    throw new UserError(`invalid --shards ${wanted}: use a whole number from 1 to ${MAX_SHARDS}`);
+  }
+  return Math.max(1, Math.min(units, wanted ?? MAX_SHARDS));
 }
 
 export const shardText = (shard: Shard) => `${shard.index}/${shard.count}`;

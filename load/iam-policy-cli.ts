@@ -4,7 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { parseCli } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { runCli } from '../lib/log.ts';
-import { MANAGED_POLICY_MAX_CHARS, STAGES, iamPolicies, policySize, type LoadMode, type Stage } from './iam-policy.ts';
+import { MANAGED_POLICY_MAX_CHARS, RECIPE_NAMES, STAGES, iamPolicies, orchestrationPolicies, policySize, type LoadMode, type PolicyDocument, type Stage } from './iam-policy.ts';
 
 const usage = `iam-policy: the least-privilege IAM policy each stage needs, as JSON
 
@@ -13,7 +13,13 @@ Usage: iam-policy [options]
 Objects only under <store>/<run>/ (every run under the prefix without RUN),
 the table, its indexes and imports, the log group /aws-dynamodb/imports.
 --stage all (the default): one identity's policy for every stage;
---stage extract|transform|load|verify: the policy of the role running it.`;
+--stage extract|transform|load|verify: the policy of the role running it.
+--stage orchestration: the roles that run the stages on AWS (docs/scale-out.md), as
+{"step-functions": policy, "batch-execution": policy}: the state machine's role (child
+executions, units.json, map results, ECS tasks and their event rule, PassRole to ECS) and
+the Batch/ECS execution role (the job's secret); --stage step-functions|batch-execution for one.`;
+
+const ORCHESTRATION = ['orchestration', 'step-functions', 'batch-execution'] as const;
 
 await runCli('iam-policy', async () => {
   const args = await parseCli(yargs(hideBin(process.argv)).usage(usage)
@@ -30,7 +36,13 @@ await runCli('iam-policy', async () => {
     })
     .option('kms-key-id', { type: 'string', default: process.env.S3_SSE_KMS_KEY_ID || undefined, defaultDescription: '$S3_SSE_KMS_KEY_ID', describe: 'KMS key of the S3 objects (SSE-KMS): key id, ARN or alias/name' })
     .option('table-kms-key-id', { type: 'string', describe: 'Customer managed KMS key of the table (load --kms-key-id)' })
-    .option('stage', { choices: [...STAGES, 'all'] as const, default: 'all' as Stage | 'all', describe: 'Which stage' })
+    .option('stage', { choices: [...STAGES, 'all', ...ORCHESTRATION] as const, default: 'all' as Stage | 'all' | (typeof ORCHESTRATION)[number], describe: 'Which stage, or the orchestration\'s roles' })
+    .option('state-machine', { type: 'string', default: RECIPE_NAMES.stateMachine, describe: 'orchestration: the state machine\'s name' })
+    .option('cluster', { type: 'string', default: RECIPE_NAMES.cluster, describe: 'orchestration: the ECS cluster\'s name' })
+    .option('task-definition', { type: 'string', default: RECIPE_NAMES.taskDefinition, describe: 'orchestration: the ECS task definition family' })
+    .option('task-role', { type: 'string', default: RECIPE_NAMES.taskRole, describe: 'orchestration: the task (job) role\'s name' })
+    .option('execution-role', { type: 'string', default: RECIPE_NAMES.executionRole, describe: 'orchestration: the task execution role\'s name' })
+    .option('secret', { type: 'string', default: RECIPE_NAMES.secret, describe: 'orchestration: the Secrets Manager secret with DATABASE_URL' })
     .example('STORE=s3://my-bucket/serenya RUN=2026-11-28 DDB_TABLE=serenya AWS_REGION=eu-west-1 iam-policy --stage load', 'the load role')
     .example('iam-policy --store s3://my-bucket/serenya --ddb-table serenya --region eu-west-1 --account-id 111122223333', 'one identity for every stage and run'), 'iam-policy');
 
@@ -38,7 +50,7 @@ await runCli('iam-policy', async () => {
   if (!args.region) throw new UserError('no region: set AWS_REGION or --region');
   const table = args['ddb-table'] ?? (args.run ? `pg2ddb-${args.run}` : undefined);
   if (!table) throw new UserError('no table: set DDB_TABLE or --ddb-table (or RUN, for the default pg2ddb-<run>)');
-  const policies = iamPolicies({
+  const config = {
     store: args.store,
     ...(args.run ? { run: args.run } : {}),
     table,
@@ -47,8 +59,17 @@ await runCli('iam-policy', async () => {
     loadMode: args.mode,
     ...(args['kms-key-id'] ? { s3KmsKeyId: args['kms-key-id'] } : {}),
     ...(args['table-kms-key-id'] ? { tableKmsKeyId: args['table-kms-key-id'] } : {}),
-  });
-  const policy = policies[args.stage];
+  };
+  const stage = args.stage;
+  if (stage === 'orchestration' || stage === 'step-functions' || stage === 'batch-execution') {
+    const roles = orchestrationPolicies(config, {
+      stateMachine: args['state-machine'], cluster: args.cluster, taskDefinition: args['task-definition'],
+      taskRole: args['task-role'], executionRole: args['execution-role'], secret: args.secret,
+    });
+    process.stdout.write(`${JSON.stringify(stage === 'orchestration' ? roles : roles[stage], null, 2)}\n`);
+    return;
+  }
+  const policy: PolicyDocument = iamPolicies(config)[stage];
   process.stdout.write(`${JSON.stringify(policy, null, 2)}\n`);
   const size = policySize(policy);
   if (size > MANAGED_POLICY_MAX_CHARS) {

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openStorage } from '../lib/storage.ts';
-import { MANAGED_POLICY_MAX_CHARS, STAGES, iamPolicies, policyActions, policySize, stagePolicy, type IamPolicyConfig, type PolicyDocument, type Stage } from './iam-policy.ts';
+import { MANAGED_POLICY_MAX_CHARS, STAGES, iamPolicies, orchestrationPolicies, policyActions, policySize, stagePolicy, type IamPolicyConfig, type PolicyDocument, type Stage } from './iam-policy.ts';
 
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 
@@ -276,4 +276,15 @@ test('every AWS call a stage makes is allowed by its policy', (t) => {
   t.true(actionsCalledBy('transform').has('s3:DeleteObject'), 'transform deletes stale item files');
   t.true(actionsCalledBy('load').has('s3:DeleteObject'), 'load deletes its write check (and nothing else: its policy)');
   t.true(actionsCalledBy('verify').has('dynamodb:Query'));
+});
+
+test('every s3:ListBucket, stages and orchestration, lists only the run\'s keys (an s3:prefix condition)', (t) => {
+  const p = iamPolicies({ ...config, loadMode: 'both' });
+  const lists = Object.values(p).flatMap((policy) => policy.Statement).filter((s) => s.Action.includes('s3:ListBucket'));
+  t.true(lists.length >= 5);
+  for (const s of lists) t.deepEqual(s.Condition, { StringLikeIfExists: { 's3:prefix': ['serenya/2026-11-28', 'serenya/2026-11-28/*'] } }, s.Sid);
+  const anyRun = stagePolicy({ ...config, run: undefined }, 'extract').Statement.find((s) => s.Action.includes('s3:ListBucket'))!;
+  t.deepEqual(anyRun.Condition, { StringLikeIfExists: { 's3:prefix': ['serenya/*', 'serenya/*/*'] } });
+  const roles = orchestrationPolicies(config);
+  t.false(Object.values(roles).flatMap((policy) => policy.Statement).some((s) => s.Action.includes('s3:ListBucket') && !s.Condition));
 });

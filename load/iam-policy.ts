@@ -129,16 +129,19 @@ function allow(Sid: string, Action: string[], Resource: string[], Condition?: Co
 }
 
 /**
- * s3:ListBucket on the bucket, without an s3:prefix condition: HeadBucket (the
- * storage checks the bucket before its first write) carries no prefix, and S3
- * answers a GetObject of a missing key (report.json, a unit record, the import
- * record on a first run) with 404 only to a caller that may list the bucket,
- * else with 403, which the stages would take for a failure. It reveals keys,
- * not contents.
+ * s3:ListBucket on the bucket, listings limited to the run's keys by an
+ * s3:prefix condition. "IfExists": HeadBucket (the storage checks the bucket
+ * before its first write) carries no prefix, and S3 answers a GetObject of a
+ * missing key (report.json, a unit record, the import record on a first run)
+ * with 404 only to a caller that may list the bucket, else with 403, which the
+ * stages would take for a failure. A listing that names another prefix is
+ * refused; one that names none is not (IAM cannot tell it from HeadBucket).
  */
 function listBucket(stage: string, r: Resolved): PolicyStatement {
-  return allow(`${stage}ListBucketForHeadBucketListingsAndNotFound`, ['s3:ListBucket'], [bucketArn(r)]);
+  return allow(`${stage}ListBucketForHeadBucketListingsAndNotFound`, ['s3:ListBucket'], [bucketArn(r)], runPrefixCondition(r));
 }
+
+const runPrefixCondition = (r: Resolved): Condition => ({ StringLikeIfExists: { 's3:prefix': [r.runKeys, `${r.runKeys}/*`] } });
 
 /** Every storage put is an Upload: PutObject, or the multipart calls (s3:PutObject) and AbortMultipartUpload when it fails. */
 function writeObjects(sid: string, r: Resolved, keys: string[]): PolicyStatement {
@@ -278,4 +281,67 @@ export function policySize(policy: PolicyDocument): number {
 /** Every action a policy allows, sorted (what the tests and `--stage … --actions` compare). */
 export function policyActions(policy: PolicyDocument): string[] {
   return [...new Set(policy.Statement.flatMap((s) => s.Action))].sort();
+}
+
+// ---- The roles that run the stages on AWS (docs/scale-out.md) --------------
+
+/** The names the recipe gives the orchestration's resources (flags of `iam-policy --stage orchestration`). */
+export interface OrchestrationNames {
+  stateMachine: string;
+  cluster: string;
+  /** ECS task definition family (the Step Functions recipe) of the pg2ddb image. */
+  taskDefinition: string;
+  /** The stage's task/job role and the ECS task execution role, passed to ECS tasks. */
+  taskRole: string;
+  executionRole: string;
+  /** Secrets Manager secret holding DATABASE_URL (the extract job's `secrets`). */
+  secret: string;
+}
+
+export const RECIPE_NAMES: OrchestrationNames = {
+  stateMachine: 'pg2ddb-transform', cluster: 'pg2ddb', taskDefinition: 'pg2ddb',
+  taskRole: 'pg2ddb-transform', executionRole: 'ecsTaskExecutionRole', secret: 'pg2ddb/database-url',
+};
+
+/** Where the Distributed Map writes its results (ResultWriter), under the run. */
+export const MAP_RESULTS_KEY = 'transform/map-results';
+
+/**
+ * The Step Functions role of the recipe's state machine: the Distributed Map
+ * starts, watches and stops its child executions; the ItemReader reads
+ * units.json and the ResultWriter writes under the run; each
+ * `ecs:runTask.sync` state runs a task of the pg2ddb task definition, watches
+ * it through the managed EventBridge rule, stops it when the execution is
+ * stopped, and passes the task's two roles to ECS.
+ * The Batch execution role: the job's secrets (ECR pull and logs come from
+ * AWS's AmazonECSTaskExecutionRolePolicy, attached beside it).
+ */
+export function orchestrationPolicies(config: IamPolicyConfig, names: OrchestrationNames = RECIPE_NAMES): { 'step-functions': PolicyDocument; 'batch-execution': PolicyDocument } {
+  const r = resolve(config);
+  const account = r.account;
+  const arn = (service: string, resource: string, region = r.region) => `arn:${r.partition}:${service}:${region}:${account}:${resource}`;
+  const role = (name: string) => `arn:${r.partition}:iam::${account}:role/${name}`;
+  const kms = r.s3Kms ? [allow('UseS3ObjectKeyThroughS3', ['kms:Decrypt', 'kms:GenerateDataKey'], [r.s3Kms.resource], {
+    StringEquals: { 'kms:ViaService': `s3.${r.region}.amazonaws.com` }, ...(r.s3Kms.condition ?? {}),
+  })] : [];
+  const stepFunctions: PolicyStatement[] = [
+    allow('DistributedMapRunsChildExecutions', ['states:StartExecution'], [arn('states', `stateMachine:${names.stateMachine}`)]),
+    allow('DistributedMapWatchesAndStopsChildExecutions', ['states:DescribeExecution', 'states:StopExecution'], [arn('states', `execution:${names.stateMachine}/*`)]),
+    allow('ItemReaderReadsUnits', ['s3:GetObject'], objects(r, 'transform/units.json')),
+    allow('ResultWriterWritesMapResults', ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], objects(r, `${MAP_RESULTS_KEY}/*`)),
+    ...kms,
+    allow('RunTasksOfThePg2ddbTaskDefinition', ['ecs:RunTask'], [arn('ecs', `task-definition/${names.taskDefinition}`), arn('ecs', `task-definition/${names.taskDefinition}:*`)],
+      { ArnEquals: { 'ecs:cluster': arn('ecs', `cluster/${names.cluster}`) } }),
+    allow('WatchAndStopItsTasks', ['ecs:DescribeTasks', 'ecs:StopTask'], [arn('ecs', `task/${names.cluster}/*`)]),
+    allow('SyncTasksThroughTheManagedEventRule', ['events:PutTargets', 'events:PutRule', 'events:DescribeRule'], [arn('events', 'rule/StepFunctionsGetEventsForECSTaskRule')]),
+    allow('PassTheTaskRolesToEcs', ['iam:PassRole'], [role(names.taskRole), role(names.executionRole)], { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } }),
+  ];
+  const batchExecution: PolicyStatement[] = [
+    // Secrets Manager appends 6 random characters to a secret's name in its ARN.
+    allow('ReadTheJobSecrets', ['secretsmanager:GetSecretValue'], [arn('secretsmanager', `secret:${names.secret}-??????`)]),
+  ];
+  return {
+    'step-functions': { Version: '2012-10-17', Statement: stepFunctions },
+    'batch-execution': { Version: '2012-10-17', Statement: batchExecution },
+  };
 }

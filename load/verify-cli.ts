@@ -4,7 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
-import { logger, runCli } from '../lib/log.ts';
+import { exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitResult, emitSummary, jsonOption, makeCommand } from '../lib/output.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
@@ -46,6 +46,8 @@ await runCli('verify', async () => {
   if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}`);
   const command = args._[0];
   if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see verify --help)`);
+  // Verify only reads, and writes its report (a shard its fragment) last: a stopped verify leaves nothing to clean up.
+  exitOnInterrupt('verify', () => `verify only reads and writes its report last, so nothing was changed; rerun ${command === 'finalize' ? makeCommand('finalize', args, ['STAGE=verify']) : makeCommand('verify', args, args.shard ? [`SHARD=${args.shard}`] : [])}`);
   const options: VerifyOptions = {
     store: args.store,
     run: args.run,

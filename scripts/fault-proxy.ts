@@ -17,8 +17,8 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type Fault = 's3-500' | 's3-503' | 'ddb-throttle' | 'ddb-500' | 'reset';
-export const FAULTS: readonly Fault[] = ['s3-500', 's3-503', 'ddb-throttle', 'ddb-500', 'reset'];
+export type Fault = 's3-500' | 's3-503' | 'ddb-throttle' | 'ddb-500' | 'reset' | 'stall';
+export const FAULTS: readonly Fault[] = ['s3-500', 's3-503', 'ddb-throttle', 'ddb-500', 'reset', 'stall'];
 
 export interface FaultProxyOptions {
   /** Where healthy requests go: a loopback http:// URL. */
@@ -29,8 +29,8 @@ export interface FaultProxyOptions {
   faults: Fault[];
   /** Shifts which requests are faulted (same seed, same requests). */
   seed?: number;
-  /** Only requests for which this holds are eligible (default: all); e.g. only part objects. */
-  eligible?: (method: string, path: string) => boolean;
+  /** Only requests for which this holds are eligible (default: all); e.g. only part objects, or one DynamoDB operation (x-amz-target). */
+  eligible?: (method: string, path: string, headers: http.IncomingHttpHeaders) => boolean;
   /** Sees every request's method, path and headers before it is faulted or forwarded. */
   onRequest?: (request: { method: string; path: string; headers: http.IncomingHttpHeaders }) => void;
   /** 0: a free port. */
@@ -57,7 +57,7 @@ function ddbError(status: number, type: string, message: string): { status: numb
   return { status, headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'FAULTPROXY' }, body };
 }
 
-function answer(fault: Exclude<Fault, 'reset'>, path: string) {
+function answer(fault: Exclude<Fault, 'reset' | 'stall'>, path: string) {
   switch (fault) {
     case 's3-500': return s3Error(500, 'InternalError', 'We encountered an internal error. Please try again.', path);
     case 's3-503': return s3Error(503, 'SlowDown', 'Please reduce your request rate.', path);
@@ -90,7 +90,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const path = req.url ?? '/';
     options.onRequest?.({ method: req.method ?? 'GET', path, headers: req.headers });
     let fault: Fault | undefined;
-    if (options.eligible?.(req.method ?? 'GET', path) ?? true) {
+    if (options.eligible?.(req.method ?? 'GET', path, req.headers) ?? true) {
       const n = eligibleCount++;
       if (Math.floor((n + 1) * options.share + phase) > Math.floor(n * options.share + phase)) {
         fault = options.faults[faultCount++ % options.faults.length]!;
@@ -106,6 +106,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
           req.socket.resetAndDestroy();
           return;
         }
+        if (fault === 'stall') return; // close() destroys the socket
         const out = answer(fault, path);
         res.writeHead(out.status, { ...out.headers, 'content-length': Buffer.byteLength(out.body) });
         res.end(out.body);

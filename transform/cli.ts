@@ -18,8 +18,9 @@ const usage = `transform: turn an extract run into DynamoDB JSON items for Impor
 Usage:    transform [options]              every unit, then the manifest
 Shard:    transform --shard i/n [options]  shard i's share of the units, then its fragment
 Finalize: transform finalize [options]     check every unit is in one fragment; write the manifest
-Units:    transform units [options]        each unit with the --shard k/N that does it alone
-          (to stdout and <run>/transform/units.json: the item list of a map over units)
+Units:    transform units [--shards n]     the shards k/n of a map over units and the units of each
+          (to stdout and <run>/transform/units.json: one unit per shard up to 10,000 units,
+          else groups of units balanced by bytes; --shards n for fewer, larger children)
 
 Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
@@ -53,7 +54,8 @@ await runCli('transform', async () => {
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the units to do and to skip, with their rows, and write nothing' })
     .option('shard', { type: 'string', default: process.env.SHARD || undefined, defaultDescription: '$SHARD or none', describe: 'Do only shard i of n (i/n) of the units' })
     .command('finalize', 'Merge a sharded transform: every unit in exactly one fragment, then the manifest')
-    .command('units', 'List the units, each with the --shard k/N that does it alone')
+    .command('units', 'List the shards k/n of a map over units, with the units each does')
+    .option('shards', { type: 'number', describe: 'units: how many shards (map items); default one per unit, at most 10000' })
     .example('transform --run 2026-11-28', 'every table of the run')
     .example('TABLE=users transform', 'one table; the others keep their items'), 'transform');
 
@@ -73,7 +75,7 @@ await runCli('transform', async () => {
   };
   const command = args._[0];
   if (command === 'units') {
-    process.stdout.write(await listUnits(options));
+    process.stdout.write(await listUnits({ ...options, shards: args.shards }));
     return;
   }
   if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see transform --help)`);
@@ -86,6 +88,7 @@ await runCli('transform', async () => {
   // Before any work: a store that cannot take the items fails now, in one line.
   await checkStoreWritable(runStorage(args.store, args.run), 'transform/.write-check', args['store-timeout']);
   exitOnInterrupt('transform', () => {
+    if (command === 'finalize') return `the shards' items and fragments are kept and the manifest is written last and whole; rerun ${makeCommand('finalize', args, ['STAGE=transform'])}`;
     const p = Progress.current();
     return `${p ? `${p.done} of ${p.total} unit(s) done and kept` : 'the units done are kept'}; rerun ${makeCommand('transform', args, args.shard ? [`SHARD=${args.shard}`] : [])} to finish`;
   });

@@ -64,10 +64,10 @@ export async function finalizeTransform(options: Pick<TransformOptions, 'store' 
   return { manifest, ...span };
 }
 
-/** `transform/units.json`: the run's units and the `--shard k/N` that does each alone, for a map over units (Step Functions). */
-export async function listUnits(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<string> {
+/** `transform/units.json`: the run's shards and the units each does, for a map over units (Step Functions). */
+export async function listUnits(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions> & { shards?: number }): Promise<string> {
   const context = await openContext(options);
-  const text = unitsListing(context.units);
+  const text = unitsListing(context.units, options.shards);
   await context.run.put(TRANSFORM_UNITS_KEY, text);
   return text;
 }

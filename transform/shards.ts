@@ -4,13 +4,13 @@
 // assembles the manifest from the unit records, as an unsharded run does.
 import { UserError } from '../lib/errors.ts';
 import { readManifest } from '../lib/manifest.ts';
-import { assignShards, claimsOf, fragmentKeys, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
+import { assignShards, claimsOf, fragmentKeys, mapShardCount, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { partName, type Unit } from './plan.ts';
 
 export const TRANSFORM_SHARD_FORMAT = 'pg2ddb.transform-shard/1';
 export const TRANSFORM_SHARDS_PREFIX = 'transform/shards';
-/** The run's units with the shard that does each one alone (`--shard k/N`, N = number of units): the item list of a map over units. */
+/** The run's shards for a map over units: one entry per `--shard k/n`, with the units it does (one each while n = units). */
 export const TRANSFORM_UNITS_KEY = 'transform/units.json';
 
 export interface TransformShardFragment {
@@ -78,9 +78,18 @@ export async function checkFragments(run: Storage, units: Unit[]): Promise<{ sha
   return { shards: keys.length, started_at: started, finished_at: finished };
 }
 
-/** `transform/units.json`: one entry per unit, with the `--shard k/N` (N = number of units) that does it alone. */
-export function unitsListing(units: Unit[]): string {
-  const shards = assignShards(units, Math.max(units.length, 1), unitBytes, unitId);
-  const entries = shards.flatMap((mine, k) => mine.map((u) => ({ shard: `${k + 1}/${units.length}`, table: u.plan.table.name, part: u.index, bytes: unitBytes(u) })));
+/**
+ * `transform/units.json`: one entry per shard k/n of the run, the item list of
+ * a map over units. n is the number of units up to MAX_SHARDS (so each child
+ * does one unit), or `shards` when given; past that each child does a group
+ * of units, balanced by bytes as `--shard` balances them, so any run maps.
+ */
+export function unitsListing(units: Unit[], shards?: number): string {
+  const count = mapShardCount(units.length, shards);
+  const entries = assignShards(units, count, unitBytes, unitId).map((mine, k) => ({
+    shard: `${k + 1}/${count}`,
+    bytes: mine.reduce((n, u) => n + unitBytes(u), 0),
+    units: mine.map((u) => ({ table: u.plan.table.name, part: u.index, bytes: unitBytes(u) })),
+  }));
   return `${JSON.stringify(entries, null, 2)}\n`;
 }

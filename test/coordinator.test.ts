@@ -1,0 +1,70 @@
+// Issue 21: the snapshot coordinator notices when its connection dies, even
+// silently (a failover, an RDS Proxy idle timeout, a NAT dropping the flow),
+// and exits non-zero naming the connection, instead of holding nothing.
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import net from 'node:net';
+import test, { type ExecutionContext } from 'ava';
+import pg from 'pg';
+import { REPO } from './cli.ts';
+import { freshBucketPrefix, freshDatabase } from './stack.ts';
+
+/** A TCP relay to PostgreSQL that can go silent: it stops relaying bytes but keeps every socket open. */
+async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port: number; freeze(): void }> {
+  let frozen = false;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); }
+    client.on('data', (d) => { if (!frozen) upstream.write(d); });
+    upstream.on('data', (d) => { if (!frozen) client.write(d); });
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
+  return { port: (server.address() as net.AddressInfo).port, freeze: () => { frozen = true; } };
+}
+
+async function startCoordinator(t: ExecutionContext, url: string): Promise<{ exit: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--heartbeat', '1', '--quiet'], {
+    cwd: REPO, env: { ...process.env, TABLE: '', DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: 'coord' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.teardown(() => { child.kill('SIGKILL'); });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
+  await Promise.race([once(child.stdout, 'data'), exit]);
+  t.regex(stderr, /^$/, 'the coordinator holds its snapshot');
+  return { exit, stderr: () => stderr };
+}
+
+test('a coordinator whose connection goes silent exits non-zero, naming the connection, once a heartbeat goes unanswered', async (t) => {
+  t.timeout(120_000);
+  const url = new URL(await freshDatabase(t, { scale: 0.001 }));
+  const relay = await freezableRelay(t, url);
+  const viaRelay = new URL(url);
+  viaRelay.hostname = '127.0.0.1';
+  viaRelay.port = String(relay.port);
+  const coordinator = await startCoordinator(t, viaRelay.href);
+  relay.freeze();
+  const timer = setTimeout(() => t.fail('still running 60 s after its connection went silent'), 60_000);
+  const [code] = await coordinator.exit;
+  clearTimeout(timer);
+  t.not(code, 0);
+  t.regex(coordinator.stderr(), new RegExp(`extract: error: the snapshot's connection to \\S+@127\\.0\\.0\\.1:${relay.port}/\\S+ stopped answering \\(no reply within 1 s\\); shards can no longer join it: start a new coordinator and rerun every shard`));
+});
+
+test('a coordinator whose session is ended on the server exits non-zero, naming the connection', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { scale: 0.001 });
+  const coordinator = await startCoordinator(t, url);
+  const admin = new pg.Client({ connectionString: url });
+  await admin.connect();
+  t.teardown(() => admin.end());
+  const { rowCount } = await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'pg2ddb-extract' AND datname = current_database()");
+  t.is(rowCount, 1);
+  const [code] = await coordinator.exit;
+  t.not(code, 0);
+  t.regex(coordinator.stderr(), /extract: error: the snapshot's connection to \S+@\S+:\d+\/\S+ (failed|stopped answering)/);
+});
