@@ -255,19 +255,29 @@ export function stagePolicy(config: IamPolicyConfig, stage: Stage): PolicyDocume
 }
 
 /**
- * One policy per stage, and one for an identity that runs them all: the
- * stages' statements together, a statement several stages share (ListBucket,
- * the S3 object key) once, its Sid without the stage.
+ * One policy per stage, and one for an identity that runs them all. That one
+ * must fit a managed policy's 6,144 characters, so statements granting the same
+ * actions under the same condition are one statement over the union of their
+ * resources: a statement several stages share (ListBucket, the S3 object key)
+ * keeps its Sid without the stage; a merged one is named for its actions.
  */
 export function iamPolicies(config: IamPolicyConfig): Record<Stage | 'all', PolicyDocument> {
   const r = resolve(config);
   const stages = Object.fromEntries(STAGES.map((s) => [s, { Version: '2012-10-17', Statement: BUILDERS[s](r) }])) as Record<Stage, PolicyDocument>;
-  const shared = new Map<string, PolicyStatement[]>();
+  const grouped = new Map<string, PolicyStatement[]>();
   for (const s of STAGES.flatMap((stage) => stages[stage].Statement)) {
-    const key = JSON.stringify([s.Action, s.Resource, s.Condition]);
-    shared.set(key, [...(shared.get(key) ?? []), s]);
+    const key = JSON.stringify([s.Action, s.Condition]);
+    grouped.set(key, [...(grouped.get(key) ?? []), s]);
   }
-  const all = [...shared.values()].map((same) => (same.length === 1 ? same[0]! : { ...same[0]!, Sid: same[0]!.Sid.replace(/^(Extract|Transform|Load|Verify)/, '') }));
+  const all = [...grouped.values()].map((same): PolicyStatement => {
+    const resources = [...new Set(same.flatMap((s) => s.Resource))];
+    if (same.length === 1) return same[0]!;
+    if (same.every((s) => JSON.stringify(s.Resource) === JSON.stringify(same[0]!.Resource))) {
+      return { ...same[0]!, Sid: same[0]!.Sid.replace(/^(Extract|Transform|Load|Verify)/, '') };
+    }
+    const sid = `Stages${same[0]!.Action.map((a) => a.split(':')[1]).join('')}`;
+    return { ...same[0]!, Sid: sid, Resource: resources };
+  });
   return { ...stages, all: { Version: '2012-10-17', Statement: all } };
 }
 
