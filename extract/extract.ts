@@ -70,8 +70,6 @@ interface CopiedPart { unit: CopyUnit; part: PartEntry; seconds: number }
 export async function runExtract(options: ExtractOptions): Promise<ExtractSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
-  // Before the snapshot, its slot and its locks: a store that cannot take the parts fails first.
-  await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
   const { snapshot, slot } = await openSnapshot(run, options);
   try {
     const plan = await makePlan(snapshot, run, options, slot?.follow);
@@ -108,6 +106,8 @@ async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ sn
   } finally {
     await client.end().catch(() => {});
   }
+  // A slot retains WAL from the moment it exists: make none for a store that cannot take the parts.
+  await checkWritable(run, options);
   const slot = await createFollowSlot(options.databaseUrl, options.run, tables);
   try {
     return { snapshot: await exportSnapshot(options.databaseUrl, slot.snapshotName), slot };
@@ -124,8 +124,6 @@ async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ sn
  */
 export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>, heartbeatSeconds = 30): Promise<void> {
   const run = runStorage(options.store, options.run);
-  // Before the snapshot, its slot and its locks: a store that cannot take the parts fails first.
-  await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
   const { snapshot, slot } = await openSnapshot(run, options);
   try {
     const plan = await makePlan(snapshot, run, options, slot?.follow);
@@ -206,6 +204,8 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
 
 async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions, follow?: FollowEntry): Promise<ExtractPlan> {
   const selected = selectTables(await listSourceTables(snapshot.client, options.schemas), options.tables, options.schemas);
+  // Once the tables are known good (a refused TABLE writes nothing), before any lock or COPY.
+  await checkWritable(run, options);
   // A table created between the publication and the snapshot would be copied but never followed.
   if (follow && selected.map((t) => t.name).join('\n') !== follow.tables.join('\n')) {
     throw new UserError(`the tables changed while the replication slot was created (publication ${follow.publication} has ${follow.tables.length}, the snapshot ${selected.length}): rerun the extract`);
@@ -250,6 +250,11 @@ export function selectTables<T extends SourceTable>(catalog: T[], wanted: string
   return catalog.filter((t) => wanted.some((name) => names(t).includes(name)));
 }
 
+
+/** The store's write check (lib/store-check.ts), bounded by --store-timeout. */
+function checkWritable(run: Storage, options: ExtractOptions): Promise<void> {
+  return checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
+}
 
 /** The message for a snapshot that cannot be joined: its coordinator has gone. */
 function joinFailure(plan: ExtractPlan, err: unknown): Error {
