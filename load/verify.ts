@@ -41,6 +41,8 @@ export interface VerifyReport {
   checked_at: string;
   seconds: number;
   ok: boolean;
+  /** The source tables a `TABLE=` verify checked; absent: every table. */
+  tables?: string[];
   checks: Check[];
 }
 
@@ -89,7 +91,9 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
   const report: VerifyReport = {
     format: 'pg2ddb.verify/1', run_id: options.run, table_name: options.tableName,
     checked_at: new Date().toISOString(), seconds: (Date.now() - started) / 1000,
-    ok: checks.every((c) => c.ok), checks,
+    ok: checks.every((c) => c.ok),
+    ...(only ? { tables: loadable.tables.map((t) => t.name) } : {}),
+    checks,
   };
   await run.put(VERIFY_REPORT_KEY, `${JSON.stringify(report, null, 2)}\n`);
   return report;

@@ -72,6 +72,12 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
   t.is(afterTransform.next, `make load RUN=c1 DDB_TABLE=${tableName} MODE=batch TABLE=users`);
 
   ok(await load({ TABLE: 'users' }), 'load TABLE=users after its transform');
+  // A verify of another table alone says nothing of the reloaded users.
+  ok(await stage('load/verify-cli.ts', ['--quiet', '--no-access-patterns'], { TABLE: 'user_devices' }), 'verify TABLE=user_devices');
+  const partlyVerified = await status();
+  t.like(partlyVerified.of('users'), { load: 'done', verify: 'missing' });
+  t.like(partlyVerified.of('user_devices'), { verify: 'done' });
+  t.is(partlyVerified.next, `make verify RUN=c1 DDB_TABLE=${tableName}`);
   const verified = await stage('load/verify-cli.ts', ['--quiet']);
   ok(verified, 'verify after the reload');
   t.true(JSON.parse(verified.stdout).ok);

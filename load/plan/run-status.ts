@@ -80,7 +80,10 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
       status.load = record.items_sha256 === itemsDigest(items) && status.transform === 'done' ? 'done' : 'stale';
       if (status.load === 'stale') status.notes.push(`load: ${tableName} holds items from another transform`);
     }
-    if (verifiedRun && record && status.load !== 'done') status.verify = 'stale';
+    // A `TABLE=` verify says nothing of the tables it did not check.
+    const checked = !verifiedRun?.tables || verifiedRun.tables.includes(name);
+    if (verifiedRun && record && !checked) status.notes.push(`verify: the latest verify (TABLE=${verifiedRun.tables!.join(',')}) did not check it`);
+    else if (verifiedRun && record && status.load !== 'done') status.verify = 'stale';
     else if (verifiedRun && record) {
       // A failed verify that names no table (a stray item) fails every table.
       status.verify = verifiedRun.checked_at < record.loaded_at ? 'stale'
