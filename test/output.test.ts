@@ -79,6 +79,13 @@ test('report --out DIR writes a local report.html and prints its file:// address
   const stored = await runCli('load/plan/run-report-cli.ts', [], env);
   t.is(stored.code, 0, stored.stderr);
   t.regex(stored.stderr, new RegExp(`; open file://${store}/r/report\\.html \\(or --out DIR for a local copy\\)\n$`));
+  // A directory that cannot be made fails naming it, not spinning (Node's recursive mkdir does under /proc).
+  for (const cli of ['load/plan/run-report-cli.ts', 'load/plan/cli.ts']) {
+    const refused = await runCli(cli, cli.includes('run-report') ? ['--out', '/proc/pg2ddb-out/x'] : ['--out', '/proc/pg2ddb-out/x', '--quiet'], env, 60_000);
+    t.is(refused.signal, null, `${cli} hung`);
+    t.is(refused.code, 1, refused.stderr);
+    t.regex(refused.stderr, /: error: cannot create --out directory \/proc\/pg2ddb-out\/x: /, cli);
+  }
 });
 
 test('Ctrl-C stops transform with exit 130 and one line saying what was kept and how to finish; the rerun finishes', async (t) => {

@@ -1,5 +1,4 @@
 // `plan`: parses arguments and runs the plan; the work lives in plan.ts.
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
@@ -8,6 +7,7 @@ import { checkConcurrency, commonOptions, parseCli, runStorage } from '../../lib
 import { UserError } from '../../lib/errors.ts';
 import { logger, runCli } from '../../lib/log.ts';
 import { whereToOpen } from '../../lib/output.ts';
+import { writeLocalCopy } from '../../lib/storage.ts';
 import { DEFAULT_MAX_KEYS } from './collections.ts';
 import { PRICE_KEYS, parsePriceOverrides, pricesFor, readPriceFile } from './cost-model.ts';
 import { makePlan, planJson, PLAN_HTML_KEY, PLAN_JSON_KEY } from './plan.ts';
@@ -82,9 +82,7 @@ await runCli('plan', async () => {
   await run.put(PLAN_HTML_KEY, html);
   log(`wrote ${run.uri}/${PLAN_JSON_KEY} and ${run.uri}/${PLAN_HTML_KEY}`);
   if (args.out) {
-    await mkdir(args.out, { recursive: true });
-    await writeFile(path.join(args.out, 'plan.json'), json);
-    await writeFile(path.join(args.out, 'plan.html'), html);
+    await writeLocalCopy(args.out, { 'plan.json': json, 'plan.html': html });
     log(`wrote ${path.resolve(args.out, 'plan.json')}; open ${pathToFileURL(path.resolve(args.out, 'plan.html')).href}`);
   } else {
     log(`plan.html: ${whereToOpen(run.uri, PLAN_HTML_KEY)} (or --out DIR for a local copy)`);
