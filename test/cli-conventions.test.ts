@@ -120,3 +120,21 @@ test('a store whose endpoint never answers fails the write check at --store-time
   const bad = await runCli('transform/cli.ts', ['--store-timeout', '0'], env, 60_000);
   t.is(bad.code, 2, bad.stderr);
 });
+
+test('a reader that closes stdout early ends nothing badly: no stack trace, the exit status of the work', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-epipe-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'load/plan/run-status-cli.ts', '--json'], {
+      cwd: REPO, env: { ...process.env, STORE: store, RUN: 'r', TABLE: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // `| true`: the pipe is closed before the CLI writes its document.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  t.is(result.stderr, '');
+  t.is(result.code, 3, 'status still says work remains');
+});
