@@ -1,7 +1,7 @@
 // `verify`: parses arguments and runs verify.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkRunId, commonOptions, numberText, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { logger, runCli } from '../lib/log.ts';
@@ -25,10 +25,10 @@ goes to <store>/<run>/load/verify.json and stdout; the exit status is 1 when any
 await runCli('verify', async () => {
   const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table' })
-    .option('sample', { type: 'number', default: 50, describe: 'Keys sampled per access pattern' })
+    .option('sample', { type: 'string', default: '50', coerce: numberText('sample'), describe: 'Keys sampled per access pattern' })
     .option('access-patterns', { type: 'boolean', default: true, describe: 'Check access patterns against the source database (--no-access-patterns to skip)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' }), 'verify');
-  if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}`);
+  if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}: a whole number of keys, at least 1`, 2);
   const report = await runVerify({
     store: args.store,
     run: args.run,

@@ -32,6 +32,20 @@ test('a malformed value or an unknown flag is a usage error: exit 2, the value q
   const unknown = await runCli('load/verify-cli.ts', ['--frobnicate'], {});
   t.is(unknown.code, 2, unknown.stderr);
   t.regex(unknown.stderr, /Unknown argument: frobnicate \(see verify --help\)/);
+  // Every number option, as a flag or from the environment: quoted as typed, never NaN nor a silent default.
+  for (const [cli, args, env, typed] of [
+    ['transform/cli.ts', [], { STORE_TIMEOUT: 'abc' }, '--store-timeout "abc"'],
+    ['load/verify-cli.ts', ['--sample', 'ten'], {}, '--sample "ten"'],
+    ['load/cli.ts', ['--poll-seconds', '5s'], {}, '--poll-seconds "5s"'],
+    ['extract/cli.ts', [], { SPLIT_ROWS: '10k' }, '--split-rows "10k"'],
+    ['load/plan/cli.ts', [], { SAMPLE: 'half' }, '--sample "half"'],
+  ] as const) {
+    const result = await runCli(cli, [...args], env);
+    t.is(result.code, 2, `${cli}: ${result.stderr}`);
+    t.true(result.stderr.includes(`: error: invalid ${typed}: not a number`), result.stderr);
+  }
+  const outOfRange = await runCli('load/verify-cli.ts', ['--sample', '0'], {});
+  t.is(outOfRange.code, 2, outOfRange.stderr);
 });
 
 test('--table a,b selects what TABLE=a,b selects', async (t) => {
