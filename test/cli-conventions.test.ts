@@ -19,6 +19,23 @@ test('every CLI prints the package version with --version', async (t) => {
     t.is(result.code, 0, `${cli}: ${result.stderr}`);
     t.is(result.stdout, `${version}\n`, cli);
   }
+  // The front door too; no command or an unknown one is a usage error, its usage on stderr.
+  const front = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(path.join(REPO, 'bin/pg2ddb'), args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  t.like(await front(['--version']), { code: 0, stdout: `${version}\n` });
+  for (const args of [[], ['bogus']]) {
+    const result = await front(args);
+    t.is(result.code, 2, `pg2ddb ${args.join(' ')}`);
+    t.is(result.stdout, '');
+    t.regex(result.stderr, /^usage: pg2ddb extract\|/);
+  }
 });
 
 test('a malformed value or an unknown flag is a usage error: exit 2, the value quoted as typed', async (t) => {
