@@ -3,6 +3,7 @@
 // missing or failed, with rows, items and rejects, and the next command.
 import { staleTables } from '../../lib/freshness.ts';
 import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../../lib/manifest.ts';
+import { fragmentKeys } from '../../lib/shard.ts';
 import type { Storage } from '../../lib/storage.ts';
 import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../../lib/transform-manifest.ts';
 import { itemsDigest, loadedKey, type LoadedTables } from '../loaded-tables.ts';
@@ -32,8 +33,30 @@ export interface RunStatus {
   as_of?: string;
   consistent?: boolean;
   tables: TableStatus[];
+  /** A sharded stage not finalized yet: how many shards it has and which have written their fragment. */
+  shards?: ShardsDone;
   /** The command that moves the run forward, or undefined when every stage is done. */
   next?: string;
+}
+
+export interface ShardsDone { stage: 'extract' | 'transform'; count: number; done: number[] }
+
+/**
+ * The shards of a sharded stage that have finished (written their fragment
+ * `shard-000i-of-000n.json`); an extract fragment of another snapshot than the
+ * plan's does not count, as finalize ignores it.
+ */
+async function shardsDone(run: Storage, stage: ShardsDone['stage'], snapshotId?: string): Promise<ShardsDone | undefined> {
+  let count = 0;
+  const done = new Set<number>();
+  for (const key of await fragmentKeys(run, `${stage}/shards`)) {
+    const match = /shard-(\d+)-of-(\d+)\.json$/.exec(key);
+    if (!match) continue;
+    if (snapshotId !== undefined && (await readJson<{ snapshot_id?: string }>(run, key))?.value.snapshot_id !== snapshotId) continue;
+    count = Math.max(count, Number(match[2]));
+    done.add(Number(match[1]));
+  }
+  return count > 0 ? { stage, count, done: [...done].sort((a, b) => a - b) } : undefined;
 }
 
 async function readJson<T>(run: Storage, key: string): Promise<{ value: T; text: string } | undefined> {
@@ -51,6 +74,10 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
   const transform = (await readJson<TransformManifest>(run, TRANSFORM_MANIFEST_KEY))?.value;
   const loaded = (await readJson<LoadedTables>(run, loadedKey(tableName)))?.value;
   const verify = (await readJson<VerifyReport>(run, VERIFY_REPORT_KEY))?.value;
+  // A stage sharded and not finalized has no manifest yet: its shards say how far it got.
+  const plan = extract ? undefined : (await readJson<{ snapshot_id: string; as_of: string }>(run, 'extract/plan.json'))?.value;
+  const shards = plan ? await shardsDone(run, 'extract', plan.snapshot_id)
+    : extract && !transform ? await shardsDone(run, 'transform') : undefined;
 
   const stale = new Map(extract && transform ? staleTables(extract.value, extract.text, transform).map((s) => [s.table, s.reason]) : []);
   const names = [...new Set([...(extract?.value.tables ?? []).map((t) => t.name), ...(transform?.tables ?? []).map((t) => t.name)])].sort();
@@ -97,8 +124,18 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
   return {
     format: 'pg2ddb.status/1', run_id: runId, table_name: tableName,
     ...(extract ? { as_of: extract.value.as_of, consistent: extract.value.consistent } : {}),
-    tables, next: nextCommand(runId, tableName, tables, !!extract, transform),
+    tables, ...(shards ? { shards } : {}),
+    next: shards ? shardsNext(runId, shards) : plan ? `make extract RUN=${runId} SHARD=i/n on each of n machines, then make finalize RUN=${runId} STAGE=extract`
+      : nextCommand(runId, tableName, tables, !!extract, transform),
   };
+}
+
+/** The next shard to run, or finalize once every shard is done. */
+function shardsNext(runId: string, shards: ShardsDone): string {
+  const missing = Array.from({ length: shards.count }, (_, i) => i + 1).filter((i) => !shards.done.includes(i));
+  if (missing.length === 0) return `make finalize RUN=${runId} STAGE=${shards.stage}`;
+  const others = missing.slice(1).map((i) => `${i}/${shards.count}`);
+  return `make ${shards.stage} RUN=${runId} SHARD=${missing[0]}/${shards.count}${others.length ? ` (also SHARD=${others.join(', ')})` : ''}, then make finalize RUN=${runId} STAGE=${shards.stage}`;
 }
 
 /** The first stage not done, as the command that does it (for the tables it concerns). */
@@ -127,6 +164,7 @@ export function renderStatus(status: RunStatus): string {
     line(header),
     ...rows.map(line),
     ...status.tables.flatMap((t) => t.notes.map((n) => `  ${t.name}: ${n}`)),
+    ...(status.shards ? [`${status.shards.stage}: sharded, not finalized; shard(s) done: ${status.shards.done.map((i) => `${i}/${status.shards!.count}`).join(', ') || 'none'}`] : []),
     status.next ? `next: ${status.next}` : 'every stage is done',
   ];
   return `${out.join('\n')}\n`;
