@@ -3,7 +3,7 @@
 // print nothing of their own, so `make status ARGS=--json | jq` reads JSON alone.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -168,4 +168,15 @@ test('a reader that closes stdout early ends nothing badly: no stack trace, the 
   });
   t.is(result.stderr, '');
   t.is(result.code, 3, 'status still says work remains');
+});
+
+test('status names a record of the run that is not JSON instead of showing its stage as missing', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-status-bad-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  await writeDumpRun(store, 'r');
+  const manifest = path.join(store, 'r', 'extract', 'manifest.json');
+  await writeFile(manifest, (await readFile(manifest, 'utf8')).slice(0, 100));
+  const result = await runCli('load/plan/run-status-cli.ts', [], { STORE: store, RUN: 'r' });
+  t.is(result.code, 1, result.stdout);
+  t.is(result.stderr, `status: error: file://${store}/r/extract/manifest.json is not valid JSON: restore it, or rerun the stage that writes it\n`);
 });

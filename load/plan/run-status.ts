@@ -1,6 +1,7 @@
 // `status`: where a run stands, per table and stage (like pgcopydb's `list
 // progress`), read from the manifests and load records alone: done, stale,
 // missing or failed, with rows, items and rejects, and the next command.
+import { UserError } from '../../lib/errors.ts';
 import { staleTables } from '../../lib/freshness.ts';
 import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../../lib/manifest.ts';
 import { fragmentKeys } from '../../lib/shard.ts';
@@ -59,13 +60,14 @@ async function shardsDone(run: Storage, stage: ShardsDone['stage'], snapshotId?:
   return count > 0 ? { stage, count, done: [...done].sort((a, b) => a - b) } : undefined;
 }
 
+/** A record of the run, or undefined when absent; one that is not JSON (cut short, hand-edited) is named, never shown as missing. */
 async function readJson<T>(run: Storage, key: string): Promise<{ value: T; text: string } | undefined> {
   const text = await run.getText(key);
   if (text === undefined) return undefined;
   try {
     return { value: JSON.parse(text) as T, text };
   } catch {
-    return undefined;
+    throw new UserError(`${run.uri}/${key} is not valid JSON: restore it, or rerun the stage that writes it`);
   }
 }
 
