@@ -5,6 +5,7 @@
 // rather than load or bless the old rows.
 import { UserError } from './errors.ts';
 import { sha256Hex } from './meter.ts';
+import { tableWord } from './output.ts';
 import { EXTRACT_MANIFEST_KEY, type ExtractManifest, type TableEntry } from './manifest.ts';
 import type { Storage } from './storage.ts';
 import type { TransformManifest, TransformTable } from './transform-manifest.ts';
@@ -81,6 +82,6 @@ export async function requireCurrentTransform(
   const names = stale.map((s) => s.table);
   throw new UserError(
     `${stage}: run ${runId}'s transform is stale for ${stale.map((s) => `${s.table} (${s.reason})`).join('; ')}: ` +
-    `run \`make transform RUN=${runId} TABLE=${names.join(',')}\`, then this command again`,
+    `run \`make transform RUN=${runId} ${tableWord(names)}\`, then this command again`,
   );
 }

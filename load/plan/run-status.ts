@@ -4,6 +4,7 @@
 import { UserError } from '../../lib/errors.ts';
 import { staleTables } from '../../lib/freshness.ts';
 import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../../lib/manifest.ts';
+import { tableWord } from '../../lib/output.ts';
 import { fragmentKeys } from '../../lib/shard.ts';
 import type { Storage } from '../../lib/storage.ts';
 import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../../lib/transform-manifest.ts';
@@ -145,12 +146,12 @@ function nextCommand(runId: string, tableName: string, tables: TableStatus[], ex
   const run = `RUN=${runId}`;
   if (!extracted) return `make extract ${run}`;
   const pending = (stage: 'transform' | 'load' | 'verify') => tables.filter((t) => t[stage] !== 'done' && t[stage] !== 'skipped').map((t) => t.name);
-  const scope = (names: string[]) => (names.length === tables.length ? '' : ` TABLE=${names.join(',')}`);
+  const scope = (names: string[]) => (names.length === tables.length ? '' : ` ${tableWord(names)}`);
   const transformNext = pending('transform');
   if (transformNext.length > 0) return `make transform ${run}${scope(transformNext)}`;
   if (transform && !transform.ready_for_load) return `see ${TRANSFORM_MANIFEST_KEY} problems: ${transform.problems.join('; ')}`;
   const loadNext = pending('load');
-  if (loadNext.length > 0) return `make load ${run} DDB_TABLE=${tableName}${loadNext.length === tables.length ? '' : ` MODE=batch TABLE=${loadNext.join(',')}`}`;
+  if (loadNext.length > 0) return `make load ${run} DDB_TABLE=${tableName}${loadNext.length === tables.length ? '' : ` MODE=batch ${tableWord(loadNext)}`}`;
   const verifyNext = pending('verify');
   if (verifyNext.length > 0) return `make verify ${run} DDB_TABLE=${tableName}`;
   return undefined;
