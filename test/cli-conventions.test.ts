@@ -20,8 +20,9 @@ test('every CLI prints the package version with --version', async (t) => {
     t.is(result.stdout, `${version}\n`, cli);
   }
   // The front door too; no command or an unknown one is a usage error, its usage on stderr.
+  // From another directory, as `npm install -g .` runs it: nothing may resolve from the caller's.
   const front = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(path.join(REPO, 'bin/pg2ddb'), args, { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(path.join(REPO, 'bin/pg2ddb'), args, { cwd: os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
@@ -30,6 +31,7 @@ test('every CLI prints the package version with --version', async (t) => {
     child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   t.like(await front(['--version']), { code: 0, stdout: `${version}\n` });
+  t.like(await front(['status', '--version']), { code: 0, stdout: `${version}\n` });
   for (const args of [[], ['bogus']]) {
     const result = await front(args);
     t.is(result.code, 2, `pg2ddb ${args.join(' ')}`);
