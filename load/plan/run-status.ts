@@ -148,7 +148,9 @@ function nextCommand(runId: string, tableName: string, tables: TableStatus[], ex
   const pending = (stage: 'transform' | 'load' | 'verify') => tables.filter((t) => t[stage] !== 'done' && t[stage] !== 'skipped').map((t) => t.name);
   const scope = (names: string[]) => (names.length === tables.length ? '' : ` ${tableWord(names)}`);
   const transformNext = pending('transform');
-  if (transformNext.length > 0) return `make transform ${run}${scope(transformNext)}`;
+  // A table gone from the extract leaves the transform only by a whole transform: `TABLE=` refuses a table the extract lacks.
+  const gone = tables.some((t) => t.extract === 'missing' && t.transform === 'stale');
+  if (transformNext.length > 0) return `make transform ${run}${gone ? '' : scope(transformNext)}`;
   if (transform && !transform.ready_for_load) return `see ${TRANSFORM_MANIFEST_KEY} problems: ${transform.problems.join('; ')}`;
   const loadNext = pending('load');
   if (loadNext.length > 0) return `make load ${run} DDB_TABLE=${tableName}${loadNext.length === tables.length ? '' : ` MODE=batch ${tableWord(loadNext)}`}`;
