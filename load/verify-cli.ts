@@ -4,7 +4,7 @@ import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkRunId, commonOptions, numberText, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
-import { logger, runCli } from '../lib/log.ts';
+import { exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitResult, emitSummary, jsonOption, makeCommand } from '../lib/output.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
@@ -29,10 +29,14 @@ await runCli('verify', async () => {
     .option('access-patterns', { type: 'boolean', default: true, describe: 'Check access patterns against the source database (--no-access-patterns to skip)' })
     .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' }), 'verify');
   if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}: a whole number of keys, at least 1`, 2);
+  const tableName = args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`;
+  const rerun = makeCommand('verify', args, args['ddb-table'] && args['ddb-table'] !== process.env.DDB_TABLE ? [`DDB_TABLE=${tableName}`] : []);
+  // verify only reads until it ends: an interrupt leaves no partial verdict behind.
+  exitOnInterrupt('verify', () => `nothing recorded (verify writes its report when it ends); rerun ${rerun} to check again`);
   const report = await runVerify({
     store: args.store,
     run: args.run,
-    tableName: args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`,
+    tableName,
     tables: args.table?.filter((t) => t !== ''),
     concurrency: checkConcurrency(args.concurrency),
     databaseUrl: args['access-patterns'] ? process.env.DATABASE_URL || undefined : false,
