@@ -1,7 +1,7 @@
 // `extract`: parses arguments and runs the stage; the work lives in extract.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkGzipLevel, commonOptions, numberText, parseCli, runStorage } from '../lib/config.ts';
 import { storeTimeoutOption } from '../lib/store-check.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
@@ -45,7 +45,7 @@ await runCli('extract', async () => {
       defaultDescription: '$SCHEMAS or public',
       describe: 'Schemas whose tables are extracted (repeatable)',
     })
-    .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (1 is fastest; level changes bytes, not content)' })
+    .option('gzip-level', { type: 'string', default: '1', coerce: numberText('gzip-level'), describe: 'gzip level 0-9 (1 is fastest; level changes bytes, not content)' })
     .option('format', {
       choices: ['csv', 'parquet', 'both'] as const,
       default: (process.env.FORMAT || 'csv') as 'csv' | 'parquet' | 'both',
@@ -53,15 +53,17 @@ await runCli('extract', async () => {
       describe: 'Parts as gzip CSV, as Parquet (part-NNNNN.parquet; PARQUET_COMPRESSION=snappy|gzip, PARQUET_ROW_GROUP_MB=8), or both from the same COPY',
     })
     .option('split-rows', {
-      type: 'number',
+      type: 'string',
       // Parts of ~250k rows keep every core busy in transform and make ImportTable files of a few hundred MB.
-      default: Number(process.env.SPLIT_ROWS || 250_000),
+      default: process.env.SPLIT_ROWS || '250000',
+      coerce: numberText('split-rows'),
       defaultDescription: '$SPLIT_ROWS or 250000',
       describe: 'Copy tables of more rows than this as several primary-key ranges of about this many rows (parallel parts)',
     })
     .option('lock-wait-timeout', {
-      type: 'number',
-      default: Number(process.env.LOCK_WAIT_TIMEOUT || DEFAULT_LOCK_WAIT_SECONDS),
+      type: 'string',
+      default: process.env.LOCK_WAIT_TIMEOUT || String(DEFAULT_LOCK_WAIT_SECONDS),
+      coerce: numberText('lock-wait-timeout'),
       defaultDescription: `$LOCK_WAIT_TIMEOUT or ${DEFAULT_LOCK_WAIT_SECONDS}`,
       describe: 'Seconds to wait for a lock another session holds on a table (TRUNCATE, ALTER TABLE…) before failing, naming it',
     })
@@ -95,9 +97,9 @@ await runCli('extract', async () => {
 
   const gzipLevel = checkGzipLevel(args['gzip-level']);
   const splitRows = args['split-rows'];
-  if (splitRows !== undefined && (!Number.isInteger(splitRows) || splitRows < 1)) throw new UserError(`invalid --split-rows ${splitRows}: use a whole number of rows`);
+  if (splitRows !== undefined && (!Number.isInteger(splitRows) || splitRows < 1)) throw new UserError(`invalid --split-rows ${splitRows}: use a whole number of rows`, 2);
   const lockWaitSeconds = args['lock-wait-timeout'];
-  if (!(lockWaitSeconds > 0)) throw new UserError(`invalid --lock-wait-timeout ${lockWaitSeconds}: use a number of seconds above 0`);
+  if (!(lockWaitSeconds > 0)) throw new UserError(`invalid --lock-wait-timeout ${lockWaitSeconds}: use a number of seconds above 0`, 2);
   const command = args._[0];
   const log = args.quiet ? () => {} : logger('extract');
   if (args.follow && (command === 'finalize' || args.shard || args['dry-run'])) throw new UserError('FOLLOW=1 goes with a plain extract or extract snapshot --hold: the slot is created with the run\'s snapshot');

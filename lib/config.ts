@@ -56,6 +56,19 @@ export function commonOptions<T>(argv: Argv<T>) {
     });
 }
 
+/**
+ * The `coerce` of a number option read as text (type 'string'): a value that
+ * is not a number is a usage error quoting what was typed, never NaN or a
+ * silent default. Each option's range is checked where it is used.
+ */
+export function numberText(flag: string): (text: string) => number {
+  return (text) => {
+    const n = Number(text);
+    if (String(text).trim() === '' || !Number.isFinite(n)) throw new UserError(`invalid --${flag} ${JSON.stringify(String(text))}: not a number`, 2);
+    return n;
+  };
+}
+
 /** A whole number as typed on the command line or in the environment, or a usage error quoting it. */
 export function wholeNumber(what: string, text: string): number {
   if (!/^\s*\d+\s*$/.test(String(text))) throw new UserError(`invalid ${what} ${JSON.stringify(String(text))}: use a whole number`, 2);
@@ -89,7 +102,7 @@ export function parseCli<T>(argv: Argv<T>, stage: string) {
 }
 
 export function checkGzipLevel(level: number): number {
-  if (!Number.isInteger(level) || level < 0 || level > 9) throw new UserError(`invalid --gzip-level ${level}: use 0 to 9`);
+  if (!Number.isInteger(level) || level < 0 || level > 9) throw new UserError(`invalid --gzip-level ${level}: use 0 to 9`, 2);
   return level;
 }
 

@@ -5,6 +5,7 @@
 // rather than load or bless the old rows.
 import { UserError } from './errors.ts';
 import { sha256Hex } from './meter.ts';
+import { tableWord } from './output.ts';
 import { EXTRACT_MANIFEST_KEY, type ExtractManifest, type TableEntry } from './manifest.ts';
 import type { Storage } from './storage.ts';
 import type { TransformManifest, TransformTable } from './transform-manifest.ts';
@@ -12,6 +13,8 @@ import type { TransformManifest, TransformTable } from './transform-manifest.ts'
 export interface StaleTable {
   table: string;
   reason: string;
+  /** No longer in the extract: only a whole transform drops it (a `TABLE=` one refuses a table the extract lacks). */
+  gone?: boolean;
 }
 
 /** What a joined table contributes to a unit: its parts as the extract stored them (transform/plan.ts fingerprints the same). */
@@ -32,7 +35,7 @@ export function staleTables(extract: ExtractManifest, extractText: string, trans
   for (const table of transform.tables) {
     if (!selected(table.name) || table.mapping === 'skip') continue;
     const reason = staleReason(table, byName);
-    if (reason) stale.push({ table: table.name, reason });
+    if (reason) stale.push({ table: table.name, reason, ...(byName.has(table.name) ? {} : { gone: true }) });
   }
   const transformed = new Set(transform.tables.map((t) => t.name));
   for (const table of extract.tables) {
@@ -78,9 +81,9 @@ export async function requireCurrentTransform(
   }
   const stale = staleTables(extract, text, transform, only);
   if (stale.length === 0) return;
-  const names = stale.map((s) => s.table);
+  const scope = stale.some((s) => s.gone) ? '' : ` ${tableWord(stale.map((s) => s.table))}`;
   throw new UserError(
     `${stage}: run ${runId}'s transform is stale for ${stale.map((s) => `${s.table} (${s.reason})`).join('; ')}: ` +
-    `run \`make transform RUN=${runId} TABLE=${names.join(',')}\`, then this command again`,
+    `run \`make transform RUN=${runId}${scope}\`, then this command again`,
   );
 }

@@ -176,6 +176,11 @@ export function exitOnInterrupt(stage: string, kept: () => string): void {
 
 /** Runs a CLI's main function: UserErrors print as one line, anything else with its stack. */
 export async function runCli(stage: string, main: () => Promise<number | void>): Promise<void> {
+  // A reader that closed the pipe (`| head -1`, `| true`) wants no more output: the
+  // stage still finishes and records its work, without a stack trace for the write.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
   try {
     process.exitCode = (await main()) ?? 0;
   } catch (err) {

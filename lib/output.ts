@@ -33,12 +33,21 @@ export function emitDryRun(stage: string, output: Output, plan: unknown, lines: 
   if (output.json || !process.stdout.isTTY) process.stdout.write(`${JSON.stringify(plan)}\n`);
 }
 
+/**
+ * `TABLE=a,b` as a shell word: a PostgreSQL table name may hold a space or a
+ * quote, and the printed command must work when pasted.
+ */
+export function tableWord(names: string[]): string {
+  const value = names.join(',');
+  return /^[A-Za-z0-9_.,-]+$/.test(value) ? `TABLE=${value}` : `TABLE='${value.replace(/'/g, `'\\''`)}'`;
+}
+
 /** The make command that continues this run: its RUN, and STORE / TABLE when they are not what the environment already says. */
 export function makeCommand(target: string, args: { store: string; run: string; table?: string[] }, extra: string[] = []): string {
   const words = [`make ${target}`, `RUN=${args.run}`];
   if (args.store !== (process.env.STORE || './out')) words.push(`STORE=${args.store}`);
   const tables = (args.table ?? []).filter((t) => t !== '');
-  if (tables.length > 0 && tables.join(',') !== process.env.TABLE) words.push(`TABLE=${tables.join(',')}`);
+  if (tables.length > 0 && tables.join(',') !== process.env.TABLE) words.push(tableWord(tables));
   return [...words, ...extra].join(' ');
 }
 

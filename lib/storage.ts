@@ -4,7 +4,7 @@
 // "Storage"): locally a temp file is fsynced and renamed; on S3 a PUT or a
 // multipart upload completes atomically, and an aborted one leaves nothing.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -160,6 +160,23 @@ async function makeDir(dir: string): Promise<void> {
     if (code !== 'ENOENT' || path.dirname(dir) === dir) throw err;
     await makeDir(path.dirname(dir));
     await mkdir(dir).catch((e: NodeJS.ErrnoException) => { if (e.code !== 'EEXIST') throw e; });
+  }
+}
+
+/**
+ * `--out DIR` of plan and report: writes `files` (name → text) into a local
+ * directory, made one level at a time like the store's, so a path that cannot
+ * be made (under /proc, read-only) fails naming it instead of spinning.
+ */
+export async function writeLocalCopy(dir: string, files: Record<string, string>): Promise<void> {
+  try {
+    await makeDir(path.resolve(dir));
+  } catch (err) {
+    throw new UserError(`cannot create --out directory ${path.resolve(dir)}: ${describeFsError(err)}`);
+  }
+  for (const [name, text] of Object.entries(files)) {
+    const file = path.resolve(dir, name);
+    await writeFile(file, text).catch((err: unknown) => { throw new UserError(`cannot write ${file}: ${describeFsError(err)}`); });
   }
 }
 

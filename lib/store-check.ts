@@ -4,6 +4,7 @@
 // port behind a firewall) fails at the timeout instead of hanging, since the
 // SDK sets no request timeout of its own.
 import type { Argv } from 'yargs';
+import { numberText } from './config.ts';
 import { UserError } from './errors.ts';
 import type { Storage } from './storage.ts';
 
@@ -11,8 +12,10 @@ export const DEFAULT_STORE_TIMEOUT_SECONDS = 30;
 
 export function storeTimeoutOption<T>(argv: Argv<T>) {
   return argv.option('store-timeout', {
-    type: 'number',
-    default: Number(process.env.STORE_TIMEOUT) || DEFAULT_STORE_TIMEOUT_SECONDS,
+    type: 'string',
+    // Read as text: STORE_TIMEOUT=abc is refused as typed, not replaced by the default.
+    default: process.env.STORE_TIMEOUT || String(DEFAULT_STORE_TIMEOUT_SECONDS),
+    coerce: numberText('store-timeout'),
     defaultDescription: `$STORE_TIMEOUT or ${DEFAULT_STORE_TIMEOUT_SECONDS}`,
     describe: 'Seconds the store may take to accept the write check made before any work',
   });

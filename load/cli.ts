@@ -1,7 +1,7 @@
 // `load`: parses arguments and runs the stage; the work lives in load.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkRunId, commonOptions, numberText, parseCli, runStorage } from '../lib/config.ts';
 import { checkStoreWritable, storeTimeoutOption } from '../lib/store-check.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
@@ -55,11 +55,12 @@ await runCli('load', async () => {
     .option('prune', { type: 'boolean', default: false, describe: "Batch mode with TABLE=: delete that entity's items that are not in the run" })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print what the load would do (items to create, upsert and prune; the cost of an import) and write nothing' })
     .option('imports-in-progress-limit', {
-      type: 'number',
-      default: MAX_IMPORTS_IN_PROGRESS,
+      type: 'string',
+      default: String(MAX_IMPORTS_IN_PROGRESS),
+      coerce: numberText('imports-in-progress-limit'),
       describe: "Import mode: refuse to start while this many imports are IN_PROGRESS (the account's quota; AWS: 50, raised by AWS Support)",
     })
-    .option('poll-seconds', { type: 'number', default: 10, describe: 'Import mode: seconds between DescribeImport calls' })
+    .option('poll-seconds', { type: 'string', default: '10', coerce: numberText('poll-seconds'), describe: 'Import mode: seconds between DescribeImport calls' })
     .option('print-table-spec', { type: 'boolean', default: false, describe: 'Print the table as a CloudFormation resource (JSON) and exit' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .example('MODE=batch TABLE=users load --prune --dry-run', 'what reloading the users would create, upsert and prune; nothing written')
@@ -81,9 +82,9 @@ await runCli('load', async () => {
   const { mode, why } = chooseLoadMode(args.mode, process.env);
   process.stderr.write(`load: mode ${mode} (${why})\n`);
   const inProgressLimit = args['imports-in-progress-limit'];
-  if (!(Number.isInteger(inProgressLimit) && inProgressLimit >= 1)) throw new UserError(`invalid --imports-in-progress-limit ${inProgressLimit}: a whole number of imports, at least 1`);
+  if (!(Number.isInteger(inProgressLimit) && inProgressLimit >= 1)) throw new UserError(`invalid --imports-in-progress-limit ${inProgressLimit}: a whole number of imports, at least 1`, 2);
   const pollSeconds = args['poll-seconds'];
-  if (!(pollSeconds > 0)) throw new UserError(`invalid --poll-seconds ${pollSeconds}`);
+  if (!(pollSeconds > 0)) throw new UserError(`invalid --poll-seconds ${pollSeconds}: a number of seconds above 0`, 2);
   const loadOptions: LoadOptions = {
     store: args.store,
     run: args.run,

@@ -6,6 +6,8 @@ import { awsRegion, dynamoClient } from '../lib/aws.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Storage } from '../lib/storage.ts';
+import { findOwnImport, notOurTableMessage } from './import-attempts.ts';
+import { itemsLocation } from './import-table.ts';
 import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
 import { keyRecord, readLoadedKeys } from './loaded-keys.ts';
 import type { LoadOptions } from './load.ts';
@@ -31,6 +33,8 @@ export interface LoadDryRun {
   mode: LoadOptions['mode'];
   table: string;
   table_exists: boolean;
+  /** Import mode into a table this run's import created: the load resumes watching that import and creates nothing more. */
+  resumes_import?: string;
   tables: LoadDryRunTable[];
   totals: { items: number; create: number; upsert: number; prune: number; raw_bytes: number };
   /** ImportTable bills the uncompressed source bytes in S3: the items' JSON. */
@@ -47,17 +51,23 @@ export async function planLoad(options: LoadOptions): Promise<LoadDryRun> {
   if (options.prune && !selected) throw new UserError('--prune deletes items of the tables being reloaded: name them with TABLE=... (or --table)');
   if (options.mode === 'import' && selected) throw new UserError('import mode creates a new table from every item file of the run; to reload some tables into an existing table use --mode batch');
   if (options.mode === 'import' && options.prune) throw new UserError('--prune applies to batch mode only: an imported table holds exactly the run');
+  if (options.mode === 'import') itemsLocation(options.store, options.run);
   const client = options.dynamo ?? dynamoClient();
-  const exists = (await describeTable(client, options.tableName)) !== undefined;
+  const table = await describeTable(client, options.tableName);
+  const exists = table !== undefined;
+  // Import mode into an existing table resumes this run's own import, which created every item, or is refused.
+  const ownImport = options.mode === 'import' && table ? await findOwnImport(client, table.TableArn!, { manifestSha256: loadable.manifestSha256, tableName: options.tableName }) : undefined;
+  if (options.mode === 'import' && table && !ownImport) throw new UserError(notOurTableMessage({ manifestSha256: loadable.manifestSha256, tableName: options.tableName }));
   const tables: LoadDryRunTable[] = loadable.tables.map((t) => ({
-    name: t.name, ...(t.entity_type ? { entity_type: t.entity_type } : {}), items: t.items_out, create: t.items_out, upsert: 0,
+    name: t.name, ...(t.entity_type ? { entity_type: t.entity_type } : {}), items: t.items_out, create: ownImport ? 0 : t.items_out, upsert: 0,
     ...(options.prune ? { prune: { in_table: 0, stale: 0, deleted: 0 as const, dry_run: true as const } } : {}),
   }));
   // Import mode makes a new table, so every item is created; batch mode into an existing table overwrites the keys it holds.
   if (options.mode === 'batch' && exists) await countExisting(options, run, loadable, client, tables);
   const rawBytes = loadable.tables.reduce((n, t) => n + t.raw_bytes, 0);
   return {
-    dry_run: true, run: options.run, mode: options.mode, table: options.tableName, table_exists: exists, tables,
+    dry_run: true, run: options.run, mode: options.mode, table: options.tableName, table_exists: exists,
+    ...(ownImport ? { resumes_import: ownImport.description.ImportArn! } : {}), tables,
     totals: {
       items: sum(tables, (t) => t.items), create: sum(tables, (t) => t.create), upsert: sum(tables, (t) => t.upsert),
       prune: sum(tables, (t) => t.prune?.stale ?? 0), raw_bytes: rawBytes,
@@ -123,7 +133,7 @@ async function importEstimate(options: LoadOptions, rawBytes: number): Promise<L
 
 /** The dry run for people: one line per table, then the totals and the cost of an import. */
 export function describeLoadDryRun(plan: LoadDryRun): string[] {
-  const target = `${plan.table}${plan.table_exists ? ' (exists)' : ` (absent: ${plan.mode === 'import' ? 'ImportTable would create it' : 'would be created'})`}`;
+  const target = `${plan.table}${plan.resumes_import ? ` (exists: created by this run's import ${plan.resumes_import}, which the load resumes watching)` : plan.table_exists ? ' (exists)' : ` (absent: ${plan.mode === 'import' ? 'ImportTable would create it' : 'would be created'})`}`;
   const lines = [`dry run, nothing written: ${plan.mode} mode into ${target}`];
   for (const t of plan.tables) {
     lines.push(`  ${t.name}: ${t.items} items: ${t.create} to create, ${t.upsert} to upsert${t.prune ? `, ${t.prune.stale} to prune (of ${t.prune.in_table} ${t.entity_type} items in the table)` : ''}`);

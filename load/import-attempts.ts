@@ -113,7 +113,7 @@ async function describeImport(client: Client, arn: string): Promise<ImportTableD
  * The newest import on `tableArn` carrying one of this run's attempt tokens,
  * with its attempt number (ListImports, then DescribeImport each).
  */
-export async function findOwnImport(client: Client, tableArn: string, plan: ImportPlan): Promise<{ attempt: number; description: ImportTableDescription } | undefined> {
+export async function findOwnImport(client: Client, tableArn: string, plan: Pick<ImportPlan, 'manifestSha256' | 'tableName'>): Promise<{ attempt: number; description: ImportTableDescription } | undefined> {
   const tokens = new Map(Array.from({ length: MAX_ATTEMPTS }, (_, i) => [importClientToken(plan.manifestSha256, plan.tableName, i + 1), i + 1] as const));
   let found: { attempt: number; description: ImportTableDescription } | undefined;
   let next: string | undefined;
@@ -149,6 +149,11 @@ function failedTableMessage(tableName: string, a: ImportAttempt): string {
   return `${describeAttempt(a)}; its table ${tableName} is still there, and ImportTable only creates new tables. Read the errors in CloudWatch log group ${IMPORT_LOG_GROUP} (log streams ${id}/…), fix the cause, delete the table (aws dynamodb delete-table --table-name ${tableName}), then rerun make load: it starts import attempt ${a.attempt + 1}`;
 }
 
+/** Why import mode refuses an existing table: ImportTable only creates one. */
+export function notOurTableMessage(plan: Pick<ImportPlan, 'manifestSha256' | 'tableName'>): string {
+  return `DynamoDB table ${plan.tableName} already exists and was not created by this run's import (no import with this run's ClientToken ${importClientToken(plan.manifestSha256, plan.tableName)} on it). ImportTable only creates new tables: choose another --ddb-table, or upsert into it with --mode batch`;
+}
+
 /**
  * Starts the import, resumes the one this run already started, or starts the
  * next attempt after one that ended FAILED or CANCELLED and left no table.
@@ -178,9 +183,7 @@ export async function startOrResumeImport(client: Client, run: Storage, plan: Im
       throw new UserError(failedTableMessage(tableName, failed));
     }
     const own = await findOwnImport(client, existing.TableArn!, plan);
-    if (!own) {
-      throw new UserError(`DynamoDB table ${tableName} already exists and was not created by this run's import (no import with this run's ClientToken ${importClientToken(plan.manifestSha256, tableName)} on it). ImportTable only creates new tables: choose another --ddb-table, or upsert into it with --mode batch`);
-    }
+    if (!own) throw new UserError(notOurTableMessage(plan));
     const found = attemptOf(own.attempt, own.description);
     const known = [...attempts.filter((a) => a.attempt < own.attempt), found];
     await writeAttempts(run, tableName, known);

@@ -5,6 +5,7 @@
 // table that was never reloaded would otherwise pass against its old self).
 import { UserError } from '../lib/errors.ts';
 import { sha256Hex } from '../lib/meter.ts';
+import { tableWord } from '../lib/output.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { TransformTable } from '../lib/transform-manifest.ts';
 
@@ -62,5 +63,5 @@ export async function requireLoadedFrom(run: Storage, runId: string, tableName: 
   const why = record
     ? `${names.join(', ')} ${names.length === 1 ? 'was' : 'were'} loaded into ${tableName} from another transform of run ${runId} (or never loaded)`
     : `no load of run ${runId} into ${tableName} is recorded (${run.uri}/${loadedKey(tableName)})`;
-  throw new UserError(`verify: ${why}: load the current items first, e.g. \`make load RUN=${runId} DDB_TABLE=${tableName} MODE=batch TABLE=${names.join(',')}\`, then verify again`);
+  throw new UserError(`verify: ${why}: load the current items first, e.g. \`make load RUN=${runId} DDB_TABLE=${tableName} MODE=batch ${tableWord(names)}\`, then verify again`);
 }

@@ -1,7 +1,7 @@
 // `verify`: parses arguments and runs verify.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { checkConcurrency, checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { checkConcurrency, checkRunId, commonOptions, numberText, parseCli, runStorage } from '../lib/config.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { exitOnInterrupt, logger, runCli } from '../lib/log.ts';
@@ -33,7 +33,7 @@ each stores its sorted sides under <run>/verify/shards/, and finalize gives the 
 await runCli('verify', async () => {
   const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table' })
-    .option('sample', { type: 'number', default: 50, describe: 'Keys sampled per access pattern' })
+    .option('sample', { type: 'string', default: '50', coerce: numberText('sample'), describe: 'Keys sampled per access pattern' })
     .option('access-patterns', { type: 'boolean', default: true, describe: 'Check access patterns against the source database (--no-access-patterns to skip)' })
     .option('consistency', {
       choices: ['strong', 'eventual'] as const,
@@ -43,15 +43,21 @@ await runCli('verify', async () => {
     .option('shard', { type: 'string', default: process.env.SHARD || undefined, defaultDescription: '$SHARD or none', describe: 'Do only shard i of n (i/n): its Scan segments and item files' })
     .option('quiet', { type: 'boolean', default: false, describe: 'Only the JSON report' })
     .command('finalize', 'Merge a sharded verify: every shard reported once, then the verdict and report'), 'verify');
-  if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}`);
+  if (!Number.isInteger(args.sample) || args.sample < 1) throw new UserError(`invalid --sample ${args.sample}: a whole number of keys, at least 1`, 2);
   const command = args._[0];
   if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see verify --help)`);
-  // Verify only reads, and writes its report (a shard its fragment) last: a stopped verify leaves nothing to clean up.
-  exitOnInterrupt('verify', () => `verify only reads and writes its report last, so nothing was changed; rerun ${command === 'finalize' ? makeCommand('finalize', args, ['STAGE=verify']) : makeCommand('verify', args, args.shard ? [`SHARD=${args.shard}`] : [])}`);
+  const tableName = args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`;
+  const extra = [
+    ...(args['ddb-table'] && args['ddb-table'] !== process.env.DDB_TABLE ? [`DDB_TABLE=${tableName}`] : []),
+    ...(args.shard ? [`SHARD=${args.shard}`] : []),
+  ];
+  const rerun = command === 'finalize' ? makeCommand('finalize', args, ['STAGE=verify', ...extra]) : makeCommand('verify', args, extra);
+  // verify only reads until it ends (a shard writes its fragment last): an interrupt leaves no partial verdict behind.
+  exitOnInterrupt('verify', () => `nothing recorded (verify writes its report when it ends); rerun ${rerun} to check again`);
   const options: VerifyOptions = {
     store: args.store,
     run: args.run,
-    tableName: args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`,
+    tableName,
     tables: args.table?.filter((t) => t !== ''),
     concurrency: checkConcurrency(args.concurrency),
     databaseUrl: args['access-patterns'] ? process.env.DATABASE_URL || undefined : false,

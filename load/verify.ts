@@ -56,6 +56,8 @@ export interface VerifyReport {
   /** Shards merged by finalize (absent: one process). */
   shards?: number;
   ok: boolean;
+  /** The source tables a `TABLE=` verify checked; absent: every table. */
+  tables?: string[];
   checks: Check[];
 }
 
@@ -189,7 +191,9 @@ async function conclude(
     checked_at: new Date().toISOString(), seconds: (Date.now() - started) / 1000,
     consistency: options.consistency ?? 'strong',
     ...(shards !== undefined ? { shards } : {}),
-    ok: checks.every((c) => c.ok), checks,
+    ok: checks.every((c) => c.ok),
+    ...(p.only ? { tables: p.loadable.tables.map((t) => t.name) } : {}),
+    checks,
   };
   await p.run.put(VERIFY_REPORT_KEY, `${JSON.stringify(report, null, 2)}\n`);
   return report;

@@ -3,7 +3,7 @@
 // print nothing of their own, so `make status ARGS=--json | jq` reads JSON alone.
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -19,6 +19,25 @@ test('every CLI prints the package version with --version', async (t) => {
     t.is(result.code, 0, `${cli}: ${result.stderr}`);
     t.is(result.stdout, `${version}\n`, cli);
   }
+  // The front door too; no command or an unknown one is a usage error, its usage on stderr.
+  // From another directory, as `npm install -g .` runs it: nothing may resolve from the caller's.
+  const front = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(path.join(REPO, 'bin/pg2ddb'), args, { cwd: os.tmpdir(), stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+  t.like(await front(['--version']), { code: 0, stdout: `${version}\n` });
+  t.like(await front(['status', '--version']), { code: 0, stdout: `${version}\n` });
+  for (const args of [[], ['bogus']]) {
+    const result = await front(args);
+    t.is(result.code, 2, `pg2ddb ${args.join(' ')}`);
+    t.is(result.stdout, '');
+    t.regex(result.stderr, /^usage: pg2ddb extract\|/);
+  }
 });
 
 test('a malformed value or an unknown flag is a usage error: exit 2, the value quoted as typed', async (t) => {
@@ -32,6 +51,20 @@ test('a malformed value or an unknown flag is a usage error: exit 2, the value q
   const unknown = await runCli('load/verify-cli.ts', ['--frobnicate'], {});
   t.is(unknown.code, 2, unknown.stderr);
   t.regex(unknown.stderr, /Unknown argument: frobnicate \(see verify --help\)/);
+  // Every number option, as a flag or from the environment: quoted as typed, never NaN nor a silent default.
+  for (const [cli, args, env, typed] of [
+    ['transform/cli.ts', [], { STORE_TIMEOUT: 'abc' }, '--store-timeout "abc"'],
+    ['load/verify-cli.ts', ['--sample', 'ten'], {}, '--sample "ten"'],
+    ['load/cli.ts', ['--poll-seconds', '5s'], {}, '--poll-seconds "5s"'],
+    ['extract/cli.ts', [], { SPLIT_ROWS: '10k' }, '--split-rows "10k"'],
+    ['load/plan/cli.ts', [], { SAMPLE: 'half' }, '--sample "half"'],
+  ] as const) {
+    const result = await runCli(cli, [...args], env);
+    t.is(result.code, 2, `${cli}: ${result.stderr}`);
+    t.true(result.stderr.includes(`: error: invalid ${typed}: not a number`), result.stderr);
+  }
+  const outOfRange = await runCli('load/verify-cli.ts', ['--sample', '0'], {});
+  t.is(outOfRange.code, 2, outOfRange.stderr);
 });
 
 test('--table a,b selects what TABLE=a,b selects', async (t) => {
@@ -119,4 +152,33 @@ test('a store whose endpoint never answers fails the write check at --store-time
   }
   const bad = await runCli('transform/cli.ts', ['--store-timeout', '0'], env, 60_000);
   t.is(bad.code, 2, bad.stderr);
+});
+
+test('a reader that closes stdout early ends nothing badly: no stack trace, the exit status of the work', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-epipe-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'load/plan/run-status-cli.ts', '--json'], {
+      cwd: REPO, env: { ...process.env, STORE: store, RUN: 'r', TABLE: '' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    // `| true`: the pipe is closed before the CLI writes its document.
+    child.stdout.destroy();
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  t.is(result.stderr, '');
+  t.is(result.code, 3, 'status still says work remains');
+});
+
+test('status names a record of the run that is not JSON instead of showing its stage as missing', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-status-bad-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  await writeDumpRun(store, 'r');
+  const manifest = path.join(store, 'r', 'extract', 'manifest.json');
+  await writeFile(manifest, (await readFile(manifest, 'utf8')).slice(0, 100));
+  const result = await runCli('load/plan/run-status-cli.ts', [], { STORE: store, RUN: 'r' });
+  t.is(result.code, 1, result.stdout);
+  t.is(result.stderr, `status: error: file://${store}/r/extract/manifest.json is not valid JSON: restore it, or rerun the stage that writes it\n`);
 });

@@ -112,6 +112,11 @@ test('extract, transform and load --dry-run write nothing, and their plans count
   // After a real load: a changed and a deleted user, reloaded with TABLE=users --prune --dry-run, change nothing.
   await load(['--quiet', '--no-deletion-protection', '--no-ttl']);
   t.teardown(async () => { await dynamoClient().send(new DeleteTableCommand({ TableName: tableName })); });
+  // Import mode into that table: the dry run refuses it as the load would, not "every item to create".
+  const importInto = await runCli('load/cli.ts', ['--dry-run', '--mode', 'import'], env);
+  t.is(importInto.code, 1, importInto.stderr);
+  t.regex(importInto.stderr, new RegExp(`^load: error: DynamoDB table ${tableName} already exists and was not created by this run's import`, 'm'));
+  t.is(importInto.stdout, '');
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
   t.teardown(() => db.end());

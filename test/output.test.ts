@@ -79,6 +79,13 @@ test('report --out DIR writes a local report.html and prints its file:// address
   const stored = await runCli('load/plan/run-report-cli.ts', [], env);
   t.is(stored.code, 0, stored.stderr);
   t.regex(stored.stderr, new RegExp(`; open file://${store}/r/report\\.html \\(or --out DIR for a local copy\\)\n$`));
+  // A directory that cannot be made fails naming it, not spinning (Node's recursive mkdir does under /proc).
+  for (const cli of ['load/plan/run-report-cli.ts', 'load/plan/cli.ts']) {
+    const refused = await runCli(cli, cli.includes('run-report') ? ['--out', '/proc/pg2ddb-out/x'] : ['--out', '/proc/pg2ddb-out/x', '--quiet'], env, 60_000);
+    t.is(refused.signal, null, `${cli} hung`);
+    t.is(refused.code, 1, refused.stderr);
+    t.regex(refused.stderr, /: error: cannot create --out directory \/proc\/pg2ddb-out\/x: /, cli);
+  }
 });
 
 test('Ctrl-C stops transform with exit 130 and one line saying what was kept and how to finish; the rerun finishes', async (t) => {
@@ -120,7 +127,7 @@ test('on a terminal load shows items against the manifest total with %, items/s,
   t.regex(load.output, new RegExp(`^load: ${items} items of \\d+ table\\(s\\) into ${env.DDB_TABLE} \\(created\\) by batch in \\d+\\.\\d s → next: make verify RUN=r$`, 'm'));
 });
 
-test('SIGTERM stops a batch load with exit 143, saying how many items were written and how to finish', async (t) => {
+test('SIGTERM stops a batch load with exit 143, saying how many items were written and how to finish; Ctrl-C stops verify with exit 130 saying nothing was recorded', async (t) => {
   const store = await fixtureStore();
   const env = { ...stackEnv(), STORE: store, RUN: 'r', TABLE: '' };
   t.is((await runCli('transform/cli.ts', ['--quiet'], env)).code, 0);
@@ -139,4 +146,18 @@ test('SIGTERM stops a batch load with exit 143, saying how many items were writt
   t.true(sent, stderr);
   t.is(code, 143, stderr);
   t.regex(stderr.trimEnd().split('\n').at(-1)!, new RegExp(`^load: interrupted; \\d+ of \\d+ items written into ${tableName} and kept \\(a rerun upserts them again\\); rerun make load RUN=r DDB_TABLE=${tableName} to finish$`));
+
+  // verify, stopped by Ctrl-C while it scans the table it was loaded into, says so the same way.
+  const loaded = /^load: (\S+): \d+ items written/m.exec(stderr)![1]!;
+  const verify = spawn(process.execPath, ['--import', 'tsx/esm', 'load/verify-cli.ts', '--ddb-table', tableName, '--table', loaded, '--no-access-patterns'], {
+    cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let verifyErr = '';
+  let interrupted = false;
+  verify.stderr.on('data', (d) => {
+    verifyErr += d;
+    if (!interrupted && /^verify: scanning /m.test(verifyErr)) { interrupted = true; verify.kill('SIGINT'); }
+  });
+  t.is(await new Promise<number | null>((resolve) => verify.on('close', resolve)), 130, verifyErr);
+  t.is(verifyErr.trimEnd().split('\n').at(-1), `verify: interrupted; nothing recorded (verify writes its report when it ends); rerun make verify RUN=r TABLE=${loaded} DDB_TABLE=${tableName} to check again`);
 });

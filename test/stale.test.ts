@@ -3,7 +3,13 @@
 // a DynamoDB table loaded from another transform than the one it checks. The
 // steps are issue 15's, through the CLIs, against the local stack.
 import test from 'ava';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
+import { EXTRACT_MANIFEST_KEY } from '../lib/manifest.ts';
+import { openStorage } from '../lib/storage.ts';
+import { writeDumpRun } from '../scripts/golden.ts';
 import { runCli, type CliResult } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
 
@@ -72,6 +78,12 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
   t.is(afterTransform.next, `make load RUN=c1 DDB_TABLE=${tableName} MODE=batch TABLE=users`);
 
   ok(await load({ TABLE: 'users' }), 'load TABLE=users after its transform');
+  // A verify of another table alone says nothing of the reloaded users.
+  ok(await stage('load/verify-cli.ts', ['--quiet', '--no-access-patterns'], { TABLE: 'user_devices' }), 'verify TABLE=user_devices');
+  const partlyVerified = await status();
+  t.like(partlyVerified.of('users'), { load: 'done', verify: 'missing' });
+  t.like(partlyVerified.of('user_devices'), { verify: 'done' });
+  t.is(partlyVerified.next, `make verify RUN=c1 DDB_TABLE=${tableName}`);
   const verified = await stage('load/verify-cli.ts', ['--quiet']);
   ok(verified, 'verify after the reload');
   t.true(JSON.parse(verified.stdout).ok);
@@ -104,4 +116,20 @@ test('a table whose joined table was extracted again is stale too', async (t) =>
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, /processing_job_events \(its joined table processing_jobs was extracted again since the transform read it\)/);
   t.true(result.stderr.includes('make transform RUN=j1 TABLE=processing_job_events'));
+});
+
+test('a table gone from the extract is fixed by a whole transform, the command status and the refusals name', async (t) => {
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-gone-'));
+  t.teardown(() => rm(store, { recursive: true, force: true }));
+  const cliEnv = { STORE: store, RUN: 'g1' };
+  const extract = await writeDumpRun(store, 'g1');
+  t.is((await runCli('transform/cli.ts', ['--quiet'], cliEnv)).code, 0);
+  // The table was dropped from the source and the run extracted again: the extract no longer has it.
+  const gone = extract.tables.find((x) => x.name === 'users')!;
+  await openStorage(store).sub('g1').put(EXTRACT_MANIFEST_KEY, `${JSON.stringify({ ...extract, tables: extract.tables.filter((x) => x !== gone) }, null, 2)}\n`);
+  const status = JSON.parse((await runCli('load/plan/run-status-cli.ts', ['--json'], cliEnv)).stdout) as { next: string };
+  t.is(status.next, 'make transform RUN=g1', 'TABLE=users would be refused: the extract has no users');
+  const plan = await runCli('load/plan/cli.ts', ['--sample', '0'], cliEnv);
+  t.is(plan.code, 1, plan.stderr);
+  t.true(plan.stderr.includes('users (no longer in the extract manifest): run `make transform RUN=g1`, then'), plan.stderr);
 });

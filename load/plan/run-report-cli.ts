@@ -1,5 +1,4 @@
 // `report`: parses arguments and renders <run>/report.json; the work lives in run-report.ts.
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
@@ -8,6 +7,7 @@ import { commonOptions, parseCli, runStorage } from '../../lib/config.ts';
 import { UserError } from '../../lib/errors.ts';
 import { runCli } from '../../lib/log.ts';
 import { whereToOpen } from '../../lib/output.ts';
+import { writeLocalCopy } from '../../lib/storage.ts';
 import { requireCurrentTransform } from '../../lib/freshness.ts';
 import { RUN_REPORT_KEY, readRunReport } from '../../lib/run-report.ts';
 import { readTransformManifest } from '../../lib/transform-manifest.ts';
@@ -40,9 +40,8 @@ await runCli('report', async () => {
   await run.put(REPORT_HTML_KEY, html);
   process.stdout.write(args.json || args.format === 'json' ? `${JSON.stringify(summary, null, 2)}\n` : renderRunTerminal(summary));
   if (args.out) {
-    await mkdir(args.out, { recursive: true });
     const file = path.resolve(args.out, REPORT_HTML_KEY);
-    await writeFile(file, html);
+    await writeLocalCopy(args.out, { [REPORT_HTML_KEY]: html });
     process.stderr.write(`report: wrote ${run.uri}/${REPORT_HTML_KEY}; open ${pathToFileURL(file).href}\n`);
   } else {
     process.stderr.write(`report: wrote ${run.uri}/${REPORT_HTML_KEY}; ${whereToOpen(run.uri, REPORT_HTML_KEY)} (or --out DIR for a local copy)\n`);
