@@ -132,8 +132,9 @@ test.serial('--price, --region, --current-monthly-usd and --requests-per-day cha
   t.is(p.cost.monthly.current_usd, 200);
   t.is(p.cost.prices.storage_gb_month.usd, 0.283);
 
+  // A value out of range is a usage error (exit 2), as a malformed one is.
   const bad = await runCli(CLI, ['--sample', '2'], env());
-  t.is(bad.code, 1);
+  t.is(bad.code, 2);
   t.regex(bad.stderr, /^plan: error: invalid --sample 2/m);
   const region = await runCli(CLI, ['--region', 'mars-1'], env());
   t.is(region.code, 1);
