@@ -21,10 +21,13 @@ import { quoteIdent } from '../lib/postgres.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
 import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
 import { benchSameJob, sameJobSummary } from './duckdb-same-job.ts';
+import { checkCompression } from '../lib/compression.ts';
 
 const OUT = path.join(REPO, 'bench');
 const WORK = path.join(REPO, '.local', 'bench');
 const CORES = os.cpus().length;
+/** Item files' compression on both sides of the same-job figure (and of our whole transform). */
+const COMPRESSION = checkCompression(process.env.COMPRESSION);
 
 interface Figure { figure: string; ours: number; baseline: number; unit: string; ratio: number; note: string }
 const figures: Figure[] = [];
@@ -62,7 +65,7 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   facts[`scale_${scale}`] = { rows, csv_mb: round(csvMb), gzip_mb: round(manifest.tables.reduce((n, t) => n + t.bytes, 0) / 1e6) };
   log(`SCALE=${scale}: ${rows} rows, ${csvMb.toFixed(0)} MB of CSV`);
 
-  const transform = await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(CORES)], env);
+  const transform = await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(CORES), '--compression', COMPRESSION], env);
   rss[`extract_s${scale}`] = round(extract.rssMb);
   rss[`transform_s${scale}`] = round(transform.rssMb);
   facts.peak_rss_mb = rss;
@@ -84,9 +87,9 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   record('extract throughput', csvMb / extract.seconds, csvMb / shellExtract.seconds, 'MB/s', 'CSV MB per second; higher is better');
 
   // DuckDB doing our job first; the plain-JSON figure below is a lighter job, kept for comparison.
-  const sameJob = await benchSameJob(dir, manifest, CORES, env, log);
+  const sameJob = await benchSameJob(dir, manifest, CORES, env, log, { compression: COMPRESSION });
   facts.same_job = sameJob.map((t) => ({ table: t.table, rows: t.rows, ours: roundUsage(t.ours), duckdb: roundUsage(t.duckdb) }));
-  for (const f of sameJobSummary(sameJob)) record(f.figure, f.ours, f.baseline, f.unit, f.note);
+  for (const f of sameJobSummary(sameJob, COMPRESSION)) record(f.figure, f.ours, f.baseline, f.unit, f.note);
 
   const duck = await duckdbTransform(dir, manifest.tables.map((t) => ({ name: t.name, files: t.parts.map((p) => path.join(dir, 'ours', p.key)) })));
   record('transform time (plain-JSON baseline)', transform.seconds, duck, 's', `baseline: DuckDB ${CORES} threads, same CSV → plain gzipped JSON lines (a lighter job)`);

@@ -16,13 +16,17 @@
 //   STACK_DIR=$PWD/.local/bench-same-job node --import tsx/esm scripts/stack.ts run -- \
 //     env SCALE=0.1 node --import tsx/esm bench/duckdb-same-job.ts
 //
+// COMPRESSION=gzip|zstd|none sets both sides' output compression;
+// SAME_JOB_RESULTS=bench/same-job-results.md appends the table there.
+//
 // The child side is `duckdb-same-job.ts --duckdb <sql file> <threads>`.
 import { spawn } from 'node:child_process';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readExtractManifest, type ColumnSchema, type ExtractManifest, type TableEntry } from '../lib/manifest.ts';
+import { checkCompression, compressionOf, compressionSuffix, type Compression } from '../lib/compression.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
@@ -87,8 +91,8 @@ function keySql(template: string, value: (name: string) => string): string {
   return `CASE WHEN ${names.map((n) => `coalesce(${n}, '') = ''`).join(' OR ')} THEN NULL ELSE ${parts.join(' || ')} END`;
 }
 
-/** The SQL that writes `table`'s items to `out` (gzip), reading its extract parts and those of joined tables. */
-export function sameJobSql(extract: ExtractManifest, mapper: Mapper, dir: string, name: string, out: string): string {
+/** The SQL that writes `table`'s items to `out` (compressed as ours are), reading its extract parts and those of joined tables. */
+export function sameJobSql(extract: ExtractManifest, mapper: Mapper, dir: string, name: string, out: string, compression: Compression = 'gzip'): string {
   const table = extract.tables.find((t) => t.name === name)!;
   const read = (t: TableEntry) =>
     `read_csv([${t.parts.map((p) => sql(path.join(dir, p.key))).join(', ')}], header = true, all_varchar = true, allow_quoted_nulls = false, delim = ',', quote = '"', escape = '"')`;
@@ -134,12 +138,13 @@ export function sameJobSql(extract: ExtractManifest, mapper: Mapper, dir: string
   SELECT '{"Item":{' || concat_ws(',', ${parts.join(',\n    ')}) || '}}' AS line
   FROM (SELECT s.*, ${[...extra, ...keys].join(', ')} FROM ${from}) s
   WHERE PK IS NOT NULL AND SK IS NOT NULL
-) TO ${sql(out)} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x01', COMPRESSION gzip)`;
+) TO ${sql(out)} (FORMAT csv, HEADER false, QUOTE '', ESCAPE '', DELIMITER '\x01', COMPRESSION ${compression === 'none' ? 'uncompressed' : compression})`;
 }
 
-/** Line count and sha256 of the sorted lines of gzipped files (sort spills to disk: bounded memory). */
+/** Line count and sha256 of the sorted lines of compressed files (sort spills to disk: bounded memory). */
 async function sortedDigest(files: string[]): Promise<string> {
-  const script = `gzip -dc ${files.map((f) => `'${f}'`).join(' ')} | LC_ALL=C sort -S 256M | tee >(wc -l >&2) | sha256sum`;
+  const cat = { gzip: 'gzip -dc', zstd: 'zstd -dcq', none: 'cat' }[compressionOf(files[0]!)];
+  const script = `${cat} ${files.map((f) => `'${f}'`).join(' ')} | LC_ALL=C sort -S 256M | tee >(wc -l >&2) | sha256sum`;
   return new Promise((resolve, reject) => {
     const child = spawn('bash', ['-eo', 'pipefail', '-c', script], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -158,16 +163,19 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
  * median of each figure. The run `ours` under `dir` must hold a done extract
  * and transform.
  */
-export async function benchSameJob(dir: string, extract: ExtractManifest, threads: number, env: NodeJS.ProcessEnv, log: (m: string) => void, repeat = 3): Promise<SameJobTable[]> {
+export async function benchSameJob(
+  dir: string, extract: ExtractManifest, threads: number, env: NodeJS.ProcessEnv, log: (m: string) => void,
+  { repeat = 3, compression = 'gzip' }: { repeat?: number; compression?: Compression } = {},
+): Promise<SameJobTable[]> {
   const run = path.join(dir, 'ours');
   const runs = new Map<string, { ours: Usage[]; duckdb: Usage[] }>();
   const mappers = await loadMappers();
   for (let i = 0; i < repeat; i++) {
     for (const name of SAME_JOB_TABLES) {
-      const out = path.join(dir, `duckdb-${name}.json.gz`);
+      const out = path.join(dir, `duckdb-${name}.json${compressionSuffix(compression)}`);
       const sqlFile = path.join(dir, `duckdb-${name}.sql`);
-      await writeFile(sqlFile, sameJobSql(extract, mappers.get(name)!.mapper, run, name, out));
-      const ours = await usage(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--table', name, '--force', '--quiet', '--concurrency', String(threads)], env);
+      await writeFile(sqlFile, sameJobSql(extract, mappers.get(name)!.mapper, run, name, out, compression));
+      const ours = await usage(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--table', name, '--force', '--quiet', '--concurrency', String(threads), '--compression', compression], env);
       await rm(out, { force: true });
       const duckdb = await usage(NODE[0]!, [...NODE.slice(1), fileURLToPath(import.meta.url), '--duckdb', sqlFile, String(threads)], env);
       if (i === 0) {
@@ -201,9 +209,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '-
 }
 
 /** The figures' lines: the four tables together, ours over DuckDB. */
-export function sameJobSummary(tables: SameJobTable[]): { figure: string; ours: number; baseline: number; unit: string; note: string }[] {
+export function sameJobSummary(tables: SameJobTable[], compression: Compression = 'gzip'): { figure: string; ours: number; baseline: number; unit: string; note: string }[] {
   const sum = (f: (t: SameJobTable) => number) => tables.reduce((n, t) => n + f(t), 0);
-  const note = `baseline: DuckDB SQL writing our items (${tables.map((t) => t.table).join(', ')}), same threads, gzip; median of 3`;
+  const note = `baseline: DuckDB SQL writing our items (${tables.map((t) => t.table).join(', ')}), same threads, ${compression}; median of 3`;
   return [
     { figure: 'transform same job: wall', ours: sum((t) => t.ours.wall), baseline: sum((t) => t.duckdb.wall), unit: 's', note },
     { figure: 'transform same job: CPU (user+sys)', ours: sum((t) => t.ours.cpu), baseline: sum((t) => t.duckdb.cpu), unit: 's', note },
@@ -223,12 +231,24 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] !== '-
   await mkdir(dir, { recursive: true });
   const env = { ...process.env, ...stack, DATABASE_URL: url, TABLE: '', CONCURRENCY: '', STORE: '', RUN: '' };
   await timed(NODE[0]!, [...NODE.slice(1), 'extract/cli.ts', '--store', dir, '--run', 'ours', '--quiet'], env);
-  await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(threads)], env);
+  const compression = checkCompression(process.env.COMPRESSION);
+  await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(threads), '--compression', compression], env);
   const extract = (await readExtractManifest(openStorage(dir).sub('ours')))!;
-  const tables = await benchSameJob(dir, extract, threads, env, log, Number(process.env.REPEAT || 3));
+  const tables = await benchSameJob(dir, extract, threads, env, log, { repeat: Number(process.env.REPEAT || 3), compression });
   const r = (n: number) => Math.round(n * 100) / 100;
   for (const t of tables) {
     log(`${t.table} (${t.rows} rows, ${r(t.csv_mb)} MB CSV): wall ${r(t.ours.wall / t.duckdb.wall)}×, CPU ${r(t.ours.cpu / t.duckdb.cpu)}×, RSS ${r(t.ours.rssMb)} / ${r(t.duckdb.rssMb)} MB`);
   }
-  for (const f of sameJobSummary(tables)) process.stdout.write(`${f.figure}: ours ${r(f.ours)} ${f.unit}, DuckDB ${r(f.baseline)} ${f.unit} → ${r(f.ours / f.baseline)}×\n`);
+  const lines = [
+    `## SCALE=${scale}, COMPRESSION=${compression} (${new Date().toISOString()}, ${threads} cores, node ${process.version}, median of ${process.env.REPEAT || 3})`,
+    '',
+    '| table | rows | CSV MB | wall ours / DuckDB | CPU ours / DuckDB | peak RSS MB ours / DuckDB |',
+    '|---|---:|---:|---|---|---|',
+    ...tables.map((t) => `| ${t.table} | ${t.rows} | ${r(t.csv_mb)} | ${r(t.ours.wall)} / ${r(t.duckdb.wall)} s = ${r(t.ours.wall / t.duckdb.wall)} | ${r(t.ours.cpu)} / ${r(t.duckdb.cpu)} s = ${r(t.ours.cpu / t.duckdb.cpu)} | ${r(t.ours.rssMb)} / ${r(t.duckdb.rssMb)} |`),
+    ...sameJobSummary(tables, compression).map((f) => `| **${f.figure.replace('transform same job: ', '')}** | | | ${r(f.ours)} / ${r(f.baseline)} ${f.unit} = **${r(f.ours / f.baseline)}** | | |`),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+  // Appended: each run (one per compression) is a section of its own.
+  if (process.env.SAME_JOB_RESULTS) await appendFile(process.env.SAME_JOB_RESULTS, `${lines.join('\n')}\n`);
 }
