@@ -17,7 +17,7 @@
 //     env SCALE=0.1 node --import tsx/esm bench/duckdb-same-job.ts
 //
 // COMPRESSION=gzip|zstd|none sets both sides' output compression;
-// SAME_JOB_RESULTS=bench/same-job-results.md appends the table there.
+// SAME_JOB_RESULTS=bench/same-job-results.md appends the table there (the committed runs).
 //
 // The child side is `duckdb-same-job.ts --duckdb <sql file> <threads>`.
 import { spawn } from 'node:child_process';
