@@ -93,7 +93,7 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
 
   // DuckDB doing our job first; the plain-JSON figure below is a lighter job, kept for comparison.
   const sameJob = await benchSameJob(dir, manifest, CORES, env, log, { compression: COMPRESSION });
-  facts.same_job = sameJob.map((t) => ({ table: t.table, rows: t.rows, ours: roundUsage(t.ours), duckdb: roundUsage(t.duckdb) }));
+  facts.same_job = sameJob.map((t) => ({ table: t.table, rows: t.rows, csv_mb: round(t.csv_mb), ours: roundUsage(t.ours), duckdb: roundUsage(t.duckdb) }));
   for (const f of sameJobSummary(sameJob, COMPRESSION)) record(f.figure, f.ours, f.baseline, f.unit, f.note);
 
   const duck = await duckdbTransform(dir, manifest.tables.map((t) => ({ name: t.name, files: t.parts.map((p) => path.join(dir, 'ours', p.key)) })));
