@@ -5,7 +5,7 @@
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT VERBOSE STORE_TIMEOUT FOLLOW LIVE
+export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT VERBOSE STORE_TIMEOUT FOLLOW LIVE COMPRESSION
 
 NODE := node --import tsx/esm
 # verify and plan hold a fixed working set whatever the run's size (sorted runs on disk, one key budget);

@@ -17,7 +17,8 @@ export class ByteBuffer {
   }
 
   append(text: string): void {
-    this.reserve(Buffer.byteLength(text, 'utf8'));
+    // A UTF-16 unit is at most 3 bytes of UTF-8: no pass to count them first.
+    this.reserve(text.length * 3);
     this.length += this.buffer.write(text, this.length, 'utf8');
   }
 

@@ -1,5 +1,6 @@
 // The transform manifest: what `<run>/items/` holds and whether it is ready for
 // load. Declared once here; the transform writes it, load and plan read it.
+import type { Compression } from './compression.ts';
 import type { Storage } from './storage.ts';
 import { readManifest } from './manifest.ts';
 
@@ -50,7 +51,8 @@ export interface TransformManifest {
   as_of: string;
   /** sha256 of the extract manifest this run was made from. */
   extract_manifest_sha256: string;
-  options: { gzip_level: number; drop_expired: boolean; unmapped: 'fail' | 'skip' | 'generic' };
+  /** `compression` is absent for gzip (item files `.json.gz`); zstd → `.json.zst`, none → `.json`. */
+  options: { gzip_level: number; drop_expired: boolean; unmapped: 'fail' | 'skip' | 'generic'; compression?: Compression };
   tables: TransformTable[];
   totals: { rows_in: number; items_out: number; rejected: number; dropped: number; raw_bytes: number; bytes: number; ddb_bytes: number };
   /** Items sharing (PK, SK) with an earlier item: ImportTable would silently keep only one. */

@@ -4,6 +4,7 @@
 // so a rerun of `make load` gets the same import back (DynamoDB keeps a token
 // for 8 hours) or finds it on the table, and watches it instead of starting
 // another (import-attempts.ts decides which import to watch).
+import { importCompressionType, type Compression } from '../lib/compression.ts';
 import {
   DescribeImportCommand, type DynamoDBClient, type ImportTableCommandInput, type ImportTableDescription,
 } from '@aws-sdk/client-dynamodb';
@@ -51,6 +52,8 @@ export interface ImportRequestOptions {
   tableName: string;
   settings: TableSettings;
   clientToken: string;
+  /** The item files' compression (the transform manifest's; default gzip). */
+  compression?: Compression;
 }
 
 export function importTableRequest(o: ImportRequestOptions): ImportTableCommandInput {
@@ -65,7 +68,7 @@ export function importTableRequest(o: ImportRequestOptions): ImportTableCommandI
       ...(o.bucketOwner ? { S3BucketOwner: o.bucketOwner } : {}),
     },
     InputFormat: 'DYNAMODB_JSON',
-    InputCompressionType: 'GZIP',
+    InputCompressionType: importCompressionType(o.compression ?? 'gzip'),
     TableCreationParameters: tableCreationParameters(o.tableName, o.settings),
   };
 }

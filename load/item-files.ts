@@ -1,7 +1,7 @@
-// Reading a transform run's item files: `<run>/items/<table>/part-NNNNN.json.gz`,
+// Reading a transform run's item files: `<run>/items/<table>/part-NNNNN.json.gz` (or `.json.zst`, `.json`),
 // one `{"Item":{…}}` per line. Every byte is hashed on the way and checked
 // against the transform manifest, so a file changed after transform fails loudly.
-import { createGunzip } from 'node:zlib';
+import { decompress } from '../lib/compression.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { textLines } from '../lib/lines.ts';
 import { requireCurrentTransform } from '../lib/freshness.ts';
@@ -31,7 +31,7 @@ export interface FileItem {
 export async function* readPartLines(run: Storage, part: ItemPart): AsyncGenerator<{ text: string; line: number }> {
   const stored = new Meter();
   const source = await run.get(part.key);
-  const lines = textLines(source.pipe(stored).pipe(createGunzip()));
+  const lines = textLines(decompress(source.pipe(stored), part.key));
   let line = 0;
   let complete = false;
   try {

@@ -128,7 +128,10 @@ async function importMode(options: LoadOptions, run: Storage, loadable: Loadable
   const plan = {
     manifestSha256: loadable.manifestSha256,
     tableName,
-    request: (clientToken: string) => importTableRequest({ location, bucketOwner: options.bucketOwner, tableName, settings: options.settings, clientToken }),
+    request: (clientToken: string) => importTableRequest({
+      location, bucketOwner: options.bucketOwner, tableName, settings: options.settings, clientToken,
+      compression: loadable.manifest.options.compression ?? 'gzip',
+    }),
     preflight,
   };
   let started: StartOrResume;

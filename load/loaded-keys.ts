@@ -14,8 +14,8 @@ const HASH_BYTES = 16;
 const EARLIER = 'earlier.keys';
 
 const tableDir = (tableName: string, table: string) => `load/keys/${encodeURIComponent(tableName)}/${encodeURIComponent(table)}`;
-/** `items/<table>/part-00000.json.gz` → `part-00000.keys` */
-const partFile = (partKey: string) => `${partKey.slice(partKey.lastIndexOf('/') + 1).replace(/\.json\.gz$/, '')}.keys`;
+/** `items/<table>/part-00000.json.gz` (`.json.zst`, `.json`) → `part-00000.keys` */
+const partFile = (partKey: string) => `${partKey.slice(partKey.lastIndexOf('/') + 1).replace(/\.json(\.gz|\.zst)?$/, '')}.keys`;
 
 function hashOf(key: string): Buffer {
   return createHash('sha256').update(key).digest().subarray(0, HASH_BYTES);

@@ -1,6 +1,7 @@
 // `transform`: parses arguments and runs the stage; the work lives in runner.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { checkCompression, type Compression } from '../lib/compression.ts';
 import { checkConcurrency, checkGzipLevel, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { checkStoreWritable, storeTimeoutOption } from '../lib/store-check.ts';
 import { appendRunReport } from '../lib/run-report.ts';
@@ -22,7 +23,7 @@ Units:    transform units [--shards n]     the shards k/n of a map over units an
           (to stdout and <run>/transform/units.json: one unit per shard up to 10,000 units,
           else groups of units balanced by bytes; --shards n for fewer, larger children)
 
-Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz
+Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz (.json.zst, .json)
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
 <run>/transform/manifest.json last. One mapper per table lives in transform/mappers/.
 Deterministic (same input ⇒ same bytes) and restartable: units already done are skipped.
@@ -36,6 +37,11 @@ next step goes to stderr.`;
 await runCli('transform', async () => {
   const args = await parseCli(storeTimeoutOption(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage))))
     .option('gzip-level', { type: 'number', default: 1, describe: 'gzip level 0-9 (ImportTable bills uncompressed bytes; 1 is fastest)' })
+    .option('compression', {
+      choices: ['gzip', 'zstd', 'none'] as const,
+      default: (process.env.COMPRESSION || 'gzip') as Compression,
+      describe: 'Item files: gzip (.json.gz), zstd (.json.zst, needs the zstd program; about half the CPU and smaller) or none (.json)',
+    })
     .option('unmapped', {
       choices: ['fail', 'skip', 'generic'] as const,
       default: (process.env.UNMAPPED || 'fail') as Unmapped,
@@ -67,6 +73,7 @@ await runCli('transform', async () => {
     tables: args.table?.filter((t) => t !== ''),
     concurrency: checkConcurrency(args.concurrency),
     gzipLevel,
+    compression: checkCompression(args.compression),
     unmapped: args.unmapped,
     dropExpired: args['drop-expired'],
     input: args.input,

@@ -7,6 +7,9 @@ import type { CsvRow } from '../lib/copy-csv.ts';
 import type { AttributeValue } from './decode/attribute.ts';
 import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
 import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from './decode/dynamodb-limits.ts';
+import { decodeInteger } from './decode/integer.ts';
+import { decodeText } from './decode/text.ts';
+import { decodeTimestamp, decodeTimestamptz } from './decode/timestamp.ts';
 import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
 import type { Mapper, RowValues } from './mapper.ts';
 import type { JoinIndex } from './join-index.ts';
@@ -40,6 +43,13 @@ export interface Item {
 
 
 const KEY_NAMES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'] as const;
+
+/** How a column's data value is written: see `kinds`. */
+const TEXT = 0;
+const INTEGER = 1;
+const TIMESTAMP = 2;
+const OTHER = 3;
+type Kind = typeof TEXT | typeof INTEGER | typeof TIMESTAMP | typeof OTHER;
 type KeyName = (typeof KEY_NAMES)[number];
 
 interface KeyTemplate {
@@ -67,6 +77,8 @@ export function epochSeconds(text: string): number | undefined {
 export class ItemBuilder {
   private readonly index = new Map<string, number>();
   private readonly decoders: Decoder[];
+  /** Per column, the decoders whose JSON and size are written inline (no attribute object, no generic walk). */
+  private readonly kinds: Kind[];
   private readonly keyText: ((text: string) => string)[];
   private readonly templates: KeyTemplate[] = [];
   private readonly dataNames: string[];
@@ -92,6 +104,9 @@ export class ItemBuilder {
   ) {
     table.columns.forEach((c, i) => this.index.set(c.name, i));
     this.decoders = table.columns.map((c) => decoderFor(c, 2));
+    // TIMESTAMP only where the key text is canonicalTimestamp too, so the decoded text can stand for it.
+    this.kinds = this.decoders.map((d, i) => (d === decodeText ? TEXT : d === decodeInteger ? INTEGER
+      : (d === decodeTimestamptz || d === decodeTimestamp) && isTimestamp(table.columns[i]!) ? TIMESTAMP : OTHER));
     this.warners = table.columns.map((c) => (reason: string) => onWarning(c.name, reason));
     this.nameBytes = table.columns.map((c) => Buffer.byteLength(c.name, 'utf8'));
     this.keyText = table.columns.map((c) => (isTimestamp(c) ? canonicalTimestamp : (t: string) => t));
@@ -198,9 +213,9 @@ export class ItemBuilder {
       const skValue = sk.template.render(this.values);
       if ('key' in pkValue && 'key' in skValue) {
         // A key over its size fails the write, in a GSI as in the table: the row is a reject, never a load failure.
-        const pkBytes = Buffer.byteLength(pkValue.key, 'utf8');
+        const pkBytes = utf8Bytes(pkValue.key);
         if (pkBytes > pk.limit) return this.keyTooLong(rowNumber, pk, pkBytes);
-        const skBytes = Buffer.byteLength(skValue.key, 'utf8');
+        const skBytes = utf8Bytes(skValue.key);
         if (skBytes > sk.limit) return this.keyTooLong(rowNumber, sk, skBytes);
         keys[pk.name] = pkValue.key;
         keys[sk.name] = skValue.key;
@@ -227,7 +242,7 @@ export class ItemBuilder {
     for (const name of KEY_NAMES) {
       const key = keys[name];
       if (key === undefined) continue;
-      line += `"${name}":{"S":${JSON.stringify(key)}},`;
+      line += `"${name}":{"S":${jsonString(key)}},`;
     }
     line += `"entity_type":{"S":${JSON.stringify(this.mapper.entityType)}},"data":{"M":{`;
     size += this.fixedBytes;
@@ -235,22 +250,48 @@ export class ItemBuilder {
     for (let i = 0; i < row.length; i++) {
       const text = row[i];
       if (text === null || text === undefined) continue;
+      const kind = this.kinds[i]!;
+      line += `${first ? '' : ','}${this.dataNames[i]}:`;
+      first = false;
+      size += 1 + this.nameBytes[i]!;
+      // Text (most columns) is its own S: no decoder call, no attribute object.
+      if (kind === TEXT) {
+        if (PLAIN.test(text)) {
+          line += `{"S":"${text}"}`;
+          size += text.length;
+        } else {
+          line += `{"S":${JSON.stringify(text)}}`;
+          size += Buffer.byteLength(text, 'utf8');
+        }
+        continue;
+      }
       let value: AttributeValue;
       try {
         value = this.decoders[i]!(text, this.warners[i]!);
       } catch (err) {
         return this.reject(rowNumber, this.table.columns[i]!.name, (err as Error).message);
       }
-      line += `${first ? '' : ','}${this.dataNames[i]}:${attributeJson(value)}`;
-      first = false;
-      size += 1 + this.nameBytes[i]! + attributeSize(value);
+      if (kind === INTEGER) {
+        // Digits and a sign: nothing to escape.
+        line += `{"N":"${text}"}`;
+        size += numberSize(text);
+      } else if (kind === TIMESTAMP) {
+        const s = (value as { S: string }).S;
+        // The same text a key or created_at would make of this column (canonicalTimestamp), made once.
+        this.textCache[i] = s;
+        line += `{"S":${jsonString(s)}}`;
+        size += utf8Bytes(s);
+      } else {
+        line += attributeJson(value);
+        size += attributeSize(value);
+      }
     }
     line += '}}';
     for (const [attribute, index] of this.stamps) {
       const value = index < 0 ? null : this.columnText(index);
       if (value === null) continue;
-      line += `,"${attribute}":{"S":${JSON.stringify(value)}}`;
-      size += attribute.length + Buffer.byteLength(value, 'utf8');
+      line += `,"${attribute}":{"S":${jsonString(value)}}`;
+      size += attribute.length + utf8Bytes(value);
     }
     let ttl: number | undefined;
     if (this.mapper.ttl) {
@@ -269,9 +310,25 @@ export class ItemBuilder {
   }
 }
 
+/**
+ * Printable ASCII without `"` and `\`: its JSON is itself in quotes and its
+ * UTF-8 size its length. One regular expression test costs far less than
+ * JSON.stringify and Buffer.byteLength (native calls) on the short strings of
+ * a row; anything else takes them, so the bytes are the same.
+ */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+function jsonString(text: string): string {
+  return PLAIN.test(text) ? `"${text}"` : JSON.stringify(text);
+}
+
+function utf8Bytes(text: string): number {
+  return PLAIN.test(text) ? text.length : Buffer.byteLength(text, 'utf8');
+}
+
 /** JSON of an attribute value; the common scalar shapes without JSON.stringify's generic walk. */
 function attributeJson(value: AttributeValue): string {
-  if ('S' in value) return `{"S":${JSON.stringify(value.S)}}`;
+  if ('S' in value) return `{"S":${jsonString(value.S)}}`;
   // Number text is digits, sign, point and exponent only: nothing to escape.
   if ('N' in value) return `{"N":"${value.N}"}`;
   if ('BOOL' in value) return value.BOOL ? '{"BOOL":true}' : '{"BOOL":false}';

@@ -7,6 +7,7 @@ import { sha256Hex } from '../lib/meter.ts';
 import { tableSegment } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart } from '../lib/transform-manifest.ts';
+import { compressionSuffix, type Compression } from '../lib/compression.ts';
 import { LINE_ORDER } from './item-order.ts';
 import { genericMapper, loadMappers, type LoadedMapper } from './registry.ts';
 
@@ -15,6 +16,8 @@ export type Unmapped = 'fail' | 'skip' | 'generic';
 /** The options that decide a unit's bytes (so they are part of its fingerprint). */
 export interface UnitOptions {
   gzipLevel: number;
+  /** Item files' compression (default gzip). */
+  compression?: Compression;
   unmapped: Unmapped;
   dropExpired: boolean;
   /** The file of each part to read (`--input`); unset, the part's own file (the CSV of a `--format both` extract). */
@@ -42,7 +45,8 @@ export interface UnitRecord {
 }
 
 export const partName = (index: number) => `part-${String(index).padStart(5, '0')}`;
-export const itemsKey = (table: string, index: number) => `items/${tableSegment(table)}/${partName(index)}.json.gz`;
+export const itemsKey = (table: string, index: number, compression: Compression = 'gzip') =>
+  `items/${tableSegment(table)}/${partName(index)}.json${compressionSuffix(compression)}`;
 export const unitKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.json`;
 // A unit's side files sit beside its record; rejects/<table>.jsonl gathers a table's rejects.
 export const rejectsKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.rejects.jsonl`;
@@ -122,6 +126,8 @@ export function unitsOf(plan: Plan, extract: ExtractManifest, options: UnitOptio
       mapper: plan.mapper!.hash,
       joined,
       gzip_level: options.gzipLevel,
+      // Only when not gzip, so gzip units keep their fingerprints (and golden files their bytes).
+      ...(options.compression && options.compression !== 'gzip' ? { compression: options.compression } : {}),
       line_order: LINE_ORDER,
       drop_expired: options.dropExpired ? extract.as_of : false,
     })),

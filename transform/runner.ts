@@ -6,7 +6,7 @@
 // The manifest, written last from every unit record, is what load trusts.
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { decompress } from '../lib/compression.ts';
 import { runStorage } from '../lib/config.ts';
 import { joinedInputDigest } from '../lib/freshness.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
@@ -91,7 +91,11 @@ export async function openContext(options: Pick<TransformOptions, 'store' | 'run
     const sharded = (await run.list('extract/shards')).length > 0;
     throw new UserError(`no extract manifest at ${run.uri}/${EXTRACT_MANIFEST_KEY}: ${sharded ? 'the extract was sharded: run extract finalize (make finalize) first' : `run the extract stage for run ${options.run} first`}`);
   }
-  const unitOptions: UnitOptions = { gzipLevel: options.gzipLevel, unmapped: options.unmapped, dropExpired: options.dropExpired, ...(options.input ? { input: options.input } : {}) };
+  const unitOptions: UnitOptions = {
+    gzipLevel: options.gzipLevel, unmapped: options.unmapped, dropExpired: options.dropExpired,
+    ...(options.compression && options.compression !== 'gzip' ? { compression: options.compression } : {}),
+    ...(options.input ? { input: options.input } : {}),
+  };
   const plans = await planTables(extract, options.unmapped);
   const selected = selectPlans(plans, options.tables);
   const units = selected.flatMap((plan) => unitsOf(plan, extract, unitOptions, plans));
@@ -239,7 +243,10 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
     run_id: runId,
     as_of: extract.as_of,
     extract_manifest_sha256: sha256Hex(extractText),
-    options: { gzip_level: options.gzipLevel, drop_expired: options.dropExpired, unmapped: options.unmapped },
+    options: {
+      gzip_level: options.gzipLevel, drop_expired: options.dropExpired, unmapped: options.unmapped,
+      ...(options.compression && options.compression !== 'gzip' ? { compression: options.compression } : {}),
+    },
     tables,
     totals: {
       rows_in: sum((t) => t.rows_in), items_out: sum((t) => t.items_out), rejected: sum((t) => t.rejected),
@@ -285,7 +292,7 @@ async function itemKeyAt(run: Storage, key: string, line: number): Promise<{ PK:
   let text = '';
   let seen = 0;
   // setEncoding: a multibyte character split across two chunks decodes whole.
-  for await (const chunk of (await run.get(key)).pipe(createGunzip()).setEncoding('utf8')) {
+  for await (const chunk of decompress(await run.get(key), key).setEncoding('utf8')) {
     text += chunk as string;
     const lines = text.split('\n');
     if (seen + lines.length - 1 > line) {

@@ -8,7 +8,7 @@ import { itemsKey, unitsOf, type Plan, type UnitOptions } from './plan.ts';
 
 /** Removes them and returns their keys; called as the manifest is written, which proves what the run's items are. */
 export async function removeStaleItems(run: Storage, extract: ExtractManifest, plans: Plan[], options: UnitOptions): Promise<string[]> {
-  const current = new Set(plans.flatMap((plan) => unitsOf(plan, extract, options, plans).map((unit) => itemsKey(plan.table.name, unit.index))));
+  const current = new Set(plans.flatMap((plan) => unitsOf(plan, extract, options, plans).map((unit) => itemsKey(plan.table.name, unit.index, options.compression))));
   const stale = (await run.list('items')).map((o) => o.key).filter((key) => !current.has(key));
   for (const key of stale) await run.delete(key);
   return stale;

@@ -3,7 +3,8 @@
 import { StringDecoder } from 'node:string_decoder';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip } from 'node:zlib';
+import { compressor, type Compression } from '../lib/compression.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { inputPart, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter } from '../lib/meter.ts';
@@ -146,7 +147,8 @@ export async function transformUnit(
   let ddbBytes = 0;
   let maxItem = 0;
   let rowsIn = 0;
-  const key = itemsKey(table.name, unit.index);
+  const compression = options.compression ?? 'gzip';
+  const key = itemsKey(table.name, unit.index, compression);
   let stored: PutResult;
   let jsonBytes: number;
   try {
@@ -170,7 +172,7 @@ export async function transformUnit(
 
     const order = lineOrder(table.name, unit.index, held.count);
     keys.renumberLines(order);
-    [stored, jsonBytes] = await writeItemFile(run, key, held.inOrder(order), options.gzipLevel);
+    [stored, jsonBytes] = await writeItemFile(run, key, held.inOrder(order), compression, options.gzipLevel);
   } finally {
     held.close();
   }
@@ -205,18 +207,25 @@ export async function transformUnit(
   return record;
 }
 
-/** Writes `chunks` gzipped to `key`; returns the stored object and the uncompressed bytes. */
-async function writeItemFile(run: Storage, key: string, chunks: Iterable<Buffer>, gzipLevel: number): Promise<[PutResult, number]> {
-  const jsonMeter = new Meter();
-  const gzip = createGzip({ level: gzipLevel, chunkSize: 256 * 1024 });
+/** Writes `chunks` compressed to `key`; returns the stored object and the uncompressed bytes. */
+async function writeItemFile(run: Storage, key: string, chunks: Iterable<Buffer>, compression: Compression, gzipLevel: number): Promise<[PutResult, number]> {
+  // Counted, not hashed: only the stored bytes' sha256 is recorded (hashing the JSON cost ~8% of a unit's CPU).
+  let jsonBytes = 0;
+  const counted = function* () {
+    for (const chunk of chunks) {
+      jsonBytes += chunk.length;
+      yield chunk;
+    }
+  };
+  const gzip = compressor(compression, compression === 'gzip' ? gzipLevel : 1);
   const writing = run.put(key, gzip);
   // A write that fails before it reads (mkdir on a read-only store) must still end the input.
   writing.catch((err: Error) => gzip.destroy(err));
-  const encoding = pipeline(Readable.from(chunks, { objectMode: false }), jsonMeter, gzip);
+  const encoding = pipeline(Readable.from(counted(), { objectMode: false }), gzip);
   encoding.catch(() => {});
   try {
     const [stored] = await Promise.all([writing, encoding]);
-    return [stored, jsonMeter.bytes];
+    return [stored, jsonBytes];
   } catch (err) {
     await Promise.allSettled([writing, encoding]);
     // The write's error names the file and its cause; the stream's is only its echo.
