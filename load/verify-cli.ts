@@ -53,7 +53,7 @@ await runCli('verify', async () => {
   ];
   const rerun = command === 'finalize' ? makeCommand('finalize', args, ['STAGE=verify', ...extra]) : makeCommand('verify', args, extra);
   // verify only reads until it ends (a shard writes its fragment last): an interrupt leaves no partial verdict behind.
-  exitOnInterrupt('verify', () => `nothing recorded (verify writes its report when it ends); rerun ${rerun} to check again`);
+  exitOnInterrupt('verify', () => `nothing was changed and nothing recorded (verify writes its report when it ends); rerun ${rerun} to check again`);
   const options: VerifyOptions = {
     store: args.store,
     run: args.run,

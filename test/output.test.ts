@@ -159,5 +159,5 @@ test('SIGTERM stops a batch load with exit 143, saying how many items were writt
     if (!interrupted && /^verify: scanning /m.test(verifyErr)) { interrupted = true; verify.kill('SIGINT'); }
   });
   t.is(await new Promise<number | null>((resolve) => verify.on('close', resolve)), 130, verifyErr);
-  t.is(verifyErr.trimEnd().split('\n').at(-1), `verify: interrupted; nothing recorded (verify writes its report when it ends); rerun make verify RUN=r TABLE=${loaded} DDB_TABLE=${tableName} to check again`);
+  t.is(verifyErr.trimEnd().split('\n').at(-1), `verify: interrupted; nothing was changed and nothing recorded (verify writes its report when it ends); rerun make verify RUN=r TABLE=${loaded} DDB_TABLE=${tableName} to check again`);
 });
