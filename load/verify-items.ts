@@ -104,9 +104,12 @@ export async function scanTableSide(
   return side;
 }
 
-/** Reads the item files `unitIndexes` of `units` (each checked against the manifest's sha256) into `sorter`. */
-export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter): Promise<void> {
-  const now = Date.now() / 1000;
+/**
+ * Reads the item files `unitIndexes` of `units` (each checked against the manifest's sha256) into `sorter`.
+ * `ttlOn`: the table's TTL deletes by `ttl`; without it, nothing expires and a missing item is lost.
+ */
+export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter, ttlOn: boolean): Promise<void> {
+  const now = ttlOn ? Date.now() / 1000 : -Infinity;
   let next = 0;
   const worker = async () => {
     while (next < unitIndexes.length) {

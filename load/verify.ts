@@ -3,7 +3,7 @@
 // (d) access patterns answer as SQL does (access-patterns.ts). Each check reports
 // its numbers and pass/fail; the report goes to `<run>/load/verify.json`.
 // Sharded (verify-shards.ts): each shard stores its sorted sides, finalize merges them.
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
@@ -13,12 +13,13 @@ import { connect } from '../lib/postgres.ts';
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { checkAccessPattern, type AccessPattern } from './access-patterns.ts';
+import { describeError } from './dynamo-errors.ts';
 import { readLoadableRun, type LoadableRun } from './item-files.ts';
 import { requireLoadedFrom } from './loaded-tables.ts';
 import { serenyaAccessPatterns } from './serenya-access-patterns.ts';
 import { RecordSorter } from './sorted-records.ts';
 import { describeTable } from './table-settings.ts';
-import { checkTableName } from './table-spec.ts';
+import { TTL_ATTRIBUTE, checkTableName } from './table-spec.ts';
 import {
   RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
   type Check, type RunUnit, type TableSide,
@@ -67,6 +68,8 @@ interface Prepared {
   only?: Set<string>;
   consistent: boolean;
   selected: string[];
+  /** The table's TTL deletes expired items: only then is an expired item missing from it not lost. */
+  ttlOn: boolean;
 }
 
 /** What every form of verify checks first: the run is loadable, the table exists and was loaded from it. */
@@ -82,7 +85,10 @@ async function prepare(options: VerifyOptions): Promise<Prepared> {
   const selected = (options.tables ?? []).filter((t) => t !== '');
   const only = selected.length > 0
     ? new Set(loadable.tables.map((t) => t.entity_type).filter((e): e is string => !!e)) : undefined;
-  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected };
+  const ttl = (await client.send(new DescribeTimeToLiveCommand({ TableName: options.tableName }))
+    .catch((err: unknown) => { throw new UserError(`cannot describe the TTL of ${options.tableName}: ${describeError(err)}`); })).TimeToLiveDescription;
+  const ttlOn = ttl?.AttributeName === TTL_ATTRIBUTE && ttl.TimeToLiveStatus !== 'DISABLED';
+  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected, ttlOn };
 }
 
 /** Scans the shard's segments and reads its item files at once, each side into its own sorter. */
@@ -96,7 +102,7 @@ async function readSides(options: VerifyOptions, p: Prepared, shard: Shard | und
   try {
     const [side] = await Promise.all([
       scanTableSide(p.client, options.tableName, segments, total, p.consistent, p.only, tableSorter),
-      readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter),
+      readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter, p.ttlOn),
     ]);
     return { tableSorter, runSorter, side, segments, total, unitIndexes };
   } catch (err) {
