@@ -25,7 +25,7 @@ import {
   type Check, type RunUnit, type TableSide,
 } from './verify-items.ts';
 import { describeReadCost, type Consistency } from './verify-price.ts';
-import { readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './verify-shards.ts';
+import { markStarted, readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './verify-shards.ts';
 
 export const VERIFY_REPORT_KEY = 'load/verify.json';
 
@@ -70,6 +70,8 @@ interface Prepared {
   selected: string[];
   /** The table's TTL deletes expired items: only then is an expired item missing from it not lost. */
   ttlOn: boolean;
+  /** When the table was last loaded from the run: shard fragments of a verify begun before then are stale. */
+  loadedAt: string;
 }
 
 /** What every form of verify checks first: the run is loadable, the table exists and was loaded from it. */
@@ -81,14 +83,14 @@ async function prepare(options: VerifyOptions): Promise<Prepared> {
   const loadable = await readLoadableRun(run, options.run, options.tables, 'verify');
   const client = options.dynamo ?? dynamoClient();
   if (!(await describeTable(client, options.tableName))) throw new UserError(`DynamoDB table ${options.tableName} does not exist: run the load first`);
-  await requireLoadedFrom(run, options.run, options.tableName, loadable.tables);
+  const loadedAt = await requireLoadedFrom(run, options.run, options.tableName, loadable.tables);
   const selected = (options.tables ?? []).filter((t) => t !== '');
   const only = selected.length > 0
     ? new Set(loadable.tables.map((t) => t.entity_type).filter((e): e is string => !!e)) : undefined;
   const ttl = (await client.send(new DescribeTimeToLiveCommand({ TableName: options.tableName }))
     .catch((err: unknown) => { throw new UserError(`cannot describe the TTL of ${options.tableName}: ${describeError(err)}`); })).TimeToLiveDescription;
   const ttlOn = ttl?.AttributeName === TTL_ATTRIBUTE && ttl.TimeToLiveStatus !== 'DISABLED';
-  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected, ttlOn };
+  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected, ttlOn, loadedAt };
 }
 
 /** Scans the shard's segments and reads its item files at once, each side into its own sorter. */
@@ -130,6 +132,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
 export async function runVerifyShard(options: VerifyOptions & { shard: Shard }): Promise<{ shard: string; segments: number; item_files: number; items_scanned: number; run_items: number }> {
   const startedAt = new Date();
   const p = await prepare(options);
+  // An earlier fragment of this shard goes first: killed from here on, the shard is missing, not stale.
+  await markStarted(p.run, options.run, options.shard, startedAt);
   const { tableSorter, runSorter, side, segments, total, unitIndexes } = await readSides(options, p, options.shard);
   try {
     const tableKey = shardFileKey(options.shard, 'table');
@@ -154,7 +158,7 @@ export async function runVerifyShard(options: VerifyOptions & { shard: Shard }):
 /** Every shard reported exactly once: the merged verdict, as one process would give it. */
 export async function finalizeVerify(options: VerifyOptions): Promise<VerifyReport> {
   const p = await prepare(options);
-  const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units);
+  const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units, p.loadedAt);
   const started = Math.min(...sharded.fragments.map((f) => Date.parse(f.started_at)));
   options.log(`merging ${sharded.fragments.length} shard(s) of the verify of ${options.tableName}`);
   return conclude(options, p, started, sharded.in_table, sharded.counts, sharded.tableSide, sharded.runSide, sharded.fragments.length);

@@ -87,6 +87,8 @@ test('a shard killed before it reported is named by make finalize STAGE=verify; 
   t.timeout(300_000);
   const { env } = await damagedRun();
   const whole = verdict(t, await verify(['--json'], env), 'unsharded verify');
+  // An earlier verify of shard 2/2 left its fragment: the killed rerun below must not let finalize merge it.
+  t.is((await verify(['--shard', '2/2', '--quiet'], env)).code, 0);
   t.is((await verify(['--shard', '1/2', '--quiet'], env)).code, 0);
 
   // Shard 2/2 dies once it has started reading.
@@ -114,4 +116,10 @@ test('a shard killed before it reported is named by make finalize STAGE=verify; 
   const done = await make('--json');
   t.is(done.code, 2, `make reports verify's failing checks as an error: ${done.stderr}`);
   t.deepEqual((JSON.parse(done.stdout) as Report).checks, whole);
+
+  // The table loaded again after the shards read it: their fragments are stale, refused.
+  await runLoad({ store: env.STORE!, run: 'r', tableName: env.DDB_TABLE!, mode: 'batch', concurrency: 4, settings: { ...DEFAULT_SETTINGS, deletionProtection: false, ttl: false }, log: quiet });
+  const stale = await verify(['finalize'], env);
+  t.is(stale.code, 1);
+  t.regex(stale.stderr, /verify fragment verify\/shards\/shard-0*1-of-0*2\.json is of a verify begun at .*, before the load of /);
 });
