@@ -11,6 +11,7 @@ import { claimsOf, fragmentKeys, shardLabel, shardText, unitsOfShard, type Shard
 import type { Storage } from '../lib/storage.ts';
 import { mergeRecords, mergeSources, readRecords } from './sorted-records.ts';
 import { RUN_RECORD_BYTES, TABLE_RECORD_BYTES, type RunUnit, type TableRecord } from './verify-items.ts';
+import type { Consistency } from './verify-price.ts';
 
 export const VERIFY_SHARD_FORMAT = 'pg2ddb.verify-shard/1';
 export const VERIFY_SHARDS_PREFIX = 'verify/shards';
@@ -23,6 +24,8 @@ export interface VerifyShardFragment {
   transform_manifest_sha256: string;
   tables: string[];
   shard: string;
+  /** How this shard's Scan read (absent in fragments of before: strong). */
+  consistency?: Consistency;
   total_segments: number;
   segments: number[];
   /** The item files read (their keys). */
@@ -90,6 +93,8 @@ export interface ShardedSides {
   fragments: VerifyShardFragment[];
   in_table: number;
   counts: Map<string, number>;
+  /** eventual when any shard read eventually consistent. */
+  consistency: Consistency;
   tableSide: AsyncIterable<TableRecord>;
   runSide: AsyncIterable<Buffer>;
 }
@@ -145,6 +150,7 @@ export async function readShards(
     fragments,
     in_table: fragments.reduce((sum, f) => sum + f.in_table, 0),
     counts: merged,
+    consistency: fragments.some((f) => f.consistency === 'eventual') ? 'eventual' : 'strong',
     tableSide: (async function* () {
       for await (const { record, source } of mergeSources(fragments.map((f) => stream(f, 'table')))) yield { record, types: fragments[source]!.types };
     })(),

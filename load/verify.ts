@@ -142,7 +142,7 @@ export async function runVerifyShard(options: VerifyOptions & { shard: Shard }):
     await p.run.put(runKey, recordBytes(runSorter.sorted(), RUN_RECORD_BYTES));
     await writeFragment(p.run, {
       run_id: options.run, table_name: options.tableName, transform_manifest_sha256: p.loadable.manifestSha256, tables: p.selected,
-      shard: shardText(options.shard), total_segments: total, segments,
+      shard: shardText(options.shard), consistency: options.consistency ?? 'strong', total_segments: total, segments,
       units: unitIndexes.map((i) => p.units[i]!.part.key),
       in_table: side.in_table, counts: side.counts, types: side.types,
       table_records: { key: tableKey, count: tableSorter.total }, run_records: { key: runKey, count: runSorter.total },
@@ -161,7 +161,8 @@ export async function finalizeVerify(options: VerifyOptions): Promise<VerifyRepo
   const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units, p.loadedAt);
   const started = Math.min(...sharded.fragments.map((f) => Date.parse(f.started_at)));
   options.log(`merging ${sharded.fragments.length} shard(s) of the verify of ${options.tableName}`);
-  return conclude(options, p, started, sharded.in_table, sharded.counts, sharded.tableSide, sharded.runSide, sharded.fragments.length);
+  // The report says how the shards read, not what finalize was told: eventual if any shard read so.
+  return conclude({ ...options, consistency: sharded.consistency }, p, started, sharded.in_table, sharded.counts, sharded.tableSide, sharded.runSide, sharded.fragments.length);
 }
 
 /** The merge of both sides, the access patterns, and the report. */

@@ -72,7 +72,9 @@ test('verify in 1, 2 and 4 concurrent shards, then finalize, gives the unsharded
     t.regex(shards[0]!.stderr, new RegExp(`will read shard 1/${n}'s share of the table: .*reading ${n === 4 ? 'eventually' : 'strongly'} consistent`));
     const reads = shards.map((r) => JSON.parse(r.stdout) as { items_scanned: number; item_files: number });
     t.is(reads.reduce((s, r) => s + r.item_files, 0), 16, `${n} shards read every item file once`);
-    t.deepEqual(verdict(t, await verify(['finalize', '--json'], env), `finalize of ${n}`), whole, `${n} shard(s) = one process`);
+    const finalized = await verify(['finalize', '--json'], env);
+    t.deepEqual(verdict(t, finalized, `finalize of ${n}`), whole, `${n} shard(s) = one process`);
+    t.is(JSON.parse(finalized.stdout).consistency, n === 4 ? 'eventual' : 'strong', 'the report says how the shards read');
   }
 
   // Fragments of another shard count are refused, not mixed in.
