@@ -102,11 +102,12 @@ export interface ShardedSides {
 /**
  * The fragments of the verify of `tableName` against this transform, checked
  * complete: one shard count, every shard once, every segment and item file in
- * exactly one fragment, none begun before the table's last load (`loadedAt`).
+ * exactly one fragment, none begun before `notBefore` (the table's last load,
+ * or an unsharded verify since, whose report a finalize would overwrite).
  * Refusals name the shards to rerun.
  */
 export async function readShards(
-  run: Storage, tableName: string, manifestSha256: string, tables: string[], units: RunUnit[], loadedAt: string,
+  run: Storage, tableName: string, manifestSha256: string, tables: string[], units: RunUnit[], notBefore: { at: string; what: string },
 ): Promise<ShardedSides> {
   const keys = await fragmentKeys(run, VERIFY_SHARDS_PREFIX);
   if (keys.length === 0) throw new UserError(`no verify shard fragments under ${run.uri}/${VERIFY_SHARDS_PREFIX}/: run verify --shard i/n (make verify SHARD=i/n) first`);
@@ -117,7 +118,7 @@ export async function readShards(
     const stale = fragment.table_name !== tableName ? `table ${fragment.table_name}, not ${tableName}`
       : fragment.transform_manifest_sha256 !== manifestSha256 ? 'an earlier transform of the run'
         : fragment.tables.join(',') !== tables.join(',') ? `TABLE=${fragment.tables.join(',') || '(all)'}`
-          : fragment.started_at < loadedAt ? `a verify begun at ${fragment.started_at}, before the load of ${loadedAt}` : undefined;
+          : fragment.started_at < notBefore.at ? `a verify begun at ${fragment.started_at}, before ${notBefore.what}` : undefined;
     if (stale) throw new UserError(`verify fragment ${key} is of ${stale}: remove ${run.uri}/${VERIFY_SHARDS_PREFIX}/ and rerun the shards`);
     fragments.push(fragment);
   }

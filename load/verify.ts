@@ -158,7 +158,14 @@ export async function runVerifyShard(options: VerifyOptions & { shard: Shard }):
 /** Every shard reported exactly once: the merged verdict, as one process would give it. */
 export async function finalizeVerify(options: VerifyOptions): Promise<VerifyReport> {
   const p = await prepare(options);
-  const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units, p.loadedAt);
+  // Fragments older than the table's last load, or than an unsharded verify since (a finalize
+  // would replace its newer verdict with theirs), read a table that is no longer there.
+  let notBefore = { at: p.loadedAt, what: `the load of ${p.loadedAt}` };
+  const last = await p.run.getText(VERIFY_REPORT_KEY).then((text) => (text ? JSON.parse(text) as Partial<VerifyReport> : undefined)).catch(() => undefined);
+  if (last?.checked_at && last.shards === undefined && last.table_name === options.tableName && last.checked_at > notBefore.at) {
+    notBefore = { at: last.checked_at, what: `the unsharded verify of ${last.checked_at}` };
+  }
+  const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units, notBefore);
   const started = Math.min(...sharded.fragments.map((f) => Date.parse(f.started_at)));
   options.log(`merging ${sharded.fragments.length} shard(s) of the verify of ${options.tableName}`);
   // The report says how the shards read, not what finalize was told: eventual if any shard read so.

@@ -119,6 +119,12 @@ test('a shard killed before it reported is named by make finalize STAGE=verify; 
   t.is(done.code, 2, `make reports verify's failing checks as an error: ${done.stderr}`);
   t.deepEqual((JSON.parse(done.stdout) as Report).checks, whole);
 
+  // An unsharded verify since: a finalize of the older fragments would overwrite its verdict, refused.
+  t.is((await verify(['--quiet'], env)).code, 1);
+  const superseded = await verify(['finalize'], env);
+  t.is(superseded.code, 1);
+  t.regex(superseded.stderr, /verify fragment verify\/shards\/shard-0*1-of-0*2\.json is of a verify begun at .*, before the unsharded verify of /);
+
   // The table loaded again after the shards read it: their fragments are stale, refused.
   await runLoad({ store: env.STORE!, run: 'r', tableName: env.DDB_TABLE!, mode: 'batch', concurrency: 4, settings: { ...DEFAULT_SETTINGS, deletionProtection: false, ttl: false }, log: quiet });
   const stale = await verify(['finalize'], env);
