@@ -15,7 +15,7 @@ test('each stage allows exactly the actions its code needs', (t) => {
   const p = iamPolicies({ ...config, loadMode: 'both' });
   t.deepEqual(policyActions(p.extract), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   t.deepEqual(policyActions(p.transform), ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
-  t.deepEqual(policyActions(p.verify), ['dynamodb:DescribeTable', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
+  t.deepEqual(policyActions(p.verify), ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan', 's3:AbortMultipartUpload', 's3:GetObject', 's3:ListBucket', 's3:PutObject']);
   const settings = ['dynamodb:DescribeContinuousBackups', 'dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:TagResource', 'dynamodb:UpdateContinuousBackups', 'dynamodb:UpdateTable', 'dynamodb:UpdateTimeToLive'];
   const s3 = ['s3:AbortMultipartUpload', 's3:DeleteObject', 's3:GetObject', 's3:ListBucket', 's3:PutObject'];
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'import' }, 'load')), [

@@ -237,8 +237,9 @@ function verifyPolicy(r: Resolved): PolicyStatement[] {
     writeObjects('VerifyWriteReportShardsAndRunReport', r, ['load/verify.json', 'verify/shards/*', RUN_REPORT]),
     listBucket('Verify', r),
     ...s3Kms('Verify', r),
-    // One Scan reads every item; GetItem rereads the few that differ, to name their attributes.
-    allow('VerifyDescribeScanAndRereadItems', ['dynamodb:DescribeTable', 'dynamodb:Scan', 'dynamodb:GetItem'], [table]),
+    // One Scan reads every item; GetItem rereads the few that differ, to name their attributes;
+    // DescribeTimeToLive: only a table whose TTL is on may have lost expired items by itself.
+    allow('VerifyDescribeScanAndRereadItems', ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:Scan', 'dynamodb:GetItem'], [table]),
     allow('VerifyAccessPatternsOnTableAndIndexes', ['dynamodb:Query'], [table, `${table}/index/*`]),
     ...(r.tableKms ? [allow('VerifyReadThroughTableKey', ['kms:Decrypt', 'kms:DescribeKey'], [r.tableKms.resource], {
       StringEquals: { 'kms:ViaService': `dynamodb.${r.region}.amazonaws.com` }, ...(r.tableKms.condition ?? {}),

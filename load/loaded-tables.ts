@@ -54,11 +54,14 @@ export async function recordLoaded(
   await run.put(loadedKey(tableName), `${JSON.stringify(record, null, 2)}\n`);
 }
 
-/** Refuses to verify `tableName` against `tables` unless each was loaded into it from exactly these item files. */
-export async function requireLoadedFrom(run: Storage, runId: string, tableName: string, tables: TransformTable[]): Promise<void> {
+/**
+ * Refuses to verify `tableName` against `tables` unless each was loaded into it from exactly these item files.
+ * Returns when the last of them was loaded (ISO time): a verify that read the table before then is stale.
+ */
+export async function requireLoadedFrom(run: Storage, runId: string, tableName: string, tables: TransformTable[]): Promise<string> {
   const record = await readLoaded(run, tableName);
   const wrong = tables.filter((t) => record?.tables[t.name]?.items_sha256 !== itemsDigest(t));
-  if (wrong.length === 0) return;
+  if (wrong.length === 0) return tables.map((t) => record!.tables[t.name]!.loaded_at).sort().at(-1) ?? '';
   const names = wrong.map((t) => t.name);
   const why = record
     ? `${names.join(', ')} ${names.length === 1 ? 'was' : 'were'} loaded into ${tableName} from another transform of run ${runId} (or never loaded)`

@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import test from 'ava';
 import { RecordSorter, mergeRecords, readRecords } from './sorted-records.ts';
@@ -44,4 +47,22 @@ test('merging sorted streams cut at any byte gives one sorted stream; a torn rec
   const merged = await collect(mergeRecords([readRecords(chunked(a, 7), RECORD, 'a'), readRecords(chunked(b, 33), RECORD, 'b')]));
   t.deepEqual(merged, inOrder([...a, ...b]));
   await t.throwsAsync(collect(readRecords(Readable.from([randomBytes(RECORD + 3)]), RECORD, 'torn.run')), { message: /torn\.run is truncated/ });
+});
+
+test('a run that cannot be written is refused naming the temp directory and TMPDIR, not as a bare ENOENT/ENOSPC', (t) => {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'sorted-records-test-'));
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = base;
+  try {
+    const sorter = new RecordSorter(RECORD, 2);
+    // The temp directory's disk goes away under the sorter (as a full one refuses the write).
+    rmSync(base, { recursive: true, force: true });
+    const error = t.throws(() => { for (let i = 0; i < 3; i++) sorter.add(randomBytes(RECORD)); });
+    t.regex(error!.message, /^cannot write sorted records to .*sorted-records-test-.*pg2ddb-sort-.* \(ENOENT\): make it writable or point TMPDIR at a larger local disk/);
+    sorter.close();
+  } finally {
+    if (saved === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = saved;
+    rmSync(base, { recursive: true, force: true });
+  }
 });

@@ -7,6 +7,7 @@ import { closeSync, createReadStream, mkdtempSync, openSync, rmSync, writeSync }
 import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import { UserError } from '../lib/errors.ts';
 
 export const SORT_KEY_BYTES = 16;
 /**
@@ -52,14 +53,26 @@ export class RecordSorter {
     if (this.count === 0) return;
     const sorted = sortRecords(this.buffer, this.count, this.recordBytes);
     const file = path.join(this.dir, `run-${this.nextRun++}`);
-    const fd = openSync(file, 'w');
     try {
-      for (let at = 0; at < sorted.length;) at += writeSync(fd, sorted, at, sorted.length - at);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(file, 'w');
+      try {
+        for (let at = 0; at < sorted.length;) at += writeSync(fd, sorted, at, sorted.length - at);
+      } finally {
+        closeSync(fd);
+      }
+    } catch (err) {
+      this.writeFailed(err);
     }
     this.runs.push(file);
     this.count = 0;
+  }
+
+  /** A run that could not be written: say where, and what frees it (the bare error names neither). */
+  private writeFailed(err: unknown): never {
+    const { code, syscall } = err as NodeJS.ErrnoException;
+    if (!code || (syscall !== 'open' && syscall !== 'write')) throw err;
+    const remedy = code === 'ENOSPC' || code === 'EDQUOT' ? 'free space there' : 'make it writable';
+    throw new UserError(`cannot write sorted records to ${this.dir} (${code}): ${remedy} or point TMPDIR at a larger local disk (about ${this.recordBytes} bytes per record, per side), then rerun`);
   }
 
   /**
@@ -77,8 +90,9 @@ export class RecordSorter {
     while (this.runs.length > MERGE_FAN_IN) {
       const group = this.runs.splice(0, MERGE_FAN_IN);
       const file = path.join(this.dir, `run-${this.nextRun++}`);
-      const fd = openSync(file, 'w');
+      let fd: number | undefined;
       try {
+        fd = openSync(file, 'w');
         const out = Buffer.allocUnsafe(READ_CHUNK - (READ_CHUNK % this.recordBytes));
         let used = 0;
         for await (const record of mergeRecords(group.map((f) => readRecords(createReadStream(f, { highWaterMark: READ_CHUNK }), this.recordBytes, f)))) {
@@ -87,8 +101,10 @@ export class RecordSorter {
           if (used === out.length) { writeSync(fd, out, 0, used); used = 0; }
         }
         if (used > 0) writeSync(fd, out, 0, used);
+      } catch (err) {
+        this.writeFailed(err);
       } finally {
-        closeSync(fd);
+        if (fd !== undefined) closeSync(fd);
       }
       for (const f of group) rmSync(f, { force: true });
       this.runs.push(file);

@@ -47,8 +47,11 @@ function keyHashBytes(item: ItemJson): Buffer {
 }
 
 /** 16 bytes of sha256 of the item's canonical text: equal ⇔ DynamoDB holds equal items (attribute-json.ts). */
-function bodyHashBytes(item: ItemJson): Buffer {
-  return hash('sha256', canonicalValue({ M: item }), 'buffer');
+export function bodyHashBytes(item: ItemJson): Buffer {
+  const text = canonicalValue({ M: item });
+  // UTF-8 turns a lone surrogate into U+FFFD, which DynamoDB keeps apart: such a text is hashed as
+  // UTF-16 (its second byte is 0, never the ':' of "M:{" in UTF-8, so the two forms cannot meet).
+  return hash('sha256', (text as string & { isWellFormed(): boolean }).isWellFormed() ? text : Buffer.from(text, 'utf16le'), 'buffer');
 }
 
 /** One item file of the run; its index in `runUnits` is what run-side records name. */
@@ -104,9 +107,12 @@ export async function scanTableSide(
   return side;
 }
 
-/** Reads the item files `unitIndexes` of `units` (each checked against the manifest's sha256) into `sorter`. */
-export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter): Promise<void> {
-  const now = Date.now() / 1000;
+/**
+ * Reads the item files `unitIndexes` of `units` (each checked against the manifest's sha256) into `sorter`.
+ * `ttlOn`: the table's TTL deletes by `ttl`; without it, nothing expires and a missing item is lost.
+ */
+export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter, ttlOn: boolean): Promise<void> {
+  const now = ttlOn ? Date.now() / 1000 : -Infinity;
   let next = 0;
   const worker = async () => {
     while (next < unitIndexes.length) {

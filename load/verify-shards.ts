@@ -7,10 +7,11 @@
 import { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { readManifest } from '../lib/manifest.ts';
-import { claimsOf, fragmentKeys, shardLabel, unitsOfShard, type Shard } from '../lib/shard.ts';
+import { claimsOf, fragmentKeys, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { mergeRecords, mergeSources, readRecords } from './sorted-records.ts';
 import { RUN_RECORD_BYTES, TABLE_RECORD_BYTES, type RunUnit, type TableRecord } from './verify-items.ts';
+import type { Consistency } from './verify-price.ts';
 
 export const VERIFY_SHARD_FORMAT = 'pg2ddb.verify-shard/1';
 export const VERIFY_SHARDS_PREFIX = 'verify/shards';
@@ -23,6 +24,8 @@ export interface VerifyShardFragment {
   transform_manifest_sha256: string;
   tables: string[];
   shard: string;
+  /** How this shard's Scan read (absent in fragments of before: strong). */
+  consistency?: Consistency;
   total_segments: number;
   segments: number[];
   /** The item files read (their keys). */
@@ -66,8 +69,19 @@ export function recordBytes(records: AsyncIterable<Buffer>, recordBytes: number)
 
 export const shardFileKey = (shard: Shard, side: 'table' | 'run') => `${VERIFY_SHARDS_PREFIX}/${shardLabel(shard)}.${side}`;
 
+const fragmentKey = (shard: Shard) => `${VERIFY_SHARDS_PREFIX}/${shardLabel(shard)}.json`;
+
 export async function writeFragment(run: Storage, fragment: Omit<VerifyShardFragment, 'format'>): Promise<void> {
-  await run.put(`${VERIFY_SHARDS_PREFIX}/${shardLabel(parseLabel(fragment.shard))}.json`, `${JSON.stringify({ format: VERIFY_SHARD_FORMAT, ...fragment }, null, 2)}\n`);
+  await run.put(fragmentKey(parseLabel(fragment.shard)), `${JSON.stringify({ format: VERIFY_SHARD_FORMAT, ...fragment }, null, 2)}\n`);
+}
+
+/**
+ * Replaces shard `shard`'s fragment of an earlier verify, if any, by a mark that
+ * it started: killed from here on, finalize names it as not reported, never
+ * merges what it read the time before.
+ */
+export async function markStarted(run: Storage, runId: string, shard: Shard, startedAt: Date): Promise<void> {
+  await run.put(fragmentKey(shard), `${JSON.stringify({ format: VERIFY_SHARD_FORMAT, run_id: runId, shard: shardText(shard), started_at: startedAt.toISOString(), unfinished: true }, null, 2)}\n`);
 }
 
 function parseLabel(text: string): Shard {
@@ -79,6 +93,8 @@ export interface ShardedSides {
   fragments: VerifyShardFragment[];
   in_table: number;
   counts: Map<string, number>;
+  /** eventual when any shard read eventually consistent. */
+  consistency: Consistency;
   tableSide: AsyncIterable<TableRecord>;
   runSide: AsyncIterable<Buffer>;
 }
@@ -86,23 +102,27 @@ export interface ShardedSides {
 /**
  * The fragments of the verify of `tableName` against this transform, checked
  * complete: one shard count, every shard once, every segment and item file in
- * exactly one fragment. Refusals name the shards to rerun.
+ * exactly one fragment, none begun before `notBefore` (the table's last load,
+ * or an unsharded verify since, whose report a finalize would overwrite).
+ * Refusals name the shards to rerun.
  */
 export async function readShards(
-  run: Storage, tableName: string, manifestSha256: string, tables: string[], units: RunUnit[],
+  run: Storage, tableName: string, manifestSha256: string, tables: string[], units: RunUnit[], notBefore: { at: string; what: string },
 ): Promise<ShardedSides> {
   const keys = await fragmentKeys(run, VERIFY_SHARDS_PREFIX);
   if (keys.length === 0) throw new UserError(`no verify shard fragments under ${run.uri}/${VERIFY_SHARDS_PREFIX}/: run verify --shard i/n (make verify SHARD=i/n) first`);
   const fragments: VerifyShardFragment[] = [];
   for (const key of keys) {
-    const fragment = await readManifest<VerifyShardFragment>(run, key, VERIFY_SHARD_FORMAT);
-    if (!fragment) continue;
+    const fragment = await readManifest<VerifyShardFragment & { unfinished?: true }>(run, key, VERIFY_SHARD_FORMAT);
+    if (!fragment || fragment.unfinished) continue;
     const stale = fragment.table_name !== tableName ? `table ${fragment.table_name}, not ${tableName}`
       : fragment.transform_manifest_sha256 !== manifestSha256 ? 'an earlier transform of the run'
-        : fragment.tables.join(',') !== tables.join(',') ? `TABLE=${fragment.tables.join(',') || '(all)'}` : undefined;
+        : fragment.tables.join(',') !== tables.join(',') ? `TABLE=${fragment.tables.join(',') || '(all)'}`
+          : fragment.started_at < notBefore.at ? `a verify begun at ${fragment.started_at}, before ${notBefore.what}` : undefined;
     if (stale) throw new UserError(`verify fragment ${key} is of ${stale}: remove ${run.uri}/${VERIFY_SHARDS_PREFIX}/ and rerun the shards`);
     fragments.push(fragment);
   }
+  if (fragments.length === 0) throw new UserError(`no verify shard under ${run.uri}/${VERIFY_SHARDS_PREFIX}/ has finished: rerun the shards (make verify SHARD=i/n), then finalize`);
   const counts = new Set(fragments.map((f) => parseLabel(f.shard).count));
   if (counts.size > 1) throw new UserError(`verify fragments of several shard counts (${[...counts].join(', ')}) under ${run.uri}/${VERIFY_SHARDS_PREFIX}/: remove the fragments of the count you abandoned and finalize again`);
   const n = [...counts][0]!;
@@ -131,6 +151,7 @@ export async function readShards(
     fragments,
     in_table: fragments.reduce((sum, f) => sum + f.in_table, 0),
     counts: merged,
+    consistency: fragments.some((f) => f.consistency === 'eventual') ? 'eventual' : 'strong',
     tableSide: (async function* () {
       for await (const { record, source } of mergeSources(fragments.map((f) => stream(f, 'table')))) yield { record, types: fragments[source]!.types };
     })(),

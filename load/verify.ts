@@ -3,7 +3,7 @@
 // (d) access patterns answer as SQL does (access-patterns.ts). Each check reports
 // its numbers and pass/fail; the report goes to `<run>/load/verify.json`.
 // Sharded (verify-shards.ts): each shard stores its sorted sides, finalize merges them.
-import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
@@ -13,18 +13,19 @@ import { connect } from '../lib/postgres.ts';
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { checkAccessPattern, type AccessPattern } from './access-patterns.ts';
+import { describeError } from './dynamo-errors.ts';
 import { readLoadableRun, type LoadableRun } from './item-files.ts';
 import { requireLoadedFrom } from './loaded-tables.ts';
 import { serenyaAccessPatterns } from './serenya-access-patterns.ts';
 import { RecordSorter } from './sorted-records.ts';
 import { describeTable } from './table-settings.ts';
-import { checkTableName } from './table-spec.ts';
+import { TTL_ATTRIBUTE, checkTableName } from './table-spec.ts';
 import {
   RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
   type Check, type RunUnit, type TableSide,
 } from './verify-items.ts';
 import { describeReadCost, type Consistency } from './verify-price.ts';
-import { readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './verify-shards.ts';
+import { markStarted, readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './verify-shards.ts';
 
 export const VERIFY_REPORT_KEY = 'load/verify.json';
 
@@ -69,6 +70,10 @@ interface Prepared {
   only?: Set<string>;
   consistent: boolean;
   selected: string[];
+  /** The table's TTL deletes expired items: only then is an expired item missing from it not lost. */
+  ttlOn: boolean;
+  /** When the table was last loaded from the run: shard fragments of a verify begun before then are stale. */
+  loadedAt: string;
 }
 
 /** What every form of verify checks first: the run is loadable, the table exists and was loaded from it. */
@@ -80,11 +85,14 @@ async function prepare(options: VerifyOptions): Promise<Prepared> {
   const loadable = await readLoadableRun(run, options.run, options.tables, 'verify');
   const client = options.dynamo ?? dynamoClient();
   if (!(await describeTable(client, options.tableName))) throw new UserError(`DynamoDB table ${options.tableName} does not exist: run the load first`);
-  await requireLoadedFrom(run, options.run, options.tableName, loadable.tables);
+  const loadedAt = await requireLoadedFrom(run, options.run, options.tableName, loadable.tables);
   const selected = (options.tables ?? []).filter((t) => t !== '');
   const only = selected.length > 0
     ? new Set(loadable.tables.map((t) => t.entity_type).filter((e): e is string => !!e)) : undefined;
-  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected };
+  const ttl = (await client.send(new DescribeTimeToLiveCommand({ TableName: options.tableName }))
+    .catch((err: unknown) => { throw new UserError(`cannot describe the TTL of ${options.tableName}: ${describeError(err)}`); })).TimeToLiveDescription;
+  const ttlOn = ttl?.AttributeName === TTL_ATTRIBUTE && ttl.TimeToLiveStatus !== 'DISABLED';
+  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected, ttlOn, loadedAt };
 }
 
 /** Scans the shard's segments and reads its item files at once, each side into its own sorter. */
@@ -98,7 +106,7 @@ async function readSides(options: VerifyOptions, p: Prepared, shard: Shard | und
   try {
     const [side] = await Promise.all([
       scanTableSide(p.client, options.tableName, segments, total, p.consistent, p.only, tableSorter),
-      readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter),
+      readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter, p.ttlOn),
     ]);
     return { tableSorter, runSorter, side, segments, total, unitIndexes };
   } catch (err) {
@@ -126,6 +134,8 @@ export async function runVerify(options: VerifyOptions): Promise<VerifyReport> {
 export async function runVerifyShard(options: VerifyOptions & { shard: Shard }): Promise<{ shard: string; segments: number; item_files: number; items_scanned: number; run_items: number }> {
   const startedAt = new Date();
   const p = await prepare(options);
+  // An earlier fragment of this shard goes first: killed from here on, the shard is missing, not stale.
+  await markStarted(p.run, options.run, options.shard, startedAt);
   const { tableSorter, runSorter, side, segments, total, unitIndexes } = await readSides(options, p, options.shard);
   try {
     const tableKey = shardFileKey(options.shard, 'table');
@@ -134,7 +144,7 @@ export async function runVerifyShard(options: VerifyOptions & { shard: Shard }):
     await p.run.put(runKey, recordBytes(runSorter.sorted(), RUN_RECORD_BYTES));
     await writeFragment(p.run, {
       run_id: options.run, table_name: options.tableName, transform_manifest_sha256: p.loadable.manifestSha256, tables: p.selected,
-      shard: shardText(options.shard), total_segments: total, segments,
+      shard: shardText(options.shard), consistency: options.consistency ?? 'strong', total_segments: total, segments,
       units: unitIndexes.map((i) => p.units[i]!.part.key),
       in_table: side.in_table, counts: side.counts, types: side.types,
       table_records: { key: tableKey, count: tableSorter.total }, run_records: { key: runKey, count: runSorter.total },
@@ -150,10 +160,18 @@ export async function runVerifyShard(options: VerifyOptions & { shard: Shard }):
 /** Every shard reported exactly once: the merged verdict, as one process would give it. */
 export async function finalizeVerify(options: VerifyOptions): Promise<VerifyReport> {
   const p = await prepare(options);
-  const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units);
+  // Fragments older than the table's last load, or than an unsharded verify since (a finalize
+  // would replace its newer verdict with theirs), read a table that is no longer there.
+  let notBefore = { at: p.loadedAt, what: `the load of ${p.loadedAt}` };
+  const last = await p.run.getText(VERIFY_REPORT_KEY).then((text) => (text ? JSON.parse(text) as Partial<VerifyReport> : undefined)).catch(() => undefined);
+  if (last?.checked_at && last.shards === undefined && last.table_name === options.tableName && last.checked_at > notBefore.at) {
+    notBefore = { at: last.checked_at, what: `the unsharded verify of ${last.checked_at}` };
+  }
+  const sharded = await readShards(p.run, options.tableName, p.loadable.manifestSha256, p.selected, p.units, notBefore);
   const started = Math.min(...sharded.fragments.map((f) => Date.parse(f.started_at)));
   options.log(`merging ${sharded.fragments.length} shard(s) of the verify of ${options.tableName}`);
-  return conclude(options, p, started, sharded.in_table, sharded.counts, sharded.tableSide, sharded.runSide, sharded.fragments.length);
+  // The report says how the shards read, not what finalize was told: eventual if any shard read so.
+  return conclude({ ...options, consistency: sharded.consistency }, p, started, sharded.in_table, sharded.counts, sharded.tableSide, sharded.runSide, sharded.fragments.length);
 }
 
 /** The merge of both sides, the access patterns, and the report. */

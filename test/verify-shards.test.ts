@@ -72,7 +72,9 @@ test('verify in 1, 2 and 4 concurrent shards, then finalize, gives the unsharded
     t.regex(shards[0]!.stderr, new RegExp(`will read shard 1/${n}'s share of the table: .*reading ${n === 4 ? 'eventually' : 'strongly'} consistent`));
     const reads = shards.map((r) => JSON.parse(r.stdout) as { items_scanned: number; item_files: number });
     t.is(reads.reduce((s, r) => s + r.item_files, 0), 16, `${n} shards read every item file once`);
-    t.deepEqual(verdict(t, await verify(['finalize', '--json'], env), `finalize of ${n}`), whole, `${n} shard(s) = one process`);
+    const finalized = await verify(['finalize', '--json'], env);
+    t.deepEqual(verdict(t, finalized, `finalize of ${n}`), whole, `${n} shard(s) = one process`);
+    t.is(JSON.parse(finalized.stdout).consistency, n === 4 ? 'eventual' : 'strong', 'the report says how the shards read');
   }
 
   // Fragments of another shard count are refused, not mixed in.
@@ -87,6 +89,8 @@ test('a shard killed before it reported is named by make finalize STAGE=verify; 
   t.timeout(300_000);
   const { env } = await damagedRun();
   const whole = verdict(t, await verify(['--json'], env), 'unsharded verify');
+  // An earlier verify of shard 2/2 left its fragment: the killed rerun below must not let finalize merge it.
+  t.is((await verify(['--shard', '2/2', '--quiet'], env)).code, 0);
   t.is((await verify(['--shard', '1/2', '--quiet'], env)).code, 0);
 
   // Shard 2/2 dies once it has started reading.
@@ -114,4 +118,16 @@ test('a shard killed before it reported is named by make finalize STAGE=verify; 
   const done = await make('--json');
   t.is(done.code, 2, `make reports verify's failing checks as an error: ${done.stderr}`);
   t.deepEqual((JSON.parse(done.stdout) as Report).checks, whole);
+
+  // An unsharded verify since: a finalize of the older fragments would overwrite its verdict, refused.
+  t.is((await verify(['--quiet'], env)).code, 1);
+  const superseded = await verify(['finalize'], env);
+  t.is(superseded.code, 1);
+  t.regex(superseded.stderr, /verify fragment verify\/shards\/shard-0*1-of-0*2\.json is of a verify begun at .*, before the unsharded verify of /);
+
+  // The table loaded again after the shards read it: their fragments are stale, refused.
+  await runLoad({ store: env.STORE!, run: 'r', tableName: env.DDB_TABLE!, mode: 'batch', concurrency: 4, settings: { ...DEFAULT_SETTINGS, deletionProtection: false, ttl: false }, log: quiet });
+  const stale = await verify(['finalize'], env);
+  t.is(stale.code, 1);
+  t.regex(stale.stderr, /verify fragment verify\/shards\/shard-0*1-of-0*2\.json is of a verify begun at .*, before the load of /);
 });

@@ -42,6 +42,10 @@ test('make verify names a changed item, a deleted item and a stray item, and exi
   await client.send(new DeleteItemCommand({ TableName: tableName, Key: toItemValue({ PK: deleted.PK!, SK: deleted.SK! }) }));
   const stray: ItemJson = { PK: { S: 'USER#00000000-0000-4000-8000-000000000bad' }, SK: { S: 'CONSENT#terms_of_service' }, entity_type: { S: 'consent' } };
   await client.send(new PutItemCommand({ TableName: tableName, Item: toItemValue(stray) }));
+  // A session whose ttl has passed, deleted: the table's TTL is off, so nothing expired by itself and it is lost.
+  const expired = ofType('session').find((i) => Number((i.ttl as { N?: string } | undefined)?.N) < Date.now() / 1000)!;
+  t.truthy(expired, 'the fixture has expired sessions');
+  await client.send(new DeleteItemCommand({ TableName: tableName, Key: toItemValue({ PK: expired.PK!, SK: expired.SK! }) }));
 
   const result = await verify();
   t.is(result.code, 1, result.stderr);
@@ -51,14 +55,15 @@ test('make verify names a changed item, a deleted item and a stray item, and exi
 
   const counts = check('counts');
   t.false(counts.ok);
-  t.deepEqual(counts.failures.map((f) => f.entity_type).sort(), ['consent', 'device']);
+  t.deepEqual(counts.failures.map((f) => f.entity_type).sort(), ['consent', 'device', 'session']);
   t.like(counts.numbers, { 'device.expected': counts.numbers['device.actual']! + 1, 'consent.actual': counts.numbers['consent.expected']! + 1 });
 
   const same = check('every item');
   t.false(same.ok);
-  t.like(same.numbers, { missing: 1, differing: 1 });
+  t.like(same.numbers, { missing: 2, differing: 1, expired_by_ttl: 0 });
   t.like(same.failures.find((f) => f.problem === 'differs'), { key_hash: keyHash(itemKey(changed)), attributes: ['data'], table: 'users' });
-  t.like(same.failures.find((f) => f.problem === 'missing'), { key_hash: keyHash(itemKey(deleted)), table: 'user_devices' });
+  t.like(same.failures.find((f) => f.problem === 'missing' && f.table === 'user_devices'), { key_hash: keyHash(itemKey(deleted)) });
+  t.like(same.failures.find((f) => f.problem === 'missing' && f.table === 'user_sessions'), { key_hash: keyHash(itemKey(expired)) });
 
   const strays = check('no item');
   t.false(strays.ok);
