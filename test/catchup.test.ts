@@ -220,3 +220,45 @@ test.serial('extract FOLLOW=1 refuses a user without the replication privilege a
   t.is((await check.query("SELECT 1 FROM pg_publication WHERE pubname = 'pg2ddb_refused'")).rowCount, 0);
   await check.end();
 });
+
+/** A one-table database (REPLICA IDENTITY FULL) for the cheap attacks: extract only, or the generic mapper. */
+async function tinyDatabase(t: import('ava').ExecutionContext): Promise<string> {
+  const name = randomName('t_');
+  const url = await createDatabase(adminUrl, name);
+  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  await db.query(`CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 20) i`);
+  await db.end();
+  return url;
+}
+
+async function slotsOf(url: string): Promise<string[]> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const { rows } = await db.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots ORDER BY 1');
+  await db.end();
+  return rows.map((r) => r.slot_name);
+}
+
+test.serial('runs whose ids differ only in characters a slot name cannot hold get slots of their own, and a TABLE= extract cannot replace a followed run\'s files', async (t) => {
+  const url = await tinyDatabase(t);
+  const base = randomName('twin');
+  const STORE = freshBucketPrefix();
+  const runs = [`${base}-a`, `${base}_a`];
+  for (const RUN of runs) {
+    t.teardown(() => runCli('catchup/cli.ts', ['--drop-slot'], { DATABASE_URL: url, STORE, RUN, CI: 'true' }).then(() => {}));
+    const r = await runCli('extract/cli.ts', ['--follow'], { DATABASE_URL: url, STORE, RUN, CI: 'true' });
+    t.is(r.code, 0, r.stderr);
+  }
+  // The second run's extract must not have dropped (or taken over) the first run's slot.
+  const slots = await Promise.all(runs.map(async (run) => (JSON.parse((await openStorage(STORE).sub(run).getText('extract/manifest.json'))!) as { follow: { slot: string } }).follow.slot));
+  t.not(slots[0], slots[1]);
+  const live = await slotsOf(url);
+  for (const slot of slots) t.true(live.includes(slot), `${slot} in ${live.join(', ')}`);
+  // A TABLE= extract takes a snapshot of its own, later than the slot's: its rows would be both in the files and in the slot.
+  const rerun = await runCli('extract/cli.ts', ['--table', 'things'], { DATABASE_URL: url, STORE, RUN: runs[0]!, CI: 'true' });
+  t.is(rerun.code, 1, rerun.stderr);
+  t.regex(rerun.stderr, /FOLLOW=1/);
+});
