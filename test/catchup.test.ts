@@ -262,3 +262,30 @@ test.serial('runs whose ids differ only in characters a slot name cannot hold ge
   t.is(rerun.code, 1, rerun.stderr);
   t.regex(rerun.stderr, /FOLLOW=1/);
 });
+
+test.serial('cutover says NO-GO when a writer commits after the drain, even after the fresh run\'s snapshot', async (t) => {
+  const url = await tinyDatabase(t);
+  const RUN = randomName('late-');
+  const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN, DDB_TABLE: randomName('late-'), MODE: 'batch', UNMAPPED: 'generic', CI: 'true' };
+  t.teardown(() => runCli('catchup/cli.ts', ['--drop-slot'], env).then(() => {}));
+  await pipeline(t, env);
+  // A writer nobody stopped: it commits once the fresh run's snapshot is taken, so the fresh run and the table agree.
+  const fresh = openStorage(env.STORE).sub(`${RUN}-cutover`);
+  let stop = false;
+  const writer = (async () => {
+    while (!stop && !(await fresh.list('extract').then((l) => l.some((f) => f.key.endsWith('manifest.json'))).catch(() => false))) await new Promise((r) => setTimeout(r, 50));
+    if (stop) return false;
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    await db.query(`UPDATE things SET label = 'late' WHERE id = 1`);
+    await db.end();
+    return true;
+  })();
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  stop = true;
+  t.true(await writer, 'the writer committed during the cutover');
+  const result = JSON.parse(cutover.stdout) as { go: boolean };
+  t.false(result.go, cutover.stdout);
+  t.is(cutover.code, 1);
+  t.regex(cutover.stdout + cutover.stderr, /writer/i);
+});
