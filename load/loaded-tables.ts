@@ -54,7 +54,7 @@ export async function recordLoaded(
 }
 
 /** Refuses to verify `tableName` against `tables` unless each was loaded into it from exactly these item files. */
-export async function requireLoadedFrom(run: Storage, runId: string, tableName: string, tables: TransformTable[]): Promise<void> {
+export async function requireLoadedFrom(run: Storage, runId: string, tableName: string, tables: TransformTable[], stage = 'verify'): Promise<void> {
   const record = await readLoaded(run, tableName);
   const wrong = tables.filter((t) => record?.tables[t.name]?.items_sha256 !== itemsDigest(t));
   if (wrong.length === 0) return;
@@ -62,5 +62,5 @@ export async function requireLoadedFrom(run: Storage, runId: string, tableName: 
   const why = record
     ? `${names.join(', ')} ${names.length === 1 ? 'was' : 'were'} loaded into ${tableName} from another transform of run ${runId} (or never loaded)`
     : `no load of run ${runId} into ${tableName} is recorded (${run.uri}/${loadedKey(tableName)})`;
-  throw new UserError(`verify: ${why}: load the current items first, e.g. \`make load RUN=${runId} DDB_TABLE=${tableName} MODE=batch TABLE=${names.join(',')}\`, then verify again`);
+  throw new UserError(`${stage}: ${why}: load the current items first, e.g. \`make load RUN=${runId} DDB_TABLE=${tableName} MODE=batch TABLE=${names.join(',')}\`, then ${stage} again`);
 }

@@ -16,7 +16,8 @@ import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
 import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli } from './cli.ts';
-import { freshBucketPrefix, randomName, stackEnv, stackEnvFile } from './stack.ts';
+import { freshBucketPrefix, freshDynamoTable, randomName, stackEnv, stackEnvFile } from './stack.ts';
+import { dynamoClient } from '../lib/aws.ts';
 
 let adminUrl: string;
 let stopServer: (() => Promise<void>) | undefined;
@@ -263,12 +264,30 @@ test.serial('runs whose ids differ only in characters a slot name cannot hold ge
   t.regex(rerun.stderr, /FOLLOW=1/);
 });
 
-test.serial('cutover says NO-GO when a writer commits after the drain, even after the fresh run\'s snapshot', async (t) => {
+test.serial('catchup refuses a table the run is not loaded into; cutover says NO-GO when a writer commits after the drain, even after the fresh run\'s snapshot', async (t) => {
   const url = await tinyDatabase(t);
   const RUN = randomName('late-');
   const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN, DDB_TABLE: randomName('late-'), MODE: 'batch', UNMAPPED: 'generic', CI: 'true' };
   t.teardown(() => runCli('catchup/cli.ts', ['--drop-slot'], env).then(() => {}));
-  await pipeline(t, env);
+  for (const script of ['extract/cli.ts', 'transform/cli.ts']) {
+    const r = await runCli(script, script.startsWith('extract') ? ['--follow'] : [], env);
+    t.is(r.code, 0, r.stderr);
+  }
+  const source = new pg.Client({ connectionString: url });
+  await source.connect();
+  await source.query(`UPDATE things SET label = 'changed' WHERE id = 2`);
+  const confirmed = async () => (await source.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [(JSON.parse((await openStorage(env.STORE).sub(RUN).getText('extract/manifest.json'))!) as { follow: { slot: string } }).follow.slot])).rows[0]!.lsn;
+  const before = await confirmed();
+  // Into a table the run was never loaded into (a mistyped DDB_TABLE), the change would be confirmed and lost to the real one.
+  const other = await freshDynamoTable(t, dynamoClient(), 'other-');
+  const refused = await runCli('catchup/cli.ts', ['--ddb-table', other], env);
+  t.is(refused.code, 1, refused.stderr);
+  t.regex(refused.stderr, /catchup: no load of run/);
+  t.is(await confirmed(), before);
+  await source.end();
+  const load = await runCli('load/cli.ts', [], env);
+  t.is(load.code, 0, load.stderr);
   // A writer nobody stopped: it commits once the fresh run's snapshot is taken, so the fresh run and the table agree.
   const fresh = openStorage(env.STORE).sub(`${RUN}-cutover`);
   let stop = false;
