@@ -119,7 +119,7 @@ export class Slot {
 }
 
 /** Drops the run's slot and publication (`catchup --drop-slot`); true when there was a slot. */
-export async function dropSlot(databaseUrl: string | undefined, follow: FollowEntry): Promise<boolean> {
+export async function dropSlot(databaseUrl: string | undefined, follow: Pick<FollowEntry, 'slot' | 'publication'>): Promise<boolean> {
   const client = await connect(databaseUrl, 'pg2ddb-catchup');
   try {
     const { rows: [slot] } = await client.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);

@@ -11,6 +11,7 @@ import { spawn } from 'node:child_process';
 import test from 'ava';
 import pg from 'pg';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
+import { followNames } from '../extract/follow.ts';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
 import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
@@ -307,4 +308,20 @@ test.serial('catchup refuses a table the run is not loaded into; cutover says NO
   t.false(result.go, cutover.stdout);
   t.is(cutover.code, 1);
   t.regex(cutover.stdout + cutover.stderr, /writer/i);
+});
+
+test.serial('catchup --drop-slot drops the slot and publication an extract FOLLOW=1 left when it died before its manifest', async (t) => {
+  const url = await tinyDatabase(t);
+  const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: randomName('dead-'), CI: 'true' };
+  // What extract FOLLOW=1 has made on the source when it is killed while copying: the slot and publication of the run, no manifest.
+  const { slot, publication } = followNames(env.RUN);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE things`);
+  await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  await db.end();
+  const r = await runCli('catchup/cli.ts', ['--drop-slot', '--json'], env);
+  t.is(r.code, 0, r.stderr);
+  t.true((JSON.parse(r.stdout) as { dropped: boolean }).dropped);
+  t.false((await slotsOf(url)).includes(slot));
 });
