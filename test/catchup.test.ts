@@ -276,6 +276,7 @@ test.serial('catchup refuses a table the run is not loaded into; cutover says NO
   }
   const source = new pg.Client({ connectionString: url });
   await source.connect();
+  source.on('error', () => {}); // ended by the database's drop when an assertion failed first
   await source.query(`UPDATE things SET label = 'changed' WHERE id = 2`);
   const confirmed = async () => (await source.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
     [(JSON.parse((await openStorage(env.STORE).sub(RUN).getText('extract/manifest.json'))!) as { follow: { slot: string } }).follow.slot])).rows[0]!.lsn;
@@ -289,6 +290,24 @@ test.serial('catchup refuses a table the run is not loaded into; cutover says NO
   await source.end();
   const load = await runCli('load/cli.ts', [], env);
   t.is(load.code, 0, load.stderr);
+  // A writer never stopped, committing all through the cutover: one pass, then NO-GO (draining until nothing is pending need not end).
+  let busy = true;
+  const busyClient = new pg.Client({ connectionString: url });
+  await busyClient.connect();
+  busyClient.on('error', () => {});
+  const busyWriter = (async () => {
+    for (let i = 0; busy; i++) {
+      await busyClient.query(`UPDATE things SET label = 'busy ${i}' WHERE id = 3`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await busyClient.end();
+  })();
+  const running = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json', '--fresh-run', `${RUN}-busy`], env, 120_000);
+  busy = false;
+  await busyWriter;
+  t.is(running.signal, null, 'cutover ended on its own');
+  t.is(running.code, 1, running.stderr);
+  t.false((JSON.parse(running.stdout || '{}') as { go?: boolean }).go);
   // A writer nobody stopped: it commits once the fresh run's snapshot is taken, so the fresh run and the table agree.
   const fresh = openStorage(env.STORE).sub(`${RUN}-cutover`);
   let stop = false;
@@ -349,11 +368,16 @@ test.serial('a partitioned table: extract FOLLOW=1 asks REPLICA IDENTITY FULL of
   await pipeline(t, env);
   // An update in place, a row moving to the other partition (its item key changes), a delete.
   for (const change of [`UPDATE readings SET label = 'moved' WHERE id = 3`, 'UPDATE readings SET day = 15 WHERE id = 4', 'DELETE FROM readings WHERE id = 5']) await db.query(change);
+  // Cutover from a shell without the run's UNMAPPED: the fresh run must still map as the run did. Twice: the
+  // second fresh run replaces the first.
+  for (const [i, changes] of [3, 1].entries()) {
+    if (i > 0) await db.query(`UPDATE readings SET label = 'again' WHERE id = 6`);
+    const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], { ...env, UNMAPPED: '' });
+    t.is(cutover.code, 0, cutover.stderr);
+    const result = JSON.parse(cutover.stdout) as { go: boolean; drained: { transactions: number }; differing: number; stray: number };
+    t.true(result.go, cutover.stderr);
+    t.is(result.drained.transactions, changes);
+    t.is(result.stray, 0);
+  }
   await db.end();
-  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
-  t.is(cutover.code, 0, cutover.stderr);
-  const result = JSON.parse(cutover.stdout) as { go: boolean; drained: { transactions: number }; differing: number; stray: number };
-  t.true(result.go, cutover.stderr);
-  t.is(result.drained.transactions, 3);
-  t.is(result.stray, 0);
 });
