@@ -13,6 +13,7 @@ import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { batchWrite, type SizedWrite } from '../load/batch-write.ts';
+import { requireLoadedFrom } from '../load/loaded-tables.ts';
 import { planTables } from '../transform/plan.ts';
 import { lsnBytes, type Message } from './decode.ts';
 import { ChangeMapper, type CatchupReject, type TableCounts, type Write } from './map-changes.ts';
@@ -54,13 +55,16 @@ export async function readFollowedRun(run: Storage, runId: string) {
   const transform = await readTransformManifest(run);
   if (!transform) throw new UserError(`no transform manifest in ${run.uri}: transform and load run ${runId} before catching it up`);
   if (transform.options.drop_expired) throw new UserError(`run ${runId} was transformed with --drop-expired, which catchup cannot repeat (expiry depends on each run's instant): transform it without`);
-  return { extract, follow: extract.follow as FollowEntry, plans: await planTables(extract, transform.options.unmapped) };
+  return { extract, transform, follow: extract.follow as FollowEntry, plans: await planTables(extract, transform.options.unmapped) };
 }
 
 export async function runCatchup(options: CatchupOptions): Promise<CatchupSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
-  const { follow, plans } = await readFollowedRun(run, options.run);
+  const { follow, plans, transform } = await readFollowedRun(run, options.run);
+  // Changes go on top of the run's items: into a table the run was not (yet, or wholly) loaded into, they would be
+  // confirmed and lost to the real table, or overwritten by the rest of the load with the snapshot's older items.
+  await requireLoadedFrom(run, options.run, options.tableName, transform.tables.filter((t) => t.mapping !== 'skip'), 'catchup');
   const slot = await Slot.open(options.databaseUrl, follow);
   try {
     const before = await slot.state();

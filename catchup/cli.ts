@@ -9,6 +9,7 @@ import { emitResult, jsonOption, makeCommand, seconds } from '../lib/output.ts';
 import { checkTableName } from '../load/table-spec.ts';
 import { runCatchup } from './catchup.ts';
 import { dropSlot } from './slot.ts';
+import { followNames } from '../extract/follow.ts';
 
 const usage = `catchup: apply the changes made at the source since a FOLLOW=1 extract to the DynamoDB table
 
@@ -34,10 +35,12 @@ await runCli('catchup', async () => {
   const databaseUrl = process.env.DATABASE_URL || undefined;
   if (args['drop-slot']) {
     const extract = await readExtractManifest(runStorage(args.store, args.run), { checkFiles: false });
-    if (!extract?.follow) throw new UserError(`run ${args.run} has no replication slot (it was not extracted with FOLLOW=1)`);
-    const dropped = await dropSlot(databaseUrl, extract.follow);
-    emitResult('catchup', args, { run: args.run, slot: extract.follow.slot, dropped }, [
-      dropped ? `dropped slot ${extract.follow.slot} and publication ${extract.follow.publication}: the source keeps no WAL for this run` : `slot ${extract.follow.slot} was already gone; publication ${extract.follow.publication} dropped`,
+    if (extract && !extract.follow) throw new UserError(`run ${args.run} has no replication slot (it was not extracted with FOLLOW=1)`);
+    // An extract FOLLOW=1 that died before its manifest recorded the slot still left it (and its WAL) on the source, named after the run.
+    const names = extract?.follow ?? followNames(checkRunId(args.run));
+    const dropped = await dropSlot(databaseUrl, names);
+    emitResult('catchup', args, { run: args.run, slot: names.slot, dropped }, [
+      dropped ? `dropped slot ${names.slot} and publication ${names.publication}: the source keeps no WAL for this run` : `slot ${names.slot} was already gone; publication ${names.publication} dropped`,
     ]);
     return;
   }

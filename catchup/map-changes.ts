@@ -48,6 +48,8 @@ const RAW_TEXT = { getTypeParser: () => (text: string) => text } as never;
 export class ChangeMapper {
   private readonly tables = new Map<string, { entry: TableEntry; builder?: ItemBuilder; mapper?: Mapper }>();
   private readonly relations = new Map<number, { entry: TableEntry; builder?: ItemBuilder; mapper?: Mapper; order: number[] }>();
+  /** Relations described by the slot that the run does not hold (a partition of a table published as its root). */
+  private readonly unknown = new Map<number, string>();
   /** Per join target `table\ncolumn match\ncolumn take`: match value → take value, as changes showed it. */
   private readonly seen = new Map<string, Map<string, Seen>>();
   /** While building an old row, deleted joined rows still answer. */
@@ -106,21 +108,30 @@ export class ChangeMapper {
         case 'begin':
           lsn = message.finalLsn;
           break;
-        case 'relation':
-          this.relations.set(message.relation.id, this.relationOf(message.relation));
+        case 'relation': {
+          // A partition's change published as its root's comes after the root's description and the partition's own
+          // (pgoutput sends both): only a table a change names must be the run's.
+          const name = qualifiedName(message.relation.schema, message.relation.table);
+          if (this.tables.has(name)) this.relations.set(message.relation.id, this.relationOf(message.relation));
+          else this.unknown.set(message.relation.id, name);
           break;
+        }
         case 'truncate':
           throw new UserError(`table(s) ${message.relationIds.map((id) => this.relations.get(id)?.entry.name ?? `oid ${id}`).join(', ')} were truncated in the transaction committed at ${lsn}: ` +
             'catchup does not empty a table; extract FOLLOW=1 into a new RUN');
         case 'insert': case 'update': case 'delete': {
           const relation = this.relations.get(message.relationId);
-          if (!relation) throw new Error(`pgoutput: a change of relation ${message.relationId} before its description`);
+          if (!relation) {
+            const name = this.unknown.get(message.relationId);
+            if (name) throw new UserError(`the slot sent changes of table ${name}, which run's extract does not hold`);
+            throw new Error(`pgoutput: a change of relation ${message.relationId} before its description`);
+          }
           const counts = this.countsOf(relation.entry.name);
           const old = message.kind === 'insert' ? undefined : message.old && this.row(relation, message.old);
           const row = message.kind === 'delete' ? undefined : this.row(relation, message.row, message.kind === 'update' ? message.old : undefined);
           counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;
           if (message.kind === 'update' && !old) {
-            throw new UserError(`table ${relation.entry.name}: an update came without its old row: the table's REPLICA IDENTITY is no longer FULL; run ALTER TABLE ${quoteIdent(relation.entry.schema)}.${quoteIdent(relation.entry.table)} REPLICA IDENTITY FULL, then extract FOLLOW=1 into a new RUN`);
+            throw new UserError(`table ${relation.entry.name}: an update came without its old row: the table's REPLICA IDENTITY (or, partitioned, one of its partitions') is no longer FULL; run ALTER TABLE … REPLICA IDENTITY FULL on it, then extract FOLLOW=1 into a new RUN`);
           }
           const oldItem = old && relation.builder ? await this.build(relation, old, true) : undefined;
           const newItem = row && relation.builder ? await this.build(relation, row, false) : undefined;

@@ -107,6 +107,11 @@ export class Slot {
     return rows.map((r) => decodeMessage(r.data));
   }
 
+  /** Row changes not yet confirmed (up to `limit` read): empty transactions, which servers before 15 send, do not count. */
+  async pendingChanges(limit = 1000): Promise<number> {
+    return (await this.peek(null, limit)).filter((m) => m.kind === 'insert' || m.kind === 'update' || m.kind === 'delete' || m.kind === 'truncate').length;
+  }
+
   /** Confirms every change up to `lsn` (a commit's end): the slot will not send them again and frees their WAL. */
   async confirm(lsn: string): Promise<void> {
     await this.client.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [this.follow.slot, lsn]);
@@ -114,7 +119,7 @@ export class Slot {
 }
 
 /** Drops the run's slot and publication (`catchup --drop-slot`); true when there was a slot. */
-export async function dropSlot(databaseUrl: string | undefined, follow: FollowEntry): Promise<boolean> {
+export async function dropSlot(databaseUrl: string | undefined, follow: Pick<FollowEntry, 'slot' | 'publication'>): Promise<boolean> {
   const client = await connect(databaseUrl, 'pg2ddb-catchup');
   try {
     const { rows: [slot] } = await client.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);

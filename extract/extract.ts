@@ -92,9 +92,18 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
  * slot exports (the slot's walsender connection stays open while it is used).
  */
 async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ snapshot: Snapshot; slot?: FollowSlot }> {
-  if (!options.follow) return { snapshot: await exportSnapshot(options.databaseUrl) };
-  if (options.tables && options.tables.length > 0) throw new UserError('FOLLOW=1 extracts the whole run (its slot follows every table): drop TABLE=');
+  if (!options.follow) {
+    // A snapshot of its own is later than the slot's: the changes between would be both in its files and in the
+    // slot (and a whole rerun's manifest would forget the slot, which then keeps WAL with no --drop-slot to free it).
+    const previous = await readExtractManifest(run, { checkFiles: false }).catch(() => undefined);
+    if (previous?.follow) {
+      throw new UserError(`run ${options.run} follows replication slot ${previous.follow.slot}: its files must all come from the slot's snapshot, so an extract without FOLLOW=1 cannot replace them; ` +
+        'extract into a new RUN (and drop this one\'s slot with make catchup ARGS=--drop-slot if it is abandoned)');
+    }
+    return { snapshot: await exportSnapshot(options.databaseUrl) };
+  }
   const previous = await readExtractManifest(run, { checkFiles: false });
+  if (options.tables && options.tables.length > 0) throw new UserError('FOLLOW=1 extracts the whole run (its slot follows every table): drop TABLE=');
   if (previous?.follow) {
     throw new UserError(`run ${options.run} already follows replication slot ${previous.follow.slot}: catch it up with make catchup, or drop it (make catchup ARGS=--drop-slot) and extract into a new RUN`);
   }

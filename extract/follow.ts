@@ -10,10 +10,15 @@ import type { FollowEntry } from '../lib/manifest.ts';
 import { connect, quoteIdent, redact, type PgClient, type PgClientConfig } from '../lib/postgres.ts';
 import type { SourceTable } from './catalog.ts';
 
-/** `pg2ddb_<run>`, lower case, within PostgreSQL's 63-byte names (a long run id keeps a hash of itself). */
+/**
+ * `pg2ddb_<run>`, lower case, within PostgreSQL's 63-byte names. A run id that
+ * does not fit as it is (upper case, '-', '.', too long) keeps a hash of itself:
+ * runs `a-b`, `a_b` and `A.b` must never share a slot, since an extract drops
+ * a leftover slot of its name and --drop-slot drops the run's.
+ */
 export function followNames(run: string): { slot: string; publication: string } {
   let name = `pg2ddb_${run.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
-  if (name.length > 63) name = `${name.slice(0, 54)}_${createHash('sha256').update(run).digest('hex').slice(0, 8)}`;
+  if (name !== `pg2ddb_${run}` || name.length > 63) name = `${name.slice(0, 54)}_${createHash('sha256').update(run).digest('hex').slice(0, 8)}`;
   return { slot: name, publication: name };
 }
 
@@ -53,13 +58,19 @@ export async function checkFollowSource(client: PgClient, tables: SourceTable[])
     throw new UserError(`FOLLOW=1 on PostgreSQL before 18 cannot follow table(s) ${generated.map((g) => g.name).join(', ')}: logical replication does not send generated columns ` +
       'there (18 publishes stored ones), so their items could not be rebuilt from a change; upgrade the source, or migrate with the source frozen (no FOLLOW)');
   }
-  const { rows } = await client.query<{ oid: number; identity: string }>(
-    `SELECT oid::int AS oid, relreplident::text AS identity FROM pg_class WHERE oid = ANY($1::oid[])`,
+  // A partition logs its changes with its own replica identity, which the partitioned table's does not set:
+  // every partition of a partitioned table needs FULL too.
+  const { rows: notFull } = await client.query<{ schema: string; table: string }>(
+    `SELECT n.nspname::text AS schema, c.relname::text AS table
+       FROM unnest($1::oid[]) WITH ORDINALITY AS t(oid, at)
+       CROSS JOIN LATERAL (SELECT t.oid AS relid UNION SELECT relid FROM pg_partition_tree(t.oid) WHERE relid <> t.oid) p
+       JOIN pg_class c ON c.oid = p.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE c.relreplident <> 'f' AND c.relkind IN ('r', 'p')
+      ORDER BY t.at, c.oid <> t.oid, n.nspname, c.relname`,
     [tables.map((t) => t.oid)],
   );
-  const notFull = tables.filter((t) => rows.find((r) => r.oid === t.oid)?.identity !== 'f');
   if (notFull.length > 0) {
-    throw new UserError(`FOLLOW=1 needs REPLICA IDENTITY FULL on every table it migrates, so a delete or a key change carries the whole old row ` +
+    throw new UserError(`FOLLOW=1 needs REPLICA IDENTITY FULL on every table it migrates (and on each partition), so a delete or a key change carries the whole old row ` +
       `(the old item key) and an update its unchanged large values; ${notFull.length} table(s) lack it: run\n` +
       notFull.map((t) => `  ALTER TABLE ${quoteIdent(t.schema)}.${quoteIdent(t.table)} REPLICA IDENTITY FULL;\n`).join('') +
       'then rerun the extract (the old row is then logged on every update and delete until the migration ends: reset with REPLICA IDENTITY DEFAULT)');

@@ -55,10 +55,10 @@ export async function recordLoaded(
 }
 
 /**
- * Refuses to verify `tableName` against `tables` unless each was loaded into it from exactly these item files.
+ * Refuses to verify (or catch up) `tableName` against `tables` unless each was loaded into it from exactly these item files.
  * Returns when the last of them was loaded (ISO time): a verify that read the table before then is stale.
  */
-export async function requireLoadedFrom(run: Storage, runId: string, tableName: string, tables: TransformTable[]): Promise<string> {
+export async function requireLoadedFrom(run: Storage, runId: string, tableName: string, tables: TransformTable[], stage = 'verify'): Promise<string> {
   const record = await readLoaded(run, tableName);
   const wrong = tables.filter((t) => record?.tables[t.name]?.items_sha256 !== itemsDigest(t));
   if (wrong.length === 0) return tables.map((t) => record!.tables[t.name]!.loaded_at).sort().at(-1) ?? '';
@@ -66,5 +66,5 @@ export async function requireLoadedFrom(run: Storage, runId: string, tableName: 
   const why = record
     ? `${names.join(', ')} ${names.length === 1 ? 'was' : 'were'} loaded into ${tableName} from another transform of run ${runId} (or never loaded)`
     : `no load of run ${runId} into ${tableName} is recorded (${run.uri}/${loadedKey(tableName)})`;
-  throw new UserError(`verify: ${why}: load the current items first, e.g. \`make load RUN=${runId} DDB_TABLE=${tableName} MODE=batch ${tableWord(names)}\`, then verify again`);
+  throw new UserError(`${stage}: ${why}: load the current items first, e.g. \`make load RUN=${runId} DDB_TABLE=${tableName} MODE=batch ${tableWord(names)}\`, then ${stage} again`);
 }

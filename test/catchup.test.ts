@@ -11,12 +11,14 @@ import { spawn } from 'node:child_process';
 import test from 'ava';
 import pg from 'pg';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
+import { followNames } from '../extract/follow.ts';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
 import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
 import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli } from './cli.ts';
-import { freshBucketPrefix, randomName, stackEnv, stackEnvFile } from './stack.ts';
+import { freshBucketPrefix, freshDynamoTable, randomName, stackEnv, stackEnvFile } from './stack.ts';
+import { dynamoClient } from '../lib/aws.ts';
 
 let adminUrl: string;
 let stopServer: (() => Promise<void>) | undefined;
@@ -219,4 +221,163 @@ test.serial('extract FOLLOW=1 refuses a user without the replication privilege a
   t.is((await check.query("SELECT 1 FROM pg_replication_slots WHERE slot_name = 'pg2ddb_refused'")).rowCount, 0);
   t.is((await check.query("SELECT 1 FROM pg_publication WHERE pubname = 'pg2ddb_refused'")).rowCount, 0);
   await check.end();
+});
+
+/** A one-table database (REPLICA IDENTITY FULL) for the cheap attacks: extract only, or the generic mapper. */
+async function tinyDatabase(t: import('ava').ExecutionContext): Promise<string> {
+  const name = randomName('t_');
+  const url = await createDatabase(adminUrl, name);
+  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  await db.query(`CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 20) i`);
+  await db.end();
+  return url;
+}
+
+async function slotsOf(url: string): Promise<string[]> {
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  const { rows } = await db.query<{ slot_name: string }>('SELECT slot_name FROM pg_replication_slots ORDER BY 1');
+  await db.end();
+  return rows.map((r) => r.slot_name);
+}
+
+test.serial('runs whose ids differ only in characters a slot name cannot hold get slots of their own, and a TABLE= extract cannot replace a followed run\'s files', async (t) => {
+  const url = await tinyDatabase(t);
+  const base = randomName('twin');
+  const STORE = freshBucketPrefix();
+  const runs = [`${base}-a`, `${base}_a`];
+  for (const RUN of runs) {
+    t.teardown(() => runCli('catchup/cli.ts', ['--drop-slot'], { DATABASE_URL: url, STORE, RUN, CI: 'true' }).then(() => {}));
+    const r = await runCli('extract/cli.ts', ['--follow'], { DATABASE_URL: url, STORE, RUN, CI: 'true' });
+    t.is(r.code, 0, r.stderr);
+  }
+  // The second run's extract must not have dropped (or taken over) the first run's slot.
+  const slots = await Promise.all(runs.map(async (run) => (JSON.parse((await openStorage(STORE).sub(run).getText('extract/manifest.json'))!) as { follow: { slot: string } }).follow.slot));
+  t.not(slots[0], slots[1]);
+  const live = await slotsOf(url);
+  for (const slot of slots) t.true(live.includes(slot), `${slot} in ${live.join(', ')}`);
+  // A TABLE= extract takes a snapshot of its own, later than the slot's: its rows would be both in the files and in the slot.
+  const rerun = await runCli('extract/cli.ts', ['--table', 'things'], { DATABASE_URL: url, STORE, RUN: runs[0]!, CI: 'true' });
+  t.is(rerun.code, 1, rerun.stderr);
+  t.regex(rerun.stderr, /FOLLOW=1/);
+});
+
+test.serial('catchup refuses a table the run is not loaded into; cutover says NO-GO when a writer commits after the drain, even after the fresh run\'s snapshot', async (t) => {
+  const url = await tinyDatabase(t);
+  const RUN = randomName('late-');
+  const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN, DDB_TABLE: randomName('late-'), MODE: 'batch', UNMAPPED: 'generic', CI: 'true' };
+  t.teardown(() => runCli('catchup/cli.ts', ['--drop-slot'], env).then(() => {}));
+  for (const script of ['extract/cli.ts', 'transform/cli.ts']) {
+    const r = await runCli(script, script.startsWith('extract') ? ['--follow'] : [], env);
+    t.is(r.code, 0, r.stderr);
+  }
+  const source = new pg.Client({ connectionString: url });
+  await source.connect();
+  source.on('error', () => {}); // ended by the database's drop when an assertion failed first
+  await source.query(`UPDATE things SET label = 'changed' WHERE id = 2`);
+  const confirmed = async () => (await source.query<{ lsn: string }>('SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [(JSON.parse((await openStorage(env.STORE).sub(RUN).getText('extract/manifest.json'))!) as { follow: { slot: string } }).follow.slot])).rows[0]!.lsn;
+  const before = await confirmed();
+  // Into a table the run was never loaded into (a mistyped DDB_TABLE), the change would be confirmed and lost to the real one.
+  const other = await freshDynamoTable(t, dynamoClient(), 'other-');
+  const refused = await runCli('catchup/cli.ts', ['--ddb-table', other], env);
+  t.is(refused.code, 1, refused.stderr);
+  t.regex(refused.stderr, /catchup: no load of run/);
+  t.is(await confirmed(), before);
+  await source.end();
+  const load = await runCli('load/cli.ts', [], env);
+  t.is(load.code, 0, load.stderr);
+  // A writer never stopped, committing all through the cutover: one pass, then NO-GO (draining until nothing is pending need not end).
+  let busy = true;
+  const busyClient = new pg.Client({ connectionString: url });
+  await busyClient.connect();
+  busyClient.on('error', () => {});
+  const busyWriter = (async () => {
+    for (let i = 0; busy; i++) {
+      await busyClient.query(`UPDATE things SET label = 'busy ${i}' WHERE id = 3`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await busyClient.end();
+  })();
+  const running = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json', '--fresh-run', `${RUN}-busy`], env, 120_000);
+  busy = false;
+  await busyWriter;
+  t.is(running.signal, null, 'cutover ended on its own');
+  t.is(running.code, 1, running.stderr);
+  t.false((JSON.parse(running.stdout || '{}') as { go?: boolean }).go);
+  // A writer nobody stopped: it commits once the fresh run's snapshot is taken, so the fresh run and the table agree.
+  const fresh = openStorage(env.STORE).sub(`${RUN}-cutover`);
+  let stop = false;
+  const writer = (async () => {
+    while (!stop && !(await fresh.list('extract').then((l) => l.some((f) => f.key.endsWith('manifest.json'))).catch(() => false))) await new Promise((r) => setTimeout(r, 50));
+    if (stop) return false;
+    const db = new pg.Client({ connectionString: url });
+    await db.connect();
+    await db.query(`UPDATE things SET label = 'late' WHERE id = 1`);
+    await db.end();
+    return true;
+  })();
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  stop = true;
+  t.true(await writer, 'the writer committed during the cutover');
+  const result = JSON.parse(cutover.stdout) as { go: boolean };
+  t.false(result.go, cutover.stdout);
+  t.is(cutover.code, 1);
+  t.regex(cutover.stdout + cutover.stderr, /writer/i);
+});
+
+test.serial('catchup --drop-slot drops the slot and publication an extract FOLLOW=1 left when it died before its manifest', async (t) => {
+  const url = await tinyDatabase(t);
+  const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: randomName('dead-'), CI: 'true' };
+  // What extract FOLLOW=1 has made on the source when it is killed while copying: the slot and publication of the run, no manifest.
+  const { slot, publication } = followNames(env.RUN);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE things`);
+  await db.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
+  await db.end();
+  const r = await runCli('catchup/cli.ts', ['--drop-slot', '--json'], env);
+  t.is(r.code, 0, r.stderr);
+  t.true((JSON.parse(r.stdout) as { dropped: boolean }).dropped);
+  t.false((await slotsOf(url)).includes(slot));
+});
+
+test.serial('a partitioned table: extract FOLLOW=1 asks REPLICA IDENTITY FULL of each partition, then follows rows that move between partitions', async (t) => {
+  const name = randomName('t_');
+  const url = await createDatabase(adminUrl, name);
+  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  db.on('error', () => {}); // ended by the database's drop when an assertion failed first
+  // The partitioned table's own identity does not reach its partitions, which log the changes.
+  await db.query(`CREATE TABLE readings (id int, day int, label text, PRIMARY KEY (id, day)) PARTITION BY RANGE (day);
+    CREATE TABLE readings_a PARTITION OF readings FOR VALUES FROM (0) TO (10);
+    CREATE TABLE readings_b PARTITION OF readings FOR VALUES FROM (10) TO (20);
+    ALTER TABLE readings REPLICA IDENTITY FULL;
+    INSERT INTO readings SELECT i, i % 20, 'reading ' || i FROM generate_series(1, 40) i`);
+  const RUN = randomName('parts-');
+  const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN, DDB_TABLE: randomName('parts-'), MODE: 'batch', UNMAPPED: 'generic', CI: 'true' };
+  t.teardown(() => runCli('catchup/cli.ts', ['--drop-slot'], env).then(() => {}));
+  const refused = await runCli('extract/cli.ts', ['--follow'], env);
+  t.is(refused.code, 1, refused.stderr);
+  t.regex(refused.stderr, /ALTER TABLE "public"\."readings_a" REPLICA IDENTITY FULL;\n {2}ALTER TABLE "public"\."readings_b" REPLICA IDENTITY FULL;/);
+  await db.query('ALTER TABLE readings_a REPLICA IDENTITY FULL; ALTER TABLE readings_b REPLICA IDENTITY FULL');
+  await pipeline(t, env);
+  // An update in place, a row moving to the other partition (its item key changes), a delete.
+  for (const change of [`UPDATE readings SET label = 'moved' WHERE id = 3`, 'UPDATE readings SET day = 15 WHERE id = 4', 'DELETE FROM readings WHERE id = 5']) await db.query(change);
+  // Cutover from a shell without the run's UNMAPPED: the fresh run must still map as the run did. Twice: the
+  // second fresh run replaces the first.
+  for (const [i, changes] of [3, 1].entries()) {
+    if (i > 0) await db.query(`UPDATE readings SET label = 'again' WHERE id = 6`);
+    const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], { ...env, UNMAPPED: '' });
+    t.is(cutover.code, 0, cutover.stderr);
+    const result = JSON.parse(cutover.stdout) as { go: boolean; drained: { transactions: number }; differing: number; stray: number };
+    t.true(result.go, cutover.stderr);
+    t.is(result.drained.transactions, changes);
+    t.is(result.stray, 0);
+  }
+  await db.end();
 });
