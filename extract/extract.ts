@@ -124,11 +124,16 @@ async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ sn
  */
 export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>, heartbeatSeconds = 30): Promise<void> {
   const run = runStorage(options.store, options.run);
+  let stopped = false;
+  void stop.then(() => { stopped = true; });
   // Before the snapshot, its slot and its locks: a store that cannot take the parts fails first.
   await checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
   const { snapshot, slot } = await openSnapshot(run, options);
   try {
     const plan = await makePlan(snapshot, run, options, slot?.follow);
+    // Stopped while planning: a plan.json now would name a snapshot released
+    // at once, and shards waiting for it would start on nothing.
+    if (stopped) return;
     await run.put(EXTRACT_PLAN_KEY, `${JSON.stringify(plan, null, 2)}\n`);
     options.log(`holding snapshot ${snapshot.id} at ${snapshot.asOf}: ${plan.units.length} part(s) of ${plan.tables.length} table(s) planned in ${run.uri}/${EXTRACT_PLAN_KEY}`);
     ready(plan);

@@ -6,6 +6,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
+import { holdSnapshot } from '../extract/extract.ts';
+import { openStorage } from '../lib/storage.ts';
 import { REPO } from './cli.ts';
 import { freshBucketPrefix, freshDatabase } from './stack.ts';
 
@@ -67,4 +69,15 @@ test('a coordinator whose session is ended on the server exits non-zero, naming 
   const [code] = await coordinator.exit;
   t.not(code, 0);
   t.regex(coordinator.stderr(), /extract: error: the snapshot's connection to \S+@\S+:\d+\/\S+ (failed|stopped answering)/);
+});
+
+test('a coordinator stopped before it holds the snapshot writes no plan, so no shard starts on a released snapshot', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { scale: 0.001 });
+  const store = freshBucketPrefix();
+  let ready = false;
+  // SIGTERM while the coordinator is still planning: `stop` has already resolved.
+  await holdSnapshot({ databaseUrl: url, store, run: 'early', concurrency: 1, schemas: ['public'], gzipLevel: 1, log: () => {} }, () => { ready = true; }, Promise.resolve());
+  t.false(ready, 'not reported as holding');
+  t.is(await openStorage(store).sub('early').getText('extract/plan.json'), undefined, 'no plan.json for a released snapshot');
 });
