@@ -5,15 +5,15 @@
 // run, verified against the table by `verify` (every item, no strays). Go only
 // when every check passes. The stages run as their own CLIs: they meet here,
 // as everywhere, through the run's files.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
-import { formatBytes, logger, runCli } from '../lib/log.ts';
-import { emitResult, jsonOption } from '../lib/output.ts';
+import { exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
+import { emitResult, jsonOption, makeCommand } from '../lib/output.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { recordLoaded } from '../load/loaded-tables.ts';
 import { checkTableName } from '../load/table-spec.ts';
@@ -34,6 +34,9 @@ Usage: cutover [--writers-stopped] [--fresh-run <id>] [options]
 
 const HERE = fileURLToPath(new URL('..', import.meta.url));
 
+/** The stage's CLI `stage` is running, for SIGTERM to stop it too. */
+let running: ChildProcess | undefined;
+
 await runCli('cutover', async () => {
   const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table the run was loaded into' })
@@ -46,6 +49,11 @@ await runCli('cutover', async () => {
   const fresh = checkRunId(args['fresh-run'] ?? `${args.run}-cutover`);
   if (fresh === args.run) throw new UserError('--fresh-run must name another run than --run: it is extracted afresh');
 
+  exitOnInterrupt('cutover', () => {
+    // The stage running now gets the signal too: alone, it would run on as an orphan.
+    running?.kill('SIGTERM');
+    return `nothing was switched and the changes drained so far are kept (the slot is confirmed up to the last durable batch); rerun ${makeCommand('cutover', args, ['ARGS=--writers-stopped'])}`;
+  });
   const { follow, extract, transform: transformed } = await readFollowedRun(runStorage(args.store, args.run), args.run);
   const slot = await Slot.open(databaseUrl, follow);
   const before = await slot.state().finally(() => slot.close());
@@ -104,12 +112,14 @@ await runCli('cutover', async () => {
 function stage(script: string, argv: string[], env: NodeJS.ProcessEnv, allowFailure = false): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx/esm', script, ...argv], { cwd: HERE, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    running = child;
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => { stderr += d; process.stderr.write(d); });
     child.on('error', reject);
     child.on('close', (code) => {
+      running = undefined;
       if (code === 0 || (allowFailure && code === 1 && stdout.trim().startsWith('{'))) resolve({ code, stdout });
       else reject(new UserError(`cutover: ${script} failed (exit ${code}): ${stderr.trim().split('\n').pop() ?? ''}`));
     });

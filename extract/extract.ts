@@ -133,9 +133,14 @@ async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ sn
  */
 export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>, heartbeatSeconds = 30): Promise<void> {
   const run = runStorage(options.store, options.run);
+  let stopped = false;
+  void stop.then(() => { stopped = true; });
   const { snapshot, slot } = await openSnapshot(run, options);
   try {
     const plan = await makePlan(snapshot, run, options, slot?.follow);
+    // Stopped while planning: a plan.json now would name a snapshot released
+    // at once, and shards waiting for it would start on nothing.
+    if (stopped) return;
     await run.put(EXTRACT_PLAN_KEY, `${JSON.stringify(plan, null, 2)}\n`);
     options.log(`holding snapshot ${snapshot.id} at ${snapshot.asOf}: ${plan.units.length} part(s) of ${plan.tables.length} table(s) planned in ${run.uri}/${EXTRACT_PLAN_KEY}`);
     ready(plan);

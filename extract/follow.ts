@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { FollowEntry } from '../lib/manifest.ts';
-import { connect, quoteIdent, redact, type PgClient, type PgClientConfig } from '../lib/postgres.ts';
+import { connect, endOrDrop, quoteIdent, redact, type PgClient, type PgClientConfig } from '../lib/postgres.ts';
 import type { SourceTable } from './catalog.ts';
 
 /**
@@ -121,7 +121,7 @@ export async function createFollowSlot(databaseUrl: string | undefined, run: str
     return {
       follow: { slot, publication, consistent_lsn: created!.consistent_point, tables: tables.map((t) => t.name) },
       snapshotName: created!.snapshot_name,
-      close: () => walsender.end(),
+      close: () => endOrDrop(walsender),
     };
   } catch (err) {
     await walsender.end().catch(() => {});

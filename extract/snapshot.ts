@@ -1,7 +1,7 @@
 // One consistent instant for the whole extract (DESIGN.md "Extract"): a
 // coordinator exports a REPEATABLE READ, READ ONLY snapshot and keeps its
 // transaction open; every worker connection imports it before its first query.
-import { connect, quoteLiteral, type PgClient } from '../lib/postgres.ts';
+import { connect, endOrDrop, quoteLiteral, type PgClient } from '../lib/postgres.ts';
 
 /**
  * Session settings pinned so COPY output never depends on server defaults.
@@ -78,7 +78,7 @@ export async function exportSnapshot(databaseUrl: string | undefined, slotSnapsh
       server: { version: server!.version, version_num: Number(server!.version_num), encoding: server!.encoding, collation: server!.collation },
       settings: Object.fromEntries(settings.map((s) => [s.name, s.setting])),
       client,
-      close: () => client.end(),
+      close: () => endOrDrop(client),
     };
   } catch (err) {
     await client.end().catch(() => {});

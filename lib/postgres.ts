@@ -64,6 +64,19 @@ export async function connect(databaseUrl: string | undefined, applicationName: 
 }
 
 /**
+ * Ends a session, or drops its socket when the server has not acknowledged
+ * within `ms`: on a dead network client.end() waits for an answer that never
+ * comes, and the open socket would keep a stopped stage from exiting.
+ */
+export async function endOrDrop(client: pg.Client, ms = 5_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), ms); });
+  const ended = await Promise.race([client.end().then(() => 'ended' as const, () => 'ended' as const), late]);
+  clearTimeout(timer);
+  if (ended === 'late') (client as unknown as { connection: { stream: { destroy(): void } } }).connection.stream.destroy();
+}
+
+/**
  * libpq's sslmode values. `disable` (the default when neither a mode nor a CA
  * is given, as node-postgres does) sends no TLS; `verify-full` checks the
  * certificate's chain against the CA bundle and its name against the host;

@@ -182,6 +182,24 @@ test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves t
   const rerun = await runCli('catchup/cli.ts', ['--until-lag', '0'], env);
   t.is(rerun.code, 0, rerun.stderr);
   t.true((JSON.parse(rerun.stdout) as { transactions: number }).transactions > 0);
+  // A cutover stopped by SIGTERM while its fresh extract runs: it says so, and the extract it started stops too (no orphan writing on).
+  const stopped = randomName('stopped-');
+  const term = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'catchup/cutover-cli.ts', '--writers-stopped', '--fresh-run', stopped], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      if (/4\. fresh run/.test(stderr)) setTimeout(() => child.kill('SIGTERM'), 500);
+    });
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
+  t.is(term.code, 143, term.stderr);
+  t.regex(term.stderr.trimEnd().split('\n').at(-1)!, /^cutover: interrupted; .*rerun make cutover/);
+  await new Promise((r) => setTimeout(r, 1000));
+  const orphans = fs.readdirSync('/proc').filter((pid) => /^\d+$/.test(pid)).filter((pid) => {
+    try { return fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(stopped); } catch { return false; }
+  });
+  t.deepEqual(orphans, [], 'no stage of the stopped cutover still runs');
   const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
   const result = JSON.parse(cutover.stdout) as { go: boolean; differing: number; stray: number };
   t.true(result.go, cutover.stderr);

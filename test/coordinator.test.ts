@@ -6,6 +6,8 @@ import { once } from 'node:events';
 import net from 'node:net';
 import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
+import { holdSnapshot } from '../extract/extract.ts';
+import { openStorage } from '../lib/storage.ts';
 import { REPO } from './cli.ts';
 import { freshBucketPrefix, freshDatabase } from './stack.ts';
 
@@ -13,11 +15,14 @@ import { freshBucketPrefix, freshDatabase } from './stack.ts';
 async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port: number; freeze(): void }> {
   let frozen = false;
   const sockets = new Set<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+  // allowHalfOpen: a FIN is relayed like data, so a frozen relay answers none (a dead network acknowledges nothing).
+  const server = net.createServer({ allowHalfOpen: true }, (client) => {
+    const upstream = net.connect({ port: Number(target.port || 5432), host: target.hostname, allowHalfOpen: true });
     for (const s of [client, upstream]) { sockets.add(s); s.on('error', () => {}); }
     client.on('data', (d) => { if (!frozen) upstream.write(d); });
     upstream.on('data', (d) => { if (!frozen) client.write(d); });
+    client.on('end', () => { if (!frozen) upstream.end(); });
+    upstream.on('end', () => { if (!frozen) client.end(); });
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -26,8 +31,8 @@ async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port:
   return { port: (server.address() as net.AddressInfo).port, freeze: () => { frozen = true; } };
 }
 
-async function startCoordinator(t: ExecutionContext, url: string): Promise<{ exit: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--heartbeat', '1', '--quiet'], {
+async function startCoordinator(t: ExecutionContext, url: string, heartbeat = '1'): Promise<{ exit: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string; kill: (signal: NodeJS.Signals) => void }> {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--heartbeat', heartbeat, '--quiet'], {
     cwd: REPO, env: { ...process.env, TABLE: '', DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: 'coord' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => { child.kill('SIGKILL'); });
@@ -36,7 +41,7 @@ async function startCoordinator(t: ExecutionContext, url: string): Promise<{ exi
   const exit = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   await Promise.race([once(child.stdout, 'data'), exit]);
   t.regex(stderr, /^$/, 'the coordinator holds its snapshot');
-  return { exit, stderr: () => stderr };
+  return { exit, stderr: () => stderr, kill: (signal) => child.kill(signal) };
 }
 
 test('a coordinator whose connection goes silent exits non-zero, naming the connection, once a heartbeat goes unanswered', async (t) => {
@@ -67,4 +72,33 @@ test('a coordinator whose session is ended on the server exits non-zero, naming 
   const [code] = await coordinator.exit;
   t.not(code, 0);
   t.regex(coordinator.stderr(), /extract: error: the snapshot's connection to \S+@\S+:\d+\/\S+ (failed|stopped answering)/);
+});
+
+test('a coordinator stopped before it holds the snapshot writes no plan, so no shard starts on a released snapshot', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { scale: 0.001 });
+  const store = freshBucketPrefix();
+  let ready = false;
+  // SIGTERM while the coordinator is still planning: `stop` has already resolved.
+  await holdSnapshot({ databaseUrl: url, store, run: 'early', concurrency: 1, schemas: ['public'], gzipLevel: 1, log: () => {} }, () => { ready = true; }, Promise.resolve());
+  t.false(ready, 'not reported as holding');
+  t.is(await openStorage(store).sub('early').getText('extract/plan.json'), undefined, 'no plan.json for a released snapshot');
+});
+
+test('a coordinator stopped by SIGTERM after its connection went silent still ends within seconds', async (t) => {
+  t.timeout(120_000);
+  const url = new URL(await freshDatabase(t, { scale: 0.001 }));
+  const relay = await freezableRelay(t, url);
+  const viaRelay = new URL(url);
+  viaRelay.hostname = '127.0.0.1';
+  viaRelay.port = String(relay.port);
+  const coordinator = await startCoordinator(t, viaRelay.href, '60');
+  relay.freeze();
+  coordinator.kill('SIGTERM');
+  const timer = setTimeout(() => coordinator.kill('SIGKILL'), 15_000);
+  const [code, signal] = await coordinator.exit;
+  clearTimeout(timer);
+  t.is(signal, null, `not killed: ${coordinator.stderr()}`);
+  t.is(code, 0, coordinator.stderr());
+  t.regex(coordinator.stderr(), /extract: stopped; snapshot \S+ released/);
 });
