@@ -18,13 +18,14 @@ import { ByteBuffer } from '../lib/byte-buffer.ts';
 /** Part of every unit's fingerprint: units written in another line order are redone. */
 export const LINE_ORDER = 'seeded-shuffle/1';
 /**
- * A part's item lines held in memory before they move to a temp file. 16 MB:
+ * A part's item lines held in memory before they move to a temp file. 8 MB:
  * a part's buffer grows by doubling, so each unit in flight can hold twice
- * this; at 64 MB a 2-core transform of processing_jobs (SCALE=0.5) peaked at
- * 501 MB RSS, at 16 MB at 273 MB, in the same time (positional reads of the
- * temp file come from the page cache).
+ * this. Peak RSS of a 2-core transform at SCALE=0.5 (/usr/bin/time): 64 MB
+ * gave 501 MB on processing_jobs alone; 16 MB gave 273 MB there and 316 MB for
+ * the whole run; 8 MB 292 MB for the whole run, in the same time (positional
+ * reads of the temp file come from the page cache).
  */
-export const SPILL_BYTES = 16 * 1024 * 1024;
+export const SPILL_BYTES = 8 * 1024 * 1024;
 /** Bytes written to the temp file at a time, and handed to gzip at a time. */
 const CHUNK_BYTES = 1024 * 1024;
 
