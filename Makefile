@@ -12,7 +12,8 @@ NODE := node --import tsx/esm
 # a capped V8 heap keeps their RSS flat too, where V8 would let garbage grow it with the run
 # (plan: 202 → 340 MB peak RSS at 4× the data uncapped; with a 128 MB old space 191 → 201 MB). 128 MB at the
 # default CONCURRENCY=4, 8 MB more per worker (a Scan page in flight each); bench.ts runs them alike.
-FLAT_HEAP := --max-old-space-size=$$((96 + 8 * $${CONCURRENCY:-4}))
+# A CONCURRENCY that is not a number counts as 4 here; the CLI then refuses it, quoting it.
+FLAT_HEAP := --max-old-space-size=$$(c=$${CONCURRENCY:-4}; [[ $$c =~ ^[0-9]+$$ ]] || c=4; echo $$((96 + 8 * c)))
 STACK := $(NODE) scripts/stack.ts
 
 .PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench clean

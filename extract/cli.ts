@@ -165,7 +165,13 @@ await runCli('extract', async () => {
   }
   exitOnInterrupt('extract', () => {
     const p = Progress.current();
-    return `${p ? `${p.done} of ${p.total} part(s) copied, ` : ''}nothing kept (the manifest is written last, so an extract starts over); rerun ${makeCommand('extract', args)}`;
+    const copied = p ? `${p.done} of ${p.total} part(s) copied, ` : '';
+    const selected = args.table ?? [];
+    // A TABLE= rerun writes over the tables' earlier parts as it goes: until it finishes, the manifest no longer matches them.
+    const kept = selected.length > 0 && p && p.done > 0
+      ? `the manifest is unchanged, but parts copied so far replaced earlier files of ${selected.join(', ')}: transform refuses them until this extract finishes`
+      : 'nothing kept (the manifest is written last, so an extract starts over)';
+    return `${copied}${kept}; rerun ${makeCommand('extract', args)}`;
   });
   const summary = await runExtract(options);
   await reportExtract(args, summary);

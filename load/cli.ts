@@ -108,7 +108,7 @@ await runCli('load', async () => {
   await checkStoreWritable(runStorage(args.store, args.run), 'load/.write-check', args['store-timeout']);
   const rerun = makeCommand('load', args, args['ddb-table'] && args['ddb-table'] !== process.env.DDB_TABLE ? [`DDB_TABLE=${tableName}`] : []);
   exitOnInterrupt('load', () => {
-    if (mode === 'import') return `an import already started keeps running in DynamoDB; rerun ${rerun} to resume watching it`;
+    if (mode === 'import') return `an import, if one was started, keeps running in DynamoDB; rerun ${rerun} to resume watching it (or to start it)`;
     const p = Progress.current();
     return `${p ? `${p.count} of ${p.counts.total} items written into ${tableName} and kept` : `nothing written into ${tableName} yet`} (a rerun upserts them again); rerun ${rerun} to finish`;
   });
