@@ -124,7 +124,7 @@ await runCli('extract', async () => {
     databaseUrl: process.env.DATABASE_URL || undefined,
     store: args.store,
     run: args.run,
-    tables: args.table?.filter((t) => t !== ''),
+    tables: args.table,
     concurrency: checkConcurrency(args.concurrency),
     schemas: args.schema,
     gzipLevel,
@@ -180,13 +180,13 @@ await runCli('extract', async () => {
   ]);
 });
 
-async function reportExtract(args: { store: string; run: string; table?: string[] }, summary: Pick<ExtractSummary, 'seconds' | 'tables'>): Promise<void> {
+async function reportExtract(args: { store: string; run: string; table: string[] }, summary: Pick<ExtractSummary, 'seconds' | 'tables'>): Promise<void> {
   const tables = summary.tables;
   await appendRunReport(runStorage(args.store, args.run), args.run, {
     stage: 'extract',
     seconds: summary.seconds,
     ok: true,
-    ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
+    ...(args.table.length > 0 ? { tables_selected: args.table } : {}),
     totals: { tables: tables.length, rows: sum(tables.map((t) => t.rows)), csv_bytes: sum(tables.map((t) => t.raw_bytes)), gzip_bytes: sum(tables.map((t) => t.bytes)) },
     tables: Object.fromEntries(tables.map((t) => [t.name, { rows: t.rows, csv_bytes: t.raw_bytes, gzip_bytes: t.bytes, seconds: t.seconds }])),
     warnings: [],

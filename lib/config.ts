@@ -15,13 +15,6 @@ function packageVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 }
 
-export interface CommonOptions {
-  store: string;
-  run: string;
-  table?: string[];
-  concurrency: number;
-}
-
 export function commonOptions<T>(argv: Argv<T>) {
   return argv
     .option('store', {

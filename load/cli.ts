@@ -88,7 +88,7 @@ await runCli('load', async () => {
   const loadOptions: LoadOptions = {
     store: args.store,
     run: args.run,
-    tables: args.table?.filter((t) => t !== ''),
+    tables: args.table,
     tableName,
     mode,
     concurrency: checkConcurrency(args.concurrency),
@@ -118,7 +118,7 @@ await runCli('load', async () => {
     stage: 'load',
     seconds,
     ok,
-    ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
+    ...(args.table.length > 0 ? { tables_selected: args.table } : {}),
     totals: { items: totals.items, written: totals.written ?? 0, gzip_bytes: totals.bytes },
     tables: Object.fromEntries(tables.map((t) => [t.name, { items: t.items, written: t.written ?? 0, ...(t.prune ? { pruned: t.prune.deleted } : {}) }])),
     warnings: [`${mode} into ${table_name}${created_table ? ' (created)' : ''}`, ...(report.import?.attempts ?? []).map(describeAttempt), ...report.problems],

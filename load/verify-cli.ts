@@ -58,7 +58,7 @@ await runCli('verify', async () => {
     store: args.store,
     run: args.run,
     tableName,
-    tables: args.table?.filter((t) => t !== ''),
+    tables: args.table,
     concurrency: checkConcurrency(args.concurrency),
     databaseUrl: args['access-patterns'] ? process.env.DATABASE_URL || undefined : false,
     sampleSize: args.sample,
@@ -79,7 +79,7 @@ await runCli('verify', async () => {
   const report = command === 'finalize' ? await finalizeVerify(options) : await runVerify(options);
   emitResult('verify', args, report);
   const failed = report.checks.filter((c) => !c.ok);
-  const selected = args.table?.filter((t) => t !== '') ?? [];
+  const selected = args.table;
   await appendRunReport(runStorage(args.store, args.run), args.run, {
     stage: 'verify',
     seconds: report.seconds,

@@ -70,7 +70,7 @@ await runCli('transform', async () => {
   const options = {
     store: args.store,
     run: args.run,
-    tables: args.table?.filter((t) => t !== ''),
+    tables: args.table,
     concurrency: checkConcurrency(args.concurrency),
     gzipLevel,
     compression: checkCompression(args.compression),
@@ -124,7 +124,7 @@ await runCli('transform', async () => {
     stage: 'transform',
     seconds,
     ok: ready_for_load,
-    ...(args.table?.some((t) => t !== '') ? { tables_selected: args.table.filter((t) => t !== '') } : {}),
+    ...(args.table.length > 0 ? { tables_selected: args.table } : {}),
     totals: {
       rows_in: totals.rows_in, items_out: totals.items_out, rejected: totals.rejected, dropped: totals.dropped,
       json_bytes: totals.raw_bytes, gzip_bytes: totals.bytes, ddb_bytes: totals.ddb_bytes, duplicates,
