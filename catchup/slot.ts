@@ -7,26 +7,8 @@
 import { createHash } from 'node:crypto';
 import { UserError } from '../lib/errors.ts';
 import type { FollowEntry } from '../lib/manifest.ts';
-import { connect, quoteIdent, quoteLiteral, type PgClient } from '../lib/postgres.ts';
+import { VALUE_TEXT_SETTINGS, connect, pinSettings, quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { decodeMessage, type Message } from './decode.ts';
-
-/**
- * Value text follows the session's settings in the backend that decodes, so
- * they are pinned as extract pins them (extract/snapshot.ts): a change's text
- * is then the text COPY printed for the same value.
- */
-const PINNED_SETTINGS: Record<string, string> = {
-  TimeZone: 'UTC',
-  DateStyle: 'ISO, YMD',
-  IntervalStyle: 'iso_8601',
-  extra_float_digits: '3',
-  bytea_output: 'hex',
-  client_encoding: 'UTF8',
-  search_path: 'pg_catalog',
-  standard_conforming_strings: 'on',
-  statement_timeout: '0',
-  lc_monetary: 'C',
-};
 
 export interface SlotState {
   /** pg_current_wal_lsn() when read. */
@@ -50,7 +32,8 @@ export class Slot {
   static async open(databaseUrl: string | undefined, follow: FollowEntry): Promise<Slot> {
     const client = await connect(databaseUrl, 'pg2ddb-catchup');
     try {
-      await client.query(Object.entries(PINNED_SETTINGS).map(([name, value]) => `SET ${name} = ${quoteLiteral(value)};`).join('\n'));
+      // Value text follows the decoding backend's settings: pinned as extract pins them, a change's text is the text COPY printed.
+      await pinSettings(client, VALUE_TEXT_SETTINGS);
       const { rows: [slot] } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);
       if (!slot) throw new UserError(`replication slot ${follow.slot} does not exist (dropped, or never created): the run cannot be caught up; extract FOLLOW=1 into a new RUN`);
       const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey(follow.slot)]);

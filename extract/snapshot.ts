@@ -1,39 +1,22 @@
 // One consistent instant for the whole extract (DESIGN.md "Extract"): a
 // coordinator exports a REPEATABLE READ, READ ONLY snapshot and keeps its
 // transaction open; every worker connection imports it before its first query.
-import { connect, endOrDrop, quoteLiteral, type PgClient } from '../lib/postgres.ts';
+import { VALUE_TEXT_SETTINGS, connect, endOrDrop, pinSettings, quoteLiteral, type PgClient } from '../lib/postgres.ts';
 
 /**
- * Session settings pinned so COPY output never depends on server defaults.
- * search_path is pinned too: it decides how format_type() names user types,
- * and keeps functions in other schemas from shadowing built-ins. lc_monetary
- * decides money's text (symbol, separators, decimals) and defaults to the
- * server's locale; C exists on every server and prints `$1,234.50`, as the
- * C.UTF-8 default of PostgreSQL 15 and 18 does (fixture dumps unchanged).
+ * Session settings pinned so COPY output never depends on server defaults: the
+ * value-text settings (lib/postgres.ts), and no lock or idle timeout cutting an
+ * extract short, read-only by default.
  */
-export const PINNED_SETTINGS: Record<string, string> = {
-  TimeZone: 'UTC',
-  DateStyle: 'ISO, YMD',
-  IntervalStyle: 'iso_8601',
-  extra_float_digits: '3',
-  bytea_output: 'hex',
-  client_encoding: 'UTF8',
-  search_path: 'pg_catalog',
-  standard_conforming_strings: 'on',
-  statement_timeout: '0',
+export const PINNED_SETTINGS: Readonly<Record<string, string>> = {
+  ...VALUE_TEXT_SETTINGS,
   lock_timeout: '0',
   idle_in_transaction_session_timeout: '0',
   default_transaction_read_only: 'on',
-  lc_monetary: 'C',
 };
 
 /** Settings recorded in the manifest (those COPY output depends on), as the server reports them. */
 const RECORDED_SETTINGS = ['TimeZone', 'DateStyle', 'IntervalStyle', 'extra_float_digits', 'bytea_output', 'client_encoding', 'server_encoding', 'standard_conforming_strings', 'lc_monetary'];
-
-async function pinSettings(client: PgClient): Promise<void> {
-  const sql = Object.entries(PINNED_SETTINGS).map(([name, value]) => `SET ${name} = ${quoteLiteral(value)};`).join('\n');
-  await client.query(sql);
-}
 
 export interface Snapshot {
   id: string;
@@ -54,7 +37,7 @@ export interface Snapshot {
 export async function exportSnapshot(databaseUrl: string | undefined, slotSnapshot?: string): Promise<Snapshot> {
   const client = await connect(databaseUrl, 'pg2ddb-extract');
   try {
-    await pinSettings(client);
+    await pinSettings(client, PINNED_SETTINGS);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     if (slotSnapshot) await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(slotSnapshot)}`);
     // The first statement of the transaction takes the snapshot: its timestamp is the run's "now".
@@ -90,7 +73,7 @@ export async function exportSnapshot(databaseUrl: string | undefined, slotSnapsh
 export async function joinSnapshot(databaseUrl: string | undefined, snapshotId: string): Promise<PgClient> {
   const client = await connect(databaseUrl, 'pg2ddb-extract-worker');
   try {
-    await pinSettings(client);
+    await pinSettings(client, PINNED_SETTINGS);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     await client.query(`SET TRANSACTION SNAPSHOT ${quoteLiteral(snapshotId)}`);
     return client;

@@ -232,3 +232,30 @@ export function quoteIdent(name: string): string {
 export function quoteLiteral(text: string): string {
   return `'${text.replace(/'/g, "''")}'`;
 }
+
+/**
+ * Session settings a value's text depends on, pinned so that COPY (extract)
+ * and logical decoding (catchup) print the same text for the same value,
+ * whatever the server's defaults. search_path decides how format_type() names
+ * user types and keeps functions in other schemas from shadowing built-ins.
+ * lc_monetary decides money's text and defaults to the server's locale; C
+ * exists on every server and prints `$1,234.50`, as the C.UTF-8 default of
+ * PostgreSQL 15 and 18 does (fixture dumps unchanged).
+ */
+export const VALUE_TEXT_SETTINGS: Readonly<Record<string, string>> = {
+  TimeZone: 'UTC',
+  DateStyle: 'ISO, YMD',
+  IntervalStyle: 'iso_8601',
+  extra_float_digits: '3',
+  bytea_output: 'hex',
+  client_encoding: 'UTF8',
+  search_path: 'pg_catalog',
+  standard_conforming_strings: 'on',
+  statement_timeout: '0',
+  lc_monetary: 'C',
+};
+
+/** Sets `settings` on the session, in one round trip. */
+export async function pinSettings(client: PgClient, settings: Readonly<Record<string, string>>): Promise<void> {
+  await client.query(Object.entries(settings).map(([name, value]) => `SET ${name} = ${quoteLiteral(value)};`).join('\n'));
+}
