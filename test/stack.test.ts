@@ -7,6 +7,8 @@ import { GetObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client 
 import { Upload } from '@aws-sdk/lib-storage';
 import { GetItemCommand, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient, s3Client } from '../lib/aws.ts';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { runCli } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, freshDynamoTable, stackEnv, stackEnvFile } from './stack.ts';
@@ -96,6 +98,27 @@ test('a streamed PutObject to s3rver reads back byte for byte', async (t) => {
   t.deepEqual(await sha256Of(s3, env.S3_BUCKET!, key), { sha256: sha256OfChunks(size, seed), length: size });
 });
 
+// Two writers of one run's .tmp/: one deletes its finished file while the
+// other puts a new one. Plain s3rver removes the emptied directory under the
+// put and dies of the unhandled ENOENT (scripts/stack/s3rver.cjs).
+test('s3rver survives a delete and a put into the same directory at once, and keeps the put', async (t) => {
+  const env = stackEnv();
+  const s3 = s3Client(env);
+  t.teardown(() => s3.destroy());
+  const Bucket = env.S3_BUCKET!;
+  const prefix = new URL(freshBucketPrefix()).pathname.slice(1);
+  for (let round = 0; round < 100; round++) {
+    const dir = `${prefix}/${round}/.tmp`;
+    await s3.send(new PutObjectCommand({ Bucket, Key: `${dir}/done`, Body: 'x' }));
+    await Promise.all([
+      s3.send(new DeleteObjectCommand({ Bucket, Key: `${dir}/done` })),
+      s3.send(new PutObjectCommand({ Bucket, Key: `${dir}/next`, Body: 'y'.repeat(1000) })),
+    ]);
+    const kept = await s3.send(new GetObjectCommand({ Bucket, Key: `${dir}/next` }));
+    t.is((await kept.Body!.transformToString()).length, 1000, `round ${round}`);
+  }
+});
+
 test('DynamoDB answers CreateTable, PutItem and GetItem', async (t) => {
   const env = stackEnv();
   const ddb = dynamoClient(env);
@@ -116,4 +139,23 @@ test('make up with another SCALE on a running stack refuses, names the fix, and 
   t.is(result.code, 1, result.stderr);
   t.true(result.stderr.includes(`already up with ${scale ? `SCALE=${scale} data` : 'the small fixture'}, not SCALE=${other}: run \`make down\`, then \`make up SCALE=${other}\``), result.stderr);
   t.is(await countTables(stackEnv().DATABASE_URL!), FIXTURE_TABLES);
+});
+
+// What made a CI run lose 17 tests at once: s3rver died mid-suite, and a
+// test's `make up` then restarted the whole stack on new ports under the
+// suite. Now `up` refuses, and `run` names the service that died.
+test('a service of a running `run` dies: `up` refuses to restart the stack under it, and `run` names the service and its log', async (t) => {
+  t.timeout(180_000);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-stack-'));
+  await chmod(dir, 0o755); // the embedded PostgreSQL runs as another user than root
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const script = 'kill "$(cat "$STACK_DIR/s3.pid")"; sleep 1; node --import tsx/esm scripts/stack.ts up; echo "up exited $?"; cat "$STACK_DIR/env" > "$STACK_DIR/env-after-up"';
+  const result = await runCli('scripts/stack.ts', ['run', '--', 'bash', '-c', script], { STACK_DIR: dir, SCALE: '' }, 150_000);
+  t.is(result.code, 0, result.stderr);
+  t.true(result.stdout.includes('up exited 1'), result.stdout);
+  const said = result.stderr.split('\n').filter((l) => l.includes(`the stack's s3 in ${dir}`));
+  t.is(said.length, 2, `up's refusal and run's notice: ${result.stderr}`);
+  t.true(result.stderr.includes(`${dir}/s3.log ends with:`), result.stderr);
+  t.regex(result.stderr, /down in [\d.]+ s: stopped postgres, dynamodb, import-endpoint|down in [\d.]+ s: stopped dynamodb, import-endpoint/);
+  t.false(result.stderr.includes('stopped postgres, s3'), 'nothing restarted s3');
 });

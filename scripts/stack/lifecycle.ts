@@ -15,7 +15,7 @@ import { startImportEndpoint } from './import-endpoint.ts';
 import { readEnvFile, writeEnvFile, type StackEnv } from './env-file.ts';
 import type { ServiceName, StackPaths } from './paths.ts';
 import { createDatabase, databaseOf, dropDatabase, fixtureDatabaseName, startEmbeddedPostgres, useExternalPostgres } from './postgres.ts';
-import { isSameProcessAlive, liveServiceGroup, processIdentity, stopGroup } from './process-group.ts';
+import { isSameProcessAlive, liveServiceGroup, logTail, processIdentity, stopGroup } from './process-group.ts';
 import { BUCKET, S3RVER_CREDENTIALS, startS3rver } from './s3.ts';
 
 const SERVICES: ServiceName[] = ['postgres', 's3', 'dynamodb', 'import-endpoint'];
@@ -111,6 +111,10 @@ export async function up(paths: StackPaths, log: Logger, opts: { owned?: boolean
       await printSummary(paths, state.env!, log, 'already up');
       return { env: state.env!, started: false };
     }
+    // A live `run` owns this stack and one of its services died: restarting
+    // would swap every port under that run's command (a test suite), so say
+    // what died instead.
+    if (state.env && state.owner?.alive) throw new UserError(stoppedServices(paths, state));
     // A leftover fixture database on a PG_URL server is dropped by createDatabase().
     await teardown(paths, log, state);
     if (opts.owned) fs.writeFileSync(paths.ownerFile, processIdentity(process.pid)!);
@@ -124,6 +128,14 @@ export async function up(paths: StackPaths, log: Logger, opts: { owned?: boolean
       throw err;
     }
   });
+}
+
+/** Which expected services are no longer running, each with the end of its log. */
+export function stoppedServices(paths: StackPaths, state: StackState): string {
+  const owner = state.owner ? ` (owned by \`run\`, pid ${state.owner.identity.split(' ')[0]})` : '';
+  return state.expected.filter((s) => state.services[s] === undefined)
+    .map((s) => `the stack's ${s} in ${paths.dir}${owner} stopped; ${paths.logFile(s)} ends with:\n${logTail(paths.logFile(s))}`)
+    .join('\n');
 }
 
 async function startServices(paths: StackPaths, log: Logger): Promise<StackEnv> {

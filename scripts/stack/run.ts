@@ -4,7 +4,7 @@
 // is the command's.
 import { spawn } from 'node:child_process';
 import type { Logger } from '../../lib/log.ts';
-import { down, up } from './lifecycle.ts';
+import { down, inspectStack, stoppedServices, up } from './lifecycle.ts';
 import type { StackPaths } from './paths.ts';
 import { SignalTrap, signalExitCode } from './signals.ts';
 
@@ -31,6 +31,9 @@ export async function runWithStack(paths: StackPaths, command: string[], log: Lo
     });
   } finally {
     trap.forwardTo(undefined);
+    // A service that died under the command explains its failures: say so before the stack goes.
+    const state = inspectStack(paths);
+    if (state.env && !state.up && state.owner?.alive) log(stoppedServices(paths, state));
     try {
       if (started) await down(paths, log);
     } finally {

@@ -1,7 +1,6 @@
 // The stack's S3: s3rver, storing objects as files under $STACK_DIR/s3.
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HeadBucketCommand } from '@aws-sdk/client-s3';
 import { s3Client } from '../../lib/aws.ts';
 import type { StackPaths } from './paths.ts';
@@ -11,8 +10,8 @@ export const BUCKET = 'pg2ddb-local';
 /** s3rver's fixed credentials. */
 export const S3RVER_CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER' };
 
-const require = createRequire(import.meta.url);
-const s3rverCli = path.join(path.dirname(require.resolve('s3rver/package.json')), 'bin', 's3rver.js');
+/** s3rver's command line with its delete-versus-put race closed (see the file). */
+const s3rverCli = fileURLToPath(new URL('./s3rver.cjs', import.meta.url));
 
 export interface S3Server { endpoint: string; port: number }
 
