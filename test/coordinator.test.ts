@@ -11,8 +11,8 @@ import { openStorage } from '../lib/storage.ts';
 import { REPO } from './cli.ts';
 import { freshBucketPrefix, freshDatabase } from './stack.ts';
 
-/** A TCP relay to PostgreSQL that can go silent: it stops relaying bytes but keeps every socket open. */
-async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port: number; freeze(): void }> {
+/** A TCP relay to PostgreSQL that can go silent: it stops relaying bytes but keeps every socket open. `url` reaches the target through it. */
+async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port: number; url: string; freeze(): void }> {
   let frozen = false;
   const sockets = new Set<net.Socket>();
   // allowHalfOpen: a FIN is relayed like data, so a frozen relay answers none (a dead network acknowledges nothing).
@@ -28,7 +28,11 @@ async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port:
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.teardown(() => { for (const s of sockets) s.destroy(); server.close(); });
-  return { port: (server.address() as net.AddressInfo).port, freeze: () => { frozen = true; } };
+  const port = (server.address() as net.AddressInfo).port;
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String(port);
+  return { port, url: url.href, freeze: () => { frozen = true; } };
 }
 
 async function startCoordinator(t: ExecutionContext, url: string, heartbeat = '1'): Promise<{ exit: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string; kill: (signal: NodeJS.Signals) => void }> {
@@ -48,10 +52,7 @@ test('a coordinator whose connection goes silent exits non-zero, naming the conn
   t.timeout(120_000);
   const url = new URL(await freshDatabase(t, { scale: 0.001 }));
   const relay = await freezableRelay(t, url);
-  const viaRelay = new URL(url);
-  viaRelay.hostname = '127.0.0.1';
-  viaRelay.port = String(relay.port);
-  const coordinator = await startCoordinator(t, viaRelay.href);
+  const coordinator = await startCoordinator(t, relay.url);
   relay.freeze();
   const timer = setTimeout(() => t.fail('still running 60 s after its connection went silent'), 60_000);
   const [code] = await coordinator.exit;
@@ -89,10 +90,7 @@ test('a coordinator stopped by SIGTERM after its connection went silent still en
   t.timeout(120_000);
   const url = new URL(await freshDatabase(t, { scale: 0.001 }));
   const relay = await freezableRelay(t, url);
-  const viaRelay = new URL(url);
-  viaRelay.hostname = '127.0.0.1';
-  viaRelay.port = String(relay.port);
-  const coordinator = await startCoordinator(t, viaRelay.href, '60');
+  const coordinator = await startCoordinator(t, relay.url, '60');
   relay.freeze();
   coordinator.kill('SIGTERM');
   const timer = setTimeout(() => coordinator.kill('SIGKILL'), 15_000);

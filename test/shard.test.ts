@@ -2,12 +2,11 @@
 // machines would run them) give the same bytes as one process, and a shard
 // lost mid-way is rerun alone.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { runCli, REPO, type CliResult } from './cli.ts';
-import { freshBucketPrefix, freshDatabase } from './stack.ts';
+import { freshBucketPrefix, freshDatabase, runOutputs } from './stack.ts';
 
 const SPLIT_ROWS = '400';
 
@@ -38,20 +37,7 @@ function ok(t: ExecutionContext, result: CliResult, what: string): void {
   t.is(result.code, 0, `${what}: ${result.stderr}`);
 }
 
-async function sha256Of(run: Storage, key: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of await run.get(key)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** Every output of the run by key → sha256, without the shards' own bookkeeping (fragments, plan) and the timed report. */
-async function outputs(run: Storage): Promise<Record<string, string>> {
-  const keys = (await run.list('')).map((o) => o.key)
-    .filter((k) => !k.startsWith('extract/shards/') && !k.startsWith('transform/shards/') && k !== 'extract/plan.json' && k !== 'report.json');
-  const hashes: Record<string, string> = {};
-  for (const key of keys.sort()) hashes[key] = await sha256Of(run, key);
-  return hashes;
-}
+const outputs = runOutputs;
 
 /** Empties the run for the next try, keeping the coordinator's plan. */
 async function clearRun(run: Storage): Promise<void> {

@@ -4,7 +4,6 @@
 // "Mid-run" is made exact: a proxy in front of S3 or DynamoDB holds one chosen
 // request unanswered (a process stuck on the network), and SIGTERM goes then.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
 import { DeleteTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
@@ -12,7 +11,7 @@ import { dynamoClient } from '../lib/aws.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { REPO, runCli, type CliResult } from './cli.ts';
-import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+import { freshBucketPrefix, freshDatabase, randomName, stackEnv, runOutputs } from './stack.ts';
 
 const SPLIT_ROWS = '400';
 /** A stage that has not exited this long after SIGTERM is killed, and the test fails on its `signal`. */
@@ -63,20 +62,8 @@ const ok = (t: ExecutionContext, result: CliResult, what: string) => t.is(result
 const isPut = (pattern: RegExp) => (method: string, path: string) => method === 'PUT' && pattern.test(path.split('?')[0]!);
 const dynamo = (operation: string) => (_m: string, _p: string, target: string) => target.endsWith(`.${operation}`);
 
-async function sha256Of(run: Storage, key: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of await run.get(key)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}
-
-/** Every output of the run by key → sha256, without the shards' bookkeeping, the plan and the timed report. */
-async function outputs(run: Storage): Promise<Record<string, string>> {
-  const keys = (await run.list('')).map((o) => o.key)
-    .filter((k) => !k.startsWith('extract/shards/') && !k.startsWith('transform/shards/') && k !== 'extract/plan.json' && k !== 'report.json' && !k.startsWith('load/'));
-  const hashes: Record<string, string> = {};
-  for (const key of keys.sort()) hashes[key] = await sha256Of(run, key);
-  return hashes;
-}
+/** The run's outputs (test/stack.ts runOutputs), without the load's records. */
+const outputs = (run: Storage) => runOutputs(run, (key) => key.startsWith('load/'));
 
 /** The data files (parts and items) alone: what two snapshots of the same data share byte for byte. */
 const dataFiles = (hashes: Record<string, string>) => Object.fromEntries(Object.entries(hashes).filter(([k]) => /^(extract|items)\/.*\.gz$/.test(k)));

@@ -1,12 +1,13 @@
 // The one shared setup for integration tests: they run against the local stack
 // that `make test` (scripts/stack.ts run) starts, and never skip without it.
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { tableCreationParameters } from '../load/table-spec.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
+import type { Storage } from '../lib/storage.ts';
 import { readEnvFile, type StackEnv } from '../scripts/stack/env-file.ts';
 import { repoRoot } from '../scripts/stack/paths.ts';
 import { createDatabase, dropDatabase } from '../scripts/stack/postgres.ts';
@@ -53,4 +54,19 @@ export async function freshDynamoTable(t: ExecutionContext, ddb: DynamoDBClient,
   t.teardown(async () => { await ddb.send(new DeleteTableCommand({ TableName })); });
   await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName });
   return TableName;
+}
+
+/** Keys a sharded or stopped run writes besides its outputs: the shards' fragments, the coordinator's plan, the timed report. */
+const BOOKKEEPING = (key: string) => key.startsWith('extract/shards/') || key.startsWith('transform/shards/') || key === 'extract/plan.json' || key === 'report.json';
+
+/** Every output of a run by key → sha256 (its bookkeeping left out, and any key `skip` names), to compare runs byte for byte. */
+export async function runOutputs(run: Storage, skip: (key: string) => boolean = () => false): Promise<Record<string, string>> {
+  const keys = (await run.list('')).map((o) => o.key).filter((k) => !BOOKKEEPING(k) && !skip(k));
+  const hashes: Record<string, string> = {};
+  for (const key of keys.sort()) {
+    const hash = createHash('sha256');
+    for await (const chunk of await run.get(key)) hash.update(chunk as Buffer);
+    hashes[key] = hash.digest('hex');
+  }
+  return hashes;
 }
