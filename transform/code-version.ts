@@ -19,7 +19,9 @@ export interface BuildInfo {
   code_version: string;
 }
 
-export const BUILD_INFO_FILE = path.join(DIST_DIR, 'build.json');
+/** Its name in dist/. */
+export const BUILD_INFO = 'build.json';
+const BUILD_INFO_FILE = path.join(DIST_DIR, BUILD_INFO);
 
 /** The source folders whose code decides a unit's bytes, and the one (the mappers) each mapper's hash covers instead. */
 const SOURCE_DIRS = ['transform', 'lib'];

@@ -35,8 +35,8 @@ export const MAPPERS_SOURCE_DIR = 'transform/mappers';
 export const WORKER_SOURCE = 'transform/worker.ts';
 
 /** Mapper file names (`users.ts`) in the sources. */
-export function mapperSourceFiles(): string[] {
-  return readdirSync(path.join(PACKAGE_ROOT, MAPPERS_SOURCE_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+export function mapperSourceFiles(root = PACKAGE_ROOT): string[] {
+  return readdirSync(path.join(root, MAPPERS_SOURCE_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
 }
 
 // Inside the repository, so what the bundle still requires at run time resolves from its node_modules.
