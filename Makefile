@@ -7,7 +7,10 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT VERBOSE STORE_TIMEOUT FOLLOW LIVE COMPRESSION
 
+# The stages run from the build (dist/, `npm run build`, which install runs); NODE runs the
+# development scripts (stack, golden, bench) from source through tsx.
 NODE := node --import tsx/esm
+STAGE_NODE := node --enable-source-maps
 # verify and plan hold a fixed working set whatever the run's size (sorted runs on disk, one key budget);
 # a capped V8 heap keeps their RSS flat too, where V8 would let garbage grow it with the run
 # (plan: 202 → 340 MB peak RSS at 4× the data uncapped; with a 128 MB old space 191 → 201 MB). 128 MB at the
@@ -46,7 +49,12 @@ node_modules/.installed: package-lock.json
 	@echo "npm ci (package-lock.json changed)" >&2; npm ci --no-audit --no-fund >&2
 	@touch $@
 
-install: node_modules/.installed
+# The build again when a source of it changed (build.json is written last, so a failed build reruns).
+BUILD_SOURCES := $(shell find lib extract transform load catchup -name '*.ts' ! -name '*.test.ts') scripts/build.ts scripts/has-shards.ts package.json
+dist/build.json: node_modules/.installed $(BUILD_SOURCES)
+	@npm run --silent build >&2
+
+install: node_modules/.installed dist/build.json
 
 # Programs the test suite drives besides node's (Debian package = command name):
 # zstd (the ImportTable endpoint's ZSTD input), chromium (plan.html's screenshot test).
@@ -67,21 +75,21 @@ stack-status:
 
 # Where run $(RUN) stands, per table and stage, and the next command (--json for scripts).
 status: install
-	@$(NODE) load/plan/run-status-cli.ts $(ARGS) || [ $$? = 3 ]  # 3: work remains, which status has just said
+	@$(STAGE_NODE) dist/load/plan/run-status-cli.js $(ARGS) || [ $$? = 3 ]  # 3: work remains, which status has just said
 
 extract: install
-	@$(NODE) extract/cli.ts $(ARGS)
+	@$(STAGE_NODE) dist/extract/cli.js $(ARGS)
 
 # The coordinator of a sharded extract (docs/scale-out.md): runs until Ctrl-C / SIGTERM.
 snapshot: install
-	@$(NODE) extract/cli.ts snapshot --hold $(ARGS)
+	@$(STAGE_NODE) dist/extract/cli.js snapshot --hold $(ARGS)
 
 # Merges shard fragments: extract's and transform's into their manifests, verify's into its report, each if it was sharded.
 finalize: install
 	@stages="$(or $(STAGE),extract transform verify)"; done=0; \
 	for stage in $$stages; do \
-	  cli=$$stage/cli.ts; [ $$stage = verify ] && cli="$(FLAT_HEAP) load/verify-cli.ts"; \
-	  if [ -n "$(STAGE)" ] || $(NODE) scripts/has-shards.ts "$$stage"; then $(NODE) $$cli finalize $(ARGS) || exit $$?; done=1; fi; \
+	  cli=dist/$$stage/cli.js; [ $$stage = verify ] && cli="$(FLAT_HEAP) dist/load/verify-cli.js"; \
+	  if [ -n "$(STAGE)" ] || $(STAGE_NODE) dist/scripts/has-shards.js "$$stage"; then $(STAGE_NODE) $$cli finalize $(ARGS) || exit $$?; done=1; fi; \
 	done; [ $$done = 1 ] || { echo "make finalize: no shard fragments in $${STORE:-./out}/$${RUN:-dev} (STAGE=extract|transform|verify to name one)"; exit 1; }
 
 typecheck: install
@@ -107,30 +115,30 @@ clean: down
 	rm -rf .local out
 
 transform: install
-	@$(NODE) transform/cli.ts $(ARGS)
+	@$(STAGE_NODE) dist/transform/cli.js $(ARGS)
 
 load: install
-	@$(NODE) load/cli.ts $(ARGS)
+	@$(STAGE_NODE) dist/load/cli.js $(ARGS)
 
 verify: install
-	@$(NODE) $(FLAT_HEAP) load/verify-cli.ts $(ARGS)
+	@$(STAGE_NODE) $(FLAT_HEAP) dist/load/verify-cli.js $(ARGS)
 
 # Live source (FOLLOW=1 runs): apply the slot's changes to $(DDB_TABLE) (ARGS=--until-lag 0, ARGS=--drop-slot).
 catchup: install
-	@$(NODE) catchup/cli.ts $(ARGS)
+	@$(STAGE_NODE) dist/catchup/cli.js $(ARGS)
 
 # The switch: lag check, writers stopped, drain, fresh extract + transform verified against the table: go / no-go.
 cutover: install
-	@$(NODE) catchup/cutover-cli.ts $(ARGS)
+	@$(STAGE_NODE) dist/catchup/cutover-cli.js $(ARGS)
 
 # The whole run as its stages recorded it (<run>/report.json), as a table and report.html.
 report: install
-	@$(NODE) load/plan/run-report-cli.ts $(ARGS)
+	@$(STAGE_NODE) dist/load/plan/run-report-cli.js $(ARGS)
 
 # The least-privilege IAM policy of each stage for STORE=s3://…, RUN, DDB_TABLE, AWS_REGION
 # (STAGE=extract|transform|load|verify, default all; MODE=import|batch|both; ARGS=--account-id … --kms-key-id …).
 iam-policy: install
-	@$(NODE) load/iam-policy-cli.ts --stage $(or $(STAGE),all) $(ARGS)
+	@$(STAGE_NODE) dist/load/iam-policy-cli.js --stage $(or $(STAGE),all) $(ARGS)
 
 # One small import per edge case the local ImportTable endpoint had to guess, answered by the
 # account the AWS credentials name, beside the endpoint's expectations; exit 1 on any difference.
@@ -140,7 +148,7 @@ aws-probe: install
 
 # Sizes, collections, GSI keys and the cost model of a transform run; prices in load/plan/prices.json.
 plan: install
-	@$(NODE) $(FLAT_HEAP) load/plan/cli.ts $(ARGS)
+	@$(STAGE_NODE) $(FLAT_HEAP) dist/load/plan/cli.js $(ARGS)
 
 # Rewrites fixtures/golden/ and fixtures/hostile/golden/ from the dumps (reviewers read the diff).
 golden: install

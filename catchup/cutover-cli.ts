@@ -7,13 +7,13 @@
 // as everywhere, through the run's files.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
-import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
 import { emitResult, jsonOption, makeCommand } from '../lib/output.ts';
+import { nodeArgs, PACKAGE_ROOT } from '../lib/runtime.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { recordLoaded } from '../load/loaded-tables.ts';
 import { checkTableName } from '../load/table-spec.ts';
@@ -31,8 +31,6 @@ Usage: cutover [--writers-stopped] [--fresh-run <id>] [options]
    verify that run against $DDB_TABLE: every item equal, no stray item, access patterns;
 5. prints GO (exit 0) or NO-GO (exit 1) and the steps left: switch the application to
    DynamoDB, then make catchup ARGS=--drop-slot.`;
-
-const HERE = fileURLToPath(new URL('..', import.meta.url));
 
 /** The stage's CLI `stage` is running, for SIGTERM to stop it too. */
 let running: ChildProcess | undefined;
@@ -111,7 +109,7 @@ await runCli('cutover', async () => {
 /** Runs a stage's CLI as make would; fails with its last line unless `allowFailure` (verify exits 1 on a failed check). */
 function stage(script: string, argv: string[], env: NodeJS.ProcessEnv, allowFailure = false): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', script, ...argv], { cwd: HERE, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...nodeArgs(script), ...argv], { cwd: PACKAGE_ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
     running = child;
     let stdout = '';
     let stderr = '';

@@ -1,18 +1,20 @@
 // The one interface every stage shares (issue 2, item 6): each option comes
 // from a flag, else from the environment variable the Makefile passes through.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Argv } from 'yargs';
 import { UserError } from './errors.ts';
 import { setVerbose } from './log.ts';
+import { PACKAGE_ROOT } from './runtime.ts';
 import { openStorage, type Storage } from './storage.ts';
 
 /**
  * `--version` of every CLI: the package's own. Read when a CLI parses its
- * arguments, never at import: transform's worker bundle imports this module
- * from another directory, where no package.json sits beside it.
+ * arguments, never at import, and from the package root: bundled (dist/, the
+ * transform's worker bundle), this module sits in another directory.
  */
 function packageVersion(): string {
-  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
 export function commonOptions<T>(argv: Argv<T>) {

@@ -4,9 +4,9 @@
 # afterwards so the run can be inspected; `make down` stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-NODE=(node --import tsx/esm)
-
-"${NODE[@]}" scripts/stack.ts up
+# The stages run from the build (make demo installs it first); the stack is a development script, run from source.
+NODE=(node --enable-source-maps)
+node --import tsx/esm scripts/stack.ts up
 set -a; . .local/env; set +a
 # Each demo is a new run (and so a new table): ImportTable only creates tables.
 export RUN=${RUN:-demo-$(date -u +%Y%m%d-%H%M%S)} TABLE=
@@ -34,7 +34,7 @@ fi
 
 echo
 echo "== extract: PostgreSQL → $STORE/$RUN/extract/${LIVE:+ (FOLLOW=1: from the snapshot of replication slot pg2ddb_<run>)}"
-"${NODE[@]}" extract/cli.ts "${FOLLOW_FLAG[@]}" > .local/demo-extract.json
+"${NODE[@]}" dist/extract/cli.js "${FOLLOW_FLAG[@]}" > .local/demo-extract.json
 
 node - .local/demo-extract.json <<'JS'
 const fs = require('node:fs');
@@ -47,7 +47,7 @@ console.log(`\nfiles and manifest: ${s.store}/extract/`);
 JS
 echo
 echo "== transform: extract files → DynamoDB JSON items in $STORE/$RUN/items/"
-"${NODE[@]}" transform/cli.ts > .local/demo-transform.json
+"${NODE[@]}" dist/transform/cli.js > .local/demo-transform.json
 
 node - .local/demo-transform.json <<'JS'
 const fs = require('node:fs');
@@ -68,11 +68,11 @@ JS
 export DDB_TABLE=${DDB_TABLE:-pg2ddb-$RUN} MODE=${MODE:-import}
 echo
 echo "== load: $STORE/$RUN/items/ → DynamoDB table $DDB_TABLE ($MODE mode, the stack's ImportTable endpoint)"
-"${NODE[@]}" load/cli.ts --no-deletion-protection > .local/demo-load.json
+"${NODE[@]}" dist/load/cli.js --no-deletion-protection > .local/demo-load.json
 echo
 echo "== verify: counts, every item, no strays, access patterns vs SQL"
 verify_status=0
-"${NODE[@]}" load/verify-cli.ts > .local/demo-verify.json || verify_status=$?
+"${NODE[@]}" dist/load/verify-cli.js > .local/demo-verify.json || verify_status=$?
 
 node - .local/demo-extract.json .local/demo-transform.json .local/demo-load.json .local/demo-verify.json <<'JS'
 const fs = require('node:fs');
@@ -102,10 +102,10 @@ const pg = require('pg');
 JS
   echo
   echo "== catchup: the slot's changes → $DDB_TABLE (make catchup)"
-  "${NODE[@]}" catchup/cli.ts > .local/demo-catchup.json
+  "${NODE[@]}" dist/catchup/cli.js > .local/demo-catchup.json
   echo
   echo "== cutover: writers stopped, drain, a fresh run verified against $DDB_TABLE (make cutover)"
-  "${NODE[@]}" catchup/cutover-cli.ts --writers-stopped > .local/demo-cutover.json || verify_status=$?
+  "${NODE[@]}" dist/catchup/cutover-cli.js --writers-stopped > .local/demo-cutover.json || verify_status=$?
   node - .local/demo-catchup.json .local/demo-cutover.json <<'JS'
 const fs = require('node:fs');
 const [c, x] = process.argv.slice(2).map((f) => JSON.parse(fs.readFileSync(f, 'utf8')));
@@ -114,7 +114,7 @@ console.log(`  cutover    ${x.go ? 'GO' : 'NO-GO'}: fresh run ${x.fresh_run}, ${
 JS
   echo
   echo "== the slot is dropped (make catchup ARGS=--drop-slot): the source keeps no WAL for this run"
-  "${NODE[@]}" catchup/cli.ts --drop-slot > /dev/null
+  "${NODE[@]}" dist/catchup/cli.js --drop-slot > /dev/null
 fi
 
 echo

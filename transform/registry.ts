@@ -1,39 +1,41 @@
 // Finds the mappers: every file in transform/mappers/ default-exports one, so
-// adding a table is adding one file. A mapper's hash covers its own source and
-// the transform code version, so a changed mapper redoes only its table.
+// adding a table is adding one file. A mapper's hash covers its own file (its
+// source, or its build in dist/) and the transform code version
+// (code-version.ts), so a changed mapper redoes only its table.
 import { readFile, readdir } from 'node:fs/promises';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { sha256Hex } from '../lib/meter.ts';
 import type { TableEntry } from '../lib/manifest.ts';
+import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
+import { transformCodeVersion } from './code-version.ts';
 import type { Mapper } from './mapper.ts';
+import { MAPPERS_SOURCE_DIR } from './worker-bundle.ts';
 
-/** Bump when decoding or encoding changes what any mapper produces. */
-export const TRANSFORM_CODE_VERSION = 2;
-
-const MAPPERS_DIR = fileURLToPath(new URL('./mappers/', import.meta.url));
-const COMPUTED_FILE = fileURLToPath(new URL('./computed.ts', import.meta.url));
+const MAPPERS_DIR = path.join(FROM_BUILD ? DIST_DIR : PACKAGE_ROOT, MAPPERS_SOURCE_DIR);
 
 export interface LoadedMapper {
   mapper: Mapper;
-  /** sha256 of the mapper's file, the shared computed values and the code version. */
+  /** sha256 of the transform code version and the mapper's file. */
   hash: string;
+  /** Its source's name (`users.ts`), from the build too. */
   file: string;
 }
 
 export async function loadMappers(dir = MAPPERS_DIR): Promise<Map<string, LoadedMapper>> {
-  const shared = await readFile(COMPUTED_FILE, 'utf8');
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+  const ext = FROM_BUILD ? '.js' : '.ts';
+  const files = (await readdir(dir)).filter((f) => f.endsWith(ext) && !f.endsWith(`.test${ext}`)).sort();
   const mappers = new Map<string, LoadedMapper>();
-  for (const file of files) {
-    const full = path.join(dir, file);
+  for (const built of files) {
+    const full = path.join(dir, built);
+    const file = built.slice(0, -ext.length) + '.ts';
     const mapper = (await import(pathToFileURL(full).href)).default as Mapper | undefined;
     if (!mapper || typeof mapper.table !== 'string' || !mapper.key) {
       throw new Error(`${path.relative(process.cwd(), full)} does not default-export a mapper (defineMapper({...}))`);
     }
     if (mappers.has(mapper.table)) throw new Error(`two mappers for table ${mapper.table}: ${mappers.get(mapper.table)!.file} and ${file}`);
     const source = await readFile(full, 'utf8');
-    mappers.set(mapper.table, { mapper, hash: sha256Hex(`${TRANSFORM_CODE_VERSION}\n${source}\n${shared}`), file });
+    mappers.set(mapper.table, { mapper, hash: sha256Hex(`${transformCodeVersion()}\n${source}`), file });
   }
   return mappers;
 }
@@ -50,5 +52,5 @@ export function genericMapper(table: TableEntry): LoadedMapper {
     key: { pk: `${label}#${table.primary_key.map((c, i) => `{pk${i}}`).join('#')}`, sk: label },
     computed: Object.fromEntries(table.primary_key.map((c, i) => [`pk${i}`, (row) => row(c)])),
   };
-  return { mapper, hash: sha256Hex(`${TRANSFORM_CODE_VERSION}\ngeneric\n${label}\n${table.primary_key.join(',')}`), file: '(generic)' };
+  return { mapper, hash: sha256Hex(`${transformCodeVersion()}\ngeneric\n${label}\n${table.primary_key.join(',')}`), file: '(generic)' };
 }

@@ -1,21 +1,46 @@
-// The worker threads' code as one plain JavaScript bundle. Worker threads do
-// not inherit the parent's `--import tsx/esm` loader (Node 20), and registering
-// tsx in each worker cost ~20 MB per thread (its own loader thread and
-// TypeScript transpiler); importing the AWS SDK as its hundreds of modules cost
-// another ~18 MB per thread over the tree-shaken bundle (both measured as
-// VmRSS in /proc/self/status). So the worker entry and the mappers it imports
-// are bundled once per run with esbuild (tsx's own dependency, well under a
-// second), into a cache keyed by the output's sha256: nothing to build ahead of
-// time, and an edited mapper gets a fresh bundle.
-import { buildSync } from 'esbuild';
+// The worker threads' code as plain JavaScript. Worker threads do not inherit
+// the parent's `--import tsx/esm` loader (Node 20), and registering tsx in each
+// worker cost ~20 MB per thread (its own loader thread and TypeScript
+// transpiler); importing the AWS SDK as its hundreds of modules cost another
+// ~18 MB per thread over the tree-shaken bundle (both measured as VmRSS in
+// /proc/self/status). So the worker entry and the mappers run bundled:
+// - from the build (make, bin/pg2ddb, the image): dist/transform/worker.js and
+//   dist/transform/mappers/*.js, made by `npm run build` with the options below;
+// - from the sources (tests, `node --import tsx/esm transform/cli.ts`): bundled
+//   here with the same options, once per run (well under a second), into a
+//   cache keyed by the output's sha256, so an edited mapper gets a fresh bundle
+//   and tests need no build first. esbuild is loaded only then.
+import type { BuildOptions } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../lib/meter.ts';
+import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
 
-const TRANSFORM_DIR = fileURLToPath(new URL('.', import.meta.url));
+/** esbuild's options for the build and for the worker bundle made from the sources. */
+export const BUNDLE_OPTIONS = {
+  bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20',
+  // The packages' ES module builds tree-shake; CommonJS ones inside the bundle need a `require`.
+  mainFields: ['module', 'main'],
+  banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
+  // pg's optional native binding is never installed; esbuild is the build's own tool.
+  external: ['pg-native', 'esbuild'],
+  logLevel: 'error',
+} satisfies BuildOptions;
+
+/** The mappers' sources, relative to the package root. */
+export const MAPPERS_SOURCE_DIR = 'transform/mappers';
+/** The worker thread's entry, relative to the package root. */
+export const WORKER_SOURCE = 'transform/worker.ts';
+
+/** Mapper file names (`users.ts`) in the sources. */
+export function mapperSourceFiles(root = PACKAGE_ROOT): string[] {
+  return readdirSync(path.join(root, MAPPERS_SOURCE_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+}
+
 // Inside the repository, so what the bundle still requires at run time resolves from its node_modules.
-const CACHE_DIR = fileURLToPath(new URL('../.local/cache/transform-worker/', import.meta.url));
+const CACHE_DIR = path.join(PACKAGE_ROOT, '.local/cache/transform-worker');
 
 export interface WorkerBundle {
   /** The worker thread's entry (transform/worker.ts). */
@@ -25,17 +50,26 @@ export interface WorkerBundle {
 }
 
 export function workerBundle(): WorkerBundle {
-  const mapperFiles = readdirSync(path.join(TRANSFORM_DIR, 'mappers')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
-  const entryPoints: Record<string, string> = { worker: path.join(TRANSFORM_DIR, 'worker.ts') };
-  for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(TRANSFORM_DIR, 'mappers', file);
+  return FROM_BUILD ? builtWorker() : bundleFromSources();
+}
+
+function builtWorker(): WorkerBundle {
+  const mappersDir = path.join(DIST_DIR, MAPPERS_SOURCE_DIR);
+  const files = readdirSync(mappersDir).filter((f) => f.endsWith('.js'));
+  return {
+    entry: pathToFileURL(path.join(DIST_DIR, WORKER_SOURCE.replace(/\.ts$/, '.js'))),
+    mappers: new Map(files.map((f) => [f.replace(/\.js$/, '.ts'), pathToFileURL(path.join(mappersDir, f)).href])),
+  };
+}
+
+function bundleFromSources(): WorkerBundle {
+  // Required, not imported: the build never loads esbuild at run time.
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+  const mapperFiles = mapperSourceFiles();
+  const entryPoints: Record<string, string> = { worker: path.join(PACKAGE_ROOT, WORKER_SOURCE) };
+  for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(PACKAGE_ROOT, MAPPERS_SOURCE_DIR, file);
   const outdir = path.join(CACHE_DIR, 'out');
-  const { outputFiles } = buildSync({
-    entryPoints, outdir, bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20',
-    // The packages' ES module builds tree-shake; CommonJS ones inside the bundle need a `require`.
-    mainFields: ['module', 'main'],
-    banner: { js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);" },
-    write: false, logLevel: 'error',
-  });
+  const { outputFiles } = buildSync({ ...BUNDLE_OPTIONS, entryPoints, outdir, write: false });
   const files = outputFiles.map((f) => ({ name: path.relative(outdir, f.path), contents: f.contents }));
   const dir = path.join(CACHE_DIR, sha256Hex(files.map((f) => `${f.name}\n${sha256Hex(Buffer.from(f.contents))}`).join('\n')).slice(0, 16));
   if (!existsSync(dir)) {

@@ -14,7 +14,9 @@
 // writes at the user's request rate. Against the current monthly cost the
 // user states: the savings.
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { UserError } from '../../lib/errors.ts';
+import { PACKAGE_ROOT } from '../../lib/runtime.ts';
 
 /** Storage and import are billed per GB of 2^30 bytes. */
 export const GB = 1024 ** 3;
@@ -46,7 +48,8 @@ export interface PriceFile {
   regions: Record<string, PriceTable>;
 }
 
-export const PRICE_FILE = new URL('./prices.json', import.meta.url);
+// From the package root, never beside this module: built, it sits in a chunk of dist/ (lib/runtime.ts).
+export const PRICE_FILE = path.join(PACKAGE_ROOT, 'load/plan/prices.json');
 
 export function readPriceFile(file: URL | string = PRICE_FILE): PriceFile {
   return JSON.parse(readFileSync(file, 'utf8')) as PriceFile;

@@ -1,0 +1,59 @@
+import test from 'ava';
+import { execFileSync } from 'node:child_process';
+import { appendFile, cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { sha256Hex } from '../lib/meter.ts';
+import { PACKAGE_ROOT } from '../lib/runtime.ts';
+import { buildDist } from '../scripts/build.ts';
+import { sourceCodeVersion, transformCodeVersion } from './code-version.ts';
+import { loadMappers } from './registry.ts';
+
+/** A copy of the package's sources (node_modules linked), to edit and build without touching the repository. */
+async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  for (const entry of ['package.json', 'lib', 'extract', 'transform', 'load', 'catchup', 'scripts/has-shards.ts']) {
+    await cp(path.join(PACKAGE_ROOT, entry), path.join(root, entry), { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
+  }
+  await symlink(path.join(PACKAGE_ROOT, 'node_modules'), path.join(root, 'node_modules'));
+  return root;
+}
+
+test('every mapper hash covers the transform code version and its own file, so either change redoes its units', async (t) => {
+  const mappers = await loadMappers();
+  const users = mappers.get('users')!;
+  const source = await readFile(path.join(PACKAGE_ROOT, 'transform/mappers', users.file), 'utf8');
+  t.is(users.hash, sha256Hex(`${transformCodeVersion()}\n${source}`));
+});
+
+test('from the sources, the code version changes with the transform code, not with a mapper or another stage', async (t) => {
+  const root = await copyOfSources(t);
+  const before = sourceCodeVersion(root);
+  t.is(sourceCodeVersion(root), before, 'the same sources give the same version');
+  t.is(sourceCodeVersion(PACKAGE_ROOT), transformCodeVersion(), 'the copy is what this process runs');
+  await appendFile(path.join(root, 'transform/mappers/users.ts'), '\n// a mapper edit: its own hash covers it\n');
+  await appendFile(path.join(root, 'load/cli.ts'), '\n// another stage\n');
+  t.is(sourceCodeVersion(root), before);
+  await appendFile(path.join(root, 'transform/item.ts'), '\n// an edit of how items are built\n');
+  t.not(sourceCodeVersion(root), before);
+});
+
+test('from the build, the code version is the bundled worker code: the same for an unchanged build, another for changed transform code', async (t) => {
+  const root = await copyOfSources(t);
+  const first = await buildDist(root);
+  t.regex(first.code_version, /^[0-9a-f]{64}$/);
+  t.deepEqual(JSON.parse(await readFile(path.join(root, 'dist/build.json'), 'utf8')), { code_version: first.code_version });
+  t.is((await buildDist(root)).code_version, first.code_version, 'an unchanged build');
+  // The build runs without tsx, and finds the package from its chunks.
+  const version = execFileSync(process.execPath, [path.join(root, 'dist/transform/cli.js'), '--version'], { encoding: 'utf8' });
+  t.is(version.trim(), (JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string }).version);
+  // Comments are not code: a bundle drops them, and the version stays; so does it for another stage's code or a
+  // mapper's (its own hash covers its file).
+  await appendFile(path.join(root, 'transform/item.ts'), '\n// only a comment\n');
+  await appendFile(path.join(root, 'load/cli.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "load";\n');
+  await appendFile(path.join(root, 'transform/mappers/users.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "users";\n');
+  t.is((await buildDist(root)).code_version, first.code_version);
+  await appendFile(path.join(root, 'transform/item.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "changed";\n');
+  t.not((await buildDist(root)).code_version, first.code_version, 'a change the worker runs');
+});

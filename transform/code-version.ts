@@ -1,0 +1,57 @@
+// The transform code version in every mapper hash, so in every unit's
+// fingerprint: a resumed run redoes the units whose bytes the code may now
+// write differently. Nobody bumps it by hand:
+// - from the build: the sha256 of the bundled code the units run (the worker
+//   and every chunk it or a mapper imports, the mappers' own files aside),
+//   written into dist/build.json by `npm run build` (scripts/build.ts);
+// - from the sources: the sha256 of transform/ (its mappers aside) and lib/,
+//   read once at start-up.
+// Either way a mapper's own file goes into its hash only (registry.ts), so a
+// changed mapper redoes its table alone.
+import { readFileSync, readdirSync } from 'node:fs';
+import path from 'node:path';
+import { sha256Hex } from '../lib/meter.ts';
+import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
+
+/** What `npm run build` writes beside its output. */
+export interface BuildInfo {
+  /** sha256 of the bundled transform code (see above). */
+  code_version: string;
+}
+
+/** Its name in dist/. */
+export const BUILD_INFO = 'build.json';
+const BUILD_INFO_FILE = path.join(DIST_DIR, BUILD_INFO);
+
+/** The source folders whose code decides a unit's bytes, and the one (the mappers) each mapper's hash covers instead. */
+const SOURCE_DIRS = ['transform', 'lib'];
+const MAPPERS_SOURCE_DIR = path.join('transform', 'mappers');
+
+let version: string | undefined;
+
+export function transformCodeVersion(): string {
+  version ??= FROM_BUILD ? buildCodeVersion() : sourceCodeVersion(PACKAGE_ROOT);
+  return version;
+}
+
+function buildCodeVersion(): string {
+  const info = JSON.parse(readFileSync(BUILD_INFO_FILE, 'utf8')) as Partial<BuildInfo>;
+  if (typeof info.code_version !== 'string') throw new Error(`${BUILD_INFO_FILE} has no code_version: rebuild with npm run build`);
+  return info.code_version;
+}
+
+/** sha256 over the path and text of every non-test .ts file of SOURCE_DIRS under `root`, the mappers aside. */
+export function sourceCodeVersion(root: string): string {
+  const files: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
+      const rel = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (rel !== MAPPERS_SOURCE_DIR) walk(rel);
+      } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) files.push(rel);
+    }
+  };
+  for (const dir of SOURCE_DIRS) walk(dir);
+  files.sort();
+  return sha256Hex(files.map((f) => `${f}\n${sha256Hex(readFileSync(path.join(root, f)))}`).join('\n'));
+}
