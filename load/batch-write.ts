@@ -6,6 +6,7 @@
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { debug } from '../lib/log.ts';
+import { runPool } from '../lib/pool.ts';
 import { retry, type BackoffOptions } from '../lib/retry.ts';
 import { describeError, isRetryable } from './dynamo-errors.ts';
 
@@ -108,32 +109,8 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     });
   };
 
-  // Workers share one iterator; an async generator queues concurrent next() calls.
-  const source = unwrap(batches(requests, BATCH_WRITE_LIMIT, (w) => w.bytes))[Symbol.asyncIterator]();
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined) {
-      let next: IteratorResult<WriteRequest[]>;
-      try {
-        next = await source.next();
-      } catch (err) {
-        failure ??= err;
-        return;
-      }
-      if (next.done) return;
-      try {
-        await writeOne(next.value);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
-  if (failure !== undefined) {
-    // Close the item files being read.
-    await source.return?.(undefined).catch(() => {});
-    throw failure;
-  }
+  // A failure closes the item files being read (the pool ends the source).
+  await runPool(unwrap(batches(requests, BATCH_WRITE_LIMIT, (w) => w.bytes)), options.concurrency, writeOne);
   return stats;
 }
 

@@ -11,6 +11,7 @@ import { hash } from 'node:crypto';
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { retry } from '../lib/retry.ts';
+import { runPool } from '../lib/pool.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
 import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
@@ -113,22 +114,17 @@ export async function scanTableSide(
  */
 export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter, ttlOn: boolean): Promise<void> {
   const now = ttlOn ? Date.now() / 1000 : -Infinity;
-  let next = 0;
-  const worker = async () => {
-    while (next < unitIndexes.length) {
-      const index = unitIndexes[next++]!;
-      const unit = units[index]!;
-      for await (const f of readPartItems(run, unit.table, unit.part)) {
-        const { buffer, at } = sorter.slot();
-        keyHashBytes(f.item).copy(buffer, at, 0, HASH_BYTES);
-        bodyHashBytes(f.item).copy(buffer, at + HASH_BYTES, 0, HASH_BYTES);
-        buffer.writeUInt32BE(index, at + 2 * HASH_BYTES);
-        buffer.writeUInt32BE(f.line, at + 2 * HASH_BYTES + 4);
-        buffer.writeUInt8(isExpired(f.item, now) ? 1 : 0, at + 2 * HASH_BYTES + 8);
-      }
+  await runPool(unitIndexes, concurrency, async (index) => {
+    const unit = units[index]!;
+    for await (const f of readPartItems(run, unit.table, unit.part)) {
+      const { buffer, at } = sorter.slot();
+      keyHashBytes(f.item).copy(buffer, at, 0, HASH_BYTES);
+      bodyHashBytes(f.item).copy(buffer, at + HASH_BYTES, 0, HASH_BYTES);
+      buffer.writeUInt32BE(index, at + 2 * HASH_BYTES);
+      buffer.writeUInt32BE(f.line, at + 2 * HASH_BYTES + 4);
+      buffer.writeUInt8(isExpired(f.item, now) ? 1 : 0, at + 2 * HASH_BYTES + 8);
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, unitIndexes.length)) }, worker));
+  });
 }
 
 /** DynamoDB's TTL rule: an item whose `ttl` (epoch seconds) is before now may be deleted. */
