@@ -10,12 +10,11 @@
 import { hash } from 'node:crypto';
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
-import { retry } from '../lib/retry.ts';
 import { runPool } from '../lib/pool.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
 import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
-import { describeError, isRetryable } from './dynamo-errors.ts';
+import { describeError } from './dynamo-errors.ts';
 import { parseItemLine, readPartItems, readPartLines } from './item-files.ts';
 import { parallelScan } from './scan.ts';
 import { RecordSorter, SORT_KEY_BYTES, compareKeys } from './sorted-records.ts';
@@ -258,7 +257,7 @@ async function differingNames(client: Client, run: Storage, tableName: string, u
 
 async function getItem(client: Client, tableName: string, item: ItemJson, consistent: boolean) {
   const key = toItemValue({ [PRIMARY_KEY.partition]: item[PRIMARY_KEY.partition]!, [PRIMARY_KEY.sort]: item[PRIMARY_KEY.sort]! });
-  const out = await retry(() => client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: consistent })), { attempts: 10, retryable: isRetryable })
+  const out = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: consistent }))
     .catch((err: unknown) => { throw new UserError(`GetItem on ${tableName} failed: ${describeError(err)}`); });
   return out.Item;
 }
