@@ -13,6 +13,7 @@ import {
   EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, checkExtractFiles, manifestText, readExtractManifest,
   type ExtractFormat, type ExtractManifest, type FollowEntry, type PartEntry, type TableEntry,
 } from '../lib/manifest.ts';
+import { runPool } from '../lib/pool.ts';
 import { connect, describeTarget, redact, type PgClient } from '../lib/postgres.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
@@ -285,56 +286,53 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
   const tables = new Map(plan.tables.map((t) => [t.name, t]));
   const queue = [...units].sort((a, b) => b.bytes - a.bytes || (unitId(a) < unitId(b) ? -1 : 1));
   const copied: CopiedPart[] = [];
-  const clients = new Set<PgClient>();
+  // Each worker joins the snapshot on its first unit and keeps that connection until it takes no more.
+  const clients = new Map<number, PgClient>();
   // Rows are counted from COPY's newlines as they stream (a value may hold one): estimated until the part ends.
   // Parts are weighted by their estimated size, for an approximate % and ETA.
   const progress = new Progress(units.length, 0, { what: 'rows', unitName: 'parts', weights: new Map(units.map((u) => [unitName(u), u.bytes])) });
-  let failure: unknown;
 
-  const worker = async (): Promise<void> => {
-    let client: PgClient | undefined;
-    try {
-      while (failure === undefined && queue.length > 0) {
-        const unit = queue.shift()!;
-        const label = unitName(unit);
-        if (!client) {
-          client = await joinSnapshot(options.databaseUrl, plan.snapshot_id).catch((err) => { throw joinFailure(plan, err); });
-          clients.add(client);
-        }
-        const table = tables.get(unit.table)!;
-        // Its own errors name the table and say what to do; a lost connection gets the table's name.
-        await lockForCopy(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
-        const started = Date.now();
-        progress.start(label);
-        debug(`${label}: COPY of ${table.columns.length} column(s) in snapshot ${plan.snapshot_id}`);
-        let part: PartEntry;
-        try {
-          part = await copyTable(client, table, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
-        } catch (err) {
-          throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
-        }
-        progress.finish(label, part.rows);
-        const took = (Date.now() - started) / 1000;
-        const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} gzip`];
-        if (part.parquet && part.parquet.key !== part.key) stored.push(`${formatBytes(part.parquet.bytes)} Parquet`);
-        options.log(`${label}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${stored.join(' + ')} in ${took.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(took, 0.001))}/s)`);
-        copied.push({ unit, part, seconds: took });
-      }
-    } catch (err) {
-      if (failure === undefined) {
-        failure = err;
-        // Stop the other workers' COPYs: the run has failed and will publish no manifest.
-        for (const other of clients) if (other !== client) other.end().catch(() => {});
-      }
-    } finally {
-      if (client) {
-        clients.delete(client);
-        await client.end().catch(() => {});
-      }
+  const copyUnit = async (unit: CopyUnit, worker: number): Promise<void> => {
+    const label = unitName(unit);
+    let client = clients.get(worker);
+    if (!client) {
+      client = await joinSnapshot(options.databaseUrl, plan.snapshot_id).catch((err) => { throw joinFailure(plan, err); });
+      clients.set(worker, client);
     }
+    const table = tables.get(unit.table)!;
+    // Its own errors name the table and say what to do; a lost connection gets the table's name.
+    await lockForCopy(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
+    const started = Date.now();
+    progress.start(label);
+    debug(`${label}: COPY of ${table.columns.length} column(s) in snapshot ${plan.snapshot_id}`);
+    let part: PartEntry;
+    try {
+      part = await copyTable(client, table, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
+    } catch (err) {
+      throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
+    }
+    progress.finish(label, part.rows);
+    const took = (Date.now() - started) / 1000;
+    const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} gzip`];
+    if (part.parquet && part.parquet.key !== part.key) stored.push(`${formatBytes(part.parquet.bytes)} Parquet`);
+    options.log(`${label}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${stored.join(' + ')} in ${took.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(took, 0.001))}/s)`);
+    copied.push({ unit, part, seconds: took });
   };
-  await Promise.all(Array.from({ length: Math.min(options.concurrency, units.length) }, worker));
-  if (failure !== undefined) throw failure;
+  await runPool(queue, options.concurrency, async (unit, { worker, signal }) => {
+    try {
+      await copyUnit(unit, worker);
+    } catch (err) {
+      // The first failure stops the other workers' COPYs: the run has failed and will publish no manifest.
+      if (!signal.aborted) for (const [other, client] of clients) if (other !== worker) client.end().catch(() => {});
+      throw err;
+    }
+  }, {
+    onWorkerDone: async (worker) => {
+      const client = clients.get(worker);
+      clients.delete(worker);
+      await client?.end().catch(() => {});
+    },
+  });
   return copied.sort((a, b) => (unitId(a.unit) < unitId(b.unit) ? -1 : 1));
 }
 

@@ -5,6 +5,7 @@ import { S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { UserError } from './errors.ts';
+import { awsRetryStrategy, type AwsRetryPolicy } from './retry.ts';
 
 // The SDK warns on every client that Node 20 support ends; this tool targets Node 20
 // and keeps stderr for its own one-line messages.
@@ -27,6 +28,39 @@ export function isLoopbackEndpoint(url: string | undefined): boolean {
     return false;
   }
   return host === 'localhost' || host.endsWith('.localhost') || /^127(\.\d{1,3}){3}$/.test(host) || host === '[::1]';
+}
+
+// One retry layer: the SDK's retry step, running lib/retry's strategy, is the
+// only place a failed AWS call is tried again (no retry() around a send), so
+// the attempts a result reports ($metadata.attempts) are all there were. The
+// SDK's step, not `maxAttempts: 1` and retry() around each call, because only
+// it sees every request: lib-storage's Upload sends its parts itself, and a
+// call with a streamed body must not be resent (the step knows to stop).
+//
+// Patience no shorter than before, when the SDK's StandardRetryStrategy
+// (8 attempts; waits up to min(20 s, base·2ⁿ), base 1 s when throttled, else
+// 25 ms for DynamoDB and 50 ms for S3) ran under retry() (base 50 ms, cap 5 s)
+// with 15 attempts per BatchWriteItem batch and 10 per Scan/Query/GetItem page.
+// Longest total wait before giving up, throttled: a batch 41.35 + 15 × 71 =
+// 1,106 s; a page 16.35 + 10 × 71 = 726 s; any other call 71 s. Otherwise
+// (5xx, resets, timeouts): a batch 41.35 + 15 × 3.175 = 89 s, S3 6.35 s.
+// retry.test.ts recomputes these against the policies below.
+
+/** DynamoDB: throttled up to 31 + 54 × 20 = 1,111 s of waits; otherwise 25.55 + 4 × 20 = 105.55 s. */
+export const DYNAMODB_RETRY: AwsRetryPolicy = {
+  throttling: { attempts: 60, baseMs: 1_000, capMs: 20_000 },
+  transient: { attempts: 14, baseMs: 50, capMs: 20_000 },
+};
+
+/** S3 and CloudWatch Logs: the SDK's own patience at 8 attempts (71 s throttled, 6.35 s otherwise). */
+export const S3_RETRY: AwsRetryPolicy = {
+  throttling: { attempts: 8, baseMs: 1_000, capMs: 20_000 },
+  transient: { attempts: 8, baseMs: 50, capMs: 20_000 },
+};
+
+/** Client settings that make `policy` the client's only retrying (maxAttempts only labels each request's attempt header). */
+function retrySettings(policy: AwsRetryPolicy) {
+  return { retryStrategy: awsRetryStrategy(policy), maxAttempts: Math.max(policy.throttling.attempts, policy.transient.attempts) };
 }
 
 const regions = new WeakMap<NodeJS.ProcessEnv, Promise<string>>();
@@ -58,7 +92,7 @@ export function awsRegion(env: NodeJS.ProcessEnv = process.env): Promise<string>
   return region;
 }
 
-export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
+export function s3Client(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPolicy = S3_RETRY): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3;
   const local = isLoopbackEndpoint(endpoint);
   return new S3Client({
@@ -69,7 +103,7 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env): S3Client {
     forcePathStyle: local || env.AWS_S3_FORCE_PATH_STYLE === 'true',
     // Local servers would otherwise store aws-chunked framing inside streamed objects.
     ...(local ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
-    maxAttempts: 8,
+    ...retrySettings(retry),
   });
 }
 
@@ -99,13 +133,13 @@ export function s3Encryption(env: NodeJS.ProcessEnv = process.env): S3Encryption
   return { ServerSideEncryption: (algorithm ?? 'aws:kms') as ServerSideEncryption, ...(keyId ? { SSEKMSKeyId: keyId } : {}) };
 }
 
-export function dynamoClient(env: NodeJS.ProcessEnv = process.env): DynamoDBClient {
+export function dynamoClient(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPolicy = DYNAMODB_RETRY): DynamoDBClient {
   const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
   return new DynamoDBClient({
     region: () => awsRegion(env),
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
-    maxAttempts: 8,
+    ...retrySettings(retry),
   });
 }
 
@@ -115,6 +149,6 @@ export function cloudWatchLogsClient(env: NodeJS.ProcessEnv = process.env): Clou
     region: () => awsRegion(env),
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
-    maxAttempts: 8,
+    ...retrySettings(S3_RETRY),
   });
 }

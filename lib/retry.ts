@@ -2,6 +2,12 @@
 // Blog, "Exponential Backoff And Jitter"): attempt n waits a random time in
 // [0, min(cap, base·2ⁿ)], so many workers throttled together spread out again
 // instead of retrying in lockstep.
+//
+// It is also the one retry layer of every AWS call: awsRetryStrategy plugs
+// this backoff into the SDK's retry step (lib/aws.ts), and nothing retries a
+// failed call again above it, so an attempt the SDK reports is the only
+// attempt there was.
+import { debug } from './log.ts';
 
 export interface BackoffOptions {
   /** First delay bound, ms. */
@@ -43,4 +49,51 @@ export async function retry<T>(work: (attempt: number) => Promise<T>, options: R
       await (options.sleep ?? sleep)(delay);
     }
   }
+}
+
+/** How many attempts, and how far apart, before giving up. */
+export interface RetryPolicy extends BackoffOptions {
+  /** Attempts in all, the first included. */
+  attempts: number;
+}
+
+/** How the SDK classifies a failed attempt (its retry middleware does, from the error's name, code and HTTP status). */
+export type AwsErrorType = 'THROTTLING' | 'TRANSIENT' | 'SERVER_ERROR' | 'CLIENT_ERROR';
+
+/** One policy for throttling (the service asked to slow down), one for the rest worth retrying (5xx, resets, timeouts). */
+export interface AwsRetryPolicy {
+  throttling: RetryPolicy;
+  transient: RetryPolicy;
+}
+
+/** A retry token as the SDK's retry middleware reads it: which retry this is, and how long to wait before it. */
+interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number }
+
+/**
+ * The SDK's retry strategy (its RetryStrategyV2 interface), with `policy` and
+ * this file's backoff: a client error (4xx other than throttling, an abort) is
+ * never retried. Unlike the SDK's own strategy it keeps no retry quota shared
+ * by the client, which would end every worker's retries early under the
+ * sustained throttling a load at full concurrency meets.
+ */
+export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) {
+  const token = (count: number, delayMs: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs });
+  return {
+    acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0),
+    refreshRetryTokenForRetry: async (previous: AwsRetryToken, info: { errorType: AwsErrorType; error?: { name?: string } }): Promise<AwsRetryToken> => {
+      const rule = info.errorType === 'THROTTLING' ? policy.throttling : info.errorType === 'CLIENT_ERROR' ? undefined : policy.transient;
+      const retries = previous.getRetryCount();
+      if (!rule || retries + 1 >= rule.attempts) throw new Error('no retry left');
+      const delayMs = backoffDelay(retries, { ...rule, ...(random ? { random } : {}) });
+      debug(`AWS call attempt ${retries + 1} failed (${info.error?.name ?? info.errorType}); retrying in ${delayMs} ms`);
+      return token(retries + 1, delayMs);
+    },
+    recordSuccess: (_token: AwsRetryToken): void => {},
+  };
+}
+
+/** The attempts an AWS call made, its retries included: the SDK's count on its result or error (1 when it has none). */
+export function attemptsOf(resultOrError: unknown): number {
+  const attempts = (resultOrError as { $metadata?: { attempts?: number } } | undefined)?.$metadata?.attempts;
+  return typeof attempts === 'number' && attempts > 0 ? attempts : 1;
 }

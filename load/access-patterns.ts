@@ -8,10 +8,9 @@ import { QueryCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-
 import type pg from 'pg';
 import { UserError } from '../lib/errors.ts';
 import { sha256Hex } from '../lib/meter.ts';
-import { retry } from '../lib/retry.ts';
 import { rejectsFileKey } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
-import { describeError, isRetryable } from './dynamo-errors.ts';
+import { describeError } from './dynamo-errors.ts';
 import { TTL_ATTRIBUTE } from './table-spec.ts';
 import type { Check } from './verify-items.ts';
 
@@ -58,12 +57,13 @@ async function queryIds(client: Client, tableName: string, input: Omit<QueryComm
   const ids: string[] = [];
   let start: QueryCommandInput['ExclusiveStartKey'];
   do {
-    const page = await retry(() => client.send(new QueryCommand({
+    // Retried in the SDK's retry step only (lib/aws.ts).
+    const page = await client.send(new QueryCommand({
       ...input, TableName: tableName,
       ProjectionExpression: '#data.#id',
       ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#data': 'data', '#id': id },
       ...(start ? { ExclusiveStartKey: start } : {}),
-    })), { attempts: 10, retryable: isRetryable }).catch((err: unknown) => {
+    })).catch((err: unknown) => {
       throw new UserError(`Query on ${tableName} failed: ${describeError(err)}`);
     });
     for (const item of page.Items ?? []) ids.push(item.data?.M?.[id]?.S ?? '(no id)');

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { BATCH_WRITE_BYTES, BATCH_WRITE_LIMIT, batches } from './batch-write.ts';
-import { describeError, isRetryable } from './dynamo-errors.ts';
+import { describeError } from './dynamo-errors.ts';
 
 async function* from<T>(values: T[]): AsyncGenerator<T> { yield* values; }
 async function collect<T>(source: AsyncIterable<T[]>): Promise<T[][]> {
@@ -20,8 +20,7 @@ test('batches hold at most 25 requests and at most 4 MB of request bytes; a larg
   for (const b of cut) t.true(b.length === 1 || b.reduce((n, x) => n + x, 0) <= BATCH_WRITE_BYTES);
 });
 
-test('an HTTP 413 is not retried and is named as a request too large', (t) => {
+test('an HTTP 413 is named as a request too large', (t) => {
   const err = Object.assign(new Error('UnknownError'), { name: 'Unknown', $metadata: { httpStatusCode: 413 } });
-  t.false(isRetryable(err));
   t.regex(describeError(err), /too large \(HTTP 413/);
 });

@@ -1,13 +1,16 @@
 // BatchWriteItem with bounded concurrency: 25 requests per call (DynamoDB's
 // limit), `concurrency` calls in flight. UnprocessedItems (what DynamoDB did
 // not write, typically under throttling) are resent, alone, after a backoff
-// with jitter; throttling errors are retried the same way. An item counts as
-// written once, when a response no longer lists it as unprocessed.
+// with jitter. Errors (throttling, 5xx, resets) are retried only in the SDK's
+// retry step (lib/aws.ts), whose attempts each call reports and the stats
+// count. An item counts as written once, when a response no longer lists it as
+// unprocessed.
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { debug } from '../lib/log.ts';
-import { retry, type BackoffOptions } from '../lib/retry.ts';
-import { describeError, isRetryable } from './dynamo-errors.ts';
+import { runPool } from '../lib/pool.ts';
+import { attemptsOf, retry, type BackoffOptions } from '../lib/retry.ts';
+import { describeError } from './dynamo-errors.ts';
 
 export const BATCH_WRITE_LIMIT = 25;
 /**
@@ -25,7 +28,7 @@ export interface BatchWriteOptions extends BackoffOptions {
   client: Pick<DynamoDBClient, 'send'>;
   tableName: string;
   concurrency: number;
-  /** Attempts per batch before giving up (each resend of unprocessed items counts). */
+  /** Calls per batch before giving up on items left unprocessed (the first one included). */
   attempts?: number;
   sleep?: (ms: number) => Promise<void>;
   /** Called after each call DynamoDB answered, with the running totals. */
@@ -35,11 +38,11 @@ export interface BatchWriteOptions extends BackoffOptions {
 export interface BatchWriteStats {
   /** Write requests DynamoDB confirmed (puts and deletes). */
   written: number;
-  /** BatchWriteItem calls made. */
+  /** BatchWriteItem attempts made: every request sent, the SDK's retries included. */
   calls: number;
   /** Items sent again because a response listed them as unprocessed. */
   unprocessed_resent: number;
-  /** Calls retried after a throttling or transient error. */
+  /** Attempts that failed with a throttling or transient error and were retried (by the SDK's retry step). */
   error_retries: number;
 }
 
@@ -79,11 +82,18 @@ export async function* batches<T>(
 export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: BatchWriteOptions): Promise<BatchWriteStats> {
   const stats: BatchWriteStats = { written: 0, calls: 0, unprocessed_resent: 0, error_retries: 0 };
   const attempts = options.attempts ?? 15;
+  const countAttempts = (resultOrError: unknown) => {
+    const made = attemptsOf(resultOrError);
+    stats.calls += made;
+    stats.error_retries += made - 1;
+  };
   const writeOne = async (batch: WriteRequest[]): Promise<void> => {
     let pending = batch;
     await retry(async () => {
-      stats.calls++;
-      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } }));
+      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } })).then(
+        (result) => { countAttempts(result); return result; },
+        (err: unknown) => { countAttempts(err); throw err; },
+      );
       const left = out.UnprocessedItems?.[options.tableName] ?? [];
       stats.written += pending.length - left.length;
       options.onProgress?.(stats);
@@ -95,10 +105,9 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     }, {
       ...options,
       attempts,
-      retryable: (err) => err instanceof Unprocessed || isRetryable(err),
+      retryable: (err) => err instanceof Unprocessed,
       onRetry: (err, attempt, delayMs) => {
-        if (!(err instanceof Unprocessed)) stats.error_retries++;
-        debug(`${options.tableName}: BatchWriteItem attempt ${attempt + 1} ${err instanceof Unprocessed ? `left ${err.requests.length} item(s) unprocessed` : `failed (${describeError(err)})`}; retrying in ${delayMs} ms`);
+        debug(`${options.tableName}: BatchWriteItem call ${attempt + 1} left ${(err as Unprocessed).requests.length} item(s) unprocessed; resending in ${delayMs} ms`);
       },
     }).catch((err: unknown) => {
       if (err instanceof Unprocessed) {
@@ -108,32 +117,8 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     });
   };
 
-  // Workers share one iterator; an async generator queues concurrent next() calls.
-  const source = unwrap(batches(requests, BATCH_WRITE_LIMIT, (w) => w.bytes))[Symbol.asyncIterator]();
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined) {
-      let next: IteratorResult<WriteRequest[]>;
-      try {
-        next = await source.next();
-      } catch (err) {
-        failure ??= err;
-        return;
-      }
-      if (next.done) return;
-      try {
-        await writeOne(next.value);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, options.concurrency) }, worker));
-  if (failure !== undefined) {
-    // Close the item files being read.
-    await source.return?.(undefined).catch(() => {});
-    throw failure;
-  }
+  // A failure closes the item files being read (the pool ends the source).
+  await runPool(unwrap(batches(requests, BATCH_WRITE_LIMIT, (w) => w.bytes)), options.concurrency, writeOne);
   return stats;
 }
 

@@ -1,20 +1,5 @@
-// Which DynamoDB errors are worth another attempt, and how to name one in a message.
-
-const RETRYABLE = new Set([
-  'ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded',
-  'InternalServerError', 'ServiceUnavailable', 'LimitExceededException', 'TimeoutError',
-  'ECONNRESET', 'EPIPE', 'ETIMEDOUT',
-]);
-
-export function isRetryable(err: unknown): boolean {
-  const e = err as { name?: string; code?: string; $retryable?: unknown; $metadata?: { httpStatusCode?: number } };
-  // 413: the request is too large and will be as large next time.
-  if (e.$metadata?.httpStatusCode === 413) return false;
-  if (e.$retryable) return true;
-  if (RETRYABLE.has(e.name ?? '') || RETRYABLE.has(e.code ?? '')) return true;
-  const status = e.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 500;
-}
+// Which DynamoDB errors the load handles itself, and how to name one in a message.
+// (Which are worth another attempt: the SDK's classification, lib/retry.ts awsRetryStrategy.)
 
 /** An endpoint without the operation (DynamoDB Local has no PITR, no tagging). */
 export function isUnsupported(err: unknown): boolean {

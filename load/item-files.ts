@@ -6,6 +6,7 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { textLines } from '../lib/lines.ts';
 import { requireCurrentTransform } from '../lib/freshness.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
+import { runPool } from '../lib/pool.ts';
 import type { Storage } from '../lib/storage.ts';
 import {
   TRANSFORM_MANIFEST_KEY, readTransformManifest, type ItemPart, type TransformManifest, type TransformTable,
@@ -76,14 +77,9 @@ export async function* readPartItems(run: Storage, table: string, part: ItemPart
  */
 export async function checkItemFiles(run: Storage, tables: TransformTable[], concurrency: number): Promise<void> {
   const parts = tables.flatMap((t) => t.parts.map((part) => ({ table: t.name, part })));
-  let next = 0;
-  const worker = async () => {
-    while (next < parts.length) {
-      const { table, part } = parts[next++]!;
-      for await (const _item of readPartItems(run, table, part)) { /* read through: readPartItems checks as it ends */ }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, parts.length)) }, worker));
+  await runPool(parts, concurrency, async ({ table, part }) => {
+    for await (const _item of readPartItems(run, table, part)) { /* read through: readPartItems checks as it ends */ }
+  });
 }
 
 /** `PK\0SK`: the identity of an item in the table. */

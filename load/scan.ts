@@ -1,11 +1,11 @@
 // A parallel Scan: `segments` workers each read one segment of the table
-// (DynamoDB splits the key space), pages retried on throttling. A shard of a
-// sharded verify reads only its share of the segments (`segments` as a list).
+// (DynamoDB splits the key space), pages retried on throttling (in the SDK's
+// retry step, lib/aws.ts). A shard of a sharded verify reads only its share of
+// the segments (`segments` as a list).
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
-import { retry } from '../lib/retry.ts';
 import type { ItemValue } from './attribute-json.ts';
-import { describeError, isRetryable } from './dynamo-errors.ts';
+import { describeError } from './dynamo-errors.ts';
 
 export interface ScanOptions {
   client: Pick<DynamoDBClient, 'send'>;
@@ -28,14 +28,14 @@ export async function parallelScan(options: ScanOptions): Promise<{ scanned: num
   const segment = async (index: number) => {
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await retry(() => options.client.send(new ScanCommand({
+      const page = await options.client.send(new ScanCommand({
         ...options.input,
         TableName: options.tableName,
         Segment: index,
         TotalSegments: total,
         ConsistentRead: options.consistentRead ?? true,
         ...(start ? { ExclusiveStartKey: start as ScanCommandInput['ExclusiveStartKey'] } : {}),
-      })), { attempts: 10, retryable: isRetryable }).catch((err: unknown) => {
+      })).catch((err: unknown) => {
         throw new UserError(`cannot scan ${options.tableName}: ${describeError(err)}`);
       });
       scanned += page.ScannedCount ?? 0;

@@ -10,11 +10,11 @@
 import { hash } from 'node:crypto';
 import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
-import { retry } from '../lib/retry.ts';
+import { runPool } from '../lib/pool.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
 import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
-import { describeError, isRetryable } from './dynamo-errors.ts';
+import { describeError } from './dynamo-errors.ts';
 import { parseItemLine, readPartItems, readPartLines } from './item-files.ts';
 import { parallelScan } from './scan.ts';
 import { RecordSorter, SORT_KEY_BYTES, compareKeys } from './sorted-records.ts';
@@ -113,22 +113,17 @@ export async function scanTableSide(
  */
 export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter, ttlOn: boolean): Promise<void> {
   const now = ttlOn ? Date.now() / 1000 : -Infinity;
-  let next = 0;
-  const worker = async () => {
-    while (next < unitIndexes.length) {
-      const index = unitIndexes[next++]!;
-      const unit = units[index]!;
-      for await (const f of readPartItems(run, unit.table, unit.part)) {
-        const { buffer, at } = sorter.slot();
-        keyHashBytes(f.item).copy(buffer, at, 0, HASH_BYTES);
-        bodyHashBytes(f.item).copy(buffer, at + HASH_BYTES, 0, HASH_BYTES);
-        buffer.writeUInt32BE(index, at + 2 * HASH_BYTES);
-        buffer.writeUInt32BE(f.line, at + 2 * HASH_BYTES + 4);
-        buffer.writeUInt8(isExpired(f.item, now) ? 1 : 0, at + 2 * HASH_BYTES + 8);
-      }
+  await runPool(unitIndexes, concurrency, async (index) => {
+    const unit = units[index]!;
+    for await (const f of readPartItems(run, unit.table, unit.part)) {
+      const { buffer, at } = sorter.slot();
+      keyHashBytes(f.item).copy(buffer, at, 0, HASH_BYTES);
+      bodyHashBytes(f.item).copy(buffer, at + HASH_BYTES, 0, HASH_BYTES);
+      buffer.writeUInt32BE(index, at + 2 * HASH_BYTES);
+      buffer.writeUInt32BE(f.line, at + 2 * HASH_BYTES + 4);
+      buffer.writeUInt8(isExpired(f.item, now) ? 1 : 0, at + 2 * HASH_BYTES + 8);
     }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(concurrency, unitIndexes.length)) }, worker));
+  });
 }
 
 /** DynamoDB's TTL rule: an item whose `ttl` (epoch seconds) is before now may be deleted. */
@@ -262,7 +257,7 @@ async function differingNames(client: Client, run: Storage, tableName: string, u
 
 async function getItem(client: Client, tableName: string, item: ItemJson, consistent: boolean) {
   const key = toItemValue({ [PRIMARY_KEY.partition]: item[PRIMARY_KEY.partition]!, [PRIMARY_KEY.sort]: item[PRIMARY_KEY.sort]! });
-  const out = await retry(() => client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: consistent })), { attempts: 10, retryable: isRetryable })
+  const out = await client.send(new GetItemCommand({ TableName: tableName, Key: key, ConsistentRead: consistent }))
     .catch((err: unknown) => { throw new UserError(`GetItem on ${tableName} failed: ${describeError(err)}`); });
   return out.Item;
 }

@@ -6,7 +6,7 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  BatchWriteItemCommand, DynamoDBClient, ScanCommand, type WriteRequest,
+  DynamoDBClient, ScanCommand, type BatchWriteItemCommandInput, type BatchWriteItemCommandOutput, type WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import pg from 'pg';
 import { runExtract } from '../extract/extract.ts';
@@ -78,34 +78,41 @@ test('batch mode under injected throttling writes every item exactly once and th
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-load-test-'));
   const manifest = await fixtureRun(store);
   const tableName = randomName('load_');
-  const real = dynamoClient();
+  // The client's own retry strategy, with waits of 0 ms: a throttled call is retried in the SDK's retry step, as in a real load.
+  const throttling = dynamoClient(process.env, { throttling: { attempts: 8, baseMs: 0 }, transient: { attempts: 8, baseMs: 0 } });
+  t.teardown(() => throttling.destroy());
   const writes = new Map<string, number>();
   let batchCalls = 0;
   let throttled = 0;
   let heldBack = 0;
-  // Every fourth BatchWriteItem call is throttled outright; every other one writes
-  // only the first half of its batch and returns the rest as UnprocessedItems.
-  const throttling = {
-    send: async (command: unknown) => {
-      if (!(command instanceof BatchWriteItemCommand)) return real.send(command as never);
-      if (++batchCalls % 4 === 0) {
-        throttled++;
-        throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
-      }
-      const [table, requests] = Object.entries(command.input.RequestItems!)[0]!;
-      const keep = requests.slice(0, Math.ceil(requests.length / 2));
-      const back: WriteRequest[] = requests.slice(keep.length);
-      heldBack += back.length;
-      const out = await real.send(new BatchWriteItemCommand({ RequestItems: { [table]: keep } }));
-      const unprocessed = out.UnprocessedItems?.[table] ?? [];
-      for (const r of keep) {
-        if (unprocessed.includes(r)) continue;
-        const key = itemKey(r.PutRequest!.Item as Record<string, { S?: string }>);
-        writes.set(key, (writes.get(key) ?? 0) + 1);
-      }
-      return { UnprocessedItems: unprocessed.length + back.length > 0 ? { [table]: [...unprocessed, ...back] } : {}, $metadata: {} };
-    },
-  } as unknown as DynamoDBClient;
+  // Every fourth BatchWriteItem request is throttled outright (below the retry step, so it is
+  // retried like a real one); every call writes only the first half of its batch and returns
+  // the rest as UnprocessedItems.
+  throttling.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName === 'BatchWriteItemCommand' && ++batchCalls % 4 === 0) {
+      throttled++;
+      throw Object.assign(new Error('Rate of requests exceeds the allowed throughput'), { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } });
+    }
+    return next(args);
+  }, { step: 'finalizeRequest', priority: 'low', name: 'injectThrottling' });
+  throttling.middlewareStack.add((next, context) => async (args) => {
+    if (context.commandName !== 'BatchWriteItemCommand') return next(args);
+    const input = args.input as BatchWriteItemCommandInput;
+    const [table, requests] = Object.entries(input.RequestItems!)[0]!;
+    const keep = requests.slice(0, Math.ceil(requests.length / 2));
+    const back: WriteRequest[] = requests.slice(keep.length);
+    heldBack += back.length;
+    const result = await next({ ...args, input: { ...input, RequestItems: { [table]: keep } } });
+    const output = result.output as BatchWriteItemCommandOutput;
+    const unprocessed = output.UnprocessedItems?.[table] ?? [];
+    for (const r of keep) {
+      if (unprocessed.includes(r)) continue;
+      const key = itemKey(r.PutRequest!.Item as Record<string, { S?: string }>);
+      writes.set(key, (writes.get(key) ?? 0) + 1);
+    }
+    output.UnprocessedItems = unprocessed.length + back.length > 0 ? { [table]: [...unprocessed, ...back] } : {};
+    return result;
+  }, { step: 'initialize', name: 'holdBackHalf' });
 
   const report = await runLoad(batchOptions(store, tableName, { dynamo: throttling, sleep: noWait }));
   t.true(throttled > 0 && heldBack > 0, 'throttling was injected');

@@ -13,6 +13,7 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
 import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
+import { runPool } from '../lib/pool.ts';
 import { rejectsFileKey, tableSegment } from '../lib/run-layout.ts';
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -128,7 +129,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }) : undefined;
   const joins = new JoinCache(run, extract, workers);
   try {
-    await pool(pending, options.concurrency, async (unit) => {
+    await runPool(pending, options.concurrency, async (unit) => {
       const name = `${unit.plan.table.name}/${partName(unit.index)}`;
       const onProgress = (rows: number, bytes: number) => progress.update(name, rows, bytes);
       // Join indexes are read once here, not once per worker.
@@ -158,7 +159,7 @@ async function verifyInputs(run: Storage, units: Unit[], plans: Plan[], concurre
       for (const part of joined.table.parts) parts.set(part.key, { table: joined.table.name, part });
     }
   }
-  await pool([...parts.values()], concurrency, async ({ table, part }) => {
+  await runPool([...parts.values()], concurrency, async ({ table, part }) => {
     const meter = new Meter();
     try {
       await pipeline(await run.get(part.key), meter, new Writable({ write: (_chunk, _encoding, done) => done() }));
@@ -303,21 +304,4 @@ async function itemKeyAt(run: Storage, key: string, line: number): Promise<{ PK:
     text = lines[lines.length - 1]!;
   }
   throw new Error(`${key} has no line ${line}`);
-}
-
-async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promise<void>): Promise<void> {
-  const queue = [...items];
-  let failure: unknown;
-  const worker = async () => {
-    while (failure === undefined && queue.length > 0) {
-      const item = queue.shift()!;
-      try {
-        await work(item);
-      } catch (err) {
-        failure ??= err;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, items.length) }, worker));
-  if (failure !== undefined) throw failure;
 }

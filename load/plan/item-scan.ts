@@ -10,6 +10,7 @@
 // (`{"Item":{"PK":{"S":…`, the order transform writes), which is where the
 // time goes on a large run.
 import { UserError } from '../../lib/errors.ts';
+import { runPool } from '../../lib/pool.ts';
 import type { Storage } from '../../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../../lib/transform-manifest.ts';
 import type { ItemJson } from '../attribute-json.ts';
@@ -85,14 +86,7 @@ export async function scanItems(run: Storage, tables: TransformTable[], options:
   };
 
   const units = tables.flatMap((table, t) => table.parts.map((part) => ({ scan: scans[t]!, part })));
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < units.length) {
-      const { scan, part } = units[next++]!;
-      await scanPart(run, part, options.fraction, scan, onItem);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency ?? 4, units.length)) }, worker));
+  await runPool(units, options.concurrency ?? 4, ({ scan, part }) => scanPart(run, part, options.fraction, scan, onItem));
   return { fraction: options.fraction, tables: scans, collections, indexKeys };
 }
 

@@ -1,0 +1,67 @@
+import test from 'ava';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
+import { DYNAMODB_RETRY, S3_RETRY, dynamoClient } from './aws.ts';
+import { attemptsOf, backoffDelay, type RetryPolicy } from './retry.ts';
+
+/** The longest total wait of a policy before it gives up: every backoff at its bound. */
+const longest = (policy: RetryPolicy) => Array.from({ length: policy.attempts - 1 }, (_, n) => backoffDelay(n, { ...policy, random: () => 1 })).reduce((a, b) => a + b, 0);
+
+test('one retry layer is at least as patient as the two stacked before it', (t) => {
+  // Before: the SDK's StandardRetryStrategy at maxAttempts 8 (base 1 s throttled; else 25 ms DynamoDB, 50 ms S3; cap 20 s)
+  // under retry() with base 50 ms, cap 5 s: 15 attempts per BatchWriteItem batch, 10 per Scan/Query/GetItem page.
+  const sdk = (baseMs: number) => longest({ attempts: 8, baseMs, capMs: 20_000 });
+  const outer = (attempts: number) => longest({ attempts, baseMs: 50, capMs: 5_000 });
+  t.is(sdk(1_000), 71_000);
+  t.is(outer(15) + 15 * sdk(1_000), 1_106_350);
+  t.true(longest(DYNAMODB_RETRY.throttling) >= outer(15) + 15 * sdk(1_000), 'a throttled batch');
+  t.true(longest(DYNAMODB_RETRY.throttling) >= outer(10) + 10 * sdk(1_000), 'a throttled page');
+  t.true(longest(DYNAMODB_RETRY.transient) >= outer(15) + 15 * sdk(25), 'a batch meeting 5xx or resets');
+  t.true(longest(S3_RETRY.throttling) >= sdk(1_000));
+  t.true(longest(S3_RETRY.transient) >= sdk(50));
+});
+
+/** A DynamoDB endpoint that answers each request with the next of `answers` (then 200 with no tables). */
+async function endpoint(t: { teardown: (f: () => void) => void }, answers: ('throttle' | 'too-large' | 'reset' | '500')[]) {
+  let requests = 0;
+  const server = http.createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      const answer = answers[requests++];
+      if (answer === 'reset') return req.socket.destroy();
+      const [status, body] = answer === 'throttle' ? [400, { __type: 'com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException', message: 'slow down' }]
+        : answer === 'too-large' ? [413, { __type: 'RequestEntityTooLarge', message: 'too large' }]
+          : answer === '500' ? [500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'oops' }]
+            : [200, { TableNames: [] }];
+      res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0' }).end(JSON.stringify(body));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => server.close());
+  const env = { AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
+  // Waits of 0 ms: the same strategy and attempt counts, without the time.
+  const client = dynamoClient(env, { throttling: { attempts: 4, baseMs: 0 }, transient: { attempts: 4, baseMs: 0 } });
+  t.teardown(() => client.destroy());
+  return { client, requests: () => requests };
+}
+
+test('throttling, 5xx and connection resets are retried by the client, and the result counts every attempt', async (t) => {
+  const { client, requests } = await endpoint(t, ['throttle', '500', 'reset']);
+  const out = await client.send(new ListTablesCommand({}));
+  t.is(requests(), 4);
+  t.is(attemptsOf(out), 4);
+});
+
+test('a client error (HTTP 413) is not retried; attempts run out at the policy, and the error counts them', async (t) => {
+  const tooLarge = await endpoint(t, ['too-large']);
+  const refused = await t.throwsAsync(tooLarge.client.send(new ListTablesCommand({})));
+  t.is(tooLarge.requests(), 1);
+  t.is(attemptsOf(refused), 1);
+
+  const throttled = await endpoint(t, ['throttle', 'throttle', 'throttle', 'throttle', 'throttle']);
+  const err = await t.throwsAsync(throttled.client.send(new ListTablesCommand({})));
+  t.is(err?.name, 'ProvisionedThroughputExceededException');
+  t.is(throttled.requests(), 4);
+  t.is(attemptsOf(err), 4);
+});
