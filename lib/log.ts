@@ -27,6 +27,14 @@ export function debug(message: string): void {
   progressLine.redraw();
 }
 
+/** The running CLI's stage (runCli sets it), for lines written below a stage's own logger. */
+let cliStage = 'pg2ddb';
+
+/** A line a person waiting should see, from code that has no stage logger of its own (lib/retry). */
+export function notice(message: string): void {
+  logger(cliStage)(message);
+}
+
 export function logger(stage: string, stream: NodeJS.WriteStream = process.stderr): Logger {
   return (message) => {
     progressLine.clear();
@@ -176,6 +184,7 @@ export function exitOnInterrupt(stage: string, kept: () => string): void {
 
 /** Runs a CLI's main function: UserErrors print as one line, anything else with its stack. */
 export async function runCli(stage: string, main: () => Promise<number | void>): Promise<void> {
+  cliStage = stage;
   // A reader that closed the pipe (`| head -1`, `| true`) wants no more output: the
   // stage still finishes and records its work, without a stack trace for the write.
   process.stdout.on('error', (err: NodeJS.ErrnoException) => {

@@ -7,7 +7,10 @@
 // this backoff into the SDK's retry step (lib/aws.ts), and nothing retries a
 // failed call again above it, so an attempt the SDK reports is the only
 // attempt there was.
-import { debug } from './log.ts';
+import { debug, notice } from './log.ts';
+
+/** Consecutive failures of one call, other than throttling, after which each retry is said without --verbose. */
+const NOTICE_AFTER_FAILURES = 3;
 
 export interface BackoffOptions {
   /** First delay bound, ms. */
@@ -66,6 +69,17 @@ export interface AwsRetryPolicy {
   transient: RetryPolicy;
 }
 
+/** A failed attempt as the SDK's retry middleware describes it. */
+interface AwsFailure { errorType: AwsErrorType; error?: { name?: string; code?: string; $metadata?: { httpStatusCode?: number } } }
+
+/** What failed, in a word: the network error's code (ECONNREFUSED), else the HTTP status and error name. */
+function failure(info: AwsFailure): string {
+  const { error } = info;
+  if (error?.code) return error.code;
+  const status = error?.$metadata?.httpStatusCode;
+  return [status ? `HTTP ${status}` : undefined, error?.name && error.name !== 'Error' ? error.name : undefined].filter(Boolean).join(' ') || info.errorType;
+}
+
 /** A retry token as the SDK's retry middleware reads it: which retry this is, and how long to wait before it. */
 interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number }
 
@@ -80,12 +94,16 @@ export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) 
   const token = (count: number, delayMs: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs });
   return {
     acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0),
-    refreshRetryTokenForRetry: async (previous: AwsRetryToken, info: { errorType: AwsErrorType; error?: { name?: string } }): Promise<AwsRetryToken> => {
+    refreshRetryTokenForRetry: async (previous: AwsRetryToken, info: AwsFailure): Promise<AwsRetryToken> => {
       const rule = info.errorType === 'THROTTLING' ? policy.throttling : info.errorType === 'CLIENT_ERROR' ? undefined : policy.transient;
       const retries = previous.getRetryCount();
       if (!rule || retries + 1 >= rule.attempts) throw new Error('no retry left');
       const delayMs = backoffDelay(retries, { ...rule, ...(random ? { random } : {}) });
-      debug(`AWS call attempt ${retries + 1} failed (${info.error?.name ?? info.errorType}); retrying in ${delayMs} ms`);
+      const what = `AWS call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
+      // Throttling is expected under load and counted in the summaries; an endpoint that keeps
+      // failing otherwise (refused, resets, 5xx) can take minutes to give up: say so while waiting.
+      if (info.errorType !== 'THROTTLING' && retries + 1 >= NOTICE_AFTER_FAILURES) notice(what);
+      else debug(what);
       return token(retries + 1, delayMs);
     },
     recordSuccess: (_token: AwsRetryToken): void => {},
