@@ -119,7 +119,7 @@ const lines = [
   '|---|---:|---:|---:|---:|---:|',
   ...Object.keys(sides).map((name) => {
     const s = m(name);
-    return `| ${name} | ${round(s.wall)} | ${round(s.wall / floor.wall, 3)} | ${round(s.cpu)} | ${round(s.cpu / csvGb)} | ${round(s.rss, 0)} |`;
+    return `| ${name.replace(/\|/g, '\\|')} | ${round(s.wall)} | ${round(s.wall / floor.wall, 3)} | ${round(s.cpu)} | ${round(s.cpu / csvGb)} | ${round(s.rss, 0)} |`;
   }),
   ...Object.entries(inProcess).map(([name, seconds]) => `| ${name}, in process (snapshot to manifest) | ${round(median(seconds))} | ${round(median(seconds) / floor.wall, 3)} | | | |`),
   '',
