@@ -51,7 +51,7 @@ await runCli('extract', async () => {
       choices: ['gzip', 'zstd', 'none'] as const,
       default: (process.env.COMPRESSION || 'gzip') as Compression,
       defaultDescription: '$COMPRESSION or gzip',
-      describe: 'CSV parts: gzip (.csv.gz), zstd (.csv.zst, needs the zstd program; about a third of gzip -1\'s CPU) or none (.csv)',
+      describe: 'CSV parts: gzip (.csv.gz), zstd (.csv.zst, needs the zstd program; under half of gzip -1\'s CPU) or none (.csv)',
     })
     .option('format', {
       choices: ['csv', 'parquet', 'both'] as const,
