@@ -19,7 +19,7 @@ STAGE_NODE := node --enable-source-maps
 FLAT_HEAP := --max-old-space-size=$$(c=$${CONCURRENCY:-4}; [[ $$c =~ ^[0-9]+$$ ]] || c=4; echo $$((96 + 8 * c)))
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench bench-parquet-writers clean
+.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench bench-extract bench-parquet-writers clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end (LIVE=1: from a replication slot, then catchup and cutover)"
@@ -40,6 +40,7 @@ help:
 	@echo "make aws-probe  ImportTable's edge cases on a real account next to the local endpoint's expectations (STORE=s3://…; costs cents)"
 	@echo "make test-faults every fault, hostile-input and secrets case on a private stack, as a table"
 	@echo "make bench      measure every stage against its baseline (SCALE=1 ≈ 1 GB of CSV)"
+	@echo "make bench-extract  extract vs raw COPY and psql | gzip/zstd (SCALE, ROUNDS)"
 	@echo "make bench-parquet-writers  our Parquet writer against the maintained JavaScript writers (ROWS=n)"
 	@echo "make dumps      regenerate fixtures/dumps/ and fixtures/hostile/dumps/ from the fixture databases"
 	@echo "make golden     regenerate fixtures/golden/ and fixtures/hostile/golden/ from the dumps"
@@ -157,6 +158,11 @@ golden: install
 # Benchmarks (not part of make test): SCALE=1 ≈ 1M processing_jobs rows; BENCH_4X=0 skips the 4× memory run.
 bench: up
 	$(NODE) bench/bench.ts
+
+# Extract against the server's raw COPY floor and psql | gzip -1 / zstd -1, same parts and concurrency, median of 3
+# (bench/extract-floor-results.md); SCALE=n, ROUNDS=n.
+bench-extract: up
+	$(NODE) bench/extract-floor.ts
 
 # Our Parquet writer against hyparquet-writer, @dsnp/parquetjs and parquet-wasm on the README's contract (no stack needed;
 # the candidates are installed outside the repo, see the top of bench/parquet-writers.ts); ROWS=n (default 100000).

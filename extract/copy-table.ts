@@ -1,11 +1,13 @@
-// Copies one table, inside the run's snapshot, to one gzip object:
-// COPY (SELECT … ORDER BY …) TO STDOUT → count + sha256 of the raw text → gzip → storage.
+// Copies one table, inside the run's snapshot, to one compressed object:
+// COPY (SELECT … ORDER BY …) TO STDOUT → count + sha256 of the raw text → gzip|zstd|none → storage.
+// gzip runs on zlib's thread pool and zstd in its own process, so the main
+// thread only moves buffers: the COPY is read as fast as the server sends it.
 // With `--format parquet|both` the same COPY text also (or only) becomes a
 // Parquet object beside it (extract/parquet-part.ts).
 import { Writable } from 'node:stream';
-import { createGzip } from 'node:zlib';
 import { pipeline } from 'node:stream/promises';
 import { to as copyTo } from 'pg-copy-streams';
+import { compressionSuffix, compressor, type Compression } from '../lib/compression.ts';
 import { Meter } from '../lib/meter.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { extractPartKey } from '../lib/run-layout.ts';
@@ -46,11 +48,11 @@ export async function copyTable(
   table: CatalogTable,
   part: { index: number; range: KeyRange },
   run: Storage,
-  gzipLevel: number,
+  compression: { compression: Compression; level: number },
   onProgress: (approxRows: number, rawBytes: number) => void,
   format: ExtractFormat = 'csv',
 ): Promise<PartEntry> {
-  const key = extractPartKey(table.name, part.index);
+  const key = extractPartKey(table.name, part.index, `csv${compressionSuffix(compression.compression)}`);
   const parquetKey = extractPartKey(table.name, part.index, 'parquet');
   let lines = 0;
   const raw = new Meter((chunk) => {
@@ -60,14 +62,14 @@ export async function copyTable(
     onProgress(Math.max(lines - 1, 0), raw.bytes);
   });
   const copy = client.query(copyTo(copySql(table, part.range)));
-  const gzip = format === 'parquet' ? undefined : createGzip({ level: gzipLevel });
+  const packed = format === 'parquet' ? undefined : compressor(compression.compression, compression.level);
   const parquet = format === 'csv' ? undefined : new ParquetEncoder(table.columns, parquetSettings());
   // Parquet alone: the COPY text, once converted, goes nowhere.
-  const sink = gzip ?? new Writable({ write: (_chunk, _encoding, done) => done() });
+  const sink = packed ?? new Writable({ write: (_chunk, _encoding, done) => done() });
   const reading = pipeline([copy, raw, ...(parquet ? [parquet] : []), sink]);
   const [read, csvStored, parquetStored] = await Promise.allSettled([
     reading,
-    gzip ? run.put(key, gzip) : undefined,
+    packed ? run.put(key, packed) : undefined,
     parquet ? run.put(parquetKey, parquet.parquet) : undefined,
   ]);
   const storeFailure = [csvStored, parquetStored].find((s) => s.status === 'rejected');
@@ -78,7 +80,7 @@ export async function copyTable(
   const stored = (s: PromiseSettledResult<PutResult | undefined>) => (s as PromiseFulfilledResult<PutResult | undefined>).value;
   const parquetFile: ParquetFile | undefined = parquet && { key: parquetKey, ...stored(parquetStored)!, row_groups: parquet.rowGroups };
   // The part's own file is the CSV when there is one (readers of CSV runs see no change).
-  const own = gzip ? { key, ...stored(csvStored)! } : parquetFile!;
+  const own = packed ? { key, ...stored(csvStored)! } : parquetFile!;
   return {
     key: own.key, rows: copy.rowCount, raw_bytes: raw.bytes, raw_sha256: raw.sha256, bytes: own.bytes, sha256: own.sha256,
     ...(part.range.from || part.range.to ? { range: part.range } : {}),

@@ -6,6 +6,7 @@
 // share of the plan's parts and writes a fragment, and finalize turns the
 // fragments into the same manifest a single extract would have written.
 import { once } from 'node:events';
+import type { Compression } from '../lib/compression.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
@@ -39,6 +40,8 @@ export interface ExtractOptions {
   concurrency: number;
   schemas: string[];
   gzipLevel: number;
+  /** The CSV parts' compression: gzip (default), zstd or none. */
+  compression?: Compression;
   /** csv (default), parquet, or both from the same COPY. */
   format?: ExtractFormat;
   /** Split tables of more than this many (estimated) rows into primary-key ranges of about this size. */
@@ -247,7 +250,7 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
 }
 
 function manifestOptions(options: ExtractOptions): ExtractManifest['options'] {
-  return { format: options.format ?? 'csv', compression: 'gzip', gzip_level: options.gzipLevel, schemas: options.schemas };
+  return { format: options.format ?? 'csv', compression: options.compression ?? 'gzip', gzip_level: options.gzipLevel, schemas: options.schemas };
 }
 
 /** Resolves `--table` names against the catalog: user input never reaches SQL. */
@@ -307,13 +310,13 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
     debug(`${label}: COPY of ${table.columns.length} column(s) in snapshot ${plan.snapshot_id}`);
     let part: PartEntry;
     try {
-      part = await copyTable(client, table, unit, run, plan.options.gzip_level, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
+      part = await copyTable(client, table, unit, run, { compression: plan.options.compression, level: plan.options.gzip_level }, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
     } catch (err) {
       throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
     }
     progress.finish(label, part.rows);
     const took = (Date.now() - started) / 1000;
-    const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} gzip`];
+    const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} ${plan.options.compression}`];
     if (part.parquet && part.parquet.key !== part.key) stored.push(`${formatBytes(part.parquet.bytes)} Parquet`);
     options.log(`${label}: ${part.rows} rows, ${formatBytes(part.raw_bytes)} → ${stored.join(' + ')} in ${took.toFixed(1)} s (${formatBytes(part.raw_bytes / Math.max(took, 0.001))}/s)`);
     copied.push({ unit, part, seconds: took });

@@ -50,9 +50,17 @@ export function compressor(compression: Compression, level: number): Transform |
 export function decompress(source: Readable, key: string): Readable {
   const compression = compressionOf(key);
   if (compression === 'none') return source;
-  const stream = compression === 'gzip' ? createGunzip({ chunkSize: 64 * 1024 }) : zstdPipe(['-q', '-d', '-c']);
+  const stream = decompressor(compression);
   source.on('error', (err) => stream.destroy(err));
   return source.pipe(stream);
+}
+
+/** A stream that decompresses what is written to it, for a pipeline. */
+export function decompressor(compression: Compression): Transform | Duplex {
+  // 64 KiB chunks (4× zlib's default) keep the hops to zlib's thread pool few.
+  if (compression === 'gzip') return createGunzip({ chunkSize: 64 * 1024 });
+  if (compression === 'none') return new PassThrough();
+  return zstdPipe(['-q', '-d', '-c']);
 }
 
 /** The `zstd` program as a Duplex: writes go to its stdin, reads come from its stdout; a non-zero exit is an error. */

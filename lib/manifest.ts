@@ -1,5 +1,6 @@
 // The extract manifest: the catalog of a run (what pgcopydb keeps on disk so a
 // restart knows what is done). Declared once here; every stage imports it.
+import type { Compression } from './compression.ts';
 import type { Storage } from './storage.ts';
 import { UserError } from './errors.ts';
 
@@ -28,7 +29,7 @@ export interface PartEntry {
   /** The COPY text as PostgreSQL sent it (uncompressed). */
   raw_bytes: number;
   raw_sha256: string;
-  /** The object as stored (gzip). */
+  /** The object as stored (compressed as the manifest's options say; the key's suffix says it too). */
   bytes: number;
   sha256: string;
   /** Set when the table was split (`--split-rows`): primary-key values, from inclusive, to exclusive. */
@@ -81,8 +82,8 @@ export interface ExtractManifest {
   server: { version: string; version_num: number; encoding: string; collation: string };
   /** Session settings the COPY output depends on, as the server reported them. */
   settings: Record<string, string>;
-  /** `compression` and `gzip_level` are the CSV files' (Parquet pages say their own codec). */
-  options: { format: ExtractFormat; compression: 'gzip'; gzip_level: number; schemas: string[] };
+  /** `compression` and `gzip_level` are the CSV files' (Parquet pages say their own codec); zstd's level is 1 when gzip_level is 0. */
+  options: { format: ExtractFormat; compression: Compression; gzip_level: number; schemas: string[] };
   /**
    * Relations of the selected schemas whose rows are not in the run, and why:
    * a partition whose root is in another schema, an inheritance child in
