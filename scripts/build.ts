@@ -63,7 +63,9 @@ async function transformHashes(root: string, mappers: string[]): Promise<BuildIn
   const hashOf = (source: string) => {
     const file = outputFiles.find((f) => path.relative(root, f.path) === path.join('hashed', source.replace(/\.ts$/, '.js')));
     if (!file) throw new Error(`build: no bundle of ${source}`);
-    return sha256Hex(file.text);
+    // esbuild names each module by its path from the package root (a comment, a module-wrapper key); through a
+    // symlinked or hoisted node_modules that path climbs out of the package, so differs by checkout: from node_modules/ on.
+    return sha256Hex(file.text.replace(/(?:\.\.\/)+(?:[^"'\s/]+\/)*?node_modules\//g, 'node_modules/'));
   };
   return {
     code_version: hashOf(WORKER_SOURCE),

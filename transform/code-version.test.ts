@@ -10,9 +10,10 @@ import { sourceCodeVersion, transformCodeVersion, type BuildInfo } from './code-
 import { loadMappers } from './registry.ts';
 
 /** A copy of the package's sources (node_modules linked), to edit and build without touching the repository. */
-async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
+async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void }, under = ''): Promise<string> {
+  const temp = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
+  t.teardown(() => rm(temp, { recursive: true, force: true }));
+  const root = path.join(temp, under);
   for (const entry of ['package.json', 'lib', 'extract', 'transform', 'load', 'catchup', 'scripts/has-shards.ts']) {
     await cp(path.join(PACKAGE_ROOT, entry), path.join(root, entry), { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
   }
@@ -48,6 +49,7 @@ test('from the build, the code version is the bundled worker code: the same for 
   t.regex(written.mappers['users.ts'] ?? '', /^[0-9a-f]{64}$/);
   const { files: _, ...hashes } = first;
   t.deepEqual(await buildDist(root), first, 'an unchanged build');
+  t.deepEqual(await buildDist(await copyOfSources(t, 'another/checkout')), first, 'another checkout, elsewhere');
   // The build runs without tsx, and finds the package from its chunks.
   const version = execFileSync(process.execPath, [path.join(root, 'dist/transform/cli.js'), '--version'], { encoding: 'utf8' });
   t.is(version.trim(), (JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string }).version);
