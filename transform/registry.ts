@@ -24,7 +24,10 @@ export interface LoadedMapper {
 
 export async function loadMappers(dir = MAPPERS_DIR): Promise<Map<string, LoadedMapper>> {
   const ext = FROM_BUILD ? '.js' : '.ts';
-  const files = (await readdir(dir)).filter((f) => f.endsWith(ext) && !f.endsWith(`.test${ext}`)).sort();
+  // From the build, the mappers it made: dist/ keeps a removed mapper's file a minute for runs still on the last build.
+  const files = FROM_BUILD && dir === MAPPERS_DIR
+    ? Object.keys(buildInfo().mappers).map((f) => f.replace(/\.ts$/, ext))
+    : (await readdir(dir)).filter((f) => f.endsWith(ext) && !f.endsWith(`.test${ext}`)).sort();
   const mappers = new Map<string, LoadedMapper>();
   for (const built of files) {
     const full = path.join(dir, built);
