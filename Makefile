@@ -51,7 +51,8 @@ node_modules/.installed: package-lock.json
 	@touch $@
 
 # The build again when a source of it changed (build.json is written last, so a failed build reruns).
-BUILD_SOURCES := $(shell find lib extract transform load catchup -name '*.ts' ! -name '*.test.ts') scripts/build.ts scripts/has-shards.ts package.json
+# The folders too: a removed or renamed file (mv keeps its time) changes only its folder's time.
+BUILD_SOURCES := $(shell find lib/ extract/ transform/ load/ catchup/ \( -type d -o -name '*.ts' ! -name '*.test.ts' \)) scripts/build.ts scripts/has-shards.ts package.json
 dist/build.json: node_modules/.installed $(BUILD_SOURCES)
 	@npm run --silent build >&2
 

@@ -2,9 +2,9 @@
 // the mappers, bundled once to JavaScript in dist/ (ESM, node20, source maps
 // naming the .ts lines, without the sources),
 // so make, bin/pg2ddb and the image run no TypeScript loader and no bundler.
-// Also writes dist/build.json with the transform code version: the sha256 of
-// the bundled code transform units run (transform/code-version.ts).
-import { build, type Metafile } from 'esbuild';
+// Also writes dist/build.json with the transform code version and each
+// mapper's hash (transform/code-version.ts).
+import { build } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,11 +29,10 @@ export async function buildDist(root: string): Promise<BuildInfo & { files: numb
     absWorkingDir: root,
     entryPoints: [...CLI_ENTRIES, WORKER_SOURCE, ...mappers],
     outbase: '.', outdir: 'dist', chunkNames: 'chunks/[name]-[hash]',
-    sourcemap: true, sourcesContent: false, metafile: true, write: false,
+    sourcemap: true, sourcesContent: false, write: false,
   });
   const outputs = new Map(result.outputFiles.map((f) => [path.relative(root, f.path), f.contents]));
-  const out = (source: string) => path.posix.join('dist', source.replace(/\.ts$/, '.js'));
-  const info: BuildInfo = { code_version: codeVersion(result.metafile, outputs, out(WORKER_SOURCE), mappers.map(out)) };
+  const info = await transformHashes(root, mappers);
 
   // Each file written aside and renamed, build.json last: a process starting meanwhile reads whole files.
   // Chunk names carry their content hash, so a run still on the previous build keeps finding its chunks.
@@ -48,24 +47,30 @@ export async function buildDist(root: string): Promise<BuildInfo & { files: numb
 }
 
 /**
- * sha256 of every output the worker or a mapper loads, following imports, the
- * mapper files themselves aside (each mapper's hash covers its own file): the
- * code that decides a unit's bytes, as built, its packages included.
+ * The code version and each mapper's hash, from the worker and each mapper
+ * bundled on their own, unsplit: each text is the code it runs, packages
+ * included, and nothing else. Not dist/'s chunks: how esbuild splits them
+ * follows every entry (another stage importing a module the worker uses moves
+ * it into another chunk) and their names hash their source maps (a comment
+ * renames them, and so changes every file importing them), which would redo
+ * units the change cannot alter.
  */
-function codeVersion(meta: Metafile, outputs: Map<string, Uint8Array>, worker: string, mapperOutputs: string[]): string {
-  const reached = new Set<string>();
-  const visit = (file: string) => {
-    if (reached.has(file)) return;
-    const output = meta.outputs[file];
-    if (!output) throw new Error(`build: ${file} is not among esbuild's outputs`);
-    reached.add(file);
-    for (const i of output.imports) if (!i.external) visit(i.path);
+async function transformHashes(root: string, mappers: string[]): Promise<BuildInfo> {
+  const { outputFiles } = await build({
+    ...BUNDLE_OPTIONS, splitting: false,
+    absWorkingDir: root, entryPoints: [WORKER_SOURCE, ...mappers], outbase: '.', outdir: 'hashed', write: false,
+  });
+  const hashOf = (source: string) => {
+    const file = outputFiles.find((f) => path.relative(root, f.path) === path.join('hashed', source.replace(/\.ts$/, '.js')));
+    if (!file) throw new Error(`build: no bundle of ${source}`);
+    // esbuild names each module by its path from the package root (a comment, a module-wrapper key); through a
+    // symlinked or hoisted node_modules that path climbs out of the package, so differs by checkout: from node_modules/ on.
+    return sha256Hex(file.text.replace(/(?:\.\.\/)+(?:[^"'\s/]+\/)*?node_modules\//g, 'node_modules/'));
   };
-  for (const file of [worker, ...mapperOutputs]) visit(file);
-  for (const file of mapperOutputs) reached.delete(file);
-  // A chunk's name carries a hash of its source map too, so a comment renames it: the names are taken out.
-  const unnamed = (f: string) => Buffer.from(outputs.get(f)!).toString('utf8').replace(/([\w.]+)-[A-Z0-9]{8}\.js\b/g, '$1.js');
-  return sha256Hex([...reached].map((f) => sha256Hex(unnamed(f))).sort().join('\n'));
+  return {
+    code_version: hashOf(WORKER_SOURCE),
+    mappers: Object.fromEntries(mappers.map((m) => [path.posix.basename(m), hashOf(m)])),
+  };
 }
 
 function writeAtomically(file: string, contents: Uint8Array | string): void {

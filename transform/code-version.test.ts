@@ -1,18 +1,19 @@
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { appendFile, cp, mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
+import { appendFile, cp, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { sha256Hex } from '../lib/meter.ts';
 import { PACKAGE_ROOT } from '../lib/runtime.ts';
 import { buildDist } from '../scripts/build.ts';
-import { sourceCodeVersion, transformCodeVersion } from './code-version.ts';
+import { sourceCodeVersion, transformCodeVersion, type BuildInfo } from './code-version.ts';
 import { loadMappers } from './registry.ts';
 
 /** A copy of the package's sources (node_modules linked), to edit and build without touching the repository. */
-async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
-  t.teardown(() => rm(root, { recursive: true, force: true }));
+async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void }, under = ''): Promise<string> {
+  const temp = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
+  t.teardown(() => rm(temp, { recursive: true, force: true }));
+  const root = path.join(temp, under);
   for (const entry of ['package.json', 'lib', 'extract', 'transform', 'load', 'catchup', 'scripts/has-shards.ts']) {
     await cp(path.join(PACKAGE_ROOT, entry), path.join(root, entry), { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
   }
@@ -43,17 +44,32 @@ test('from the build, the code version is the bundled worker code: the same for 
   const root = await copyOfSources(t);
   const first = await buildDist(root);
   t.regex(first.code_version, /^[0-9a-f]{64}$/);
-  t.deepEqual(JSON.parse(await readFile(path.join(root, 'dist/build.json'), 'utf8')), { code_version: first.code_version });
-  t.is((await buildDist(root)).code_version, first.code_version, 'an unchanged build');
+  const written = JSON.parse(await readFile(path.join(root, 'dist/build.json'), 'utf8')) as BuildInfo;
+  t.deepEqual(written, { code_version: first.code_version, mappers: first.mappers });
+  t.regex(written.mappers['users.ts'] ?? '', /^[0-9a-f]{64}$/);
+  const { files: _, ...hashes } = first;
+  t.deepEqual(await buildDist(root), first, 'an unchanged build');
+  t.deepEqual(await buildDist(await copyOfSources(t, 'another/checkout')), first, 'another checkout, elsewhere');
   // The build runs without tsx, and finds the package from its chunks.
   const version = execFileSync(process.execPath, [path.join(root, 'dist/transform/cli.js'), '--version'], { encoding: 'utf8' });
   t.is(version.trim(), (JSON.parse(await readFile(path.join(root, 'package.json'), 'utf8')) as { version: string }).version);
-  // Comments are not code: a bundle drops them, and the version stays; so does it for another stage's code or a
-  // mapper's (its own hash covers its file).
-  await appendFile(path.join(root, 'transform/item.ts'), '\n// only a comment\n');
-  await appendFile(path.join(root, 'load/cli.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "load";\n');
+  // Comments are not code: a bundle drops them, and the version and mapper hashes stay, even for lines that move
+  // every mapping of the source map (and so rename dist/'s chunks); so do they for another stage's code, even one now
+  // importing a module the worker runs (dist/'s chunks then split differently).
+  await prepend(path.join(root, 'transform/item.ts'), '// only a comment\n// on two lines\n');
+  await prepend(path.join(root, 'lib/meter.ts'), '// only a comment\n');
+  await prepend(path.join(root, 'load/cli.ts'), "import { CopyCsvParser } from '../lib/copy-csv.ts';\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= typeof CopyCsvParser;\n");
+  t.deepEqual({ ...await buildDist(root), files: 0 }, { ...hashes, files: 0 });
+  // A mapper's change is its own hash's alone.
   await appendFile(path.join(root, 'transform/mappers/users.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "users";\n');
-  t.is((await buildDist(root)).code_version, first.code_version);
+  const mapperEdited = await buildDist(root);
+  t.is(mapperEdited.code_version, first.code_version);
+  t.deepEqual({ ...mapperEdited.mappers, 'users.ts': '' }, { ...first.mappers, 'users.ts': '' });
+  t.not(mapperEdited.mappers['users.ts'], first.mappers['users.ts']);
   await appendFile(path.join(root, 'transform/item.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "changed";\n');
   t.not((await buildDist(root)).code_version, first.code_version, 'a change the worker runs');
 });
+
+async function prepend(file: string, text: string): Promise<void> {
+  await writeFile(file, text + await readFile(file, 'utf8'));
+}

@@ -1,9 +1,9 @@
 // The transform code version in every mapper hash, so in every unit's
 // fingerprint: a resumed run redoes the units whose bytes the code may now
 // write differently. Nobody bumps it by hand:
-// - from the build: the sha256 of the bundled code the units run (the worker
-//   and every chunk it or a mapper imports, the mappers' own files aside),
-//   written into dist/build.json by `npm run build` (scripts/build.ts);
+// - from the build: the sha256 of the worker bundled on its own, unsplit (the
+//   code the units run, packages included), written into dist/build.json by
+//   `npm run build` (scripts/build.ts) beside each mapper's bundle's sha256;
 // - from the sources: the sha256 of transform/ (its mappers aside) and lib/,
 //   read once at start-up.
 // Either way a mapper's own file goes into its hash only (registry.ts), so a
@@ -17,6 +17,8 @@ import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
 export interface BuildInfo {
   /** sha256 of the bundled transform code (see above). */
   code_version: string;
+  /** Mapper source name (`users.ts`) → sha256 of that mapper bundled on its own: what its hash covers. */
+  mappers: Record<string, string>;
 }
 
 /** Its name in dist/. */
@@ -28,16 +30,22 @@ const SOURCE_DIRS = ['transform', 'lib'];
 const MAPPERS_SOURCE_DIR = path.join('transform', 'mappers');
 
 let version: string | undefined;
+let info: BuildInfo | undefined;
 
 export function transformCodeVersion(): string {
-  version ??= FROM_BUILD ? buildCodeVersion() : sourceCodeVersion(PACKAGE_ROOT);
+  version ??= FROM_BUILD ? buildInfo().code_version : sourceCodeVersion(PACKAGE_ROOT);
   return version;
 }
 
-function buildCodeVersion(): string {
-  const info = JSON.parse(readFileSync(BUILD_INFO_FILE, 'utf8')) as Partial<BuildInfo>;
-  if (typeof info.code_version !== 'string') throw new Error(`${BUILD_INFO_FILE} has no code_version: rebuild with npm run build`);
-  return info.code_version;
+/** dist/build.json, read once: the build's code version and mapper hashes. */
+export function buildInfo(): BuildInfo {
+  if (info) return info;
+  const read = JSON.parse(readFileSync(BUILD_INFO_FILE, 'utf8')) as Partial<BuildInfo>;
+  if (typeof read.code_version !== 'string' || typeof read.mappers !== 'object' || read.mappers === null) {
+    throw new Error(`${BUILD_INFO_FILE} has no code_version or mappers: rebuild with npm run build`);
+  }
+  info = { code_version: read.code_version, mappers: read.mappers };
+  return info;
 }
 
 /** sha256 over the path and text of every non-test .ts file of SOURCE_DIRS under `root`, the mappers aside. */

@@ -17,6 +17,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../lib/meter.ts';
 import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
+import { buildInfo } from './code-version.ts';
 
 /** esbuild's options for the build and for the worker bundle made from the sources. */
 export const BUNDLE_OPTIONS = {
@@ -55,10 +56,11 @@ export function workerBundle(): WorkerBundle {
 
 function builtWorker(): WorkerBundle {
   const mappersDir = path.join(DIST_DIR, MAPPERS_SOURCE_DIR);
-  const files = readdirSync(mappersDir).filter((f) => f.endsWith('.js'));
+  // The mappers this build made (build.json), not every file in dist/: a removed one's stays a minute.
+  const files = Object.keys(buildInfo().mappers);
   return {
     entry: pathToFileURL(path.join(DIST_DIR, WORKER_SOURCE.replace(/\.ts$/, '.js'))),
-    mappers: new Map(files.map((f) => [f.replace(/\.js$/, '.ts'), pathToFileURL(path.join(mappersDir, f)).href])),
+    mappers: new Map(files.map((f) => [f, pathToFileURL(path.join(mappersDir, f.replace(/\.ts$/, '.js'))).href])),
   };
 }
 
