@@ -9,8 +9,8 @@
 // attempt there was.
 import { debug, notice } from './log.ts';
 
-/** Consecutive failures of one call, other than throttling, after which each retry is said without --verbose. */
-const NOTICE_AFTER_FAILURES = 3;
+/** Backoff one call has waited, other than for throttling, past which each further retry is said without --verbose. */
+const NOTICE_AFTER_WAITING_MS = 10_000;
 
 export interface BackoffOptions {
   /** First delay bound, ms. */
@@ -81,7 +81,7 @@ function failure(info: AwsFailure): string {
 }
 
 /** A retry token as the SDK's retry middleware reads it: which retry this is, and how long to wait before it. */
-interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number }
+interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number; waitedMs: number }
 
 /**
  * The SDK's retry strategy (its RetryStrategyV2 interface), with `policy` and
@@ -91,9 +91,9 @@ interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number }
  * sustained throttling a load at full concurrency meets.
  */
 export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) {
-  const token = (count: number, delayMs: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs });
+  const token = (count: number, delayMs: number, waitedMs: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs, waitedMs });
   return {
-    acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0),
+    acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0, 0),
     refreshRetryTokenForRetry: async (previous: AwsRetryToken, info: AwsFailure): Promise<AwsRetryToken> => {
       const rule = info.errorType === 'THROTTLING' ? policy.throttling : info.errorType === 'CLIENT_ERROR' ? undefined : policy.transient;
       const retries = previous.getRetryCount();
@@ -101,10 +101,12 @@ export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) 
       const delayMs = backoffDelay(retries, { ...rule, ...(random ? { random } : {}) });
       const what = `AWS call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
       // Throttling is expected under load and counted in the summaries; an endpoint that keeps
-      // failing otherwise (refused, resets, 5xx) can take minutes to give up: say so while waiting.
-      if (info.errorType !== 'THROTTLING' && retries + 1 >= NOTICE_AFTER_FAILURES) notice(what);
+      // failing otherwise (refused, resets, 5xx) can take DynamoDB's policy 1.5 min to give up:
+      // past 10 s of waiting, say so (S3's 6 s of patience stays one line on failure).
+      const waitedMs = previous.waitedMs + delayMs;
+      if (info.errorType !== 'THROTTLING' && waitedMs >= NOTICE_AFTER_WAITING_MS) notice(what);
       else debug(what);
-      return token(retries + 1, delayMs);
+      return token(retries + 1, delayMs, waitedMs);
     },
     recordSuccess: (_token: AwsRetryToken): void => {},
   };
