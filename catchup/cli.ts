@@ -6,7 +6,7 @@ import { UserError } from '../lib/errors.ts';
 import { exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { emitResult, jsonOption, makeCommand, seconds } from '../lib/output.ts';
-import { checkTableName } from '../load/table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
 import { runCatchup } from './catchup.ts';
 import { dropSlot } from './slot.ts';
 import { followNames } from '../extract/follow.ts';

@@ -12,7 +12,7 @@ import { retry } from '../lib/retry.ts';
 import { rejectsFileKey } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import { describeError, isRetryable } from './dynamo-errors.ts';
-import { TTL_ATTRIBUTE } from './table-spec.ts';
+import { TTL_ATTRIBUTE } from '../model/table.ts';
 import type { Check } from './verify-items.ts';
 
 export interface AccessPattern {

@@ -11,7 +11,7 @@
 import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
-import { checkTableName } from './table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
 
 export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
 export type Stage = (typeof STAGES)[number];

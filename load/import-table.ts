@@ -16,7 +16,7 @@ import { sleep as realSleep } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
-import { tableCreationParameters, type TableSettings } from './table-spec.ts';
+import { tableCreationParameters, type TableSettings } from '../model/table-spec.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 

@@ -4,7 +4,7 @@
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { retry } from '../lib/retry.ts';
-import type { ItemValue } from './attribute-json.ts';
+import type { ItemValue } from '../model/attribute-json.ts';
 import { describeError, isRetryable } from './dynamo-errors.ts';
 
 export interface ScanOptions {

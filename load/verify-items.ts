@@ -13,12 +13,12 @@ import { UserError } from '../lib/errors.ts';
 import { retry } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
-import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
+import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
 import { describeError, isRetryable } from './dynamo-errors.ts';
 import { parseItemLine, readPartItems, readPartLines } from './item-files.ts';
 import { parallelScan } from './scan.ts';
 import { RecordSorter, SORT_KEY_BYTES, compareKeys } from './sorted-records.ts';
-import { PRIMARY_KEY, TTL_ATTRIBUTE } from './table-spec.ts';
+import { PRIMARY_KEY, TTL_ATTRIBUTE } from '../model/table.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 

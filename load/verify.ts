@@ -19,7 +19,8 @@ import { requireLoadedFrom } from './loaded-tables.ts';
 import { serenyaAccessPatterns } from './serenya-access-patterns.ts';
 import { RecordSorter } from './sorted-records.ts';
 import { describeTable } from './table-settings.ts';
-import { TTL_ATTRIBUTE, checkTableName } from './table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
+import { TTL_ATTRIBUTE } from '../model/table.ts';
 import {
   RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
   type Check, type RunUnit, type TableSide,

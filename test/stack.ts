@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { tableCreationParameters } from '../load/table-spec.ts';
+import { tableCreationParameters } from '../model/table-spec.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { readEnvFile, type StackEnv } from '../scripts/stack/env-file.ts';

@@ -25,7 +25,7 @@ Units:    transform units [--shards n]     the shards k/n of a map over units an
 
 Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz (.json.zst, .json)
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
-<run>/transform/manifest.json last. One mapper per table lives in transform/mappers/.
+<run>/transform/manifest.json last. One mapper per table lives in model/entities/.
 Deterministic (same input ⇒ same bytes) and restartable: units already done are skipped.
 Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.
 A shard (AWS Batch array child, Step Functions map item, any machine) reads and writes only the

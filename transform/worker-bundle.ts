@@ -12,6 +12,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync }
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sha256Hex } from '../lib/meter.ts';
+import { ENTITIES_DIR, isEntityFile } from '../model/registry.ts';
 
 const TRANSFORM_DIR = fileURLToPath(new URL('.', import.meta.url));
 // Inside the repository, so what the bundle still requires at run time resolves from its node_modules.
@@ -24,10 +25,11 @@ export interface WorkerBundle {
   mappers: Map<string, string>;
 }
 
-export function workerBundle(): WorkerBundle {
-  const mapperFiles = readdirSync(path.join(TRANSFORM_DIR, 'mappers')).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'));
+/** `entities`: the model's entity directory (the registry's), whose files the workers import. */
+export function workerBundle(entities = ENTITIES_DIR): WorkerBundle {
+  const mapperFiles = readdirSync(entities).filter(isEntityFile);
   const entryPoints: Record<string, string> = { worker: path.join(TRANSFORM_DIR, 'worker.ts') };
-  for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(TRANSFORM_DIR, 'mappers', file);
+  for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(entities, file);
   const outdir = path.join(CACHE_DIR, 'out');
   const { outputFiles } = buildSync({
     entryPoints, outdir, bundle: true, splitting: true, format: 'esm', platform: 'node', target: 'node20',

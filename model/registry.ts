@@ -1,17 +1,18 @@
-// Finds the mappers: every file in transform/mappers/ default-exports one, so
-// adding a table is adding one file. A mapper's hash covers its own source and
+// Finds the entities (mappers): every file in model/entities/ default-exports
+// one, so adding a table is adding one file. A mapper's hash covers its own source and
 // the transform code version, so a changed mapper redoes only its table.
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { sha256Hex } from '../lib/meter.ts';
 import type { TableEntry } from '../lib/manifest.ts';
-import type { Mapper } from './mapper.ts';
+import type { Mapper } from './entity.ts';
 
 /** Bump when decoding or encoding changes what any mapper produces. */
 export const TRANSFORM_CODE_VERSION = 2;
 
-const MAPPERS_DIR = fileURLToPath(new URL('./mappers/', import.meta.url));
+/** The shipped model's entities (Serenya's). */
+export const ENTITIES_DIR = fileURLToPath(new URL('./entities/', import.meta.url));
 const COMPUTED_FILE = fileURLToPath(new URL('./computed.ts', import.meta.url));
 
 export interface LoadedMapper {
@@ -21,9 +22,19 @@ export interface LoadedMapper {
   file: string;
 }
 
-export async function loadMappers(dir = MAPPERS_DIR): Promise<Map<string, LoadedMapper>> {
+/** How messages name an entity directory: `model/entities/` for the shipped one. */
+export function entitiesLabel(dir = ENTITIES_DIR): string {
+  return dir === ENTITIES_DIR ? 'model/entities/' : dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+/** The entity files of `dir`, as the registry and the worker bundle both list them. */
+export function isEntityFile(file: string): boolean {
+  return file.endsWith('.ts') && !file.endsWith('.test.ts');
+}
+
+export async function loadMappers(dir = ENTITIES_DIR): Promise<Map<string, LoadedMapper>> {
   const shared = await readFile(COMPUTED_FILE, 'utf8');
-  const files = (await readdir(dir)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+  const files = (await readdir(dir)).filter(isEntityFile).sort();
   const mappers = new Map<string, LoadedMapper>();
   for (const file of files) {
     const full = path.join(dir, file);
