@@ -1,5 +1,5 @@
 // `import` mode: ImportTable creates a NEW table from `<run>/items/` (DYNAMODB_JSON,
-// GZIP), with TableCreationParameters from table-spec.ts. The ClientToken is
+// GZIP), with TableCreationParameters from model/table-spec.ts. The ClientToken is
 // derived from the transform manifest's hash, the table name and the attempt,
 // so a rerun of `make load` gets the same import back (DynamoDB keeps a token
 // for 8 hours) or finds it on the table, and watches it instead of starting

@@ -46,7 +46,7 @@ function keyHashBytes(item: ItemJson): Buffer {
   return hash('sha256', `${pk}\0${sk}`, 'buffer');
 }
 
-/** 16 bytes of sha256 of the item's canonical text: equal ⇔ DynamoDB holds equal items (attribute-json.ts). */
+/** 16 bytes of sha256 of the item's canonical text: equal ⇔ DynamoDB holds equal items (model/attribute-json.ts). */
 export function bodyHashBytes(item: ItemJson): Buffer {
   const text = canonicalValue({ M: item });
   // UTF-8 turns a lone surrogate into U+FFFD, which DynamoDB keeps apart: such a text is hashed as

@@ -46,7 +46,7 @@ export function freshBucketPrefix(): string {
   return `s3://${stackEnv().S3_BUCKET}/${randomName('t-')}`;
 }
 
-/** A DynamoDB table of its own for one test, as load creates it (load/table-spec.ts); deleted when the test ends. */
+/** A DynamoDB table of its own for one test, as load creates it (model/table-spec.ts); deleted when the test ends. */
 export async function freshDynamoTable(t: ExecutionContext, ddb: DynamoDBClient, prefix: string): Promise<string> {
   const TableName = randomName(prefix);
   await ddb.send(new CreateTableCommand(tableCreationParameters(TableName, {})));

@@ -1,4 +1,4 @@
-// Item sizes by DynamoDB's rules (transform/item-size.ts), per table: what a
+// Item sizes by DynamoDB's rules (model/item-size.ts), per table: what a
 // write costs (1 WRU per started KB), what a read costs (1 RRU per started
 // 4 KB) and how large items get. Sizes are kept as an exact histogram
 // (size → count): at most 400 KB distinct sizes, so memory stays bounded

@@ -9,4 +9,6 @@ export default defineMapper({
     GSI2: { pk: 'JOB#{job_id}', sk: 'USER#{user_id}' },
   },
   ttl: 'ttl_expires_at',
+  // Oldest first by GSI1SK; a job without created_at is not in the index.
+  accessPatterns: [{ name: 'jobs by status (GSI1)', index: 'GSI1' }],
 });

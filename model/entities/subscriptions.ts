@@ -9,4 +9,5 @@ export default defineMapper({
   indexes: {
     GSI1: { pk: 'SUBSCRIPTION_STATUS#{subscription_status}', sk: 'USER#{user_id}' },
   },
+  accessPatterns: [{ name: "a user's latest subscription (ScanIndexForward=false, Limit 1)", newestFirst: true, limit: 1 }],
 });

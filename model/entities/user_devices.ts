@@ -7,4 +7,5 @@ export default defineMapper({
   indexes: {
     GSI1: { pk: 'DEVICE#{id}', sk: 'USER#{user_id}' },
   },
+  accessPatterns: [{ name: "a user's devices" }],
 });

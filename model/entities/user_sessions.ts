@@ -8,4 +8,5 @@ export default defineMapper({
     GSI1: { pk: 'SESSION#{session_id}', sk: 'USER#{user_id}' },
   },
   ttl: 'expires_at',
+  accessPatterns: [{ name: 'session by session id (GSI1)', index: 'GSI1' }],
 });

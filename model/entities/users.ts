@@ -10,4 +10,8 @@ export default defineMapper({
     GSI2: { pk: 'USER_EXTERNAL#{auth_provider}#{external_id}', sk: 'PROFILE' },
   },
   computed: { email_hash: hashOr('email_hash', 'email') },
+  accessPatterns: [
+    { name: 'user by auth provider + external id (GSI2)', index: 'GSI2' },
+    { name: 'user by email hash (GSI1)', index: 'GSI1' },
+  ],
 });
