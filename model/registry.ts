@@ -1,10 +1,12 @@
 // Finds the entities (mappers): every file in model/entities/ default-exports
 // one, so adding a table is adding one file. A mapper's hash covers its own source and
 // the transform code version, so a changed mapper redoes only its table.
+import { statSync } from 'node:fs';
 import { readFile, readdir } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 import { sha256Hex } from '../lib/meter.ts';
+import { UserError } from '../lib/errors.ts';
 import type { TableEntry } from '../lib/manifest.ts';
 import type { Mapper } from './entity.ts';
 
@@ -21,6 +23,24 @@ export interface LoadedMapper {
   hash: string;
   file: string;
 }
+
+/** The CLIs' `--model dir` (MODEL=dir): a user's own entity directory, absolute; undefined keeps the shipped model. */
+export function modelDir(dir: string | undefined): string | undefined {
+  if (!dir) return undefined;
+  const full = path.resolve(dir);
+  if (!statSync(full, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UserError(`--model ${dir}: no such directory; give a directory of entity files (one per table, as model/entities/), or make scaffold MODEL=${dir} to start one`);
+  }
+  return full;
+}
+
+/** The `--model` option of the CLIs that map rows (transform, verify). */
+export const MODEL_OPTION = {
+  type: 'string',
+  default: process.env.MODEL || undefined,
+  defaultDescription: '$MODEL, else the shipped model (model/entities/)',
+  describe: 'A directory of entity files (one per table, as model/entities/) to use instead of the shipped model',
+} as const;
 
 /** How messages name an entity directory: `model/entities/` for the shipped one. */
 export function entitiesLabel(dir = ENTITIES_DIR): string {
