@@ -15,6 +15,7 @@ ENV NODE_ENV=production CI=true
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY tsconfig.json ./
+COPY model ./model
 COPY lib ./lib
 COPY extract ./extract
 COPY transform ./transform
