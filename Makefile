@@ -1,16 +1,17 @@
 # pg → DynamoDB: every stage is a CLI; this file only wires them up. Stage
 # recipes are silent (@) so `make report ARGS="--format json" | jq` reads JSON alone.
 # Variables (flags or environment): DATABASE_URL (or PG*), STORE, RUN, TABLE,
-# CONCURRENCY, SCALE; load adds DDB_TABLE and MODE. `make up` writes
+# CONCURRENCY, SCALE, MODEL (a directory of your own entities); load adds DDB_TABLE and MODE. `make up` writes
 # .local/env: `set -a; . .local/env; set +a` points a shell at the local stack.
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
-export STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT VERBOSE STORE_TIMEOUT FOLLOW LIVE COMPRESSION
+export MODEL STORE RUN TABLE CONCURRENCY SCALE DDB_TABLE MODE PG_URL STACK_DIR SPLIT_ROWS UNMAPPED SAMPLE STAGE SHARD SNAPSHOT FORMAT LOCK_WAIT_TIMEOUT VERBOSE STORE_TIMEOUT FOLLOW LIVE COMPRESSION
 
 # The stages run from the build (dist/, `npm run build`, which install runs); NODE runs the
 # development scripts (stack, golden, bench) from source through tsx.
 NODE := node --import tsx/esm
-STAGE_NODE := node --enable-source-maps
+# A model of one's own (MODEL=dir) is TypeScript the build has not seen: tsx loads it (Node 20 has no type stripping).
+STAGE_NODE := node --enable-source-maps $(if $(MODEL),--import tsx/esm)
 # verify and plan hold a fixed working set whatever the run's size (sorted runs on disk, one key budget);
 # a capped V8 heap keeps their RSS flat too, where V8 would let garbage grow it with the run
 # (plan: 202 → 340 MB peak RSS at 4× the data uncapped; with a 128 MB old space 191 → 201 MB). 128 MB at the
@@ -19,7 +20,7 @@ STAGE_NODE := node --enable-source-maps
 FLAT_HEAP := --max-old-space-size=$$(c=$${CONCURRENCY:-4}; [[ $$c =~ ^[0-9]+$$ ]] || c=4; echo $$((96 + 8 * c)))
 STACK := $(NODE) scripts/stack.ts
 
-.PHONY: help install tools up down stack-status status extract snapshot finalize transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench bench-extract bench-parquet-writers clean
+.PHONY: help install tools up down stack-status status extract snapshot finalize scaffold transform load verify catchup cutover plan report iam-policy aws-probe test test-faults typecheck demo dumps golden bench bench-extract bench-parquet-writers clean
 
 help:
 	@echo "make demo       install, boot the local stack, run the pipeline end to end (LIVE=1: from a replication slot, then catchup and cutover)"
@@ -27,7 +28,8 @@ help:
 	@echo "make up | down  start / stop the local stack (writes .local/env; SCALE=n for bench data; make stack-status)"
 	@echo "make status     where \$$RUN stands: per table, extract / transform / load / verify done, stale, missing or failed, and the next command"
 	@echo "make extract    COPY every table to \$$STORE/\$$RUN/extract/ (TABLE=t for one table; FORMAT=csv|parquet|both; FOLLOW=1 for a live source)"
-	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table; FORMAT=parquet reads a both extract's Parquet)"
+	@echo "make transform  turn \$$STORE/\$$RUN/extract/ into DynamoDB JSON items (TABLE=t for one table; FORMAT=parquet reads a both extract's Parquet; MODEL=dir: your own entities)"
+	@echo "make scaffold   write a starting entity file per source table into MODEL=dir (generic keys, every column typed), to edit into your own model"
 	@echo "make snapshot   sharded extract: hold one snapshot and write its plan until Ctrl-C (then SHARD=i/n make extract | transform)"
 	@echo "make finalize   sharded run: merge the shards' fragments (STAGE=extract|transform|verify, default each as found)"
 	@echo "make load       put \$$STORE/\$$RUN/items/ into DynamoDB table \$$DDB_TABLE (MODE=import|batch; TABLE=t upserts one table, ARGS=--prune)"
@@ -52,7 +54,7 @@ node_modules/.installed: package-lock.json
 
 # The build again when a source of it changed (build.json is written last, so a failed build reruns).
 # The folders too: a removed or renamed file (mv keeps its time) changes only its folder's time.
-BUILD_SOURCES := $(shell find lib/ extract/ transform/ load/ catchup/ \( -type d -o -name '*.ts' ! -name '*.test.ts' \)) scripts/build.ts scripts/has-shards.ts package.json
+BUILD_SOURCES := $(shell find lib/ model/ extract/ transform/ load/ catchup/ \( -type d -o -name '*.ts' ! -name '*.test.ts' \)) scripts/build.ts scripts/has-shards.ts package.json
 dist/build.json: node_modules/.installed $(BUILD_SOURCES)
 	@npm run --silent build >&2
 
@@ -118,6 +120,10 @@ clean: down
 
 transform: install
 	@$(STAGE_NODE) dist/transform/cli.js $(ARGS)
+
+# A model of your own: one entity file per table of the source (DATABASE_URL or PG*) into MODEL=dir.
+scaffold: install
+	@$(NODE) scripts/scaffold.ts
 
 load: install
 	@$(STAGE_NODE) dist/load/cli.js $(ARGS)

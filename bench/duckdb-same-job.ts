@@ -30,8 +30,9 @@ import { checkCompression, compressionOf, compressionSuffix, type Compression } 
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
-import type { Mapper } from '../transform/mapper.ts';
-import { loadMappers } from '../transform/registry.ts';
+import type { Mapper } from '../model/entity.ts';
+import { loadMappers } from '../model/registry.ts';
+import { INDEXES, PRIMARY_KEY } from '../model/table.ts';
 import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
 
 export const SAME_JOB_TABLES = ['processing_jobs', 'processing_job_events', 'audit_events', 'chat_messages'];
@@ -110,13 +111,13 @@ export function sameJobSql(extract: ExtractManifest, mapper: Mapper, dir: string
     extra.push(`${q(`j_${joinName}`)}.v AS ${q(`join_${joinName}`)}`);
   }
   const computed: Record<string, string> = {
-    // transform/computed.ts's orElse and yearMonth, as audit_events uses them.
+    // model/computed.ts's orElse and yearMonth, as audit_events uses them.
     audit_user: `CASE WHEN coalesce(s.user_id_hash, '') = '' THEN 'ANONYMOUS' ELSE s.user_id_hash END`,
     event_month: `CASE WHEN regexp_matches(s.event_timestamp, '^\\d{4}-\\d\\d') THEN substr(s.event_timestamp, 1, 7) END`,
   };
   const value = (n: string) => (mapper.joins?.[n] ? q(`join_${n}`) : mapper.computed?.[n] ? computed[n] ?? (() => { throw new Error(`computed ${n}`); })() : `s.${q(n)}`);
   const keys: string[] = [];
-  const pairs = [['PK', 'SK', mapper.key], ['GSI1PK', 'GSI1SK', mapper.gsi1], ['GSI2PK', 'GSI2SK', mapper.gsi2]] as const;
+  const pairs = [[PRIMARY_KEY.partition, PRIMARY_KEY.sort, mapper.key] as const, ...INDEXES.map((i) => [i.partition, i.sort, mapper.indexes?.[i.name]] as const)];
   for (const [pk, sk, t] of pairs) if (t) keys.push(`${keySql(t.pk, value)} AS ${pk}`, `${keySql(t.sk, value)} AS ${sk}`);
   const members = table.columns.map((c) => `${json(c.name)} || ':' || ${attributeSql(c, `s.${q(c.name)}`)}`);
   const keyMember = (pk: string, sk: string) => `CASE WHEN ${pk} IS NOT NULL AND ${sk} IS NOT NULL THEN '"${pk}":{"S":' || to_json(${pk}) || '},"${sk}":{"S":' || to_json(${sk}) || '}' END`;

@@ -31,6 +31,8 @@ export interface CatchupOptions {
   /** Loop until the oldest unapplied change is at most this many seconds old (0: until none is pending). */
   untilLagSeconds?: number;
   batchMessages?: number;
+  /** The model's entity directory the run was transformed with (default: the shipped model/entities/). */
+  entities?: string;
   log: Logger;
 }
 
@@ -48,20 +50,20 @@ export interface CatchupSummary {
 }
 
 /** The run's follow entry and its mapping plans, refused with the reason when the run cannot be caught up. */
-export async function readFollowedRun(run: Storage, runId: string) {
+export async function readFollowedRun(run: Storage, runId: string, entities?: string) {
   const extract = await readExtractManifest(run, { checkFiles: false });
   if (!extract) throw new UserError(`no extract manifest in ${run.uri}: catchup follows a run extracted with FOLLOW=1`);
   if (!extract.follow) throw new UserError(`run ${runId} was not extracted with FOLLOW=1, so no replication slot holds its changes: extract FOLLOW=1 into a new RUN`);
   const transform = await readTransformManifest(run);
   if (!transform) throw new UserError(`no transform manifest in ${run.uri}: transform and load run ${runId} before catching it up`);
   if (transform.options.drop_expired) throw new UserError(`run ${runId} was transformed with --drop-expired, which catchup cannot repeat (expiry depends on each run's instant): transform it without`);
-  return { extract, transform, follow: extract.follow as FollowEntry, plans: await planTables(extract, transform.options.unmapped) };
+  return { extract, transform, follow: extract.follow as FollowEntry, plans: await planTables(extract, transform.options.unmapped, entities) };
 }
 
 export async function runCatchup(options: CatchupOptions): Promise<CatchupSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
-  const { follow, plans, transform } = await readFollowedRun(run, options.run);
+  const { follow, plans, transform } = await readFollowedRun(run, options.run, options.entities);
   // Changes go on top of the run's items: into a table the run was not (yet, or wholly) loaded into, they would be
   // confirmed and lost to the real table, or overwritten by the rest of the load with the snapshot's older items.
   await requireLoadedFrom(run, options.run, options.tableName, transform.tables.filter((t) => t.mapping !== 'skip'), 'catchup');

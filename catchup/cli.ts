@@ -1,4 +1,5 @@
 // `catchup`: parses arguments and runs catchup.ts (or drops the run's slot).
+import { MODEL_OPTION, modelDir } from '../model/registry.ts';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkRunId, commonOptions, parseCli, runStorage } from '../lib/config.ts';
@@ -6,7 +7,7 @@ import { UserError } from '../lib/errors.ts';
 import { exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { emitResult, jsonOption, makeCommand, seconds } from '../lib/output.ts';
-import { checkTableName } from '../load/table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
 import { runCatchup } from './catchup.ts';
 import { dropSlot } from './slot.ts';
 import { followNames } from '../extract/follow.ts';
@@ -26,6 +27,7 @@ and the WAL the slot keeps on the source (a warning past CATCHUP_WARN_RETAINED_M
 
 await runCli('catchup', async () => {
   const args = await parseCli(jsonOption(commonOptions(yargs(hideBin(process.argv)).usage(usage)))
+    .option('model', MODEL_OPTION)
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table the run was loaded into' })
     .option('until-lag', { type: 'number', describe: 'Repeat until the oldest unapplied change is at most this many seconds old (0: none pending)' })
     .option('drop-slot', { type: 'boolean', default: false, describe: 'Drop the run\'s replication slot and publication (after cutover, or to abandon the run)' })
@@ -55,6 +57,7 @@ await runCli('catchup', async () => {
     tableName: checkTableName(args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`),
     concurrency: args.concurrency,
     batchMessages: args.batch,
+    entities: modelDir(args.model),
     ...(untilLag !== undefined ? { untilLagSeconds: untilLag } : {}),
     log,
   });

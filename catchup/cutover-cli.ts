@@ -5,6 +5,7 @@
 // run, verified against the table by `verify` (every item, no strays). Go only
 // when every check passes. The stages run as their own CLIs: they meet here,
 // as everywhere, through the run's files.
+import { MODEL_OPTION, modelDir } from '../model/registry.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline/promises';
 import yargs from 'yargs';
@@ -16,7 +17,7 @@ import { emitResult, jsonOption, makeCommand } from '../lib/output.ts';
 import { nodeArgs, PACKAGE_ROOT } from '../lib/runtime.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { recordLoaded } from '../load/loaded-tables.ts';
-import { checkTableName } from '../load/table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
 import { readFollowedRun, runCatchup, warnRetained } from './catchup.ts';
 import { Slot } from './slot.ts';
 
@@ -40,7 +41,9 @@ await runCli('cutover', async () => {
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table the run was loaded into' })
     .option('writers-stopped', { type: 'boolean', default: false, describe: 'Every writer to the source is stopped (no prompt)' })
     .option('fresh-run', { type: 'string', describe: 'Run id of the comparison run (default <run>-cutover)' })
+    .option('model', MODEL_OPTION)
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' }), 'cutover');
+  const entities = modelDir(args.model);
   const log = args.quiet ? () => {} : logger('cutover');
   const databaseUrl = process.env.DATABASE_URL || undefined;
   const tableName = checkTableName(args['ddb-table'] ?? `pg2ddb-${checkRunId(args.run)}`);
@@ -52,7 +55,7 @@ await runCli('cutover', async () => {
     running?.kill('SIGTERM');
     return `nothing was switched and the changes drained so far are kept (the slot is confirmed up to the last durable batch); rerun ${makeCommand('cutover', args, ['ARGS=--writers-stopped'])}`;
   });
-  const { follow, extract, transform: transformed } = await readFollowedRun(runStorage(args.store, args.run), args.run);
+  const { follow, extract, transform: transformed } = await readFollowedRun(runStorage(args.store, args.run), args.run, entities);
   const slot = await Slot.open(databaseUrl, follow);
   const before = await slot.state().finally(() => slot.close());
   log(`1. lag ${formatBytes(before.lag_bytes)} / ${before.lag_seconds.toFixed(1)} s; slot ${follow.slot} retains ${formatBytes(before.retained_bytes)} of WAL`);
@@ -69,10 +72,11 @@ await runCli('cutover', async () => {
   // One pass, up to the WAL position current now: with the writers stopped it drains everything; a writer still
   // running leaves changes in the slot, which fail the cutover below (looping until none were left need not end while it writes).
   log('3. draining the slot');
-  const drained = await runCatchup({ databaseUrl, store: args.store, run: args.run, tableName, concurrency: args.concurrency, log });
+  const drained = await runCatchup({ databaseUrl, store: args.store, run: args.run, tableName, concurrency: args.concurrency, entities, log });
 
   log(`4. fresh run ${fresh}: extract, transform, verify against ${tableName}`);
-  const env = { ...process.env, RUN: fresh, TABLE: '', FOLLOW: '' };
+  // The fresh run is mapped and verified with the same model (MODEL reaches transform's and verify's --model).
+  const env = { ...process.env, RUN: fresh, TABLE: '', FOLLOW: '', MODEL: entities ?? '' };
   // The fresh run reads and maps as the run did (its schemas, its unmapped tables), whatever this shell's settings.
   await stage('extract/cli.ts', ['--run', fresh, '--quiet', ...extract.options.schemas.flatMap((s) => ['--schema', s])], env);
   await stage('transform/cli.ts', ['--run', fresh, '--quiet', '--unmapped', transformed.options.unmapped], env);

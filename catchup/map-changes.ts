@@ -21,9 +21,9 @@ import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
 import { UserError } from '../lib/errors.ts';
 import { ItemBuilder, isReject, type Item, type JoinLookup, type Reject } from '../transform/item.ts';
-import type { Join, Mapper } from '../transform/mapper.ts';
+import type { Join, Mapper } from '../model/entity.ts';
 import type { Plan } from '../transform/plan.ts';
-import { toItemValue, type ItemJson, type ItemValue } from '../load/attribute-json.ts';
+import { toItemValue, type ItemJson, type ItemValue } from '../model/attribute-json.ts';
 import { UNCHANGED, type Message, type Relation, type TupleValue } from './decode.ts';
 
 export type Write = { kind: 'put'; pk: string; sk: string; item: ItemValue } | { kind: 'delete'; pk: string; sk: string };

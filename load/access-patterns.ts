@@ -1,101 +1,227 @@
-// Verify (d): the app's access patterns answer the same from DynamoDB as SQL
-// does on the source database. A pattern is declarative (see
-// serenya-access-patterns.ts): which keys to sample, the SQL answer for a key,
-// the DynamoDB Query for it. Rows the transform rejected (listed, with their
-// primary key, in transform/rejects/<table>.jsonl) have no item, so SQL
-// answers leave them out: `$2` is the array of their ids.
+// Verify (d): the app's access patterns, as each entity declares them beside
+// its key templates (model/entities/), answer from DynamoDB as the source says
+// they should. Queries are rendered by the transform's own item builder from
+// source rows, never from a hand copy of the templates, so a changed template
+// is checked as it is. For a sample of source rows (in primary key order):
+// (a) the query the row's key gives returns the row's item (for a newest-first
+// Limit N query: it or N items after it), and (b) every item it returns comes
+// from a source row (read by the primary key in the item's `data`) that
+// renders to that same key, and is neither rejected nor expired. Rows rejected
+// or expired, or without the index's key, are not samples.
 import { QueryCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
-import type pg from 'pg';
+import type { TableEntry } from '../lib/manifest.ts';
 import { UserError } from '../lib/errors.ts';
 import { sha256Hex } from '../lib/meter.ts';
-import { rejectsFileKey } from '../lib/run-layout.ts';
-import type { Storage } from '../lib/storage.ts';
+import { quoteIdent, type PgClient } from '../lib/postgres.ts';
+import type { AccessPattern, Mapper } from '../model/entity.ts';
+import { keyAttributesOf, TTL_ATTRIBUTE } from '../model/table.ts';
+import { compileTemplate } from '../model/template.ts';
+import { ItemBuilder, isReject, type JoinLookup } from '../transform/item.ts';
 import { describeError } from './dynamo-errors.ts';
-import { TTL_ATTRIBUTE } from './table-spec.ts';
 import type { Check } from './verify-items.ts';
 
-export interface AccessPattern {
-  name: string;
-  /** The source table whose rows answer (its rejects are left out; the pattern is skipped when the run lacks it). */
-  table: string;
-  /** The column identifying an answer row, in SQL and in the item's `data`. */
-  id: string;
-  /** SQL giving up to $1 sample keys, one row each: the values `query` and `answer` take, as text columns. */
-  sample: string;
-  /** SQL giving the answer ids for a sample row ($1.. the sample's columns in order, then the rejected ids array). */
-  answer: string;
-  /** The DynamoDB Query for the sample (TableName is filled in). */
-  query: (sample: Record<string, string>) => Omit<QueryCommandInput, 'TableName'>;
-  /** Compare answers in order (the pattern sorts) or as sets. */
-  ordered: boolean;
-  /**
-   * The table has a TTL column: DynamoDB may delete an item once its `ttl` has
-   * passed, and apps filter such items out. The Query then filters them out
-   * too, and `answer` must leave out rows expired at `$n` (epoch seconds, the
-   * parameter after the rejected ids).
-   */
-  ttl?: boolean;
-}
-
 type Client = Pick<DynamoDBClient, 'send'>;
+type Row = (string | null)[];
 
-/** The primary key values (`id`) of a table's rejected rows. */
-async function rejectedIds(run: Storage, table: string, id: string): Promise<string[]> {
-  const text = await run.getText(rejectsFileKey(table));
-  return (text ?? '').split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { primary_key: Record<string, string | null> }).primary_key[id]).filter((v): v is string => !!v);
+/** Raw text of every value: what COPY prints, as the extract files hold it (the session's settings are pinned). */
+const RAW_TEXT = { getTypeParser: () => (text: string) => text } as never;
+/** Source rows read per page while looking for samples, and pages read at most per sample wanted. */
+const PAGE_ROWS = 500;
+const MAX_ROWS_PER_SAMPLE = 100;
+
+/** What a source row renders to for one pattern: its item's key in the queried index, or why it has no item there. */
+type Rendered = { partition: string; sort: string; ttl?: number } | { none: 'rejected' | 'expired' | 'not in index' };
+
+interface Answer { partition: string; sort: string; entityType: string; id: string[] }
+
+/** Builds items from source rows as transform does, joins read from the source. */
+class SourceRows {
+  private readonly builder: ItemBuilder;
+  private readonly joined = new Map<string, Map<string, string | null>>();
+  private readonly select: string;
+
+  constructor(private readonly db: PgClient, private readonly mapper: Mapper, private readonly entry: TableEntry, private readonly tables: TableEntry[]) {
+    const joins = new Map<string, JoinLookup>(Object.keys(mapper.joins ?? {}).map((name) => {
+      const values = new Map<string, string | null>();
+      this.joined.set(name, values);
+      return [name, { has: (key: string) => values.has(key), get: (key: string) => values.get(key) ?? undefined }];
+    }));
+    this.builder = new ItemBuilder(mapper, entry, joins);
+    this.select = `SELECT ${entry.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(entry.schema)}.${quoteIdent(entry.table)}`;
+  }
+
+  /** A page of rows in primary key order. */
+  async page(offset: number): Promise<Row[]> {
+    const order = this.entry.primary_key.map(quoteIdent).join(', ');
+    return this.query(`${this.select} ORDER BY ${order} LIMIT ${PAGE_ROWS} OFFSET ${offset}`, []);
+  }
+
+  /** The row whose primary key columns print as `id` (undefined when the source no longer has it). */
+  async byId(id: string[]): Promise<Row | undefined> {
+    const where = this.entry.primary_key.map((c, i) => `${quoteIdent(c)}::text = $${i + 1}`).join(' AND ');
+    return (await this.query(`${this.select} WHERE ${where}`, id))[0];
+  }
+
+  idOf(row: Row): string[] {
+    return this.entry.primary_key.map((c) => row[this.entry.columns.findIndex((x) => x.name === c)] ?? '');
+  }
+
+  render(row: Row, keys: { partition: string; sort: string }, now: number): Rendered {
+    const built = this.builder.build(row, 0);
+    if (isReject(built)) return { none: 'rejected' };
+    if (built.ttl !== undefined && built.ttl < now) return { none: 'expired' };
+    const item = (JSON.parse(built.line) as { Item: Record<string, { S?: string }> }).Item;
+    const partition = item[keys.partition]?.S;
+    const sort = item[keys.sort]?.S;
+    return partition === undefined || sort === undefined ? { none: 'not in index' } : { partition, sort };
+  }
+
+  private async query(text: string, values: unknown[]): Promise<Row[]> {
+    const rows = (await this.db.query<Row>({ text, values, rowMode: 'array', types: RAW_TEXT })).rows;
+    await this.readJoins(rows);
+    return rows;
+  }
+
+  /** The joined values these rows need, read from the source (as catchup reads them). */
+  private async readJoins(rows: Row[]): Promise<void> {
+    for (const [name, join] of Object.entries(this.mapper.joins ?? {})) {
+      const values = this.joined.get(name)!;
+      const at = this.entry.columns.findIndex((c) => c.name === join.on);
+      const wanted = [...new Set(rows.map((r) => r[at]).filter((v): v is string => v !== null && v !== undefined && !values.has(v)))];
+      if (wanted.length === 0) continue;
+      const other = this.tables.find((t) => t.name === join.table);
+      if (!other) throw new UserError(`access patterns of ${this.entry.name}: join ${name} reads table ${join.table}, which the run's extract does not hold`);
+      const found = await this.db.query<Row>({
+        text: `SELECT ${quoteIdent(join.match)}, ${quoteIdent(join.take)} FROM ${quoteIdent(other.schema)}.${quoteIdent(other.table)} WHERE ${quoteIdent(join.match)}::text = ANY($1::text[])`,
+        values: [wanted], rowMode: 'array', types: RAW_TEXT,
+      });
+      for (const [match, take] of found.rows) if (match !== null && match !== undefined) values.set(match, take ?? null);
+    }
+  }
 }
 
-async function queryIds(client: Client, tableName: string, input: Omit<QueryCommandInput, 'TableName'>, id: string, aliveAt?: number): Promise<string[]> {
-  if (aliveAt !== undefined) {
-    input = {
-      ...input,
-      FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now',
-      ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#ttl': TTL_ATTRIBUTE },
-      ExpressionAttributeValues: { ...input.ExpressionAttributeValues, ':now': { N: String(aliveAt) } },
-    };
-  }
-  const ids: string[] = [];
+/** The items a query returns: their key in the index, entity type and the primary key their `data` holds. */
+async function query(client: Client, tableName: string, input: Omit<QueryCommandInput, 'TableName'>, keys: { partition: string; sort: string }, primaryKey: string[]): Promise<Answer[]> {
+  const names: Record<string, string> = { ...input.ExpressionAttributeNames, '#data': 'data', '#type': 'entity_type', '#ipk': keys.partition, '#isk': keys.sort };
+  primaryKey.forEach((c, i) => { names[`#id${i}`] = c; });
+  const projection = ['#ipk', '#isk', '#type', ...primaryKey.map((_, i) => `#data.#id${i}`)].join(', ');
+  const answers: Answer[] = [];
   let start: QueryCommandInput['ExclusiveStartKey'];
   do {
     // Retried in the SDK's retry step only (lib/aws.ts).
     const page = await client.send(new QueryCommand({
-      ...input, TableName: tableName,
-      ProjectionExpression: '#data.#id',
-      ExpressionAttributeNames: { ...input.ExpressionAttributeNames, '#data': 'data', '#id': id },
+      ...input, TableName: tableName, ProjectionExpression: projection, ExpressionAttributeNames: names,
       ...(start ? { ExclusiveStartKey: start } : {}),
     })).catch((err: unknown) => {
       throw new UserError(`Query on ${tableName} failed: ${describeError(err)}`);
     });
-    for (const item of page.Items ?? []) ids.push(item.data?.M?.[id]?.S ?? '(no id)');
+    for (const item of page.Items ?? []) {
+      const data = item.data?.M ?? {};
+      answers.push({
+        partition: item[keys.partition]?.S ?? '', sort: item[keys.sort]?.S ?? '', entityType: item.entity_type?.S ?? '',
+        // The primary key as PostgreSQL prints it: a uuid or text is S, an integer N.
+        id: primaryKey.map((c) => data[c]?.S ?? data[c]?.N ?? ''),
+      });
+    }
     // A Limit means "the first N": no further pages.
     start = input.Limit ? undefined : page.LastEvaluatedKey;
   } while (start);
-  return ids;
+  return answers;
 }
 
-const digest = (ids: string[]) => sha256Hex(ids.join('\n')).slice(0, 16);
+/** DynamoDB orders sort keys by their UTF-8 bytes. */
+const byteOrder = (a: string, b: string) => Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'));
+const hash = (values: string[]) => sha256Hex(values.join('\n')).slice(0, 16);
 
 export async function checkAccessPattern(
-  pattern: AccessPattern, db: pg.Client, client: Client, run: Storage, tableName: string, sampleSize: number,
+  pattern: AccessPattern, mapper: Mapper, entry: TableEntry, tables: TableEntry[], db: PgClient, client: Client, tableName: string, sampleSize: number,
 ): Promise<Check> {
-  const rejected = await rejectedIds(run, pattern.table, pattern.id);
-  const samples = (await db.query<Record<string, string>>(pattern.sample, [sampleSize])).rows;
+  const name = `access pattern: ${pattern.name}`;
+  const index = pattern.index ?? 'table';
+  const templates = index === 'table' ? mapper.key : mapper.indexes?.[index];
+  if (!templates) throw new UserError(`entity ${mapper.table}: access pattern ${JSON.stringify(pattern.name)} queries ${index}, for which the entity has no key templates`);
+  if (entry.primary_key.length === 0) {
+    return { name, ok: false, numbers: { samples: 0, answers: 0, mismatches: 0 }, failures: [], note: `${entry.name} has no primary key: its items cannot be traced to source rows` };
+  }
+  const keys = keyAttributesOf(index);
+  const lead = compileTemplate(templates.sk).lead;
+  const source = new SourceRows(db, mapper, entry, tables);
+  const now = Math.floor(Date.now() / 1000);
+
+  const samples: { row: Row; key: { partition: string; sort: string } }[] = [];
+  for (let offset = 0; samples.length < sampleSize && offset < sampleSize * MAX_ROWS_PER_SAMPLE; offset += PAGE_ROWS) {
+    const rows = await source.page(offset);
+    for (const row of rows) {
+      const rendered = source.render(row, keys, now);
+      if (!('none' in rendered) && samples.length < sampleSize) samples.push({ row, key: rendered });
+    }
+    if (rows.length < PAGE_ROWS) break;
+  }
+
+  const queried = new Map<string, Answer[]>();
+  const traced = new Map<string, string | undefined>();
+  /** Why an answering item is not one the source gives this key (undefined: it is). */
+  const trace = async (answer: Answer): Promise<string | undefined> => {
+    const id = JSON.stringify(answer.id);
+    if (!traced.has(id)) {
+      const row = await source.byId(answer.id);
+      const rendered = row ? source.render(row, keys, now) : undefined;
+      traced.set(id, answer.entityType !== mapper.entityType ? `an item of entity_type ${answer.entityType}`
+        : !rendered ? 'an item whose source row is gone'
+          : 'none' in rendered ? `an item whose source row is ${rendered.none}`
+            : rendered.partition !== answer.partition || rendered.sort !== answer.sort ? 'an item whose source row renders another key' : undefined);
+    }
+    return traced.get(id);
+  };
+
   const failures: Record<string, unknown>[] = [];
   let answers = 0;
   for (const sample of samples) {
-    const values = Object.values(sample);
-    const now = Math.floor(Date.now() / 1000);
-    const expected = (await db.query<{ id: string }>(pattern.answer, [...values, rejected, ...(pattern.ttl ? [now] : [])])).rows.map((r) => r.id);
-    const got = await queryIds(client, tableName, pattern.query(sample), pattern.id, pattern.ttl ? now : undefined);
-    const [e, g] = pattern.ordered ? [expected, got] : [[...expected].sort(), [...got].sort()];
-    answers += expected.length;
-    if (e.join('\n') !== g.join('\n')) {
+    let got = queried.get(sample.key.partition);
+    if (!got) {
+      const values: Record<string, { S: string } | { N: string }> = { ':pk': { S: sample.key.partition } };
+      const attributeNames: Record<string, string> = { '#pk': keys.partition };
+      let condition = '#pk = :pk';
+      if (lead) {
+        condition += ' AND begins_with(#sk, :sk)';
+        attributeNames['#sk'] = keys.sort;
+        values[':sk'] = { S: lead };
+      }
+      const input: Omit<QueryCommandInput, 'TableName'> = {
+        ...(index === 'table' ? {} : { IndexName: index }),
+        KeyConditionExpression: condition, ExpressionAttributeNames: attributeNames, ExpressionAttributeValues: values,
+        ...(pattern.newestFirst ? { ScanIndexForward: false } : {}),
+        ...(pattern.limit ? { Limit: pattern.limit } : {}),
+        // Apps filter out items whose ttl has passed: DynamoDB deletes them at any time after.
+        ...(mapper.ttl ? { FilterExpression: 'attribute_not_exists(#ttl) OR #ttl >= :now' } : {}),
+      };
+      if (mapper.ttl) {
+        attributeNames['#ttl'] = TTL_ATTRIBUTE;
+        values[':now'] = { N: String(now) };
+      }
+      got = await query(client, tableName, input, keys, entry.primary_key);
+      queried.set(sample.key.partition, got);
+    }
+    answers += got.length;
+    const id = JSON.stringify(source.idOf(sample.row));
+    const found = got.some((a) => JSON.stringify(a.id) === id);
+    // Newest first, Limit N: the sample may be older than the N returned, never newer than the last.
+    const passedOver = !found && pattern.limit !== undefined && got.length === pattern.limit &&
+      byteOrder(got[got.length - 1]!.sort, sample.key.sort) * (pattern.newestFirst ? 1 : -1) > 0;
+    const problems: string[] = [];
+    // One at a time: one database session.
+    for (const answer of got) {
+      const problem = await trace(answer);
+      if (problem !== undefined && !problems.includes(problem)) problems.push(problem);
+    }
+    if (!found && !passedOver) problems.unshift("the sampled row's item is not returned");
+    if (problems.length > 0) {
       // Sample keys and ids are hashed: emails, external ids and session ids must not reach logs.
-      failures.push({ sample_hash: sha256Hex(values.join('\n')).slice(0, 16), sql_rows: e.length, dynamodb_items: g.length, sql_digest: digest(e), dynamodb_digest: digest(g) });
+      failures.push({ sample_hash: hash(source.idOf(sample.row)), key_hash: hash([sample.key.partition]), dynamodb_items: got.length, problems });
     }
   }
   return {
-    name: `access pattern: ${pattern.name}`,
+    name,
     ok: failures.length === 0 && samples.length > 0,
     numbers: { samples: samples.length, answers, mismatches: failures.length },
     failures,

@@ -12,7 +12,7 @@ import { MAX_IMPORTS_IN_PROGRESS } from './import-preflight.ts';
 import { describeLoadDryRun, planLoad } from './dry-run.ts';
 import { runLoad, type LoadOptions } from './load.ts';
 import { chooseLoadMode } from './load-mode.ts';
-import { checkTableName, cloudFormationTemplate, parseTags } from './table-spec.ts';
+import { checkTableName, cloudFormationTemplate, parseTags } from '../model/table-spec.ts';
 
 const usage = `load: put a transform run's items into one DynamoDB table
 

@@ -14,7 +14,8 @@ import type { LoadOptions } from './load.ts';
 import { GB, pricesFor, readPriceFile } from './plan/cost-model.ts';
 import { parallelScan } from './scan.ts';
 import { describeTable } from './table-settings.ts';
-import { PRIMARY_KEY, checkTableName } from './table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
+import { PRIMARY_KEY } from '../model/table.ts';
 
 export interface LoadDryRunTable {
   name: string;

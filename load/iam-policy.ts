@@ -11,7 +11,7 @@
 import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
-import { checkTableName } from './table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
 
 export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -231,9 +231,9 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
 function verifyPolicy(r: Resolved): PolicyStatement[] {
   const table = tableArn(r);
   return [
-    // Extract manifest: the run's as_of (expired items); rejects: rows the access patterns must not find.
+    // Extract manifest: the run's as_of (expired items) and the tables' columns (access patterns render source rows).
     // A sharded verify's shards write sorted sides and a fragment under verify/shards/; finalize reads them.
-    allow('VerifyReadManifestsItemsRejectsShardsAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', 'transform/manifest.json', 'items/*', 'transform/rejects/*', 'verify/shards/*', RUN_REPORT)),
+    allow('VerifyReadManifestsItemsShardsAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', 'transform/manifest.json', 'items/*', 'verify/shards/*', RUN_REPORT)),
     writeObjects('VerifyWriteReportShardsAndRunReport', r, ['load/verify.json', 'verify/shards/*', RUN_REPORT]),
     listBucket('Verify', r),
     ...s3Kms('Verify', r),

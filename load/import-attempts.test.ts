@@ -1,7 +1,7 @@
 import test from 'ava';
 import { checkImportSource, describeAttempt } from './import-attempts.ts';
 import { importTableRequest } from './import-table.ts';
-import { DEFAULT_SETTINGS } from './table-spec.ts';
+import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 
 const request = importTableRequest({ location: { bucket: 'migrations', keyPrefix: 'serenya/r1/items/' }, tableName: 'serenya', settings: DEFAULT_SETTINGS, clientToken: 'pg2ddb-x' });
 const returned = { ImportArn: 'arn:aws:dynamodb:eu-west-1:123456789012:table/serenya/import/01700000000000-0a1b2c3d', ClientToken: 'pg2ddb-x', S3BucketSource: { S3Bucket: 'migrations', S3KeyPrefix: 'serenya/r1/items/' }, InputFormat: 'DYNAMODB_JSON' as const, InputCompressionType: 'GZIP' as const };

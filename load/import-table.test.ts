@@ -1,6 +1,6 @@
 import test from 'ava';
 import { describeLogEvent, importClientToken, importTableRequest, itemsLocation, judgeImport, logGroupName } from './import-table.ts';
-import { DEFAULT_SETTINGS, tableCreationParameters } from './table-spec.ts';
+import { DEFAULT_SETTINGS, tableCreationParameters } from '../model/table-spec.ts';
 
 const sha = 'a'.repeat(64);
 

@@ -1,5 +1,5 @@
 // `import` mode: ImportTable creates a NEW table from `<run>/items/` (DYNAMODB_JSON,
-// GZIP), with TableCreationParameters from table-spec.ts. The ClientToken is
+// GZIP), with TableCreationParameters from model/table-spec.ts. The ClientToken is
 // derived from the transform manifest's hash, the table name and the attempt,
 // so a rerun of `make load` gets the same import back (DynamoDB keeps a token
 // for 8 hours) or finds it on the table, and watches it instead of starting
@@ -16,7 +16,7 @@ import { sleep as realSleep } from '../lib/retry.ts';
 import type { Storage } from '../lib/storage.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
-import { tableCreationParameters, type TableSettings } from './table-spec.ts';
+import { tableCreationParameters, type TableSettings } from '../model/table-spec.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 

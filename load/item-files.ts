@@ -11,8 +11,8 @@ import type { Storage } from '../lib/storage.ts';
 import {
   TRANSFORM_MANIFEST_KEY, readTransformManifest, type ItemPart, type TransformManifest, type TransformTable,
 } from '../lib/transform-manifest.ts';
-import type { ItemJson } from './attribute-json.ts';
-import { PRIMARY_KEY } from './table-spec.ts';
+import type { ItemJson } from '../model/attribute-json.ts';
+import { PRIMARY_KEY } from '../model/table.ts';
 
 export interface FileItem {
   item: ItemJson;

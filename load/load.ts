@@ -11,7 +11,7 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { TransformTable } from '../lib/transform-manifest.ts';
-import { toItemValue } from './attribute-json.ts';
+import { toItemValue } from '../model/attribute-json.ts';
 import { batchWrite, type SizedWrite } from './batch-write.ts';
 import { describeAttempt, recordAttemptEnd, recordedAttempts, startOrResumeImport, type StartOrResume } from './import-attempts.ts';
 import { MAX_IMPORTS_IN_PROGRESS, bucketRegion, checkImportPreflight, importsInProgress } from './import-preflight.ts';
@@ -24,7 +24,7 @@ import { recordLoaded } from './loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
 import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
 import { applyTableSettings, describeTable, ensureTable, waitActive } from './table-settings.ts';
-import { checkTableName, type TableSettings } from './table-spec.ts';
+import { checkTableName, type TableSettings } from '../model/table-spec.ts';
 import type { LoadMode } from './load-mode.ts';
 
 export type { LoadMode } from './load-mode.ts';

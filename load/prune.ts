@@ -17,7 +17,7 @@ import { batchWrite, type SizedWrite } from './batch-write.ts';
 import { itemKey, keyHash } from './item-files.ts';
 import { keyRecord } from './loaded-keys.ts';
 import { parallelScan } from './scan.ts';
-import { PRIMARY_KEY } from './table-spec.ts';
+import { PRIMARY_KEY } from '../model/table.ts';
 
 export interface PruneResult {
   entity_type: string;

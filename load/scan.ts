@@ -4,7 +4,7 @@
 // the segments (`segments` as a list).
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
-import type { ItemValue } from './attribute-json.ts';
+import type { ItemValue } from '../model/attribute-json.ts';
 import { describeError } from './dynamo-errors.ts';
 
 export interface ScanOptions {

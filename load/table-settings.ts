@@ -10,7 +10,8 @@ import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { sleep as realSleep } from '../lib/retry.ts';
 import { describeError, isNotFound, isUnsupported } from './dynamo-errors.ts';
-import { TTL_ATTRIBUTE, describeMismatch, tableCreationParameters, type TableSettings } from './table-spec.ts';
+import { INDEXES, PRIMARY_KEY, TTL_ATTRIBUTE } from '../model/table.ts';
+import { describeMismatch, tableCreationParameters, type TableSettings } from '../model/table-spec.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 
@@ -42,7 +43,7 @@ export async function ensureTable(client: Client, tableName: string, settings: T
     if (mismatch) throw new UserError(`DynamoDB table ${tableName} exists but ${mismatch}: load into a table made from \`load --print-table-spec\`, or name another with --ddb-table`);
     return { created: false, table: await waitActive(client, tableName, { pollMs: 1_000 }) };
   }
-  log(`creating table ${tableName} (PK/SK, GSI1, GSI2, on-demand, SSE)`);
+  log(`creating table ${tableName} (${PRIMARY_KEY.partition}/${PRIMARY_KEY.sort}, ${INDEXES.map((i) => i.name).join(', ')}, on-demand, SSE)`);
   try {
     await client.send(new CreateTableCommand(tableCreationParameters(tableName, settings)));
   } catch (err) {

@@ -1,4 +1,5 @@
 // `verify`: parses arguments and runs verify.ts.
+import { MODEL_OPTION, modelDir } from '../model/registry.ts';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkConcurrency, checkRunId, commonOptions, numberText, parseCli, runStorage } from '../lib/config.ts';
@@ -35,6 +36,7 @@ await runCli('verify', async () => {
     .option('ddb-table', { type: 'string', default: process.env.DDB_TABLE || undefined, defaultDescription: '$DDB_TABLE or pg2ddb-<run>', describe: 'The DynamoDB table' })
     .option('sample', { type: 'string', default: '50', coerce: numberText('sample'), describe: 'Keys sampled per access pattern' })
     .option('access-patterns', { type: 'boolean', default: true, describe: 'Check access patterns against the source database (--no-access-patterns to skip)' })
+    .option('model', MODEL_OPTION)
     .option('consistency', {
       choices: ['strong', 'eventual'] as const,
       default: 'strong' as Consistency,
@@ -63,6 +65,7 @@ await runCli('verify', async () => {
     databaseUrl: args['access-patterns'] ? process.env.DATABASE_URL || undefined : false,
     sampleSize: args.sample,
     consistency: args.consistency,
+    entities: modelDir(args.model),
     log: args.quiet ? () => {} : logger('verify'),
   };
   if (args.shard) {

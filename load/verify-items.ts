@@ -13,12 +13,12 @@ import { UserError } from '../lib/errors.ts';
 import { runPool } from '../lib/pool.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
-import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from './attribute-json.ts';
+import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
 import { describeError } from './dynamo-errors.ts';
 import { parseItemLine, readPartItems, readPartLines } from './item-files.ts';
 import { parallelScan } from './scan.ts';
 import { RecordSorter, SORT_KEY_BYTES, compareKeys } from './sorted-records.ts';
-import { PRIMARY_KEY, TTL_ATTRIBUTE } from './table-spec.ts';
+import { PRIMARY_KEY, TTL_ATTRIBUTE } from '../model/table.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 
@@ -46,7 +46,7 @@ function keyHashBytes(item: ItemJson): Buffer {
   return hash('sha256', `${pk}\0${sk}`, 'buffer');
 }
 
-/** 16 bytes of sha256 of the item's canonical text: equal ⇔ DynamoDB holds equal items (attribute-json.ts). */
+/** 16 bytes of sha256 of the item's canonical text: equal ⇔ DynamoDB holds equal items (model/attribute-json.ts). */
 export function bodyHashBytes(item: ItemJson): Buffer {
   const text = canonicalValue({ M: item });
   // UTF-8 turns a lone surrogate into U+FFFD, which DynamoDB keeps apart: such a text is hashed as

@@ -1,6 +1,6 @@
 // `verify`: proof that the table holds exactly what PostgreSQL held.
 // (a) counts per entity_type, (b) every item equal, (c) no strays (verify-items.ts),
-// (d) access patterns answer as SQL does (access-patterns.ts). Each check reports
+// (d) the entities' access patterns answer as the source says (access-patterns.ts). Each check reports
 // its numbers and pass/fail; the report goes to `<run>/load/verify.json`.
 // Sharded (verify-shards.ts): each shard stores its sorted sides, finalize merges them.
 import { DescribeTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -8,18 +8,19 @@ import { dynamoClient } from '../lib/aws.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
-import { readExtractManifest } from '../lib/manifest.ts';
-import { connect } from '../lib/postgres.ts';
+import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
+import { VALUE_TEXT_SETTINGS, connect, pinSettings } from '../lib/postgres.ts';
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import { checkAccessPattern, type AccessPattern } from './access-patterns.ts';
+import { loadMappers } from '../model/registry.ts';
+import { checkAccessPattern } from './access-patterns.ts';
 import { describeError } from './dynamo-errors.ts';
 import { readLoadableRun, type LoadableRun } from './item-files.ts';
 import { requireLoadedFrom } from './loaded-tables.ts';
-import { serenyaAccessPatterns } from './serenya-access-patterns.ts';
 import { RecordSorter } from './sorted-records.ts';
 import { describeTable } from './table-settings.ts';
-import { TTL_ATTRIBUTE, checkTableName } from './table-spec.ts';
+import { checkTableName } from '../model/table-spec.ts';
+import { TTL_ATTRIBUTE } from '../model/table.ts';
 import {
   RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
   type Check, type RunUnit, type TableSide,
@@ -42,7 +43,8 @@ export interface VerifyOptions {
   sampleSize: number;
   /** Strong (default) or eventually consistent reads: eventual halves the read units. */
   consistency?: Consistency;
-  patterns?: AccessPattern[];
+  /** The model's entity directory whose access patterns (d) checks (default: the shipped model/entities/). */
+  entities?: string;
   log: Logger;
   dynamo?: Pick<DynamoDBClient, 'send'>;
 }
@@ -64,6 +66,7 @@ export interface VerifyReport {
 
 interface Prepared {
   run: Storage;
+  extract: ExtractManifest;
   loadable: LoadableRun;
   client: Pick<DynamoDBClient, 'send'>;
   units: RunUnit[];
@@ -92,7 +95,7 @@ async function prepare(options: VerifyOptions): Promise<Prepared> {
   const ttl = (await client.send(new DescribeTimeToLiveCommand({ TableName: options.tableName }))
     .catch((err: unknown) => { throw new UserError(`cannot describe the TTL of ${options.tableName}: ${describeError(err)}`); })).TimeToLiveDescription;
   const ttlOn = ttl?.AttributeName === TTL_ATTRIBUTE && ttl.TimeToLiveStatus !== 'DISABLED';
-  return { run, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected, ttlOn, loadedAt };
+  return { run, extract, loadable, client, units: runUnits(loadable.tables), only, consistent: (options.consistency ?? 'strong') === 'strong', selected, ttlOn, loadedAt };
 }
 
 /** Scans the shard's segments and reads its item files at once, each side into its own sorter. */
@@ -193,11 +196,19 @@ async function conclude(
 
   if (options.databaseUrl !== false) {
     const present = new Set(p.loadable.tables.map((t) => t.name));
-    const patterns = (options.patterns ?? serenyaAccessPatterns).filter((pattern) => present.has(pattern.table));
-    if (patterns.length > 0) {
+    const entities = [...(await loadMappers(options.entities)).values()].map((m) => m.mapper)
+      .filter((mapper) => present.has(mapper.table) && (mapper.accessPatterns ?? []).length > 0);
+    if (entities.length > 0) {
       const db = await connect(options.databaseUrl, 'pg2ddb-verify');
       try {
-        for (const pattern of patterns) record(await checkAccessPattern(pattern, db, p.client, p.run, options.tableName, options.sampleSize));
+        // Values print as COPY printed them for the extract, so keys render alike.
+        await pinSettings(db, VALUE_TEXT_SETTINGS);
+        for (const mapper of entities) {
+          const entry = p.extract.tables.find((t) => t.name === mapper.table)!;
+          for (const pattern of mapper.accessPatterns!) {
+            record(await checkAccessPattern(pattern, mapper, entry, p.extract.tables, db, p.client, options.tableName, options.sampleSize));
+          }
+        }
       } finally {
         await db.end().catch(() => {});
       }

@@ -3,14 +3,14 @@
 // naming the .ts lines, without the sources),
 // so make, bin/pg2ddb and the image run no TypeScript loader and no bundler.
 // Also writes dist/build.json with the transform code version and each
-// mapper's hash (transform/code-version.ts).
+// mapper's hash (model/code-version.ts).
 import { build } from 'esbuild';
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../lib/meter.ts';
 import { PACKAGE_ROOT } from '../lib/runtime.ts';
-import { BUILD_INFO, type BuildInfo } from '../transform/code-version.ts';
+import { BUILD_INFO, type BuildInfo } from '../model/code-version.ts';
 import { BUNDLE_OPTIONS, MAPPERS_SOURCE_DIR, WORKER_SOURCE, mapperSourceFiles } from '../transform/worker-bundle.ts';
 
 /** What make, bin/pg2ddb, the image and cutover's child stages run (relative to the package root). */

@@ -3,7 +3,9 @@
 // per line, in (PK, SK) order), `<table>.rejects.jsonl` its rejects when there are any, and
 // `summary.json` the per-table counts; `fixtures/hostile/golden/` the same for
 // the hostile fixture, where every reject reason is. `make golden` rewrites
-// both; a test fails on any difference. Reviewers read the diff.
+// both; a test fails on any difference. Reviewers read the diff. With MODEL=dir
+// (a model of one's own) the realistic fixture's golden files are the model's,
+// in `<dir>/golden/`, and the hostile fixture (Serenya's reject reasons) is left out.
 import { readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -15,13 +17,15 @@ import { sha256Hex } from '../lib/meter.ts';
 import { extractPartKey, rejectsFileKey } from '../lib/run-layout.ts';
 import { openStorage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
+import { modelDir } from '../model/registry.ts';
 import { runTransform } from '../transform/runner.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
 import { SCHEMA_FILE, dumpsDir, type DumpSchema } from './dumps.ts';
 
 export const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
 export const HOSTILE_GOLDEN_DIR = fileURLToPath(new URL('../fixtures/hostile/golden/', import.meta.url));
-export const goldenDir = (kind: FixtureKind): string => (kind === 'hostile' ? HOSTILE_GOLDEN_DIR : GOLDEN_DIR);
+/** `model`: a model of one's own (absolute entity directory), whose golden files live beside its entities. */
+export const goldenDir = (kind: FixtureKind, model?: string): string => (model ? path.join(model, 'golden/') : kind === 'hostile' ? HOSTILE_GOLDEN_DIR : GOLDEN_DIR);
 /** The fixture's "now": fixed, so golden items never depend on when they were made. */
 export const FIXTURE_AS_OF = '2026-01-01T00:00:00.000000Z';
 
@@ -75,11 +79,11 @@ export function inKeyOrder(items: string): string {
 }
 
 /** The golden files, computed afresh from the dumps: file name → content. */
-export async function computeGolden(kind: FixtureKind = 'realistic'): Promise<Map<string, string>> {
+export async function computeGolden(kind: FixtureKind = 'realistic', model?: string): Promise<Map<string, string>> {
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-golden-'));
   try {
     await writeDumpRun(store, 'golden', kind);
-    const manifest = await runTransform({ store, run: 'golden', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: () => {} });
+    const manifest = await runTransform({ store, run: 'golden', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, ...(model ? { entities: model } : {}), log: () => {} });
     const out = new Map<string, string>();
     for (const table of manifest.tables) {
       const items = table.parts.map((p) => gunzipSync(readFileSync(path.join(store, 'golden', p.key))).toString('utf8')).join('');
@@ -101,9 +105,10 @@ export async function computeGolden(kind: FixtureKind = 'realistic'): Promise<Ma
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  for (const kind of ['realistic', 'hostile'] as const) {
-    const golden = await computeGolden(kind);
-    const dir = goldenDir(kind);
+  const model = modelDir(process.env.MODEL);
+  for (const kind of model ? ['realistic'] as const : ['realistic', 'hostile'] as const) {
+    const golden = await computeGolden(kind, model);
+    const dir = goldenDir(kind, model);
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     for (const [file, content] of golden) await writeFile(path.join(dir, file), content);

@@ -10,7 +10,7 @@ import { decompress } from '../lib/compression.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { runLoad } from '../load/load.ts';
-import { DEFAULT_SETTINGS } from '../load/table-spec.ts';
+import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';

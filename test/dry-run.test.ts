@@ -9,7 +9,7 @@ import { dynamoClient } from '../lib/aws.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
-import { canonicalValue } from '../load/attribute-json.ts';
+import { canonicalValue } from '../model/attribute-json.ts';
 import { GB, pricesFor, readPriceFile } from '../load/plan/cost-model.ts';
 import { parallelScan } from '../load/scan.ts';
 import { itemKey } from '../load/item-files.ts';

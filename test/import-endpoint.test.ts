@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
 import { cloudWatchLogsClient, dynamoClient } from '../lib/aws.ts';
-import { canonicalValue, fromAttributeValue } from '../load/attribute-json.ts';
+import { canonicalValue, fromAttributeValue } from '../model/attribute-json.ts';
 import { openStorage } from '../lib/storage.ts';
 import { zstdAvailable } from '../scripts/import-endpoint/decompress.ts';
 import { DynamoDbLocal } from '../scripts/import-endpoint/dynamodb-local.ts';

@@ -19,7 +19,7 @@ import { openStorage, type Storage } from '../lib/storage.ts';
 import { TRANSFORM_MANIFEST_KEY, readTransformManifest, type TransformManifest } from '../lib/transform-manifest.ts';
 import { IMPORT_RECORD_KEY, type ImportAttempt } from '../load/import-attempts.ts';
 import { importClientToken, importTableRequest, itemsLocation } from '../load/import-table.ts';
-import { DEFAULT_SETTINGS } from '../load/table-spec.ts';
+import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { readRunReport } from '../lib/run-report.ts';
 import { LOAD_REPORT_KEY, type LoadReport } from '../load/report.ts';
 import { runVerify } from '../load/verify.ts';

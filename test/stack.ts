@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
 import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { tableCreationParameters } from '../load/table-spec.ts';
+import { tableCreationParameters } from '../model/table-spec.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -47,7 +47,7 @@ export function freshBucketPrefix(): string {
   return `s3://${stackEnv().S3_BUCKET}/${randomName('t-')}`;
 }
 
-/** A DynamoDB table of its own for one test, as load creates it (load/table-spec.ts); deleted when the test ends. */
+/** A DynamoDB table of its own for one test, as load creates it (model/table-spec.ts); deleted when the test ends. */
 export async function freshDynamoTable(t: ExecutionContext, ddb: DynamoDBClient, prefix: string): Promise<string> {
   const TableName = randomName(prefix);
   await ddb.send(new CreateTableCommand(tableCreationParameters(TableName, {})));

@@ -228,7 +228,7 @@ test('a table no mapper covers fails the run with a list, unless skipped or mapp
   const store = await extracted(url);
   const failed = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet'], {});
   t.is(failed.code, 1);
-  t.is(failed.stderr, 'transform: error: no mapper for table(s): feature_flags; add transform/mappers/<table>.ts for each, or pass --unmapped skip or --unmapped generic\n');
+  t.is(failed.stderr, 'transform: error: no mapper for table(s): feature_flags; add model/entities/<table>.ts for each, or pass --unmapped skip or --unmapped generic\n');
 
   const skipped = await transform(store, { unmapped: 'skip' });
   t.like(skipped.tables.find((x) => x.name === 'feature_flags'), { mapping: 'skip', rows_in: 2, items_out: 0, dropped: 2 });
@@ -245,8 +245,8 @@ test('two tables with one entity type fail the transform naming both and the fix
   // The generic mapping names its entity after the table: `user` collides with the users mapper's `user`.
   await withClient(url, (c) => c.query(`CREATE TABLE "user" (id int PRIMARY KEY, n text); INSERT INTO "user" SELECT i, 'n' || i FROM generate_series(1, 7) i`));
   const store = await extracted(url);
-  const expected = 'transform: error: tables user (generic mapping) and users (transform/mappers/users.ts) both have entity_type "user", ' +
-    'so verify and load --prune could not tell their items apart: add transform/mappers/user.ts with another entityType, or pass --unmapped skip\n';
+  const expected = 'transform: error: tables user (generic mapping) and users (model/entities/users.ts) both have entity_type "user", ' +
+    'so verify and load --prune could not tell their items apart: add model/entities/user.ts with another entityType, or pass --unmapped skip\n';
   const whole = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet', '--unmapped', 'generic'], {});
   t.is(whole.code, 1);
   t.is(whole.stderr, expected);

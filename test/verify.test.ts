@@ -2,13 +2,18 @@
 // the load (one item changed, one deleted, one added) fails, naming all three.
 import test from 'ava';
 import { DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { dynamoClient } from '../lib/aws.ts';
 import { openStorage } from '../lib/storage.ts';
-import { fromItemValue, toItemValue, type ItemJson } from '../load/attribute-json.ts';
+import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
 import { itemKey, keyHash } from '../load/item-files.ts';
 import { runLoad } from '../load/load.ts';
-import { DEFAULT_SETTINGS } from '../load/table-spec.ts';
-import { VERIFY_REPORT_KEY } from '../load/verify.ts';
+import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
+import { VERIFY_REPORT_KEY, runVerify } from '../load/verify.ts';
+import { ENTITIES_DIR, isEntityFile } from '../model/registry.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
@@ -76,4 +81,49 @@ test('make verify names a changed item, a deleted item and a stray item, and exi
   t.regex(result.stderr, /FAIL counts per entity_type/);
   const stored = JSON.parse((await openStorage(store).sub('r').getText(VERIFY_REPORT_KEY))!);
   t.false(stored.ok);
+});
+
+/** A copy of the shipped entities in a directory of its own, with `edit` applied to one file's text. */
+async function editedEntities(file: string, edit: (text: string) => string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-entities-'));
+  const model = fileURLToPath(new URL('../model/', import.meta.url));
+  // Outside any package: without this, .ts files there load as CommonJS.
+  await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+  for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {
+    // The copies import the model's entity type and computed values where they are.
+    let text = (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(model, `${m}.ts`)}'`);
+    if (name === file) text = edit(text);
+    await writeFile(path.join(dir, name), text);
+  }
+  return dir;
+}
+
+test('a key template changed in an entity is caught by its access patterns, unedited; transformed and loaded with the change, they pass', async (t) => {
+  const databaseUrl = await freshDatabase(t);
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-verify-test-'));
+  const settings = { ...DEFAULT_SETTINGS, deletionProtection: false, ttl: false };
+  const pattern = 'access pattern: user by auth provider + external id (GSI2)';
+  const changed = await editedEntities('users.ts', (text) => text.replace("'USER_EXTERNAL#{auth_provider}#{external_id}'", "'EXTERNAL#{external_id}#{auth_provider}'"));
+  t.not(await readFile(path.join(changed, 'users.ts'), 'utf8'), await readFile(path.join(ENTITIES_DIR, 'users.ts'), 'utf8'));
+
+  // Loaded with the shipped template, checked with the changed one: that pattern fails, nothing else.
+  await writeDumpRun(store, 'r');
+  await runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
+  const shipped = randomName('verify_');
+  await runLoad({ store, run: 'r', tableName: shipped, mode: 'batch', concurrency: 4, settings, log: quiet });
+  const stale = await runVerify({ store, run: 'r', tableName: shipped, concurrency: 2, databaseUrl, sampleSize: 20, entities: changed, log: quiet });
+  t.deepEqual(stale.checks.filter((c) => !c.ok).map((c) => c.name), [pattern]);
+  const failed = stale.checks.find((c) => c.name === pattern)!;
+  t.true(failed.numbers.mismatches! > 0);
+  t.true(failed.failures.every((f) => (f.problems as string[]).includes("the sampled row's item is not returned")));
+
+  // Transformed (on worker threads) and loaded with the changed template: every check passes.
+  await writeDumpRun(store, 'c');
+  await runTransform({ store, run: 'c', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, entities: changed, log: quiet });
+  const renewed = randomName('verify_');
+  await runLoad({ store, run: 'c', tableName: renewed, mode: 'batch', concurrency: 4, settings, log: quiet });
+  const fresh = await runVerify({ store, run: 'c', tableName: renewed, concurrency: 2, databaseUrl, sampleSize: 20, entities: changed, log: quiet });
+  t.deepEqual(fresh.checks.filter((c) => !c.ok).map((c) => c.name), []);
+  t.true(fresh.checks.find((c) => c.name === pattern)!.numbers.samples! > 0);
+  t.is(fresh.checks.length, 10, '(a), (b), (c) and seven access patterns');
 });

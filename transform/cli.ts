@@ -1,4 +1,5 @@
 // `transform`: parses arguments and runs the stage; the work lives in runner.ts.
+import { MODEL_OPTION, modelDir } from '../model/registry.ts';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { checkCompression, type Compression } from '../lib/compression.ts';
@@ -25,7 +26,7 @@ Units:    transform units [--shards n]     the shards k/n of a map over units an
 
 Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz (.json.zst, .json)
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
-<run>/transform/manifest.json last. One mapper per table lives in transform/mappers/.
+<run>/transform/manifest.json last. One mapper per table lives in model/entities/.
 Deterministic (same input ⇒ same bytes) and restartable: units already done are skipped.
 Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.
 A shard (AWS Batch array child, Step Functions map item, any machine) reads and writes only the
@@ -55,6 +56,7 @@ await runCli('transform', async () => {
       defaultDescription: "$FORMAT if csv or parquet, else each part's own file (the CSV when the extract has both)",
       describe: 'Which file of each extract part to read, when the extract was made with --format both',
     })
+    .option('model', MODEL_OPTION)
     .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the units to do and to skip, with their rows, and write nothing' })
@@ -78,6 +80,7 @@ await runCli('transform', async () => {
     dropExpired: args['drop-expired'],
     input: args.input,
     force: args.force,
+    entities: modelDir(args.model),
     log: args.quiet ? () => {} : logger('transform'),
   };
   const command = args._[0];

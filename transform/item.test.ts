@@ -1,8 +1,8 @@
 import test from 'ava';
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import { ItemBuilder, isReject, type Item, type Reject } from './item.ts';
-import { MAX_ITEM_BYTES } from './item-size.ts';
-import { defineMapper, type Mapper } from './mapper.ts';
+import { MAX_ITEM_BYTES } from '../model/item-size.ts';
+import { defineMapper, type Mapper } from '../model/entity.ts';
 
 const text = (name: string): ColumnSchema => ({ name, type: 'text', category: 'S', nullable: true });
 
@@ -16,8 +16,10 @@ function table(columns: string[]): TableEntry {
 const mapper = (extra: Partial<Mapper> = {}) => defineMapper({
   table: 't', entityType: 'thing',
   key: { pk: 'P#{id}', sk: 'S#{name}' },
-  gsi1: { pk: 'G#{g1}', sk: 'H#{g1s}' },
-  gsi2: { pk: '{g2}', sk: '{g2s}' },
+  indexes: {
+    GSI1: { pk: 'G#{g1}', sk: 'H#{g1s}' },
+    GSI2: { pk: '{g2}', sk: '{g2s}' },
+  },
   ...extra,
 });
 

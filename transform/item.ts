@@ -1,22 +1,24 @@
 // One source row → one DynamoDB JSON line, `{"Item":{…}}`, with attributes in
-// the canonical order (PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK, entity_type,
-// data, created_at, updated_at, ttl; `data` keys in column order) so that item
+// the canonical order (the key attributes as model/table.ts orders them: PK,
+// SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK; then entity_type, data, created_at,
+// updated_at, ttl; `data` keys in column order) so that item
 // files diff well. Rows that cannot become a valid item become rejects.
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import type { CsvRow } from '../lib/copy-csv.ts';
-import type { AttributeValue } from './decode/attribute.ts';
+import type { AttributeValue } from '../model/attribute.ts';
 import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
-import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from './decode/dynamodb-limits.ts';
+import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from '../model/dynamodb-limits.ts';
 import { decodeInteger } from './decode/integer.ts';
 import { decodeText } from './decode/text.ts';
 import { decodeTimestamp, decodeTimestamptz } from './decode/timestamp.ts';
-import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
-import type { Mapper, RowValues } from './mapper.ts';
+import { MAX_ITEM_BYTES, attributeSize, numberSize } from '../model/item-size.ts';
+import type { Mapper, RowValues } from '../model/entity.ts';
+import { INDEXES, KEY_ATTRIBUTES, PRIMARY_KEY } from '../model/table.ts';
 import type { JoinIndex } from './join-index.ts';
 
 /** What a join answers: the run's index file in transform, the rows of a change batch and the source in catchup. */
 export type JoinLookup = Pick<JoinIndex, 'get' | 'has'>;
-import { compileTemplate, type CompiledTemplate } from './template.ts';
+import { compileTemplate, type CompiledTemplate } from '../model/template.ts';
 
 export interface Reject {
   table: string;
@@ -42,7 +44,6 @@ export interface Item {
 }
 
 
-const KEY_NAMES = ['PK', 'SK', 'GSI1PK', 'GSI1SK', 'GSI2PK', 'GSI2SK'] as const;
 
 /** How a column's data value is written: see `kinds`. */
 const TEXT = 0;
@@ -50,10 +51,10 @@ const INTEGER = 1;
 const TIMESTAMP = 2;
 const OTHER = 3;
 type Kind = typeof TEXT | typeof INTEGER | typeof TIMESTAMP | typeof OTHER;
-type KeyName = (typeof KEY_NAMES)[number];
 
 interface KeyTemplate {
-  name: KeyName;
+  /** The key attribute (`PK`, `GSI1SK`, …). */
+  name: string;
   template: CompiledTemplate;
   gsi: boolean;
   /** DynamoDB's limit on this key attribute's value, in UTF-8 bytes. */
@@ -111,13 +112,19 @@ export class ItemBuilder {
     this.nameBytes = table.columns.map((c) => Buffer.byteLength(c.name, 'utf8'));
     this.keyText = table.columns.map((c) => (isTimestamp(c) ? canonicalTimestamp : (t: string) => t));
     this.dataNames = table.columns.map((c) => JSON.stringify(c.name));
+    for (const name of Object.keys(mapper.indexes ?? {})) {
+      if (!INDEXES.some((i) => i.name === name)) {
+        throw new Error(`mapper ${mapper.table}: index ${name} is not one of the table's indexes (${INDEXES.map((i) => i.name).join(', ')}, model/table.ts)`);
+      }
+    }
     const pairs: [string, string, Mapper['key'] | undefined, boolean][] = [
-      ['PK', 'SK', mapper.key, false], ['GSI1PK', 'GSI1SK', mapper.gsi1, true], ['GSI2PK', 'GSI2SK', mapper.gsi2, true],
+      [PRIMARY_KEY.partition, PRIMARY_KEY.sort, mapper.key, false],
+      ...INDEXES.map((i): [string, string, Mapper['key'] | undefined, boolean] => [i.partition, i.sort, mapper.indexes?.[i.name], true]),
     ];
     for (const [pk, sk, templates, gsi] of pairs) {
       if (!templates) continue;
-      this.templates.push({ name: pk as KeyName, template: compileTemplate(templates.pk), gsi, limit: MAX_PARTITION_KEY_BYTES });
-      this.templates.push({ name: sk as KeyName, template: compileTemplate(templates.sk), gsi, limit: MAX_SORT_KEY_BYTES });
+      this.templates.push({ name: pk, template: compileTemplate(templates.pk), gsi, limit: MAX_PARTITION_KEY_BYTES });
+      this.templates.push({ name: sk, template: compileTemplate(templates.sk), gsi, limit: MAX_SORT_KEY_BYTES });
     }
     for (const { template } of this.templates) {
       for (const name of template.names) {
@@ -204,7 +211,7 @@ export class ItemBuilder {
     }
     this.row = row;
     this.textCache.length = 0;
-    const keys: Partial<Record<KeyName, string>> = {};
+    const keys: Record<string, string> = {};
     let size = 0;
     for (let i = 0; i < this.templates.length; i += 2) {
       const pk = this.templates[i]!;
@@ -226,7 +233,7 @@ export class ItemBuilder {
         const failed = 'reason' in pkValue ? pkValue : (skValue as { name: string; reason: string });
         const join = this.mapper.joins?.[failed.name];
         const on = join ? this.row[this.index.get(join.on)!] ?? null : null;
-        const where = `${'reason' in pkValue ? 'PK' : 'SK'} ${'reason' in pkValue ? pk.template.text : sk.template.text}`;
+        const where = `${'reason' in pkValue ? pk.name : sk.name} ${'reason' in pkValue ? pk.template.text : sk.template.text}`;
         const reason = !join
           ? `${where}: ${failed.reason}`
           : on === null
@@ -239,7 +246,7 @@ export class ItemBuilder {
     }
 
     let line = '{"Item":{';
-    for (const name of KEY_NAMES) {
+    for (const name of KEY_ATTRIBUTES) {
       const key = keys[name];
       if (key === undefined) continue;
       line += `"${name}":{"S":${jsonString(key)}},`;
@@ -306,7 +313,7 @@ export class ItemBuilder {
     if (size > MAX_ITEM_BYTES) {
       return this.reject(rowNumber, null, `item is ${size} bytes by DynamoDB's rules, over the 400 KB limit`);
     }
-    return { line, pk: keys.PK!, sk: keys.SK!, size, ...(ttl !== undefined ? { ttl } : {}) };
+    return { line, pk: keys[PRIMARY_KEY.partition]!, sk: keys[PRIMARY_KEY.sort]!, size, ...(ttl !== undefined ? { ttl } : {}) };
   }
 }
 

@@ -9,7 +9,7 @@ import type { Storage } from '../lib/storage.ts';
 import type { ItemPart } from '../lib/transform-manifest.ts';
 import { compressionSuffix, type Compression } from '../lib/compression.ts';
 import { LINE_ORDER } from './item-order.ts';
-import { genericMapper, loadMappers, type LoadedMapper } from './registry.ts';
+import { entitiesLabel, genericMapper, loadMappers, type LoadedMapper } from '../model/registry.ts';
 
 export type Unmapped = 'fail' | 'skip' | 'generic';
 
@@ -52,8 +52,10 @@ export const unitKey = (table: string, index: number) => `transform/units/${tabl
 export const rejectsKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.rejects.jsonl`;
 export const keysKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.keys`;
 
-export async function planTables(extract: ExtractManifest, unmapped: Unmapped): Promise<Plan[]> {
-  const mappers = await loadMappers();
+/** `entities`: the model's entity directory (default: the shipped model/entities/). */
+export async function planTables(extract: ExtractManifest, unmapped: Unmapped, entities?: string): Promise<Plan[]> {
+  const mappers = await loadMappers(entities);
+  const where = entitiesLabel(entities);
   const missing: string[] = [];
   const plans = extract.tables.map((table): Plan => {
     const mapper = mappers.get(table.name);
@@ -65,10 +67,10 @@ export async function planTables(extract: ExtractManifest, unmapped: Unmapped): 
   });
   if (missing.length > 0) {
     throw new UserError(unmapped === 'generic'
-      ? `the generic mapping needs a primary key, which these tables lack: ${missing.join(', ')}; add a mapper in transform/mappers/ for each`
-      : `no mapper for table(s): ${missing.join(', ')}; add transform/mappers/<table>.ts for each, or pass --unmapped skip or --unmapped generic`);
+      ? `the generic mapping needs a primary key, which these tables lack: ${missing.join(', ')}; add a mapper in ${where} for each`
+      : `no mapper for table(s): ${missing.join(', ')}; add ${where}<table>.ts for each, or pass --unmapped skip or --unmapped generic`);
   }
-  checkEntityTypes(plans);
+  checkEntityTypes(plans, where);
   return plans;
 }
 
@@ -80,7 +82,7 @@ export async function planTables(extract: ExtractManifest, unmapped: Unmapped): 
  * hold every table of the extract, so a TABLE= rerun is checked against the
  * run's other tables too.
  */
-export function checkEntityTypes(plans: Plan[]): void {
+export function checkEntityTypes(plans: Plan[], where = entitiesLabel()): void {
   const owner = new Map<string, Plan>();
   for (const plan of plans) {
     if (!plan.mapper) continue;
@@ -90,12 +92,12 @@ export function checkEntityTypes(plans: Plan[]): void {
       owner.set(type, plan);
       continue;
     }
-    const describe = (p: Plan) => `${p.table.name} (${p.mapping === 'generic' ? 'generic mapping' : `transform/mappers/${p.mapper!.file}`})`;
+    const describe = (p: Plan) => `${p.table.name} (${p.mapping === 'generic' ? 'generic mapping' : `${where}${p.mapper!.file}`})`;
     const generic = [first, plan].find((p) => p.mapping === 'generic');
     throw new UserError(`tables ${describe(first)} and ${describe(plan)} both have entity_type ${JSON.stringify(type)}, ` +
       'so verify and load --prune could not tell their items apart: ' +
       (generic
-        ? `add transform/mappers/${generic.table.name}.ts with another entityType, or pass --unmapped skip`
+        ? `add ${where}${generic.table.name}.ts with another entityType, or pass --unmapped skip`
         : `give one of them another entityType in its mapper`));
   }
 }

@@ -36,6 +36,8 @@ export interface TransformOptions extends UnitOptions {
   concurrency: number;
   /** Redo the selected tables' units even when they are done. */
   force?: boolean;
+  /** The model's entity directory (default: the shipped model/entities/). */
+  entities?: string;
   log: Logger;
 }
 
@@ -57,7 +59,7 @@ export async function runTransformShard(options: TransformOptions & { shard: Sha
 }
 
 /** Merges a sharded transform: every unit in exactly one fragment, then the manifest from the unit records. */
-export async function finalizeTransform(options: Pick<TransformOptions, 'store' | 'run' | 'log' | keyof UnitOptions>): Promise<{ manifest: TransformManifest; shards: number; started_at?: string; finished_at?: string }> {
+export async function finalizeTransform(options: Pick<TransformOptions, 'store' | 'run' | 'log' | 'entities' | keyof UnitOptions>): Promise<{ manifest: TransformManifest; shards: number; started_at?: string; finished_at?: string }> {
   const context = await openContext({ ...options, tables: undefined });
   const span = await checkFragments(context.run, context.units);
   const manifest = await writeManifest(context, options.run, options.log);
@@ -66,7 +68,7 @@ export async function finalizeTransform(options: Pick<TransformOptions, 'store' 
 }
 
 /** `transform/units.json`: the run's shards and the units each does, for a map over units (Step Functions). */
-export async function listUnits(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions> & { shards?: number }): Promise<string> {
+export async function listUnits(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | 'entities' | keyof UnitOptions> & { shards?: number }): Promise<string> {
   const context = await openContext(options);
   const text = unitsListing(context.units, options.shards);
   await context.run.put(TRANSFORM_UNITS_KEY, text);
@@ -84,7 +86,7 @@ export interface RunContext {
 }
 
 /** The run as a transform sees it: the extract manifest (checked), the plans and the selected units. */
-export async function openContext(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | keyof UnitOptions>): Promise<RunContext> {
+export async function openContext(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | 'entities' | keyof UnitOptions>): Promise<RunContext> {
   const run = runStorage(options.store, options.run);
   const extractText = await run.getText(EXTRACT_MANIFEST_KEY);
   const extract = await readExtractManifest(run);
@@ -97,7 +99,7 @@ export async function openContext(options: Pick<TransformOptions, 'store' | 'run
     ...(options.compression && options.compression !== 'gzip' ? { compression: options.compression } : {}),
     ...(options.input ? { input: options.input } : {}),
   };
-  const plans = await planTables(extract, options.unmapped);
+  const plans = await planTables(extract, options.unmapped, options.entities);
   const selected = selectPlans(plans, options.tables);
   const units = selected.flatMap((plan) => unitsOf(plan, extract, unitOptions, plans));
   return { run, extract, extractText, plans, unitOptions, units };
@@ -126,7 +128,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   await run.removeLeftovers();
   // Exact: the extract manifest counts each part's rows.
   const progress = new Progress(pending.length, 0, { what: 'rows', total: pending.reduce((n, u) => n + u.part.rows, 0), unitName: 'units' });
-  const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }) : undefined;
+  const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }, options.entities) : undefined;
   const joins = new JoinCache(run, extract, workers);
   try {
     await runPool(pending, options.concurrency, async (unit) => {

@@ -5,7 +5,7 @@
 // ~18 MB per thread over the tree-shaken bundle (both measured as VmRSS in
 // /proc/self/status). So the worker entry and the mappers run bundled:
 // - from the build (make, bin/pg2ddb, the image): dist/transform/worker.js and
-//   dist/transform/mappers/*.js, made by `npm run build` with the options below;
+//   dist/model/entities/*.js, made by `npm run build` with the options below;
 // - from the sources (tests, `node --import tsx/esm transform/cli.ts`): bundled
 //   here with the same options, once per run (well under a second), into a
 //   cache keyed by the output's sha256, so an edited mapper gets a fresh bundle
@@ -17,7 +17,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../lib/meter.ts';
 import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
-import { buildInfo } from './code-version.ts';
+import { ENTITIES_SOURCE_DIR, buildInfo } from '../model/code-version.ts';
+import { ENTITIES_DIR, isEntityFile } from '../model/registry.ts';
 
 /** esbuild's options for the build and for the worker bundle made from the sources. */
 export const BUNDLE_OPTIONS = {
@@ -30,14 +31,14 @@ export const BUNDLE_OPTIONS = {
   logLevel: 'error',
 } satisfies BuildOptions;
 
-/** The mappers' sources, relative to the package root. */
-export const MAPPERS_SOURCE_DIR = 'transform/mappers';
+/** The shipped entities' sources, relative to the package root. */
+export const MAPPERS_SOURCE_DIR = ENTITIES_SOURCE_DIR;
 /** The worker thread's entry, relative to the package root. */
 export const WORKER_SOURCE = 'transform/worker.ts';
 
-/** Mapper file names (`users.ts`) in the sources. */
-export function mapperSourceFiles(root = PACKAGE_ROOT): string[] {
-  return readdirSync(path.join(root, MAPPERS_SOURCE_DIR)).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts')).sort();
+/** Entity file names (`users.ts`) of `dir` (the shipped entities' sources by default). */
+export function mapperSourceFiles(root = PACKAGE_ROOT, dir = path.join(root, MAPPERS_SOURCE_DIR)): string[] {
+  return readdirSync(dir).filter(isEntityFile).sort();
 }
 
 // Inside the repository, so what the bundle still requires at run time resolves from its node_modules.
@@ -50,8 +51,30 @@ export interface WorkerBundle {
   mappers: Map<string, string>;
 }
 
-export function workerBundle(): WorkerBundle {
-  return FROM_BUILD ? builtWorker() : bundleFromSources();
+/**
+ * `entities`: the model's entity directory (the registry's), whose files the
+ * workers import. The shipped model from the build runs as built; a model of
+ * one's own (MODEL=dir) is bundled with esbuild where it is installed (a
+ * checkout), else (the image, Node 24) its .ts files are imported as they are.
+ */
+export function workerBundle(entities = ENTITIES_DIR): WorkerBundle {
+  if (FROM_BUILD && entities === ENTITIES_DIR) return builtWorker();
+  if (FROM_BUILD && !esbuildInstalled()) {
+    return {
+      entry: pathToFileURL(path.join(DIST_DIR, WORKER_SOURCE.replace(/\.ts$/, '.js'))),
+      mappers: new Map(mapperSourceFiles(PACKAGE_ROOT, entities).map((f) => [f, pathToFileURL(path.join(entities, f)).href])),
+    };
+  }
+  return bundleFromSources(entities);
+}
+
+function esbuildInstalled(): boolean {
+  try {
+    createRequire(import.meta.url).resolve('esbuild');
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function builtWorker(): WorkerBundle {
@@ -64,12 +87,12 @@ function builtWorker(): WorkerBundle {
   };
 }
 
-function bundleFromSources(): WorkerBundle {
+function bundleFromSources(entities: string): WorkerBundle {
   // Required, not imported: the build never loads esbuild at run time.
   const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-  const mapperFiles = mapperSourceFiles();
+  const mapperFiles = mapperSourceFiles(PACKAGE_ROOT, entities);
   const entryPoints: Record<string, string> = { worker: path.join(PACKAGE_ROOT, WORKER_SOURCE) };
-  for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(PACKAGE_ROOT, MAPPERS_SOURCE_DIR, file);
+  for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(entities, file);
   const outdir = path.join(CACHE_DIR, 'out');
   const { outputFiles } = buildSync({ ...BUNDLE_OPTIONS, entryPoints, outdir, write: false });
   const files = outputFiles.map((f) => ({ name: path.relative(outdir, f.path), contents: f.contents }));

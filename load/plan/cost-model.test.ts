@@ -23,7 +23,7 @@ function handSize(value: Value): number {
     case 'BOOL': case 'NULL': return 1;
     case 'N': {
       const digits = (v as string).replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-      // A negative non-zero number weighs one byte more (measured on DynamoDB Local, transform/item-size.ts).
+      // A negative non-zero number weighs one byte more (measured on DynamoDB Local, model/item-size.ts).
       const negative = (v as string).startsWith('-') && digits.length > 0 ? 1 : 0;
       return Math.ceil(Math.max(digits.length, 1) / 2) + 1 + negative;
     }

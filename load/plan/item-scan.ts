@@ -13,9 +13,9 @@ import { UserError } from '../../lib/errors.ts';
 import { runPool } from '../../lib/pool.ts';
 import type { Storage } from '../../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../../lib/transform-manifest.ts';
-import type { ItemJson } from '../attribute-json.ts';
+import type { ItemJson } from '../../model/attribute-json.ts';
 import { parseItemLine, readPartLines } from '../item-files.ts';
-import { INDEXES, PRIMARY_KEY } from '../table-spec.ts';
+import { INDEXES, PRIMARY_KEY } from '../../model/table.ts';
 import { DEFAULT_MAX_KEYS, KeyBudget, KeySpace, hashKey, type HashedKey } from './collections.ts';
 import { SizeHistogram, itemSizeBytes, writeUnits } from './sizes.ts';
 

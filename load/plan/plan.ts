@@ -8,7 +8,7 @@ import { UserError } from '../../lib/errors.ts';
 import type { Storage } from '../../lib/storage.ts';
 import { requireCurrentTransform } from '../../lib/freshness.ts';
 import { readTransformManifest, TRANSFORM_MANIFEST_KEY, type TransformTable } from '../../lib/transform-manifest.ts';
-import { INDEXES } from '../table-spec.ts';
+import { INDEXES } from '../../model/table.ts';
 import { keyWarnings, type KeySpaceSummary } from './collections.ts';
 import { assumedDmsHours, costReport, type CostReport, type PriceTable, type TableCostInput, type Workload } from './cost-model.ts';
 import { scanItems, type TableScan } from './item-scan.ts';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { ColumnSchema, TableEntry } from '../../lib/manifest.ts';
 import { ItemBuilder, isReject } from '../../transform/item.ts';
-import { defineMapper } from '../../transform/mapper.ts';
+import { defineMapper } from '../../model/entity.ts';
 import { SizeHistogram, itemSizeBytes, readUnits, writeUnits } from './sizes.ts';
 
 test('write units are per started KB, read units per started 4 KB', (t) => {
@@ -43,7 +43,7 @@ test("plan's item size equals transform's for multibyte entity types, column nam
     name: 't', schema: 'public', table: 't', as_of: '2026-01-01T00:00:00.000000Z', snapshot_id: 's',
     columns, primary_key: ['id'], order_by: ['id'], rows: 0, raw_bytes: 0, bytes: 0, parts: [],
   };
-  const mapper = defineMapper({ table: 't', entityType: 'élément_日本', key: { pk: 'É#{id}', sk: 'Ü' }, gsi1: { pk: '{id}#ü', sk: '😀' } });
+  const mapper = defineMapper({ table: 't', entityType: 'élément_日本', key: { pk: 'É#{id}', sk: 'Ü' }, indexes: { GSI1: { pk: '{id}#ü', sk: '😀' } } });
   const builder = new ItemBuilder(mapper, table, new Map());
   const row = ['ключ', 'ça va 😀', '{"clé":"välue","日本":[1,2.50,{"ß":true,"n":null}]}', '-12.340', '\\x00ff10', '{α,"β γ",NULL}', '2026-01-02 03:04:05.5+00'];
   const item = builder.build(row, 1);

@@ -7,14 +7,10 @@
 // ordinary keys here (lib/own-property.ts), as they are in DynamoDB.
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { getOwn, setOwn } from '../lib/own-property.ts';
+import type { AttributeValue as AttributeJson, ItemJson } from './attribute.ts';
 
-/** One attribute value as DynamoDB JSON text has it. */
-export type AttributeJson =
-  | { S: string } | { N: string } | { B: string } | { BOOL: boolean } | { NULL: true }
-  | { SS: string[] } | { NS: string[] } | { BS: string[] }
-  | { M: Record<string, AttributeJson> } | { L: AttributeJson[] };
-
-export type ItemJson = Record<string, AttributeJson>;
+/** The attribute value type (attribute.ts), named here for the JSON side of the SDK's AttributeValue. */
+export type { AttributeJson, ItemJson };
 export type ItemValue = Record<string, AttributeValue>;
 
 export function toAttributeValue(value: AttributeJson): AttributeValue {

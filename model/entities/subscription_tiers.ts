@@ -1,4 +1,4 @@
-import { defineMapper } from '../mapper.ts';
+import { defineMapper } from '../entity.ts';
 
 export default defineMapper({
   table: 'subscription_tiers',

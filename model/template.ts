@@ -5,6 +5,8 @@
 export interface CompiledTemplate {
   text: string;
   names: string[];
+  /** The text before the first value (`DEVICE#` of `DEVICE#{id}`; all of `PROFILE`): what a begins_with query can name. */
+  lead: string;
   /** The key, or a reason (with the offending name) when a part is NULL, empty or unpaddable. */
   render(value: (name: string) => string | null): { key: string } | { name: string; reason: string };
 }
@@ -26,6 +28,7 @@ export function compileTemplate(text: string): CompiledTemplate {
   return {
     text,
     names,
+    lead: typeof segments[0] === 'string' ? segments[0] : '',
     render(value) {
       let key = '';
       for (const segment of segments) {

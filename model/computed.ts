@@ -1,6 +1,6 @@
 // Named computed values the Serenya mappers share.
 import { sha256Hex } from '../lib/meter.ts';
-import type { RowValues } from './mapper.ts';
+import type { RowValues } from './entity.ts';
 
 /** `column` when present, else the sha256 hex of `source` as stored (seed plan: hashes may be NULL). */
 export function hashOr(column: string, source: string): (row: RowValues) => string | null {

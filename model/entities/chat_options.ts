@@ -1,4 +1,4 @@
-import { defineMapper } from '../mapper.ts';
+import { defineMapper } from '../entity.ts';
 
 // Zero-padded so the text order of the sort key is the display order.
 export default defineMapper({

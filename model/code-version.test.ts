@@ -14,7 +14,7 @@ async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void },
   const temp = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
   t.teardown(() => rm(temp, { recursive: true, force: true }));
   const root = path.join(temp, under);
-  for (const entry of ['package.json', 'lib', 'extract', 'transform', 'load', 'catchup', 'scripts/has-shards.ts']) {
+  for (const entry of ['package.json', 'lib', 'model', 'extract', 'transform', 'load', 'catchup', 'scripts/has-shards.ts']) {
     await cp(path.join(PACKAGE_ROOT, entry), path.join(root, entry), { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
   }
   await symlink(path.join(PACKAGE_ROOT, 'node_modules'), path.join(root, 'node_modules'));
@@ -24,7 +24,7 @@ async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void },
 test('every mapper hash covers the transform code version and its own file, so either change redoes its units', async (t) => {
   const mappers = await loadMappers();
   const users = mappers.get('users')!;
-  const source = await readFile(path.join(PACKAGE_ROOT, 'transform/mappers', users.file), 'utf8');
+  const source = await readFile(path.join(PACKAGE_ROOT, 'model/entities', users.file), 'utf8');
   t.is(users.hash, sha256Hex(`${transformCodeVersion()}\n${source}`));
 });
 
@@ -33,7 +33,7 @@ test('from the sources, the code version changes with the transform code, not wi
   const before = sourceCodeVersion(root);
   t.is(sourceCodeVersion(root), before, 'the same sources give the same version');
   t.is(sourceCodeVersion(PACKAGE_ROOT), transformCodeVersion(), 'the copy is what this process runs');
-  await appendFile(path.join(root, 'transform/mappers/users.ts'), '\n// a mapper edit: its own hash covers it\n');
+  await appendFile(path.join(root, 'model/entities/users.ts'), '\n// a mapper edit: its own hash covers it\n');
   await appendFile(path.join(root, 'load/cli.ts'), '\n// another stage\n');
   t.is(sourceCodeVersion(root), before);
   await appendFile(path.join(root, 'transform/item.ts'), '\n// an edit of how items are built\n');
@@ -61,7 +61,7 @@ test('from the build, the code version is the bundled worker code: the same for 
   await prepend(path.join(root, 'load/cli.ts'), "import { CopyCsvParser } from '../lib/copy-csv.ts';\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= typeof CopyCsvParser;\n");
   t.deepEqual({ ...await buildDist(root), files: 0 }, { ...hashes, files: 0 });
   // A mapper's change is its own hash's alone.
-  await appendFile(path.join(root, 'transform/mappers/users.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "users";\n');
+  await appendFile(path.join(root, 'model/entities/users.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "users";\n');
   const mapperEdited = await buildDist(root);
   t.is(mapperEdited.code_version, first.code_version);
   t.deepEqual({ ...mapperEdited.mappers, 'users.ts': '' }, { ...first.mappers, 'users.ts': '' });

@@ -2,7 +2,7 @@
 // strings count their UTF-8 bytes, binaries their bytes, numbers about one byte
 // per two significant digits plus one, BOOL and NULL one byte, lists and maps
 // three bytes plus one per element, and every attribute or map key its name.
-import type { AttributeValue } from './decode/attribute.ts';
+import type { AttributeValue } from './attribute.ts';
 
 export const MAX_ITEM_BYTES = 400 * 1024;
 
@@ -35,6 +35,10 @@ export function attributeSize(value: AttributeValue): number {
   if ('N' in value) return numberSize(value.N);
   if ('B' in value) return Buffer.byteLength(value.B, 'base64');
   if ('BOOL' in value || 'NULL' in value) return 1;
+  // A set: its members' sizes summed (not measured: transform writes no sets).
+  if ('SS' in value) return value.SS.reduce((n, s) => n + Buffer.byteLength(s, 'utf8'), 0);
+  if ('NS' in value) return value.NS.reduce((n, s) => n + numberSize(s), 0);
+  if ('BS' in value) return value.BS.reduce((n, s) => n + Buffer.byteLength(s, 'base64'), 0);
   if ('L' in value) return value.L.reduce((n, v) => n + 1 + attributeSize(v), 3);
   let n = 3;
   for (const key in value.M) n += 1 + Buffer.byteLength(key, 'utf8') + attributeSize(value.M[key]!);

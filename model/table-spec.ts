@@ -1,5 +1,5 @@
-// The table definition, in one place (DESIGN.md "Item shape", "Load"): PK/SK
-// key, GSI1 and GSI2 with projection ALL, on-demand billing, SSE, TTL on `ttl`.
+// The table spec, built from the table's declaration (table.ts: keys, indexes,
+// TTL attribute): projection ALL, on-demand billing, SSE, TTL on `ttl`.
 // ImportTable's TableCreationParameters, the batch path's CreateTable and the
 // CloudFormation snippet of `load --print-table-spec` are all built from it,
 // so the app's infrastructure declares exactly the table the load creates.
@@ -7,13 +7,7 @@ import type {
   AttributeDefinition, GlobalSecondaryIndex, KeySchemaElement, SSESpecification, TableCreationParameters,
 } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
-
-export const PRIMARY_KEY = { partition: 'PK', sort: 'SK' } as const;
-export const INDEXES = [
-  { name: 'GSI1', partition: 'GSI1PK', sort: 'GSI1SK' },
-  { name: 'GSI2', partition: 'GSI2PK', sort: 'GSI2SK' },
-] as const;
-export const TTL_ATTRIBUTE = 'ttl';
+import { INDEXES, KEY_ATTRIBUTES, PRIMARY_KEY, TTL_ATTRIBUTE } from './table.ts';
 
 /** What ImportTable cannot set at creation, applied afterwards (each configurable). */
 export interface TableSettings {
@@ -41,8 +35,7 @@ function keySchema(partition: string, sort: string): KeySchemaElement[] {
 }
 
 export function attributeDefinitions(): AttributeDefinition[] {
-  const names = [PRIMARY_KEY.partition, PRIMARY_KEY.sort, ...INDEXES.flatMap((i) => [i.partition, i.sort])];
-  return names.map((AttributeName) => ({ AttributeName, AttributeType: 'S' }));
+  return KEY_ATTRIBUTES.map((AttributeName) => ({ AttributeName, AttributeType: 'S' }));
 }
 
 export function globalSecondaryIndexes(): GlobalSecondaryIndex[] {

@@ -4,8 +4,8 @@
 // - from the build: the sha256 of the worker bundled on its own, unsplit (the
 //   code the units run, packages included), written into dist/build.json by
 //   `npm run build` (scripts/build.ts) beside each mapper's bundle's sha256;
-// - from the sources: the sha256 of transform/ (its mappers aside) and lib/,
-//   read once at start-up.
+// - from the sources: the sha256 of transform/, model/ (its entities aside)
+//   and lib/, read once at start-up.
 // Either way a mapper's own file goes into its hash only (registry.ts), so a
 // changed mapper redoes its table alone.
 import { readFileSync, readdirSync } from 'node:fs';
@@ -25,9 +25,10 @@ export interface BuildInfo {
 export const BUILD_INFO = 'build.json';
 const BUILD_INFO_FILE = path.join(DIST_DIR, BUILD_INFO);
 
-/** The source folders whose code decides a unit's bytes, and the one (the mappers) each mapper's hash covers instead. */
-const SOURCE_DIRS = ['transform', 'lib'];
-const MAPPERS_SOURCE_DIR = path.join('transform', 'mappers');
+/** The shipped entities' sources, relative to the package root: each mapper's hash covers its own file. */
+export const ENTITIES_SOURCE_DIR = 'model/entities';
+/** The source folders whose code decides a unit's bytes (the entities aside). */
+const SOURCE_DIRS = ['transform', 'model', 'lib'];
 
 let version: string | undefined;
 let info: BuildInfo | undefined;
@@ -55,7 +56,7 @@ export function sourceCodeVersion(root: string): string {
     for (const entry of readdirSync(path.join(root, dir), { withFileTypes: true })) {
       const rel = path.join(dir, entry.name);
       if (entry.isDirectory()) {
-        if (rel !== MAPPERS_SOURCE_DIR) walk(rel);
+        if (rel !== ENTITIES_SOURCE_DIR) walk(rel);
       } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) files.push(rel);
     }
   };

@@ -1,0 +1,95 @@
+// Finds the entities (mappers): every file in model/entities/ default-exports
+// one, so adding a table is adding one file. A mapper's hash covers its own
+// file (its source, or from the build its bundle's sha256 in dist/build.json)
+// and the transform code version (code-version.ts), so a changed mapper
+// redoes only its table.
+import { statSync } from 'node:fs';
+import { readFile, readdir } from 'node:fs/promises';
+import { pathToFileURL } from 'node:url';
+import path from 'node:path';
+import { sha256Hex } from '../lib/meter.ts';
+import { UserError } from '../lib/errors.ts';
+import type { TableEntry } from '../lib/manifest.ts';
+import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
+import { ENTITIES_SOURCE_DIR, buildInfo, transformCodeVersion } from './code-version.ts';
+import type { Mapper } from './entity.ts';
+
+/** The shipped model's entities (Serenya's): as built in dist/, or their sources. */
+export const ENTITIES_DIR = path.join(FROM_BUILD ? DIST_DIR : PACKAGE_ROOT, ENTITIES_SOURCE_DIR);
+
+export interface LoadedMapper {
+  mapper: Mapper;
+  /** sha256 of the transform code version and the mapper's file. */
+  hash: string;
+  /** Its source's name (`users.ts`), from the build too. */
+  file: string;
+}
+
+/** The CLIs' `--model dir` (MODEL=dir): a user's own entity directory, absolute; undefined keeps the shipped model. */
+export function modelDir(dir: string | undefined): string | undefined {
+  if (!dir) return undefined;
+  const full = path.resolve(dir);
+  if (!statSync(full, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new UserError(`--model ${dir}: no such directory; give a directory of entity files (one per table, as model/entities/), or make scaffold MODEL=${dir} to start one`);
+  }
+  return full;
+}
+
+/** The `--model` option of the CLIs that map rows (transform, verify). */
+export const MODEL_OPTION = {
+  type: 'string',
+  default: process.env.MODEL || undefined,
+  defaultDescription: '$MODEL, else the shipped model (model/entities/)',
+  describe: 'A directory of entity files (one per table, as model/entities/) to use instead of the shipped model',
+} as const;
+
+/** How messages name an entity directory: `model/entities/` for the shipped one. */
+export function entitiesLabel(dir = ENTITIES_DIR): string {
+  return dir === ENTITIES_DIR ? 'model/entities/' : dir.endsWith('/') ? dir : `${dir}/`;
+}
+
+/** The entity files of `dir` (TypeScript sources), as the registry and the worker bundle both list them. */
+export function isEntityFile(file: string): boolean {
+  return file.endsWith('.ts') && !file.endsWith('.test.ts');
+}
+
+export async function loadMappers(dir = ENTITIES_DIR): Promise<Map<string, LoadedMapper>> {
+  // The shipped entities from the build: the ones it made (build.json), not every file in
+  // dist/, where a removed one's stays a minute for runs still on the last build.
+  const built = FROM_BUILD && dir === ENTITIES_DIR;
+  const files = built ? Object.keys(buildInfo().mappers) : (await readdir(dir)).filter(isEntityFile).sort();
+  const mappers = new Map<string, LoadedMapper>();
+  for (const file of files) {
+    const full = path.join(dir, built ? file.replace(/\.ts$/, '.js') : file);
+    const mapper = (await import(pathToFileURL(full).href)).default as Mapper | undefined;
+    if (!mapper || typeof mapper.table !== 'string' || !mapper.key) {
+      throw new Error(`${path.relative(process.cwd(), full)} does not default-export a mapper (defineMapper({...}))`);
+    }
+    if (mappers.has(mapper.table)) throw new Error(`two mappers for table ${mapper.table}: ${mappers.get(mapper.table)!.file} and ${file}`);
+    const own = built ? builtMapperHash(file) : await readFile(full, 'utf8');
+    mappers.set(mapper.table, { mapper, hash: sha256Hex(`${transformCodeVersion()}\n${own}`), file });
+  }
+  return mappers;
+}
+
+/** A shipped mapper's bundle's sha256, as the build recorded it. */
+function builtMapperHash(file: string): string {
+  const hash = buildInfo().mappers[file];
+  if (hash === undefined) throw new Error(`${file} is not in ${path.join(DIST_DIR, 'build.json')}: rebuild with npm run build`);
+  return hash;
+}
+
+/**
+ * The `generic` mapping for a table no mapper covers: PK `<TABLE>#<primary key
+ * values>`, SK `<TABLE>`, entity_type the table name. Needs a primary key.
+ */
+export function genericMapper(table: TableEntry): LoadedMapper {
+  const label = table.name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+  const mapper: Mapper = {
+    table: table.name,
+    entityType: table.name,
+    key: { pk: `${label}#${table.primary_key.map((c, i) => `{pk${i}}`).join('#')}`, sk: label },
+    computed: Object.fromEntries(table.primary_key.map((c, i) => [`pk${i}`, (row) => row(c)])),
+  };
+  return { mapper, hash: sha256Hex(`${transformCodeVersion()}\ngeneric\n${label}\n${table.primary_key.join(',')}`), file: '(generic)' };
+}

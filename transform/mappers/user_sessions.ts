@@ -1,9 +1,0 @@
-import { defineMapper } from '../mapper.ts';
-
-export default defineMapper({
-  table: 'user_sessions',
-  entityType: 'session',
-  key: { pk: 'USER#{user_id}', sk: 'SESSION#{session_id}' },
-  gsi1: { pk: 'SESSION#{session_id}', sk: 'USER#{user_id}' },
-  ttl: 'expires_at',
-});
