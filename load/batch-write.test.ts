@@ -28,6 +28,7 @@ test('an HTTP 413 is named as a request too large', (t) => {
 });
 
 const noWait = async () => {};
+const turns = async (n: number) => { for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r)); };
 const put = (n: number): SizedWrite => ({ request: { PutRequest: { Item: { PK: { S: `k${n}` }, SK: { S: 'x' } } } }, bytes: 40 });
 
 test('resends of unprocessed items do not multiply the client\'s own retries: a batch stops resending once its attempts reach the throttling policy\'s', async (t) => {
@@ -43,4 +44,28 @@ test('resends of unprocessed items do not multiply the client\'s own retries: a 
   t.regex(err!.message, /still unprocessed after 60 BatchWriteItem attempts/);
   // Before, 15 resends of such calls: 300 attempts (15 × 60 attempts, over 4 h of throttled waits, at worst).
   t.true(attempts < 2 * DYNAMODB_RETRY.throttling.attempts, `${attempts} attempts`);
+});
+
+test('once a batch fails, the batches in flight stop: their calls are aborted and nothing more is resent', async (t) => {
+  const signals: (AbortSignal | undefined)[] = [];
+  let resends = 0;
+  const client = {
+    send: async (command: BatchWriteItemCommand, options?: { abortSignal?: AbortSignal }) => {
+      const requests = command.input.RequestItems!.t!;
+      if (requests.some((r) => r.PutRequest!.Item!.PK!.S === 'k0')) {
+        // Fails while the other batch's first call is in flight.
+        await turns(2);
+        throw Object.assign(new Error('Item size has exceeded the maximum allowed size'), { name: 'ValidationException', $metadata: { httpStatusCode: 400, attempts: 1 } });
+      }
+      signals.push(options?.abortSignal);
+      if (signals.length > 1) resends++;
+      // Answers once the other batch has failed: every item unprocessed, as under throttling.
+      await turns(5);
+      return { UnprocessedItems: command.input.RequestItems, $metadata: { attempts: 1 } };
+    },
+  } as unknown as DynamoDBClient;
+  const items = Array.from({ length: 50 }, (_, n) => put(n));
+  await t.throwsAsync(batchWrite(from(items), { client, tableName: 't', concurrency: 2, sleep: noWait }), { message: /ValidationException/ });
+  t.is(resends, 0);
+  t.true(signals[0]?.aborted, 'the call in flight was given the pool\'s signal, now aborted');
 });

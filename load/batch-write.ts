@@ -10,7 +10,7 @@ import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@
 import { DYNAMODB_RETRY } from '../lib/aws.ts';
 import { UserError } from '../lib/errors.ts';
 import { debug } from '../lib/log.ts';
-import { runPool } from '../lib/pool.ts';
+import { runPool, type PoolSlot } from '../lib/pool.ts';
 import { attemptsOf, retry, type BackoffOptions } from '../lib/retry.ts';
 import { describeError } from './dynamo-errors.ts';
 
@@ -98,11 +98,14 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     stats.calls += made;
     stats.error_retries += made - 1;
   };
-  const writeOne = async (batch: WriteRequest[]): Promise<void> => {
+  // Once a batch has failed, the load fails: the batches in flight stop (their calls and the SDK's
+  // waits between retries are aborted, nothing more is resent) instead of keeping the error
+  // unsaid for as long as their throttling lasts. The load is an upsert, so a rerun completes them.
+  const writeOne = async (batch: WriteRequest[], { signal }: PoolSlot): Promise<void> => {
     let pending = batch;
     let made = 0;
     await retry(async () => {
-      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } })).then(
+      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } }), { abortSignal: signal }).then(
         (result) => { made += attemptsOf(result); countAttempts(result); return result; },
         (err: unknown) => { countAttempts(err); throw err; },
       );
@@ -117,7 +120,7 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     }, {
       ...options,
       attempts,
-      retryable: (err) => err instanceof Unprocessed && made < attemptBudget,
+      retryable: (err) => err instanceof Unprocessed && made < attemptBudget && !signal.aborted,
       onRetry: (err, attempt, delayMs) => {
         debug(`${options.tableName}: BatchWriteItem call ${attempt + 1} left ${(err as Unprocessed).requests.length} item(s) unprocessed; resending in ${delayMs} ms`);
       },
