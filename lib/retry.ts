@@ -9,7 +9,7 @@
 // attempt there was.
 import { debug, notice } from './log.ts';
 
-/** Consecutive failures of one call, other than throttling, after which each retry is said without --verbose. */
+/** Failures of one call other than throttling (throttling ones are not counted) from which each such retry is said without --verbose. */
 const NOTICE_AFTER_FAILURES = 3;
 
 export interface BackoffOptions {
@@ -80,8 +80,8 @@ function failure(info: AwsFailure): string {
   return [status ? `HTTP ${status}` : undefined, error?.name && error.name !== 'Error' ? error.name : undefined].filter(Boolean).join(' ') || info.errorType;
 }
 
-/** A retry token as the SDK's retry middleware reads it: which retry this is, and how long to wait before it. */
-interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number }
+/** A retry token as the SDK's retry middleware reads it: which retry this is, and how long to wait before it; and the call's failures other than throttling so far. */
+interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number; failures: number }
 
 /**
  * The SDK's retry strategy (its RetryStrategyV2 interface), with `policy` and
@@ -91,9 +91,9 @@ interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number }
  * sustained throttling a load at full concurrency meets.
  */
 export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) {
-  const token = (count: number, delayMs: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs });
+  const token = (count: number, delayMs: number, failures: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs, failures });
   return {
-    acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0),
+    acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0, 0),
     refreshRetryTokenForRetry: async (previous: AwsRetryToken, info: AwsFailure): Promise<AwsRetryToken> => {
       const rule = info.errorType === 'THROTTLING' ? policy.throttling : info.errorType === 'CLIENT_ERROR' ? undefined : policy.transient;
       const retries = previous.getRetryCount();
@@ -102,9 +102,11 @@ export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) 
       const what = `AWS call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
       // Throttling is expected under load and counted in the summaries; an endpoint that keeps
       // failing otherwise (refused, resets, 5xx) can take minutes to give up: say so while waiting.
-      if (info.errorType !== 'THROTTLING' && retries + 1 >= NOTICE_AFTER_FAILURES) notice(what);
+      // Only those failures count, or a throttling storm would say every rare 5xx.
+      const failures = previous.failures + (info.errorType === 'THROTTLING' ? 0 : 1);
+      if (info.errorType !== 'THROTTLING' && failures >= NOTICE_AFTER_FAILURES) notice(what);
       else debug(what);
-      return token(retries + 1, delayMs);
+      return token(retries + 1, delayMs, failures);
     },
     recordSuccess: (_token: AwsRetryToken): void => {},
   };
