@@ -65,3 +65,18 @@ test('a client error (HTTP 413) is not retried; attempts run out at the policy, 
   t.is(throttled.requests(), 4);
   t.is(attemptsOf(err), 4);
 });
+
+test('a retry said while waiting names the service and its endpoint', async (t) => {
+  const { client } = await endpoint(t, ['500', '500', '500']);
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  try {
+    await client.send(new ListTablesCommand({}));
+  } finally {
+    process.stderr.write = write;
+  }
+  const endpointUrl = String(await client.config.endpoint?.().then((e) => `${e.protocol}//${e.hostname}:${e.port}`));
+  t.is(lines.length, 1, lines.join(''));
+  t.true(lines[0]!.includes(`DynamoDB (${endpointUrl}) call attempt 3 of 4 failed (HTTP 500 InternalServerError)`), lines[0]);
+});

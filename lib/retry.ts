@@ -90,7 +90,8 @@ interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number; fail
  * by the client, which would end every worker's retries early under the
  * sustained throttling a load at full concurrency meets.
  */
-export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) {
+export function awsRetryStrategy(policy: AwsRetryPolicy, options: { service?: string; random?: () => number } = {}) {
+  const { random } = options;
   const token = (count: number, delayMs: number, failures: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs, failures });
   return {
     acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0, 0),
@@ -99,7 +100,7 @@ export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) 
       const retries = previous.getRetryCount();
       if (!rule || retries + 1 >= rule.attempts) throw new Error('no retry left');
       const delayMs = backoffDelay(retries, { ...rule, ...(random ? { random } : {}) });
-      const what = `AWS call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
+      const what = `${options.service ?? 'AWS'} call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
       // Throttling is expected under load and counted in the summaries; an endpoint that keeps
       // failing otherwise (refused, resets, 5xx) can take minutes to give up: say so while waiting.
       // Only those failures count, or a throttling storm would say every rare 5xx.
