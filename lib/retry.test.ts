@@ -23,14 +23,14 @@ test('retry stops at the first success, on a non-retryable error, or after the a
 test('a retried AWS call is said from its third failure other than throttling; throttling alone stays in --verbose', async (t) => {
   const strategy = awsRetryStrategy({ throttling: { attempts: 10, baseMs: 0 }, transient: { attempts: 10, baseMs: 0 } });
   // The notices a sequence of failed attempts of one call writes to stderr.
-  const said = async (types: AwsErrorType[]): Promise<string[]> => {
+  const said = async (types: AwsErrorType[], other: object = { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } }): Promise<string[]> => {
     const lines: string[] = [];
     const write = process.stderr.write;
     process.stderr.write = ((chunk: string) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
     try {
       let token = await strategy.acquireInitialRetryToken('');
       for (const errorType of types) {
-        const error = errorType === 'THROTTLING' ? { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } } : { name: 'InternalServerError', $metadata: { httpStatusCode: 500 } };
+        const error = errorType === 'THROTTLING' ? { name: 'ProvisionedThroughputExceededException', $metadata: { httpStatusCode: 400 } } : other;
         token = await strategy.refreshRetryTokenForRetry(token, { errorType, error });
       }
     } finally {
@@ -46,4 +46,8 @@ test('a retried AWS call is said from its third failure other than throttling; t
   // Two throttles and one 500 are one failure other than throttling, not three: a throttling storm with a rare 5xx says nothing.
   t.deepEqual(await said(['THROTTLING', 'THROTTLING', 'SERVER_ERROR']), []);
   t.is((await said(['THROTTLING', 'SERVER_ERROR', 'THROTTLING', 'SERVER_ERROR', 'SERVER_ERROR'])).length, 1);
+  // A timeout is said at once: it came after the socket's whole timeout of silence (DynamoDB's: 5 min), not in a moment.
+  const timedOut = await said(['TRANSIENT'], { name: 'TimeoutError' });
+  t.is(timedOut.length, 1);
+  t.regex(timedOut[0]!, /attempt 1 of 10 failed \(TimeoutError\)/);
 });

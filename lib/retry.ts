@@ -103,9 +103,11 @@ export function awsRetryStrategy(policy: AwsRetryPolicy, options: { service?: st
       const what = `${options.service ?? 'AWS'} call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
       // Throttling is expected under load and counted in the summaries; an endpoint that keeps
       // failing otherwise (refused, resets, 5xx) can take minutes to give up: say so while waiting.
-      // Only those failures count, or a throttling storm would say every rare 5xx.
+      // Only those failures count, or a throttling storm would say every rare 5xx. A timeout is
+      // said at once: it took the socket's whole timeout of silence (DynamoDB's: 5 min) to happen.
       const failures = previous.failures + (info.errorType === 'THROTTLING' ? 0 : 1);
-      if (info.errorType !== 'THROTTLING' && failures >= NOTICE_AFTER_FAILURES) notice(what);
+      const timedOut = info.error?.name === 'TimeoutError';
+      if (info.errorType !== 'THROTTLING' && (failures >= NOTICE_AFTER_FAILURES || timedOut)) notice(what);
       else debug(what);
       return token(retries + 1, delayMs, failures);
     },
