@@ -20,6 +20,8 @@ export interface ScanOptions {
   input?: Partial<ScanCommandInput>;
   /** Receives each page's items (called from several segments, one page at a time each). */
   onPage: (items: ItemValue[]) => void | Promise<void>;
+  /** Once aborted (work beside the scan failed), no page follows and the calls in flight are aborted. */
+  signal?: AbortSignal;
 }
 
 export async function parallelScan(options: ScanOptions): Promise<{ scanned: number }> {
@@ -28,7 +30,8 @@ export async function parallelScan(options: ScanOptions): Promise<{ scanned: num
   const total = options.totalSegments ?? (Array.isArray(options.segments) ? options.segments.length : options.segments);
   // One worker per segment, in the one pool: a segment that fails stops the others (their call in
   // flight is aborted, no page follows), instead of their reading on, paid, behind the error.
-  await runPool(list, list.length, async (index, { signal }) => {
+  await runPool(list, list.length, async (index, slot) => {
+    const signal = options.signal ? AbortSignal.any([slot.signal, options.signal]) : slot.signal;
     let start: Record<string, unknown> | undefined;
     do {
       const page = await options.client.send(new ScanCommand({
