@@ -295,16 +295,20 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
   // Parts are weighted by their estimated size, for an approximate % and ETA.
   const progress = new Progress(units.length, 0, { what: 'rows', unitName: 'parts', weights: new Map(units.map((u) => [unitName(u), u.bytes])) });
 
-  const copyUnit = async (unit: CopyUnit, worker: number): Promise<void> => {
+  const copyUnit = async (unit: CopyUnit, worker: number, signal: AbortSignal): Promise<void> => {
     const label = unitName(unit);
     let client = clients.get(worker);
     if (!client) {
       client = await joinSnapshot(options.databaseUrl, plan.snapshot_id).catch((err) => { throw joinFailure(plan, err); });
       clients.set(worker, client);
     }
+    // A worker still joining when another failed was not among the connections ended then: it
+    // must not start its COPY (the largest tables go first), or the error waits for that table.
+    if (signal.aborted) return;
     const table = tables.get(unit.table)!;
     // Its own errors name the table and say what to do; a lost connection gets the table's name.
     await lockForCopy(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
+    if (signal.aborted) return;
     const started = Date.now();
     progress.start(label);
     debug(`${label}: COPY of ${table.columns.length} column(s) in snapshot ${plan.snapshot_id}`);
@@ -323,7 +327,7 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
   };
   await runPool(queue, options.concurrency, async (unit, { worker, signal }) => {
     try {
-      await copyUnit(unit, worker);
+      await copyUnit(unit, worker, signal);
     } catch (err) {
       // The first failure stops the other workers' COPYs: the run has failed and will publish no manifest.
       if (!signal.aborted) for (const [other, client] of clients) if (other !== worker) client.end().catch(() => {});

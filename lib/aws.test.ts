@@ -41,7 +41,7 @@ async function endpoint(t: { teardown: (f: () => void) => void }, answers: ('thr
   t.teardown(() => server.close());
   const env = { AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'test', AWS_SECRET_ACCESS_KEY: 'test' };
   // Waits of 0 ms: the same strategy and attempt counts, without the time.
-  const client = dynamoClient(env, { throttling: { attempts: 4, baseMs: 0 }, transient: { attempts: 4, baseMs: 0 } });
+  const client = dynamoClient(env, { throttling: { attempts: 4, baseMs: 0 }, transient: { attempts: 4, baseMs: 0 }, noticeAfterMs: 0 });
   t.teardown(() => client.destroy());
   return { client, requests: () => requests };
 }
@@ -64,4 +64,21 @@ test('a client error (HTTP 413) is not retried; attempts run out at the policy, 
   t.is(err?.name, 'ProvisionedThroughputExceededException');
   t.is(throttled.requests(), 4);
   t.is(attemptsOf(err), 4);
+});
+
+test('a retry said while waiting names the service and its endpoint', async (t) => {
+  const { client } = await endpoint(t, ['500', '500', '500']);
+  const lines: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((chunk: string) => { lines.push(String(chunk)); return true; }) as typeof process.stderr.write;
+  try {
+    await client.send(new ListTablesCommand({}));
+  } finally {
+    process.stderr.write = write;
+  }
+  const endpointUrl = String(await client.config.endpoint?.().then((e) => `${e.protocol}//${e.hostname}:${e.port}`));
+  // This client's lines only: the other tests' clients run at the same time.
+  const own = lines.filter((line) => line.includes(endpointUrl));
+  t.is(own.length, 3, lines.join(''));
+  t.true(own[2]!.includes(`DynamoDB (${endpointUrl}) call attempt 3 of 4 failed (HTTP 500 InternalServerError)`), own[2]);
 });

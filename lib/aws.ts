@@ -58,9 +58,20 @@ export const S3_RETRY: AwsRetryPolicy = {
   transient: { attempts: 8, baseMs: 50, capMs: 20_000 },
 };
 
-/** Client settings that make `policy` the client's only retrying (maxAttempts only labels each request's attempt header). */
-function retrySettings(policy: AwsRetryPolicy) {
-  return { retryStrategy: awsRetryStrategy(policy), maxAttempts: Math.max(policy.throttling.attempts, policy.transient.attempts) };
+/**
+ * Client settings that make `policy` the client's only retrying (maxAttempts only labels each
+ * request's attempt header). A retry said while waiting names `service` and a set endpoint
+ * (its origin alone: never a user or password a URL may carry), so a wrong one is seen.
+ */
+function retrySettings(policy: AwsRetryPolicy, service: string, endpoint: string | undefined) {
+  let origin: string | undefined;
+  try {
+    origin = endpoint ? new URL(endpoint).origin : undefined;
+  } catch { /* the SDK refuses it itself */ }
+  return {
+    retryStrategy: awsRetryStrategy(policy, { service: origin ? `${service} (${origin})` : service }),
+    maxAttempts: Math.max(policy.throttling.attempts, policy.transient.attempts),
+  };
 }
 
 const regions = new WeakMap<NodeJS.ProcessEnv, Promise<string>>();
@@ -103,7 +114,7 @@ export function s3Client(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPo
     forcePathStyle: local || env.AWS_S3_FORCE_PATH_STYLE === 'true',
     // Local servers would otherwise store aws-chunked framing inside streamed objects.
     ...(local ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
-    ...retrySettings(retry),
+    ...retrySettings(retry, 'S3', endpoint),
   });
 }
 
@@ -139,7 +150,7 @@ export function dynamoClient(env: NodeJS.ProcessEnv = process.env, retry: AwsRet
     region: () => awsRegion(env),
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
-    ...retrySettings(retry),
+    ...retrySettings(retry, 'DynamoDB', endpoint),
   });
 }
 
@@ -149,6 +160,6 @@ export function cloudWatchLogsClient(env: NodeJS.ProcessEnv = process.env): Clou
     region: () => awsRegion(env),
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
-    ...retrySettings(S3_RETRY),
+    ...retrySettings(S3_RETRY, 'CloudWatch Logs', endpoint),
   });
 }

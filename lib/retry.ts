@@ -9,8 +9,8 @@
 // attempt there was.
 import { debug, notice } from './log.ts';
 
-/** Backoff one call has waited, other than for throttling, past which each further retry is said without --verbose. */
-const NOTICE_AFTER_WAITING_MS = 10_000;
+/** Backoff one call has waited after failures other than throttling, past which each further such retry is said without --verbose. */
+const NOTICE_AFTER_MS = 10_000;
 
 export interface BackoffOptions {
   /** First delay bound, ms. */
@@ -67,6 +67,8 @@ export type AwsErrorType = 'THROTTLING' | 'TRANSIENT' | 'SERVER_ERROR' | 'CLIENT
 export interface AwsRetryPolicy {
   throttling: RetryPolicy;
   transient: RetryPolicy;
+  /** Backoff waited after failures other than throttling past which each such retry is said (default 10 s). */
+  noticeAfterMs?: number;
 }
 
 /** A failed attempt as the SDK's retry middleware describes it. */
@@ -80,7 +82,7 @@ function failure(info: AwsFailure): string {
   return [status ? `HTTP ${status}` : undefined, error?.name && error.name !== 'Error' ? error.name : undefined].filter(Boolean).join(' ') || info.errorType;
 }
 
-/** A retry token as the SDK's retry middleware reads it: which retry this is, and how long to wait before it. */
+/** A retry token as the SDK's retry middleware reads it: which retry this is, and how long to wait before it; and the backoff waited so far after failures other than throttling. */
 interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number; waitedMs: number }
 
 /**
@@ -90,7 +92,8 @@ interface AwsRetryToken { getRetryCount(): number; getRetryDelay(): number; wait
  * by the client, which would end every worker's retries early under the
  * sustained throttling a load at full concurrency meets.
  */
-export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) {
+export function awsRetryStrategy(policy: AwsRetryPolicy, options: { service?: string; random?: () => number } = {}) {
+  const { random } = options;
   const token = (count: number, delayMs: number, waitedMs: number): AwsRetryToken => ({ getRetryCount: () => count, getRetryDelay: () => delayMs, waitedMs });
   return {
     acquireInitialRetryToken: async (_scope: string): Promise<AwsRetryToken> => token(0, 0, 0),
@@ -99,12 +102,16 @@ export function awsRetryStrategy(policy: AwsRetryPolicy, random?: () => number) 
       const retries = previous.getRetryCount();
       if (!rule || retries + 1 >= rule.attempts) throw new Error('no retry left');
       const delayMs = backoffDelay(retries, { ...rule, ...(random ? { random } : {}) });
-      const what = `AWS call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
+      const what = `${options.service ?? 'AWS'} call attempt ${retries + 1} of ${rule.attempts} failed (${failure(info)}); retrying in ${delayMs} ms`;
       // Throttling is expected under load and counted in the summaries; an endpoint that keeps
       // failing otherwise (refused, resets, 5xx) can take DynamoDB's policy 1.5 min to give up:
-      // past 10 s of waiting, say so (S3's 6 s of patience stays one line on failure).
-      const waitedMs = previous.waitedMs + delayMs;
-      if (info.errorType !== 'THROTTLING' && waitedMs >= NOTICE_AFTER_WAITING_MS) notice(what);
+      // past 10 s of such waiting, say so (S3's 6 s of patience stays one line on failure). Only
+      // those waits count, or a throttling storm would say every rare 5xx. A timeout is said at
+      // once: it took the socket's whole timeout of silence (DynamoDB's: 5 min) to happen.
+      const throttled = info.errorType === 'THROTTLING';
+      const waitedMs = previous.waitedMs + (throttled ? 0 : delayMs);
+      const timedOut = info.error?.name === 'TimeoutError';
+      if (!throttled && (waitedMs >= (policy.noticeAfterMs ?? NOTICE_AFTER_MS) || timedOut)) notice(what);
       else debug(what);
       return token(retries + 1, delayMs, waitedMs);
     },

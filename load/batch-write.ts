@@ -3,12 +3,14 @@
 // not write, typically under throttling) are resent, alone, after a backoff
 // with jitter. Errors (throttling, 5xx, resets) are retried only in the SDK's
 // retry step (lib/aws.ts), whose attempts each call reports and the stats
-// count. An item counts as written once, when a response no longer lists it as
-// unprocessed.
+// count. A batch's resends and its calls' retries share one budget of
+// attempts, so the two do not multiply. An item counts as written once, when a
+// response no longer lists it as unprocessed.
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { DYNAMODB_RETRY } from '../lib/aws.ts';
 import { UserError } from '../lib/errors.ts';
 import { debug } from '../lib/log.ts';
-import { runPool } from '../lib/pool.ts';
+import { runPool, type PoolSlot } from '../lib/pool.ts';
 import { attemptsOf, retry, type BackoffOptions } from '../lib/retry.ts';
 import { describeError } from './dynamo-errors.ts';
 
@@ -30,6 +32,14 @@ export interface BatchWriteOptions extends BackoffOptions {
   concurrency: number;
   /** Calls per batch before giving up on items left unprocessed (the first one included). */
   attempts?: number;
+  /**
+   * Attempts per batch, its calls' retries in the SDK included, past which items
+   * left unprocessed are not resent (default: the client's throttling policy,
+   * DYNAMODB_RETRY). Each resend's call may retry throttling that many times
+   * again, so without it a batch could make 15 × 60 attempts (hours of waits)
+   * before failing; with it, fewer than twice the policy's.
+   */
+  attemptBudget?: number;
   sleep?: (ms: number) => Promise<void>;
   /** Called after each call DynamoDB answered, with the running totals. */
   onProgress?: (stats: BatchWriteStats) => void;
@@ -82,16 +92,21 @@ export async function* batches<T>(
 export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: BatchWriteOptions): Promise<BatchWriteStats> {
   const stats: BatchWriteStats = { written: 0, calls: 0, unprocessed_resent: 0, error_retries: 0 };
   const attempts = options.attempts ?? 15;
+  const attemptBudget = options.attemptBudget ?? DYNAMODB_RETRY.throttling.attempts;
   const countAttempts = (resultOrError: unknown) => {
     const made = attemptsOf(resultOrError);
     stats.calls += made;
     stats.error_retries += made - 1;
   };
-  const writeOne = async (batch: WriteRequest[]): Promise<void> => {
+  // Once a batch has failed, the load fails: the batches in flight stop (their calls and the SDK's
+  // waits between retries are aborted, nothing more is resent) instead of keeping the error
+  // unsaid for as long as their throttling lasts. The load is an upsert, so a rerun completes them.
+  const writeOne = async (batch: WriteRequest[], { signal }: PoolSlot): Promise<void> => {
     let pending = batch;
+    let made = 0;
     await retry(async () => {
-      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } })).then(
-        (result) => { countAttempts(result); return result; },
+      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } }), { abortSignal: signal }).then(
+        (result) => { made += attemptsOf(result); countAttempts(result); return result; },
         (err: unknown) => { countAttempts(err); throw err; },
       );
       const left = out.UnprocessedItems?.[options.tableName] ?? [];
@@ -105,13 +120,13 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     }, {
       ...options,
       attempts,
-      retryable: (err) => err instanceof Unprocessed,
+      retryable: (err) => err instanceof Unprocessed && made < attemptBudget && !signal.aborted,
       onRetry: (err, attempt, delayMs) => {
         debug(`${options.tableName}: BatchWriteItem call ${attempt + 1} left ${(err as Unprocessed).requests.length} item(s) unprocessed; resending in ${delayMs} ms`);
       },
     }).catch((err: unknown) => {
       if (err instanceof Unprocessed) {
-        throw new UserError(`${options.tableName}: ${err.requests.length} item(s) still unprocessed after ${attempts} BatchWriteItem attempts (sustained throttling): rerun the load, it is an upsert`);
+        throw new UserError(`${options.tableName}: ${err.requests.length} item(s) still unprocessed after ${made} BatchWriteItem attempts (sustained throttling): rerun the load, it is an upsert`);
       }
       throw new UserError(`${options.tableName}: BatchWriteItem failed: ${describeError(err)}`);
     });

@@ -230,7 +230,7 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
       await recordLoaded(run, options.run, options.tableName, [entry], 'batch', fresh);
       fresh = false;
     }
-    options.log(`${entry.name}: ${written} items written (${batch.calls} BatchWriteItem calls, ${batch.unprocessed_resent} unprocessed resent, ${batch.error_retries} throttled retries)`);
+    options.log(`${entry.name}: ${written} items written (${batch.calls} BatchWriteItem calls, ${batch.unprocessed_resent} unprocessed resent, ${batch.error_retries} retries after throttling, 5xx or resets)`);
     // Keys loaded earlier that the run no longer has stay recorded until a prune deletes them.
     const earlier = new Set([...loadedBefore ?? []].filter((k) => !keys.has(k)));
     if (options.prune) {

@@ -4,6 +4,7 @@
 // the segments (`segments` as a list).
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
+import { runPool } from '../lib/pool.ts';
 import type { ItemValue } from '../model/attribute-json.ts';
 import { describeError } from './dynamo-errors.ts';
 
@@ -19,13 +20,18 @@ export interface ScanOptions {
   input?: Partial<ScanCommandInput>;
   /** Receives each page's items (called from several segments, one page at a time each). */
   onPage: (items: ItemValue[]) => void | Promise<void>;
+  /** Once aborted (work beside the scan failed), no page follows and the calls in flight are aborted. */
+  signal?: AbortSignal;
 }
 
 export async function parallelScan(options: ScanOptions): Promise<{ scanned: number }> {
   let scanned = 0;
   const list = Array.isArray(options.segments) ? options.segments : Array.from({ length: options.segments }, (_, i) => i);
   const total = options.totalSegments ?? (Array.isArray(options.segments) ? options.segments.length : options.segments);
-  const segment = async (index: number) => {
+  // One worker per segment, in the one pool: a segment that fails stops the others (their call in
+  // flight is aborted, no page follows), instead of their reading on, paid, behind the error.
+  await runPool(list, list.length, async (index, slot) => {
+    const signal = options.signal ? AbortSignal.any([slot.signal, options.signal]) : slot.signal;
     let start: Record<string, unknown> | undefined;
     do {
       const page = await options.client.send(new ScanCommand({
@@ -35,14 +41,13 @@ export async function parallelScan(options: ScanOptions): Promise<{ scanned: num
         TotalSegments: total,
         ConsistentRead: options.consistentRead ?? true,
         ...(start ? { ExclusiveStartKey: start as ScanCommandInput['ExclusiveStartKey'] } : {}),
-      })).catch((err: unknown) => {
+      }), { abortSignal: signal }).catch((err: unknown) => {
         throw new UserError(`cannot scan ${options.tableName}: ${describeError(err)}`);
       });
       scanned += page.ScannedCount ?? 0;
       await options.onPage((page.Items ?? []) as ItemValue[]);
       start = page.LastEvaluatedKey;
-    } while (start);
-  };
-  await Promise.all(list.map(segment));
+    } while (start && !signal.aborted);
+  });
   return { scanned };
 }

@@ -78,12 +78,12 @@ export interface TableSide {
  */
 export async function scanTableSide(
   client: Client, tableName: string, segments: number[], totalSegments: number, consistent: boolean,
-  only: Set<string> | undefined, sorter: RecordSorter,
+  only: Set<string> | undefined, sorter: RecordSorter, signal?: AbortSignal,
 ): Promise<TableSide> {
   const side: TableSide = { in_table: 0, counts: {}, types: [] };
   const typeIndex = new Map<string, number>();
   await parallelScan({
-    client, tableName, segments, totalSegments, consistentRead: consistent,
+    client, tableName, segments, totalSegments, consistentRead: consistent, ...(signal ? { signal } : {}),
     onPage: (items) => {
       for (const value of items) {
         side.in_table++;
@@ -111,11 +111,12 @@ export async function scanTableSide(
  * Reads the item files `unitIndexes` of `units` (each checked against the manifest's sha256) into `sorter`.
  * `ttlOn`: the table's TTL deletes by `ttl`; without it, nothing expires and a missing item is lost.
  */
-export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter, ttlOn: boolean): Promise<void> {
+export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: number[], concurrency: number, sorter: RecordSorter, ttlOn: boolean, stop?: AbortSignal): Promise<void> {
   const now = ttlOn ? Date.now() / 1000 : -Infinity;
-  await runPool(unitIndexes, concurrency, async (index) => {
+  await runPool(unitIndexes, concurrency, async (index, { signal }) => {
     const unit = units[index]!;
     for await (const f of readPartItems(run, unit.table, unit.part)) {
+      if (signal.aborted || stop?.aborted) return;
       const { buffer, at } = sorter.slot();
       keyHashBytes(f.item).copy(buffer, at, 0, HASH_BYTES);
       bodyHashBytes(f.item).copy(buffer, at + HASH_BYTES, 0, HASH_BYTES);
@@ -124,6 +125,20 @@ export async function readRunSide(run: Storage, units: RunUnit[], unitIndexes: n
       buffer.writeUInt8(isExpired(f.item, now) ? 1 : 0, at + 2 * HASH_BYTES + 8);
     }
   });
+}
+
+/**
+ * The table side and the run side read at once. The first to fail stops the
+ * other (a scan pays for every page it reads on) and is rethrown once both have
+ * settled, so neither writes into a sorter its caller closes on the error.
+ */
+export async function readBothSides(tableSide: (signal: AbortSignal) => Promise<TableSide>, runSide: (signal: AbortSignal) => Promise<void>): Promise<TableSide> {
+  let side: TableSide | undefined;
+  await runPool([tableSide, runSide], 2, async (read, { signal }) => {
+    const out = await read(signal);
+    if (out) side = out;
+  });
+  return side!;
 }
 
 /** DynamoDB's TTL rule: an item whose `ttl` (epoch seconds) is before now may be deleted. */

@@ -22,7 +22,7 @@ import { describeTable } from './table-settings.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { TTL_ATTRIBUTE } from '../model/table.ts';
 import {
-  RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
+  RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readBothSides, readRunSide, runUnits, scanTableSide,
   type Check, type RunUnit, type TableSide,
 } from './verify-items.ts';
 import { describeReadCost, type Consistency } from './verify-price.ts';
@@ -107,10 +107,10 @@ async function readSides(options: VerifyOptions, p: Prepared, shard: Shard | und
   const tableSorter = new RecordSorter(TABLE_RECORD_BYTES);
   const runSorter = new RecordSorter(RUN_RECORD_BYTES);
   try {
-    const [side] = await Promise.all([
-      scanTableSide(p.client, options.tableName, segments, total, p.consistent, p.only, tableSorter),
-      readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter, p.ttlOn),
-    ]);
+    const side = await readBothSides(
+      (signal) => scanTableSide(p.client, options.tableName, segments, total, p.consistent, p.only, tableSorter, signal),
+      (signal) => readRunSide(p.run, p.units, unitIndexes, options.concurrency, runSorter, p.ttlOn, signal),
+    );
     return { tableSorter, runSorter, side, segments, total, unitIndexes };
   } catch (err) {
     tableSorter.close();

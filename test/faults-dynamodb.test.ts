@@ -50,3 +50,30 @@ test('batch load and verify through DynamoDB that throttles, fails or resets one
     identical: loaded.totals.written === items_out && report.ok,
   });
 });
+
+test('batch load\'s counts are the proxy\'s: every BatchWriteItem request sent is a call, every one faulted a retry', async (t) => {
+  t.timeout(120_000);
+  const env = stackEnv();
+  const databaseUrl = await freshDatabase(t);
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-ddb-counts-'));
+  await writeDumpRun(store, 'r');
+  await runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: () => {} });
+  const isBatchWrite = (headers: Record<string, unknown>) => String(headers['x-amz-target'] ?? '').endsWith('.BatchWriteItem');
+  let sent = 0;
+  const faults = await startFaultProxy({
+    target: env.AWS_ENDPOINT_URL_DYNAMODB!, share: 0.3, faults: ['ddb-throttle', 'ddb-500', 'reset'], seed: 5,
+    eligible: (_method, _path, headers) => isBatchWrite(headers),
+    onRequest: ({ headers }) => { if (isBatchWrite(headers)) sent++; },
+  });
+  t.teardown(() => faults.close());
+  const cliEnv = { ...env, AWS_ENDPOINT_URL_DYNAMODB: faults.url, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: randomName('counts_'), MODE: 'batch' };
+  const load = await runCli('load/cli.ts', ['--no-ttl', '--no-deletion-protection', '--concurrency', '8'], cliEnv);
+  t.is(load.code, 0, load.stderr);
+  // Each table's line: "(N BatchWriteItem calls, N unprocessed resent, N retries after throttling, 5xx or resets)".
+  const lines = [...load.stderr.matchAll(/\((\d+) BatchWriteItem calls, \d+ unprocessed resent, (\d+) retries after throttling, 5xx or resets\)/g)];
+  t.true(lines.length > 1, load.stderr);
+  const injected = Object.values(faults.stats.faulted).reduce((a, b) => a + b, 0);
+  t.true(faults.stats.faulted['ddb-throttle'] > 0 && faults.stats.faulted['ddb-500'] > 0 && faults.stats.faulted.reset > 0, JSON.stringify(faults.stats.faulted));
+  t.is(lines.reduce((n, m) => n + Number(m[1]), 0), sent);
+  t.is(lines.reduce((n, m) => n + Number(m[2]), 0), injected);
+});
