@@ -7,7 +7,8 @@
 // Limit N query: it or N items after it), and (b) every item it returns comes
 // from a source row (read by the primary key in the item's `data`) that
 // renders to that same key, and is neither rejected nor expired. Rows rejected
-// or expired, or without the index's key, are not samples.
+// or without the index's key are not samples; an expired row is, and its item
+// must not answer (queries filter on ttl, as apps do).
 import { QueryCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import type { TableEntry } from '../lib/manifest.ts';
 import { UserError } from '../lib/errors.ts';
@@ -30,7 +31,8 @@ const PAGE_ROWS = 500;
 const MAX_ROWS_PER_SAMPLE = 100;
 
 /** What a source row renders to for one pattern: its item's key in the queried index, or why it has no item there. */
-type Rendered = { partition: string; sort: string; ttl?: number } | { none: 'rejected' | 'expired' | 'not in index' };
+/** A row's key in the index; `expired`: its item's ttl has passed, so a query that filters on ttl must not return it. */
+type Rendered = { partition: string; sort: string; expired: boolean } | { none: 'rejected' | 'not in index' };
 
 interface Answer { partition: string; sort: string; entityType: string; id: string[] }
 
@@ -69,11 +71,11 @@ class SourceRows {
   render(row: Row, keys: { partition: string; sort: string }, now: number): Rendered {
     const built = this.builder.build(row, 0);
     if (isReject(built)) return { none: 'rejected' };
-    if (built.ttl !== undefined && built.ttl < now) return { none: 'expired' };
     const item = (JSON.parse(built.line) as { Item: Record<string, { S?: string }> }).Item;
     const partition = item[keys.partition]?.S;
     const sort = item[keys.sort]?.S;
-    return partition === undefined || sort === undefined ? { none: 'not in index' } : { partition, sort };
+    if (partition === undefined || sort === undefined) return { none: 'not in index' };
+    return { partition, sort, expired: built.ttl !== undefined && built.ttl < now };
   }
 
   private async query(text: string, values: unknown[]): Promise<Row[]> {
@@ -148,7 +150,7 @@ export async function checkAccessPattern(
   const source = new SourceRows(db, mapper, entry, tables);
   const now = Math.floor(Date.now() / 1000);
 
-  const samples: { row: Row; key: { partition: string; sort: string } }[] = [];
+  const samples: { row: Row; key: { partition: string; sort: string; expired: boolean } }[] = [];
   for (let offset = 0; samples.length < sampleSize && offset < sampleSize * MAX_ROWS_PER_SAMPLE; offset += PAGE_ROWS) {
     const rows = await source.page(offset);
     for (const row of rows) {
@@ -169,6 +171,7 @@ export async function checkAccessPattern(
       traced.set(id, answer.entityType !== mapper.entityType ? `an item of entity_type ${answer.entityType}`
         : !rendered ? 'an item whose source row is gone'
           : 'none' in rendered ? `an item whose source row is ${rendered.none}`
+            : rendered.expired ? 'an item whose source row is expired'
             : rendered.partition !== answer.partition || rendered.sort !== answer.sort ? 'an item whose source row renders another key' : undefined);
     }
     return traced.get(id);
@@ -214,7 +217,11 @@ export async function checkAccessPattern(
       const problem = await trace(answer);
       if (problem !== undefined && !problems.includes(problem)) problems.push(problem);
     }
-    if (!found && !passedOver) problems.unshift("the sampled row's item is not returned");
+    // An expired row is a sample too (a source whose rows have all expired still has its queries
+    // checked): its item must be filtered out, and whatever answers must trace back.
+    if (sample.key.expired) {
+      if (found) problems.unshift("the sampled row's item is returned though its ttl has passed");
+    } else if (!found && !passedOver) problems.unshift("the sampled row's item is not returned");
     if (problems.length > 0) {
       // Sample keys and ids are hashed: emails, external ids and session ids must not reach logs.
       failures.push({ sample_hash: hash(source.idOf(sample.row)), key_hash: hash([sample.key.partition]), dynamodb_items: got.length, problems });

@@ -58,7 +58,7 @@ function stoppedCleanly(t: ExecutionContext, result: CliResult, stage: string, r
   t.regex(last, new RegExp(`^${stage}: interrupted; .*(kept|nothing was changed).*rerun ${rerun.source}`), result.stderr);
 }
 
-const ok = (t: ExecutionContext, result: CliResult, what: string) => t.is(result.code, 0, `${what}: ${result.stderr}`);
+const ok = (t: ExecutionContext, result: CliResult, what: string) => t.is(result.code, 0, `${what}: ${result.stderr}${result.stdout.slice(-2000)}`);
 const isPut = (pattern: RegExp) => (method: string, path: string) => method === 'PUT' && pattern.test(path.split('?')[0]!);
 const dynamo = (operation: string) => (_m: string, _p: string, target: string) => target.endsWith(`.${operation}`);
 
