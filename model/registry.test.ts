@@ -1,5 +1,5 @@
 import test from 'ava';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../lib/errors.ts';
@@ -44,4 +44,21 @@ test('entity files outside an ES module package: the error says to add the packa
   }
   // Where Node itself tells the module syntax apart (Node 22.7+), it simply loads.
   t.is(mappers.get('a')?.file, 'a.ts');
+});
+
+test("a model of one's own: a helper its entities import from the model's folders is in their hashes; golden files and other entities are not", async (t) => {
+  const dir = await modelDir(t, {
+    'a.ts': "import { LABEL } from './lib/keys.ts';\nexport default { table: 'a', entityType: 'x', key: { pk: `${LABEL}#{id}`, sk: 'ROW' } };\n",
+    'b.ts': entity('b'),
+  });
+  await mkdir(path.join(dir, 'lib'));
+  await mkdir(path.join(dir, 'golden'));
+  await writeFile(path.join(dir, 'lib/keys.ts'), "export const LABEL = 'A';\n");
+  const hashes = async () => Object.fromEntries([...(await loadMappers(dir)).values()].map((m) => [m.mapper.table, m.hash]));
+  const before = await hashes();
+  await writeFile(path.join(dir, 'golden/a.json'), '{}\n');
+  t.deepEqual(await hashes(), before, 'golden files are output, not code');
+  await writeFile(path.join(dir, 'lib/keys.ts'), "export const LABEL = 'CHANGED';\n");
+  const after = await hashes();
+  t.not(after.a, before.a, 'the changed helper redoes the tables of the model');
 });

@@ -61,6 +61,7 @@ export async function loadMappers(dir = ENTITIES_DIR): Promise<Map<string, Loade
   // A model of one's own is the user's code: what is wrong with it is theirs to fix, said in one line naming the file.
   const Failure = dir === ENTITIES_DIR ? Error : UserError;
   const name = (full: string) => (dir === ENTITIES_DIR ? path.relative(process.cwd(), full) : full);
+  const shared = dir === ENTITIES_DIR ? '' : await sharedCodeHash(dir);
   const mappers = new Map<string, LoadedMapper>();
   for (const file of files) {
     const full = path.join(dir, built ? file.replace(/\.ts$/, '.js') : file);
@@ -76,9 +77,37 @@ export async function loadMappers(dir = ENTITIES_DIR): Promise<Map<string, Loade
     }
     if (mappers.has(mapper.table)) throw new Failure(`two mappers for table ${mapper.table} in ${entitiesLabel(dir)}: ${mappers.get(mapper.table)!.file} and ${file}`);
     const own = built ? builtMapperHash(file) : await readFile(full, 'utf8');
-    mappers.set(mapper.table, { mapper, hash: sha256Hex(`${transformCodeVersion()}\n${own}`), file });
+    mappers.set(mapper.table, { mapper, hash: sha256Hex(`${transformCodeVersion()}\n${own}${shared}`), file });
   }
   return mappers;
+}
+
+/** Code files, by their suffix; folders of a model of one's own that hold no code of it. */
+const CODE_FILE = /\.(?:[cm]?ts|[cm]?js)$/;
+const NOT_CODE_DIRS = new Set(['golden', 'node_modules']);
+
+/**
+ * A model of one's own may share code between its entities in its subfolders
+ * (`lib/keys.ts`): their sha256 (path and text of each code file) goes into
+ * every entity's hash, so a changed helper redoes the model's tables ('' when
+ * there is none: the hash is then the entity file's alone, as before).
+ * Code imported from outside the model's folder is not covered.
+ */
+async function sharedCodeHash(dir: string): Promise<string> {
+  const files: string[] = [];
+  const walk = async (rel: string) => {
+    for (const entry of await readdir(path.join(dir, rel), { withFileTypes: true })) {
+      const name = path.join(rel, entry.name);
+      if (entry.isDirectory()) {
+        if (!entry.name.startsWith('.') && !(rel === '' && NOT_CODE_DIRS.has(entry.name))) await walk(name);
+      } else if (rel !== '' && CODE_FILE.test(entry.name) && !entry.name.endsWith('.test.ts')) files.push(name);
+    }
+  };
+  await walk('');
+  if (files.length === 0) return '';
+  files.sort();
+  const parts = await Promise.all(files.map(async (f) => `${f}\n${sha256Hex(await readFile(path.join(dir, f)))}`));
+  return `\nshared ${sha256Hex(parts.join('\n'))}`;
 }
 
 const NOT_A_MODULE_PACKAGE = 'entity files are ES modules: put a package.json holding { "type": "module" } in the directory (make scaffold writes one)';
