@@ -88,3 +88,30 @@ test('items keyed by timestamp, date, numeric, integer, text, uuid and composite
     t.true(check.numbers.samples! > 0, check.name);
   }
 });
+
+test('an access pattern whose rows are all expired or rejected passes with a note saying so; one whose rows are none in its index fails, saying so', async (t) => {
+  const databaseUrl = await freshDatabase(t, { load: false });
+  await sql(databaseUrl, `
+    CREATE TABLE sessions (id int PRIMARY KEY, token text, expires_at timestamptz);
+    INSERT INTO sessions VALUES (1, 'a', now() - interval '2 days'), (2, 'b', now() - interval '1 day'), (3, NULL, now() + interval '1 day');
+    CREATE TABLE notes (id int PRIMARY KEY, body text);
+    INSERT INTO notes VALUES (1, ''), (2, '');
+    CREATE TABLE tags (id int PRIMARY KEY, label text);
+    INSERT INTO tags VALUES (1, NULL), (2, NULL);
+  `);
+  const entities = await modelOf({
+    // Session 3 has no token, so no GSI1 key; 1 and 2 have expired.
+    sessions: byKey('sessions', 'S#{id}', "\n  ttl: 'expires_at',\n  indexes: { GSI1: { pk: 'TOKEN#{token}', sk: 'S' } },")
+      .replace("accessPatterns: [{ name: \"sessions by key\" }]", "accessPatterns: [{ name: 'session by token', index: 'GSI1' }]"),
+    // Every note is rejected: its key part is empty.
+    notes: byKey('notes', 'NOTE#{body}'),
+    // No tag is in GSI1.
+    tags: byKey('tags', 'TAG#{id}', "\n  indexes: { GSI1: { pk: 'LABEL#{label}', sk: 'T' } },")
+      .replace("accessPatterns: [{ name: \"tags by key\" }]", "accessPatterns: [{ name: 'tag by label', index: 'GSI1' }]"),
+  });
+  const report = await pipeline(databaseUrl, entities);
+  const check = (name: string) => report.checks.find((c) => c.name === `access pattern: ${name}`)!;
+  t.like(check('session by token'), { ok: true, numbers: { samples: 0, mismatches: 0 }, note: 'no row has an item to query: of 3 source row(s), 0 rejected, 2 expired, 1 not in GSI1' });
+  t.like(check('notes by key'), { ok: true, numbers: { samples: 0, mismatches: 0 }, note: 'no row has an item to query: of 2 source row(s), 2 rejected, 0 expired, 0 not in the table' });
+  t.like(check('tag by label'), { ok: false, numbers: { samples: 0 }, note: 'no row has an item to query: of 2 source row(s), 0 rejected, 0 expired, 2 not in GSI1' });
+});
