@@ -9,14 +9,17 @@
 // renders to that same key, and is neither rejected nor expired. Rows rejected
 // or without the index's key are not samples; an expired row is, and its item
 // must not answer (queries filter on ttl, as apps do).
-import { QueryCommand, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
+import { QueryCommand, type AttributeValue as SdkValue, type DynamoDBClient, type QueryCommandInput } from '@aws-sdk/client-dynamodb';
 import type { TableEntry } from '../lib/manifest.ts';
 import { UserError } from '../lib/errors.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
+import { canonicalValue, fromItemValue } from '../model/attribute-json.ts';
+import type { AttributeValue, Decoder } from '../model/attribute.ts';
 import type { AccessPattern, Mapper } from '../model/entity.ts';
 import { keyAttributesOf, TTL_ATTRIBUTE } from '../model/table.ts';
 import { compileTemplate } from '../model/template.ts';
+import { decoderFor } from '../transform/decode/index.ts';
 import { ItemBuilder, isReject, type JoinLookup } from '../transform/item.ts';
 import { describeError } from './dynamo-errors.ts';
 import type { Check } from './verify-items.ts';
@@ -34,13 +37,39 @@ const MAX_ROWS_PER_SAMPLE = 100;
 /** A row's key in the index; `expired`: its item's ttl has passed, so a query that filters on ttl must not return it. */
 type Rendered = { partition: string; sort: string; expired: boolean } | { none: 'rejected' | 'not in index' };
 
-interface Answer { partition: string; sort: string; entityType: string; id: string[] }
+/**
+ * `id`: the primary key's values as the item's `data` holds them (decoded: a
+ * timestamp canonical, bytea base64, …), undefined where missing; `idText`
+ * their canonical texts, which a source row's decoded key compares with.
+ */
+interface Answer { partition: string; sort: string; entityType: string; id: (AttributeValue | undefined)[]; idText: string }
+
+/** The canonical text of a primary key's values (see Answer). */
+const idText = (values: (AttributeValue | undefined)[]) => JSON.stringify(values.map((v) => (v === undefined ? null : canonicalValue(v))));
+
+/**
+ * The text PostgreSQL reads back as the column's value from a value `data`
+ * holds (compared as the column's type, so a canonical timestamp finds its
+ * row, and the primary key's index is used); undefined for a value no key
+ * column decodes to.
+ */
+function sqlText(value: AttributeValue | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  if ('S' in value) return value.S;
+  if ('N' in value) return value.N;
+  if ('BOOL' in value) return String(value.BOOL);
+  if ('B' in value) return `\\x${Buffer.from(value.B, 'base64').toString('hex')}`;
+  return undefined;
+}
 
 /** Builds items from source rows as transform does, joins read from the source. */
 class SourceRows {
   private readonly builder: ItemBuilder;
   private readonly joined = new Map<string, Map<string, string | null>>();
   private readonly select: string;
+  /** The primary key columns' positions in a row, and their decoders (as transform writes `data`). */
+  private readonly keyAt: number[];
+  private readonly keyDecoders: Decoder[];
 
   constructor(private readonly db: PgClient, private readonly mapper: Mapper, private readonly entry: TableEntry, private readonly tables: TableEntry[]) {
     const joins = new Map<string, JoinLookup>(Object.keys(mapper.joins ?? {}).map((name) => {
@@ -49,6 +78,8 @@ class SourceRows {
       return [name, { has: (key: string) => values.has(key), get: (key: string) => values.get(key) ?? undefined }];
     }));
     this.builder = new ItemBuilder(mapper, entry, joins);
+    this.keyAt = entry.primary_key.map((c) => entry.columns.findIndex((x) => x.name === c));
+    this.keyDecoders = this.keyAt.map((i) => decoderFor(entry.columns[i]!));
     this.select = `SELECT ${entry.columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${quoteIdent(entry.schema)}.${quoteIdent(entry.table)}`;
   }
 
@@ -58,14 +89,25 @@ class SourceRows {
     return this.query(`${this.select} ORDER BY ${order} LIMIT ${PAGE_ROWS} OFFSET ${offset}`, []);
   }
 
-  /** The row whose primary key columns print as `id` (undefined when the source no longer has it). */
-  async byId(id: string[]): Promise<Row | undefined> {
-    const where = this.entry.primary_key.map((c, i) => `${quoteIdent(c)}::text = $${i + 1}`).join(' AND ');
-    return (await this.query(`${this.select} WHERE ${where}`, id))[0];
+  /** The row whose primary key is `id`, as an item's `data` holds it (undefined when the source no longer has it). */
+  async byId(id: (AttributeValue | undefined)[]): Promise<Row | undefined> {
+    const values = id.map(sqlText);
+    if (values.some((v) => v === undefined)) return undefined;
+    const where = this.entry.primary_key.map((c, i) => `${quoteIdent(c)} = $${i + 1}`).join(' AND ');
+    return (await this.query(`${this.select} WHERE ${where}`, values))[0];
   }
 
+  /** The primary key's values as PostgreSQL printed them (hashed into failures, never shown). */
   idOf(row: Row): string[] {
-    return this.entry.primary_key.map((c) => row[this.entry.columns.findIndex((x) => x.name === c)] ?? '');
+    return this.keyAt.map((i) => row[i] ?? '');
+  }
+
+  /** The canonical text of the row's primary key as its item's `data` holds it (see Answer). */
+  idTextOf(row: Row): string {
+    return idText(this.keyAt.map((at, i) => {
+      const text = row[at];
+      return text === null || text === undefined ? undefined : this.keyDecoders[i]!(text, () => {});
+    }));
   }
 
   render(row: Row, keys: { partition: string; sort: string }, now: number): Rendered {
@@ -118,11 +160,11 @@ async function query(client: Client, tableName: string, input: Omit<QueryCommand
       throw new UserError(`Query on ${tableName} failed: ${describeError(err)}`);
     });
     for (const item of page.Items ?? []) {
-      const data = item.data?.M ?? {};
+      const data: Record<string, SdkValue> = item.data?.M ?? {};
+      const id = primaryKey.map((c) => (Object.hasOwn(data, c) ? fromItemValue({ v: data[c]! }).v : undefined));
       answers.push({
         partition: item[keys.partition]?.S ?? '', sort: item[keys.sort]?.S ?? '', entityType: item.entity_type?.S ?? '',
-        // The primary key as PostgreSQL prints it: a uuid or text is S, an integer N.
-        id: primaryKey.map((c) => data[c]?.S ?? data[c]?.N ?? ''),
+        id, idText: idText(id),
       });
     }
     // A Limit means "the first N": no further pages.
@@ -151,11 +193,17 @@ export async function checkAccessPattern(
   const now = Math.floor(Date.now() / 1000);
 
   const samples: { row: Row; key: { partition: string; sort: string; expired: boolean } }[] = [];
+  /** Rows read that are no sample, by why. */
+  const skipped = { rejected: 0, 'not in index': 0 };
+  let read = 0;
   for (let offset = 0; samples.length < sampleSize && offset < sampleSize * MAX_ROWS_PER_SAMPLE; offset += PAGE_ROWS) {
     const rows = await source.page(offset);
     for (const row of rows) {
+      if (samples.length >= sampleSize) break;
+      read++;
       const rendered = source.render(row, keys, now);
-      if (!('none' in rendered) && samples.length < sampleSize) samples.push({ row, key: rendered });
+      if ('none' in rendered) skipped[rendered.none]++;
+      else samples.push({ row, key: rendered });
     }
     if (rows.length < PAGE_ROWS) break;
   }
@@ -164,7 +212,7 @@ export async function checkAccessPattern(
   const traced = new Map<string, string | undefined>();
   /** Why an answering item is not one the source gives this key (undefined: it is). */
   const trace = async (answer: Answer): Promise<string | undefined> => {
-    const id = JSON.stringify(answer.id);
+    const id = answer.idText;
     if (!traced.has(id)) {
       const row = await source.byId(answer.id);
       const rendered = row ? source.render(row, keys, now) : undefined;
@@ -206,8 +254,8 @@ export async function checkAccessPattern(
       queried.set(sample.key.partition, got);
     }
     answers += got.length;
-    const id = JSON.stringify(source.idOf(sample.row));
-    const found = got.some((a) => JSON.stringify(a.id) === id);
+    const id = source.idTextOf(sample.row);
+    const found = got.some((a) => a.idText === id);
     // Newest first, Limit N: the sample may be older than the N returned, never newer than the last.
     const passedOver = !found && pattern.limit !== undefined && got.length === pattern.limit &&
       byteOrder(got[got.length - 1]!.sort, sample.key.sort) * (pattern.newestFirst ? 1 : -1) > 0;
@@ -227,11 +275,19 @@ export async function checkAccessPattern(
       failures.push({ sample_hash: hash(source.idOf(sample.row)), key_hash: hash([sample.key.partition]), dynamodb_items: got.length, problems });
     }
   }
+  // No sample: an empty table proves nothing, nor do rows none of which has the index's key; but rejected rows
+  // are rows the source says no item answers for, as the check before samples were rendered counted them:
+  // samples whose queries rightly found nothing. (Expired rows are samples: see above.)
+  const nothingToQuery = samples.length === 0 && read > 0;
   return {
     name,
-    ok: failures.length === 0 && samples.length > 0,
+    ok: failures.length === 0 && (samples.length > 0 || skipped.rejected > 0),
     numbers: { samples: samples.length, answers, mismatches: failures.length },
     failures,
-    ...(samples.length === 0 ? { note: 'no sample rows in the source database' } : {}),
+    ...(samples.length === 0 ? {
+      note: nothingToQuery
+        ? `no row has an item to query: of ${read} source row(s), ${skipped.rejected} rejected, ${skipped['not in index']} not in ${index === 'table' ? 'the table' : index}`
+        : 'no sample rows in the source database',
+    } : {}),
   };
 }
