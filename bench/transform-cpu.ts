@@ -4,10 +4,10 @@
 //   node --import tsx/esm bench/transform-cpu.ts <store> <run> <table>
 import { readExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
-import { ItemBuilder } from '../transform/item.ts';
-import { planTables } from '../transform/plan.ts';
+import { ItemBuilder } from '../model/item.ts';
+import { planTables } from '../transform/units.ts';
 import { JoinCache, readRows, resolveJoins } from '../transform/unit.ts';
-import { unitsOf } from '../transform/plan.ts';
+import { unitsOf } from '../transform/units.ts';
 
 const [store, runId, tableName] = process.argv.slice(2);
 const run = openStorage(store!).sub(runId!);

@@ -16,7 +16,7 @@ import { exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
 import { emitResult, jsonOption, makeCommand } from '../lib/output.ts';
 import { nodeArgs, PACKAGE_ROOT } from '../lib/runtime.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
-import { recordLoaded } from '../load/loaded-tables.ts';
+import { recordLoaded } from '../lib/loaded-tables.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { readFollowedRun, runCatchup, warnRetained } from './catchup.ts';
 import { Slot } from './slot.ts';

@@ -20,9 +20,9 @@ import type { TableEntry } from '../lib/manifest.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
 import { UserError } from '../lib/errors.ts';
-import { ItemBuilder, isReject, type Item, type JoinLookup, type Reject } from '../transform/item.ts';
+import { ItemBuilder, isReject, type Item, type JoinLookup, type Reject } from '../model/item.ts';
 import type { Join, Mapper } from '../model/entity.ts';
-import type { Plan } from '../transform/plan.ts';
+import type { Plan } from '../transform/units.ts';
 import { toItemValue, type ItemJson, type ItemValue } from '../model/attribute-json.ts';
 import { UNCHANGED, type Message, type Relation, type TupleValue } from './decode.ts';
 

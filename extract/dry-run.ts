@@ -7,7 +7,7 @@ import { readExtractManifest } from '../lib/manifest.ts';
 import { listSourceTables, readCatalog, skippedRelations, sourceRelation } from './catalog.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS } from './table-locks.ts';
 import { selectTables, type ExtractOptions } from './extract.ts';
-import { planUnits } from './extract-plan.ts';
+import { planUnits } from './copy-units.ts';
 import { exportSnapshot } from './snapshot.ts';
 
 /** Tables up to this size get an exact count(*): a few seconds at most; larger ones keep the planner's estimate. */

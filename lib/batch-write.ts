@@ -6,10 +6,10 @@
 // count. An item counts as written once, when a response no longer lists it as
 // unprocessed.
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
-import { UserError } from '../lib/errors.ts';
-import { debug } from '../lib/log.ts';
-import { runPool } from '../lib/pool.ts';
-import { attemptsOf, retry, type BackoffOptions } from '../lib/retry.ts';
+import { UserError } from './errors.ts';
+import { debug } from './log.ts';
+import { runPool } from './pool.ts';
+import { attemptsOf, retry, type BackoffOptions } from './retry.ts';
 import { describeError } from './dynamo-errors.ts';
 
 export const BATCH_WRITE_LIMIT = 25;

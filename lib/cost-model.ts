@@ -15,8 +15,8 @@
 // user states: the savings.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { UserError } from '../../lib/errors.ts';
-import { PACKAGE_ROOT } from '../../lib/runtime.ts';
+import { UserError } from './errors.ts';
+import { PACKAGE_ROOT } from './runtime.ts';
 
 /** Storage and import are billed per GB of 2^30 bytes. */
 export const GB = 1024 ** 3;

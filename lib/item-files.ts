@@ -1,16 +1,16 @@
 // Reading a transform run's item files: `<run>/items/<table>/part-NNNNN.json.gz` (or `.json.zst`, `.json`),
 // one `{"Item":{…}}` per line. Every byte is hashed on the way and checked
 // against the transform manifest, so a file changed after transform fails loudly.
-import { decompress } from '../lib/compression.ts';
-import { UserError, errorMessage } from '../lib/errors.ts';
-import { textLines } from '../lib/lines.ts';
-import { requireCurrentTransform } from '../lib/freshness.ts';
-import { Meter, sha256Hex } from '../lib/meter.ts';
-import { runPool } from '../lib/pool.ts';
-import type { Storage } from '../lib/storage.ts';
+import { decompress } from './compression.ts';
+import { UserError, errorMessage } from './errors.ts';
+import { textLines } from './lines.ts';
+import { requireCurrentTransform } from './freshness.ts';
+import { Meter, sha256Hex } from './meter.ts';
+import { runPool } from './pool.ts';
+import type { Storage } from './storage.ts';
 import {
   TRANSFORM_MANIFEST_KEY, readTransformManifest, type ItemPart, type TransformManifest, type TransformTable,
-} from '../lib/transform-manifest.ts';
+} from './transform-manifest.ts';
 import type { ItemJson } from '../model/attribute-json.ts';
 import { PRIMARY_KEY } from '../model/table.ts';
 

@@ -3,11 +3,11 @@
 // lands; verify refuses to bless a DynamoDB table whose items came from
 // another transform than the one it is asked to compare (a retransformed
 // table that was never reloaded would otherwise pass against its old self).
-import { UserError } from '../lib/errors.ts';
-import { sha256Hex } from '../lib/meter.ts';
-import { tableWord } from '../lib/output.ts';
-import type { Storage } from '../lib/storage.ts';
-import type { TransformTable } from '../lib/transform-manifest.ts';
+import { UserError } from './errors.ts';
+import { sha256Hex } from './meter.ts';
+import { tableWord } from './output.ts';
+import type { Storage } from './storage.ts';
+import type { TransformTable } from './transform-manifest.ts';
 
 export const LOADED_FORMAT = 'pg2ddb.loaded/1';
 

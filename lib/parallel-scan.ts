@@ -3,7 +3,7 @@
 // retry step, lib/aws.ts). A shard of a sharded verify reads only its share of
 // the segments (`segments` as a list).
 import { ScanCommand, type DynamoDBClient, type ScanCommandInput } from '@aws-sdk/client-dynamodb';
-import { UserError } from '../lib/errors.ts';
+import { UserError } from './errors.ts';
 import type { ItemValue } from '../model/attribute-json.ts';
 import { describeError } from './dynamo-errors.ts';
 

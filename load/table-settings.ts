@@ -9,7 +9,7 @@ import {
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { sleep as realSleep } from '../lib/retry.ts';
-import { describeError, isNotFound, isUnsupported } from './dynamo-errors.ts';
+import { describeError, isNotFound, isUnsupported } from '../lib/dynamo-errors.ts';
 import { INDEXES, PRIMARY_KEY, TTL_ATTRIBUTE } from '../model/table.ts';
 import { describeMismatch, tableCreationParameters, type TableSettings } from '../model/table-spec.ts';
 

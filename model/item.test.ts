@@ -1,8 +1,8 @@
 import test from 'ava';
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import { ItemBuilder, isReject, type Item, type Reject } from './item.ts';
-import { MAX_ITEM_BYTES } from '../model/item-size.ts';
-import { defineMapper, type Mapper } from '../model/entity.ts';
+import { MAX_ITEM_BYTES } from './item-size.ts';
+import { defineMapper, type Mapper } from './entity.ts';
 
 const text = (name: string): ColumnSchema => ({ name, type: 'text', category: 'S', nullable: true });
 

@@ -5,20 +5,20 @@
 // files diff well. Rows that cannot become a valid item become rejects.
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import type { CsvRow } from '../lib/copy-csv.ts';
-import type { AttributeValue } from '../model/attribute.ts';
+import type { AttributeValue } from './attribute.ts';
 import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
-import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from '../model/dynamodb-limits.ts';
+import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from './dynamodb-limits.ts';
 import { decodeInteger } from './decode/integer.ts';
 import { decodeText } from './decode/text.ts';
 import { decodeTimestamp, decodeTimestamptz } from './decode/timestamp.ts';
-import { MAX_ITEM_BYTES, attributeSize, numberSize } from '../model/item-size.ts';
-import type { Mapper, RowValues } from '../model/entity.ts';
-import { INDEXES, KEY_ATTRIBUTES, PRIMARY_KEY } from '../model/table.ts';
-import type { JoinIndex } from './join-index.ts';
+import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
+import type { Mapper, RowValues } from './entity.ts';
+import { INDEXES, KEY_ATTRIBUTES, PRIMARY_KEY } from './table.ts';
+import type { JoinIndex } from '../transform/join-index.ts';
 
 /** What a join answers: the run's index file in transform, the rows of a change batch and the source in catchup. */
 export type JoinLookup = Pick<JoinIndex, 'get' | 'has'>;
-import { compileTemplate, type CompiledTemplate } from '../model/template.ts';
+import { compileTemplate, type CompiledTemplate } from './template.ts';
 
 export interface Reject {
   table: string;

@@ -6,10 +6,10 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { UserError } from '../../lib/errors.ts';
-import { openStorage } from '../../lib/storage.ts';
-import { fixtureRun, type FixtureRun } from './fixture-run.ts';
-import { parsePriceOverrides, pricesFor, readPriceFile, type PriceTable } from './cost-model.ts';
+import { UserError } from '../lib/errors.ts';
+import { openStorage } from '../lib/storage.ts';
+import { fixtureRun, type FixtureRun } from '../test/fixture-run.ts';
+import { parsePriceOverrides, pricesFor, readPriceFile, type PriceTable } from '../lib/cost-model.ts';
 import { makePlan, type Plan } from './plan.ts';
 
 type Value = Record<string, unknown>;

@@ -9,13 +9,13 @@
 // never parsed: its PK is read from the fixed start of the line
 // (`{"Item":{"PK":{"S":…`, the order transform writes), which is where the
 // time goes on a large run.
-import { UserError } from '../../lib/errors.ts';
-import { runPool } from '../../lib/pool.ts';
-import type { Storage } from '../../lib/storage.ts';
-import type { ItemPart, TransformTable } from '../../lib/transform-manifest.ts';
-import type { ItemJson } from '../../model/attribute-json.ts';
-import { parseItemLine, readPartLines } from '../item-files.ts';
-import { INDEXES, PRIMARY_KEY } from '../../model/table.ts';
+import { UserError } from '../lib/errors.ts';
+import { runPool } from '../lib/pool.ts';
+import type { Storage } from '../lib/storage.ts';
+import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
+import type { ItemJson } from '../model/attribute-json.ts';
+import { parseItemLine, readPartLines } from '../lib/item-files.ts';
+import { INDEXES, PRIMARY_KEY } from '../model/table.ts';
 import { DEFAULT_MAX_KEYS, KeyBudget, KeySpace, hashKey, type HashedKey } from './collections.ts';
 import { SizeHistogram, itemSizeBytes, writeUnits } from './sizes.ts';
 

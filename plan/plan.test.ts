@@ -5,8 +5,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { readFileSync } from 'node:fs';
-import { runCli } from '../../test/cli.ts';
-import { fixtureRun, type FixtureRun } from './fixture-run.ts';
+import { runCli } from '../test/cli.ts';
+import { fixtureRun, type FixtureRun } from '../test/fixture-run.ts';
 import type { Plan } from './plan.ts';
 
 const CLI = 'load/plan/cli.ts';

@@ -4,13 +4,13 @@
 // cardinality, the cost model and warnings. The renderers turn it into the
 // terminal table, plan.json and plan.html. Deterministic: the same run and
 // options give the same plan, byte for byte (no clock, no randomness).
-import { UserError } from '../../lib/errors.ts';
-import type { Storage } from '../../lib/storage.ts';
-import { requireCurrentTransform } from '../../lib/freshness.ts';
-import { readTransformManifest, TRANSFORM_MANIFEST_KEY, type TransformTable } from '../../lib/transform-manifest.ts';
-import { INDEXES } from '../../model/table.ts';
+import { UserError } from '../lib/errors.ts';
+import type { Storage } from '../lib/storage.ts';
+import { requireCurrentTransform } from '../lib/freshness.ts';
+import { readTransformManifest, TRANSFORM_MANIFEST_KEY, type TransformTable } from '../lib/transform-manifest.ts';
+import { INDEXES } from '../model/table.ts';
 import { keyWarnings, type KeySpaceSummary } from './collections.ts';
-import { assumedDmsHours, costReport, type CostReport, type PriceTable, type TableCostInput, type Workload } from './cost-model.ts';
+import { assumedDmsHours, costReport, type CostReport, type PriceTable, type TableCostInput, type Workload } from '../lib/cost-model.ts';
 import { scanItems, type TableScan } from './item-scan.ts';
 import { MAX_ITEM_BYTES, SizeHistogram, readUnits, writeUnits } from './sizes.ts';
 

@@ -4,9 +4,9 @@
 // Charts: DynamoDB item bytes per table, and the cost comparison (one-time
 // load three ways; monthly current vs DynamoDB). Keys appear only as entity
 // prefix + hash.
-import { formatBytes } from '../../lib/log.ts';
+import { formatBytes } from '../lib/log.ts';
 import type { KeySpaceSummary } from './collections.ts';
-import { PRICE_KEYS } from './cost-model.ts';
+import { PRICE_KEYS } from '../lib/cost-model.ts';
 import type { Plan } from './plan.ts';
 import { formatCount, formatUsd } from './render-terminal.ts';
 

@@ -1,9 +1,9 @@
 // The plan as a terminal report: one table of sizes per source table with a
 // total, then collections, GSI keys, the cost comparison, prices and warnings.
 // Keys appear only as entity prefix + hash (collections.ts).
-import { formatBytes } from '../../lib/log.ts';
+import { formatBytes } from '../lib/log.ts';
 import type { KeySpaceSummary } from './collections.ts';
-import { PRICE_KEYS } from './cost-model.ts';
+import { PRICE_KEYS } from '../lib/cost-model.ts';
 import type { Plan, TablePlan } from './plan.ts';
 
 export function formatCount(n: number): string {

@@ -3,14 +3,14 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commonOptions, parseCli, runStorage } from '../../lib/config.ts';
-import { UserError } from '../../lib/errors.ts';
-import { runCli } from '../../lib/log.ts';
-import { whereToOpen } from '../../lib/output.ts';
-import { writeLocalCopy } from '../../lib/storage.ts';
-import { requireCurrentTransform } from '../../lib/freshness.ts';
-import { RUN_REPORT_KEY, readRunReport } from '../../lib/run-report.ts';
-import { readTransformManifest } from '../../lib/transform-manifest.ts';
+import { commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { UserError } from '../lib/errors.ts';
+import { runCli } from '../lib/log.ts';
+import { whereToOpen } from '../lib/output.ts';
+import { writeLocalCopy } from '../lib/storage.ts';
+import { requireCurrentTransform } from '../lib/freshness.ts';
+import { RUN_REPORT_KEY, readRunReport } from '../lib/run-report.ts';
+import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { renderRunHtml, renderRunTerminal, summarise } from './run-report.ts';
 
 const usage = `report: the whole run, extract → transform → load → verify, as its stages recorded it

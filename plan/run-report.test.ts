@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { RunReport } from '../../lib/run-report.ts';
+import type { RunReport } from '../lib/run-report.ts';
 import { renderRunHtml, renderRunTerminal, summarise } from './run-report.ts';
 
 const report: RunReport = {

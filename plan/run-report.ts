@@ -1,8 +1,8 @@
 // `make report`: the whole run as the stages recorded it in <run>/report.json
 // (extract → transform → load → verify), rendered like the plan: a terminal
 // table and a self-contained report.html with a chart of time per stage.
-import { formatBytes } from '../../lib/log.ts';
-import type { RunReport, StageName, StageRecord } from '../../lib/run-report.ts';
+import { formatBytes } from '../lib/log.ts';
+import type { RunReport, StageName, StageRecord } from '../lib/run-report.ts';
 import { PAGE_STYLE, barChart, escapeHtml } from './render-html.ts';
 
 const STAGES: StageName[] = ['extract', 'transform', 'load', 'verify'];

@@ -1,11 +1,11 @@
 // `status`: parses arguments and prints where the run stands; the work lives in run-status.ts.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { commonOptions, parseCli, runStorage } from '../../lib/config.ts';
-import { errorMessage } from '../../lib/errors.ts';
-import { runCli } from '../../lib/log.ts';
-import { readExtractManifest } from '../../lib/manifest.ts';
-import { retainedWarning, slotWal } from '../../lib/slot-wal.ts';
+import { commonOptions, parseCli, runStorage } from '../lib/config.ts';
+import { errorMessage } from '../lib/errors.ts';
+import { runCli } from '../lib/log.ts';
+import { readExtractManifest } from '../lib/manifest.ts';
+import { retainedWarning, slotWal } from '../lib/slot-wal.ts';
 import { renderStatus, runStatus } from './run-status.ts';
 
 const usage = `status: where a run stands, per table and stage

@@ -1,16 +1,16 @@
 // `status`: where a run stands, per table and stage (like pgcopydb's `list
 // progress`), read from the manifests and load records alone: done, stale,
 // missing or failed, with rows, items and rejects, and the next command.
-import { UserError } from '../../lib/errors.ts';
-import { staleTables } from '../../lib/freshness.ts';
-import { formatBytes } from '../../lib/log.ts';
-import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../../lib/manifest.ts';
-import { tableWord } from '../../lib/output.ts';
-import { fragmentKeys } from '../../lib/shard.ts';
-import type { Storage } from '../../lib/storage.ts';
-import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../../lib/transform-manifest.ts';
-import { itemsDigest, loadedKey, type LoadedTables } from '../loaded-tables.ts';
-import { VERIFY_REPORT_KEY, type VerifyReport } from '../verify.ts';
+import { UserError } from '../lib/errors.ts';
+import { staleTables } from '../lib/freshness.ts';
+import { formatBytes } from '../lib/log.ts';
+import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../lib/manifest.ts';
+import { tableWord } from '../lib/output.ts';
+import { fragmentKeys } from '../lib/shard.ts';
+import type { Storage } from '../lib/storage.ts';
+import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../lib/transform-manifest.ts';
+import { itemsDigest, loadedKey, type LoadedTables } from '../lib/loaded-tables.ts';
+import { VERIFY_REPORT_KEY, type VerifyReport } from '../verify/verify.ts';
 
 export type StageState = 'done' | 'stale' | 'missing' | 'failed' | 'skipped';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
-import type { ColumnSchema, TableEntry } from '../../lib/manifest.ts';
-import { ItemBuilder, isReject } from '../../transform/item.ts';
-import { defineMapper } from '../../model/entity.ts';
+import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
+import { ItemBuilder, isReject } from '../model/item.ts';
+import { defineMapper } from '../model/entity.ts';
 import { SizeHistogram, itemSizeBytes, readUnits, writeUnits } from './sizes.ts';
 
 test('write units are per started KB, read units per started 4 KB', (t) => {

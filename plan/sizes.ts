@@ -3,9 +3,9 @@
 // 4 KB) and how large items get. Sizes are kept as an exact histogram
 // (size → count): at most 400 KB distinct sizes, so memory stays bounded
 // however many items there are, and p99 is exact, not estimated.
-import { attributeSize, MAX_ITEM_BYTES } from '../../model/item-size.ts';
-import type { AttributeValue } from '../../model/attribute.ts';
-import type { ItemJson } from '../../model/attribute-json.ts';
+import { attributeSize, MAX_ITEM_BYTES } from '../model/item-size.ts';
+import type { AttributeValue } from '../model/attribute.ts';
+import type { ItemJson } from '../model/attribute-json.ts';
 
 export { MAX_ITEM_BYTES };
 

@@ -4,9 +4,9 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { TransformManifest } from '../../lib/transform-manifest.ts';
-import { writeDumpRun } from '../../scripts/golden.ts';
-import { runTransform } from '../../transform/runner.ts';
+import type { TransformManifest } from '../lib/transform-manifest.ts';
+import { writeDumpRun } from '../scripts/golden.ts';
+import { runTransform } from '../transform/runner.ts';
 
 export interface FixtureRun { store: string; run: string; manifest: TransformManifest; remove: () => Promise<void> }
 

@@ -22,7 +22,7 @@ import { importClientToken, importTableRequest, itemsLocation } from '../load/im
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { readRunReport } from '../lib/run-report.ts';
 import { LOAD_REPORT_KEY, type LoadReport } from '../load/report.ts';
-import { runVerify } from '../load/verify.ts';
+import { runVerify } from '../verify/verify.ts';
 import { DUMPS_DIR } from '../scripts/dumps.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';

@@ -8,7 +8,7 @@ import { DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-
 import { dynamoClient } from '../lib/aws.ts';
 import { openStorage } from '../lib/storage.ts';
 import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
-import { itemKey, keyHash } from '../load/item-files.ts';
+import { itemKey, keyHash } from '../lib/item-files.ts';
 import { runLoad } from '../load/load.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { writeDumpRun } from '../scripts/golden.ts';

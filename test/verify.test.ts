@@ -9,10 +9,10 @@ import { fileURLToPath } from 'node:url';
 import { dynamoClient } from '../lib/aws.ts';
 import { openStorage } from '../lib/storage.ts';
 import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
-import { itemKey, keyHash } from '../load/item-files.ts';
+import { itemKey, keyHash } from '../lib/item-files.ts';
 import { runLoad } from '../load/load.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
-import { VERIFY_REPORT_KEY, runVerify } from '../load/verify.ts';
+import { VERIFY_REPORT_KEY, runVerify } from '../verify/verify.ts';
 import { ENTITIES_DIR, isEntityFile } from '../model/registry.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
@@ -86,7 +86,7 @@ test('make verify names a changed item, a deleted item and a stray item, and exi
 /** A copy of the shipped entities in a directory of its own, with `edit` applied to one file's text. */
 async function editedEntities(file: string, edit: (text: string) => string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-entities-'));
-  const model = fileURLToPath(new URL('../model/', import.meta.url));
+  const model = fileURLToPath(new URL('../model', import.meta.url));
   // Outside any package: without this, .ts files there load as CommonJS.
   await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
   for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {

@@ -22,7 +22,7 @@ import { findDuplicates } from './duplicate-keys.ts';
 import {
   partName, planTables, readRecord, selectPlans, unitsOf,
   type Plan, type Unit, type UnitOptions, type UnitRecord,
-} from './plan.ts';
+} from './units.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment, TRANSFORM_UNITS_KEY } from './shards.ts';
 import { removeStaleItems } from './stale-items.ts';
 import { JoinCache, resolveJoins, transformUnit } from './unit.ts';

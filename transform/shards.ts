@@ -6,7 +6,7 @@ import { UserError } from '../lib/errors.ts';
 import { readManifest } from '../lib/manifest.ts';
 import { assignShards, claimsOf, fragmentKeys, mapShardCount, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import { partName, type Unit } from './plan.ts';
+import { partName, type Unit } from './units.ts';
 
 export const TRANSFORM_SHARD_FORMAT = 'pg2ddb.transform-shard/1';
 export const TRANSFORM_SHARDS_PREFIX = 'transform/shards';

@@ -4,7 +4,7 @@
 // would ever overwrite them, so each rerun used to trip over them for good.
 import type { ExtractManifest } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
-import { itemsKey, unitsOf, type Plan, type UnitOptions } from './plan.ts';
+import { itemsKey, unitsOf, type Plan, type UnitOptions } from './units.ts';
 
 /** Removes them and returns their keys; called as the manifest is written, which proves what the run's items are. */
 export async function removeStaleItems(run: Storage, extract: ExtractManifest, plans: Plan[], options: UnitOptions): Promise<string[]> {

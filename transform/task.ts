@@ -8,7 +8,7 @@ import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { runStorage } from '../lib/config.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { Mapper } from '../model/entity.ts';
-import type { Unit, UnitOptions, UnitRecord } from './plan.ts';
+import type { Unit, UnitOptions, UnitRecord } from './units.ts';
 import { genericMapper } from '../model/registry.ts';
 import { JoinIndex, type JoinIndexData, type JoinIndexFile } from './join-index.ts';
 import { buildJoin, transformUnit } from './unit.ts';

@@ -11,10 +11,10 @@ import type { PutResult, Storage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
 import { KeyCollector } from './duplicate-keys.ts';
 import { HeldLines, lineOrder } from './item-order.ts';
-import { ItemBuilder, epochSeconds, isReject, type Reject } from './item.ts';
+import { ItemBuilder, epochSeconds, isReject, type Reject } from '../model/item.ts';
 import { JoinIndexBuilder, openJoinIndex, type JoinIndex, type JoinIndexFile } from './join-index.ts';
 import { readParquetRows } from './parquet-rows.ts';
-import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './plan.ts';
+import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import type { UnitWorkers } from './workers.ts';
 
 /**

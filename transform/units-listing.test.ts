@@ -3,7 +3,7 @@
 // then does, for any run size (past 10,000 units, groups of units).
 import test from 'ava';
 import { MAX_SHARDS, parseShard } from '../lib/shard.ts';
-import type { Unit } from './plan.ts';
+import type { Unit } from './units.ts';
 import { shardUnits, unitsListing } from './shards.ts';
 
 /** Just the fields the listing and the split read: table name, part index, part bytes. */

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../lib/errors.ts';
 import type { JoinIndex, JoinIndexFile } from './join-index.ts';
-import type { Unit, UnitRecord } from './plan.ts';
+import type { Unit, UnitRecord } from './units.ts';
 import { openRun, runTask, type JoinTask, type OpenRun, type TaskSource, type UnitTask } from './task.ts';
 import type { WorkerMessage } from './worker.ts';
 import { workerBundle, type WorkerBundle } from './worker-bundle.ts';

@@ -16,9 +16,9 @@ import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import type { AccessPattern, Mapper } from '../model/entity.ts';
 import { keyAttributesOf, TTL_ATTRIBUTE } from '../model/table.ts';
 import { compileTemplate } from '../model/template.ts';
-import { ItemBuilder, isReject, type JoinLookup } from '../transform/item.ts';
-import { describeError } from './dynamo-errors.ts';
-import type { Check } from './verify-items.ts';
+import { ItemBuilder, isReject, type JoinLookup } from '../model/item.ts';
+import { describeError } from '../lib/dynamo-errors.ts';
+import type { Check } from './items.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 type Row = (string | null)[];

@@ -14,9 +14,9 @@ import { runPool } from '../lib/pool.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart, TransformTable } from '../lib/transform-manifest.ts';
 import { canonicalValue, differingAttributes, fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
-import { describeError } from './dynamo-errors.ts';
-import { parseItemLine, readPartItems, readPartLines } from './item-files.ts';
-import { parallelScan } from './scan.ts';
+import { describeError } from '../lib/dynamo-errors.ts';
+import { parseItemLine, readPartItems, readPartLines } from '../lib/item-files.ts';
+import { parallelScan } from '../lib/parallel-scan.ts';
 import { RecordSorter, SORT_KEY_BYTES, compareKeys } from './sorted-records.ts';
 import { PRIMARY_KEY, TTL_ATTRIBUTE } from '../model/table.ts';
 

@@ -1,7 +1,7 @@
 import test from 'ava';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
-import { describeReadCost, readCost } from './verify-price.ts';
-import { pricesFor, readPriceFile } from './plan/cost-model.ts';
+import { describeReadCost, readCost } from './price.ts';
+import { pricesFor, readPriceFile } from '../lib/cost-model.ts';
 
 const manifest = { totals: { items_out: 1_000_000, ddb_bytes: 4096 * 250_000 } } as TransformManifest;
 

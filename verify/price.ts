@@ -5,7 +5,7 @@
 import type { Shard } from '../lib/shard.ts';
 import { formatBytes } from '../lib/log.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
-import { GB, pricesFor, readPriceFile } from './plan/cost-model.ts';
+import { GB, pricesFor, readPriceFile } from '../lib/cost-model.ts';
 
 export type Consistency = 'strong' | 'eventual';
 

@@ -14,19 +14,19 @@ import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { loadMappers } from '../model/registry.ts';
 import { checkAccessPattern } from './access-patterns.ts';
-import { describeError } from './dynamo-errors.ts';
-import { readLoadableRun, type LoadableRun } from './item-files.ts';
-import { requireLoadedFrom } from './loaded-tables.ts';
+import { describeError } from '../lib/dynamo-errors.ts';
+import { readLoadableRun, type LoadableRun } from '../lib/item-files.ts';
+import { requireLoadedFrom } from '../lib/loaded-tables.ts';
 import { RecordSorter } from './sorted-records.ts';
-import { describeTable } from './table-settings.ts';
+import { describeTable } from '../load/table-settings.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { TTL_ATTRIBUTE } from '../model/table.ts';
 import {
   RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
   type Check, type RunUnit, type TableSide,
-} from './verify-items.ts';
-import { describeReadCost, type Consistency } from './verify-price.ts';
-import { markStarted, readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './verify-shards.ts';
+} from './items.ts';
+import { describeReadCost, type Consistency } from './price.ts';
+import { markStarted, readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './shards.ts';
 
 export const VERIFY_REPORT_KEY = 'load/verify.json';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { AttributeValue, Decoder } from '../../model/attribute.ts';
+import type { AttributeValue, Decoder } from '../attribute.ts';
 import { arrayDecoder } from './array.ts';
 import { decodeInteger } from './integer.ts';
 import { jsonDecoder } from './json.ts';

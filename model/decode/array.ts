@@ -6,8 +6,8 @@
 //
 // An array whose lower bound is not 1 prints its bounds first, `[0:1]={1,2}`:
 // an L cannot say that, so the whole text stays S, with a warning.
-import type { AttributeValue, Decoder, Warn } from '../../model/attribute.ts';
-import { MAX_CONTAINER_LEVEL } from '../../model/dynamodb-limits.ts';
+import type { AttributeValue, Decoder, Warn } from '../attribute.ts';
+import { MAX_CONTAINER_LEVEL } from '../dynamodb-limits.ts';
 
 const QUOTE = 34;
 const LBRACKET = 91;

@@ -1,5 +1,5 @@
 // boolean prints as `t` or `f`.
-import type { AttributeValue } from '../../model/attribute.ts';
+import type { AttributeValue } from '../attribute.ts';
 
 export function decodeBoolean(text: string): AttributeValue {
   if (text === 't') return { BOOL: true };

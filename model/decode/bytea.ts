@@ -1,6 +1,6 @@
 // bytea prints as `\x` and two lower-case hex digits per byte (the extract
 // pins bytea_output=hex); DynamoDB JSON carries binary as base64.
-import type { AttributeValue } from '../../model/attribute.ts';
+import type { AttributeValue } from '../attribute.ts';
 
 export function decodeBytea(text: string): AttributeValue {
   if (text.charCodeAt(0) !== 92 /* \ */ || text.charCodeAt(1) !== 120 /* x */) {

@@ -2,8 +2,8 @@
 // extra_float_digits=3): `1.5`, `1e+100`, `1e-05`, `-0`, `NaN`, `Infinity`.
 // DynamoDB accepts that exponent form as is (lower-case e, signed, leading
 // zeros: `1e-05`), so only values it cannot hold fall back.
-import type { AttributeValue, Warn } from '../../model/attribute.ts';
-import { numberProblem } from '../../model/dynamodb-limits.ts';
+import type { AttributeValue, Warn } from '../attribute.ts';
+import { numberProblem } from '../dynamodb-limits.ts';
 
 export function decodeFloat(text: string, warn: Warn): AttributeValue {
   if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') {

@@ -2,7 +2,7 @@
 // value, typed as DESIGN.md's type table says. A decoder is chosen once per
 // column from the manifest's type and called once per non-NULL field.
 import type { ColumnSchema } from '../../lib/manifest.ts';
-import type { Decoder } from '../../model/attribute.ts';
+import type { Decoder } from '../attribute.ts';
 import { arrayDecoder } from './array.ts';
 import { decodeBoolean } from './boolean.ts';
 import { decodeBytea } from './bytea.ts';
@@ -13,7 +13,7 @@ import { decodeNumeric } from './numeric.ts';
 import { decodeText } from './text.ts';
 import { decodeTimestamp, decodeTimestamptz } from './timestamp.ts';
 
-export type { AttributeValue, Decoder, Warn } from '../../model/attribute.ts';
+export type { AttributeValue, Decoder, Warn } from '../attribute.ts';
 export { canonicalTimestamp } from './timestamp.ts';
 
 /** The level of a column inside the item's `data` map (`data` itself is a top-level attribute, level 1). */

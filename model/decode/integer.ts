@@ -1,7 +1,7 @@
 // smallint, integer, bigint and oid print as plain digits; all fit DynamoDB's
 // 38 digits, so the text is the number (never through a JS number, which
 // would round bigints past 2^53).
-import type { AttributeValue } from '../../model/attribute.ts';
+import type { AttributeValue } from '../attribute.ts';
 
 export function decodeInteger(text: string): AttributeValue {
   const end = text.length;

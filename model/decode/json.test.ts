@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { AttributeValue } from '../../model/attribute.ts';
+import type { AttributeValue } from '../attribute.ts';
 import { jsonDecoder } from './json.ts';
 
 function decode(text: string, depth = 2): { value: AttributeValue; warnings: string[] } {

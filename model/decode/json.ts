@@ -14,8 +14,8 @@
 //
 // The parser is iterative (an explicit stack), so a document nested thousands
 // deep, which PostgreSQL allows, cannot overflow the call stack.
-import type { AttributeValue, Decoder } from '../../model/attribute.ts';
-import { MAX_CONTAINER_LEVEL, MAX_KEY_BYTES, numberProblem } from '../../model/dynamodb-limits.ts';
+import type { AttributeValue, Decoder } from '../attribute.ts';
+import { MAX_CONTAINER_LEVEL, MAX_KEY_BYTES, numberProblem } from '../dynamodb-limits.ts';
 
 /** `depth`: the DynamoDB level the json's top-level value sits at (a column in `data` is at 2). */
 export function jsonDecoder(depth: number): Decoder {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import type { AttributeValue } from '../../model/attribute.ts';
+import type { AttributeValue } from '../attribute.ts';
 import { decodeNumeric } from './numeric.ts';
 
 function decode(text: string): { value: AttributeValue; warnings: string[] } {

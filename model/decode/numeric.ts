@@ -1,8 +1,8 @@
 // numeric prints as `[-]digits[.digits]` with its scale's trailing zeros
 // (`12.50`), or `NaN`, `Infinity`, `-Infinity`. The text goes to DynamoDB as
 // printed; DynamoDB normalizes it (`12.5`) but keeps the value.
-import type { AttributeValue, Warn } from '../../model/attribute.ts';
-import { numberProblem } from '../../model/dynamodb-limits.ts';
+import type { AttributeValue, Warn } from '../attribute.ts';
+import { numberProblem } from '../dynamodb-limits.ts';
 
 export function decodeNumeric(text: string, warn: Warn): AttributeValue {
   if (text === 'NaN' || text === 'Infinity' || text === '-Infinity') {

@@ -3,7 +3,7 @@
 // macaddr, money (locale-formatted, `$1,234.50`), xml, interval (ISO 8601, as
 // the extract pins IntervalStyle), time, timetz, date (`YYYY-MM-DD`),
 // composites and any type this module does not know.
-import type { AttributeValue } from '../../model/attribute.ts';
+import type { AttributeValue } from '../attribute.ts';
 
 export function decodeText(text: string): AttributeValue {
   return { S: text };

@@ -7,7 +7,7 @@
 // dropped). Values the canonical form cannot order stay exactly as printed:
 // `infinity`, `-infinity`, BC dates (`0044-03-15 00:00:00+00 BC`) and years
 // past 9999 (`12024-01-02 03:04:05+00`).
-import type { AttributeValue } from '../../model/attribute.ts';
+import type { AttributeValue } from '../attribute.ts';
 
 const FRACTION_PAD = ['000000', '00000', '0000', '000', '00', '0', ''];
 
