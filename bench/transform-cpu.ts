@@ -5,14 +5,14 @@
 import { readExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { ItemBuilder } from '../model/item.ts';
-import { planTables } from '../transform/units.ts';
+import { mapTables } from '../model/table-mapping.ts';
 import { JoinCache, readRows, resolveJoins } from '../transform/unit.ts';
 import { unitsOf } from '../transform/units.ts';
 
 const [store, runId, tableName] = process.argv.slice(2);
 const run = openStorage(store!).sub(runId!);
 const extract = (await readExtractManifest(run))!;
-const plans = await planTables(extract, 'fail');
+const plans = await mapTables(extract, 'fail');
 const plan = plans.find((p) => p.table.name === tableName)!;
 const options = { gzipLevel: 1, unmapped: 'fail' as const, dropExpired: false };
 const units = unitsOf(plan, extract, options, plans);

@@ -14,7 +14,7 @@ import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
 import { requireLoadedFrom } from '../lib/loaded-tables.ts';
-import { planTables } from '../transform/units.ts';
+import { mapTables } from '../model/table-mapping.ts';
 import { lsnBytes, type Message } from './decode.ts';
 import { ChangeMapper, type CatchupReject, type TableCounts, type Write } from './map-changes.ts';
 import { Slot, type SlotState } from './slot.ts';
@@ -57,7 +57,7 @@ export async function readFollowedRun(run: Storage, runId: string, entities?: st
   const transform = await readTransformManifest(run);
   if (!transform) throw new UserError(`no transform manifest in ${run.uri}: transform and load run ${runId} before catching it up`);
   if (transform.options.drop_expired) throw new UserError(`run ${runId} was transformed with --drop-expired, which catchup cannot repeat (expiry depends on each run's instant): transform it without`);
-  return { extract, transform, follow: extract.follow as FollowEntry, plans: await planTables(extract, transform.options.unmapped, entities) };
+  return { extract, transform, follow: extract.follow as FollowEntry, plans: await mapTables(extract, transform.options.unmapped, entities) };
 }
 
 export async function runCatchup(options: CatchupOptions): Promise<CatchupSummary> {

@@ -22,7 +22,7 @@ import { qualifiedName } from '../lib/run-layout.ts';
 import { UserError } from '../lib/errors.ts';
 import { ItemBuilder, isReject, type Item, type JoinLookup, type Reject } from '../model/item.ts';
 import type { Join, Mapper } from '../model/entity.ts';
-import type { Plan } from '../transform/units.ts';
+import type { TableMapping } from '../model/table-mapping.ts';
 import { toItemValue, type ItemJson, type ItemValue } from '../model/attribute-json.ts';
 import { UNCHANGED, type Message, type Relation, type TupleValue } from './decode.ts';
 
@@ -56,7 +56,7 @@ export class ChangeMapper {
   private oldRow = false;
   readonly counts = new Map<string, TableCounts>();
 
-  constructor(plans: Plan[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
+  constructor(plans: TableMapping[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
     for (const plan of plans) {
       const mapper = plan.mapper?.mapper;
       const joins = new Map<string, JoinLookup>(Object.entries(mapper?.joins ?? {}).map(([name, join]) => [name, this.lookup(join)]));

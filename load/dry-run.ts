@@ -13,7 +13,7 @@ import { keyRecord, readLoadedKeys } from './loaded-keys.ts';
 import type { LoadOptions } from './load.ts';
 import { GB, pricesFor, readPriceFile } from '../lib/cost-model.ts';
 import { parallelScan } from '../lib/parallel-scan.ts';
-import { describeTable } from './table-settings.ts';
+import { describeTable } from '../lib/describe-table.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { PRIMARY_KEY } from '../model/table.ts';
 

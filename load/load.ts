@@ -23,7 +23,8 @@ import { PartKeys, finishLoadedKeys, readLoadedKeys } from './loaded-keys.ts';
 import { recordLoaded } from '../lib/loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
 import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
-import { applyTableSettings, describeTable, ensureTable, waitActive } from './table-settings.ts';
+import { describeTable } from '../lib/describe-table.ts';
+import { applyTableSettings, ensureTable, waitActive } from './table-settings.ts';
 import { checkTableName, type TableSettings } from '../model/table-spec.ts';
 import type { LoadMode } from './load-mode.ts';
 

@@ -14,10 +14,12 @@ import { decodeTimestamp, decodeTimestamptz } from './decode/timestamp.ts';
 import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
 import type { Mapper, RowValues } from './entity.ts';
 import { INDEXES, KEY_ATTRIBUTES, PRIMARY_KEY } from './table.ts';
-import type { JoinIndex } from '../transform/join-index.ts';
 
 /** What a join answers: the run's index file in transform, the rows of a change batch and the source in catchup. */
-export type JoinLookup = Pick<JoinIndex, 'get' | 'has'>;
+export interface JoinLookup {
+  has(key: string): boolean;
+  get(key: string): string | null | undefined;
+}
 import { compileTemplate, type CompiledTemplate } from './template.ts';
 
 export interface Reject {

@@ -10,7 +10,7 @@ import { fragmentKeys } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../lib/transform-manifest.ts';
 import { itemsDigest, loadedKey, type LoadedTables } from '../lib/loaded-tables.ts';
-import { VERIFY_REPORT_KEY, type VerifyReport } from '../verify/verify.ts';
+import { VERIFY_REPORT_KEY, type VerifyReport } from '../lib/verify-report.ts';
 
 export type StageState = 'done' | 'stale' | 'missing' | 'failed' | 'skipped';
 

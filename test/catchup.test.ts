@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import test from 'ava';
 import pg from 'pg';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
-import { followNames } from '../extract/follow.ts';
+import { followNames } from '../lib/follow-names.ts';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
 import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';

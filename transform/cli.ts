@@ -9,7 +9,7 @@ import { appendRunReport } from '../lib/run-report.ts';
 import { Progress, exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitDryRun, emitResult, jsonOption, makeCommand, seconds as secondsText } from '../lib/output.ts';
 import { describeTransformDryRun, planTransform } from './dry-run.ts';
-import type { Unmapped } from './units.ts';
+import type { Unmapped } from '../model/table-mapping.ts';
 import { parseShard } from '../lib/shard.ts';
 import { UserError } from '../lib/errors.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';

@@ -19,10 +19,8 @@ import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_FORMAT, TRANSFORM_MANIFEST_KEY, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
 import { findDuplicates } from './duplicate-keys.ts';
-import {
-  partName, planTables, readRecord, selectPlans, unitsOf,
-  type Plan, type Unit, type UnitOptions, type UnitRecord,
-} from './units.ts';
+import { mapTables, selectMappings, type TableMapping } from '../model/table-mapping.ts';
+import { partName, readRecord, unitsOf, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment, TRANSFORM_UNITS_KEY } from './shards.ts';
 import { removeStaleItems } from './stale-items.ts';
 import { JoinCache, resolveJoins, transformUnit } from './unit.ts';
@@ -79,7 +77,7 @@ export interface RunContext {
   run: Storage;
   extract: ExtractManifest;
   extractText: string;
-  plans: Plan[];
+  plans: TableMapping[];
   unitOptions: UnitOptions;
   /** The selected tables' units. */
   units: Unit[];
@@ -99,8 +97,8 @@ export async function openContext(options: Pick<TransformOptions, 'store' | 'run
     ...(options.compression && options.compression !== 'gzip' ? { compression: options.compression } : {}),
     ...(options.input ? { input: options.input } : {}),
   };
-  const plans = await planTables(extract, options.unmapped, options.entities);
-  const selected = selectPlans(plans, options.tables);
+  const plans = await mapTables(extract, options.unmapped, options.entities);
+  const selected = selectMappings(plans, options.tables);
   const units = selected.flatMap((plan) => unitsOf(plan, extract, unitOptions, plans));
   return { run, extract, extractText, plans, unitOptions, units };
 }
@@ -152,7 +150,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
 }
 
 /** sha256 of each stored input part of `units` (and of the tables they join), against the extract manifest. */
-async function verifyInputs(run: Storage, units: Unit[], plans: Plan[], concurrency: number): Promise<void> {
+async function verifyInputs(run: Storage, units: Unit[], plans: TableMapping[], concurrency: number): Promise<void> {
   const parts = new Map<string, { table: string; part: PartEntry }>();
   for (const unit of units) {
     parts.set(unit.part.key, { table: unit.plan.table.name, part: unit.part });
@@ -190,7 +188,7 @@ export async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>>
 }
 
 /** Builds the manifest from every unit record of the run (not only this invocation's). */
-async function assemble(run: Storage, extract: ExtractManifest, extractText: string, plans: Plan[], options: UnitOptions, runId: string): Promise<TransformManifest> {
+async function assemble(run: Storage, extract: ExtractManifest, extractText: string, plans: TableMapping[], options: UnitOptions, runId: string): Promise<TransformManifest> {
   const problems: string[] = [];
   const untransformed = new Set<string>();
   const tables: TransformTable[] = [];
@@ -262,7 +260,7 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
 }
 
 /** The tables a mapper joins and what was read of each, so a later stage can tell a re-extracted join from a current one. */
-function joinedInputs(plan: Plan, plans: Plan[]): { joined?: Record<string, string> } {
+function joinedInputs(plan: TableMapping, plans: TableMapping[]): { joined?: Record<string, string> } {
   const joins = Object.values(plan.mapper?.mapper.joins ?? {});
   if (joins.length === 0) return {};
   const joined: Record<string, string> = {};

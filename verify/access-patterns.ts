@@ -18,7 +18,7 @@ import { keyAttributesOf, TTL_ATTRIBUTE } from '../model/table.ts';
 import { compileTemplate } from '../model/template.ts';
 import { ItemBuilder, isReject, type JoinLookup } from '../model/item.ts';
 import { describeError } from '../lib/dynamo-errors.ts';
-import type { Check } from './items.ts';
+import type { Check } from '../lib/verify-report.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 type Row = (string | null)[];

@@ -9,9 +9,9 @@ import { exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitResult, emitSummary, jsonOption, makeCommand } from '../lib/output.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
-import type { Check } from './items.ts';
+import type { Check } from '../lib/verify-report.ts';
 import { parseShard } from '../lib/shard.ts';
-import type { Consistency } from './price.ts';
+import type { Consistency } from '../lib/verify-report.ts';
 import { finalizeVerify, runVerify, runVerifyShard, type VerifyOptions } from './verify.ts';
 
 const usage = `verify: prove the DynamoDB table holds exactly what the run took from PostgreSQL

@@ -18,19 +18,11 @@ import { describeError } from '../lib/dynamo-errors.ts';
 import { parseItemLine, readPartItems, readPartLines } from '../lib/item-files.ts';
 import { parallelScan } from '../lib/parallel-scan.ts';
 import { RecordSorter, SORT_KEY_BYTES, compareKeys } from './sorted-records.ts';
+import type { Check } from '../lib/verify-report.ts';
 import { PRIMARY_KEY, TTL_ATTRIBUTE } from '../model/table.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 
-export interface Check {
-  name: string;
-  ok: boolean;
-  /** The numbers the verdict rests on. */
-  numbers: Record<string, number>;
-  /** What failed, by position / key hash (first 50). */
-  failures: Record<string, unknown>[];
-  note?: string;
-}
 
 const MAX_LISTED = 50;
 const HASH_BYTES = 16;

@@ -5,9 +5,9 @@
 import type { Shard } from '../lib/shard.ts';
 import { formatBytes } from '../lib/log.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
+import type { Consistency } from '../lib/verify-report.ts';
 import { GB, pricesFor, readPriceFile } from '../lib/cost-model.ts';
 
-export type Consistency = 'strong' | 'eventual';
 
 /** Bytes per strongly consistent read unit. */
 const READ_UNIT_BYTES = 4096;

@@ -11,7 +11,7 @@ import { claimsOf, fragmentKeys, shardLabel, shardText, unitsOfShard, type Shard
 import type { Storage } from '../lib/storage.ts';
 import { mergeRecords, mergeSources, readRecords } from './sorted-records.ts';
 import { RUN_RECORD_BYTES, TABLE_RECORD_BYTES, type RunUnit, type TableRecord } from './items.ts';
-import type { Consistency } from './price.ts';
+import type { Consistency } from '../lib/verify-report.ts';
 
 export const VERIFY_SHARD_FORMAT = 'pg2ddb.verify-shard/1';
 export const VERIFY_SHARDS_PREFIX = 'verify/shards';

@@ -18,17 +18,16 @@ import { describeError } from '../lib/dynamo-errors.ts';
 import { readLoadableRun, type LoadableRun } from '../lib/item-files.ts';
 import { requireLoadedFrom } from '../lib/loaded-tables.ts';
 import { RecordSorter } from './sorted-records.ts';
-import { describeTable } from '../load/table-settings.ts';
+import { describeTable } from '../lib/describe-table.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { TTL_ATTRIBUTE } from '../model/table.ts';
 import {
   RUN_RECORD_BYTES, TABLE_RECORD_BYTES, compareSides, countCheck, readRunSide, runUnits, scanTableSide,
-  type Check, type RunUnit, type TableSide,
+  type RunUnit, type TableSide,
 } from './items.ts';
-import { describeReadCost, type Consistency } from './price.ts';
+import { describeReadCost } from './price.ts';
+import { VERIFY_REPORT_KEY, type Check, type Consistency, type VerifyReport } from '../lib/verify-report.ts';
 import { markStarted, readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './shards.ts';
-
-export const VERIFY_REPORT_KEY = 'load/verify.json';
 
 export interface VerifyOptions {
   store: string;
@@ -47,21 +46,6 @@ export interface VerifyOptions {
   entities?: string;
   log: Logger;
   dynamo?: Pick<DynamoDBClient, 'send'>;
-}
-
-export interface VerifyReport {
-  format: 'pg2ddb.verify/1';
-  run_id: string;
-  table_name: string;
-  checked_at: string;
-  seconds: number;
-  consistency: Consistency;
-  /** Shards merged by finalize (absent: one process). */
-  shards?: number;
-  ok: boolean;
-  /** The source tables a `TABLE=` verify checked; absent: every table. */
-  tables?: string[];
-  checks: Check[];
 }
 
 interface Prepared {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { followNames } from './follow.ts';
+import { followNames } from './follow-names.ts';
 
 test('run ids that differ only in characters a slot name cannot hold get slots of their own', (t) => {
   const slots = ['live-1', 'live_1', 'Live_1', 'live.1'].map((run) => followNames(run).slot);
