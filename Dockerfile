@@ -30,7 +30,7 @@ WORKDIR /app
 ENV NODE_ENV=production CI=true
 # package.json: the CLIs' --version, and the package root the build finds its files from (lib/runtime.ts).
 COPY package.json ./
-COPY load/plan/prices.json ./load/plan/
+COPY lib/prices.json ./lib/
 COPY bin ./bin
 COPY --from=build /app/dist ./dist
 # The stages write nothing outside --store; run as an unprivileged user.

@@ -84,7 +84,7 @@ await runCli('cutover', async () => {
   const transform = await readTransformManifest(freshRun);
   // verify compares a run with the table it was loaded into; this run was never loaded: the table is what catchup made it.
   await recordLoaded(freshRun, fresh, tableName, transform!.tables.filter((t) => t.mapping !== 'skip'), 'cutover', false);
-  const verified = await stage('load/verify-cli.ts', ['--run', fresh, '--ddb-table', tableName, '--json'], env, true);
+  const verified = await stage('verify/cli.ts', ['--run', fresh, '--ddb-table', tableName, '--json'], env, true);
   const report = JSON.parse(verified.stdout) as { ok: boolean; checks: { name: string; ok: boolean; numbers: Record<string, number> }[] };
   // A writer still running fails the cutover even when its writes all came after the fresh run's snapshot (the
   // run and the table then agree): nothing may have reached the slot since the drain.

@@ -1,5 +1,5 @@
 // A batch of decoded changes → the writes that bring the DynamoDB table to the
-// batch's end, through the transform's own mappers (transform/item.ts), in
+// batch's end, through the transform's own mappers (model/item.ts), in
 // commit order: insert/update → put, delete → delete, an item key that
 // changed → delete the old item and put the new. Only each item's last write
 // in the batch is kept (a BatchWriteItem may not name one key twice, and the

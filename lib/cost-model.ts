@@ -49,7 +49,7 @@ export interface PriceFile {
 }
 
 // From the package root, never beside this module: built, it sits in a chunk of dist/ (lib/runtime.ts).
-export const PRICE_FILE = path.join(PACKAGE_ROOT, 'load/plan/prices.json');
+export const PRICE_FILE = path.join(PACKAGE_ROOT, 'lib/prices.json');
 
 export function readPriceFile(file: URL | string = PRICE_FILE): PriceFile {
   return JSON.parse(readFileSync(file, 'utf8')) as PriceFile;
@@ -75,7 +75,7 @@ export function pricesFor(file: PriceFile, region: string, overrides: Partial<Re
   const base = file.regions[region];
   const missing = PRICE_KEYS.filter((k) => overrides[k] === undefined);
   if (!base && missing.length > 0) {
-    throw new UserError(`no prices for region ${region} in load/plan/prices.json (it has ${Object.keys(file.regions).join(', ')}): choose one with --region, or give every price with --price (missing: ${missing.join(', ')})`);
+    throw new UserError(`no prices for region ${region} in lib/prices.json (it has ${Object.keys(file.regions).join(', ')}): choose one with --region, or give every price with --price (missing: ${missing.join(', ')})`);
   }
   const table = {} as PriceTable;
   for (const key of PRICE_KEYS) {

@@ -142,6 +142,6 @@ export function describeLoadDryRun(plan: LoadDryRun): string[] {
   const { totals, import_estimate: cost } = plan;
   lines.push(`  total: ${plan.tables.length} table(s), ${totals.items} items: ${totals.create} to create, ${totals.upsert} to upsert, ${totals.prune} to prune`);
   const priced = cost.prices_of === cost.region ? cost.region : `${cost.region}, priced as ${cost.prices_of}`;
-  lines.push(`  import estimate: ${(totals.raw_bytes / 1024 ** 3).toFixed(3)} GB uncompressed × $${cost.usd_per_gb}/GB = $${cost.usd.toFixed(2)} (${priced}${cost.assumption ? '; price is an assumption in load/plan/prices.json' : ''})`);
+  lines.push(`  import estimate: ${(totals.raw_bytes / 1024 ** 3).toFixed(3)} GB uncompressed × $${cost.usd_per_gb}/GB = $${cost.usd.toFixed(2)} (${priced}${cost.assumption ? '; price is an assumption in lib/prices.json' : ''})`);
   return lines;
 }

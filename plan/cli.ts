@@ -23,7 +23,7 @@ rows, items, average / p99 / max item size by DynamoDB's rules, uncompressed and
 collections per PK, GSI key cardinality, and the cost: ImportTable vs BatchWriteItem vs AWS DMS
 once, storage and requests per month, savings against the current monthly cost. Prints the table,
 writes <run>/plan/plan.json and <run>/plan/plan.html (self-contained, opens offline).
-Prices per region: load/plan/prices.json (every price with its source and date; override with --price).
+Prices per region: lib/prices.json (every price with its source and date; override with --price).
 Keys are never printed: a key appears as its entity prefix and a sha256 prefix (USER#…3fa2b1c4d5e6).`;
 
 await runCli('plan', async () => {
@@ -37,7 +37,7 @@ await runCli('plan', async () => {
       describe: 'Fraction of partition keys whose items are read (whole collections kept together); 0 reads the manifest only',
     })
     .option('max-keys', { type: 'string', default: String(DEFAULT_MAX_KEYS), coerce: numberText('max-keys'), describe: 'Distinct keys counted exactly, all key patterns together (~150 bytes each); beyond, the largest pattern\'s counts become approximate (HyperLogLog, Misra-Gries) and memory stays flat' })
-    .option('region', { type: 'string', default: process.env.AWS_REGION || 'us-east-1', defaultDescription: '$AWS_REGION or us-east-1', describe: 'Price region (load/plan/prices.json)' })
+    .option('region', { type: 'string', default: process.env.AWS_REGION || 'us-east-1', defaultDescription: '$AWS_REGION or us-east-1', describe: 'Price region (lib/prices.json)' })
     .option('price', { type: 'string', array: true, default: [] as string[], describe: `Override a price, key=usd (repeatable); keys: ${PRICE_KEYS.join(', ')}` })
     .option('current-monthly-usd', { type: 'string', default: process.env.CURRENT_MONTHLY_USD || '142', coerce: numberText('current-monthly-usd'), defaultDescription: '$CURRENT_MONTHLY_USD or 142 (RDS + NAT, the seed plan)', describe: 'What the current database costs per month' })
     .option('requests-per-day', { type: 'string', default: process.env.REQUESTS_PER_DAY || '100000', coerce: numberText('requests-per-day'), defaultDescription: '$REQUESTS_PER_DAY or 100000', describe: 'Application requests per day (reads + writes), for the monthly on-demand cost' })

@@ -123,7 +123,7 @@ test('a STORE whose prefix holds an IAM wildcard or policy variable is refused, 
 // allowed by that stage's policy.
 
 const ENTRIES: Record<Stage, string> = {
-  extract: 'extract/cli.ts', transform: 'transform/cli.ts', load: 'load/cli.ts', verify: 'load/verify-cli.ts',
+  extract: 'extract/cli.ts', transform: 'transform/cli.ts', load: 'load/cli.ts', verify: 'verify/cli.ts',
 };
 
 /** A file's top-level pieces: declarations by name, and the rest (top-level code, always run). */
@@ -255,7 +255,7 @@ test('lib/storage.ts makes only the S3 calls this test maps storage methods to',
   const text = readFileSync(path.join(REPO, 'lib/storage.ts'), 'utf8');
   const calls = [...new Set(sdkCalls('lib/storage.ts', text).map((c) => c.call))].sort();
   t.deepEqual(calls, [...new Set(Object.values(STORAGE_CALLS).flat())].sort(),
-    'a new S3 call in lib/storage.ts: map it in STORAGE_CALLS and S3_ACTIONS, and allow it in load/iam-policy.ts');
+    'a new S3 call in lib/storage.ts: map it in STORAGE_CALLS and S3_ACTIONS, and allow it in plan/iam-policy.ts');
 });
 
 test('every AWS call a stage makes is allowed by its policy', (t) => {

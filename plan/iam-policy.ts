@@ -1,7 +1,7 @@
 // The least-privilege IAM policy of each stage (issue 5, "Transport and
 // storage"), built from the configured bucket, prefix, run and table. Each
 // statement is one reason, named by its Sid; what a stage is allowed is what
-// its code calls (load/iam-policy.test.ts checks every `…Command(` of a stage
+// its code calls (plan/iam-policy.test.ts checks every `…Command(` of a stage
 // against its policy, so the policy cannot fall behind the code).
 //
 // S3 API calls map to IAM actions as follows: HeadBucket and ListObjectsV2 are

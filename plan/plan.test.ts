@@ -9,7 +9,7 @@ import { runCli } from '../test/cli.ts';
 import { fixtureRun, type FixtureRun } from '../test/fixture-run.ts';
 import type { Plan } from './plan.ts';
 
-const CLI = 'load/plan/cli.ts';
+const CLI = 'plan/cli.ts';
 // One fixture run is shared, and every plan writes <run>/plan/plan.json: the tests run one at a time.
 let fx: FixtureRun;
 let out: string;

@@ -31,7 +31,7 @@ test('make verify names a changed item, a deleted item and a stray item, and exi
   const tableName = randomName('verify_');
   // TTL off: DynamoDB Local would otherwise expire fixture items on its own while the test runs.
   await runLoad({ store, run: 'r', tableName, mode: 'batch', concurrency: 4, settings: { ...DEFAULT_SETTINGS, deletionProtection: false, ttl: false }, log: quiet });
-  const verify = () => runCli('load/verify-cli.ts', [], { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName });
+  const verify = () => runCli('verify/cli.ts', [], { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName });
 
   const clean = await verify();
   t.is(clean.code, 0, clean.stderr);

@@ -50,6 +50,6 @@ export function describeReadCost(manifest: TransformManifest, shard: Shard | und
   return [
     `will read ${what}: ${c.items} items, ${(c.bytes / GB).toFixed(3)} GB (${formatBytes(c.bytes)}); ` +
     `strongly consistent ${c.read_units_strong} read units ${usd(c.usd_strong)}, eventually consistent ${c.read_units_eventual} ${usd(c.usd_eventual)} ` +
-    `(${c.region} on-demand${c.usd_strong === undefined ? ': no prices for this region in load/plan/prices.json' : ''}); reading ${consistency === 'strong' ? 'strongly' : 'eventually'} consistent`,
+    `(${c.region} on-demand${c.usd_strong === undefined ? ': no prices for this region in lib/prices.json' : ''}); reading ${consistency === 'strong' ? 'strongly' : 'eventually'} consistent`,
   ];
 }
