@@ -13,9 +13,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY lib ./lib
+COPY model ./model
 COPY extract ./extract
 COPY transform ./transform
 COPY load ./load
+COPY verify ./verify
+COPY plan ./plan
 COPY catchup ./catchup
 COPY scripts/build.ts scripts/has-shards.ts ./scripts/
 RUN npm run build

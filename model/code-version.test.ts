@@ -14,7 +14,7 @@ async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void },
   const temp = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
   t.teardown(() => rm(temp, { recursive: true, force: true }));
   const root = path.join(temp, under);
-  for (const entry of ['package.json', 'lib', 'model', 'extract', 'transform', 'load', 'catchup', 'scripts/has-shards.ts']) {
+  for (const entry of ['package.json', 'lib', 'model', 'extract', 'transform', 'load', 'verify', 'plan', 'catchup', 'scripts/has-shards.ts']) {
     await cp(path.join(PACKAGE_ROOT, entry), path.join(root, entry), { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
   }
   await symlink(path.join(PACKAGE_ROOT, 'node_modules'), path.join(root, 'node_modules'));
