@@ -148,8 +148,8 @@ function pieces(text: string): Piece[] {
  * every file that is used: imported by name from a used piece (`import { a }
  * from './x.ts'`), referenced by a used piece of its own file, or top-level
  * code; a worker entry (`new URL('./x.ts', import.meta.url)`) is used whole.
- * Per piece, not per file: verify imports `describeTable` from
- * table-settings.ts, not CreateTable.
+ * Per piece, not per file: a stage importing one function of a module is not
+ * charged with the AWS calls of the module's other functions.
  */
 function usedCode(entry: string): Map<string, string> {
   const files = new Map<string, { text: string; pieces: Piece[]; used: Set<Piece> }>();
