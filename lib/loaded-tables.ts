@@ -16,7 +16,7 @@ export interface LoadedTables {
   run_id: string;
   table_name: string;
   /** Per source table: the digest of the item files loaded (itemsDigest), when and how. */
-  /** `cutover`: a fresh run compared with the table that catchup brought to the same instant (catchup/cutover.ts). */
+  /** `cutover`: a fresh run compared with the table that catchup brought to the same instant (catchup/cutover-cli.ts). */
   tables: Record<string, { items_sha256: string; items: number; mode: 'import' | 'batch' | 'cutover'; loaded_at: string }>;
 }
 

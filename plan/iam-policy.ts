@@ -201,7 +201,7 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
       'dynamodb:DescribeContinuousBackups', 'dynamodb:UpdateContinuousBackups', 'dynamodb:UpdateTable', 'dynamodb:TagResource',
     ], [table]),
     ...(importMode ? [
-      // The preflight checks the bucket is in the table's region (import-preflight.ts).
+      // The preflight checks the bucket is in the table's region (load/import-preflight.ts).
       allow('LoadPreflightBucketRegion', ['s3:GetBucketLocation'], [bucketArn(r)]),
       allow('LoadImportTableCreatesTheTable', ['dynamodb:ImportTable'], [table]),
       allow('LoadWatchItsImport', ['dynamodb:DescribeImport'], [`${table}/import/*`]),

@@ -1,8 +1,8 @@
 // `verify`: proof that the table holds exactly what PostgreSQL held.
-// (a) counts per entity_type, (b) every item equal, (c) no strays (verify-items.ts),
+// (a) counts per entity_type, (b) every item equal, (c) no strays (items.ts),
 // (d) the entities' access patterns answer as the source says (access-patterns.ts). Each check reports
 // its numbers and pass/fail; the report goes to `<run>/load/verify.json`.
-// Sharded (verify-shards.ts): each shard stores its sorted sides, finalize merges them.
+// Sharded (shards.ts): each shard stores its sorted sides, finalize merges them.
 import { DescribeTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { runStorage } from '../lib/config.ts';
