@@ -56,11 +56,11 @@ export class ChangeMapper {
   private oldRow = false;
   readonly counts = new Map<string, TableCounts>();
 
-  constructor(plans: TableMapping[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
-    for (const plan of plans) {
-      const mapper = plan.mapper?.mapper;
+  constructor(mappings: TableMapping[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
+    for (const mapping of mappings) {
+      const mapper = mapping.mapper?.mapper;
       const joins = new Map<string, JoinLookup>(Object.entries(mapper?.joins ?? {}).map(([name, join]) => [name, this.lookup(join)]));
-      this.tables.set(plan.table.name, { entry: plan.table, ...(mapper ? { mapper, builder: new ItemBuilder(mapper, plan.table, joins) } : {}) });
+      this.tables.set(mapping.table.name, { entry: mapping.table, ...(mapper ? { mapper, builder: new ItemBuilder(mapper, mapping.table, joins) } : {}) });
     }
   }
 

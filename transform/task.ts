@@ -45,7 +45,7 @@ async function unitOf(task: UnitTask, extract: ExtractManifest): Promise<Unit> {
   const mapper = task.mapper.module
     ? { mapper: (await import(task.mapper.module)).default as Mapper, hash: task.mapper.hash, file: task.mapper.file }
     : genericMapper(table);
-  return { plan: { table, mapping: task.mapper.module ? 'mapper' : 'generic', mapper }, part, index: task.index, fingerprint: task.fingerprint };
+  return { mapping: { table, mapping: task.mapper.module ? 'mapper' : 'generic', mapper }, part, index: task.index, fingerprint: task.fingerprint };
 }
 
 export async function runTask(

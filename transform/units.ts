@@ -23,7 +23,7 @@ export interface UnitOptions {
 }
 
 export interface Unit {
-  plan: TableMapping & { mapper: LoadedMapper };
+  mapping: TableMapping & { mapper: LoadedMapper };
   part: PartEntry;
   index: number;
   fingerprint: string;
@@ -48,21 +48,21 @@ export const unitKey = (table: string, index: number) => `transform/units/${tabl
 export const rejectsKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.rejects.jsonl`;
 export const keysKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.keys`;
 
-export function unitsOf(plan: TableMapping, extract: ExtractManifest, options: UnitOptions, plans: TableMapping[]): Unit[] {
-  if (!plan.mapper) return [];
-  const joined = Object.values(plan.mapper.mapper.joins ?? {}).map((join) => {
-    const other = plans.find((p) => p.table.name === join.table);
-    if (!other) throw new UserError(`mapper ${plan.table.name} joins table ${join.table}, which the extract does not hold`);
+export function unitsOf(mapping: TableMapping, extract: ExtractManifest, options: UnitOptions, mappings: TableMapping[]): Unit[] {
+  if (!mapping.mapper) return [];
+  const joined = Object.values(mapping.mapper.mapper.joins ?? {}).map((join) => {
+    const other = mappings.find((p) => p.table.name === join.table);
+    if (!other) throw new UserError(`mapper ${mapping.table.name} joins table ${join.table}, which the extract does not hold`);
     return other.table.parts.map((p) => p.sha256).join(',');
   });
-  return plan.table.parts.map((entry) => inputPart(entry, options.input)).map((part, index) => ({
-    plan: plan as TableMapping & { mapper: LoadedMapper },
+  return mapping.table.parts.map((entry) => inputPart(entry, options.input)).map((part, index) => ({
+    mapping: mapping as TableMapping & { mapper: LoadedMapper },
     part,
     index,
     fingerprint: sha256Hex(JSON.stringify({
       input: part.sha256,
-      columns: plan.table.columns,
-      mapper: plan.mapper!.hash,
+      columns: mapping.table.columns,
+      mapper: mapping.mapper!.hash,
       joined,
       gzip_level: options.gzipLevel,
       // Only when not gzip, so gzip units keep their fingerprints (and golden files their bytes).
