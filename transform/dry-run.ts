@@ -13,7 +13,7 @@ export interface TransformDryRun {
   totals: { units: number; to_do: number; to_skip: number; rows_to_do: number };
 }
 
-export async function planTransform(options: TransformOptions): Promise<TransformDryRun> {
+export async function dryRunTransform(options: TransformOptions): Promise<TransformDryRun> {
   const context = await openContext(options);
   const done = options.force ? new Set() : await doneUnits(context.run, context.units);
   const tables = new Map<string, TransformDryRun['tables'][number]>();
