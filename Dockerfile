@@ -13,9 +13,12 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json ./
 COPY lib ./lib
+COPY model ./model
 COPY extract ./extract
 COPY transform ./transform
 COPY load ./load
+COPY verify ./verify
+COPY plan ./plan
 COPY catchup ./catchup
 COPY scripts/build.ts scripts/has-shards.ts ./scripts/
 RUN npm run build
@@ -30,7 +33,7 @@ WORKDIR /app
 ENV NODE_ENV=production CI=true
 # package.json: the CLIs' --version, and the package root the build finds its files from (lib/runtime.ts).
 COPY package.json ./
-COPY load/plan/prices.json ./load/plan/
+COPY lib/prices.json ./lib/
 COPY bin ./bin
 COPY --from=build /app/dist ./dist
 # The stages write nothing outside --store; run as an unprivileged user.

@@ -54,7 +54,7 @@ node_modules/.installed: package-lock.json
 
 # The build again when a source of it changed (build.json is written last, so a failed build reruns).
 # The folders too: a removed or renamed file (mv keeps its time) changes only its folder's time.
-BUILD_SOURCES := $(shell find lib/ model/ extract/ transform/ load/ catchup/ \( -type d -o -name '*.ts' ! -name '*.test.ts' \)) scripts/build.ts scripts/has-shards.ts package.json
+BUILD_SOURCES := $(shell find lib/ model/ extract/ transform/ load/ verify/ plan/ catchup/ \( -type d -o -name '*.ts' ! -name '*.test.ts' \)) scripts/build.ts scripts/has-shards.ts package.json
 dist/build.json: node_modules/.installed $(BUILD_SOURCES)
 	@npm run --silent build >&2
 
@@ -79,7 +79,7 @@ stack-status:
 
 # Where run $(RUN) stands, per table and stage, and the next command (--json for scripts).
 status: install
-	@$(STAGE_NODE) dist/load/plan/run-status-cli.js $(ARGS) || [ $$? = 3 ]  # 3: work remains, which status has just said
+	@$(STAGE_NODE) dist/plan/run-status-cli.js $(ARGS) || [ $$? = 3 ]  # 3: work remains, which status has just said
 
 extract: install
 	@$(STAGE_NODE) dist/extract/cli.js $(ARGS)
@@ -92,7 +92,7 @@ snapshot: install
 finalize: install
 	@stages="$(or $(STAGE),extract transform verify)"; done=0; \
 	for stage in $$stages; do \
-	  cli=dist/$$stage/cli.js; [ $$stage = verify ] && cli="$(FLAT_HEAP) dist/load/verify-cli.js"; \
+	  cli=dist/$$stage/cli.js; [ $$stage = verify ] && cli="$(FLAT_HEAP) dist/verify/cli.js"; \
 	  if [ -n "$(STAGE)" ] || $(STAGE_NODE) dist/scripts/has-shards.js "$$stage"; then $(STAGE_NODE) $$cli finalize $(ARGS) || exit $$?; done=1; fi; \
 	done; [ $$done = 1 ] || { echo "make finalize: no shard fragments in $${STORE:-./out}/$${RUN:-dev} (STAGE=extract|transform|verify to name one)"; exit 1; }
 
@@ -129,7 +129,7 @@ load: install
 	@$(STAGE_NODE) dist/load/cli.js $(ARGS)
 
 verify: install
-	@$(STAGE_NODE) $(FLAT_HEAP) dist/load/verify-cli.js $(ARGS)
+	@$(STAGE_NODE) $(FLAT_HEAP) dist/verify/cli.js $(ARGS)
 
 # Live source (FOLLOW=1 runs): apply the slot's changes to $(DDB_TABLE) (ARGS=--until-lag 0, ARGS=--drop-slot).
 catchup: install
@@ -141,12 +141,12 @@ cutover: install
 
 # The whole run as its stages recorded it (<run>/report.json), as a table and report.html.
 report: install
-	@$(STAGE_NODE) dist/load/plan/run-report-cli.js $(ARGS)
+	@$(STAGE_NODE) dist/plan/run-report-cli.js $(ARGS)
 
 # The least-privilege IAM policy of each stage for STORE=s3://…, RUN, DDB_TABLE, AWS_REGION
 # (STAGE=extract|transform|load|verify, default all; MODE=import|batch|both; ARGS=--account-id … --kms-key-id …).
 iam-policy: install
-	@$(STAGE_NODE) dist/load/iam-policy-cli.js --stage $(or $(STAGE),all) $(ARGS)
+	@$(STAGE_NODE) dist/plan/iam-policy-cli.js --stage $(or $(STAGE),all) $(ARGS)
 
 # One small import per edge case the local ImportTable endpoint had to guess, answered by the
 # account the AWS credentials name, beside the endpoint's expectations; exit 1 on any difference.
@@ -154,9 +154,9 @@ iam-policy: install
 aws-probe: install
 	@$(NODE) scripts/aws-probe.ts
 
-# Sizes, collections, GSI keys and the cost model of a transform run; prices in load/plan/prices.json.
+# Sizes, collections, GSI keys and the cost model of a transform run; prices in lib/prices.json.
 plan: install
-	@$(STAGE_NODE) $(FLAT_HEAP) dist/load/plan/cli.js $(ARGS)
+	@$(STAGE_NODE) $(FLAT_HEAP) dist/plan/cli.js $(ARGS)
 
 # Rewrites fixtures/golden/ and fixtures/hostile/golden/ from the dumps (reviewers read the diff).
 golden: install

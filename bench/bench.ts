@@ -76,7 +76,7 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   const transform = await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(CORES), '--compression', COMPRESSION], env);
   rss[`extract_s${scale}`] = round(extract.rssMb);
   rss[`transform_s${scale}`] = round(transform.rssMb);
-  const plan = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'load/plan/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--format', 'json'], env);
+  const plan = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'plan/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--format', 'json'], env);
   rss[`plan_s${scale}`] = round(plan.rssMb);
   facts.peak_rss_mb = rss;
   await benchVerify(dir, scale, env, full);
@@ -128,7 +128,7 @@ async function benchVerify(dir: string, scale: number, env: NodeJS.ProcessEnv, f
   const segments = '4';
   const scan = await timed(NODE[0]!, [...NODE.slice(1), 'bench/plain-scan.ts', ddbTable, segments], env);
   // Runs of 8k records: the sort spills to disk and merges at both scales, as it would at a terabyte.
-  const verify = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'load/verify-cli.ts', '--store', dir, '--run', 'ours', '--table', table, '--ddb-table', ddbTable,
+  const verify = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'verify/cli.ts', '--store', dir, '--run', 'ours', '--table', table, '--ddb-table', ddbTable,
     '--no-access-patterns', '--concurrency', segments, '--quiet'], { ...env, PG2DDB_SORT_RECORDS: '8192' });
   if (!(JSON.parse(verify.stdout) as { ok: boolean }).ok) throw new Error(`verify of ${ddbTable} failed: ${verify.stdout.slice(0, 2000)}`);
   rss[`verify_s${scale}`] = round(verify.rssMb);

@@ -60,7 +60,7 @@ export function usage(command: string, args: string[], env: NodeJS.ProcessEnv = 
 const sql = (text: string) => `'${text.replace(/'/g, "''")}'`;
 const json = (text: string) => sql(JSON.stringify(text));
 
-/** A column's attribute value as SQL text (NULL when the column is NULL), as transform/decode types it. */
+/** A column's attribute value as SQL text (NULL when the column is NULL), as model/decode types it. */
 function attributeSql(c: ColumnSchema, col: string): string {
   const type = (c.base_type ?? c.type).replace(/\(.*\)$/, '');
   if (['smallint', 'integer', 'bigint'].includes(type)) return `'{"N":"' || ${col} || '"}'`;

@@ -2,7 +2,7 @@
 // runs (same segments, same consistency, whole items), with no comparison.
 //   node --import tsx/esm bench/plain-scan.ts <table> <segments>   → prints the item count
 import { dynamoClient } from '../lib/aws.ts';
-import { parallelScan } from '../load/scan.ts';
+import { parallelScan } from '../lib/parallel-scan.ts';
 
 const [tableName, segments] = [process.argv[2]!, Number(process.argv[3] ?? 4)];
 let items = 0;

@@ -4,20 +4,20 @@
 //   node --import tsx/esm bench/transform-cpu.ts <store> <run> <table>
 import { readExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
-import { ItemBuilder } from '../transform/item.ts';
-import { planTables } from '../transform/plan.ts';
+import { ItemBuilder } from '../model/item.ts';
+import { mapTables } from '../model/table-mapping.ts';
 import { JoinCache, readRows, resolveJoins } from '../transform/unit.ts';
-import { unitsOf } from '../transform/plan.ts';
+import { unitsOf } from '../transform/units.ts';
 
 const [store, runId, tableName] = process.argv.slice(2);
 const run = openStorage(store!).sub(runId!);
 const extract = (await readExtractManifest(run))!;
-const plans = await planTables(extract, 'fail');
-const plan = plans.find((p) => p.table.name === tableName)!;
+const mappings = await mapTables(extract, 'fail');
+const mapping = mappings.find((p) => p.table.name === tableName)!;
 const options = { gzipLevel: 1, unmapped: 'fail' as const, dropExpired: false };
-const units = unitsOf(plan, extract, options, plans);
+const units = unitsOf(mapping, extract, options, mappings);
 const joins = await resolveJoins(units[0]!, new JoinCache(run, extract));
-const builder = new ItemBuilder(plan.mapper!.mapper, plan.table, joins);
+const builder = new ItemBuilder(mapping.mapper!.mapper, mapping.table, joins);
 let rows = 0;
 let bytes = 0;
 const started = process.hrtime.bigint();
@@ -33,4 +33,4 @@ for (const unit of units) {
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
 const used = process.cpuUsage(cpu);
 const cpuSeconds = (used.user + used.system) / 1e6;
-console.log(`${tableName}: ${rows} rows in ${seconds.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s CPU = ${Math.round(rows / cpuSeconds)} rows per CPU-second, ${(plan.table.raw_bytes / 1e6 / seconds).toFixed(1)} MB/s of CSV, ${(bytes / 1e6).toFixed(0)} MB JSON`);
+console.log(`${tableName}: ${rows} rows in ${seconds.toFixed(2)} s wall, ${cpuSeconds.toFixed(2)} s CPU = ${Math.round(rows / cpuSeconds)} rows per CPU-second, ${(mapping.table.raw_bytes / 1e6 / seconds).toFixed(1)} MB/s of CSV, ${(bytes / 1e6).toFixed(0)} MB JSON`);

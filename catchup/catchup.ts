@@ -12,9 +12,9 @@ import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
-import { batchWrite, type SizedWrite } from '../load/batch-write.ts';
-import { requireLoadedFrom } from '../load/loaded-tables.ts';
-import { planTables } from '../transform/plan.ts';
+import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
+import { requireLoadedFrom } from '../lib/loaded-tables.ts';
+import { mapTables } from '../model/table-mapping.ts';
 import { lsnBytes, type Message } from './decode.ts';
 import { ChangeMapper, type CatchupReject, type TableCounts, type Write } from './map-changes.ts';
 import { Slot, type SlotState } from './slot.ts';
@@ -49,7 +49,7 @@ export interface CatchupSummary {
   seconds: number;
 }
 
-/** The run's follow entry and its mapping plans, refused with the reason when the run cannot be caught up. */
+/** The run's follow entry and its table mappings, refused with the reason when the run cannot be caught up. */
 export async function readFollowedRun(run: Storage, runId: string, entities?: string) {
   const extract = await readExtractManifest(run, { checkFiles: false });
   if (!extract) throw new UserError(`no extract manifest in ${run.uri}: catchup follows a run extracted with FOLLOW=1`);
@@ -57,13 +57,13 @@ export async function readFollowedRun(run: Storage, runId: string, entities?: st
   const transform = await readTransformManifest(run);
   if (!transform) throw new UserError(`no transform manifest in ${run.uri}: transform and load run ${runId} before catching it up`);
   if (transform.options.drop_expired) throw new UserError(`run ${runId} was transformed with --drop-expired, which catchup cannot repeat (expiry depends on each run's instant): transform it without`);
-  return { extract, transform, follow: extract.follow as FollowEntry, plans: await planTables(extract, transform.options.unmapped, entities) };
+  return { extract, transform, follow: extract.follow as FollowEntry, mappings: await mapTables(extract, transform.options.unmapped, entities) };
 }
 
 export async function runCatchup(options: CatchupOptions): Promise<CatchupSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
-  const { follow, plans, transform } = await readFollowedRun(run, options.run, options.entities);
+  const { follow, mappings, transform } = await readFollowedRun(run, options.run, options.entities);
   // Changes go on top of the run's items: into a table the run was not (yet, or wholly) loaded into, they would be
   // confirmed and lost to the real table, or overwritten by the rest of the load with the snapshot's older items.
   await requireLoadedFrom(run, options.run, options.tableName, transform.tables.filter((t) => t.mapping !== 'skip'), 'catchup');
@@ -73,7 +73,7 @@ export async function runCatchup(options: CatchupOptions): Promise<CatchupSummar
     options.log(`slot ${follow.slot}: lag ${formatBytes(before.lag_bytes)} / ${before.lag_seconds.toFixed(1)} s, WAL retained ${formatBytes(before.retained_bytes)}`);
     warnRetained(before, follow.slot, options.log);
     const client = dynamoClient();
-    const mapper = new ChangeMapper(plans, slot.client, (pk, skPrefix, entityType) => itemsUnder(client, options.tableName, pk, skPrefix, entityType));
+    const mapper = new ChangeMapper(mappings, slot.client, (pk, skPrefix, entityType) => itemsUnder(client, options.tableName, pk, skPrefix, entityType));
     const totals = { transactions: 0, puts: 0, deletes: 0, rejected: 0 };
     for (;;) {
       const target = await slot.currentLsn();

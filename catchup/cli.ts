@@ -10,7 +10,7 @@ import { emitResult, jsonOption, makeCommand, seconds } from '../lib/output.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { runCatchup } from './catchup.ts';
 import { dropSlot } from './slot.ts';
-import { followNames } from '../extract/follow.ts';
+import { followNames } from '../lib/follow-names.ts';
 
 const usage = `catchup: apply the changes made at the source since a FOLLOW=1 extract to the DynamoDB table
 

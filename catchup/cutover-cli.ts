@@ -16,7 +16,7 @@ import { exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
 import { emitResult, jsonOption, makeCommand } from '../lib/output.ts';
 import { nodeArgs, PACKAGE_ROOT } from '../lib/runtime.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
-import { recordLoaded } from '../load/loaded-tables.ts';
+import { recordLoaded } from '../lib/loaded-tables.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { readFollowedRun, runCatchup, warnRetained } from './catchup.ts';
 import { Slot } from './slot.ts';
@@ -84,7 +84,7 @@ await runCli('cutover', async () => {
   const transform = await readTransformManifest(freshRun);
   // verify compares a run with the table it was loaded into; this run was never loaded: the table is what catchup made it.
   await recordLoaded(freshRun, fresh, tableName, transform!.tables.filter((t) => t.mapping !== 'skip'), 'cutover', false);
-  const verified = await stage('load/verify-cli.ts', ['--run', fresh, '--ddb-table', tableName, '--json'], env, true);
+  const verified = await stage('verify/cli.ts', ['--run', fresh, '--ddb-table', tableName, '--json'], env, true);
   const report = JSON.parse(verified.stdout) as { ok: boolean; checks: { name: string; ok: boolean; numbers: Record<string, number> }[] };
   // A writer still running fails the cutover even when its writes all came after the fresh run's snapshot (the
   // run and the table then agree): nothing may have reached the slot since the drain.

@@ -1,5 +1,5 @@
 // A batch of decoded changes → the writes that bring the DynamoDB table to the
-// batch's end, through the transform's own mappers (transform/item.ts), in
+// batch's end, through the transform's own mappers (model/item.ts), in
 // commit order: insert/update → put, delete → delete, an item key that
 // changed → delete the old item and put the new. Only each item's last write
 // in the batch is kept (a BatchWriteItem may not name one key twice, and the
@@ -20,9 +20,9 @@ import type { TableEntry } from '../lib/manifest.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
 import { UserError } from '../lib/errors.ts';
-import { ItemBuilder, isReject, type Item, type JoinLookup, type Reject } from '../transform/item.ts';
+import { ItemBuilder, isReject, type Item, type JoinLookup, type Reject } from '../model/item.ts';
 import type { Join, Mapper } from '../model/entity.ts';
-import type { Plan } from '../transform/plan.ts';
+import type { TableMapping } from '../model/table-mapping.ts';
 import { toItemValue, type ItemJson, type ItemValue } from '../model/attribute-json.ts';
 import { UNCHANGED, type Message, type Relation, type TupleValue } from './decode.ts';
 
@@ -56,11 +56,11 @@ export class ChangeMapper {
   private oldRow = false;
   readonly counts = new Map<string, TableCounts>();
 
-  constructor(plans: Plan[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
-    for (const plan of plans) {
-      const mapper = plan.mapper?.mapper;
+  constructor(mappings: TableMapping[], private readonly source: PgClient, private readonly itemsUnder: ItemsUnder) {
+    for (const mapping of mappings) {
+      const mapper = mapping.mapper?.mapper;
       const joins = new Map<string, JoinLookup>(Object.entries(mapper?.joins ?? {}).map(([name, join]) => [name, this.lookup(join)]));
-      this.tables.set(plan.table.name, { entry: plan.table, ...(mapper ? { mapper, builder: new ItemBuilder(mapper, plan.table, joins) } : {}) });
+      this.tables.set(mapping.table.name, { entry: mapping.table, ...(mapper ? { mapper, builder: new ItemBuilder(mapper, mapping.table, joins) } : {}) });
     }
   }
 

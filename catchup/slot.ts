@@ -84,7 +84,7 @@ export class Slot {
   async peek(uptoLsn: string | null, maxChanges: number): Promise<Message[]> {
     const { rows } = await this.client.query<{ data: Buffer }>(
       `SELECT data FROM pg_logical_slot_peek_binary_changes($1, $2::pg_lsn, $3, 'proto_version', '1', 'publication_names', $4)`,
-      // Slot and publication names are pg2ddb_<run> in [a-z0-9_] (extract/follow.ts): no quoting needed in the option.
+      // Slot and publication names are pg2ddb_<run> in [a-z0-9_] (lib/follow-names.ts): no quoting needed in the option.
       [this.follow.slot, uptoLsn, maxChanges, this.follow.publication],
     );
     return rows.map((r) => decodeMessage(r.data));

@@ -8,7 +8,7 @@ import { appendRunReport } from '../lib/run-report.ts';
 import { UserError } from '../lib/errors.ts';
 import { Progress, exitOnInterrupt, formatBytes, logger, runCli } from '../lib/log.ts';
 import { emitDryRun, emitResult, jsonOption, makeCommand, seconds } from '../lib/output.ts';
-import { describeExtractDryRun, planExtract } from './dry-run.ts';
+import { describeExtractDryRun, dryRunExtract } from './dry-run.ts';
 import { parseShard } from '../lib/shard.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS } from './table-locks.ts';
 import { finalizeExtract, holdSnapshot, runExtract, runShard, type ExtractOptions, type ExtractSummary } from './extract.ts';
@@ -167,8 +167,8 @@ await runCli('extract', async () => {
   }
   if (args.snapshot) throw new UserError('--snapshot goes with --shard: an unsharded extract takes its own snapshot');
   if (args['dry-run']) {
-    const plan = await planExtract(options);
-    emitDryRun('extract', args, plan, describeExtractDryRun(plan));
+    const dryRun = await dryRunExtract(options);
+    emitDryRun('extract', args, dryRun, describeExtractDryRun(dryRun));
     return;
   }
   exitOnInterrupt('extract', () => {

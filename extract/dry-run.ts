@@ -7,7 +7,7 @@ import { readExtractManifest } from '../lib/manifest.ts';
 import { listSourceTables, readCatalog, skippedRelations, sourceRelation } from './catalog.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS } from './table-locks.ts';
 import { selectTables, type ExtractOptions } from './extract.ts';
-import { planUnits } from './extract-plan.ts';
+import { planUnits } from './copy-units.ts';
 import { exportSnapshot } from './snapshot.ts';
 
 /** Tables up to this size get an exact count(*): a few seconds at most; larger ones keep the planner's estimate. */
@@ -26,7 +26,7 @@ export interface ExtractDryRun {
   totals: { tables: number; parts: number; rows: number; size_bytes: number };
 }
 
-export async function planExtract(options: ExtractOptions): Promise<ExtractDryRun> {
+export async function dryRunExtract(options: ExtractOptions): Promise<ExtractDryRun> {
   const run = runStorage(options.store, options.run);
   const snapshot = await exportSnapshot(options.databaseUrl);
   try {
@@ -58,14 +58,14 @@ export async function planExtract(options: ExtractOptions): Promise<ExtractDryRu
   }
 }
 
-export function describeExtractDryRun(plan: ExtractDryRun): string[] {
-  const lines = [`dry run, nothing written: ${plan.tables.length} table(s), ${plan.totals.parts} part(s) as ${plan.format} to ${plan.store}/extract/ (PostgreSQL ${plan.server_version})`];
-  for (const t of plan.tables) {
+export function describeExtractDryRun(dryRun: ExtractDryRun): string[] {
+  const lines = [`dry run, nothing written: ${dryRun.tables.length} table(s), ${dryRun.totals.parts} part(s) as ${dryRun.format} to ${dryRun.store}/extract/ (PostgreSQL ${dryRun.server_version})`];
+  for (const t of dryRun.tables) {
     lines.push(`  ${t.name}: ${t.rows_exact ? `${t.rows} rows` : `~${t.rows} rows (estimated)`}, ${t.parts} part(s)`);
   }
-  if (plan.kept.length > 0) lines.push(`  kept as extracted: ${plan.kept.length} table(s) (${plan.kept.join(', ')})`);
-  for (const s of plan.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
-  const estimated = plan.tables.some((t) => !t.rows_exact);
-  lines.push(`  total: ${estimated ? '~' : ''}${plan.totals.rows} rows${estimated ? ' (some estimated)' : ''} in ${plan.totals.parts} part(s)`);
+  if (dryRun.kept.length > 0) lines.push(`  kept as extracted: ${dryRun.kept.length} table(s) (${dryRun.kept.join(', ')})`);
+  for (const s of dryRun.skipped) lines.push(`  skipped ${s.name}: ${s.reason}`);
+  const estimated = dryRun.tables.some((t) => !t.rows_exact);
+  lines.push(`  total: ${estimated ? '~' : ''}${dryRun.totals.rows} rows${estimated ? ' (some estimated)' : ''} in ${dryRun.totals.parts} part(s)`);
   return lines;
 }

@@ -26,7 +26,7 @@ import { copyTable } from './copy-table.ts';
 import {
   EXTRACT_PLAN_FORMAT, EXTRACT_PLAN_KEY, collectFragments, fragmentKey, fragmentText, planUnits, readPlan, unitId, unitName,
   type CopyUnit, type ExtractPlan,
-} from './extract-plan.ts';
+} from './copy-units.ts';
 import { exportSnapshot, joinSnapshot, type Snapshot } from './snapshot.ts';
 import { checkFollowSource, createFollowSlot, type FollowSlot } from './follow.ts';
 

@@ -4,23 +4,11 @@
 // point, so each change is either in the extract files or in the slot, never
 // both, never neither; `make catchup` applies them. The publication and the
 // slot are the only things written to the source, both named after the run.
-import { createHash } from 'node:crypto';
 import { UserError, errorMessage } from '../lib/errors.ts';
+import { followNames } from '../lib/follow-names.ts';
 import type { FollowEntry } from '../lib/manifest.ts';
 import { connect, endOrDrop, quoteIdent, redact, type PgClient, type PgClientConfig } from '../lib/postgres.ts';
 import type { SourceTable } from './catalog.ts';
-
-/**
- * `pg2ddb_<run>`, lower case, within PostgreSQL's 63-byte names. A run id that
- * does not fit as it is (upper case, '-', '.', too long) keeps a hash of itself:
- * runs `a-b`, `a_b` and `A.b` must never share a slot, since an extract drops
- * a leftover slot of its name and --drop-slot drops the run's.
- */
-export function followNames(run: string): { slot: string; publication: string } {
-  let name = `pg2ddb_${run.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`;
-  if (name !== `pg2ddb_${run}` || name.length > 63) name = `${name.slice(0, 54)}_${createHash('sha256').update(run).digest('hex').slice(0, 8)}`;
-  return { slot: name, publication: name };
-}
 
 /**
  * What a live run needs of the source, each refused with the statements that

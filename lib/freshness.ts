@@ -17,7 +17,7 @@ export interface StaleTable {
   gone?: boolean;
 }
 
-/** What a joined table contributes to a unit: its parts as the extract stored them (transform/plan.ts fingerprints the same). */
+/** What a joined table contributes to a unit: its parts as the extract stored them (transform/units.ts fingerprints the same). */
 export function joinedInputDigest(table: TableEntry): string {
   return sha256Hex(table.parts.map((p) => p.sha256).join(','));
 }

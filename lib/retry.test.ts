@@ -51,4 +51,6 @@ test('a retried AWS call is said once it has waited 10 s after failures other th
   const timedOut = await said(['TRANSIENT'], { name: 'TimeoutError' });
   t.is(timedOut.length, 1);
   t.regex(timedOut[0]!, /attempt 1 of 10 failed \(TimeoutError\)/);
+  // A reset the SDK also names TimeoutError is a quick failure like any other: said only past 10 s of waiting.
+  t.deepEqual(await said(['TRANSIENT'], { name: 'TimeoutError', code: 'ECONNRESET' }), []);
 });

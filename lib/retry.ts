@@ -110,7 +110,8 @@ export function awsRetryStrategy(policy: AwsRetryPolicy, options: { service?: st
       // once: it took the socket's whole timeout of silence (DynamoDB's: 5 min) to happen.
       const throttled = info.errorType === 'THROTTLING';
       const waitedMs = previous.waitedMs + (throttled ? 0 : delayMs);
-      const timedOut = info.error?.name === 'TimeoutError';
+      // The SDK names a reset connection TimeoutError too (code ECONNRESET): only silence counts.
+      const timedOut = info.error?.name === 'TimeoutError' && !/^E(CONNRESET|PIPE|CONNREFUSED|CONNABORTED)$/.test(info.error.code ?? '');
       if (!throttled && (waitedMs >= (policy.noticeAfterMs ?? NOTICE_AFTER_MS) || timedOut)) notice(what);
       else debug(what);
       return token(retries + 1, delayMs, waitedMs);

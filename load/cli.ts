@@ -9,7 +9,7 @@ import { Progress, exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitDryRun, emitResult, jsonOption, makeCommand, seconds as secondsText } from '../lib/output.ts';
 import { describeAttempt } from './import-attempts.ts';
 import { MAX_IMPORTS_IN_PROGRESS } from './import-preflight.ts';
-import { describeLoadDryRun, planLoad } from './dry-run.ts';
+import { describeLoadDryRun, dryRunLoad } from './dry-run.ts';
 import { runLoad, type LoadOptions } from './load.ts';
 import { chooseLoadMode } from './load-mode.ts';
 import { checkTableName, cloudFormationTemplate, parseTags } from '../model/table-spec.ts';
@@ -100,8 +100,8 @@ await runCli('load', async () => {
     log: args.quiet ? () => {} : logger('load'),
   };
   if (args['dry-run']) {
-    const plan = await planLoad(loadOptions);
-    emitDryRun('load', args, plan, describeLoadDryRun(plan));
+    const dryRun = await dryRunLoad(loadOptions);
+    emitDryRun('load', args, dryRun, describeLoadDryRun(dryRun));
     return;
   }
   // Before any write to DynamoDB: the load records its keys and report in the store.

@@ -8,12 +8,12 @@ import { UserError } from '../lib/errors.ts';
 import type { Storage } from '../lib/storage.ts';
 import { findOwnImport, notOurTableMessage } from './import-attempts.ts';
 import { itemsLocation } from './import-table.ts';
-import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
+import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from '../lib/item-files.ts';
 import { keyRecord, readLoadedKeys } from './loaded-keys.ts';
 import type { LoadOptions } from './load.ts';
-import { GB, pricesFor, readPriceFile } from './plan/cost-model.ts';
-import { parallelScan } from './scan.ts';
-import { describeTable } from './table-settings.ts';
+import { GB, pricesFor, readPriceFile } from '../lib/cost-model.ts';
+import { parallelScan } from '../lib/parallel-scan.ts';
+import { describeTable } from '../lib/describe-table.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { PRIMARY_KEY } from '../model/table.ts';
 
@@ -42,7 +42,7 @@ export interface LoadDryRun {
   import_estimate: { region: string; prices_of: string; raw_bytes: number; usd_per_gb: number; usd: number; assumption: boolean };
 }
 
-export async function planLoad(options: LoadOptions): Promise<LoadDryRun> {
+export async function dryRunLoad(options: LoadOptions): Promise<LoadDryRun> {
   checkTableName(options.tableName);
   const run = runStorage(options.store, options.run);
   const loadable = await readLoadableRun(run, options.run, options.tables);
@@ -133,15 +133,15 @@ async function importEstimate(options: LoadOptions, rawBytes: number): Promise<L
 }
 
 /** The dry run for people: one line per table, then the totals and the cost of an import. */
-export function describeLoadDryRun(plan: LoadDryRun): string[] {
-  const target = `${plan.table}${plan.resumes_import ? ` (exists: created by this run's import ${plan.resumes_import}, which the load resumes watching)` : plan.table_exists ? ' (exists)' : ` (absent: ${plan.mode === 'import' ? 'ImportTable would create it' : 'would be created'})`}`;
-  const lines = [`dry run, nothing written: ${plan.mode} mode into ${target}`];
-  for (const t of plan.tables) {
+export function describeLoadDryRun(dryRun: LoadDryRun): string[] {
+  const target = `${dryRun.table}${dryRun.resumes_import ? ` (exists: created by this run's import ${dryRun.resumes_import}, which the load resumes watching)` : dryRun.table_exists ? ' (exists)' : ` (absent: ${dryRun.mode === 'import' ? 'ImportTable would create it' : 'would be created'})`}`;
+  const lines = [`dry run, nothing written: ${dryRun.mode} mode into ${target}`];
+  for (const t of dryRun.tables) {
     lines.push(`  ${t.name}: ${t.items} items: ${t.create} to create, ${t.upsert} to upsert${t.prune ? `, ${t.prune.stale} to prune (of ${t.prune.in_table} ${t.entity_type} items in the table)` : ''}`);
   }
-  const { totals, import_estimate: cost } = plan;
-  lines.push(`  total: ${plan.tables.length} table(s), ${totals.items} items: ${totals.create} to create, ${totals.upsert} to upsert, ${totals.prune} to prune`);
+  const { totals, import_estimate: cost } = dryRun;
+  lines.push(`  total: ${dryRun.tables.length} table(s), ${totals.items} items: ${totals.create} to create, ${totals.upsert} to upsert, ${totals.prune} to prune`);
   const priced = cost.prices_of === cost.region ? cost.region : `${cost.region}, priced as ${cost.prices_of}`;
-  lines.push(`  import estimate: ${(totals.raw_bytes / 1024 ** 3).toFixed(3)} GB uncompressed × $${cost.usd_per_gb}/GB = $${cost.usd.toFixed(2)} (${priced}${cost.assumption ? '; price is an assumption in load/plan/prices.json' : ''})`);
+  lines.push(`  import estimate: ${(totals.raw_bytes / 1024 ** 3).toFixed(3)} GB uncompressed × $${cost.usd_per_gb}/GB = $${cost.usd.toFixed(2)} (${priced}${cost.assumption ? '; price is an assumption in lib/prices.json' : ''})`);
   return lines;
 }

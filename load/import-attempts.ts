@@ -14,9 +14,9 @@ import {
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import type { Storage } from '../lib/storage.ts';
-import { describeError } from './dynamo-errors.ts';
+import { describeError } from '../lib/dynamo-errors.ts';
 import { IMPORT_LOG_GROUP, importClientToken } from './import-table.ts';
-import { describeTable } from './table-settings.ts';
+import { describeTable } from '../lib/describe-table.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 

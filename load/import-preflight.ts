@@ -8,7 +8,7 @@ import { GetBucketLocationCommand, type S3Client } from '@aws-sdk/client-s3';
 import { ListImportsCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import { formatBytes } from '../lib/log.ts';
-import { describeError } from './dynamo-errors.ts';
+import { describeError } from '../lib/dynamo-errors.ts';
 
 /** Objects under the import's S3 prefix, per import. */
 export const MAX_IMPORT_OBJECTS = 50_000;

@@ -12,18 +12,19 @@ import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { TransformTable } from '../lib/transform-manifest.ts';
 import { toItemValue } from '../model/attribute-json.ts';
-import { batchWrite, type SizedWrite } from './batch-write.ts';
+import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
 import { describeAttempt, recordAttemptEnd, recordedAttempts, startOrResumeImport, type StartOrResume } from './import-attempts.ts';
 import { MAX_IMPORTS_IN_PROGRESS, bucketRegion, checkImportPreflight, importsInProgress } from './import-preflight.ts';
 import {
   checkItemObjects, firstImportErrors, importTableRequest, itemsLocation, judgeImport, logGroupName, watchImport,
 } from './import-table.ts';
-import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from './item-files.ts';
+import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from '../lib/item-files.ts';
 import { PartKeys, finishLoadedKeys, readLoadedKeys } from './loaded-keys.ts';
-import { recordLoaded } from './loaded-tables.ts';
+import { recordLoaded } from '../lib/loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
 import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
-import { applyTableSettings, describeTable, ensureTable, waitActive } from './table-settings.ts';
+import { describeTable } from '../lib/describe-table.ts';
+import { applyTableSettings, ensureTable, waitActive } from './table-settings.ts';
 import { checkTableName, type TableSettings } from '../model/table-spec.ts';
 import type { LoadMode } from './load-mode.ts';
 

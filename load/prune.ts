@@ -13,10 +13,10 @@
 // check keeps it off a key another table has since overwritten.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Logger } from '../lib/log.ts';
-import { batchWrite, type SizedWrite } from './batch-write.ts';
-import { itemKey, keyHash } from './item-files.ts';
+import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
+import { itemKey, keyHash } from '../lib/item-files.ts';
 import { keyRecord } from './loaded-keys.ts';
-import { parallelScan } from './scan.ts';
+import { parallelScan } from '../lib/parallel-scan.ts';
 import { PRIMARY_KEY } from '../model/table.ts';
 
 export interface PruneResult {

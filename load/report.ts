@@ -1,7 +1,7 @@
 // `<run>/load/report.json`: what the load did, for people and for verify.
 // Outside `<run>/items/` on purpose: ImportTable imports everything there.
 import type { Storage } from '../lib/storage.ts';
-import type { BatchWriteStats } from './batch-write.ts';
+import type { BatchWriteStats } from '../lib/batch-write.ts';
 import type { ImportAttempt } from './import-attempts.ts';
 import type { PruneResult } from './prune.ts';
 import type { SettingsReport } from './table-settings.ts';

@@ -2,27 +2,19 @@
 // wait until it and its indexes are ACTIVE, and apply what ImportTable cannot
 // set at creation: TTL, point-in-time recovery, deletion protection, tags.
 import {
-  CreateTableCommand, DescribeContinuousBackupsCommand, DescribeTableCommand, DescribeTimeToLiveCommand,
+  CreateTableCommand, DescribeContinuousBackupsCommand, DescribeTimeToLiveCommand,
   TagResourceCommand, UpdateContinuousBackupsCommand, UpdateTableCommand, UpdateTimeToLiveCommand,
   type DynamoDBClient, type TableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';
 import { sleep as realSleep } from '../lib/retry.ts';
-import { describeError, isNotFound, isUnsupported } from './dynamo-errors.ts';
+import { describeError, isUnsupported } from '../lib/dynamo-errors.ts';
 import { INDEXES, PRIMARY_KEY, TTL_ATTRIBUTE } from '../model/table.ts';
+import { describeTable } from '../lib/describe-table.ts';
 import { describeMismatch, tableCreationParameters, type TableSettings } from '../model/table-spec.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
-
-export async function describeTable(client: Client, tableName: string): Promise<TableDescription | undefined> {
-  try {
-    return (await client.send(new DescribeTableCommand({ TableName: tableName }))).Table;
-  } catch (err) {
-    if (isNotFound(err)) return undefined;
-    throw new UserError(`cannot describe DynamoDB table ${tableName}: ${describeError(err)}`);
-  }
-}
 
 /** Polls until the table and every GSI are ACTIVE. */
 export async function waitActive(client: Client, tableName: string, opts: { sleep?: (ms: number) => Promise<void>; pollMs?: number; timeoutMs?: number } = {}): Promise<TableDescription> {

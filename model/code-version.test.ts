@@ -14,7 +14,7 @@ async function copyOfSources(t: { teardown: (fn: () => Promise<void>) => void },
   const temp = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-code-version-'));
   t.teardown(() => rm(temp, { recursive: true, force: true }));
   const root = path.join(temp, under);
-  for (const entry of ['package.json', 'lib', 'model', 'extract', 'transform', 'load', 'catchup', 'scripts/has-shards.ts']) {
+  for (const entry of ['package.json', 'lib', 'model', 'extract', 'transform', 'load', 'verify', 'plan', 'catchup', 'scripts/has-shards.ts']) {
     await cp(path.join(PACKAGE_ROOT, entry), path.join(root, entry), { recursive: true, filter: (f) => !f.endsWith('.test.ts') });
   }
   await symlink(path.join(PACKAGE_ROOT, 'node_modules'), path.join(root, 'node_modules'));
@@ -36,7 +36,7 @@ test('from the sources, the code version changes with the transform code, not wi
   await appendFile(path.join(root, 'model/entities/users.ts'), '\n// a mapper edit: its own hash covers it\n');
   await appendFile(path.join(root, 'load/cli.ts'), '\n// another stage\n');
   t.is(sourceCodeVersion(root), before);
-  await appendFile(path.join(root, 'transform/item.ts'), '\n// an edit of how items are built\n');
+  await appendFile(path.join(root, 'model/item.ts'), '\n// an edit of how items are built\n');
   t.not(sourceCodeVersion(root), before);
 });
 
@@ -56,7 +56,7 @@ test('from the build, the code version is the bundled worker code: the same for 
   // Comments are not code: a bundle drops them, and the version and mapper hashes stay, even for lines that move
   // every mapping of the source map (and so rename dist/'s chunks); so do they for another stage's code, even one now
   // importing a module the worker runs (dist/'s chunks then split differently).
-  await prepend(path.join(root, 'transform/item.ts'), '// only a comment\n// on two lines\n');
+  await prepend(path.join(root, 'model/item.ts'), '// only a comment\n// on two lines\n');
   await prepend(path.join(root, 'lib/meter.ts'), '// only a comment\n');
   await prepend(path.join(root, 'load/cli.ts'), "import { CopyCsvParser } from '../lib/copy-csv.ts';\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= typeof CopyCsvParser;\n");
   t.deepEqual({ ...await buildDist(root), files: 0 }, { ...hashes, files: 0 });
@@ -66,7 +66,7 @@ test('from the build, the code version is the bundled worker code: the same for 
   t.is(mapperEdited.code_version, first.code_version);
   t.deepEqual({ ...mapperEdited.mappers, 'users.ts': '' }, { ...first.mappers, 'users.ts': '' });
   t.not(mapperEdited.mappers['users.ts'], first.mappers['users.ts']);
-  await appendFile(path.join(root, 'transform/item.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "changed";\n');
+  await appendFile(path.join(root, 'model/item.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "changed";\n');
   t.not((await buildDist(root)).code_version, first.code_version, 'a change the worker runs');
 });
 

@@ -11,7 +11,7 @@ import type { BuildInfo } from '../model/code-version.ts';
 async function copyOfPackage(t: { teardown: (fn: () => Promise<void>) => void }): Promise<string> {
   const root = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-build-'));
   t.teardown(() => rm(root, { recursive: true, force: true }));
-  for (const entry of ['Makefile', 'package.json', 'lib', 'model', 'extract', 'transform', 'load', 'catchup', 'scripts/build.ts', 'scripts/has-shards.ts']) {
+  for (const entry of ['Makefile', 'package.json', 'lib', 'model', 'extract', 'transform', 'load', 'verify', 'plan', 'catchup', 'scripts/build.ts', 'scripts/has-shards.ts']) {
     await cp(path.join(PACKAGE_ROOT, entry), path.join(root, entry), { recursive: true, preserveTimestamps: true });
   }
   await symlink(path.join(PACKAGE_ROOT, 'node_modules'), path.join(root, 'node_modules'));

@@ -15,8 +15,8 @@ import { BUNDLE_OPTIONS, MAPPERS_SOURCE_DIR, WORKER_SOURCE, mapperSourceFiles } 
 
 /** What make, bin/pg2ddb, the image and cutover's child stages run (relative to the package root). */
 export const CLI_ENTRIES = [
-  'extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'load/verify-cli.ts', 'catchup/cli.ts', 'catchup/cutover-cli.ts',
-  'load/plan/cli.ts', 'load/plan/run-status-cli.ts', 'load/plan/run-report-cli.ts', 'load/iam-policy-cli.ts',
+  'extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'verify/cli.ts', 'catchup/cli.ts', 'catchup/cutover-cli.ts',
+  'plan/cli.ts', 'plan/run-status-cli.ts', 'plan/run-report-cli.ts', 'plan/iam-policy-cli.ts',
   'scripts/has-shards.ts',
 ];
 

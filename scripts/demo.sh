@@ -72,7 +72,7 @@ echo "== load: $STORE/$RUN/items/ → DynamoDB table $DDB_TABLE ($MODE mode, the
 echo
 echo "== verify: counts, every item, no strays, access patterns vs SQL"
 verify_status=0
-"${NODE[@]}" dist/load/verify-cli.js > .local/demo-verify.json || verify_status=$?
+"${NODE[@]}" dist/verify/cli.js > .local/demo-verify.json || verify_status=$?
 
 node - .local/demo-extract.json .local/demo-transform.json .local/demo-load.json .local/demo-verify.json <<'JS'
 const fs = require('node:fs');

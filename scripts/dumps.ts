@@ -14,8 +14,8 @@ import { readExtractManifest, type ExtractManifest, type TableEntry } from '../l
 import { openStorage } from '../lib/storage.ts';
 import { createDatabase, dropDatabase } from './stack/postgres.ts';
 
-export const DUMPS_DIR = fileURLToPath(new URL('../fixtures/dumps/', import.meta.url));
-export const HOSTILE_DUMPS_DIR = fileURLToPath(new URL('../fixtures/hostile/dumps/', import.meta.url));
+export const DUMPS_DIR = fileURLToPath(new URL('../fixtures/dumps', import.meta.url));
+export const HOSTILE_DUMPS_DIR = fileURLToPath(new URL('../fixtures/hostile/dumps', import.meta.url));
 export const dumpsDir = (kind: FixtureKind): string => (kind === 'hostile' ? HOSTILE_DUMPS_DIR : DUMPS_DIR);
 
 /** What the golden tests need of the extract manifest besides the CSV: each table's schema. */

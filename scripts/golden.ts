@@ -22,8 +22,8 @@ import { runTransform } from '../transform/runner.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
 import { SCHEMA_FILE, dumpsDir, type DumpSchema } from './dumps.ts';
 
-export const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/golden/', import.meta.url));
-export const HOSTILE_GOLDEN_DIR = fileURLToPath(new URL('../fixtures/hostile/golden/', import.meta.url));
+export const GOLDEN_DIR = fileURLToPath(new URL('../fixtures/golden', import.meta.url));
+export const HOSTILE_GOLDEN_DIR = fileURLToPath(new URL('../fixtures/hostile/golden', import.meta.url));
 /** `model`: a model of one's own (absolute entity directory), whose golden files live beside its entities. */
 export const goldenDir = (kind: FixtureKind, model?: string): string => (model ? path.join(model, 'golden/') : kind === 'hostile' ? HOSTILE_GOLDEN_DIR : GOLDEN_DIR);
 /** The fixture's "now": fixed, so golden items never depend on when they were made. */

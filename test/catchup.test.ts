@@ -11,7 +11,7 @@ import { spawn } from 'node:child_process';
 import test from 'ava';
 import pg from 'pg';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
-import { followNames } from '../extract/follow.ts';
+import { followNames } from '../lib/follow-names.ts';
 import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
 import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
@@ -142,7 +142,7 @@ test.serial('cutover says GO after a writer changed every table kind through ext
   const rejects = (await Promise.all(files.map((f) => store.getText(f.key)))).join('').trim().split('\n').map((l) => JSON.parse(l) as { table: string; reason: string; lsn: string });
   t.true(rejects.some((r) => r.table === 'processing_jobs' && /over the 400 KB limit/.test(r.reason) && /^[0-9A-F]+\/[0-9A-F]+$/.test(r.lsn)), JSON.stringify(rejects.slice(0, 3)));
   // make status asks the source for the WAL the slot keeps.
-  const status = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  const status = await runCli('plan/run-status-cli.ts', ['--json'], env);
   const follow = (JSON.parse(status.stdout) as { follow: { exists: boolean; retained_bytes: number } }).follow;
   t.true(follow.exists && follow.retained_bytes > 0, status.stdout);
   const written = await writer.stop();
@@ -158,7 +158,7 @@ test.serial('cutover says GO after a writer changed every table kind through ext
   // The slot is gone after --drop-slot, and the source keeps no WAL for it.
   const dropped = await runCli('catchup/cli.ts', ['--drop-slot', '--json'], env);
   t.true((JSON.parse(dropped.stdout) as { dropped: boolean }).dropped);
-  const after = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  const after = await runCli('plan/run-status-cli.ts', ['--json'], env);
   t.false((JSON.parse(after.stdout) as { follow: { exists: boolean } }).follow.exists);
 });
 

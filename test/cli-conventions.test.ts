@@ -10,7 +10,7 @@ import path from 'node:path';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { REPO, runCli } from './cli.ts';
 
-const CLIS = ['extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'load/verify-cli.ts', 'load/plan/cli.ts', 'load/plan/run-report-cli.ts', 'load/plan/run-status-cli.ts', 'catchup/cli.ts', 'catchup/cutover-cli.ts'];
+const CLIS = ['extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'verify/cli.ts', 'plan/cli.ts', 'plan/run-report-cli.ts', 'plan/run-status-cli.ts', 'catchup/cli.ts', 'catchup/cutover-cli.ts'];
 
 test('every CLI prints the package version with --version', async (t) => {
   const { version } = JSON.parse(await readFile(path.join(REPO, 'package.json'), 'utf8')) as { version: string };
@@ -45,25 +45,25 @@ test('a malformed value or an unknown flag is a usage error: exit 2, the value q
   t.is(bad.code, 2, bad.stderr);
   t.regex(bad.stderr, /invalid concurrency "abc": use a whole number/);
   t.false(bad.stderr.includes('NaN'));
-  const zero = await runCli('load/plan/run-status-cli.ts', ['--concurrency', '0'], {});
+  const zero = await runCli('plan/run-status-cli.ts', ['--concurrency', '0'], {});
   t.is(zero.code, 2, zero.stderr);
   t.regex(zero.stderr, /invalid concurrency 0: use a whole number from 1 to 64/);
-  const unknown = await runCli('load/verify-cli.ts', ['--frobnicate'], {});
+  const unknown = await runCli('verify/cli.ts', ['--frobnicate'], {});
   t.is(unknown.code, 2, unknown.stderr);
   t.regex(unknown.stderr, /Unknown argument: frobnicate \(see verify --help\)/);
   // Every number option, as a flag or from the environment: quoted as typed, never NaN nor a silent default.
   for (const [cli, args, env, typed] of [
     ['transform/cli.ts', [], { STORE_TIMEOUT: 'abc' }, '--store-timeout "abc"'],
-    ['load/verify-cli.ts', ['--sample', 'ten'], {}, '--sample "ten"'],
+    ['verify/cli.ts', ['--sample', 'ten'], {}, '--sample "ten"'],
     ['load/cli.ts', ['--poll-seconds', '5s'], {}, '--poll-seconds "5s"'],
     ['extract/cli.ts', [], { SPLIT_ROWS: '10k' }, '--split-rows "10k"'],
-    ['load/plan/cli.ts', [], { SAMPLE: 'half' }, '--sample "half"'],
+    ['plan/cli.ts', [], { SAMPLE: 'half' }, '--sample "half"'],
   ] as const) {
     const result = await runCli(cli, [...args], env);
     t.is(result.code, 2, `${cli}: ${result.stderr}`);
     t.true(result.stderr.includes(`: error: invalid ${typed}: not a number`), result.stderr);
   }
-  const outOfRange = await runCli('load/verify-cli.ts', ['--sample', '0'], {});
+  const outOfRange = await runCli('verify/cli.ts', ['--sample', '0'], {});
   t.is(outOfRange.code, 2, outOfRange.stderr);
 });
 
@@ -124,10 +124,10 @@ test('--verbose (or VERBOSE=1) adds detail lines naming each object written; wit
   const byEnv = await runCli('transform/cli.ts', ['--quiet', '--force'], { ...env, VERBOSE: '1' });
   t.true(byEnv.stderr.includes('transform: debug: wrote '), byEnv.stderr);
   // plan and report print one JSON document with --json, as the stages do.
-  const plan = await runCli('load/plan/cli.ts', ['--json', '--quiet'], env);
+  const plan = await runCli('plan/cli.ts', ['--json', '--quiet'], env);
   t.is(plan.code, 0, plan.stderr);
   t.is((JSON.parse(plan.stdout) as { format: string }).format, 'pg2ddb.plan/1');
-  const report = await runCli('load/plan/run-report-cli.ts', ['--json'], env);
+  const report = await runCli('plan/run-report-cli.ts', ['--json'], env);
   t.is(report.code, 0, report.stderr);
   t.is(typeof JSON.parse(report.stdout), 'object');
 });
@@ -158,7 +158,7 @@ test('a reader that closes stdout early ends nothing badly: no stack trace, the 
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-epipe-'));
   t.teardown(() => rm(store, { recursive: true, force: true }));
   const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'load/plan/run-status-cli.ts', '--json'], {
+    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'plan/run-status-cli.ts', '--json'], {
       cwd: REPO, env: { ...process.env, STORE: store, RUN: 'r', TABLE: '' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     // `| true`: the pipe is closed before the CLI writes its document.
@@ -178,7 +178,7 @@ test('status names a record of the run that is not JSON instead of showing its s
   await writeDumpRun(store, 'r');
   const manifest = path.join(store, 'r', 'extract', 'manifest.json');
   await writeFile(manifest, (await readFile(manifest, 'utf8')).slice(0, 100));
-  const result = await runCli('load/plan/run-status-cli.ts', [], { STORE: store, RUN: 'r' });
+  const result = await runCli('plan/run-status-cli.ts', [], { STORE: store, RUN: 'r' });
   t.is(result.code, 1, result.stdout);
   t.is(result.stderr, `status: error: file://${store}/r/extract/manifest.json is not valid JSON: restore it, or rerun the stage that writes it\n`);
 });

@@ -10,9 +10,9 @@ import { readExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { canonicalValue } from '../model/attribute-json.ts';
-import { GB, pricesFor, readPriceFile } from '../load/plan/cost-model.ts';
-import { parallelScan } from '../load/scan.ts';
-import { itemKey } from '../load/item-files.ts';
+import { GB, pricesFor, readPriceFile } from '../lib/cost-model.ts';
+import { parallelScan } from '../lib/parallel-scan.ts';
+import { itemKey } from '../lib/item-files.ts';
 import { runCli } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
 

@@ -35,7 +35,7 @@ test('batch load and verify through DynamoDB that throttles, fails or resets one
   const duringLoad = { ...faults.stats.faulted };
   t.true(duringLoad['ddb-throttle'] > 0 && duringLoad['ddb-500'] > 0 && duringLoad.reset > 0, JSON.stringify(duringLoad));
 
-  const verify = await runCli('load/verify-cli.ts', ['--quiet', '--concurrency', '4', '--sample', '20'], cliEnv);
+  const verify = await runCli('verify/cli.ts', ['--quiet', '--concurrency', '4', '--sample', '20'], cliEnv);
   t.is(verify.code, 0, verify.stdout + verify.stderr);
   const report = JSON.parse(verify.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] };
   t.true(report.ok);

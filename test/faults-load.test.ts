@@ -61,7 +61,7 @@ test('batch load killed with SIGKILL once writing starts, then rerun, holds exac
   const rerun = await runCli('load/cli.ts', ['--mode', 'batch', '--no-ttl', '--no-deletion-protection', '--quiet'], cliEnv);
   t.is(rerun.code, 0, rerun.stderr);
   t.is(await scanCount(table), items);
-  const verify = await runCli('load/verify-cli.ts', ['--no-access-patterns', '--quiet'], cliEnv);
+  const verify = await runCli('verify/cli.ts', ['--no-access-patterns', '--quiet'], cliEnv);
   t.is(verify.code, 0, verify.stderr);
   recordFault(t, { fault: `SIGKILL once the table exists (${partial} of ${items} items written)`, stage: 'load (batch)', outcome: `killed; rerun ${exitOutcome(rerun)}, verify ${exitOutcome(verify)}`, items_out: items, identical: verify.code === 0 });
 });

@@ -77,7 +77,7 @@ if (!model) test('golden: the realistic fixture has no rejects; the hostile one 
   const hostile = await fresh.hostile;
   const reasons = [...hostile].filter(([file]) => file.endsWith('.rejects.jsonl'))
     .flatMap(([, text]) => text.split('\n').filter(Boolean).map((line) => (JSON.parse(line) as { reason: string }).reason));
-  // Each way a row fails to become an item (transform/item.ts, join-index.ts, model/item-size.ts).
+  // Each way a row fails to become an item (model/item.ts, join-index.ts, model/item-size.ts).
   const kinds: [string, RegExp][] = [
     ['a NULL key part', /: \w+ is NULL$/],
     ['an empty key part', /: \w+ is empty$/],

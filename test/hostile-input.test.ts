@@ -65,11 +65,11 @@ test('hostile TABLE, STORE and RUN values are refused in one line, write nothing
     recordFault(t, { fault: Object.entries(c.env).map(([k, v]) => `${k}=${v}`).join(' '), stage: 'extract', outcome: exitOutcome(result, { [store]: '<store>' }) });
   }));
   // A run id with '/' is refused by the later stages too.
-  await Promise.all(['transform/cli.ts', 'load/cli.ts', 'load/verify-cli.ts'].map(async (script) => {
+  await Promise.all(['transform/cli.ts', 'load/cli.ts', 'verify/cli.ts'].map(async (script) => {
     const result = await runCli(script, ['--quiet'], { ...env, DATABASE_URL: url, STORE: store, RUN: 'a/b' });
     t.is(result.code, 1, script);
     t.regex(result.stderr, /invalid run id "a\/b"/, script);
-    recordFault(t, { fault: 'RUN=a/b', stage: script === 'load/verify-cli.ts' ? 'verify' : path.dirname(script), outcome: exitOutcome(result) });
+    recordFault(t, { fault: 'RUN=a/b', stage: script === 'verify/cli.ts' ? 'verify' : path.dirname(script), outcome: exitOutcome(result) });
   }));
   t.deepEqual(await readdir(store), [], 'nothing written under the store');
   const after = await fingerprint(url);

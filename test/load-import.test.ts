@@ -22,7 +22,7 @@ import { importClientToken, importTableRequest, itemsLocation } from '../load/im
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { readRunReport } from '../lib/run-report.ts';
 import { LOAD_REPORT_KEY, type LoadReport } from '../load/report.ts';
-import { runVerify } from '../load/verify.ts';
+import { runVerify } from '../verify/verify.ts';
 import { DUMPS_DIR } from '../scripts/dumps.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
@@ -144,7 +144,7 @@ test('import mode: ImportTable creates the table with every item, verify passes;
   t.is(described.TableArn, table.TableArn);
 
   // make verify: counts, every item, no strays, and the access patterns against the fixture database.
-  const verify = await runCli('load/verify-cli.ts', ['--quiet'], { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName });
+  const verify = await runCli('verify/cli.ts', ['--quiet'], { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName });
   t.is(verify.code, 0, verify.stdout);
   const checks = (JSON.parse(verify.stdout) as { ok: boolean; checks: { name: string; ok: boolean }[] }).checks;
   t.deepEqual(checks.filter((c) => !c.ok).map((c) => c.name), []);

@@ -8,7 +8,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { runExtract } from '../extract/extract.ts';
 import { runLoad } from '../load/load.ts';
-import { runVerify } from '../load/verify.ts';
+import { runVerify } from '../verify/verify.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { runTransform } from '../transform/runner.ts';
 import { freshDatabase, randomName } from './stack.ts';

@@ -71,16 +71,16 @@ test('report --out DIR writes a local report.html and prints its file:// address
   const env = { STORE: store, RUN: 'r' };
   t.is((await runCli('transform/cli.ts', ['--quiet'], env)).code, 0);
   const out = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-output-out-'));
-  const copied = await runCli('load/plan/run-report-cli.ts', ['--out', out], env);
+  const copied = await runCli('plan/run-report-cli.ts', ['--out', out], env);
   t.is(copied.code, 0, copied.stderr);
   t.regex(copied.stderr, new RegExp(`; open file://${out}/report\\.html\n$`));
   const html = await readFile(path.join(out, 'report.html'), 'utf8');
   t.is(html, (await openStorage(store).sub('r').getText('report.html'))!, 'the same page as the store\'s');
-  const stored = await runCli('load/plan/run-report-cli.ts', [], env);
+  const stored = await runCli('plan/run-report-cli.ts', [], env);
   t.is(stored.code, 0, stored.stderr);
   t.regex(stored.stderr, new RegExp(`; open file://${store}/r/report\\.html \\(or --out DIR for a local copy\\)\n$`));
   // A directory that cannot be made fails naming it, not spinning (Node's recursive mkdir does under /proc).
-  for (const cli of ['load/plan/run-report-cli.ts', 'load/plan/cli.ts']) {
+  for (const cli of ['plan/run-report-cli.ts', 'plan/cli.ts']) {
     const refused = await runCli(cli, cli.includes('run-report') ? ['--out', '/proc/pg2ddb-out/x'] : ['--out', '/proc/pg2ddb-out/x', '--quiet'], env, 60_000);
     t.is(refused.signal, null, `${cli} hung`);
     t.is(refused.code, 1, refused.stderr);
@@ -149,7 +149,7 @@ test('SIGTERM stops a batch load with exit 143, saying how many items were writt
 
   // verify, stopped by Ctrl-C while it scans the table it was loaded into, says so the same way.
   const loaded = /^load: (\S+): \d+ items written/m.exec(stderr)![1]!;
-  const verify = spawn(process.execPath, ['--import', 'tsx/esm', 'load/verify-cli.ts', '--ddb-table', tableName, '--table', loaded, '--no-access-patterns'], {
+  const verify = spawn(process.execPath, ['--import', 'tsx/esm', 'verify/cli.ts', '--ddb-table', tableName, '--table', loaded, '--no-access-patterns'], {
     cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let verifyErr = '';

@@ -11,10 +11,10 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inflateSync } from 'node:zlib';
 import { openStorage } from '../lib/storage.ts';
-import { pricesFor, readPriceFile } from '../load/plan/cost-model.ts';
-import { fixtureRun } from '../load/plan/fixture-run.ts';
-import { makePlan } from '../load/plan/plan.ts';
-import { CHART_COLOURS, renderHtml } from '../load/plan/render-html.ts';
+import { pricesFor, readPriceFile } from '../lib/cost-model.ts';
+import { fixtureRun } from './fixture-run.ts';
+import { makePlan } from '../plan/plan.ts';
+import { CHART_COLOURS, renderHtml } from '../plan/render-html.ts';
 
 interface Image { width: number; height: number; rgba: Buffer }
 

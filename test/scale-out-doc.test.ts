@@ -5,7 +5,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { MAP_RESULTS_KEY, orchestrationPolicies, type PolicyDocument } from '../load/iam-policy.ts';
+import { MAP_RESULTS_KEY, orchestrationPolicies, type PolicyDocument } from '../plan/iam-policy.ts';
 import { REPO } from './cli.ts';
 
 const doc = readFileSync(path.join(REPO, 'docs/scale-out.md'), 'utf8');

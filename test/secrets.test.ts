@@ -94,7 +94,7 @@ test('no password, email, name or token appears in any output or non-data file o
   t.is((await stage('extract', 'extract/cli.ts', [])).code, 0);
   t.is((await stage('transform', 'transform/cli.ts', [])).code, 0);
   t.is((await stage('load', 'load/cli.ts', ['--no-ttl', '--no-deletion-protection'])).code, 0);
-  const verify = await stage('verify', 'load/verify-cli.ts', []);
+  const verify = await stage('verify', 'verify/cli.ts', []);
   t.is(verify.code, 0, verify.stderr);
   // Error paths that hold the URL: a database that does not exist, a closed port, a malformed port, a wrong password.
   const errors: [string, string][] = [
@@ -113,7 +113,7 @@ test('no password, email, name or token appears in any output or non-data file o
     t.regex(result.stderr, /^extract: error: [^\n]+\n$/, `${what}: one line`);
   }
   // Verify connects the same way (lib/postgres.ts); once is enough to cover its own messages.
-  const verifyBad = await stage('verify, wrong password', 'load/verify-cli.ts', [], { DATABASE_URL: errors[3]![1] });
+  const verifyBad = await stage('verify, wrong password', 'verify/cli.ts', [], { DATABASE_URL: errors[3]![1] });
   if (checksPasswords) t.not(verifyBad.code, 0, 'verify with a wrong password fails');
 
   const pii = await piiValues();

@@ -120,7 +120,7 @@ test('a shard killed mid-way is rerun alone: finalize refuses the gap, and the r
   t.regex(gap.stderr, /not complete: \d+ of \d+ part\(s\) have no shard fragment/);
   t.is(await run.getText('extract/manifest.json'), undefined, 'and writes no manifest');
   // status names the shard left to run, not a fresh unsharded extract.
-  const extractStatus = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  const extractStatus = await runCli('plan/run-status-cli.ts', ['--json'], env);
   t.like(JSON.parse(extractStatus.stdout), { shards: { stage: 'extract', count: 2, done: [1] }, next: 'make extract RUN=lossy SHARD=2/2, then make finalize RUN=lossy STAGE=extract' });
   ok(t, await runCli('extract/cli.ts', ['--shard', '2/2', '--quiet', '--concurrency', '1'], env), 'extract shard 2/2 rerun');
   ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'extract finalize after the rerun');
@@ -132,7 +132,7 @@ test('a shard killed mid-way is rerun alone: finalize refuses the gap, and the r
   const transformGap = await runCli('transform/cli.ts', ['finalize', '--quiet'], env);
   t.not(transformGap.code, 0, 'finalize refuses a transform with a lost shard');
   t.regex(transformGap.stderr, /not complete: \d+ of \d+ unit\(s\) are in no shard's fragment/);
-  const transformStatus = await runCli('load/plan/run-status-cli.ts', ['--json'], env);
+  const transformStatus = await runCli('plan/run-status-cli.ts', ['--json'], env);
   t.like(JSON.parse(transformStatus.stdout), { shards: { stage: 'transform', count: 2, done: [2] }, next: 'make transform RUN=lossy SHARD=1/2, then make finalize RUN=lossy STAGE=transform' });
   ok(t, await runCli('transform/cli.ts', ['--shard', '1/2', '--quiet', '--concurrency', '1'], env), 'transform shard 1/2 rerun');
   ok(t, await runCli('transform/cli.ts', ['finalize', '--quiet'], env), 'transform finalize after the rerun');

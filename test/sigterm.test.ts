@@ -142,8 +142,8 @@ test('SIGTERM mid-run stops every stage cleanly, naming what it kept and the rer
 
   // Verify: stopped on its first Scan (it reads the table by Scan since issue 16); it only reads, and the rerun passes every check.
   const verify = ['--quiet', '--ddb-table', table, '--concurrency', '1'];
-  stoppedCleanly(t, await stopMidRun(t, 'load/verify-cli.ts', verify, env, 'AWS_ENDPOINT_URL_DYNAMODB', 1, dynamo('Scan')), 'verify', /make verify RUN=sig( STORE=\S+)?/);
-  ok(t, await runCli('load/verify-cli.ts', verify, env), 'verify rerun');
+  stoppedCleanly(t, await stopMidRun(t, 'verify/cli.ts', verify, env, 'AWS_ENDPOINT_URL_DYNAMODB', 1, dynamo('Scan')), 'verify', /make verify RUN=sig( STORE=\S+)?/);
+  ok(t, await runCli('verify/cli.ts', verify, env), 'verify rerun');
 
   // The coordinator: SIGTERM is its normal end (exit 0); it says the snapshot is released and what a rerun needs.
   coordinator.kill('SIGTERM');

@@ -29,7 +29,7 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
   ok(await stage('extract/cli.ts', ['--quiet']), 'extract');
   ok(await stage('transform/cli.ts', ['--quiet']), 'transform');
   ok(await load(), 'load');
-  ok(await stage('load/verify-cli.ts', ['--quiet']), 'verify of a current run');
+  ok(await stage('verify/cli.ts', ['--quiet']), 'verify of a current run');
 
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
@@ -41,7 +41,7 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
   ok(await stage('extract/cli.ts', ['--quiet'], { TABLE: 'users' }), 'extract TABLE=users');
 
   const status = async () => {
-    const result = await stage('load/plan/run-status-cli.ts', ['--json']);
+    const result = await stage('plan/run-status-cli.ts', ['--json']);
     const parsed = JSON.parse(result.stdout) as { next?: string; tables: { name: string; extract: string; transform: string; load: string; verify: string }[] };
     return { code: result.code, next: parsed.next, of: (name: string) => parsed.tables.find((x) => x.name === name)! };
   };
@@ -55,9 +55,9 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
   for (const [what, result] of [
     ['load', await load()],
     ['load TABLE=users', await load({ TABLE: 'users' })],
-    ['verify', await stage('load/verify-cli.ts', ['--quiet'])],
-    ['plan', await stage('load/plan/cli.ts', ['--sample', '0'])],
-    ['report', await stage('load/plan/run-report-cli.ts')],
+    ['verify', await stage('verify/cli.ts', ['--quiet'])],
+    ['plan', await stage('plan/cli.ts', ['--sample', '0'])],
+    ['report', await stage('plan/run-report-cli.ts')],
   ] as const) {
     t.is(result.code, 1, `${what} refuses a stale transform: ${result.stderr}`);
     t.regex(result.stderr, /transform is stale for users \(extract\/users\/part-00000\.csv\.gz changed since the transform read it\)/, what);
@@ -68,7 +68,7 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
 
   ok(await stage('transform/cli.ts', ['--quiet'], { TABLE: 'users' }), 'transform TABLE=users');
   // Transformed but not loaded: the DynamoDB table still holds the old users.
-  const unloaded = await stage('load/verify-cli.ts', ['--quiet']);
+  const unloaded = await stage('verify/cli.ts', ['--quiet']);
   t.is(unloaded.code, 1, unloaded.stderr);
   t.regex(unloaded.stderr, /users was loaded into \S+ from another transform of run c1/);
   t.true(unloaded.stderr.includes(`make load RUN=c1 DDB_TABLE=${tableName} MODE=batch TABLE=users`));
@@ -79,20 +79,20 @@ test('a re-extracted table is refused by load, plan, report and verify until it 
 
   ok(await load({ TABLE: 'users' }), 'load TABLE=users after its transform');
   // A verify of another table alone says nothing of the reloaded users.
-  ok(await stage('load/verify-cli.ts', ['--quiet', '--no-access-patterns'], { TABLE: 'user_devices' }), 'verify TABLE=user_devices');
+  ok(await stage('verify/cli.ts', ['--quiet', '--no-access-patterns'], { TABLE: 'user_devices' }), 'verify TABLE=user_devices');
   const partlyVerified = await status();
   t.like(partlyVerified.of('users'), { load: 'done', verify: 'missing' });
   t.like(partlyVerified.of('user_devices'), { verify: 'done' });
   t.is(partlyVerified.next, `make verify RUN=c1 DDB_TABLE=${tableName}`);
-  const verified = await stage('load/verify-cli.ts', ['--quiet']);
+  const verified = await stage('verify/cli.ts', ['--quiet']);
   ok(verified, 'verify after the reload');
   t.true(JSON.parse(verified.stdout).ok);
-  ok(await stage('load/plan/run-report-cli.ts'), 'report');
+  ok(await stage('plan/run-report-cli.ts'), 'report');
   const done = await status();
   t.is(done.code, 0);
   t.is(done.next, undefined);
   t.like(done.of('users'), { extract: 'done', transform: 'done', load: 'done', verify: 'done' });
-  const human = await stage('load/plan/run-status-cli.ts');
+  const human = await stage('plan/run-status-cli.ts');
   t.regex(human.stdout, /^run c1, snapshot \d{4}-\d\d-\d\dT[\d:.]+Z \(some tables re-extracted later\)/);
   t.regex(human.stdout, /every stage is done\n$/);
 });
@@ -127,9 +127,9 @@ test('a table gone from the extract is fixed by a whole transform, the command s
   // The table was dropped from the source and the run extracted again: the extract no longer has it.
   const gone = extract.tables.find((x) => x.name === 'users')!;
   await openStorage(store).sub('g1').put(EXTRACT_MANIFEST_KEY, `${JSON.stringify({ ...extract, tables: extract.tables.filter((x) => x !== gone) }, null, 2)}\n`);
-  const status = JSON.parse((await runCli('load/plan/run-status-cli.ts', ['--json'], cliEnv)).stdout) as { next: string };
+  const status = JSON.parse((await runCli('plan/run-status-cli.ts', ['--json'], cliEnv)).stdout) as { next: string };
   t.is(status.next, 'make transform RUN=g1', 'TABLE=users would be refused: the extract has no users');
-  const plan = await runCli('load/plan/cli.ts', ['--sample', '0'], cliEnv);
+  const plan = await runCli('plan/cli.ts', ['--sample', '0'], cliEnv);
   t.is(plan.code, 1, plan.stderr);
   t.true(plan.stderr.includes('users (no longer in the extract manifest): run `make transform RUN=g1`, then'), plan.stderr);
 });

@@ -8,7 +8,7 @@ import { DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-
 import { dynamoClient } from '../lib/aws.ts';
 import { openStorage } from '../lib/storage.ts';
 import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
-import { itemKey, keyHash } from '../load/item-files.ts';
+import { itemKey, keyHash } from '../lib/item-files.ts';
 import { runLoad } from '../load/load.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
@@ -39,7 +39,7 @@ async function damagedRun(): Promise<{ env: Record<string, string>; changed: Ite
   return { env: { ...env, STORE: store, RUN: 'r', DDB_TABLE: tableName }, changed, deleted, stray };
 }
 
-const verify = (args: string[], env: Record<string, string>) => runCli('load/verify-cli.ts', ['--no-access-patterns', '--concurrency', '2', ...args], env);
+const verify = (args: string[], env: Record<string, string>) => runCli('verify/cli.ts', ['--no-access-patterns', '--concurrency', '2', ...args], env);
 
 function verdict(t: ExecutionContext, result: CliResult, what: string): Report['checks'] {
   t.is(result.code, 1, `${what} fails on the damaged table: ${result.stderr}`);
@@ -94,7 +94,7 @@ test('a shard killed before it reported is named by make finalize STAGE=verify; 
   t.is((await verify(['--shard', '1/2', '--quiet'], env)).code, 0);
 
   // Shard 2/2 dies once it has started reading.
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'load/verify-cli.ts', '--no-access-patterns', '--concurrency', '2', '--shard', '2/2'], {
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'verify/cli.ts', '--no-access-patterns', '--concurrency', '2', '--shard', '2/2'], {
     cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = once(child, 'exit');

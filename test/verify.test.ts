@@ -9,10 +9,11 @@ import { fileURLToPath } from 'node:url';
 import { dynamoClient } from '../lib/aws.ts';
 import { openStorage } from '../lib/storage.ts';
 import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
-import { itemKey, keyHash } from '../load/item-files.ts';
+import { itemKey, keyHash } from '../lib/item-files.ts';
 import { runLoad } from '../load/load.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
-import { VERIFY_REPORT_KEY, runVerify } from '../load/verify.ts';
+import { VERIFY_REPORT_KEY } from '../lib/verify-report.ts';
+import { runVerify } from '../verify/verify.ts';
 import { ENTITIES_DIR, isEntityFile } from '../model/registry.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
@@ -30,7 +31,7 @@ test('make verify names a changed item, a deleted item and a stray item, and exi
   const tableName = randomName('verify_');
   // TTL off: DynamoDB Local would otherwise expire fixture items on its own while the test runs.
   await runLoad({ store, run: 'r', tableName, mode: 'batch', concurrency: 4, settings: { ...DEFAULT_SETTINGS, deletionProtection: false, ttl: false }, log: quiet });
-  const verify = () => runCli('load/verify-cli.ts', [], { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName });
+  const verify = () => runCli('verify/cli.ts', [], { ...env, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName });
 
   const clean = await verify();
   t.is(clean.code, 0, clean.stderr);
@@ -86,7 +87,7 @@ test('make verify names a changed item, a deleted item and a stray item, and exi
 /** A copy of the shipped entities in a directory of its own, with `edit` applied to one file's text. */
 async function editedEntities(file: string, edit: (text: string) => string): Promise<string> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-entities-'));
-  const model = fileURLToPath(new URL('../model/', import.meta.url));
+  const model = fileURLToPath(new URL('../model', import.meta.url));
   // Outside any package: without this, .ts files there load as CommonJS.
   await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
   for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {

@@ -14,7 +14,7 @@ import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { canonicalValue, fromAttributeValue, type AttributeJson } from '../model/attribute-json.ts';
 import { runLoad } from '../load/load.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
-import { runVerify } from '../load/verify.ts';
+import { runVerify } from '../verify/verify.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
 import { recordFault } from './fault-table.ts';

@@ -8,8 +8,8 @@ import { checkStoreWritable, storeTimeoutOption } from '../lib/store-check.ts';
 import { appendRunReport } from '../lib/run-report.ts';
 import { Progress, exitOnInterrupt, logger, runCli } from '../lib/log.ts';
 import { emitDryRun, emitResult, jsonOption, makeCommand, seconds as secondsText } from '../lib/output.ts';
-import { describeTransformDryRun, planTransform } from './dry-run.ts';
-import type { Unmapped } from './plan.ts';
+import { describeTransformDryRun, dryRunTransform } from './dry-run.ts';
+import type { Unmapped } from '../model/table-mapping.ts';
 import { parseShard } from '../lib/shard.ts';
 import { UserError } from '../lib/errors.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
@@ -91,8 +91,8 @@ await runCli('transform', async () => {
   if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see transform --help)`);
   if (args['dry-run']) {
     if (command || args.shard) throw new UserError('--dry-run goes with a plain transform (no finalize or --shard): it shows what one transform would do');
-    const plan = await planTransform(options);
-    emitDryRun('transform', args, plan, describeTransformDryRun(plan));
+    const dryRun = await dryRunTransform(options);
+    emitDryRun('transform', args, dryRun, describeTransformDryRun(dryRun));
     return;
   }
   // Before any work: a store that cannot take the items fails now, in one line.

@@ -19,10 +19,8 @@ import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_FORMAT, TRANSFORM_MANIFEST_KEY, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
 import { findDuplicates } from './duplicate-keys.ts';
-import {
-  partName, planTables, readRecord, selectPlans, unitsOf,
-  type Plan, type Unit, type UnitOptions, type UnitRecord,
-} from './plan.ts';
+import { mapTables, selectMappings, type TableMapping } from '../model/table-mapping.ts';
+import { partName, readRecord, unitsOf, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment, TRANSFORM_UNITS_KEY } from './shards.ts';
 import { removeStaleItems } from './stale-items.ts';
 import { JoinCache, resolveJoins, transformUnit } from './unit.ts';
@@ -79,13 +77,13 @@ export interface RunContext {
   run: Storage;
   extract: ExtractManifest;
   extractText: string;
-  plans: Plan[];
+  mappings: TableMapping[];
   unitOptions: UnitOptions;
   /** The selected tables' units. */
   units: Unit[];
 }
 
-/** The run as a transform sees it: the extract manifest (checked), the plans and the selected units. */
+/** The run as a transform sees it: the extract manifest (checked), the mappings and the selected units. */
 export async function openContext(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | 'entities' | keyof UnitOptions>): Promise<RunContext> {
   const run = runStorage(options.store, options.run);
   const extractText = await run.getText(EXTRACT_MANIFEST_KEY);
@@ -99,15 +97,15 @@ export async function openContext(options: Pick<TransformOptions, 'store' | 'run
     ...(options.compression && options.compression !== 'gzip' ? { compression: options.compression } : {}),
     ...(options.input ? { input: options.input } : {}),
   };
-  const plans = await planTables(extract, options.unmapped, options.entities);
-  const selected = selectPlans(plans, options.tables);
-  const units = selected.flatMap((plan) => unitsOf(plan, extract, unitOptions, plans));
-  return { run, extract, extractText, plans, unitOptions, units };
+  const mappings = await mapTables(extract, options.unmapped, options.entities);
+  const selected = selectMappings(mappings, options.tables);
+  const units = selected.flatMap((mapping) => unitsOf(mapping, extract, unitOptions, mappings));
+  return { run, extract, extractText, mappings, unitOptions, units };
 }
 
 async function writeManifest(context: RunContext, runId: string, log: Logger): Promise<TransformManifest> {
-  const manifest = await assemble(context.run, context.extract, context.extractText, context.plans, context.unitOptions, runId);
-  for (const key of await removeStaleItems(context.run, context.extract, context.plans, context.unitOptions)) {
+  const manifest = await assemble(context.run, context.extract, context.extractText, context.mappings, context.unitOptions, runId);
+  for (const key of await removeStaleItems(context.run, context.extract, context.mappings, context.unitOptions)) {
     log(`removed ${key}: no unit of this run produces it (an older split or table), and ImportTable would import it`);
   }
   await context.run.put(TRANSFORM_MANIFEST_KEY, `${JSON.stringify(manifest, null, 2)}\n`);
@@ -116,14 +114,14 @@ async function writeManifest(context: RunContext, runId: string, log: Logger): P
 
 /** Runs the units of `units` that are not done (all with `force`); returns how many it ran. */
 async function transformUnits(context: RunContext, units: Unit[], options: TransformOptions): Promise<number> {
-  const { run, extract, plans, unitOptions } = context;
+  const { run, extract, mappings, unitOptions } = context;
   const done = await doneUnits(run, units);
   // Largest first, so the last units to finish are small ones and no core idles long.
   const pending = units.filter((u) => options.force || !done.has(u)).sort((a, b) => b.part.raw_bytes - a.part.raw_bytes);
   options.log(`${units.length - pending.length} of ${units.length} unit(s) already done; transforming ${pending.length} from ${run.uri}`);
   // Every input is checked against the manifest before any unit writes, so a
   // tampered part stops the run with nothing written (not half of it).
-  await verifyInputs(run, pending, plans, options.concurrency);
+  await verifyInputs(run, pending, mappings, options.concurrency);
   // Temp files of a transform killed earlier (never listed, never imported): gone once their writer provably is.
   await run.removeLeftovers();
   // Exact: the extract manifest counts each part's rows.
@@ -132,7 +130,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   const joins = new JoinCache(run, extract, workers);
   try {
     await runPool(pending, options.concurrency, async (unit) => {
-      const name = `${unit.plan.table.name}/${partName(unit.index)}`;
+      const name = `${unit.mapping.table.name}/${partName(unit.index)}`;
       const onProgress = (rows: number, bytes: number) => progress.update(name, rows, bytes);
       // Join indexes are read once here, not once per worker.
       const unitJoins = await resolveJoins(unit, joins);
@@ -152,12 +150,12 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
 }
 
 /** sha256 of each stored input part of `units` (and of the tables they join), against the extract manifest. */
-async function verifyInputs(run: Storage, units: Unit[], plans: Plan[], concurrency: number): Promise<void> {
+async function verifyInputs(run: Storage, units: Unit[], mappings: TableMapping[], concurrency: number): Promise<void> {
   const parts = new Map<string, { table: string; part: PartEntry }>();
   for (const unit of units) {
-    parts.set(unit.part.key, { table: unit.plan.table.name, part: unit.part });
-    for (const join of Object.values(unit.plan.mapper.mapper.joins ?? {})) {
-      const joined = plans.find((p) => p.table.name === join.table)!;
+    parts.set(unit.part.key, { table: unit.mapping.table.name, part: unit.part });
+    for (const join of Object.values(unit.mapping.mapper.mapper.joins ?? {})) {
+      const joined = mappings.find((p) => p.table.name === join.table)!;
       for (const part of joined.table.parts) parts.set(part.key, { table: joined.table.name, part });
     }
   }
@@ -178,7 +176,7 @@ export async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>>
   const done = new Set<Unit>();
   const listed = new Map<string, Map<string, number>>();
   for (const unit of units) {
-    const table = unit.plan.table.name;
+    const table = unit.mapping.table.name;
     if (!listed.has(table)) {
       listed.set(table, new Map((await run.list(`items/${tableSegment(table)}`)).map((o) => [o.key, o.bytes])));
     }
@@ -190,29 +188,29 @@ export async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>>
 }
 
 /** Builds the manifest from every unit record of the run (not only this invocation's). */
-async function assemble(run: Storage, extract: ExtractManifest, extractText: string, plans: Plan[], options: UnitOptions, runId: string): Promise<TransformManifest> {
+async function assemble(run: Storage, extract: ExtractManifest, extractText: string, mappings: TableMapping[], options: UnitOptions, runId: string): Promise<TransformManifest> {
   const problems: string[] = [];
   const untransformed = new Set<string>();
   const tables: TransformTable[] = [];
   const keyFiles: { table: string; record: UnitRecord }[] = [];
   const fingerprints = new Map<string, string>();
-  for (const plan of plans) for (const unit of unitsOf(plan, extract, options, plans)) fingerprints.set(`${plan.table.name}\n${unit.index}`, unit.fingerprint);
+  for (const mapping of mappings) for (const unit of unitsOf(mapping, extract, options, mappings)) fingerprints.set(`${mapping.table.name}\n${unit.index}`, unit.fingerprint);
 
-  for (const plan of plans) {
+  for (const mapping of mappings) {
     const entry: TransformTable = {
-      name: plan.table.name, mapping: plan.mapping,
-      ...(plan.mapper ? { entity_type: plan.mapper.mapper.entityType, mapper_hash: plan.mapper.hash } : {}),
+      name: mapping.table.name, mapping: mapping.mapping,
+      ...(mapping.mapper ? { entity_type: mapping.mapper.mapper.entityType, mapper_hash: mapping.mapper.hash } : {}),
       rows_in: 0, items_out: 0, rejected: 0, dropped: 0, warnings: {}, raw_bytes: 0, bytes: 0, ddb_bytes: 0, max_item_bytes: 0,
-      ...joinedInputs(plan, plans), parts: [],
+      ...joinedInputs(mapping, mappings), parts: [],
     };
-    if (plan.mapping === 'skip') {
-      entry.rows_in = plan.table.rows;
-      entry.dropped = plan.table.rows;
+    if (mapping.mapping === 'skip') {
+      entry.rows_in = mapping.table.rows;
+      entry.dropped = mapping.table.rows;
     }
-    for (let index = 0; plan.mapper && index < plan.table.parts.length; index++) {
-      const record = await readRecord(run, plan.table.name, index);
-      if (!record || record.fingerprint !== fingerprints.get(`${plan.table.name}\n${index}`)) {
-        untransformed.add(plan.table.name);
+    for (let index = 0; mapping.mapper && index < mapping.table.parts.length; index++) {
+      const record = await readRecord(run, mapping.table.name, index);
+      if (!record || record.fingerprint !== fingerprints.get(`${mapping.table.name}\n${index}`)) {
+        untransformed.add(mapping.table.name);
         continue;
       }
       const p = record.part;
@@ -226,13 +224,13 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
       entry.ddb_bytes += p.ddb_bytes;
       entry.max_item_bytes = Math.max(entry.max_item_bytes, record.max_item_bytes);
       for (const [column, n] of Object.entries(record.warnings)) entry.warnings[column] = (entry.warnings[column] ?? 0) + n;
-      keyFiles.push({ table: plan.table.name, record });
+      keyFiles.push({ table: mapping.table.name, record });
     }
     if (entry.rows_in !== entry.items_out + entry.rejected + entry.dropped) {
       problems.push(`${entry.name}: rows_in ${entry.rows_in} ≠ items_out ${entry.items_out} + rejected ${entry.rejected} + dropped ${entry.dropped}`);
     }
     tables.push(entry);
-    await combineRejects(run, plan.table.name, keyFiles.filter((k) => k.table === plan.table.name).map((k) => k.record));
+    await combineRejects(run, mapping.table.name, keyFiles.filter((k) => k.table === mapping.table.name).map((k) => k.record));
   }
 
   if (untransformed.size > 0) {
@@ -262,11 +260,11 @@ async function assemble(run: Storage, extract: ExtractManifest, extractText: str
 }
 
 /** The tables a mapper joins and what was read of each, so a later stage can tell a re-extracted join from a current one. */
-function joinedInputs(plan: Plan, plans: Plan[]): { joined?: Record<string, string> } {
-  const joins = Object.values(plan.mapper?.mapper.joins ?? {});
+function joinedInputs(mapping: TableMapping, mappings: TableMapping[]): { joined?: Record<string, string> } {
+  const joins = Object.values(mapping.mapper?.mapper.joins ?? {});
   if (joins.length === 0) return {};
   const joined: Record<string, string> = {};
-  for (const join of joins) joined[join.table] = joinedInputDigest(plans.find((p) => p.table.name === join.table)!.table);
+  for (const join of joins) joined[join.table] = joinedInputDigest(mappings.find((p) => p.table.name === join.table)!.table);
   return { joined };
 }
 

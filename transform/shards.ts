@@ -6,7 +6,7 @@ import { UserError } from '../lib/errors.ts';
 import { readManifest } from '../lib/manifest.ts';
 import { assignShards, claimsOf, fragmentKeys, mapShardCount, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import { partName, type Unit } from './plan.ts';
+import { partName, type Unit } from './units.ts';
 
 export const TRANSFORM_SHARD_FORMAT = 'pg2ddb.transform-shard/1';
 export const TRANSFORM_SHARDS_PREFIX = 'transform/shards';
@@ -24,7 +24,7 @@ export interface TransformShardFragment {
 }
 
 const unitBytes = (unit: Unit) => unit.part.raw_bytes;
-const unitId = (unit: Unit) => `${unit.plan.table.name}\n${partName(unit.index)}`;
+const unitId = (unit: Unit) => `${unit.mapping.table.name}\n${partName(unit.index)}`;
 const unitLabel = (unit: { table: string; index: number }) => `${unit.table}/${partName(unit.index)}`;
 
 /** The units shard `shard` does (all of them without a shard), balanced by the extract part's uncompressed bytes. */
@@ -39,7 +39,7 @@ export async function writeFragment(run: Storage, runId: string, shard: Shard, u
     shard: shardText(shard),
     started_at: startedAt.toISOString(),
     finished_at: new Date().toISOString(),
-    units: units.map((u) => ({ table: u.plan.table.name, index: u.index, fingerprint: u.fingerprint })),
+    units: units.map((u) => ({ table: u.mapping.table.name, index: u.index, fingerprint: u.fingerprint })),
   };
   await run.put(`${TRANSFORM_SHARDS_PREFIX}/${shardLabel(shard)}.json`, `${JSON.stringify(fragment, null, 2)}\n`);
 }
@@ -72,7 +72,7 @@ export async function checkFragments(run: Storage, units: Unit[]): Promise<{ sha
   }
   const missing = units.filter((u) => !seen.has(unitId(u)));
   if (missing.length > 0) {
-    const labels = missing.map((u) => unitLabel({ table: u.plan.table.name, index: u.index }));
+    const labels = missing.map((u) => unitLabel({ table: u.mapping.table.name, index: u.index }));
     throw new UserError(`transform of run is not complete: ${missing.length} of ${units.length} unit(s) are in no shard's fragment (${labels.slice(0, 10).join(', ')}${labels.length > 10 ? ', …' : ''}); rerun the shard(s) that did not finish`);
   }
   return { shards: keys.length, started_at: started, finished_at: finished };
@@ -89,7 +89,7 @@ export function unitsListing(units: Unit[], shards?: number): string {
   const entries = assignShards(units, count, unitBytes, unitId).map((mine, k) => ({
     shard: `${k + 1}/${count}`,
     bytes: mine.reduce((n, u) => n + unitBytes(u), 0),
-    units: mine.map((u) => ({ table: u.plan.table.name, part: u.index, bytes: unitBytes(u) })),
+    units: mine.map((u) => ({ table: u.mapping.table.name, part: u.index, bytes: unitBytes(u) })),
   }));
   return `${JSON.stringify(entries, null, 2)}\n`;
 }

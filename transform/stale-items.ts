@@ -4,11 +4,12 @@
 // would ever overwrite them, so each rerun used to trip over them for good.
 import type { ExtractManifest } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
-import { itemsKey, unitsOf, type Plan, type UnitOptions } from './plan.ts';
+import type { TableMapping } from '../model/table-mapping.ts';
+import { itemsKey, unitsOf, type UnitOptions } from './units.ts';
 
 /** Removes them and returns their keys; called as the manifest is written, which proves what the run's items are. */
-export async function removeStaleItems(run: Storage, extract: ExtractManifest, plans: Plan[], options: UnitOptions): Promise<string[]> {
-  const current = new Set(plans.flatMap((plan) => unitsOf(plan, extract, options, plans).map((unit) => itemsKey(plan.table.name, unit.index, options.compression))));
+export async function removeStaleItems(run: Storage, extract: ExtractManifest, mappings: TableMapping[], options: UnitOptions): Promise<string[]> {
+  const current = new Set(mappings.flatMap((mapping) => unitsOf(mapping, extract, options, mappings).map((unit) => itemsKey(mapping.table.name, unit.index, options.compression))));
   const stale = (await run.list('items')).map((o) => o.key).filter((key) => !current.has(key));
   for (const key of stale) await run.delete(key);
   return stale;

@@ -8,7 +8,7 @@ import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { runStorage } from '../lib/config.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { Mapper } from '../model/entity.ts';
-import type { Unit, UnitOptions, UnitRecord } from './plan.ts';
+import type { Unit, UnitOptions, UnitRecord } from './units.ts';
 import { genericMapper } from '../model/registry.ts';
 import { JoinIndex, type JoinIndexData, type JoinIndexFile } from './join-index.ts';
 import { buildJoin, transformUnit } from './unit.ts';
@@ -45,7 +45,7 @@ async function unitOf(task: UnitTask, extract: ExtractManifest): Promise<Unit> {
   const mapper = task.mapper.module
     ? { mapper: (await import(task.mapper.module)).default as Mapper, hash: task.mapper.hash, file: task.mapper.file }
     : genericMapper(table);
-  return { plan: { table, mapping: task.mapper.module ? 'mapper' : 'generic', mapper }, part, index: task.index, fingerprint: task.fingerprint };
+  return { mapping: { table, mapping: task.mapper.module ? 'mapper' : 'generic', mapper }, part, index: task.index, fingerprint: task.fingerprint };
 }
 
 export async function runTask(

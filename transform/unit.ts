@@ -11,10 +11,10 @@ import type { PutResult, Storage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
 import { KeyCollector } from './duplicate-keys.ts';
 import { HeldLines, lineOrder } from './item-order.ts';
-import { ItemBuilder, epochSeconds, isReject, type Reject } from './item.ts';
+import { ItemBuilder, epochSeconds, isReject, type Reject } from '../model/item.ts';
 import { JoinIndexBuilder, openJoinIndex, type JoinIndex, type JoinIndexFile } from './join-index.ts';
 import { readParquetRows } from './parquet-rows.ts';
-import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './plan.ts';
+import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import type { UnitWorkers } from './workers.ts';
 
 /**
@@ -66,7 +66,7 @@ export async function buildJoin(run: Storage, extract: ExtractManifest, name: st
 /** The join indexes a unit's mapper needs, by join name (built once per run and shared with workers). */
 export async function resolveJoins(unit: Unit, cache: JoinCache): Promise<Map<string, JoinIndex>> {
   const joins = new Map<string, JoinIndex>();
-  for (const [name, join] of Object.entries(unit.plan.mapper.mapper.joins ?? {})) joins.set(name, await cache.get(join.table, join.match, join.take));
+  for (const [name, join] of Object.entries(unit.mapping.mapper.mapper.joins ?? {})) joins.set(name, await cache.get(join.table, join.match, join.take));
   return joins;
 }
 
@@ -126,10 +126,10 @@ export async function transformUnit(
   run: Storage, unit: Unit, extract: ExtractManifest, joins: Map<string, JoinIndex>, options: UnitOptions,
   onProgress: (rows: number, bytes: number) => void,
 ): Promise<UnitRecord> {
-  const { table } = unit.plan;
+  const { table } = unit.mapping;
   // The file `--input` names (units from unitsOf already point at it; this keeps every caller to it).
   const part = inputPart(unit.part, options.input);
-  const { mapper } = unit.plan.mapper;
+  const { mapper } = unit.mapping.mapper;
   const warnings: Record<string, number> = {};
   let builder: ItemBuilder;
   try {

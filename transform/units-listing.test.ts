@@ -3,13 +3,13 @@
 // then does, for any run size (past 10,000 units, groups of units).
 import test from 'ava';
 import { MAX_SHARDS, parseShard } from '../lib/shard.ts';
-import type { Unit } from './plan.ts';
+import type { Unit } from './units.ts';
 import { shardUnits, unitsListing } from './shards.ts';
 
 /** Just the fields the listing and the split read: table name, part index, part bytes. */
 function units(count: number): Unit[] {
   return Array.from({ length: count }, (_, i) => ({
-    plan: { table: { name: `t${i % 7}` } }, index: i, part: { raw_bytes: 1_000 + ((i * 7919) % 5_000) },
+    mapping: { table: { name: `t${i % 7}` } }, index: i, part: { raw_bytes: 1_000 + ((i * 7919) % 5_000) },
   }) as unknown as Unit);
 }
 
@@ -27,7 +27,7 @@ function check(t: import('ava').ExecutionContext, all: Unit[], listing: Entry[],
   t.is(listing.reduce((n, e) => n + e.units.length, 0), all.length);
   // What a child given the shard does (each computes the whole split: sampled, not all n).
   for (const k of [0, Math.floor(shards / 2), shards - 1]) {
-    const mine = shardUnits(all, parseShard(listing[k]!.shard)).map((u) => `${u.plan.table.name}/${u.index}`);
+    const mine = shardUnits(all, parseShard(listing[k]!.shard)).map((u) => `${u.mapping.table.name}/${u.index}`);
     t.deepEqual(listing[k]!.units.map((u) => `${u.table}/${u.part}`), mine, `transform --shard ${listing[k]!.shard} does the units listed`);
   }
 }

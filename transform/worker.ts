@@ -3,7 +3,7 @@
 import { parentPort } from 'node:worker_threads';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { JoinIndexFile } from './join-index.ts';
-import type { UnitRecord } from './plan.ts';
+import type { UnitRecord } from './units.ts';
 import { openRun, runTask, type JoinTask, type OpenRun, type UnitTask } from './task.ts';
 
 export type WorkerMessage =

@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../lib/errors.ts';
 import type { JoinIndex, JoinIndexFile } from './join-index.ts';
-import type { Unit, UnitRecord } from './plan.ts';
+import type { Unit, UnitRecord } from './units.ts';
 import { openRun, runTask, type JoinTask, type OpenRun, type TaskSource, type UnitTask } from './task.ts';
 import type { WorkerMessage } from './worker.ts';
 import { workerBundle, type WorkerBundle } from './worker-bundle.ts';
@@ -33,11 +33,11 @@ export class UnitWorkers {
   }
 
   run(unit: Unit, joins: Map<string, JoinIndex>, onProgress: (rows: number, bytes: number) => void): Promise<UnitRecord> {
-    const { mapping, mapper } = unit.plan;
+    const { mapping, mapper } = unit.mapping;
     const module = mapping === 'mapper' ? this.bundle.mappers.get(mapper.file) : undefined;
     if (mapping === 'mapper' && !module) throw new Error(`entity ${mapper.file} is not in the worker bundle`);
     return this.send<UnitRecord>({
-      ...this.source, kind: 'unit', table: unit.plan.table.name, index: unit.index, fingerprint: unit.fingerprint,
+      ...this.source, kind: 'unit', table: unit.mapping.table.name, index: unit.index, fingerprint: unit.fingerprint,
       mapper: { file: mapper.file, hash: mapper.hash, module },
       joins: [...joins].map(([name, index]) => [name, index.data]),
     }, onProgress);
