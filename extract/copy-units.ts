@@ -6,17 +6,16 @@
 import { UserError } from '../lib/errors.ts';
 import { readManifest, type ExtractManifest, type FollowEntry, type PartEntry } from '../lib/manifest.ts';
 import type { Shard } from '../lib/shard.ts';
-import { claimsOf, fragmentKeys, shardLabel, shardText } from '../lib/shard.ts';
+import { claimsOf, fragmentKeys, shardText } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { CatalogTable, SkippedRelation } from './catalog.ts';
 import type { Snapshot } from './snapshot.ts';
 import { planRanges, type KeyRange } from './split.ts';
+import { EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX } from '../lib/run-layout.ts';
 
-export const EXTRACT_PLAN_KEY = 'extract/plan.json';
 // /2: tables carry their oid and whether they are partitioned (read ONLY or through the root); a /1 plan cannot say.
 export const EXTRACT_PLAN_FORMAT = 'pg2ddb.extract-plan/2';
 export const EXTRACT_SHARD_FORMAT = 'pg2ddb.extract-shard/1';
-export const EXTRACT_SHARDS_PREFIX = 'extract/shards';
 
 /** One COPY: part `index` of `of` of a table. `bytes` estimates its size, to balance workers and shards. */
 export interface CopyUnit { table: string; index: number; of: number; range: KeyRange; bytes: number }
@@ -50,7 +49,6 @@ export interface ExtractShardFragment {
 
 export const unitId = (unit: { table: string; index: number }) => `${unit.table}\n${String(unit.index).padStart(5, '0')}`;
 export const unitName = (unit: CopyUnit) => (unit.of > 1 ? `${unit.table} part ${unit.index + 1}/${unit.of}` : unit.table);
-export const fragmentKey = (shard: Shard) => `${EXTRACT_SHARDS_PREFIX}/${shardLabel(shard)}.json`;
 
 /** Each table's parts, read inside the snapshot (the same snapshot and `splitRows` give the same ranges). */
 export async function planUnits(snapshot: Snapshot, tables: CatalogTable[], splitRows: number | undefined): Promise<CopyUnit[]> {

@@ -10,23 +10,17 @@ import type { Compression } from '../lib/compression.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
-import {
-  EXTRACT_FORMAT, EXTRACT_MANIFEST_KEY, checkExtractFiles, manifestText, readExtractManifest,
-  type ExtractFormat, type ExtractManifest, type FollowEntry, type PartEntry, type TableEntry,
-} from '../lib/manifest.ts';
+import { EXTRACT_FORMAT, checkExtractFiles, manifestText, readExtractManifest, type ExtractFormat, type ExtractManifest, type FollowEntry, type PartEntry, type TableEntry } from '../lib/manifest.ts';
 import { runPool } from '../lib/pool.ts';
 import { connect, describeTarget, redact, type PgClient } from '../lib/postgres.ts';
-import { qualifiedName } from '../lib/run-layout.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, extractFragmentKey, qualifiedName, writeCheckKey } from '../lib/run-layout.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { listSourceTables, readCatalog, skippedRelations, type CatalogTable, type SourceTable } from './catalog.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS, lockForCopy, lockSnapshotTables } from './table-locks.ts';
 import { copyTable } from './copy-table.ts';
-import {
-  EXTRACT_PLAN_FORMAT, EXTRACT_PLAN_KEY, collectFragments, fragmentKey, fragmentText, planUnits, readPlan, unitId, unitName,
-  type CopyUnit, type ExtractPlan,
-} from './copy-units.ts';
+import { EXTRACT_PLAN_FORMAT, collectFragments, fragmentText, planUnits, readPlan, unitId, unitName, type CopyUnit, type ExtractPlan } from './copy-units.ts';
 import { exportSnapshot, joinSnapshot, type Snapshot } from './snapshot.ts';
 import { checkFollowSource, createFollowSlot, type FollowSlot } from './follow.ts';
 
@@ -203,7 +197,7 @@ export async function runShard(options: ExtractOptions & { shard: Shard; snapsho
   await run.removeLeftovers();
   options.log(`shard ${shardText(options.shard)}: ${mine.length} of ${plan.units.length} part(s) in snapshot ${plan.snapshot_id}`);
   const copied = await copyUnits(plan, mine, run, options);
-  await run.put(fragmentKey(options.shard), fragmentText(options.run, plan, options.shard, copied.map((c) => ({ table: c.unit.table, index: c.unit.index, part: c.part }))));
+  await run.put(extractFragmentKey(options.shard), fragmentText(options.run, plan, options.shard, copied.map((c) => ({ table: c.unit.table, index: c.unit.index, part: c.part }))));
   return { ...summarize(options, run, plan, copied, started), shard: shardText(options.shard) };
 }
 
@@ -268,10 +262,9 @@ export function selectTables<T extends SourceTable>(catalog: T[], wanted: string
   return catalog.filter((t) => wanted.some((name) => names(t).includes(name)));
 }
 
-
 /** The store's write check (lib/store-check.ts), bounded by --store-timeout. */
 function checkWritable(run: Storage, options: ExtractOptions): Promise<void> {
-  return checkStoreWritable(run, 'extract/.write-check', options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
+  return checkStoreWritable(run, writeCheckKey('extract'), options.storeTimeoutSeconds ?? DEFAULT_STORE_TIMEOUT_SECONDS);
 }
 
 /** The message for a snapshot that cannot be joined: its coordinator has gone. */

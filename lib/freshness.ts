@@ -6,9 +6,10 @@
 import { UserError } from './errors.ts';
 import { sha256Hex } from './meter.ts';
 import { tableWord } from './output.ts';
-import { EXTRACT_MANIFEST_KEY, type ExtractManifest, type TableEntry } from './manifest.ts';
+import { type ExtractManifest, type TableEntry } from './manifest.ts';
 import type { Storage } from './storage.ts';
 import type { TransformManifest, TransformTable } from './transform-manifest.ts';
+import { EXTRACT_MANIFEST_KEY } from './run-layout.ts';
 
 export interface StaleTable {
   table: string;

@@ -8,11 +8,10 @@ import { requireCurrentTransform } from './freshness.ts';
 import { Meter, sha256Hex } from './meter.ts';
 import { runPool } from './pool.ts';
 import type { Storage } from './storage.ts';
-import {
-  TRANSFORM_MANIFEST_KEY, readTransformManifest, type ItemPart, type TransformManifest, type TransformTable,
-} from './transform-manifest.ts';
+import { readTransformManifest, type ItemPart, type TransformManifest, type TransformTable } from './transform-manifest.ts';
 import type { ItemJson } from '../model/attribute-json.ts';
 import { PRIMARY_KEY } from '../model/table.ts';
+import { TRANSFORM_MANIFEST_KEY } from './run-layout.ts';
 
 export interface FileItem {
   item: ItemJson;

@@ -8,6 +8,7 @@ import { sha256Hex } from './meter.ts';
 import { tableWord } from './output.ts';
 import type { Storage } from './storage.ts';
 import type { TransformTable } from './transform-manifest.ts';
+import { loadedKey } from './run-layout.ts';
 
 export const LOADED_FORMAT = 'pg2ddb.loaded/1';
 
@@ -18,11 +19,6 @@ export interface LoadedTables {
   /** Per source table: the digest of the item files loaded (itemsDigest), when and how. */
   /** `cutover`: a fresh run compared with the table that catchup brought to the same instant (catchup/cutover-cli.ts). */
   tables: Record<string, { items_sha256: string; items: number; mode: 'import' | 'batch' | 'cutover'; loaded_at: string }>;
-}
-
-export function loadedKey(tableName: string): string {
-  // DynamoDB table names are [A-Za-z0-9_.-]{3,255}: safe as one key segment.
-  return `load/loaded/${tableName}.json`;
 }
 
 /** A source table's item files as one digest: any retransform that changes a byte changes it. */

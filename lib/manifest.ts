@@ -3,8 +3,8 @@
 import type { Compression } from './compression.ts';
 import type { Storage } from './storage.ts';
 import { UserError } from './errors.ts';
+import { EXTRACT_MANIFEST_KEY } from './run-layout.ts';
 
-export const EXTRACT_MANIFEST_KEY = 'extract/manifest.json';
 export const EXTRACT_FORMAT = 'pg2ddb.extract/1';
 
 export interface ColumnSchema {

@@ -3,8 +3,7 @@
 // verify. It holds wall-clock times, so it lives outside the deterministic
 // manifests and outside items/. Counts and names only: no row values.
 import type { Storage } from './storage.ts';
-
-export const RUN_REPORT_KEY = 'report.json';
+import { RUN_REPORT_KEY } from './run-layout.ts';
 
 export type StageName = 'extract' | 'transform' | 'load' | 'verify';
 

@@ -3,8 +3,8 @@
 import type { Compression } from './compression.ts';
 import type { Storage } from './storage.ts';
 import { readManifest } from './manifest.ts';
+import { TRANSFORM_MANIFEST_KEY } from './run-layout.ts';
 
-export const TRANSFORM_MANIFEST_KEY = 'transform/manifest.json';
 export const TRANSFORM_FORMAT = 'pg2ddb.transform/1';
 
 export interface ItemPart {

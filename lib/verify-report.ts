@@ -1,6 +1,5 @@
 // What verify leaves in the run (its report), which status reads too.
 
-export const VERIFY_REPORT_KEY = 'load/verify.json';
 
 /** Strong (default) or eventually consistent reads: eventual halves the read units. */
 export type Consistency = 'strong' | 'eventual';

@@ -13,6 +13,7 @@ import { describeLoadDryRun, dryRunLoad } from './dry-run.ts';
 import { runLoad, type LoadOptions } from './load.ts';
 import { chooseLoadMode } from './load-mode.ts';
 import { checkTableName, cloudFormationTemplate, parseTags } from '../model/table-spec.ts';
+import { writeCheckKey } from '../lib/run-layout.ts';
 
 const usage = `load: put a transform run's items into one DynamoDB table
 
@@ -105,7 +106,7 @@ await runCli('load', async () => {
     return;
   }
   // Before any write to DynamoDB: the load records its keys and report in the store.
-  await checkStoreWritable(runStorage(args.store, args.run), 'load/.write-check', args['store-timeout']);
+  await checkStoreWritable(runStorage(args.store, args.run), writeCheckKey('load'), args['store-timeout']);
   const rerun = makeCommand('load', args, args['ddb-table'] && args['ddb-table'] !== process.env.DDB_TABLE ? [`DDB_TABLE=${tableName}`] : []);
   exitOnInterrupt('load', () => {
     if (mode === 'import') return `an import, if one was started, keeps running in DynamoDB; rerun ${rerun} to resume watching it (or to start it)`;

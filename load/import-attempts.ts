@@ -17,10 +17,10 @@ import type { Storage } from '../lib/storage.ts';
 import { describeError } from '../lib/dynamo-errors.ts';
 import { IMPORT_LOG_GROUP, importClientToken } from './import-table.ts';
 import { describeTable } from '../lib/describe-table.ts';
+import { IMPORT_RECORD_KEY } from '../lib/run-layout.ts';
 
 type Client = Pick<DynamoDBClient, 'send'>;
 
-export const IMPORT_RECORD_KEY = 'load/import.json';
 /** Attempts looked for by token on a table load did not record (another machine's load). */
 const MAX_ATTEMPTS = 20;
 const ENDED_BADLY = new Set(['FAILED', 'CANCELLED']);

@@ -22,11 +22,12 @@ import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableR
 import { PartKeys, finishLoadedKeys, readLoadedKeys } from './loaded-keys.ts';
 import { recordLoaded } from '../lib/loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
-import { LOAD_REPORT_KEY, writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
+import { writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
 import { describeTable } from '../lib/describe-table.ts';
 import { applyTableSettings, ensureTable, waitActive } from './table-settings.ts';
 import { checkTableName, type TableSettings } from '../model/table-spec.ts';
 import type { LoadMode } from './load-mode.ts';
+import { LOAD_REPORT_KEY } from '../lib/run-layout.ts';
 
 export type { LoadMode } from './load-mode.ts';
 

@@ -9,11 +9,11 @@
 import { createHash } from 'node:crypto';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
 import type { Storage } from '../lib/storage.ts';
+import { loadedKeysDir } from '../lib/run-layout.ts';
 
 const HASH_BYTES = 16;
 const EARLIER = 'earlier.keys';
 
-const tableDir = (tableName: string, table: string) => `load/keys/${encodeURIComponent(tableName)}/${encodeURIComponent(table)}`;
 /** `items/<table>/part-00000.json.gz` (`.json.zst`, `.json`) → `part-00000.keys` */
 const partFile = (partKey: string) => `${partKey.slice(partKey.lastIndexOf('/') + 1).replace(/\.json(\.gz|\.zst)?$/, '')}.keys`;
 
@@ -39,7 +39,7 @@ export class PartKeys {
   }
 
   write(run: Storage, tableName: string, table: string, partKey: string): Promise<unknown> {
-    return run.put(`${tableDir(tableName, table)}/${partFile(partKey)}`, this.records.take());
+    return run.put(`${loadedKeysDir(tableName, table)}/${partFile(partKey)}`, this.records.take());
   }
 }
 
@@ -49,7 +49,7 @@ export class PartKeys {
  * part files of an earlier, longer load are emptied.
  */
 export async function finishLoadedKeys(run: Storage, tableName: string, table: string, partKeys: string[], earlier: Set<string>): Promise<void> {
-  const dir = tableDir(tableName, table);
+  const dir = loadedKeysDir(tableName, table);
   const existing = await run.list(dir);
   if (earlier.size > 0 || existing.some((o) => o.key === `${dir}/${EARLIER}`)) {
     await run.put(`${dir}/${EARLIER}`, Buffer.concat([...earlier].map((k) => Buffer.from(k, 'base64'))));
@@ -60,7 +60,7 @@ export async function finishLoadedKeys(run: Storage, tableName: string, table: s
 
 /** The keys the run's loads of `table` put into `tableName`, or undefined when no load recorded any. */
 export async function readLoadedKeys(run: Storage, tableName: string, table: string): Promise<Set<string> | undefined> {
-  const files = await run.list(tableDir(tableName, table));
+  const files = await run.list(loadedKeysDir(tableName, table));
   if (files.length === 0) return undefined;
   const set = new Set<string>();
   for (const file of files) {

@@ -5,8 +5,7 @@ import type { BatchWriteStats } from '../lib/batch-write.ts';
 import type { ImportAttempt } from './import-attempts.ts';
 import type { PruneResult } from './prune.ts';
 import type { SettingsReport } from './table-settings.ts';
-
-export const LOAD_REPORT_KEY = 'load/report.json';
+import { LOAD_REPORT_KEY } from '../lib/run-layout.ts';
 
 export interface LoadTableReport {
   name: string;

@@ -10,9 +10,10 @@ import { whereToOpen } from '../lib/output.ts';
 import { writeLocalCopy } from '../lib/storage.ts';
 import { DEFAULT_MAX_KEYS } from './collections.ts';
 import { PRICE_KEYS, parsePriceOverrides, pricesFor, readPriceFile } from '../lib/cost-model.ts';
-import { makePlan, planJson, PLAN_HTML_KEY, PLAN_JSON_KEY } from './plan.ts';
+import { makePlan, planJson } from './plan.ts';
 import { renderHtml } from './render-html.ts';
 import { renderTerminal } from './render-terminal.ts';
+import { PLAN_HTML_KEY, PLAN_JSON_KEY } from '../lib/run-layout.ts';
 
 const usage = `plan: what a transform run will hold and cost in DynamoDB, before anyone pays for it
 

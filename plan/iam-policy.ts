@@ -12,6 +12,7 @@ import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import { checkTableName } from '../model/table-spec.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
 
 export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -157,14 +158,14 @@ function s3Kms(stage: string, r: Resolved): PolicyStatement[] {
   })];
 }
 
-const RUN_REPORT = 'report.json';
+const RUN_REPORT = RUN_REPORT_KEY;
 
 function extractPolicy(r: Resolved): PolicyStatement[] {
   return [
     writeObjects('ExtractWritePartsManifestAndRunReport', r, ['extract/*', RUN_REPORT]),
-    allow('ExtractDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, 'extract/.write-check')),
+    allow('ExtractDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, writeCheckKey('extract'))),
     // A sharded extract's shards read the coordinator's plan; finalize reads the shards' fragments.
-    allow('ExtractReadPreviousManifestPlanFragmentsAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', 'extract/plan.json', 'extract/shards/*', RUN_REPORT)),
+    allow('ExtractReadPreviousManifestPlanFragmentsAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, `${EXTRACT_SHARDS_PREFIX}/*`, RUN_REPORT)),
     listBucket('Extract', r),
     ...s3Kms('Extract', r),
   ];
@@ -177,7 +178,7 @@ function transformPolicy(r: Resolved): PolicyStatement[] {
     allow('TransformReadItsUnitsAndRunReport', ['s3:GetObject'], objects(r, 'transform/*', RUN_REPORT)),
     writeObjects('TransformWriteItemsUnitsManifestAndRunReport', r, ['items/*', 'transform/*', RUN_REPORT]),
     // Item files no unit of the run produces (an older split): ImportTable would import them (transform/stale-items.ts).
-    allow('TransformDeleteStaleItemsAndItsWriteCheck', ['s3:DeleteObject'], objects(r, 'items/*', 'transform/.write-check')),
+    allow('TransformDeleteStaleItemsAndItsWriteCheck', ['s3:DeleteObject'], objects(r, 'items/*', writeCheckKey('transform'))),
     listBucket('Transform', r),
     ...s3Kms('Transform', r),
   ];
@@ -191,9 +192,9 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
     // ImportTable reads the same objects with the caller's permissions (S3 GetObject and ListBucket on the source).
     allow('LoadReadItemsAlsoAsImportTableSource', ['s3:GetObject'], objects(r, 'items/*')),
     // load/keys/*: the keys each load put into the table (load/loaded-keys.ts); --prune reads them, a rerun rewrites them.
-    allow('LoadReadTransformManifestRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, 'transform/manifest.json', 'load/keys/*', ...(importMode ? ['load/import.json'] : []), RUN_REPORT)),
-    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, ['load/report.json', 'load/keys/*', 'load/.write-check', ...(importMode ? ['load/import.json'] : []), RUN_REPORT]),
-    allow('LoadDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, 'load/.write-check')),
+    allow('LoadReadTransformManifestRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, TRANSFORM_MANIFEST_KEY, 'load/keys/*', ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
+    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, [LOAD_REPORT_KEY, 'load/keys/*', writeCheckKey('load'), ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT]),
+    allow('LoadDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, writeCheckKey('load'))),
     listBucket('Load', r),
     ...s3Kms('Load', r),
     allow('LoadDescribeTableAndApplyTtlPitrProtectionTags', [
@@ -233,8 +234,8 @@ function verifyPolicy(r: Resolved): PolicyStatement[] {
   return [
     // Extract manifest: the run's as_of (expired items) and the tables' columns (access patterns render source rows).
     // A sharded verify's shards write sorted sides and a fragment under verify/shards/; finalize reads them.
-    allow('VerifyReadManifestsItemsShardsAndRunReport', ['s3:GetObject'], objects(r, 'extract/manifest.json', 'transform/manifest.json', 'items/*', 'verify/shards/*', RUN_REPORT)),
-    writeObjects('VerifyWriteReportShardsAndRunReport', r, ['load/verify.json', 'verify/shards/*', RUN_REPORT]),
+    allow('VerifyReadManifestsItemsShardsAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, 'items/*', `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT)),
+    writeObjects('VerifyWriteReportShardsAndRunReport', r, [VERIFY_REPORT_KEY, `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT]),
     listBucket('Verify', r),
     ...s3Kms('Verify', r),
     // One Scan reads every item; GetItem rereads the few that differ, to name their attributes;
@@ -315,7 +316,6 @@ export const RECIPE_NAMES: OrchestrationNames = {
 };
 
 /** Where the Distributed Map writes its results (ResultWriter), under the run. */
-export const MAP_RESULTS_KEY = 'transform/map-results';
 
 /**
  * The Step Functions role of the recipe's state machine: the Distributed Map
@@ -338,7 +338,7 @@ export function orchestrationPolicies(config: IamPolicyConfig, names: Orchestrat
   const stepFunctions: PolicyStatement[] = [
     allow('DistributedMapRunsChildExecutions', ['states:StartExecution'], [arn('states', `stateMachine:${names.stateMachine}`)]),
     allow('DistributedMapWatchesAndStopsChildExecutions', ['states:DescribeExecution', 'states:StopExecution'], [arn('states', `execution:${names.stateMachine}/*`)]),
-    allow('ItemReaderReadsUnits', ['s3:GetObject'], objects(r, 'transform/units.json')),
+    allow('ItemReaderReadsUnits', ['s3:GetObject'], objects(r, TRANSFORM_UNITS_KEY)),
     allow('ResultWriterWritesMapResults', ['s3:PutObject', 's3:AbortMultipartUpload', 's3:ListMultipartUploadParts'], objects(r, `${MAP_RESULTS_KEY}/*`)),
     ...kms,
     allow('RunTasksOfThePg2ddbTaskDefinition', ['ecs:RunTask'], [arn('ecs', `task-definition/${names.taskDefinition}`), arn('ecs', `task-definition/${names.taskDefinition}:*`)],

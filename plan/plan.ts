@@ -7,16 +7,15 @@
 import { UserError } from '../lib/errors.ts';
 import type { Storage } from '../lib/storage.ts';
 import { requireCurrentTransform } from '../lib/freshness.ts';
-import { readTransformManifest, TRANSFORM_MANIFEST_KEY, type TransformTable } from '../lib/transform-manifest.ts';
+import { readTransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
 import { INDEXES } from '../model/table.ts';
 import { keyWarnings, type KeySpaceSummary } from './collections.ts';
 import { assumedDmsHours, costReport, type CostReport, type PriceTable, type TableCostInput, type Workload } from '../lib/cost-model.ts';
 import { scanItems, type TableScan } from './item-scan.ts';
 import { MAX_ITEM_BYTES, SizeHistogram, readUnits, writeUnits } from './sizes.ts';
+import { TRANSFORM_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 export const PLAN_FORMAT = 'pg2ddb.plan/1';
-export const PLAN_JSON_KEY = 'plan/plan.json';
-export const PLAN_HTML_KEY = 'plan/plan.html';
 
 /** How a table's item-derived figures were obtained. */
 export type Figures = 'exact' | 'sampled' | 'estimated';

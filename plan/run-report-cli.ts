@@ -9,9 +9,10 @@ import { runCli } from '../lib/log.ts';
 import { whereToOpen } from '../lib/output.ts';
 import { writeLocalCopy } from '../lib/storage.ts';
 import { requireCurrentTransform } from '../lib/freshness.ts';
-import { RUN_REPORT_KEY, readRunReport } from '../lib/run-report.ts';
+import { readRunReport } from '../lib/run-report.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { renderRunHtml, renderRunTerminal, summarise } from './run-report.ts';
+import { REPORT_HTML_KEY, RUN_REPORT_KEY } from '../lib/run-layout.ts';
 
 const usage = `report: the whole run, extract → transform → load → verify, as its stages recorded it
 
@@ -21,8 +22,6 @@ Reads <store>/<run>/report.json (each stage appends to it), prints a table of st
 tables, and writes <store>/<run>/report.html (self-contained, opens offline): verify's checks
 PASS/FAIL and each table's state first, and the tables a TABLE= rerun covered. --out DIR writes
 a local copy and prints its file:// address; without it, the line says where to open the page.`;
-
-const REPORT_HTML_KEY = 'report.html';
 
 await runCli('report', async () => {
   const args = await parseCli(commonOptions(yargs(hideBin(process.argv)).usage(usage))

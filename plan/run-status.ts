@@ -4,13 +4,14 @@
 import { UserError } from '../lib/errors.ts';
 import { staleTables } from '../lib/freshness.ts';
 import { formatBytes } from '../lib/log.ts';
-import { EXTRACT_MANIFEST_KEY, type ExtractManifest } from '../lib/manifest.ts';
+import { type ExtractManifest } from '../lib/manifest.ts';
 import { tableWord } from '../lib/output.ts';
 import { fragmentKeys } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import { TRANSFORM_MANIFEST_KEY, type TransformManifest } from '../lib/transform-manifest.ts';
-import { itemsDigest, loadedKey, type LoadedTables } from '../lib/loaded-tables.ts';
-import { VERIFY_REPORT_KEY, type VerifyReport } from '../lib/verify-report.ts';
+import { type TransformManifest } from '../lib/transform-manifest.ts';
+import { itemsDigest, type LoadedTables } from '../lib/loaded-tables.ts';
+import { type VerifyReport } from '../lib/verify-report.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, loadedKey, TRANSFORM_MANIFEST_KEY, VERIFY_REPORT_KEY } from '../lib/run-layout.ts';
 
 export type StageState = 'done' | 'stale' | 'missing' | 'failed' | 'skipped';
 
@@ -84,7 +85,7 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
   const loaded = (await readJson<LoadedTables>(run, loadedKey(tableName)))?.value;
   const verify = (await readJson<VerifyReport>(run, VERIFY_REPORT_KEY))?.value;
   // A stage sharded and not finalized has no manifest yet: its shards say how far it got.
-  const plan = extract ? undefined : (await readJson<{ snapshot_id: string; as_of: string }>(run, 'extract/plan.json'))?.value;
+  const plan = extract ? undefined : (await readJson<{ snapshot_id: string; as_of: string }>(run, EXTRACT_PLAN_KEY))?.value;
   const shards = plan ? await shardsDone(run, 'extract', plan.snapshot_id)
     : extract && !transform ? await shardsDone(run, 'transform') : undefined;
 

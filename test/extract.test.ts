@@ -9,11 +9,12 @@ import pg from 'pg';
 import { parseString } from 'fast-csv';
 import { runExtract } from '../extract/extract.ts';
 import { runTransform } from '../transform/runner.ts';
-import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
+import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { committedDumps, extractDumps } from '../scripts/dumps.ts';
 import { runCli } from './cli.ts';
 import { freshDatabase, stackEnv } from './stack.ts';
+import { EXTRACT_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 const SERENYA_TABLES = [
   'audit_event_summaries', 'audit_events', 'biometric_registrations', 'chat_messages', 'chat_options',

@@ -12,11 +12,12 @@ import { listSourceTables } from '../extract/catalog.ts';
 import { holdSnapshot } from '../extract/extract.ts';
 import { exportSnapshot, joinSnapshot } from '../extract/snapshot.ts';
 import { lockForCopy } from '../extract/table-locks.ts';
-import { EXTRACT_MANIFEST_KEY } from '../lib/manifest.ts';
+
 import { openStorage } from '../lib/storage.ts';
 import { runCli, type CliResult } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
+import { EXTRACT_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-ddl-'));
 

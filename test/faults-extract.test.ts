@@ -12,11 +12,12 @@ import path from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { runExtract } from '../extract/extract.ts';
-import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
+import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
+import { EXTRACT_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-extract-'));
 /** Temp files live in `<run>/.tmp/` (lib/temp-files.ts). */

@@ -7,14 +7,15 @@ import test from 'ava';
 import { createHash } from 'node:crypto';
 import { isDeepStrictEqual } from 'node:util';
 import { runExtract } from '../extract/extract.ts';
-import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
+import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
-import { TRANSFORM_MANIFEST_KEY } from '../lib/transform-manifest.ts';
+
 import { runTransform } from '../transform/runner.ts';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../scripts/fault-proxy.ts';
 import { runCli } from './cli.ts';
 import { exitOutcome, recordFault, transformCounts } from './fault-table.ts';
 import { freshBucketPrefix, freshDatabase, stackEnv } from './stack.ts';
+import { EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 const quiet = () => {};
 

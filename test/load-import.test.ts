@@ -13,21 +13,22 @@ import {
   type ImportSummary,
 } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
-import { EXTRACT_MANIFEST_KEY, manifestText } from '../lib/manifest.ts';
+import { manifestText } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
-import { TRANSFORM_MANIFEST_KEY, readTransformManifest, type TransformManifest } from '../lib/transform-manifest.ts';
-import { IMPORT_RECORD_KEY, type ImportAttempt } from '../load/import-attempts.ts';
+import { readTransformManifest, type TransformManifest } from '../lib/transform-manifest.ts';
+import { type ImportAttempt } from '../load/import-attempts.ts';
 import { importClientToken, importTableRequest, itemsLocation } from '../load/import-table.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { readRunReport } from '../lib/run-report.ts';
-import { LOAD_REPORT_KEY, type LoadReport } from '../load/report.ts';
+import { type LoadReport } from '../load/report.ts';
 import { runVerify } from '../verify/verify.ts';
 import { DUMPS_DIR } from '../scripts/dumps.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+import { EXTRACT_MANIFEST_KEY, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, TRANSFORM_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 const env = stackEnv();
 const quiet = () => {};

@@ -10,11 +10,12 @@ import { gzipSync } from 'node:zlib';
 import { DeleteTableCommand, DescribeImportCommand, DescribeTableCommand, ImportTableCommand, ListImportsCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
-import { TRANSFORM_MANIFEST_KEY, readTransformManifest } from '../lib/transform-manifest.ts';
+import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
 import { freshBucketPrefix, randomName, stackEnv } from './stack.ts';
+import { TRANSFORM_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 const env = stackEnv();
 const ddb = dynamoClient(env);

@@ -5,8 +5,9 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { MAP_RESULTS_KEY, orchestrationPolicies, type PolicyDocument } from '../plan/iam-policy.ts';
+import { orchestrationPolicies, type PolicyDocument } from '../plan/iam-policy.ts';
 import { REPO } from './cli.ts';
+import { MAP_RESULTS_KEY } from '../lib/run-layout.ts';
 
 const doc = readFileSync(path.join(REPO, 'docs/scale-out.md'), 'utf8');
 const jsonBlocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map(([, text]) => JSON.parse(text!) as Record<string, unknown>);

@@ -7,11 +7,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { EXTRACT_MANIFEST_KEY } from '../lib/manifest.ts';
+
 import { openStorage } from '../lib/storage.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runCli, type CliResult } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+import { EXTRACT_MANIFEST_KEY } from '../lib/run-layout.ts';
 
 const env = stackEnv();
 

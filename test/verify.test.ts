@@ -12,13 +12,14 @@ import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-js
 import { itemKey, keyHash } from '../lib/item-files.ts';
 import { runLoad } from '../load/load.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
-import { VERIFY_REPORT_KEY } from '../lib/verify-report.ts';
+
 import { runVerify } from '../verify/verify.ts';
 import { ENTITIES_DIR, isEntityFile } from '../model/registry.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+import { VERIFY_REPORT_KEY } from '../lib/run-layout.ts';
 
 const quiet = () => {};
 

@@ -14,6 +14,7 @@ import { parseShard } from '../lib/shard.ts';
 import { UserError } from '../lib/errors.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { finalizeTransform, listUnits, runTransform, runTransformShard } from './runner.ts';
+import { writeCheckKey } from '../lib/run-layout.ts';
 
 const usage = `transform: turn an extract run into DynamoDB JSON items for ImportTable
 
@@ -96,7 +97,7 @@ await runCli('transform', async () => {
     return;
   }
   // Before any work: a store that cannot take the items fails now, in one line.
-  await checkStoreWritable(runStorage(args.store, args.run), 'transform/.write-check', args['store-timeout']);
+  await checkStoreWritable(runStorage(args.store, args.run), writeCheckKey('transform'), args['store-timeout']);
   exitOnInterrupt('transform', () => {
     if (command === 'finalize') return `the shards' items and fragments are kept and the manifest is written last and whole; rerun ${makeCommand('finalize', args, ['STAGE=transform'])}`;
     const p = Progress.current();

@@ -11,17 +11,17 @@ import { runStorage } from '../lib/config.ts';
 import { joinedInputDigest } from '../lib/freshness.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
-import { EXTRACT_MANIFEST_KEY, readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
+import { readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
 import { runPool } from '../lib/pool.ts';
-import { rejectsFileKey, tableSegment } from '../lib/run-layout.ts';
+import { DUPLICATES_KEY, EXTRACT_MANIFEST_KEY, EXTRACT_SHARDS_PREFIX, itemsPrefix, partName, rejectsFileKey, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY } from '../lib/run-layout.ts';
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import { TRANSFORM_FORMAT, TRANSFORM_MANIFEST_KEY, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
+import { TRANSFORM_FORMAT, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
 import { findDuplicates } from './duplicate-keys.ts';
 import { mapTables, selectMappings, type TableMapping } from '../model/table-mapping.ts';
-import { partName, readRecord, unitsOf, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
-import { checkFragments, shardUnits, unitsListing, writeFragment, TRANSFORM_UNITS_KEY } from './shards.ts';
+import { readRecord, unitsOf, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
+import { checkFragments, shardUnits, unitsListing, writeFragment } from './shards.ts';
 import { removeStaleItems } from './stale-items.ts';
 import { JoinCache, resolveJoins, transformUnit } from './unit.ts';
 import { UnitWorkers } from './workers.ts';
@@ -89,7 +89,7 @@ export async function openContext(options: Pick<TransformOptions, 'store' | 'run
   const extractText = await run.getText(EXTRACT_MANIFEST_KEY);
   const extract = await readExtractManifest(run);
   if (!extract || extractText === undefined) {
-    const sharded = (await run.list('extract/shards')).length > 0;
+    const sharded = (await run.list(EXTRACT_SHARDS_PREFIX)).length > 0;
     throw new UserError(`no extract manifest at ${run.uri}/${EXTRACT_MANIFEST_KEY}: ${sharded ? 'the extract was sharded: run extract finalize (make finalize) first' : `run the extract stage for run ${options.run} first`}`);
   }
   const unitOptions: UnitOptions = {
@@ -178,7 +178,7 @@ export async function doneUnits(run: Storage, units: Unit[]): Promise<Set<Unit>>
   for (const unit of units) {
     const table = unit.mapping.table.name;
     if (!listed.has(table)) {
-      listed.set(table, new Map((await run.list(`items/${tableSegment(table)}`)).map((o) => [o.key, o.bytes])));
+      listed.set(table, new Map((await run.list(itemsPrefix(table))).map((o) => [o.key, o.bytes])));
     }
     const record = await readRecord(run, table, unit.index);
     if (record?.fingerprint === unit.fingerprint && listed.get(table)!.get(record.part.key) === record.part.bytes) done.add(unit);
@@ -284,7 +284,7 @@ async function reportDuplicates(run: Storage, records: UnitRecord[]): Promise<nu
     const keyOf = await itemKeyAt(run, dup.part.key, d.duplicate.line);
     lines.push(`${JSON.stringify({ ...keyOf, first: { table: first.table, row: d.first.row }, duplicate: { table: dup.table, row: d.duplicate.row } })}\n`);
   }
-  await run.put('transform/duplicates.jsonl', lines.join(''));
+  await run.put(DUPLICATES_KEY, lines.join(''));
   return lines.length;
 }
 

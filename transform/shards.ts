@@ -4,14 +4,12 @@
 // assembles the manifest from the unit records, as an unsharded run does.
 import { UserError } from '../lib/errors.ts';
 import { readManifest } from '../lib/manifest.ts';
-import { assignShards, claimsOf, fragmentKeys, mapShardCount, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
+import { assignShards, claimsOf, fragmentKeys, mapShardCount, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
-import { partName, type Unit } from './units.ts';
+import { type Unit } from './units.ts';
+import { partName, TRANSFORM_SHARDS_PREFIX, transformFragmentKey } from '../lib/run-layout.ts';
 
 export const TRANSFORM_SHARD_FORMAT = 'pg2ddb.transform-shard/1';
-export const TRANSFORM_SHARDS_PREFIX = 'transform/shards';
-/** The run's shards for a map over units: one entry per `--shard k/n`, with the units it does (one each while n = units). */
-export const TRANSFORM_UNITS_KEY = 'transform/units.json';
 
 export interface TransformShardFragment {
   format: typeof TRANSFORM_SHARD_FORMAT;
@@ -41,7 +39,7 @@ export async function writeFragment(run: Storage, runId: string, shard: Shard, u
     finished_at: new Date().toISOString(),
     units: units.map((u) => ({ table: u.mapping.table.name, index: u.index, fingerprint: u.fingerprint })),
   };
-  await run.put(`${TRANSFORM_SHARDS_PREFIX}/${shardLabel(shard)}.json`, `${JSON.stringify(fragment, null, 2)}\n`);
+  await run.put(transformFragmentKey(shard), `${JSON.stringify(fragment, null, 2)}\n`);
 }
 
 /**

@@ -5,7 +5,8 @@
 import type { ExtractManifest } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { TableMapping } from '../model/table-mapping.ts';
-import { itemsKey, unitsOf, type UnitOptions } from './units.ts';
+import { unitsOf, type UnitOptions } from './units.ts';
+import { itemsKey } from '../lib/run-layout.ts';
 
 /** Removes them and returns their keys; called as the manifest is written, which proves what the run's items are. */
 export async function removeStaleItems(run: Storage, extract: ExtractManifest, mappings: TableMapping[], options: UnitOptions): Promise<string[]> {

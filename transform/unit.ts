@@ -14,8 +14,9 @@ import { HeldLines, lineOrder } from './item-order.ts';
 import { ItemBuilder, epochSeconds, isReject, type Reject } from '../model/item.ts';
 import { JoinIndexBuilder, openJoinIndex, type JoinIndex, type JoinIndexFile } from './join-index.ts';
 import { readParquetRows } from './parquet-rows.ts';
-import { itemsKey, keysKey, rejectsKey, unitKey, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
+import { type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import type { UnitWorkers } from './workers.ts';
+import { itemsKey, keysKey, rejectsKey, unitKey } from '../lib/run-layout.ts';
 
 /**
  * Join lookups (another table's extract, read once per run and verified

@@ -1,12 +1,12 @@
-// A transform run's units of work (table × extract part) with their fingerprints, plus
-// where every unit's outputs live. Shared by the runner and its worker threads.
+// A transform run's units of work (table × extract part) with their fingerprints
+// (their keys are in lib/run-layout.ts). Shared by the runner and its worker threads.
 import { UserError } from '../lib/errors.ts';
 import { inputPart, type ExtractManifest, type PartEntry, type TransformInput } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
-import { tableSegment } from '../lib/run-layout.ts';
+import { unitKey } from '../lib/run-layout.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { ItemPart } from '../lib/transform-manifest.ts';
-import { compressionSuffix, type Compression } from '../lib/compression.ts';
+import type { Compression } from '../lib/compression.ts';
 import { LINE_ORDER } from './item-order.ts';
 import type { LoadedMapper } from '../model/registry.ts';
 import type { TableMapping, Unmapped } from '../model/table-mapping.ts';
@@ -39,14 +39,6 @@ export interface UnitRecord {
   rejects_key: string;
   keys_key: string;
 }
-
-export const partName = (index: number) => `part-${String(index).padStart(5, '0')}`;
-export const itemsKey = (table: string, index: number, compression: Compression = 'gzip') =>
-  `items/${tableSegment(table)}/${partName(index)}.json${compressionSuffix(compression)}`;
-export const unitKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.json`;
-// A unit's side files sit beside its record; rejects/<table>.jsonl gathers a table's rejects.
-export const rejectsKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.rejects.jsonl`;
-export const keysKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.keys`;
 
 export function unitsOf(mapping: TableMapping, extract: ExtractManifest, options: UnitOptions, mappings: TableMapping[]): Unit[] {
   if (!mapping.mapper) return [];

@@ -7,14 +7,14 @@
 import { Readable } from 'node:stream';
 import { UserError } from '../lib/errors.ts';
 import { readManifest } from '../lib/manifest.ts';
-import { claimsOf, fragmentKeys, shardLabel, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
+import { claimsOf, fragmentKeys, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { mergeRecords, mergeSources, readRecords } from './sorted-records.ts';
 import { RUN_RECORD_BYTES, TABLE_RECORD_BYTES, type RunUnit, type TableRecord } from './items.ts';
 import type { Consistency } from '../lib/verify-report.ts';
+import { VERIFY_SHARDS_PREFIX, verifyFragmentKey } from '../lib/run-layout.ts';
 
 export const VERIFY_SHARD_FORMAT = 'pg2ddb.verify-shard/1';
-export const VERIFY_SHARDS_PREFIX = 'verify/shards';
 
 export interface VerifyShardFragment {
   format: typeof VERIFY_SHARD_FORMAT;
@@ -67,12 +67,8 @@ export function recordBytes(records: AsyncIterable<Buffer>, recordBytes: number)
   })(), { objectMode: false });
 }
 
-export const shardFileKey = (shard: Shard, side: 'table' | 'run') => `${VERIFY_SHARDS_PREFIX}/${shardLabel(shard)}.${side}`;
-
-const fragmentKey = (shard: Shard) => `${VERIFY_SHARDS_PREFIX}/${shardLabel(shard)}.json`;
-
 export async function writeFragment(run: Storage, fragment: Omit<VerifyShardFragment, 'format'>): Promise<void> {
-  await run.put(fragmentKey(parseLabel(fragment.shard)), `${JSON.stringify({ format: VERIFY_SHARD_FORMAT, ...fragment }, null, 2)}\n`);
+  await run.put(verifyFragmentKey(parseLabel(fragment.shard)), `${JSON.stringify({ format: VERIFY_SHARD_FORMAT, ...fragment }, null, 2)}\n`);
 }
 
 /**
@@ -81,7 +77,7 @@ export async function writeFragment(run: Storage, fragment: Omit<VerifyShardFrag
  * merges what it read the time before.
  */
 export async function markStarted(run: Storage, runId: string, shard: Shard, startedAt: Date): Promise<void> {
-  await run.put(fragmentKey(shard), `${JSON.stringify({ format: VERIFY_SHARD_FORMAT, run_id: runId, shard: shardText(shard), started_at: startedAt.toISOString(), unfinished: true }, null, 2)}\n`);
+  await run.put(verifyFragmentKey(shard), `${JSON.stringify({ format: VERIFY_SHARD_FORMAT, run_id: runId, shard: shardText(shard), started_at: startedAt.toISOString(), unfinished: true }, null, 2)}\n`);
 }
 
 function parseLabel(text: string): Shard {

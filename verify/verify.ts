@@ -26,8 +26,9 @@ import {
   type RunUnit, type TableSide,
 } from './items.ts';
 import { describeReadCost } from './price.ts';
-import { VERIFY_REPORT_KEY, type Check, type Consistency, type VerifyReport } from '../lib/verify-report.ts';
-import { markStarted, readShards, recordBytes, segmentsOfShard, shardFileKey, unitIndexesOfShard, writeFragment } from './shards.ts';
+import { type Check, type Consistency, type VerifyReport } from '../lib/verify-report.ts';
+import { markStarted, readShards, recordBytes, segmentsOfShard, unitIndexesOfShard, writeFragment } from './shards.ts';
+import { shardFileKey, VERIFY_REPORT_KEY } from '../lib/run-layout.ts';
 
 export interface VerifyOptions {
   store: string;
