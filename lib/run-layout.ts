@@ -107,6 +107,8 @@ export function loadedKey(tableName: string): string {
   return `load/loaded/${tableName}.json`;
 }
 
+/** `load/keys/`: the key records of every load of the run. */
+export const LOADED_KEYS_PREFIX = 'load/keys';
 /**
  * `load/keys/<DynamoDB table>/<table>`: the key records a load put into a
  * DynamoDB table, per source table (load/loaded-keys.ts). Plain
@@ -114,7 +116,7 @@ export function loadedKey(tableName: string): string {
  * tableSegment only for a name `.` or `..`, which qualifiedName never gives
  * (it encodes a dot), so both would write the same bytes for every table.
  */
-export const loadedKeysDir = (tableName: string, table: string) => `load/keys/${encodeURIComponent(tableName)}/${encodeURIComponent(table)}`;
+export const loadedKeysDir = (tableName: string, table: string) => `${LOADED_KEYS_PREFIX}/${encodeURIComponent(tableName)}/${encodeURIComponent(table)}`;
 
 // --- verify ------------------------------------------------------------------
 

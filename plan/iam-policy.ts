@@ -12,7 +12,7 @@ import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import { checkTableName } from '../model/table-spec.ts';
-import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
 
 export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -192,8 +192,8 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
     // ImportTable reads the same objects with the caller's permissions (S3 GetObject and ListBucket on the source).
     allow('LoadReadItemsAlsoAsImportTableSource', ['s3:GetObject'], objects(r, 'items/*')),
     // load/keys/*: the keys each load put into the table (load/loaded-keys.ts); --prune reads them, a rerun rewrites them.
-    allow('LoadReadTransformManifestRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, TRANSFORM_MANIFEST_KEY, 'load/keys/*', ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
-    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, [LOAD_REPORT_KEY, 'load/keys/*', writeCheckKey('load'), ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT]),
+    allow('LoadReadTransformManifestRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, TRANSFORM_MANIFEST_KEY, `${LOADED_KEYS_PREFIX}/*`, ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
+    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, [LOAD_REPORT_KEY, `${LOADED_KEYS_PREFIX}/*`, writeCheckKey('load'), ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT]),
     allow('LoadDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, writeCheckKey('load'))),
     listBucket('Load', r),
     ...s3Kms('Load', r),

@@ -11,7 +11,7 @@ import type { Storage } from '../lib/storage.ts';
 import { type TransformManifest } from '../lib/transform-manifest.ts';
 import { itemsDigest, type LoadedTables } from '../lib/loaded-tables.ts';
 import { type VerifyReport } from '../lib/verify-report.ts';
-import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, loadedKey, TRANSFORM_MANIFEST_KEY, VERIFY_REPORT_KEY } from '../lib/run-layout.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, loadedKey, TRANSFORM_MANIFEST_KEY, TRANSFORM_SHARDS_PREFIX, VERIFY_REPORT_KEY } from '../lib/run-layout.ts';
 
 export type StageState = 'done' | 'stale' | 'missing' | 'failed' | 'skipped';
 
@@ -58,7 +58,7 @@ export interface ShardsDone { stage: 'extract' | 'transform'; count: number; don
 async function shardsDone(run: Storage, stage: ShardsDone['stage'], snapshotId?: string): Promise<ShardsDone | undefined> {
   let count = 0;
   const done = new Set<number>();
-  for (const key of await fragmentKeys(run, `${stage}/shards`)) {
+  for (const key of await fragmentKeys(run, stage === 'extract' ? EXTRACT_SHARDS_PREFIX : TRANSFORM_SHARDS_PREFIX)) {
     const match = /shard-(\d+)-of-(\d+)\.json$/.exec(key);
     if (!match) continue;
     if (snapshotId !== undefined && (await readJson<{ snapshot_id?: string }>(run, key))?.value.snapshot_id !== snapshotId) continue;
