@@ -1,5 +1,5 @@
 // What `make bench` (bench.ts) and the Parquet measurement (parquet.ts) share:
-// timing a command with its peak RSS, and the generated bench database.
+// timing a command with its CPU and peak RSS, and the generated bench database.
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -10,23 +10,31 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url));
 /** A stage CLI is `node --import tsx/esm <stage>/cli.ts`. */
 export const NODE = [process.execPath, '--import', 'tsx/esm'];
 
-/** Runs a command; returns wall seconds and peak RSS (MB) of the process tree's largest process, via /usr/bin/time. */
-export function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ seconds: number; rssMb: number; stdout: string }> {
+export interface Usage { wall: number; cpu: number; rssMb: number; stdout: string }
+
+/** Runs a command under /usr/bin/time: wall seconds, user+sys CPU seconds of its process tree, peak RSS (MB) of its largest process. */
+export function usage(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Usage> {
   return new Promise((resolve, reject) => {
     const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%M', command, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', '%U %S %M', command, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const wall = Number(process.hrtime.bigint() - started) / 1e9;
       if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      const rssKb = Number(stderr.trim().split('\n').pop());
-      resolve({ seconds, rssMb: rssKb / 1024, stdout });
+      const [user, sys, rssKb] = stderr.trim().split('\n').pop()!.split(' ').map(Number);
+      resolve({ wall, cpu: user! + sys!, rssMb: rssKb! / 1024, stdout });
     });
   });
+}
+
+/** `usage` as the stage timings read it: wall seconds and peak RSS (MB). */
+export async function timed(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ seconds: number; rssMb: number; stdout: string }> {
+  const { wall, rssMb, stdout } = await usage(command, args, env);
+  return { seconds: wall, rssMb, stdout };
 }
 
 /**

@@ -33,29 +33,14 @@ import { readEnvFile } from '../scripts/stack/env-file.ts';
 import type { Mapper } from '../model/entity.ts';
 import { loadMappers } from '../model/registry.ts';
 import { INDEXES, PRIMARY_KEY } from '../model/table.ts';
-import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
+import { NODE, REPO, ensureDatabase, timed, usage, type Usage } from './bench-db.ts';
 
 export const SAME_JOB_TABLES = ['processing_jobs', 'processing_job_events', 'audit_events', 'chat_messages'];
 
-export interface Usage { wall: number; cpu: number; rssMb: number }
-export interface SameJobTable { table: string; rows: number; csv_mb: number; ours: Usage; duckdb: Usage }
+/** A side's figures, its output left out. */
+type Figures = Omit<Usage, 'stdout'>;
+export interface SameJobTable { table: string; rows: number; csv_mb: number; ours: Figures; duckdb: Figures }
 
-/** Runs a command under /usr/bin/time: wall seconds, user+sys CPU seconds and peak RSS (MB). */
-export function usage(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<Usage> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%U %S %M', command, ...args], { cwd: REPO, env, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const wall = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      const [user, sys, rssKb] = stderr.trim().split('\n').pop()!.split(' ').map(Number);
-      resolve({ wall, cpu: user! + sys!, rssMb: rssKb! / 1024 });
-    });
-  });
-}
 
 const sql = (text: string) => `'${text.replace(/'/g, "''")}'`;
 const json = (text: string) => sql(JSON.stringify(text));
@@ -193,7 +178,7 @@ export async function benchSameJob(
       log(`same job ${name} #${i + 1}: ours ${ours.wall.toFixed(2)} s wall ${ours.cpu.toFixed(2)} s CPU ${ours.rssMb.toFixed(0)} MB, DuckDB ${duckdb.wall.toFixed(2)} s wall ${duckdb.cpu.toFixed(2)} s CPU ${duckdb.rssMb.toFixed(0)} MB`);
     }
   }
-  const med = (us: Usage[]): Usage => ({ wall: median(us.map((u) => u.wall)), cpu: median(us.map((u) => u.cpu)), rssMb: median(us.map((u) => u.rssMb)) });
+  const med = (us: Usage[]): Figures => ({ wall: median(us.map((u) => u.wall)), cpu: median(us.map((u) => u.cpu)), rssMb: median(us.map((u) => u.rssMb)) });
   return SAME_JOB_TABLES.map((name) => {
     const t = extract.tables.find((x) => x.name === name)!;
     return { table: name, rows: t.rows, csv_mb: t.raw_bytes / 1e6, ours: med(runs.get(name)!.ours), duckdb: med(runs.get(name)!.duckdb) };

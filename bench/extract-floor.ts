@@ -10,7 +10,6 @@
 // Each round runs every side back to back; ROUNDS (3) rounds, the median is
 // reported. Client CPU is user+sys of the side's process tree (/usr/bin/time),
 // per GB of CSV; the server's CPU is not in it. Results: bench/extract-floor-results.md.
-import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
@@ -19,9 +18,8 @@ import { openStorage } from '../lib/storage.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
 import { listSourceTables, readCatalog } from '../extract/catalog.ts';
 import { copySql } from '../extract/copy-table.ts';
-import { NODE, REPO, ensureDatabase } from './bench-db.ts';
+import { NODE, REPO, ensureDatabase, usage, type Usage } from './bench-db.ts';
 
-interface Usage { wall: number; cpu: number; rssMb: number; stdout: string }
 
 const ROUNDS = Number(process.env.ROUNDS || 3);
 const CONCURRENCY = Number(process.env.CONCURRENCY || 4);
@@ -31,24 +29,6 @@ function log(message: string): void {
   process.stderr.write(`bench-extract: ${message}\n`);
 }
 
-/** Wall seconds, user+sys CPU seconds of the whole process tree, peak RSS, via /usr/bin/time. */
-function usage(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<Usage> {
-  return new Promise((resolve, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn('/usr/bin/time', ['-f', '%U %S %M', command, ...args], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const wall = Number(process.hrtime.bigint() - started) / 1e9;
-      if (code !== 0) return reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr.slice(-2000)}`));
-      const [user, sys, rssKb] = stderr.trim().split('\n').pop()!.split(' ').map(Number);
-      resolve({ wall, cpu: user! + sys!, rssMb: rssKb! / 1024, stdout });
-    });
-  });
-}
 
 /** The statements, CONCURRENCY psql processes at a time (xargs -P), each piped into `sink`. */
 function psqlLoop(statementsFile: string, sink: string | undefined, env: NodeJS.ProcessEnv): Promise<Usage> {
