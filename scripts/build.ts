@@ -10,8 +10,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { sha256Hex } from '../lib/meter.ts';
 import { PACKAGE_ROOT } from '../lib/runtime.ts';
-import { BUILD_INFO, type BuildInfo } from '../model/code-version.ts';
-import { BUNDLE_OPTIONS, MAPPERS_SOURCE_DIR, WORKER_SOURCE, mapperSourceFiles } from '../transform/worker-bundle.ts';
+import { BUILD_INFO, ENTITIES_SOURCE_DIR, type BuildInfo } from '../model/code-version.ts';
+import { BUNDLE_OPTIONS, WORKER_SOURCE, mapperSourceFiles } from '../transform/worker-bundle.ts';
 
 /** What make, bin/pg2ddb, the image and cutover's child stages run (relative to the package root). */
 export const CLI_ENTRIES = [
@@ -23,7 +23,7 @@ export const CLI_ENTRIES = [
 /** Builds the package at `root` into `root`/dist; returns what it wrote to build.json and how many files. */
 export async function buildDist(root: string): Promise<BuildInfo & { files: number }> {
   const distDir = path.join(root, 'dist');
-  const mappers = mapperSourceFiles(root).map((f) => path.posix.join(MAPPERS_SOURCE_DIR, f));
+  const mappers = mapperSourceFiles(path.join(root, ENTITIES_SOURCE_DIR)).map((f) => path.posix.join(ENTITIES_SOURCE_DIR, f));
   const result = await build({
     ...BUNDLE_OPTIONS,
     absWorkingDir: root,

@@ -31,13 +31,11 @@ export const BUNDLE_OPTIONS = {
   logLevel: 'error',
 } satisfies BuildOptions;
 
-/** The shipped entities' sources, relative to the package root. */
-export const MAPPERS_SOURCE_DIR = ENTITIES_SOURCE_DIR;
 /** The worker thread's entry, relative to the package root. */
 export const WORKER_SOURCE = 'transform/worker.ts';
 
-/** Entity file names (`users.ts`) of `dir` (the shipped entities' sources by default). */
-export function mapperSourceFiles(root = PACKAGE_ROOT, dir = path.join(root, MAPPERS_SOURCE_DIR)): string[] {
+/** Entity file names (`users.ts`) of an entity directory. */
+export function mapperSourceFiles(dir: string): string[] {
   return readdirSync(dir).filter(isEntityFile).sort();
 }
 
@@ -62,7 +60,7 @@ export function workerBundle(entities = ENTITIES_DIR): WorkerBundle {
   if (FROM_BUILD && !esbuildInstalled()) {
     return {
       entry: pathToFileURL(path.join(DIST_DIR, WORKER_SOURCE.replace(/\.ts$/, '.js'))),
-      mappers: new Map(mapperSourceFiles(PACKAGE_ROOT, entities).map((f) => [f, pathToFileURL(path.join(entities, f)).href])),
+      mappers: new Map(mapperSourceFiles(entities).map((f) => [f, pathToFileURL(path.join(entities, f)).href])),
     };
   }
   return bundleFromSources(entities);
@@ -78,7 +76,7 @@ function esbuildInstalled(): boolean {
 }
 
 function builtWorker(): WorkerBundle {
-  const mappersDir = path.join(DIST_DIR, MAPPERS_SOURCE_DIR);
+  const mappersDir = path.join(DIST_DIR, ENTITIES_SOURCE_DIR);
   // The mappers this build made (build.json), not every file in dist/: a removed one's stays a minute.
   const files = Object.keys(buildInfo().mappers);
   return {
@@ -90,7 +88,7 @@ function builtWorker(): WorkerBundle {
 function bundleFromSources(entities: string): WorkerBundle {
   // Required, not imported: the build never loads esbuild at run time.
   const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-  const mapperFiles = mapperSourceFiles(PACKAGE_ROOT, entities);
+  const mapperFiles = mapperSourceFiles(entities);
   const entryPoints: Record<string, string> = { worker: path.join(PACKAGE_ROOT, WORKER_SOURCE) };
   for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(entities, file);
   const outdir = path.join(CACHE_DIR, 'out');
