@@ -163,12 +163,12 @@ golden: install
 	$(NODE) scripts/golden.ts
 
 # Benchmarks (not part of make test): SCALE=1 ≈ 1M processing_jobs rows; BENCH_4X=0 skips the 4× memory run.
-bench: up
+bench: up install
 	$(NODE) bench/bench.ts
 
 # Extract against the server's raw COPY floor and psql | gzip -1 / zstd -1, same parts and concurrency, median of 3
 # (bench/extract-floor-results.md); SCALE=n, ROUNDS=n.
-bench-extract: up
+bench-extract: up install
 	$(NODE) bench/extract-floor.ts
 
 # Our Parquet writer against hyparquet-writer, @dsnp/parquetjs and parquet-wasm on the README's contract (no stack needed;

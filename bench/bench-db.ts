@@ -1,14 +1,26 @@
 // What `make bench` (bench.ts) and the Parquet measurement (parquet.ts) share:
 // timing a command with its CPU and peak RSS, and the generated bench database.
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { quoteIdent } from '../lib/postgres.ts';
 
 export const REPO = fileURLToPath(new URL('..', import.meta.url));
-/** A stage CLI is `node --import tsx/esm <stage>/cli.ts`. */
+/** Bench scripts of our own (baselines, the DuckDB side) run from source: `node --import tsx/esm <file>.ts`. */
 export const NODE = [process.execPath, '--import', 'tsx/esm'];
+
+/**
+ * A stage CLI as the Makefile and the image run it: the build's JavaScript
+ * (`make bench` builds it first), not tsx, whose start-up alone cost ~1 CPU-second per process.
+ */
+export function stageCli(stage: string): string {
+  const cli = path.join(REPO, 'dist', stage, 'cli.js');
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run \`npm run build\` (make bench does) first`);
+  return cli;
+}
 
 export interface Usage { wall: number; cpu: number; rssMb: number; stdout: string }
 

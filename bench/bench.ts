@@ -20,7 +20,7 @@ import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { quoteIdent } from '../lib/postgres.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
-import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
+import { NODE, REPO, ensureDatabase, stageCli, timed } from './bench-db.ts';
 import { benchSameJob, sameJobSummary } from './duckdb-same-job.ts';
 import { checkCompression } from '../lib/compression.ts';
 
@@ -66,17 +66,17 @@ async function benchScale(adminUrl: string, scale: number, full: boolean): Promi
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const env = { ...process.env, ...stack, DATABASE_URL: url, TABLE: '', CONCURRENCY: '', STORE: '', RUN: '' };
-  const extract = await timed(NODE[0]!, [...NODE.slice(1), 'extract/cli.ts', '--store', dir, '--run', 'ours', '--quiet'], env);
+  const extract = await timed(process.execPath, [stageCli('extract'), '--store', dir, '--run', 'ours', '--quiet'], env);
   const manifest = (await readExtractManifest(openStorage(dir).sub('ours')))!;
   const csvMb = manifest.tables.reduce((n, t) => n + t.raw_bytes, 0) / 1e6;
   const rows = manifest.tables.reduce((n, t) => n + t.rows, 0);
   facts[`scale_${scale}`] = { rows, csv_mb: round(csvMb), gzip_mb: round(manifest.tables.reduce((n, t) => n + t.bytes, 0) / 1e6) };
   log(`SCALE=${scale}: ${rows} rows, ${csvMb.toFixed(0)} MB of CSV`);
 
-  const transform = await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(CORES), '--compression', COMPRESSION], env);
+  const transform = await timed(process.execPath, [stageCli('transform'), '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(CORES), '--compression', COMPRESSION], env);
   rss[`extract_s${scale}`] = round(extract.rssMb);
   rss[`transform_s${scale}`] = round(transform.rssMb);
-  const plan = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'plan/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--format', 'json'], env);
+  const plan = await timed(process.execPath, [FLAT_HEAP, stageCli('plan'), '--store', dir, '--run', 'ours', '--quiet', '--format', 'json'], env);
   rss[`plan_s${scale}`] = round(plan.rssMb);
   facts.peak_rss_mb = rss;
   await benchVerify(dir, scale, env, full);
@@ -118,7 +118,7 @@ async function benchVerify(dir: string, scale: number, env: NodeJS.ProcessEnv, f
   const table = 'users';
   const items = (await readTransformManifest(openStorage(dir).sub('ours')))!.tables.find((t) => t.name === table)!.items_out;
   const ddbTable = `bench-${String(scale).replace('.', '_')}-${Date.now()}`;
-  const load = await timed(NODE[0]!, [...NODE.slice(1), 'load/cli.ts', '--store', dir, '--run', 'ours', '--mode', 'batch', '--table', table,
+  const load = await timed(process.execPath, [stageCli('load'), '--store', dir, '--run', 'ours', '--mode', 'batch', '--table', table,
     '--ddb-table', ddbTable, '--no-deletion-protection', '--no-pitr', '--no-ttl', '--quiet'], env);
   if (full) {
     // For reference only (no baseline): BatchWriteItem into the stack's DynamoDB Local.
@@ -128,7 +128,7 @@ async function benchVerify(dir: string, scale: number, env: NodeJS.ProcessEnv, f
   const segments = '4';
   const scan = await timed(NODE[0]!, [...NODE.slice(1), 'bench/plain-scan.ts', ddbTable, segments], env);
   // Runs of 8k records: the sort spills to disk and merges at both scales, as it would at a terabyte.
-  const verify = await timed(NODE[0]!, [...NODE.slice(1), FLAT_HEAP, 'verify/cli.ts', '--store', dir, '--run', 'ours', '--table', table, '--ddb-table', ddbTable,
+  const verify = await timed(process.execPath, [FLAT_HEAP, stageCli('verify'), '--store', dir, '--run', 'ours', '--table', table, '--ddb-table', ddbTable,
     '--no-access-patterns', '--concurrency', segments, '--quiet'], { ...env, PG2DDB_SORT_RECORDS: '8192' });
   if (!(JSON.parse(verify.stdout) as { ok: boolean }).ok) throw new Error(`verify of ${ddbTable} failed: ${verify.stdout.slice(0, 2000)}`);
   rss[`verify_s${scale}`] = round(verify.rssMb);

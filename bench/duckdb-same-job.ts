@@ -19,9 +19,9 @@
 // COMPRESSION=gzip|zstd|none sets both sides' output compression;
 // SAME_JOB_RESULTS=bench/same-job-results.md appends the table there (the committed runs).
 //
-// The child side is `duckdb-same-job.ts --duckdb <sql file> <threads>`.
+// The DuckDB side is bench/duckdb-child.mjs; ours is the build's dist/transform/cli.js.
 import { spawn } from 'node:child_process';
-import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ import { readEnvFile } from '../scripts/stack/env-file.ts';
 import type { Mapper } from '../model/entity.ts';
 import { loadMappers } from '../model/registry.ts';
 import { INDEXES, PRIMARY_KEY } from '../model/table.ts';
-import { NODE, REPO, ensureDatabase, timed, usage, type Usage } from './bench-db.ts';
+import { REPO, ensureDatabase, stageCli, timed, usage, type Usage } from './bench-db.ts';
 
 export const SAME_JOB_TABLES = ['processing_jobs', 'processing_job_events', 'audit_events', 'chat_messages'];
 
@@ -161,9 +161,9 @@ export async function benchSameJob(
       const out = path.join(dir, `duckdb-${name}.json${compressionSuffix(compression)}`);
       const sqlFile = path.join(dir, `duckdb-${name}.sql`);
       await writeFile(sqlFile, sameJobSql(extract, mappers.get(name)!.mapper, run, name, out, compression));
-      const ours = await usage(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--table', name, '--force', '--quiet', '--concurrency', String(threads), '--compression', compression], env);
+      const ours = await usage(process.execPath, [stageCli('transform'), '--store', dir, '--run', 'ours', '--table', name, '--force', '--quiet', '--concurrency', String(threads), '--compression', compression], env);
       await rm(out, { force: true });
-      const duckdb = await usage(NODE[0]!, [...NODE.slice(1), fileURLToPath(import.meta.url), '--duckdb', sqlFile, String(threads)], env);
+      const duckdb = await usage(process.execPath, [path.join(REPO, 'bench', 'duckdb-child.mjs'), sqlFile, String(threads)], env);
       if (i === 0) {
         // Same item set, or the time does not count.
         const items = (await readTransformManifest(openStorage(dir).sub('ours')))!.tables.find((t) => t.name === name)!.parts.map((p) => path.join(run, p.key));
@@ -185,15 +185,6 @@ export async function benchSameJob(
   });
 }
 
-// The DuckDB side, in its own process.
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === '--duckdb') {
-  const { DuckDBInstance } = await import('@duckdb/node-api');
-  const instance = await DuckDBInstance.create(':memory:', { threads: process.argv[4]! });
-  const connection = await instance.connect();
-  await connection.run(await readFile(process.argv[3]!, 'utf8'));
-  connection.closeSync();
-}
-
 /** The figures' lines: the four tables together, ours over DuckDB. */
 export function sameJobSummary(tables: SameJobTable[], compression: Compression = 'gzip'): { figure: string; ours: number; baseline: number; unit: string; note: string }[] {
   const sum = (f: (t: SameJobTable) => number) => tables.reduce((n, t) => n + f(t), 0);
@@ -205,7 +196,7 @@ export function sameJobSummary(tables: SameJobTable[], compression: Compression 
   ];
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] !== '--duckdb') {
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const log = (m: string) => process.stderr.write(`bench/same-job: ${m}\n`);
   const stack = readEnvFile(process.env.STACK_ENV_FILE ?? path.join(REPO, '.local', 'env'));
   if (!stack?.PG_ADMIN_URL) throw new Error('the local stack is not up: run through scripts/stack.ts run (see the top of this file)');
@@ -216,9 +207,9 @@ if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] !== '-
   await rm(dir, { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   const env = { ...process.env, ...stack, DATABASE_URL: url, TABLE: '', CONCURRENCY: '', STORE: '', RUN: '' };
-  await timed(NODE[0]!, [...NODE.slice(1), 'extract/cli.ts', '--store', dir, '--run', 'ours', '--quiet'], env);
+  await timed(process.execPath, [stageCli('extract'), '--store', dir, '--run', 'ours', '--quiet'], env);
   const compression = checkCompression(process.env.COMPRESSION);
-  await timed(NODE[0]!, [...NODE.slice(1), 'transform/cli.ts', '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(threads), '--compression', compression], env);
+  await timed(process.execPath, [stageCli('transform'), '--store', dir, '--run', 'ours', '--quiet', '--concurrency', String(threads), '--compression', compression], env);
   const extract = (await readExtractManifest(openStorage(dir).sub('ours')))!;
   const tables = await benchSameJob(dir, extract, threads, env, log, { repeat: Number(process.env.REPEAT || 3), compression });
   const r = (n: number) => Math.round(n * 100) / 100;

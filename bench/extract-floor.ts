@@ -18,7 +18,7 @@ import { openStorage } from '../lib/storage.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
 import { listSourceTables, readCatalog } from '../extract/catalog.ts';
 import { copySql } from '../extract/copy-table.ts';
-import { NODE, REPO, ensureDatabase, usage, type Usage } from './bench-db.ts';
+import { REPO, ensureDatabase, stageCli, usage, type Usage } from './bench-db.ts';
 
 
 const ROUNDS = Number(process.env.ROUNDS || 3);
@@ -49,7 +49,7 @@ await mkdir(WORK, { recursive: true });
 
 const extract = (compression: string, round: number) => {
   const run = `${compression}-${round}`;
-  return usage(NODE[0]!, [...NODE.slice(1), 'extract/cli.ts', '--store', WORK, '--run', run, '--quiet', '--json'], { ...env, COMPRESSION: compression });
+  return usage(process.execPath, [stageCli('extract'), '--store', WORK, '--run', run, '--quiet', '--json'], { ...env, COMPRESSION: compression });
 };
 
 // A first extract gives the parts (and warms the cache for every side alike).

@@ -15,7 +15,7 @@ import path from 'node:path';
 import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readEnvFile } from '../scripts/stack/env-file.ts';
-import { NODE, REPO, ensureDatabase, timed } from './bench-db.ts';
+import { REPO, ensureDatabase, stageCli, timed } from './bench-db.ts';
 
 const WORK = path.join(REPO, '.local', 'bench-parquet-runs');
 const REPEAT = Number(process.env.REPEAT || 3);
@@ -28,7 +28,7 @@ function log(message: string): void {
 async function bestOf(args: string[], env: NodeJS.ProcessEnv): Promise<{ seconds: number; rssMb: number }> {
   let best: { seconds: number; rssMb: number } | undefined;
   for (let i = 0; i < REPEAT; i++) {
-    const run = await timed(NODE[0]!, [...NODE.slice(1), ...args], env);
+    const run = await timed(process.execPath, args, env);
     if (!best || run.seconds < best.seconds) best = run;
   }
   return best!;
@@ -58,7 +58,7 @@ const runs: { run: string; format: string; compression?: string; input?: 'csv' |
 const results: Result[] = [];
 let facts = '';
 for (const { run, format, compression, input } of runs) {
-  const extract = await bestOf(['extract/cli.ts', '--store', WORK, '--run', run, '--format', format, '--quiet'], { ...env, PARQUET_COMPRESSION: compression ?? '' });
+  const extract = await bestOf([stageCli('extract'), '--store', WORK, '--run', run, '--format', format, '--quiet'], { ...env, PARQUET_COMPRESSION: compression ?? '' });
   const manifest = (await readExtractManifest(openStorage(WORK).sub(run)))!;
   facts ||= `${manifest.tables.reduce((n, t) => n + t.rows, 0)} rows, ${mb(sum(manifest, (p) => p.raw_bytes))} MB of COPY CSV text`;
   const result: Result = {
@@ -73,7 +73,7 @@ for (const { run, format, compression, input } of runs) {
     result.input = input;
     // Transform time is context, not the figure asked for: a failing transform is reported, not fatal.
     try {
-      const transform = await bestOf(['transform/cli.ts', '--store', WORK, '--run', run, '--input', input, '--quiet', '--force'], env);
+      const transform = await bestOf([stageCli('transform'), '--store', WORK, '--run', run, '--input', input, '--quiet', '--force'], env);
       result.transform_s = Math.round(transform.seconds * 100) / 100;
     } catch (err) {
       log(`transform of ${run} failed: ${String(err).split('\n')[0]}`);

@@ -59,3 +59,25 @@ test('NULL keys are left out; sorted and shuffled input, in one run or many, giv
     index.close();
   }
 });
+
+test('an index held whole in memory and one read block by block answer alike', (t) => {
+  const pairs = Array.from({ length: 3000 }, (_, i) => [`k${(i * 7919) % 3000}`, i % 5 ? `v${i}é` : null] as [string, string | null]);
+  const file = () => {
+    const builder = new JoinIndexBuilder('whole');
+    for (const [key, value] of pairs) builder.add(key, value);
+    return builder.build();
+  };
+  const whole = openJoinIndex(file());
+  const blocks = openJoinIndex(file(), 0);
+  t.truthy(whole.data.whole);
+  t.is(blocks.data.whole, undefined);
+  // Through a worker's copy too: the whole file is shared, not cloned.
+  const copy = new JoinIndex(structuredClone(whole.data));
+  for (const key of [...pairs.map(([k]) => k), 'k', 'zz', '', 'k2999x']) {
+    t.is(whole.get(key), blocks.get(key), key);
+    t.is(copy.get(key), blocks.get(key), key);
+  }
+  t.is(whole.get('k3'), pairs.find(([k]) => k === 'k3')![1]);
+  whole.close();
+  blocks.close();
+});

@@ -142,7 +142,7 @@ export async function transformUnit(
   const keys = new KeyCollector();
   const rejects: Reject[] = [];
   // Every line of the part is held until the last row is read: the file's order is a permutation of all of them.
-  const held = new HeldLines();
+  const held = new HeldLines(table.name, unit.index);
   let dropped = 0;
   let ddbBytes = 0;
   let maxItem = 0;
@@ -172,7 +172,7 @@ export async function transformUnit(
 
     const order = lineOrder(table.name, unit.index, held.count);
     keys.renumberLines(order);
-    [stored, jsonBytes] = await writeItemFile(run, key, held.inOrder(order), compression, options.gzipLevel);
+    [stored, jsonBytes] = await writeItemFile(run, key, held.inOrder(), compression, options.gzipLevel);
   } finally {
     held.close();
   }
