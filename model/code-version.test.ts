@@ -70,6 +70,15 @@ test('from the build, the code version is the bundled worker code: the same for 
   t.not((await buildDist(root)).code_version, first.code_version, 'a change the worker runs');
 });
 
+// A model of one's own may import the toolkit's model/computed.ts (README), which no worker module imports:
+// from the build, a changed hashOr left a user's entities' hashes, so their units, as they were.
+test("from the build, the code version covers model/computed.ts, which a model of one's own may import", async (t) => {
+  const root = await copyOfSources(t);
+  const first = await buildDist(root);
+  await appendFile(path.join(root, 'model/computed.ts'), '\nexport const PG2DDB_CODE_VERSION_TEST = (row: RowValues) => row("x");\n');
+  t.not((await buildDist(root)).code_version, first.code_version);
+});
+
 async function prepend(file: string, text: string): Promise<void> {
   await writeFile(file, text + await readFile(file, 'utf8'));
 }

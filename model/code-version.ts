@@ -2,7 +2,8 @@
 // fingerprint: a resumed run redoes the units whose bytes the code may now
 // write differently. Nobody bumps it by hand:
 // - from the build: the sha256 of the worker bundled on its own, unsplit (the
-//   code the units run, packages included), written into dist/build.json by
+//   code the units run, packages included), and of model/computed.ts (which a
+//   model of one's own may import), written into dist/build.json by
 //   `npm run build` (scripts/build.ts) beside each mapper's bundle's sha256;
 // - from the sources: the sha256 of transform/, model/ (its entities aside)
 //   and lib/, read once at start-up.

@@ -3,7 +3,8 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from '../lib/errors.ts';
-import { loadMappers } from './registry.ts';
+import type { TableEntry } from '../lib/manifest.ts';
+import { genericMapper, loadMappers } from './registry.ts';
 
 const entity = (table: string) => `export default { table: ${JSON.stringify(table)}, entityType: 'x', key: { pk: 'X#{id}', sk: 'ROW' } };\n`;
 
@@ -61,4 +62,12 @@ test("a model of one's own: a helper its entities import from the model's folder
   await writeFile(path.join(dir, 'lib/keys.ts'), "export const LABEL = 'CHANGED';\n");
   const after = await hashes();
   t.not(after.a, before.a, 'the changed helper redoes the tables of the model');
+});
+
+test('--unmapped generic gives tables whose names differ only in case or punctuation keys of their own', (t) => {
+  const entry = (name: string) => ({ name, schema: 'public', table: name, primary_key: ['id'], columns: [{ name: 'id', type: 'integer' }] }) as unknown as TableEntry;
+  const names = ['users', 'Users', 'a-b', 'a_b', 'audit.events', 'audit_events'];
+  const keys = names.map((name) => { const { key } = genericMapper(entry(name)).mapper; return `${key.pk} ${key.sk}`; });
+  t.is(new Set(keys).size, names.length, keys.join(', '));
+  t.is(keys[0], 'USERS#{pk0} USERS', 'an ordinary name keeps its label');
 });

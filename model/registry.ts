@@ -13,6 +13,7 @@ import type { TableEntry } from '../lib/manifest.ts';
 import { DIST_DIR, FROM_BUILD, PACKAGE_ROOT } from '../lib/runtime.ts';
 import { ENTITIES_SOURCE_DIR, buildInfo, transformCodeVersion } from './code-version.ts';
 import type { Mapper } from './entity.ts';
+import { tableKeyLabel } from './template.ts';
 
 /** The shipped model's entities (Serenya's): as built in dist/, or their sources. */
 export const ENTITIES_DIR = path.join(FROM_BUILD ? DIST_DIR : PACKAGE_ROOT, ENTITIES_SOURCE_DIR);
@@ -141,10 +142,10 @@ function builtMapperHash(file: string): string {
 
 /**
  * The `generic` mapping for a table no mapper covers: PK `<TABLE>#<primary key
- * values>`, SK `<TABLE>`, entity_type the table name. Needs a primary key.
+ * values>`, SK `<TABLE>` (its label: template.ts tableKeyLabel), entity_type the table name. Needs a primary key.
  */
 export function genericMapper(table: TableEntry): LoadedMapper {
-  const label = table.name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+  const label = tableKeyLabel(table.name);
   const mapper: Mapper = {
     table: table.name,
     entityType: table.name,

@@ -3,6 +3,7 @@
 // its PostgreSQL type, for the user to edit into their own design. The file
 // needs nothing from the toolkit at run time (its one import is a type).
 import type { ColumnSchema } from '../lib/manifest.ts';
+import { tableKeyLabel } from './template.ts';
 
 export interface ScaffoldTable {
   name: string;
@@ -12,14 +13,20 @@ export interface ScaffoldTable {
 
 const PLACEHOLDER = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
-/** The entity file's name for a table (`users.ts`, `audit.events.ts`). */
+/**
+ * The entity file's name for a table (`users.ts`, `audit.events.ts`): a `/` or
+ * `\\` is percent-encoded as qualified names encode `.` and `%`, so no two
+ * tables share a file; a name ending `.test` gets `.entity.ts` (`audit.test` →
+ * `audit.test.entity.ts`), as the registry skips `*.test.ts` files.
+ */
 export function entityFileName(table: string): string {
-  return `${table.replace(/[/\\]/g, '_')}.ts`;
+  const base = table.replace(/\//g, '%2F').replace(/\\/g, '%5C');
+  return base.endsWith('.test') ? `${base}.entity.ts` : `${base}.ts`;
 }
 
 /** The text of `<table>.ts`; `entityModule` is the absolute path of model/entity.ts (for the Mapper type). */
 export function entityFileText(table: ScaffoldTable, entityModule: string): string {
-  const label = table.name.toUpperCase().replace(/[^A-Z0-9_]/g, '_');
+  const label = tableKeyLabel(table.name);
   const keyColumns = table.primary_key.length > 0 ? table.primary_key : table.columns.slice(0, 1).map((c) => c.name);
   // A column whose name cannot be a `{name}` placeholder is given one by a computed value.
   const computed = keyColumns.map((c, i) => (PLACEHOLDER.test(c) ? undefined : [`pk${i}`, c] as const)).filter((c) => c !== undefined);

@@ -49,3 +49,21 @@ export function compileTemplate(text: string): CompiledTemplate {
     },
   };
 }
+
+/**
+ * A table's label in generic keys (`--unmapped generic`, make scaffold):
+ * `users` → `USERS`, `audit.events` → `AUDIT.EVENTS`. Lowercase letters are
+ * upper-cased; digits, `_` and the schema's `.` stay; every other character
+ * (an uppercase letter, `-`, a space, `%`, any other script) is its UTF-8
+ * bytes as `%XX`, so no two tables share a label (`Users` is `%55SERS`, not
+ * `users`'s `USERS`; `a-b` is `A%2DB`, not `a_b`'s `A_B`).
+ */
+export function tableKeyLabel(name: string): string {
+  let label = '';
+  for (const char of name) {
+    if (/[a-z]/.test(char)) label += char.toUpperCase();
+    else if (/[0-9_.]/.test(char)) label += char;
+    else for (const byte of Buffer.from(char, 'utf8')) label += `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  return label;
+}

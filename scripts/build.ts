@@ -20,6 +20,9 @@ export const CLI_ENTRIES = [
   'scripts/has-shards.ts',
 ];
 
+/** The computed values a model's entities share (model/computed.ts), relative to the package root. */
+const COMPUTED_SOURCE = 'model/computed.ts';
+
 /** Builds the package at `root` into `root`/dist; returns what it wrote to build.json and how many files. */
 export async function buildDist(root: string): Promise<BuildInfo & { files: number }> {
   const distDir = path.join(root, 'dist');
@@ -58,7 +61,7 @@ export async function buildDist(root: string): Promise<BuildInfo & { files: numb
 async function transformHashes(root: string, mappers: string[]): Promise<BuildInfo> {
   const { outputFiles } = await build({
     ...BUNDLE_OPTIONS, splitting: false,
-    absWorkingDir: root, entryPoints: [WORKER_SOURCE, ...mappers], outbase: '.', outdir: 'hashed', write: false,
+    absWorkingDir: root, entryPoints: [WORKER_SOURCE, COMPUTED_SOURCE, ...mappers], outbase: '.', outdir: 'hashed', write: false,
   });
   const hashOf = (source: string) => {
     const file = outputFiles.find((f) => path.relative(root, f.path) === path.join('hashed', source.replace(/\.ts$/, '.js')));
@@ -68,7 +71,9 @@ async function transformHashes(root: string, mappers: string[]): Promise<BuildIn
     return sha256Hex(file.text.replace(/(?:\.\.\/)+(?:[^"'\s/]+\/)*?node_modules\//g, 'node_modules/'));
   };
   return {
-    code_version: hashOf(WORKER_SOURCE),
+    // model/computed.ts too: no worker module imports it, but a model of one's own may (README), and its
+    // entities' hashes cover their own files only (from the sources the version covers all of model/).
+    code_version: sha256Hex(`${hashOf(WORKER_SOURCE)}\n${hashOf(COMPUTED_SOURCE)}`),
     mappers: Object.fromEntries(mappers.map((m) => [path.posix.basename(m), hashOf(m)])),
   };
 }

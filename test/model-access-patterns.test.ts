@@ -116,3 +116,36 @@ test('an access pattern whose rows are all expired passes on them as samples tha
   t.like(check('notes by key'), { ok: true, numbers: { samples: 0, mismatches: 0 }, note: 'no row has an item to query: of 2 source row(s), 2 rejected, 0 not in the table' });
   t.like(check('tag by label'), { ok: false, numbers: { samples: 0 }, note: 'no row has an item to query: of 2 source row(s), 0 rejected, 2 not in GSI1' });
 });
+
+// DynamoDB applies a query's Limit before its filter: a user's newest session expired, so "newest first,
+// Limit 1" (filtering out expired items, as apps do) returned nothing, and verify failed the user's live,
+// older session as "not returned" on a table holding every item right. And a GSI's sort keys may tie:
+// rows past the Limit among equal sort keys were failed the same way.
+test('a Limit counts the items DynamoDB evaluated, expired ones filtered out included, and rows tied with the last one may lie past it', async (t) => {
+  const databaseUrl = await freshDatabase(t, { load: false });
+  await sql(databaseUrl, `
+    CREATE TABLE sessions (id int PRIMARY KEY, user_id int, started int, expires_at timestamptz);
+    INSERT INTO sessions VALUES (1, 1, 1, now() + interval '1 day'), (2, 1, 2, now() - interval '1 day'), (3, 2, 1, now() + interval '1 day');
+    CREATE TABLE events (id int PRIMARY KEY, kind text);
+    INSERT INTO events SELECT g, 'k' FROM generate_series(1, 5) g;
+  `);
+  const entities = await modelOf({
+    sessions: `export default {
+  table: 'sessions', entityType: 'sessions', ttl: 'expires_at',
+  key: { pk: 'USER#{user_id}', sk: 'SESSION#{started:4}' },
+  accessPatterns: [{ name: "a user's latest session", newestFirst: true, limit: 1 }],
+};
+`,
+    events: `export default {
+  table: 'events', entityType: 'events',
+  key: { pk: 'EVENT#{id}', sk: 'ROW' },
+  indexes: { GSI1: { pk: 'KIND#{kind}', sk: 'E' } },
+  accessPatterns: [{ name: 'two events of a kind', index: 'GSI1', limit: 2 }],
+};
+`,
+  });
+  const report = await pipeline(databaseUrl, entities);
+  const check = (name: string) => report.checks.find((c) => c.name === `access pattern: ${name}`)!;
+  t.like(check("a user's latest session"), { ok: true, numbers: { samples: 3, mismatches: 0 } }, JSON.stringify(check("a user's latest session")));
+  t.like(check('two events of a kind'), { ok: true, numbers: { samples: 5, mismatches: 0 } }, JSON.stringify(check('two events of a kind')));
+});

@@ -65,3 +65,31 @@ test('make scaffold MODEL=dir writes an entity per table outside the repo, and M
   t.not(missing.code, 0, missing.stderr);
   t.regex(missing.stderr, /--model .*nope: no such directory/);
 });
+
+// bin/pg2ddb runs dist/ with no TypeScript loader: on Node 20, `pg2ddb transform --model dir` failed
+// 'Unknown file extension ".ts"' for the first entity file, though make transform MODEL=dir worked.
+test('bin/pg2ddb transform --model dir maps with a model of one\'s own, as make does', async (t) => {
+  const built = await make(['dist/build.json'], {});
+  t.is(built.code, 0, built.stderr);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-model-bin-'));
+  await writeFile(path.join(dir, 'package.json'), '{ "type": "module" }\n');
+  const { ENTITIES_DIR } = await import('../model/registry.ts');
+  for (const file of await readdir(ENTITIES_DIR)) {
+    if (file.endsWith('.ts')) await writeFile(path.join(dir, file), (await readFile(path.join(ENTITIES_DIR, file), 'utf8')).replace(/from '\.\.\/computed\.ts'/g, `from ${JSON.stringify(path.join(REPO, 'model/computed.ts'))}`).replace(/from '\.\.\/entity\.ts'/g, `from ${JSON.stringify(path.join(REPO, 'model/entity.ts'))}`));
+  }
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-model-bin-run-'));
+  await writeDumpRun(store, 'r');
+  const ran = await new Promise<CliResult>((resolve, reject) => {
+    const child = spawn(path.join(REPO, 'bin/pg2ddb'), ['transform', '--store', store, '--run', 'r', '--quiet', '--model', dir], {
+      cwd: os.tmpdir(), env: { ...process.env, MODEL: '', TABLE: '', CONCURRENCY: '2' }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+  t.is(ran.code, 0, ran.stderr);
+  t.is((await readTransformManifest(openStorage(store).sub('r')))!.tables.length, 16);
+});

@@ -89,11 +89,31 @@ function bundleFromSources(entities: string): WorkerBundle {
   // Required, not imported: the build never loads esbuild at run time.
   const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
   const mapperFiles = mapperSourceFiles(entities);
-  const entryPoints: Record<string, string> = { worker: path.join(PACKAGE_ROOT, WORKER_SOURCE) };
-  for (const file of mapperFiles) entryPoints[`mappers/${file.slice(0, -'.ts'.length)}`] = path.join(entities, file);
-  const outdir = path.join(CACHE_DIR, 'out');
-  const { outputFiles } = buildSync({ ...BUNDLE_OPTIONS, entryPoints, outdir, write: false });
-  const files = outputFiles.map((f) => ({ name: path.relative(outdir, f.path), contents: f.contents }));
+  // esbuild takes two paths that differ only in case for one module (Users.ts and users.ts gave one
+  // bundle, the other table's mapper lost): such files go to builds of their own, each into its own
+  // folder (`1/`, `2/`, …; the first build, with the worker, at the top). Entry names are positions,
+  // not file names, which may hold any character.
+  const builds: number[][] = [];
+  mapperFiles.forEach((file, i) => {
+    const folded = file.toLowerCase();
+    let group = builds.find((g) => !g.some((j) => mapperFiles[j]!.toLowerCase() === folded));
+    if (!group) builds.push(group = []);
+    group.push(i);
+  });
+  if (builds.length === 0) builds.push([]);
+  const folder = (build: number) => (build === 0 ? '' : String(build));
+  const where = new Map<number, string>();
+  const files: { name: string; contents: Uint8Array }[] = [];
+  builds.forEach((group, build) => {
+    const entryPoints: Record<string, string> = build === 0 ? { worker: path.join(PACKAGE_ROOT, WORKER_SOURCE) } : {};
+    for (const i of group) {
+      entryPoints[`mappers/${i}`] = path.join(entities, mapperFiles[i]!);
+      where.set(i, path.join(folder(build), 'mappers', `${i}.js`));
+    }
+    const outdir = path.join(CACHE_DIR, 'out', folder(build));
+    const { outputFiles } = buildSync({ ...BUNDLE_OPTIONS, entryPoints, outdir, write: false });
+    files.push(...outputFiles.map((f) => ({ name: path.join(folder(build), path.relative(outdir, f.path)), contents: f.contents })));
+  });
   const dir = path.join(CACHE_DIR, sha256Hex(files.map((f) => `${f.name}\n${sha256Hex(Buffer.from(f.contents))}`).join('\n')).slice(0, 16));
   if (!existsSync(dir)) {
     // Written aside and renamed, so a concurrent run never sees half a bundle.
@@ -111,6 +131,6 @@ function bundleFromSources(entities: string): WorkerBundle {
   }
   return {
     entry: pathToFileURL(path.join(dir, 'worker.js')),
-    mappers: new Map(mapperFiles.map((file) => [file, pathToFileURL(path.join(dir, 'mappers', `${file.slice(0, -'.ts'.length)}.js`)).href])),
+    mappers: new Map(mapperFiles.map((file, i) => [file, pathToFileURL(path.join(dir, where.get(i)!)).href])),
   };
 }
