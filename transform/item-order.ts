@@ -110,6 +110,7 @@ export class HeldLines {
   private readonly draw: () => number;
   private fd: number | undefined;
   private written = 0;
+  private readBuffer = Buffer.alloc(0);
   count = 0;
   bytes = 0;
 
@@ -140,17 +141,24 @@ export class HeldLines {
   /** The lines in `lineOrder(table, part, count)`, as chunks of about CHUNK_BYTES. */
   *inOrder(): Generator<Buffer> {
     const next = shuffleDraws(this.table, this.part);
-    const out = new ByteBuffer(CHUNK_BYTES + 64 * 1024);
+    // Each chunk is a buffer of its own, handed on without another copy.
+    let out = Buffer.allocUnsafe(CHUNK_BYTES);
+    let length = 0;
     for (let b = 0; b < BUCKETS; b++) {
       const bytes = this.bucketBytes(b);
       const starts = [0];
       for (let at = bytes.indexOf(NEWLINE); at >= 0; at = bytes.indexOf(NEWLINE, at + 1)) starts.push(at + 1);
       for (const k of shuffle(starts.length - 1, next)) {
-        out.appendBytes(bytes, starts[k]!, starts[k + 1]!);
-        if (out.length >= CHUNK_BYTES) yield out.take();
+        const [start, end] = [starts[k]!, starts[k + 1]!];
+        if (length + end - start > out.length) {
+          if (length > 0) yield out.subarray(0, length);
+          out = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, end - start));
+          length = 0;
+        }
+        length += bytes.copy(out, length, start, end);
       }
     }
-    if (out.length > 0) yield out.take();
+    if (length > 0) yield out.subarray(0, length);
   }
 
   /** Frees the temp file (unlinked when made: a killed process leaves nothing). */
@@ -166,7 +174,9 @@ export class HeldLines {
     if (chunks.length === 0) return tail.buffer.subarray(0, tail.length);
     let total = tail.length;
     for (let i = 1; i < chunks.length; i += 2) total += chunks[i]!;
-    const bytes = Buffer.allocUnsafe(total);
+    // One buffer for every bucket in turn: a bucket's lines are copied out before the next is read.
+    if (this.readBuffer.length < total) this.readBuffer = Buffer.allocUnsafe(Math.max(total, 2 * this.readBuffer.length));
+    const bytes = this.readBuffer.subarray(0, total);
     let at = 0;
     for (let i = 0; i < chunks.length; i += 2) {
       const [position, length] = [chunks[i]!, chunks[i + 1]!];
