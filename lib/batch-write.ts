@@ -5,7 +5,8 @@
 // retry step (lib/aws.ts), whose attempts each call reports and the stats
 // count. A batch's resends and its calls' retries share one budget of
 // attempts, so the two do not multiply. An item counts as written once, when a
-// response no longer lists it as unprocessed.
+// response no longer lists it as unprocessed. The counts go into a stats object
+// the caller may own, so a failed load's report still says what it sent and wrote.
 import { BatchWriteItemCommand, type DynamoDBClient, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import { DYNAMODB_RETRY } from './aws.ts';
 import { UserError } from './errors.ts';
@@ -41,6 +42,8 @@ export interface BatchWriteOptions extends BackoffOptions {
    */
   attemptBudget?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** Where the counts go (default: a new object), so the caller has them when batchWrite fails too. */
+  stats?: BatchWriteStats;
   /** Called after each call DynamoDB answered, with the running totals. */
   onProgress?: (stats: BatchWriteStats) => void;
 }
@@ -55,6 +58,24 @@ export interface BatchWriteStats {
   /** Attempts that failed with a throttling or transient error and were retried (by the SDK's retry step). */
   error_retries: number;
 }
+
+/**
+ * Counts the HTTP attempts of one command, below the SDK's retry step: a call
+ * stopped by its abort signal (while backing off, or in flight) comes back as
+ * an AbortError without the SDK's $metadata.attempts, which would count it
+ * as one attempt whatever it made.
+ */
+function countingAttempts<C extends BatchWriteItemCommand>(command: C, signal: AbortSignal): { command: C; sent: () => number } {
+  let sent = 0;
+  command.middlewareStack.add((next) => (args) => {
+    // An attempt the signal already stopped is refused before it is sent (the HTTP handler checks too).
+    if (!signal.aborted) sent++;
+    return next(args);
+  }, { step: 'deserialize', priority: 'low', name: 'pg2ddbCountAttempts' });
+  return { command, sent: () => sent };
+}
+
+export const emptyBatchWriteStats = (): BatchWriteStats => ({ written: 0, calls: 0, unprocessed_resent: 0, error_retries: 0 });
 
 class Unprocessed extends Error {
   constructor(readonly requests: WriteRequest[]) {
@@ -90,13 +111,16 @@ export async function* batches<T>(
 }
 
 export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: BatchWriteOptions): Promise<BatchWriteStats> {
-  const stats: BatchWriteStats = { written: 0, calls: 0, unprocessed_resent: 0, error_retries: 0 };
+  const stats = options.stats ?? emptyBatchWriteStats();
   const attempts = options.attempts ?? 15;
   const attemptBudget = options.attemptBudget ?? DYNAMODB_RETRY.throttling.attempts;
-  const countAttempts = (resultOrError: unknown) => {
-    const made = attemptsOf(resultOrError);
+  // The attempts a call made: those counted as sent, or the SDK's count where the client has no
+  // middleware stack to count in (a test's stand-in client).
+  const countAttempts = (resultOrError: unknown, sent: number): number => {
+    const made = Math.max(sent, attemptsOf(resultOrError));
     stats.calls += made;
     stats.error_retries += made - 1;
+    return made;
   };
   // Once a batch has failed, the load fails: the batches in flight stop (their calls and the SDK's
   // waits between retries are aborted, nothing more is resent) instead of keeping the error
@@ -105,9 +129,10 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     let pending = batch;
     let made = 0;
     await retry(async () => {
-      const out = await options.client.send(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } }), { abortSignal: signal }).then(
-        (result) => { made += attemptsOf(result); countAttempts(result); return result; },
-        (err: unknown) => { countAttempts(err); throw err; },
+      const call = countingAttempts(new BatchWriteItemCommand({ RequestItems: { [options.tableName]: pending } }), signal);
+      const out = await options.client.send(call.command, { abortSignal: signal }).then(
+        (result) => { made += countAttempts(result, call.sent()); return result; },
+        (err: unknown) => { made += countAttempts(err, call.sent()); throw err; },
       );
       const left = out.UnprocessedItems?.[options.tableName] ?? [];
       stats.written += pending.length - left.length;
@@ -132,7 +157,8 @@ export async function batchWrite(requests: AsyncIterable<SizedWrite>, options: B
     });
   };
 
-  // A failure closes the item files being read (the pool ends the source).
+  // A failure closes the item files being read (the pool ends the source), and is thrown once every
+  // batch in flight has settled: `options.stats` then holds the final counts.
   await runPool(unwrap(batches(requests, BATCH_WRITE_LIMIT, (w) => w.bytes)), options.concurrency, writeOne);
   return stats;
 }

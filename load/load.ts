@@ -12,7 +12,7 @@ import { Progress, formatBytes, type Logger } from '../lib/log.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { TransformTable } from '../lib/transform-manifest.ts';
 import { toItemValue } from '../model/attribute-json.ts';
-import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
+import { batchWrite, emptyBatchWriteStats, type SizedWrite } from '../lib/batch-write.ts';
 import { describeAttempt, recordAttemptEnd, recordedAttempts, startOrResumeImport, type StartOrResume } from './import-attempts.ts';
 import { MAX_IMPORTS_IN_PROGRESS, bucketRegion, checkImportPreflight, importsInProgress } from './import-preflight.ts';
 import {
@@ -219,14 +219,21 @@ async function batchMode(options: LoadOptions, run: Storage, loadable: LoadableR
         bytes += part.bytes;
       }
     };
-    const stats = await batchWrite(requests(), {
-      client, tableName: options.tableName, concurrency: options.concurrency, sleep: options.sleep,
-      onProgress: (s) => progress.update(entry.name, s.written, bytes),
-    });
+    const stats = emptyBatchWriteStats();
+    try {
+      await batchWrite(requests(), {
+        client, tableName: options.tableName, concurrency: options.concurrency, sleep: options.sleep, stats,
+        onProgress: (s) => progress.update(entry.name, s.written, bytes),
+      });
+    } finally {
+      // A failed table's counts too (what was sent, what DynamoDB confirmed), and the totals so far.
+      const { written, ...batch } = stats;
+      tableReport.written = written;
+      tableReport.batch = batch;
+      report.totals.written = sum(report.tables, (t) => t.written ?? 0);
+    }
     progress.finish(entry.name, stats.written);
     const { written, ...batch } = stats;
-    tableReport.written = written;
-    tableReport.batch = batch;
     if (written !== entry.items_out) report.problems.push(`${entry.name}: ${written} items written, the transform manifest has ${entry.items_out}`);
     else {
       await recordLoaded(run, options.run, options.tableName, [entry], 'batch', fresh);

@@ -17,8 +17,8 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type Fault = 's3-500' | 's3-503' | 'ddb-throttle' | 'ddb-500' | 'reset' | 'stall';
-export const FAULTS: readonly Fault[] = ['s3-500', 's3-503', 'ddb-throttle', 'ddb-500', 'reset', 'stall'];
+export type Fault = 's3-500' | 's3-503' | 'ddb-throttle' | 'ddb-500' | 'ddb-validation' | 'reset' | 'stall';
+export const FAULTS: readonly Fault[] = ['s3-500', 's3-503', 'ddb-throttle', 'ddb-500', 'ddb-validation', 'reset', 'stall'];
 
 export interface FaultProxyOptions {
   /** Where healthy requests go: a loopback http:// URL. */
@@ -63,6 +63,7 @@ function answer(fault: Exclude<Fault, 'reset' | 'stall'>, path: string) {
     case 's3-503': return s3Error(503, 'SlowDown', 'Please reduce your request rate.', path);
     case 'ddb-throttle': return ddbError(400, 'ProvisionedThroughputExceededException', 'The level of configured provisioned throughput for the table was exceeded.');
     case 'ddb-500': return ddbError(500, 'InternalServerError', 'Internal server error');
+    case 'ddb-validation': return ddbError(400, 'ValidationException', 'One or more parameter values were invalid: an item failed validation (fault proxy)');
   }
 }
 

@@ -3,9 +3,12 @@
 // scripts/fault-proxy.ts in front of the stack's DynamoDB: batch load and
 // verify run as CLIs through it, complete, and their counts reconcile.
 import test from 'ava';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
+import { DeleteTableCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { dynamoClient } from '../lib/aws.ts';
 import os from 'node:os';
 import path from 'node:path';
+import { runExtract } from '../extract/extract.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { runTransform } from '../transform/runner.ts';
@@ -77,3 +80,61 @@ test('batch load\'s counts are the proxy\'s: every BatchWriteItem request sent i
   t.is(lines.reduce((n, m) => n + Number(m[1]), 0), sent);
   t.is(lines.reduce((n, m) => n + Number(m[2]), 0), injected);
 });
+
+test('batch load failing on a bad item mid-way: its siblings stop, the report counts every attempt sent and what was written, and the rerun completes', async (t) => {
+  t.timeout(120_000);
+  const env = stackEnv();
+  // Tables of several batches each, so batches of one table are in flight together.
+  const databaseUrl = await freshDatabase(t, { scale: 0.005 });
+  const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-faults-ddb-fail-'));
+  await runExtract({ databaseUrl, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, log: () => {} });
+  const manifest = await runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: () => {} });
+  const isBatchWrite = (headers: Record<string, unknown>) => String(headers['x-amz-target'] ?? '').endsWith('.BatchWriteItem');
+  let sent = 0;
+  // Four BatchWriteItem requests in five throttled (so the siblings are backing off, their earlier attempts made), the sixteenth such fault a ValidationException.
+  const faults = await startFaultProxy({
+    target: env.AWS_ENDPOINT_URL_DYNAMODB!, share: 0.8, faults: [...Array<'ddb-throttle'>(15).fill('ddb-throttle'), 'ddb-validation'], seed: 2,
+    eligible: (_method, _path, headers) => isBatchWrite(headers),
+    onRequest: ({ headers }) => { if (isBatchWrite(headers)) sent++; },
+  });
+  t.teardown(() => faults.close());
+  const tableName = randomName('fail_');
+  const cliEnv = { ...env, AWS_ENDPOINT_URL_DYNAMODB: faults.url, DATABASE_URL: databaseUrl, STORE: store, RUN: 'r', DDB_TABLE: tableName, MODE: 'batch' };
+  const args = ['--quiet', '--no-ttl', '--no-deletion-protection', '--concurrency', '4'];
+  const load = await runCli('load/cli.ts', args, cliEnv);
+  t.is(load.code, 1, load.stderr);
+  t.regex(load.stderr, /ValidationException/);
+  t.is(faults.stats.faulted['ddb-validation'], 1);
+  const report = JSON.parse((await readFile(path.join(store, 'r', 'load', 'report.json'), 'utf8'))) as {
+    ok: boolean; totals: { written?: number }; tables: { name: string; written?: number; batch?: { calls: number; error_retries: number } }[];
+  };
+  t.false(report.ok);
+  const started = report.tables.filter((r) => r.batch !== undefined);
+  // The table that failed is in the report with its counts, like those before it.
+  t.true(started.length > 0 && started.every((r) => r.written !== undefined), JSON.stringify(report.tables));
+  t.is(started.reduce((n, r) => n + r.batch!.calls, 0), sent, 'every BatchWriteItem request sent is a call in the report, those of the stopped siblings too');
+  t.true(started.reduce((n, r) => n + r.batch!.error_retries, 0) <= faults.stats.faulted['ddb-throttle']);
+  t.is(report.totals.written, started.reduce((n, r) => n + r.written!, 0));
+  const ddb = dynamoClient(env);
+  t.teardown(() => ddb.destroy());
+  const inTable = await scanCount(ddb, tableName);
+  // Written counts what DynamoDB confirmed; a sibling stopped in flight may have been applied unconfirmed.
+  t.true(report.totals.written! <= inTable && inTable < manifest.totals.items_out, `${report.totals.written} written, ${inTable} in the table`);
+
+  await faults.close();
+  const rerun = await runCli('load/cli.ts', args, { ...cliEnv, AWS_ENDPOINT_URL_DYNAMODB: env.AWS_ENDPOINT_URL_DYNAMODB });
+  t.is(rerun.code, 0, rerun.stderr);
+  t.is(await scanCount(ddb, tableName), manifest.totals.items_out);
+  await ddb.send(new DeleteTableCommand({ TableName: tableName })).catch(() => {});
+});
+
+async function scanCount(ddb: DynamoDBClient, table: string): Promise<number> {
+  let count = 0;
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await ddb.send(new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start }));
+    count += page.Count ?? 0;
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return count;
+}
