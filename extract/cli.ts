@@ -11,6 +11,7 @@ import { emitDryRun, emitResult, jsonOption, makeCommand, seconds } from '../lib
 import { describeExtractDryRun, dryRunExtract } from './dry-run.ts';
 import { parseShard } from '../lib/shard.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS } from './table-locks.ts';
+import { DEFAULT_SPLIT_BYTES, parseByteSize } from './split.ts';
 import { finalizeExtract, holdSnapshot, runExtract, runShard, type ExtractOptions, type ExtractSummary } from './extract.ts';
 
 const usage = `extract: COPY every PostgreSQL table, from one consistent snapshot, to gzip CSV files
@@ -34,7 +35,7 @@ Sharded (several machines, one snapshot): start the coordinator, which keeps the
 transaction open and writes the plan of every part, until it gets SIGINT/SIGTERM; run shard
 i of n anywhere with the same --store/--run (each copies a byte-balanced share of the parts
 and writes extract/shards/shard-000i-of-000n.json); a failed shard is rerun alone; then
-finalize, and stop the coordinator. Shards take --split-rows, --compression and --gzip-level from the plan.
+finalize, and stop the coordinator. Shards take --split-rows, --split-bytes, --compression and --gzip-level from the plan.
 The manifest equals an unsharded run's on the same snapshot.`;
 
 await runCli('extract', async () => {
@@ -65,7 +66,19 @@ await runCli('extract', async () => {
       default: process.env.SPLIT_ROWS || '250000',
       coerce: numberText('split-rows'),
       defaultDescription: '$SPLIT_ROWS or 250000',
-      describe: 'Copy tables of more rows than this as several primary-key ranges of about this many rows (parallel parts)',
+      describe: 'Copy tables of more rows than this as several primary-key ranges of at most this many rows (parallel parts)',
+    })
+    .option('split-bytes', {
+      type: 'string',
+      default: process.env.SPLIT_BYTES || `${DEFAULT_SPLIT_BYTES / 1024 / 1024}MiB`,
+      coerce: (text: string) => {
+        const bytes = parseByteSize(text);
+        if (bytes === undefined) throw new UserError(`invalid --split-bytes ${JSON.stringify(String(text))}: use bytes, as 33554432 or 32MiB (0: split by --split-rows alone)`, 2);
+        return bytes;
+      },
+      defaultDescription: `$SPLIT_BYTES or ${DEFAULT_SPLIT_BYTES / 1024 / 1024}MiB`,
+      describe: 'Also copy tables larger than this on disk (pg_total_relation_size) as primary-key ranges of about this size each, so transform runs ' +
+        'one unit per range on every core; 0: by --split-rows alone. Parts grow when the run would have more than 40,000 (ImportTable reads 50,000 files)',
     })
     .option('lock-wait-timeout', {
       type: 'string',
@@ -104,6 +117,7 @@ await runCli('extract', async () => {
 
   const gzipLevel = checkGzipLevel(args['gzip-level']);
   const splitRows = args['split-rows'];
+  const splitBytes = args['split-bytes'];
   if (splitRows !== undefined && (!Number.isInteger(splitRows) || splitRows < 1)) throw new UserError(`invalid --split-rows ${splitRows}: use a whole number of rows`, 2);
   const lockWaitSeconds = args['lock-wait-timeout'];
   if (!(lockWaitSeconds > 0)) throw new UserError(`invalid --lock-wait-timeout ${lockWaitSeconds}: use a number of seconds above 0`, 2);
@@ -126,6 +140,7 @@ await runCli('extract', async () => {
   }
   const options: ExtractOptions = {
     splitRows,
+    splitBytes,
     lockWaitSeconds,
     storeTimeoutSeconds: args['store-timeout'],
     databaseUrl: process.env.DATABASE_URL || undefined,

@@ -10,7 +10,7 @@ import { claimsOf, fragmentKeys, shardText } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import type { CatalogTable, SkippedRelation } from './catalog.ts';
 import type { Snapshot } from './snapshot.ts';
-import { planRanges, type KeyRange } from './split.ts';
+import { MAX_RUN_PARTS, planRanges, planSplits, type KeyRange, type SplitOptions } from './split.ts';
 import { EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX } from '../lib/run-layout.ts';
 
 // /2: tables carry their oid and whether they are partitioned (read ONLY or through the root); a /1 plan cannot say.
@@ -27,7 +27,8 @@ export interface ExtractPlan {
   as_of: string;
   server: ExtractManifest['server'];
   settings: Record<string, string>;
-  options: ExtractManifest['options'] & { split_rows?: number };
+  /** split_rows and split_bytes as the plan was made with them (shards take its units, not their own flags). */
+  options: ExtractManifest['options'] & { split_rows?: number; split_bytes?: number };
   /** Set when only these tables are copied (`TABLE=`): the manifest keeps the other tables' entries. */
   tables_selected?: string[];
   /** Relations of the selected schemas not copied, and why (absent when none). */
@@ -50,11 +51,19 @@ export interface ExtractShardFragment {
 export const unitId = (unit: { table: string; index: number }) => `${unit.table}\n${String(unit.index).padStart(5, '0')}`;
 export const unitName = (unit: CopyUnit) => (unit.of > 1 ? `${unit.table} part ${unit.index + 1}/${unit.of}` : unit.table);
 
-/** Each table's parts, read inside the snapshot (the same snapshot and `splitRows` give the same ranges). */
-export async function planUnits(snapshot: Snapshot, tables: CatalogTable[], splitRows: number | undefined): Promise<CopyUnit[]> {
+/**
+ * Each table's parts, read inside the snapshot: rows per part from the catalog's
+ * estimates (split.ts planSplits), boundaries from the snapshot's rows. The same
+ * snapshot and options give the same ranges.
+ */
+export async function planUnits(snapshot: Snapshot, tables: CatalogTable[], split: SplitOptions, log: (line: string) => void = () => {}): Promise<CopyUnit[]> {
+  const { rowsPerPart, grownBy } = planSplits(tables, split);
+  if (grownBy !== undefined) {
+    log(`parts of ${Math.round(grownBy * 100) / 100}× the rows --split-rows/--split-bytes ask, so that the run's item files stay under one ImportTable's 50,000 objects (at most ${split.maxParts ?? MAX_RUN_PARTS} parts planned${split.keptParts ? `, ${split.keptParts} of them kept from tables this extract does not copy` : ''})`);
+  }
   const units: CopyUnit[] = [];
   for (const table of tables) {
-    const ranges = await planRanges(snapshot.client, table, splitRows);
+    const ranges = await planRanges(snapshot.client, table, rowsPerPart.get(table.name));
     ranges.forEach((range, index) => units.push({ table: table.name, index, of: ranges.length, range, bytes: Math.round(table.size_bytes / ranges.length) }));
   }
   return units;

@@ -6,7 +6,7 @@ import { runStorage } from '../lib/config.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { listSourceTables, readCatalog, skippedRelations, sourceRelation } from './catalog.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS } from './table-locks.ts';
-import { selectTables, type ExtractOptions } from './extract.ts';
+import { partsKept, selectTables, type ExtractOptions } from './extract.ts';
 import { planUnits } from './copy-units.ts';
 import { exportSnapshot } from './snapshot.ts';
 
@@ -34,7 +34,7 @@ export async function dryRunExtract(options: ExtractOptions): Promise<ExtractDry
     await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${Math.round((options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS) * 1000)}ms`]);
     const selected = selectTables(await listSourceTables(client, options.schemas), options.tables, options.schemas);
     const catalog = await readCatalog(client, selected);
-    const units = await planUnits(snapshot, catalog, options.splitRows);
+    const units = await planUnits(snapshot, catalog, { splitRows: options.splitRows, splitBytes: options.splitBytes, keptParts: await partsKept(run, catalog, options) });
     const tables: ExtractDryRun['tables'] = [];
     for (const t of catalog) {
       const exact = t.size_bytes <= EXACT_COUNT_MAX_BYTES;

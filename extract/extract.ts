@@ -40,6 +40,8 @@ export interface ExtractOptions {
   format?: ExtractFormat;
   /** Split tables of more than this many (estimated) rows into primary-key ranges of about this size. */
   splitRows?: number;
+  /** And tables of more on-disk bytes than this into ranges of about this size (extract/split.ts planSplits); unset or 0: by rows alone. */
+  splitBytes?: number;
   /** How long the snapshot waits for a lock another session holds on a table (pg_dump's --lock-wait-timeout). */
   lockWaitSeconds?: number;
   /** Seconds the store may take to answer the write check (lib/store-check.ts). */
@@ -227,6 +229,7 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
   const tables = await readCatalog(snapshot.client, selected);
   const skipped = await skippedRelations(snapshot.client, options.schemas);
   for (const relation of skipped) options.log(`skipped ${relation.name}: ${relation.reason}`);
+  const keptParts = await partsKept(run, tables, options);
   return {
     format: EXTRACT_PLAN_FORMAT,
     run_id: options.run,
@@ -234,13 +237,25 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
     as_of: snapshot.asOf,
     server: snapshot.server,
     settings: snapshot.settings,
-    options: { ...manifestOptions(options), ...(options.splitRows ? { split_rows: options.splitRows } : {}) },
+    options: { ...manifestOptions(options), ...(options.splitRows ? { split_rows: options.splitRows } : {}), ...(options.splitBytes ? { split_bytes: options.splitBytes } : {}) },
     ...(options.tables && options.tables.length > 0 ? { tables_selected: tables.map((t) => t.name) } : {}),
     ...(skipped.length > 0 ? { skipped } : {}),
     ...(follow ? { follow } : {}),
     tables,
-    units: await planUnits(snapshot, tables, options.splitRows),
+    units: await planUnits(snapshot, tables, { splitRows: options.splitRows, splitBytes: options.splitBytes, keptParts }, options.log),
   };
+}
+
+/**
+ * Parts of the tables a `TABLE=` extract leaves as they are: their item files
+ * go into the same ImportTable as the new parts', so they count toward its
+ * object limit (extract/split.ts MAX_RUN_PARTS).
+ */
+export async function partsKept(run: Storage, tables: { name: string }[], options: Pick<ExtractOptions, 'tables'>): Promise<number> {
+  if (!options.tables || options.tables.length === 0) return 0;
+  const previous = await readExtractManifest(run, { checkFiles: false });
+  const copied = new Set(tables.map((t) => t.name));
+  return (previous?.tables ?? []).filter((t) => !copied.has(t.name)).reduce((n, t) => n + t.parts.length, 0);
 }
 
 function manifestOptions(options: ExtractOptions): ExtractManifest['options'] {

@@ -63,6 +63,9 @@ test('a malformed value or an unknown flag is a usage error: exit 2, the value q
     t.is(result.code, 2, `${cli}: ${result.stderr}`);
     t.true(result.stderr.includes(`: error: invalid ${typed}: not a number`), result.stderr);
   }
+  const size = await runCli('extract/cli.ts', [], { SPLIT_BYTES: '1.5G' });
+  t.is(size.code, 2, size.stderr);
+  t.true(size.stderr.includes('extract: error: invalid --split-bytes "1.5G": use bytes, as 33554432 or 32MiB'), size.stderr);
   const outOfRange = await runCli('verify/cli.ts', ['--sample', '0'], {});
   t.is(outOfRange.code, 2, outOfRange.stderr);
 });

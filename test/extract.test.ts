@@ -286,6 +286,46 @@ test('extract --help explains the stage and its variables', async (t) => {
   }
 });
 
+test('--split-bytes copies a table larger than it as primary-key ranges whose rows add up to the table, and transform makes the same items of them', async (t) => {
+  const url = await freshDatabase(t);
+  // About 2 MB on disk: 4,000 rows of 400 bytes (under TOAST's threshold, so the heap holds them).
+  await withClient(url, (c) => c.query(`CREATE TABLE wide AS SELECT g AS id, repeat(md5(g::text), 12) || g AS pad FROM generate_series(1, 4000) g;
+                                        ALTER TABLE wide ADD PRIMARY KEY (id); ANALYZE`));
+  const size = await withClient(url, async (c) => Number((await c.query(`SELECT pg_total_relation_size('wide') AS n`)).rows[0].n));
+  const [whole, split] = [await tempDir(), await tempDir()];
+  const one = await extractTo(url, whole);
+  const env = { DATABASE_URL: url, STORE: split, RUN: 'r' };
+  const dryRun = await runCli('extract/cli.ts', ['--dry-run', '--json', '--split-bytes', '512KiB'], env);
+  t.is(dryRun.code, 0, dryRun.stderr);
+  const extracted = await runCli('extract/cli.ts', ['--quiet', '--split-bytes', '512KiB'], env);
+  t.is(extracted.code, 0, extracted.stderr);
+  const manifest = (await readExtractManifest(openStorage(split).sub('r')))!;
+  const wide = manifest.tables.find((e) => e.name === 'wide')!;
+  t.true(wide.parts.length >= 3, `${wide.parts.length} part(s)`);
+  t.is(wide.parts.length, Math.ceil(size / (512 * 1024)), `${size} bytes on disk`);
+  t.is(JSON.parse(dryRun.stdout).tables.find((x: { name: string }) => x.name === 'wide').parts, wide.parts.length, 'the dry run plans the same parts');
+  t.is(wide.rows, 4000);
+  t.is(wide.parts.reduce((n, p) => n + p.rows, 0), 4000);
+  // Equal rows per part (rounded up to two digits), the last the rest: each about 512 KiB of the table.
+  const perPart = wide.parts[0]!.rows;
+  t.true(wide.parts.slice(0, -1).every((p) => p.rows === perPart) && wide.parts.at(-1)!.rows <= perPart, JSON.stringify(wide.parts.map((p) => p.rows)));
+  for (const entry of manifest.tables) {
+    const text = (await Promise.all(entry.parts.map(async (p) => gunzipSync(await readFile(path.join(split, 'r', p.key))).toString())));
+    const joined = text.map((x, i) => (i === 0 ? x : x.slice(x.indexOf('\n') + 1))).join('');
+    const unsplit = gunzipSync(await readFile(path.join(whole, 'r', one.tables.find((e) => e.name === entry.name)!.parts[0]!.key))).toString();
+    t.is(joined, unsplit, `${entry.name}: parts add up`);
+  }
+  // One unit per part, and the same item lines as the one-part run (each part is shuffled by its own seed, so compared sorted).
+  const transformed = await Promise.all([whole, split].map((store) =>
+    runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: quiet })));
+  const items = async (store: string, keys: string[]) => (await Promise.all(keys.map(async (k) => gunzipSync(await readFile(path.join(store, 'r', k))).toString())))
+    .join('').split('\n').sort().join('\n');
+  const [oneWide, splitWide] = transformed.map((x) => x.tables.find((e) => e.name === 'wide')!);
+  t.is(splitWide!.parts.length, wide.parts.length);
+  t.is(splitWide!.items_out, 4000);
+  t.is(await items(split, splitWide!.parts.map((p) => p.key)), await items(whole, oneWide!.parts.map((p) => p.key)));
+});
+
 test('--split-rows copies a table as primary-key ranges whose parts add up to the unsplit file', async (t) => {
   const url = await freshDatabase(t);
   await withClient(url, (c) => c.query('ANALYZE'));

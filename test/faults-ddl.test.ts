@@ -66,7 +66,7 @@ test('a TRUNCATE while extract runs waits for the snapshot\'s lock, and the tabl
   const url = await freshDatabase(t, { load: false });
   await addTables(url, 400_000);
   const store = await tempDir();
-  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '1', '--split-rows', '10000000'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '1', '--split-rows', '10000000', '--split-bytes', '0'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
   const watcher = await session(t, url);
   await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY%aaa_slow%') AS ok`, 'the COPY of aaa_slow', extracting);
 

@@ -64,7 +64,7 @@ test('a backend terminated mid-COPY fails the run naming the table, publishes no
   await addSlowTable(url, 300_000);
   const store = await tempDir();
   // One part for aaa_slow, so the part terminated is the only one it has.
-  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '2', '--split-rows', '1000000'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '2', '--split-rows', '1000000', '--split-bytes', '0'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
 
   const killer = new pg.Client({ connectionString: url });
   await killer.connect();
