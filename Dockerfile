@@ -27,7 +27,8 @@ FROM node:24-bookworm-slim@sha256:6f7b03f7c2c8e2e784dcf9295400527b9b1270fd37b7e9
 # tini as PID 1: it forwards SIGTERM (Batch terminate-job, ECS StopTask, Spot
 # reclaim) to the stage, which stops within seconds saying what it kept, and
 # reaps children. (On ECS, initProcessEnabled does the same for any image.)
-RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+# zstd: COMPRESSION=zstd (parts and item files) pipes through the program.
+RUN apt-get update && apt-get install -y --no-install-recommends tini zstd && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 # Progress lines are for terminals; a batch job's log gets one line per part.
 ENV NODE_ENV=production CI=true
