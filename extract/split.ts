@@ -56,21 +56,20 @@ export async function planRanges(client: PgClient, table: CatalogTable, rowsPerP
 }
 
 /**
- * `--split-bytes` unless set: 32 MiB of the table on disk, about 34 MB of CSV
- * and 100 MB of items per part. Measured on the bench database (SCALE=0.2,
- * the shared 2-core machine): processing_jobs, 200k rows and 123 MB on disk,
- * was one part at 250k rows and transformed on one core (about 9 s of CPU in
- * 9 s); as 4 parts a 2-worker transform took 6.9 s at best, for about 15%
- * more CPU (the second thread's own JIT and heap; peak RSS 150 → 220 MB).
- * Units carry no cost of their own worth sizing for: 4 or 15 parts of it at
- * --concurrency 1 took the CPU one part did. The boundary query is one
- * index-only scan (0.17 s of server time for those 200k rows). So parts are
- * as small as ImportTable's object limit allows for databases of about a TB
- * (32 MiB parts: about 30,000 per TB on disk, under MAX_RUN_PARTS), which
- * puts any table over 32 MiB on two cores or more; 64 MiB would leave tables
- * of 32–64 MiB on one.
+ * `--split-bytes` unless set: 128 MiB of the table on disk, about 130 MB of
+ * CSV per part. Parts are not free: each part's COPY filters a key range, and
+ * while a range is a large share of its table PostgreSQL reads the whole
+ * table for it (a sequential scan, then a sort of the range), and each unit
+ * has its own costs in transform. Measured on the bench database at SCALE=0.4
+ * (2 cores, PostgreSQL 18, 2 runs each): 32 MiB made 24 parts where 250k rows
+ * alone made fewer, extract took 15–16 s against 12.3 s, and processing_jobs
+ * (218 MB on disk, 2 parts by rows, about 10 at 32 MiB) took 25 CPU-seconds
+ * to transform against 20.5, and longer. At SCALE=0.2 the same table (1 part
+ * by rows) as 4 parts transformed in 6.9 s against 8.8 s at best on 2 workers.
+ * 128 MiB puts every table of more than 128 MiB on two cores or more, and a
+ * TB on disk is about 8,000 parts, well under MAX_RUN_PARTS.
  */
-export const DEFAULT_SPLIT_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_SPLIT_BYTES = 128 * 1024 * 1024;
 
 /**
  * `--split-bytes` as typed: whole bytes, or with a binary suffix (`64MiB`,
