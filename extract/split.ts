@@ -35,7 +35,9 @@ export function rangePredicate(table: CatalogTable, range: KeyRange): string {
 /**
  * The ranges of `table`, each of `rowsPerPart` rows (the last of the rest); one
  * range (the whole table) when unset, when the table has no primary key, or
- * when the planner estimates no more rows than that.
+ * when the planner estimates no more rows than that. Row 1 + k·N starts a part:
+ * `n % N = 1` never held for N = 1 (a row larger than --split-bytes), which
+ * left the table one part where the plan counted one per row.
  */
 export async function planRanges(client: PgClient, table: CatalogTable, rowsPerPart: number | undefined): Promise<KeyRange[]> {
   if (!rowsPerPart || table.primary_key.length === 0 || table.estimated_rows <= rowsPerPart) return [{}];
@@ -45,7 +47,7 @@ export async function planRanges(client: PgClient, table: CatalogTable, rowsPerP
     text: `SELECT key FROM (
              SELECT ARRAY[${keys.map((c) => `${quoteIdent(c.name)}::text`).join(', ')}] AS key, row_number() OVER (ORDER BY ${order}) AS n
                FROM ${sourceRelation(table)}) numbered
-            WHERE n % $1 = 1 AND n > 1 ORDER BY n`,
+            WHERE (n - 1) % $1 = 0 AND n > 1 ORDER BY n`,
     values: [rowsPerPart],
   });
   const bounds = rows.map((r) => r.key);

@@ -326,6 +326,21 @@ test('--split-bytes copies a table larger than it as primary-key ranges whose ro
   t.is(await items(split, splitWide!.parts.map((p) => p.key)), await items(whole, oneWide!.parts.map((p) => p.key)));
 });
 
+test('a part of one row: --split-bytes below a row\'s size (or --split-rows 1) copies each row as its own part, not the whole table as one', async (t) => {
+  const url = await freshDatabase(t);
+  // A composite text key with a collation other than C: ranges still follow COPY's order.
+  await withClient(url, (c) => c.query(`CREATE TABLE tiny (a text COLLATE "en-US-x-icu", b int, pad text, PRIMARY KEY (a, b));
+                                        INSERT INTO tiny VALUES ('b', 1, 'é'), ('B', 2, '\u2028'), ('a', 3, 'x'), ('a', 1, 'y'); ANALYZE tiny`).catch(async () =>
+    c.query(`CREATE TABLE IF NOT EXISTS tiny (a text, b int, pad text, PRIMARY KEY (a, b));
+             INSERT INTO tiny VALUES ('b', 1, 'é'), ('B', 2, 'z'), ('a', 3, 'x'), ('a', 1, 'y'); ANALYZE tiny`)));
+  for (const split of [{ splitBytes: 1 }, { splitRows: 1 }]) {
+    const store = await tempDir();
+    await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, log: quiet, tables: ['tiny'], ...split });
+    const tiny = (await readExtractManifest(openStorage(store).sub('r')))!.tables.find((e) => e.name === 'tiny')!;
+    t.deepEqual(tiny.parts.map((p) => p.rows), [1, 1, 1, 1], JSON.stringify(split));
+  }
+});
+
 test('--split-rows copies a table as primary-key ranges whose parts add up to the unsplit file', async (t) => {
   const url = await freshDatabase(t);
   await withClient(url, (c) => c.query('ANALYZE'));
