@@ -64,8 +64,15 @@ export async function listSourceTables(client: PgClient, schemas: string[]): Pro
 export async function readCatalog(client: PgClient, sources: SourceTable[]): Promise<CatalogTable[]> {
   const oids = sources.map((s) => s.oid);
   // Sizes and row estimates of a partitioned table are its partitions' (its own are 0 or -1).
+  // Rows as the planner estimates them: the rows per page of the last ANALYZE/VACUUM times the
+  // pages the table has now. reltuples alone is stale for a table grown since (autovacuum off
+  // for a bulk load), and --split-bytes divides it by the current size: 40× the rows made 40×
+  // the parts, past the run's MAX_RUN_PARTS. Never analyzed (-1): 0, one part.
   const sizes = await client.query<{ oid: number; size: string; estimated_rows: number }>(
-    `SELECT t.oid::int AS oid, sum(pg_total_relation_size(s.oid))::text AS size, sum(greatest(s.reltuples, 0))::float8 AS estimated_rows
+    `SELECT t.oid::int AS oid, sum(pg_total_relation_size(s.oid))::text AS size,
+            sum(CASE WHEN s.reltuples < 0 THEN 0
+                     WHEN s.relpages > 0 THEN round(s.reltuples::float8 / s.relpages * (pg_relation_size(s.oid) / current_setting('block_size')::float8))
+                     ELSE s.reltuples END)::float8 AS estimated_rows
        FROM unnest($1::oid[]) AS t(oid)
        CROSS JOIN LATERAL (${STORAGE_OF.replace(/\$1/g, 't.oid')}) r
        JOIN pg_class s ON s.oid = r.relid

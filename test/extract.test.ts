@@ -341,6 +341,21 @@ test('a part of one row: --split-bytes below a row\'s size (or --split-rows 1) c
   }
 });
 
+test('--split-bytes on a table grown since its statistics: parts of about that size, not one per stale row estimate (the run\'s parts would pass ImportTable\'s limit)', async (t) => {
+  const url = await freshDatabase(t);
+  // Analyzed at 500 rows, then 40 times as large with autovacuum off (as for a bulk load): reltuples still says 500.
+  await withClient(url, (c) => c.query(`CREATE TABLE grown (id int PRIMARY KEY, pad text) WITH (autovacuum_enabled = false);
+                                        INSERT INTO grown SELECT g, repeat('x', 200) FROM generate_series(1, 500) g; ANALYZE grown;
+                                        INSERT INTO grown SELECT g, repeat('x', 200) FROM generate_series(501, 20000) g`));
+  const size = await withClient(url, async (c) => Number((await c.query(`SELECT pg_total_relation_size('grown') AS n`)).rows[0].n));
+  const store = await tempDir();
+  await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, log: quiet, tables: ['grown'], splitBytes: 1024 * 1024 });
+  const grown = (await readExtractManifest(openStorage(store).sub('r')))!.tables.find((e) => e.name === 'grown')!;
+  t.is(grown.rows, 20_000);
+  const wanted = Math.ceil(size / (1024 * 1024));
+  t.true(grown.parts.length >= wanted - 1 && grown.parts.length <= wanted + 1, `${grown.parts.length} parts for ${size} bytes at 1 MiB each`);
+});
+
 test('--split-rows copies a table as primary-key ranges whose parts add up to the unsplit file', async (t) => {
   const url = await freshDatabase(t);
   await withClient(url, (c) => c.query('ANALYZE'));
