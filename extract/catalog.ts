@@ -67,9 +67,12 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
   // Rows as the planner estimates them: the rows per page of the last ANALYZE/VACUUM times the
   // pages the table has now. reltuples alone is stale for a table grown since (autovacuum off
   // for a bulk load), and --split-bytes divides it by the current size: 40× the rows made 40×
-  // the parts, past the run's MAX_RUN_PARTS. Never analyzed (-1): 0, one part.
-  const sizes = await client.query<{ oid: number; size: string; estimated_rows: number }>(
+  // the parts, past the run's MAX_RUN_PARTS. A table with a heap never analyzed (reltuples -1:
+  // a bulk load with autovacuum off) is asked of the planner (EXPLAIN, below), which guesses
+  // from its pages and column types; it stayed one part whatever its size.
+  const sizes = await client.query<{ oid: number; size: string; estimated_rows: number; unanalyzed: boolean }>(
     `SELECT t.oid::int AS oid, sum(pg_total_relation_size(s.oid))::text AS size,
+            bool_or(s.relkind = 'r' AND s.reltuples < 0 AND pg_relation_size(s.oid) > 0) AS unanalyzed,
             sum(CASE WHEN s.reltuples < 0 THEN 0
                      WHEN s.relpages > 0 THEN round(s.reltuples::float8 / s.relpages * (pg_relation_size(s.oid) / current_setting('block_size')::float8))
                      ELSE s.reltuples END)::float8 AS estimated_rows
@@ -80,6 +83,12 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
     [oids],
   );
   const sizeByOid = new Map(sizes.rows.map((r) => [r.oid, r]));
+  for (const source of sources) {
+    const size = sizeByOid.get(source.oid);
+    if (!size?.unanalyzed) continue;
+    const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: { 'Plan Rows': number } }] }>(`EXPLAIN (FORMAT JSON) SELECT 1 FROM ${sourceRelation(source)}`);
+    size.estimated_rows = Math.round(Number(rows[0]!['QUERY PLAN'][0].Plan['Plan Rows']) || 0);
+  }
   const columns = await client.query<{
     oid: number; name: string; type: string; category: string; element_type: string | null;
     element_category: string | null; base_type: string | null; not_null: boolean; generated: boolean; collatable: boolean;

@@ -129,7 +129,8 @@ export function roundUpTwoDigits(n: number): number {
  * with `splitBytes`, a table larger than that (pg_total_relation_size) is split
  * into ceil(size / splitBytes) parts of equal rows (the rows per part rounded
  * up to two digits), whichever gives more parts. A table without a primary key
- * or without a row estimate (never analyzed) stays one part. When the run's
+ * or without a row estimate (none, or an empty table: extract/catalog.ts asks the
+ * planner for one of a table never analyzed) stays one part. When the run's
  * parts would pass `maxParts`, every table's rows per part grow by one factor
  * until they fit.
  */

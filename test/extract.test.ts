@@ -356,6 +356,21 @@ test('--split-bytes on a table grown since its statistics: parts of about that s
   t.true(grown.parts.length >= wanted - 1 && grown.parts.length <= wanted + 1, `${grown.parts.length} parts for ${size} bytes at 1 MiB each`);
 });
 
+test('--split-bytes on a table never analyzed (a bulk load with autovacuum off): split by the planner\'s estimate, not left one part', async (t) => {
+  const url = await freshDatabase(t);
+  await withClient(url, (c) => c.query(`CREATE TABLE fresh (id int PRIMARY KEY, pad text) WITH (autovacuum_enabled = false);
+                                        INSERT INTO fresh SELECT g, repeat('x', 200) FROM generate_series(1, 20000) g`));
+  const stats = await withClient(url, async (c) => (await c.query(`SELECT reltuples::float8 AS n, pg_total_relation_size(oid)::float8 AS size FROM pg_class WHERE relname = 'fresh'`)).rows[0]);
+  t.is(stats.n, -1, 'never analyzed');
+  const store = await tempDir();
+  await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, log: quiet, tables: ['fresh'], splitBytes: 1024 * 1024 });
+  const fresh = (await readExtractManifest(openStorage(store).sub('r')))!.tables.find((e) => e.name === 'fresh')!;
+  t.is(fresh.rows, 20_000);
+  // The planner guesses rows from the pages and the columns' types, so only roughly the parts asked.
+  const wanted = Math.ceil(stats.size / (1024 * 1024));
+  t.true(fresh.parts.length >= 2 && fresh.parts.length <= 3 * wanted, `${fresh.parts.length} parts for ${stats.size} bytes at 1 MiB each`);
+});
+
 test('--split-rows copies a table as primary-key ranges whose parts add up to the unsplit file', async (t) => {
   const url = await freshDatabase(t);
   await withClient(url, (c) => c.query('ANALYZE'));
