@@ -1,5 +1,5 @@
 // The extract stage against the local stack's PostgreSQL and S3.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, writeFile, stat } from 'node:fs/promises';
 import os from 'node:os';
@@ -29,6 +29,22 @@ const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-extract-test-'));
 async function extractTo(databaseUrl: string, store: string, run = 'r', extra: { tables?: string[]; concurrency?: number } = {}): Promise<ExtractManifest> {
   await runExtract({ databaseUrl, store, run, concurrency: extra.concurrency ?? 4, schemas: ['public'], gzipLevel: 1, log: quiet, tables: extra.tables });
   return (await readExtractManifest(openStorage(store).sub(run)))!;
+}
+
+/** Each table of the split run at `split`, its parts joined (the header line once), is the one-part run's file at `whole`. */
+async function assertPartsAddUp(t: ExecutionContext, split: string, parts: ExtractManifest, whole: string, one: ExtractManifest): Promise<void> {
+  for (const entry of parts.tables) {
+    const text = (await Promise.all(entry.parts.map(async (p) => gunzipSync(await readFile(path.join(split, 'r', p.key))).toString())));
+    const joined = text.map((x, i) => (i === 0 ? x : x.slice(x.indexOf('\n') + 1))).join('');
+    const unsplit = gunzipSync(await readFile(path.join(whole, 'r', one.tables.find((e) => e.name === entry.name)!.parts[0]!.key))).toString();
+    t.is(joined, unsplit, `${entry.name}: parts add up`);
+  }
+}
+
+/** The item lines of run r's parts `keys` in `store`, sorted: each part is shuffled by its own seed (transform/item-order.ts). */
+async function sortedItems(store: string, keys: string[]): Promise<string> {
+  return (await Promise.all(keys.map(async (k) => gunzipSync(await readFile(path.join(store, 'r', k))).toString())))
+    .join('').split('\n').sort().join('\n');
 }
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
@@ -309,21 +325,14 @@ test('--split-bytes copies a table larger than it as primary-key ranges whose ro
   // Equal rows per part (rounded up to two digits), the last the rest: each about 512 KiB of the table.
   const perPart = wide.parts[0]!.rows;
   t.true(wide.parts.slice(0, -1).every((p) => p.rows === perPart) && wide.parts.at(-1)!.rows <= perPart, JSON.stringify(wide.parts.map((p) => p.rows)));
-  for (const entry of manifest.tables) {
-    const text = (await Promise.all(entry.parts.map(async (p) => gunzipSync(await readFile(path.join(split, 'r', p.key))).toString())));
-    const joined = text.map((x, i) => (i === 0 ? x : x.slice(x.indexOf('\n') + 1))).join('');
-    const unsplit = gunzipSync(await readFile(path.join(whole, 'r', one.tables.find((e) => e.name === entry.name)!.parts[0]!.key))).toString();
-    t.is(joined, unsplit, `${entry.name}: parts add up`);
-  }
+  await assertPartsAddUp(t, split, manifest, whole, one);
   // One unit per part, and the same item lines as the one-part run (each part is shuffled by its own seed, so compared sorted).
   const transformed = await Promise.all([whole, split].map((store) =>
     runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: quiet })));
-  const items = async (store: string, keys: string[]) => (await Promise.all(keys.map(async (k) => gunzipSync(await readFile(path.join(store, 'r', k))).toString())))
-    .join('').split('\n').sort().join('\n');
   const [oneWide, splitWide] = transformed.map((x) => x.tables.find((e) => e.name === 'wide')!);
   t.is(splitWide!.parts.length, wide.parts.length);
   t.is(splitWide!.items_out, 4000);
-  t.is(await items(split, splitWide!.parts.map((p) => p.key)), await items(whole, oneWide!.parts.map((p) => p.key)));
+  t.is(await sortedItems(split, splitWide!.parts.map((p) => p.key)), await sortedItems(whole, oneWide!.parts.map((p) => p.key)));
 });
 
 test('a part of one row: --split-bytes below a row\'s size (or --split-rows 1) copies each row as its own part, not the whole table as one', async (t) => {
@@ -383,21 +392,14 @@ test('--split-rows copies a table as primary-key ranges whose parts add up to th
   t.deepEqual(users.parts.map((p) => p.rows), [...Array(users.parts.length - 1).fill(7), users.rows - 7 * (users.parts.length - 1)]);
   t.falsy(users.parts[0]!.range!.from);
   t.falsy(users.parts.at(-1)!.range!.to);
-  for (const entry of parts.tables) {
-    const text = (await Promise.all(entry.parts.map(async (p) => gunzipSync(await readFile(path.join(split, 'r', p.key))).toString())));
-    const joined = text.map((x, i) => (i === 0 ? x : x.slice(x.indexOf('\n') + 1))).join('');
-    const unsplit = gunzipSync(await readFile(path.join(whole, 'r', one.tables.find((e) => e.name === entry.name)!.parts[0]!.key))).toString();
-    t.is(joined, unsplit, `${entry.name}: parts add up`);
-  }
+  await assertPartsAddUp(t, split, parts, whole, one);
   // And the items: the split run's item parts hold exactly the unsplit run's item lines (each
   // part is shuffled by its own seed, transform/item-order.ts, so the lines are compared sorted).
   const transformed = await Promise.all([whole, split].map((store) =>
     runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet })));
   for (const table of transformed[0]!.tables) {
     const other = transformed[1]!.tables.find((x) => x.name === table.name)!;
-    const items = async (store: string, keys: string[]) => (await Promise.all(keys.map(async (k) => gunzipSync(await readFile(path.join(store, 'r', k))).toString())))
-      .join('').split('\n').sort().join('\n');
-    t.is(await items(split, other.parts.map((p) => p.key)), await items(whole, table.parts.map((p) => p.key)), `${table.name}: same items`);
+    t.is(await sortedItems(split, other.parts.map((p) => p.key)), await sortedItems(whole, table.parts.map((p) => p.key)), `${table.name}: same items`);
     t.is(other.items_out, table.items_out);
   }
   t.true(transformed[1]!.tables.find((x) => x.name === 'users')!.parts.length > 1);

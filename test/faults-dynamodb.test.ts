@@ -4,7 +4,7 @@
 // verify run as CLIs through it, complete, and their counts reconcile.
 import test from 'ava';
 import { mkdtemp, readFile } from 'node:fs/promises';
-import { DeleteTableCommand, ScanCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';
-import { freshDatabase, randomName, stackEnv } from './stack.ts';
+import { freshDatabase, randomName, scanCount, stackEnv } from './stack.ts';
 
 test('batch load and verify through DynamoDB that throttles, fails or resets one request in five complete, and the counts reconcile', async (t) => {
   t.timeout(90_000);
@@ -127,14 +127,3 @@ test('batch load failing on a bad item mid-way: its siblings stop, the report co
   t.is(await scanCount(ddb, tableName), manifest.totals.items_out);
   await ddb.send(new DeleteTableCommand({ TableName: tableName })).catch(() => {});
 });
-
-async function scanCount(ddb: DynamoDBClient, table: string): Promise<number> {
-  let count = 0;
-  let start: Record<string, never> | undefined;
-  do {
-    const page = await ddb.send(new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start }));
-    count += page.Count ?? 0;
-    start = page.LastEvaluatedKey as typeof start;
-  } while (start);
-  return count;
-}

@@ -4,14 +4,14 @@
 // DynamoDB Local, and its ImportTable endpoint in front of it).
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { DescribeTableCommand, ListImportsCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand, ListImportsCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws.ts';
 import { openStorage } from '../lib/storage.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
 import { REPO, runCli } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';
-import { freshBucketPrefix, randomName, stackEnv } from './stack.ts';
+import { freshBucketPrefix, randomName, scanCount, stackEnv } from './stack.ts';
 
 const env = stackEnv();
 const ddb = dynamoClient(env);
@@ -22,17 +22,6 @@ async function fixtureRun(): Promise<{ store: string; items: number }> {
   await writeDumpRun(store, 'r');
   const manifest = await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: () => {} });
   return { store, items: manifest.totals.items_out };
-}
-
-async function scanCount(table: string): Promise<number> {
-  let count = 0;
-  let start: Record<string, never> | undefined;
-  do {
-    const page = await ddb.send(new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start }));
-    count += page.Count ?? 0;
-    start = page.LastEvaluatedKey as typeof start;
-  } while (start);
-  return count;
 }
 
 /** Starts the load CLI and kills it (SIGKILL) once `ready()` holds; false when it finished first. */
@@ -54,13 +43,13 @@ test('batch load killed with SIGKILL once writing starts, then rerun, holds exac
   const cliEnv = { ...env, STORE: store, RUN: 'r', DDB_TABLE: table };
   // Killed as soon as the table exists (a Scan answers): writes have begun, at concurrency 1, and are not done.
   const killed = await killWhen(['--mode', 'batch', '--concurrency', '1', '--no-ttl', '--no-deletion-protection', '--quiet'], cliEnv,
-    async () => (await scanCount(table)) >= 0);
+    async () => (await scanCount(ddb, table)) >= 0);
   t.true(killed, 'the load was killed mid-way');
-  const partial = await scanCount(table);
+  const partial = await scanCount(ddb, table);
   t.true(partial < items, `killed with ${partial} of ${items} items written`);
   const rerun = await runCli('load/cli.ts', ['--mode', 'batch', '--no-ttl', '--no-deletion-protection', '--quiet'], cliEnv);
   t.is(rerun.code, 0, rerun.stderr);
-  t.is(await scanCount(table), items);
+  t.is(await scanCount(ddb, table), items);
   const verify = await runCli('verify/cli.ts', ['--no-access-patterns', '--quiet'], cliEnv);
   t.is(verify.code, 0, verify.stderr);
   recordFault(t, { fault: `SIGKILL once the table exists (${partial} of ${items} items written)`, stage: 'load (batch)', outcome: `killed; rerun ${exitOutcome(rerun)}, verify ${exitOutcome(verify)}`, items_out: items, identical: verify.code === 0 });
@@ -81,6 +70,6 @@ test('import load killed with SIGKILL while it watches the import, then rerun, r
   const { Table } = await ddb.send(new DescribeTableCommand({ TableName: table }));
   const all = (await ddb.send(new ListImportsCommand({ TableArn: Table!.TableArn }))).ImportSummaryList ?? [];
   t.is(all.length, 1, 'one import, not two');
-  t.is(await scanCount(table), items);
+  t.is(await scanCount(ddb, table), items);
   recordFault(t, { fault: 'SIGKILL while watching the import', stage: 'load (import)', outcome: `killed; rerun ${exitOutcome(rerun)} (resumed the same import)`, items_out: items, identical: all.length === 1 });
 });

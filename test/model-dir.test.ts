@@ -13,17 +13,22 @@ import { writeDumpRun } from '../scripts/golden.ts';
 import { REPO, type CliResult } from './cli.ts';
 import { freshDatabase } from './stack.ts';
 
-function make(args: string[], env: Record<string, string>): Promise<CliResult> {
+/** Runs `command` with its stdout and stderr collected, to its end. */
+function spawnCollect(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn('make', ['-s', '--no-print-directory', '-o', 'node_modules/.installed', ...args], {
-      cwd: REPO, env: { ...process.env, TABLE: '', RUN: '', STORE: '', CONCURRENCY: '', MODEL: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+function make(args: string[], env: Record<string, string>): Promise<CliResult> {
+  return spawnCollect('make', ['-s', '--no-print-directory', '-o', 'node_modules/.installed', ...args], {
+    cwd: REPO, env: { ...process.env, TABLE: '', RUN: '', STORE: '', CONCURRENCY: '', MODEL: '', ...env },
   });
 }
 
@@ -79,16 +84,8 @@ test('bin/pg2ddb transform --model dir maps with a model of one\'s own, as make 
   }
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-model-bin-run-'));
   await writeDumpRun(store, 'r');
-  const ran = await new Promise<CliResult>((resolve, reject) => {
-    const child = spawn(path.join(REPO, 'bin/pg2ddb'), ['transform', '--store', store, '--run', 'r', '--quiet', '--model', dir], {
-      cwd: os.tmpdir(), env: { ...process.env, MODEL: '', TABLE: '', CONCURRENCY: '2' }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  const ran = await spawnCollect(path.join(REPO, 'bin/pg2ddb'), ['transform', '--store', store, '--run', 'r', '--quiet', '--model', dir], {
+    cwd: os.tmpdir(), env: { ...process.env, MODEL: '', TABLE: '', CONCURRENCY: '2' },
   });
   t.is(ran.code, 0, ran.stderr);
   t.is((await readTransformManifest(openStorage(store).sub('r')))!.tables.length, 16);

@@ -3,7 +3,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { CreateTableCommand, DeleteTableCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DeleteTableCommand, ScanCommand, waitUntilTableExists, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { tableCreationParameters } from '../model/table-spec.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
 import { loadFixtureDatabase } from '../fixtures/load.ts';
@@ -54,6 +54,18 @@ export async function freshDynamoTable(t: ExecutionContext, ddb: DynamoDBClient,
   t.teardown(async () => { await ddb.send(new DeleteTableCommand({ TableName })); });
   await waitUntilTableExists({ client: ddb, maxWaitTime: 30 }, { TableName });
   return TableName;
+}
+
+/** The items in a DynamoDB table, counted by a paged Scan (Select COUNT). */
+export async function scanCount(ddb: DynamoDBClient, table: string): Promise<number> {
+  let count = 0;
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await ddb.send(new ScanCommand({ TableName: table, Select: 'COUNT', ExclusiveStartKey: start }));
+    count += page.Count ?? 0;
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return count;
 }
 
 /** Keys a sharded or stopped run writes besides its outputs: the shards' fragments, the coordinator's plan, the timed report. */
