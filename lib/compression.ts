@@ -77,7 +77,27 @@ function zstdPipe(args: string[]): Duplex {
   });
   // zstd exited early: its exit status says why.
   child.stdin.on('error', () => {});
-  const duplex = Duplex.from({ writable: child.stdin, readable: out });
-  duplex.on('close', () => { if (child.exitCode === null) child.kill(); });
+  // A write's callback waits for the pipe to take its bytes (Duplex.from calls
+  // back while stdin still holds them), so a writer may then reuse its buffer.
+  const duplex = new Duplex({
+    write(chunk: Buffer, _encoding, callback) {
+      child.stdin.write(chunk, () => callback());
+    },
+    final(callback) {
+      child.stdin.end();
+      callback();
+    },
+    read() {
+      out.resume();
+    },
+    destroy(err, callback) {
+      if (child.exitCode === null) child.kill();
+      out.destroy();
+      callback(err);
+    },
+  });
+  out.on('data', (chunk: Buffer) => { if (!duplex.push(chunk)) out.pause(); });
+  out.on('end', () => duplex.push(null));
+  out.on('error', (err) => duplex.destroy(err));
   return duplex;
 }

@@ -1,9 +1,8 @@
 // One unit of transform work: an extract part → its item file, rejects, keys
 // file and, last, its unit record (only then is the unit done).
 import { StringDecoder } from 'node:string_decoder';
-import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { compressionOf, compressor, decompressor, type Compression } from '../lib/compression.ts';
+import { compressionOf, decompressor } from '../lib/compression.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { inputPart, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter } from '../lib/meter.ts';
@@ -11,6 +10,7 @@ import type { PutResult, Storage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
 import { KeyCollector } from './duplicate-keys.ts';
 import { HeldLines, lineOrder } from './item-order.ts';
+import { writeItemFile } from './item-file.ts';
 import { ItemBuilder, epochSeconds, isReject, type Reject } from '../model/item.ts';
 import { JoinIndexBuilder, openJoinIndex, type JoinIndex, type JoinIndexFile } from './join-index.ts';
 import { readParquetRows } from './parquet-rows.ts';
@@ -172,7 +172,7 @@ export async function transformUnit(
 
     const order = lineOrder(table.name, unit.index, held.count);
     keys.renumberLines(order);
-    [stored, jsonBytes] = await writeItemFile(run, key, held.inOrder(), compression, options.gzipLevel);
+    [stored, jsonBytes] = await writeItemFile(run, key, held, compression, options.gzipLevel);
   } finally {
     held.close();
   }
@@ -205,30 +205,4 @@ export async function transformUnit(
   // The record is written last: only now is the unit done.
   await run.put(unitKey(table.name, unit.index), `${JSON.stringify(record, null, 2)}\n`);
   return record;
-}
-
-/** Writes `chunks` compressed to `key`; returns the stored object and the uncompressed bytes. */
-async function writeItemFile(run: Storage, key: string, chunks: Iterable<Buffer>, compression: Compression, gzipLevel: number): Promise<[PutResult, number]> {
-  // Counted, not hashed: only the stored bytes' sha256 is recorded (hashing the JSON cost ~8% of a unit's CPU).
-  let jsonBytes = 0;
-  const counted = function* () {
-    for (const chunk of chunks) {
-      jsonBytes += chunk.length;
-      yield chunk;
-    }
-  };
-  const gzip = compressor(compression, compression === 'gzip' ? gzipLevel : 1);
-  const writing = run.put(key, gzip);
-  // A write that fails before it reads (mkdir on a read-only store) must still end the input.
-  writing.catch((err: Error) => gzip.destroy(err));
-  const encoding = pipeline(Readable.from(counted(), { objectMode: false }), gzip);
-  encoding.catch(() => {});
-  try {
-    const [stored] = await Promise.all([writing, encoding]);
-    return [stored, jsonBytes];
-  } catch (err) {
-    await Promise.allSettled([writing, encoding]);
-    // The write's error names the file and its cause; the stream's is only its echo.
-    throw await writing.then(() => err, (writeErr: unknown) => writeErr);
-  }
 }
