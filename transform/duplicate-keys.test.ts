@@ -1,6 +1,6 @@
 import test from 'ava';
 import { Readable } from 'node:stream';
-import { KeyCollector, findDuplicates, type Duplicate } from './duplicate-keys.ts';
+import { KEY_RECORD_BYTES, KeyCollector, findDuplicates, type Duplicate } from './duplicate-keys.ts';
 
 function unit(keys: [string, string][], order?: Uint32Array): Readable {
   const collector = new KeyCollector();
@@ -47,4 +47,17 @@ test('a duplicate names the line its item was written on, once the file is in an
   // Lines 0, 1, 2 hold arrival items 1, 2, 0: the repeated A (item 2) is on line 1.
   const found = await all([unit([['A', '1']]), unit([['B', '1'], ['C', '1'], ['A', '1']], new Uint32Array([1, 2, 0]))]);
   t.deepEqual(found, [{ first: { source: 0, row: 1, line: 0 }, duplicate: { source: 1, row: 3, line: 1 } }]);
+});
+
+test('records equal in all but the last byte of the hash are distinct; equal in all 16 are duplicates, whatever row', async (t) => {
+  const record = (last: number, row: number) => {
+    const r = Buffer.alloc(KEY_RECORD_BYTES, 0xff);
+    r[15] = last;
+    r.writeUInt32BE(row, 16);
+    r.writeUInt32BE(row - 1, 20);
+    return r;
+  };
+  const found = await all([Readable.from([Buffer.concat([record(1, 1), record(2, 2)])]), Readable.from([Buffer.concat([record(2, 7)])])]);
+  t.deepEqual(found, [{ first: { source: 0, row: 2, line: 1 }, duplicate: { source: 1, row: 7, line: 6 } }]);
+  await t.throwsAsync(all([Readable.from([record(1, 1).subarray(0, 20)])]), { message: 'keys file 0 is truncated' });
 });

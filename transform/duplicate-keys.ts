@@ -63,40 +63,67 @@ export class KeyCollector {
 export interface KeyLocation { source: number; row: number; line: number }
 export interface Duplicate { first: KeyLocation; duplicate: KeyLocation }
 
-/** Reads fixed-size records from a stream, a chunk at a time. */
+/**
+ * Reads fixed-size records from a stream, a chunk at a time. The current
+ * record's hash is held as four uint32s, so the merge compares numbers: with
+ * a Buffer view and Buffer.compare per record, merging a run's keys cost
+ * ~1.5 µs per item, most of a one-table rerun's CPU on a large run.
+ */
 class RecordReader {
-  private chunk = Buffer.alloc(0);
+  private chunk: Buffer = Buffer.alloc(0);
   private offset = 0;
   private readonly iterator: AsyncIterator<Buffer>;
-  current: Buffer | undefined;
+  row = 0;
+  line = 0;
+  h0 = 0;
+  h1 = 0;
+  h2 = 0;
+  h3 = 0;
 
   constructor(stream: Readable, readonly source: number) {
     this.iterator = stream[Symbol.asyncIterator]();
   }
 
-  async advance(): Promise<boolean> {
+  /** The next record: synchronously when the chunk in hand holds it (an await per record cost as much as the rest). */
+  advance(): boolean | Promise<boolean> {
+    if (this.chunk.length - this.offset < KEY_RECORD_BYTES) return this.fill();
+    this.load();
+    return true;
+  }
+
+  private async fill(): Promise<boolean> {
     while (this.chunk.length - this.offset < KEY_RECORD_BYTES) {
       const next = await this.iterator.next();
       if (next.done) {
         if (this.chunk.length - this.offset !== 0) throw new Error(`keys file ${this.source} is truncated`);
-        this.current = undefined;
         return false;
       }
-      this.chunk = Buffer.concat([this.chunk.subarray(this.offset), next.value]);
+      this.chunk = this.offset === this.chunk.length ? next.value : Buffer.concat([this.chunk.subarray(this.offset), next.value]);
       this.offset = 0;
     }
-    this.current = this.chunk.subarray(this.offset, this.offset + KEY_RECORD_BYTES);
-    this.offset += KEY_RECORD_BYTES;
+    this.load();
     return true;
   }
 
+  private load(): void {
+    const { chunk } = this;
+    const at = this.offset;
+    this.h0 = chunk.readUInt32BE(at);
+    this.h1 = chunk.readUInt32BE(at + 4);
+    this.h2 = chunk.readUInt32BE(at + 8);
+    this.h3 = chunk.readUInt32BE(at + 12);
+    this.row = chunk.readUInt32BE(at + HASH_BYTES);
+    this.line = chunk.readUInt32BE(at + HASH_BYTES + 4);
+    this.offset += KEY_RECORD_BYTES;
+  }
+
   location(): KeyLocation {
-    return { source: this.source, row: this.current!.readUInt32BE(HASH_BYTES), line: this.current!.readUInt32BE(HASH_BYTES + 4) };
+    return { source: this.source, row: this.row, line: this.line };
   }
 }
 
 function hashOrder(a: RecordReader, b: RecordReader): number {
-  return a.current!.compare(b.current!, 0, HASH_BYTES, 0, HASH_BYTES) || a.source - b.source;
+  return (a.h0 - b.h0) || (a.h1 - b.h1) || (a.h2 - b.h2) || (a.h3 - b.h3) || a.source - b.source;
 }
 
 /**
@@ -109,14 +136,20 @@ export async function* findDuplicates(sources: Readable[]): AsyncGenerator<Dupli
     const reader = new RecordReader(sources[i]!, i);
     if (await reader.advance()) heapPush(heap, reader);
   }
-  let previous: { hash: Buffer; location: KeyLocation } | undefined;
+  // The first occurrence of the current hash, as numbers: an object per record was a third of the merge.
+  let h0 = -1, h1 = -1, h2 = -1, h3 = -1;
+  let source = -1, row = 0, line = 0;
   while (heap.length > 0) {
     const reader = heap[0]!;
-    const hash = Buffer.from(reader.current!.subarray(0, HASH_BYTES));
-    const location = reader.location();
-    if (previous && previous.hash.equals(hash)) yield { first: previous.location, duplicate: location };
-    else previous = { hash, location };
-    if (await reader.advance()) heapReplaceTop(heap);
+    if (source >= 0 && reader.h0 === h0 && reader.h1 === h1 && reader.h2 === h2 && reader.h3 === h3) {
+      yield { first: { source, row, line }, duplicate: reader.location() };
+    } else {
+      h0 = reader.h0; h1 = reader.h1; h2 = reader.h2; h3 = reader.h3;
+      source = reader.source; row = reader.row; line = reader.line;
+    }
+    let more = reader.advance();
+    if (more !== true) more = await more;
+    if (more) heapReplaceTop(heap);
     else heapPopTop(heap);
   }
 }
