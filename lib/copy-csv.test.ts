@@ -65,3 +65,21 @@ test('agrees with fast-csv on generated COPY output (fast-csv reads NULL as "")'
   });
   t.deepEqual(reference, rows.map((row) => row.map((v) => v ?? '')));
 });
+
+test('given a number of fields, each record gives those first fields, the rest skipped (quotes, commas, newlines and all), at any chunking', (t) => {
+  const text = 'id,a,b,c\n1,"x,""y""\nz",,"p\nq"\n2,,"",\n3,"","a""",last\n4\n5,"only"\n';
+  for (const fields of [1, 2, 3]) {
+    const parse = (size: number) => {
+      const parser = new CopyCsvParser(fields);
+      const rows: CsvRow[] = [];
+      for (let i = 0; i < text.length; i += size) parser.push(text.slice(i, i + size), rows);
+      parser.end(rows);
+      return rows;
+    };
+    const expected = parseAll(text).map((row) => row.slice(0, fields));
+    for (const size of [1, 2, 3, 5, 7, 64, text.length]) t.deepEqual(parse(size), expected, `fields ${fields}, chunk ${size}`);
+  }
+  const cut = new CopyCsvParser(1);
+  cut.push('1,2,"open\n', []);
+  t.throws(() => cut.end([]), { message: /truncated/ });
+});

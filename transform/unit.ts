@@ -55,7 +55,8 @@ export async function buildJoin(run: Storage, extract: ExtractManifest, name: st
   const builder = new JoinIndexBuilder(`join on ${name}.${match}`);
   try {
     for (const part of table.parts) {
-      await readRows(run, name, part, (row) => builder.add(row[m] ?? null, row[k] ?? null));
+      // Only the fields up to the later of the two are made into strings.
+      await readRows(run, name, part, (row) => builder.add(row[m] ?? null, row[k] ?? null), undefined, Math.max(m, k) + 1);
     }
     return builder.build();
   } catch (err) {
@@ -75,11 +76,13 @@ export async function resolveJoins(unit: Unit, cache: JoinCache): Promise<Map<st
  * Streams an extract part's data rows (after checking its header) to `onRow`,
  * and fails if the stored bytes do not match the manifest's sha256. A
  * Parquet part gives the very rows its CSV would (transform/parquet-rows.ts).
+ * `fields`: a CSV part's rows may stop after that many leading fields.
  */
 export async function readRows(
   run: Storage, table: string, part: PartEntry,
   onRow: (row: CsvRow, rowNumber: number) => void,
   onChunk?: () => void | Promise<void>,
+  fields = Infinity,
 ): Promise<number> {
   if (part.key.endsWith('.parquet')) return readParquetRows(run, table, part, onRow, onChunk);
   const stored = new Meter();
@@ -87,7 +90,7 @@ export async function readRows(
   // A part's compression is known by its name (extract's COMPRESSION).
   const decompress = decompressor(compressionOf(part.key));
   const decoder = new StringDecoder('utf8');
-  const parser = new CopyCsvParser();
+  const parser = new CopyCsvParser(fields);
   let rowNumber = -1;
   const rows: CsvRow[] = [];
   const drain = () => {
