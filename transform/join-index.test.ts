@@ -61,7 +61,11 @@ test('NULL keys are left out; sorted and shuffled input, in one run or many, giv
 });
 
 test('an index held whole in memory and one read block by block answer alike', (t) => {
-  const pairs = Array.from({ length: 3000 }, (_, i) => [`k${(i * 7919) % 3000}`, i % 5 ? `v${i}é` : null] as [string, string | null]);
+  // The whole file is looked up through a hash table: keys of every length, the empty one and multibyte ones among them.
+  const pairs = [
+    ...Array.from({ length: 3000 }, (_, i) => [`k${(i * 7919) % 3000}`, i % 5 ? `v${i}é` : null] as [string, string | null]),
+    ['', 'empty'], ['x'.repeat(500), 'long'], ['é'.repeat(200), 'accents'], ['😀', null],
+  ] as [string, string | null][];
   const file = () => {
     const builder = new JoinIndexBuilder('whole');
     for (const [key, value] of pairs) builder.add(key, value);
@@ -73,11 +77,14 @@ test('an index held whole in memory and one read block by block answer alike', (
   t.is(blocks.data.whole, undefined);
   // Through a worker's copy too: the whole file is shared, not cloned.
   const copy = new JoinIndex(structuredClone(whole.data));
-  for (const key of [...pairs.map(([k]) => k), 'k', 'zz', '', 'k2999x']) {
+  for (const key of [...pairs.map(([k]) => k), 'k', 'zz', 'k2999x', 'x'.repeat(499), 'é'.repeat(201), '😀😀']) {
     t.is(whole.get(key), blocks.get(key), key);
     t.is(copy.get(key), blocks.get(key), key);
   }
   t.is(whole.get('k3'), pairs.find(([k]) => k === 'k3')![1]);
+  t.is(whole.get(''), 'empty');
+  t.is(whole.get('é'.repeat(200)), 'accents');
+  t.true(whole.has('😀'));
   whole.close();
   blocks.close();
 });

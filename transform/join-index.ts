@@ -45,6 +45,8 @@ export interface JoinIndexData extends Omit<JoinIndexFile, 'path'> {
   fd: number;
   /** The whole file, when it is at most WHOLE_FILE_BYTES. */
   whole?: SharedArrayBuffer;
+  /** With `whole`: a hash table of its entries (see KeyTable). */
+  table?: SharedArrayBuffer;
 }
 
 /** Opens a built index file and deletes it: the open descriptor keeps it readable, and nothing is left on disk. */
@@ -61,7 +63,49 @@ export function openJoinIndex({ path: file, ...index }: JoinIndexFile, wholeFile
     if (read === 0) throw new Error(`${file} ended before its ${size} bytes`);
     done += read;
   }
-  return new JoinIndex({ fd, ...index, whole });
+  return new JoinIndex({ fd, ...index, whole, table: keyTable(bytes, blockAt) });
+}
+
+/**
+ * An open-addressing hash table (FNV-1a of the key's UTF-8 bytes, linear
+ * probing) over a whole index file: per slot, the absolute position of the
+ * entry's offsets and of its block, 0 for empty. A lookup is then one hash
+ * and one key comparison instead of ~20 Buffer.compare calls of a binary
+ * search (4.5 µs a lookup, 8% of processing_job_events' CPU). 16 bytes per
+ * entry, shared by every thread like the file.
+ */
+function keyTable(whole: Buffer, blockAt: Float64Array): SharedArrayBuffer {
+  let entries = 0;
+  for (let b = 0; b + 1 < blockAt.length; b++) entries += whole.readUInt32LE(blockAt[b]!);
+  let slots = 2;
+  while (slots < 2 * entries) slots *= 2;
+  const table = new SharedArrayBuffer(slots * 8);
+  const at = new Int32Array(table);
+  for (let b = 0; b + 1 < blockAt.length; b++) {
+    const start = blockAt[b]!;
+    const count = whole.readUInt32LE(start);
+    for (let i = 0; i < count; i++) {
+      const entry = start + 4 + 8 * i;
+      const keyStart = start + whole.readUInt32LE(entry);
+      let slot = fnv1a(whole, keyStart, start + whole.readUInt32LE(entry + 4)) & (slots - 1);
+      while (at[2 * slot] !== 0) slot = (slot + 1) & (slots - 1);
+      at[2 * slot] = entry;
+      at[2 * slot + 1] = start;
+    }
+  }
+  return table;
+}
+
+/** Whether `a` from `at` holds `b`'s first `length` bytes. A loop: Buffer.compare on a SharedArrayBuffer's bytes took ~1 µs a call. */
+function sameBytes(a: Buffer, at: number, b: Buffer, length: number): boolean {
+  for (let i = 0; i < length; i++) if (a[at + i] !== b[i]) return false;
+  return true;
+}
+
+function fnv1a(bytes: Buffer, start: number, end: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = start; i < end; i++) hash = Math.imul(hash ^ bytes[i]!, 0x01000193);
+  return hash >>> 0;
 }
 
 export class JoinIndex {
@@ -71,16 +115,45 @@ export class JoinIndex {
   private readonly whole: Buffer | undefined;
   private block: Buffer = Buffer.alloc(BLOCK_BYTES);
   private loaded = -1;
+  private readonly table: Int32Array | undefined;
+  private viewStart = -1;
+  /** A probe key's UTF-8 bytes, written here rather than into a new Buffer per lookup. */
+  private probe = Buffer.alloc(256);
 
   constructor(readonly data: JoinIndexData) {
     this.firstKeys = Buffer.from(data.firstKeys);
     this.firstKeyAt = new Uint32Array(data.firstKeyAt);
     this.blockAt = new Float64Array(data.blockAt);
     this.whole = data.whole && Buffer.from(data.whole);
+    this.table = data.table && new Int32Array(data.table);
+  }
+
+  /** find() over a whole file, through its hash table. */
+  private findWhole(key: string, whole: Buffer, table: Int32Array): number {
+    if (this.probe.length < 3 * key.length) this.probe = Buffer.alloc(3 * key.length);
+    const probe = this.probe;
+    const length = probe.write(key, 0, 'utf8');
+    const mask = table.length / 2 - 1;
+    for (let slot = fnv1a(probe, 0, length) & mask; ; slot = (slot + 1) & mask) {
+      const entry = table[2 * slot]!;
+      if (entry === 0) return -1;
+      const start = table[2 * slot + 1]!;
+      const keyStart = start + whole.readUInt32LE(entry);
+      const keyEnd = start + whole.readUInt32LE(entry + 4);
+      if (keyEnd - keyStart === length && sameBytes(whole, keyStart, probe, length)) {
+        // get() reads the entry's offsets from its block's start, as a binary search leaves them.
+        if (start !== this.viewStart) {
+          this.block = whole.subarray(start);
+          this.viewStart = start;
+        }
+        return entry - start;
+      }
+    }
   }
 
   /** The entry's position in the loaded block (see the layout above), or -1. */
   private find(key: string): number {
+    if (this.table && this.whole) return this.findWhole(key, this.whole, this.table);
     const probe = Buffer.from(key, 'utf8');
     // The last block whose first key ≤ probe.
     let lo = 0;
