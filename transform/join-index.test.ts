@@ -88,3 +88,25 @@ test('an index held whole in memory and one read block by block answer alike', (
   whole.close();
   blocks.close();
 });
+
+test('an index is held whole only when the file and its hash table together fit the budget', (t) => {
+  // Short keys and NULL values: ~14 bytes a file entry, 16–32 a hash table slot pair.
+  // The table was left out of the budget: a 63 MiB file of 6-byte keys held 128 MiB
+  // of table beside it, three times the 64 MiB the README promises.
+  const file = () => {
+    const builder = new JoinIndexBuilder('small entries');
+    for (let i = 0; i < 20_000; i++) builder.add(String(i), i % 3 ? null : `v${i}`);
+    return builder.build();
+  };
+  const held = (index: JoinIndex) => (index.data.whole?.byteLength ?? 0) + (index.data.table?.byteLength ?? 0);
+  for (const extra of [0, 100_000, 1024 * 1024]) {
+    const built = file();
+    const budget = new Float64Array(built.blockAt).at(-1)! + extra;
+    const index = openJoinIndex(built, budget);
+    t.true(held(index) <= budget, `${held(index)} bytes held for a budget of ${budget}`);
+    for (const i of [0, 1, 3, 19_999]) t.is(index.get(String(i)), i % 3 ? null : `v${i}`);
+    t.is(index.get('20000'), undefined);
+    if (extra === 1024 * 1024) t.truthy(index.data.table, 'room for both: held whole');
+    index.close();
+  }
+});
