@@ -111,3 +111,40 @@ test('skipping the rest of each record is one pass over the text, however far th
   t.deepEqual(rows.at(-1), ['9', 'tail, quoted']);
   t.true(scanned <= 3 * text.length, `indexOf passed over ${scanned} characters of a ${text.length}-character text`);
 });
+
+test('with fields, generated COPY output and every prefix of it (a file cut anywhere) give the leading fields of what a full parse gives, or the same error', (t) => {
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const pieces = ['a', ',', '"', '""', '\n', '\r', '\r\n', ' ', 'é', '😀', '\\', 'NULL'];
+  const field = () => {
+    if (random() < 0.15) return '';
+    if (random() < 0.1) return '""';
+    let v = '';
+    for (let k = Math.floor(random() * 6); k > 0; k--) v += pieces[Math.floor(random() * pieces.length)];
+    return v === '' || /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+  };
+  const outcome = (text: string, fields: number, size: number) => {
+    const parser = new CopyCsvParser(fields);
+    const rows: CsvRow[] = [];
+    try {
+      for (let i = 0; i < text.length; i += size) parser.push(text.slice(i, i + size), rows);
+      parser.end(rows);
+      return rows;
+    } catch (err) {
+      return (err as Error).message;
+    }
+  };
+  for (let n = 0; n < 150; n++) {
+    const columns = 1 + Math.floor(random() * 5);
+    const records = Array.from({ length: 1 + Math.floor(random() * 4) }, () => Array.from({ length: columns }, field).join(','));
+    const text = `${records.join('\n')}\n`;
+    for (const cut of [text.length, text.length - 1, Math.floor(random() * text.length)]) {
+      const prefix = text.slice(0, cut);
+      const full = outcome(prefix, Infinity, prefix.length || 1);
+      for (let fields = 1; fields <= columns; fields++) {
+        const expected = typeof full === 'string' ? full : full.map((row) => row.slice(0, fields));
+        for (const size of [1, 3, prefix.length || 1]) t.deepEqual(outcome(prefix, fields, size), expected, `${JSON.stringify(prefix)}, fields ${fields}, chunk ${size}`);
+      }
+    }
+  }
+});
