@@ -88,3 +88,61 @@ test('an index held whole in memory and one read block by block answer alike', (
   whole.close();
   blocks.close();
 });
+
+test('an index is held whole only when the file and its hash table together fit the budget', (t) => {
+  // Short keys and NULL values: ~14 bytes a file entry, 16–32 a hash table slot pair.
+  // The table was left out of the budget: a 63 MiB file of 6-byte keys held 128 MiB
+  // of table beside it, three times the 64 MiB the README promises.
+  const file = () => {
+    const builder = new JoinIndexBuilder('small entries');
+    for (let i = 0; i < 20_000; i++) builder.add(String(i), i % 3 ? null : `v${i}`);
+    return builder.build();
+  };
+  const held = (index: JoinIndex) => (index.data.whole?.byteLength ?? 0) + (index.data.table?.byteLength ?? 0);
+  for (const extra of [0, 100_000, 1024 * 1024]) {
+    const built = file();
+    const budget = new Float64Array(built.blockAt).at(-1)! + extra;
+    const index = openJoinIndex(built, budget);
+    t.true(held(index) <= budget, `${held(index)} bytes held for a budget of ${budget}`);
+    for (const i of [0, 1, 3, 19_999]) t.is(index.get(String(i)), i % 3 ? null : `v${i}`);
+    t.is(index.get('20000'), undefined);
+    if (extra === 1024 * 1024) t.truthy(index.data.table, 'room for both: held whole');
+    index.close();
+  }
+  // At the budget exactly, held whole; a byte less, read by blocks (20,000 entries: 65,536 slots of 8 bytes).
+  for (const extra of [65_536 * 8, 65_536 * 8 - 1]) {
+    const built = file();
+    const index = openJoinIndex(built, new Float64Array(built.blockAt).at(-1)! + extra);
+    t.is(index.data.whole !== undefined, extra === 65_536 * 8);
+    t.is(index.get('19999'), null);
+    index.close();
+  }
+});
+
+test('a whole index tells apart keys of one FNV-1a hash, a key and its prefixes, and keys far longer than a block', (t) => {
+  // 7yzlaa and e6apaa hash alike (32 bits), and so do any two with one suffix added; 16cpaa shares gwzlaa's hash.
+  const fnv = (key: string) => [...Buffer.from(key)].reduce((hash, byte) => Math.imul(hash ^ byte, 0x01000193), 0x811c9dc5) >>> 0;
+  t.is(fnv('7yzlaa'), fnv('e6apaa'));
+  t.is(fnv('7yzlaax'), fnv('e6apaax'));
+  t.is(fnv('gwzlaa'), fnv('16cpaa'));
+  const present: [string, string | null][] = [
+    ['7yzlaa', 'a'], ['e6apaa', 'b'], ['7yzlaax', null], ['e6apaax', 'd'], ['gwzlaa', 'e'],
+    ['k', 'k'], ['k1', 'k1'], ['k1 ', 'k1 '], ['', 'empty'],
+    ['K'.repeat(70_000), 'long'], [`${'K'.repeat(69_999)}k`, 'long k'], ['é'.repeat(40_000), 'é'],
+  ];
+  const absent = ['16cpaa', '7yzlaay', 'k1  ', 'k2', 'K'.repeat(70_001), 'K'.repeat(69_999), 'é'.repeat(39_999), 'e'];
+  const file = () => {
+    const builder = new JoinIndexBuilder('collisions');
+    for (const [key, value] of present) builder.add(key, value);
+    return builder.build();
+  };
+  const whole = openJoinIndex(file());
+  const blocks = openJoinIndex(file(), 0);
+  t.truthy(whole.data.table);
+  for (const index of [whole, blocks]) {
+    for (const [key, value] of present) t.is(index.get(key), value, key.slice(0, 12));
+    for (const key of absent) t.is(index.get(key), undefined, key.slice(0, 12));
+  }
+  whole.close();
+  blocks.close();
+});

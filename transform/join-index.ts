@@ -5,11 +5,11 @@
 // ~4 KB block is held, in SharedArrayBuffers shared with the worker threads.
 // (Held in memory, 1M uuid → job_id entries cost ~60 MB, and twice that while
 // building.) A lookup is a binary search over the blocks' first keys, one
-// pread and a binary search in the block. An index file of at most
-// WHOLE_FILE_BYTES is read once into a SharedArrayBuffer instead, so memory
-// stays bounded: lookups come in another table's key order, nearly every one
-// read another block, and those preads were ~20% of processing_job_events'
-// transform CPU.
+// pread and a binary search in the block. An index file that fits in
+// WHOLE_FILE_BYTES with its hash table (see keyTable) is read once into a
+// SharedArrayBuffer instead, so memory stays bounded: lookups come in another
+// table's key order, nearly every one read another block, and those preads
+// were ~20% of processing_job_events' transform CPU.
 //
 // Block layout: u32 count, then u32 offsets (from the block's start) of each
 // entry's key start, value start, and the end; a value is a flag byte (0 NULL,
@@ -20,7 +20,7 @@ import path from 'node:path';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
 
 const BLOCK_BYTES = 4096;
-/** An index file up to this size is held whole in memory, once for every thread (1M uuid → uuid entries take ~85 MB). */
+/** An index file and its hash table up to this size are held whole in memory, once for every thread (1M uuid → uuid entries take ~85 MB, and 16 MiB of table). */
 const WHOLE_FILE_BYTES = 64 * 1024 * 1024;
 /** Key and value bytes sorted in memory at a time; a larger table is sorted in runs, then merged. */
 const RUN_BYTES = 4 * 1024 * 1024;
@@ -34,6 +34,8 @@ export interface JoinIndexFile {
   firstKeyAt: SharedArrayBuffer;
   /** blocks + 1 file positions (Float64: files may pass 4 GB). */
   blockAt: SharedArrayBuffer;
+  /** How many entries the file holds (the size of its hash table, when held whole). */
+  entries: number;
 }
 
 /**
@@ -43,7 +45,7 @@ export interface JoinIndexFile {
  */
 export interface JoinIndexData extends Omit<JoinIndexFile, 'path'> {
   fd: number;
-  /** The whole file, when it is at most WHOLE_FILE_BYTES. */
+  /** The whole file, when it and its hash table fit in WHOLE_FILE_BYTES. */
   whole?: SharedArrayBuffer;
   /** With `whole`: a hash table of its entries (see KeyTable). */
   table?: SharedArrayBuffer;
@@ -55,7 +57,8 @@ export function openJoinIndex({ path: file, ...index }: JoinIndexFile, wholeFile
   rmSync(path.dirname(file), { recursive: true, force: true });
   const blockAt = new Float64Array(index.blockAt);
   const size = blockAt[blockAt.length - 1]!;
-  if (size > wholeFileBytes) return new JoinIndex({ fd, ...index });
+  // The hash table counts against the budget too: beside a file of short keys it is larger than the file.
+  if (size + 8 * keyTableSlots(index.entries) > wholeFileBytes) return new JoinIndex({ fd, ...index });
   const whole = new SharedArrayBuffer(Math.max(1, size));
   const bytes = Buffer.from(whole);
   for (let done = 0; done < size;) {
@@ -63,7 +66,14 @@ export function openJoinIndex({ path: file, ...index }: JoinIndexFile, wholeFile
     if (read === 0) throw new Error(`${file} ended before its ${size} bytes`);
     done += read;
   }
-  return new JoinIndex({ fd, ...index, whole, table: keyTable(bytes, blockAt) });
+  return new JoinIndex({ fd, ...index, whole, table: keyTable(bytes, blockAt, index.entries) });
+}
+
+/** A power of two at least twice the entries: probes stay short (1.5 on average, measured on ids, uuids and dates). */
+function keyTableSlots(entries: number): number {
+  let slots = 2;
+  while (slots < 2 * entries) slots *= 2;
+  return slots;
 }
 
 /**
@@ -71,14 +81,11 @@ export function openJoinIndex({ path: file, ...index }: JoinIndexFile, wholeFile
  * probing) over a whole index file: per slot, the absolute position of the
  * entry's offsets and of its block, 0 for empty. A lookup is then one hash
  * and one key comparison instead of ~20 Buffer.compare calls of a binary
- * search (4.5 µs a lookup, 8% of processing_job_events' CPU). 16 bytes per
- * entry, shared by every thread like the file.
+ * search (4.5 µs a lookup, 8% of processing_job_events' CPU). 16 to 32 bytes
+ * per entry (8 a slot), shared by every thread like the file.
  */
-function keyTable(whole: Buffer, blockAt: Float64Array): SharedArrayBuffer {
-  let entries = 0;
-  for (let b = 0; b + 1 < blockAt.length; b++) entries += whole.readUInt32LE(blockAt[b]!);
-  let slots = 2;
-  while (slots < 2 * entries) slots *= 2;
+function keyTable(whole: Buffer, blockAt: Float64Array, entries: number): SharedArrayBuffer {
+  const slots = keyTableSlots(entries);
   const table = new SharedArrayBuffer(slots * 8);
   const at = new Int32Array(table);
   for (let b = 0; b + 1 < blockAt.length; b++) {
@@ -226,6 +233,7 @@ class BlockFile {
   private readonly blockAt: number[] = [0];
   private readonly last = new ByteBuffer();
   private empty = true;
+  private added = 0;
 
   constructor(readonly path: string) {
     this.fd = openSync(path, 'w+');
@@ -251,6 +259,7 @@ class BlockFile {
     this.last.length = 0;
     this.last.appendBytes(from, keyStart, keyEnd);
     this.empty = false;
+    this.added++;
   }
 
   private flush(): void {
@@ -299,6 +308,7 @@ class BlockFile {
       firstKeys: shared(this.firstKeys.buffer.subarray(0, this.firstKeys.length)),
       firstKeyAt: shared(new Uint8Array(Uint32Array.from(this.firstKeyAt).buffer)),
       blockAt: shared(new Uint8Array(Float64Array.from(this.blockAt).buffer)),
+      entries: this.added,
     };
   }
 }
