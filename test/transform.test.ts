@@ -123,28 +123,31 @@ test('a transform killed with SIGKILL at several points, then rerun, ends byte-i
   recordFault(t, { fault: `SIGKILL at ${kills.length} points (${interrupted} mid-run)`, stage: 'transform', outcome: 'killed; rerun completed', rows_in: summary.rows_in, items_out: summary.items_out, rejected: summary.rejected, identical });
 });
 
-test('NULL keys, an oversize row and two rows with one (PK, SK) are rejected or reported, and the counts reconcile', async (t) => {
+test('NULL keys, an oversize row and three pairs of rows sharing a (PK, SK) are rejected or reported, and the counts reconcile', async (t) => {
   const url = await freshDatabase(t, { fixture: 'hostile' });
   const facts = await withClient(url, async (c) => {
     const user = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 1`)).rows[0].id as string;
-    const consent = (await c.query(`SELECT id::text, user_id::text, consent_type::text FROM consent_records WHERE user_id IS NOT NULL AND consent_type IS NOT NULL ORDER BY id LIMIT 1`)).rows[0];
+    // Three consents repeated: their duplicates are on lines of one item file, each named with its own key.
+    const consents = (await c.query(`SELECT id::text, user_id::text, consent_type::text FROM consent_records WHERE user_id IS NOT NULL AND consent_type IS NOT NULL ORDER BY id LIMIT 3`)).rows;
     const content = (await c.query(`SELECT id::text FROM serenya_content WHERE user_id IS NOT NULL AND created_at IS NOT NULL ORDER BY id LIMIT 1`)).rows[0].id as string;
     await c.query(`INSERT INTO user_devices (id, user_id, device_id, platform) VALUES ('00000000-0000-4000-8000-0000000000d1', NULL, 'orphan-device', 'ios')`);
     await c.query(`UPDATE serenya_content SET content = repeat('x', 500 * 1024) WHERE id = $1`, [content]);
     // The schema's uniqueness is what keeps (PK, SK) unique; without it two consents collide.
     await c.query(`ALTER TABLE consent_records DROP CONSTRAINT IF EXISTS consent_records_user_id_consent_type_key`);
-    await c.query(`INSERT INTO consent_records (id, user_id, consent_type, consent_given) VALUES ('ffffffff-0000-4000-8000-000000000001', $1, $2, true)`, [consent.user_id, consent.consent_type]);
-    return { user, consent, content };
+    for (const [i, consent] of consents.entries()) {
+      await c.query(`INSERT INTO consent_records (id, user_id, consent_type, consent_given) VALUES ($1, $2, $3, true)`, [`ffffffff-0000-4000-8000-00000000000${i + 1}`, consent.user_id, consent.consent_type]);
+    }
+    return { user, consents, content };
   });
   const store = await extracted(url);
   const result = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet'], {});
   t.is(result.code, 3, 'not ready for load');
-  t.regex(result.stderr, /not ready for load: 1 item\(s\) share \(PK, SK\) with another item: see transform\/duplicates\.jsonl/);
+  t.regex(result.stderr, /not ready for load: 3 item\(s\) share \(PK, SK\) with another item: see transform\/duplicates\.jsonl/);
 
   const run = openStorage(store).sub('r');
   const manifest = (await readTransformManifest(run))!;
   t.false(manifest.ready_for_load);
-  t.is(manifest.duplicates, 1);
+  t.is(manifest.duplicates, 3);
   for (const table of manifest.tables) t.is(table.rows_in, table.items_out + table.rejected + table.dropped, table.name);
 
   const rejects = async (table: string) => ((await run.getText(`transform/rejects/${table}.jsonl`)) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l));
@@ -155,11 +158,12 @@ test('NULL keys, an oversize row and two rows with one (PK, SK) are rejected or 
   t.regex(oversize.reason, /^item is \d+ bytes by DynamoDB's rules, over the 400 KB limit$/);
   t.true(Number.isInteger(oversize.row) && oversize.row > 0);
 
-  const [duplicate] = ((await run.getText('transform/duplicates.jsonl')) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l));
-  t.deepEqual(duplicate.PK, `USER#${facts.consent.user_id}`);
-  t.deepEqual(duplicate.SK, `CONSENT#${facts.consent.consent_type}`);
-  t.is(duplicate.first.table, 'consent_records');
-  t.is(duplicate.duplicate.table, 'consent_records');
+  const duplicates = ((await run.getText('transform/duplicates.jsonl')) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  t.deepEqual(duplicates.map((d) => `${d.PK} ${d.SK}`).sort(), facts.consents.map((c) => `USER#${c.user_id} CONSENT#${c.consent_type}`).sort());
+  for (const duplicate of duplicates) {
+    t.is(duplicate.first.table, 'consent_records');
+    t.is(duplicate.duplicate.table, 'consent_records');
+  }
 });
 
 test("the latest subscription is the first item of a descending Query on the user's SUBSCRIPTION# keys", async (t) => {
