@@ -18,7 +18,7 @@ import { DUPLICATES_KEY, EXTRACT_MANIFEST_KEY, EXTRACT_SHARDS_PREFIX, itemsPrefi
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_FORMAT, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
-import { findDuplicates, type Duplicate } from './duplicate-keys.ts';
+import { findDuplicates } from './duplicate-keys.ts';
 import { mapTables, selectMappings, type TableMapping } from '../model/table-mapping.ts';
 import { readRecord, unitsOf, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment } from './shards.ts';
@@ -276,45 +276,32 @@ async function combineRejects(run: Storage, table: string, records: UnitRecord[]
 
 /** Writes `transform/duplicates.jsonl` (each later item against the first one with its key) and returns the count. */
 async function reportDuplicates(run: Storage, records: UnitRecord[]): Promise<number> {
+  const lines: string[] = [];
   const streams = await Promise.all(records.map((r) => run.get(r.keys_key)));
-  const found: Duplicate[] = [];
-  for await (const d of findDuplicates(streams)) found.push(d);
-  // Each item file is read once for every duplicate on it (read once per duplicate, 2,763 of them took 8 minutes).
-  const wanted = new Map<number, Set<number>>();
-  for (const { duplicate } of found) {
-    if (!wanted.has(duplicate.source)) wanted.set(duplicate.source, new Set());
-    wanted.get(duplicate.source)!.add(duplicate.line);
+  for await (const d of findDuplicates(streams)) {
+    const first = records[d.first.source]!;
+    const dup = records[d.duplicate.source]!;
+    const keyOf = await itemKeyAt(run, dup.part.key, d.duplicate.line);
+    lines.push(`${JSON.stringify({ ...keyOf, first: { table: first.table, row: d.first.row }, duplicate: { table: dup.table, row: d.duplicate.row } })}\n`);
   }
-  const keys = new Map<number, Map<number, ItemKey>>();
-  for (const [source, lines] of wanted) keys.set(source, await itemKeysAt(run, records[source]!.part.key, lines));
-  const lines = found.map(({ first, duplicate }) => `${JSON.stringify({
-    ...keys.get(duplicate.source)!.get(duplicate.line)!,
-    first: { table: records[first.source]!.table, row: first.row },
-    duplicate: { table: records[duplicate.source]!.table, row: duplicate.row },
-  })}\n`);
   await run.put(DUPLICATES_KEY, lines.join(''));
   return lines.length;
 }
 
-interface ItemKey { PK: string; SK: string }
-
-/** PK and SK of the items on `lines` of an item file (read only to describe duplicates). */
-async function itemKeysAt(run: Storage, key: string, lines: Set<number>): Promise<Map<number, ItemKey>> {
-  const keys = new Map<number, ItemKey>();
+/** PK and SK of the item on line `line` of an item file (read only to describe a duplicate). */
+async function itemKeyAt(run: Storage, key: string, line: number): Promise<{ PK: string; SK: string }> {
   let text = '';
   let seen = 0;
   // setEncoding: a multibyte character split across two chunks decodes whole.
   for await (const chunk of decompress(await run.get(key), key).setEncoding('utf8')) {
     text += chunk as string;
-    const parts = text.split('\n');
-    for (let i = 0; i < parts.length - 1; i++) {
-      if (!lines.has(seen + i)) continue;
-      const item = JSON.parse(parts[i]!).Item;
-      keys.set(seen + i, { PK: item.PK.S, SK: item.SK.S });
+    const lines = text.split('\n');
+    if (seen + lines.length - 1 > line) {
+      const item = JSON.parse(lines[line - seen]!).Item;
+      return { PK: item.PK.S, SK: item.SK.S };
     }
-    if (keys.size === lines.size) return keys;
-    seen += parts.length - 1;
-    text = parts[parts.length - 1]!;
+    seen += lines.length - 1;
+    text = lines[lines.length - 1]!;
   }
-  throw new Error(`${key} has no line ${[...lines].find((line) => !keys.has(line))}`);
+  throw new Error(`${key} has no line ${line}`);
 }
