@@ -82,6 +82,8 @@ export const itemsPrefix = (table: string) => `items/${tableSegment(table)}`;
 /** `items/<table>/part-00000.json.gz` (`.json.zst`, `.json`): the items of a table's part. */
 export const itemsKey = (table: string, index: number, compression: Compression = 'gzip') =>
   `${itemsPrefix(table)}/${partName(index)}.json${compressionSuffix(compression)}`;
+/** `transform/units/`: the done units' records and their side files. */
+export const UNIT_RECORDS_PREFIX = 'transform/units';
 /** `transform/units/<table>/part-00000.json`: a done unit's record; its side files sit beside it. */
 export const unitKey = (table: string, index: number) => `transform/units/${tableSegment(table)}/${partName(index)}.json`;
 /** `transform/units/<table>/part-00000.rejects.jsonl`: a unit's rejects. */

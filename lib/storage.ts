@@ -30,6 +30,12 @@ export interface Storage {
   /** Stores `body` under `key`, published only once all of it is written. */
   put(key: string, body: Readable | string | Buffer): Promise<PutResult>;
   get(key: string): Promise<Readable>;
+  /**
+   * Bytes `start` to `end` (exclusive) of the object, read whole (fewer where it ends
+   * first; `start` within it). Unlike `get`'s stream, it holds no connection or file
+   * once it returns: a reader of many objects at once (the duplicate-key merge) reads them by ranges.
+   */
+  getRange(key: string, start: number, end: number): Promise<Buffer>;
   /** The object's text, or undefined when there is no such object. */
   getText(key: string): Promise<string | undefined>;
   /** Every complete object under `prefix`, sorted by key. */
@@ -93,6 +99,26 @@ class FileStorage implements Storage {
     const file = this.file(key);
     await stat(file).catch((err) => { throw new UserError(`cannot read ${this.uri}/${key}: ${describeFsError(err)}`); });
     return createReadStream(file);
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+    const out = Buffer.allocUnsafe(Math.max(end - start, 0));
+    let done = 0;
+    try {
+      const handle = await open(this.file(key), 'r');
+      try {
+        while (done < out.length) {
+          const { bytesRead } = await handle.read(out, done, out.length - done, start + done);
+          if (bytesRead === 0) break;
+          done += bytesRead;
+        }
+      } finally {
+        await handle.close();
+      }
+    } catch (err) {
+      throw new UserError(`cannot read ${this.uri}/${key}: ${describeFsError(err)}`);
+    }
+    return out.subarray(0, done);
   }
 
   async getText(key: string): Promise<string | undefined> {
@@ -284,6 +310,17 @@ class S3Storage implements Storage {
     try {
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
       return out.Body as Readable;
+    } catch (err) {
+      throw this.fail('read', key, err);
+    }
+  }
+
+  async getRange(key: string, start: number, end: number): Promise<Buffer> {
+    if (end <= start) return Buffer.alloc(0);
+    try {
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: `bytes=${start}-${end - 1}` }));
+      const bytes = await out.Body!.transformToByteArray();
+      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     } catch (err) {
       throw this.fail('read', key, err);
     }

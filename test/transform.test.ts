@@ -15,7 +15,7 @@ import { openStorage } from '../lib/storage.ts';
 import { runTransform } from '../transform/runner.ts';
 import { REPO, runCli } from './cli.ts';
 import { recordFault } from './fault-table.ts';
-import { freshDatabase, freshDynamoTable, stackEnv } from './stack.ts';
+import { freshBucketPrefix, freshDatabase, freshDynamoTable, stackEnv } from './stack.ts';
 
 const quiet = () => {};
 const tempDir = () => mkdtemp(path.join(os.tmpdir(), 'pg2ddb-transform-test-'));
@@ -164,6 +164,28 @@ test('NULL keys, an oversize row and three pairs of rows sharing a (PK, SK) are 
     t.is(duplicate.first.table, 'consent_records');
     t.is(duplicate.duplicate.table, 'consent_records');
   }
+});
+
+test('on S3, 60 units whose items share a key: the duplicates are listed and the run ends (exit 3), not stuck for a connection', async (t) => {
+  t.timeout(240_000);
+  const env = stackEnv();
+  const url = await freshDatabase(t, { load: false });
+  // 60 parts of 5,000 rows (keys files of 120 KB each); the first row of each has the key K#0.
+  await withClient(url, (c) => c.query(`CREATE TABLE t (id int PRIMARY KEY, k int); INSERT INTO t SELECT i, CASE WHEN i % 5000 = 1 THEN 0 ELSE i END FROM generate_series(1, 300000) i`));
+  const model = await tempDir();
+  await writeFile(path.join(model, 'package.json'), '{"type":"module"}\n');
+  await writeFile(path.join(model, 't.ts'), "export default { table: 't', entityType: 't', key: { pk: 'K#{k}', sk: 'ROW' } };\n");
+  const store = freshBucketPrefix();
+  await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, splitRows: 5000, log: quiet });
+  // Each unit's keys file was a stream held open through the merge: one of the S3 client's 50 sockets
+  // each, so the 51st waited forever and Node exited 13 with no word.
+  const result = await runCli('transform/cli.ts', ['--quiet', '--model', model, '--concurrency', '2'], { ...env, STORE: store, RUN: 'r' }, 200_000);
+  t.is(result.code, 3, result.stderr);
+  t.regex(result.stderr, /59 item\(s\) share \(PK, SK\) with another item/);
+  const run = openStorage(store).sub('r');
+  t.is((await readTransformManifest(run))!.tables[0]!.parts.length, 60);
+  const listed = ((await run.getText('transform/duplicates.jsonl')) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  t.deepEqual(listed, Array.from({ length: 59 }, () => ({ PK: 'K#0', SK: 'ROW', first: { table: 't', row: 1 }, duplicate: { table: 't', row: 1 } })));
 });
 
 test("the latest subscription is the first item of a descending Query on the user's SUBSCRIPTION# keys", async (t) => {

@@ -3,7 +3,6 @@
 // fixed-size records; a k-way merge over every unit's file finds duplicates in
 // memory bounded by the number of units, not items (100M items fit).
 import { hash } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
 
 const HASH_BYTES = 16;
@@ -73,6 +72,7 @@ class RecordReader {
   private chunk: Buffer = Buffer.alloc(0);
   private offset = 0;
   private readonly iterator: AsyncIterator<Buffer>;
+  private readonly name: string;
   row = 0;
   line = 0;
   h0 = 0;
@@ -80,8 +80,9 @@ class RecordReader {
   h2 = 0;
   h3 = 0;
 
-  constructor(stream: Readable, readonly source: number) {
+  constructor(stream: AsyncIterable<Buffer>, readonly source: number, name?: string) {
     this.iterator = stream[Symbol.asyncIterator]();
+    this.name = name ?? String(source);
   }
 
   /** The next record: synchronously when the chunk in hand holds it (an await per record cost as much as the rest). */
@@ -95,7 +96,7 @@ class RecordReader {
     while (this.chunk.length - this.offset < KEY_RECORD_BYTES) {
       const next = await this.iterator.next();
       if (next.done) {
-        if (this.chunk.length - this.offset !== 0) throw new Error(`keys file ${this.source} is truncated`);
+        if (this.chunk.length - this.offset !== 0) throw new Error(`keys file ${this.name} is truncated`);
         return false;
       }
       this.chunk = this.offset === this.chunk.length ? next.value : Buffer.concat([this.chunk.subarray(this.offset), next.value]);
@@ -128,12 +129,13 @@ function hashOrder(a: RecordReader, b: RecordReader): number {
 
 /**
  * Every record whose hash equals an earlier one's, in (hash, source, row) order.
- * `sources` are the units' sorted keys files in run order; the first occurrence is the one kept.
+ * `sources` are the units' sorted keys files in run order (`names` name them in errors);
+ * the first occurrence is the one kept.
  */
-export async function* findDuplicates(sources: Readable[]): AsyncGenerator<Duplicate> {
+export async function* findDuplicates(sources: AsyncIterable<Buffer>[], names?: string[]): AsyncGenerator<Duplicate> {
   const heap: RecordReader[] = [];
   for (let i = 0; i < sources.length; i++) {
-    const reader = new RecordReader(sources[i]!, i);
+    const reader = new RecordReader(sources[i]!, i, names?.[i]);
     if (await reader.advance()) heapPush(heap, reader);
   }
   // The first occurrence of the current hash, as numbers: an object per record was a third of the merge.
@@ -152,6 +154,35 @@ export async function* findDuplicates(sources: Readable[]): AsyncGenerator<Dupli
     if (more) heapReplaceTop(heap);
     else heapPopTop(heap);
   }
+}
+
+/**
+ * A keys file of `size` bytes as chunks of `chunkBytes`, each one ranged read
+ * (`read(start, end)`), the next requested while this one is merged. No stream
+ * stays open between reads: the merge reads every unit at once, and a stream
+ * per unit held one of the S3 client's 50 sockets each until read to its end,
+ * so past 50 units the next request waited for a socket forever.
+ */
+export function rangedChunks(read: (start: number, end: number) => Promise<Buffer>, size: number, chunkBytes: number, name: string): AsyncIterable<Buffer> {
+  const request = (start: number): Promise<Buffer> | undefined => {
+    if (start >= size) return undefined;
+    const reading = read(start, Math.min(start + chunkBytes, size));
+    // Awaited in turn; a merge stopped early (another file's error) leaves it unread.
+    reading.catch(() => {});
+    return reading;
+  };
+  // The first chunk is asked for at once, so every unit's first read is in flight before the merge starts.
+  let next = request(0);
+  return {
+    async *[Symbol.asyncIterator]() {
+      for (let start = 0; start < size; start += chunkBytes) {
+        const chunk = await next!;
+        next = request(start + chunkBytes);
+        if (chunk.length !== Math.min(chunkBytes, size - start)) throw new Error(`keys file ${name} ended at ${start + chunk.length} bytes, not ${size}: it changed while read`);
+        yield chunk;
+      }
+    },
+  };
 }
 
 function heapPush(heap: RecordReader[], reader: RecordReader): void {

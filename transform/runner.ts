@@ -6,7 +6,6 @@
 // The manifest, written last from every unit record, is what load trusts.
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { decompress } from '../lib/compression.ts';
 import { runStorage } from '../lib/config.ts';
 import { joinedInputDigest } from '../lib/freshness.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
@@ -14,11 +13,11 @@ import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
 import { readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
 import { runPool } from '../lib/pool.ts';
-import { DUPLICATES_KEY, EXTRACT_MANIFEST_KEY, EXTRACT_SHARDS_PREFIX, itemsPrefix, partName, rejectsFileKey, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY } from '../lib/run-layout.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_SHARDS_PREFIX, itemsPrefix, partName, rejectsFileKey, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY } from '../lib/run-layout.ts';
 import { shardText, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { TRANSFORM_FORMAT, type TransformManifest, type TransformTable } from '../lib/transform-manifest.ts';
-import { findDuplicates } from './duplicate-keys.ts';
+import { reportDuplicates } from './duplicate-report.ts';
 import { mapTables, selectMappings, type TableMapping } from '../model/table-mapping.ts';
 import { readRecord, unitsOf, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment } from './shards.ts';
@@ -272,36 +271,4 @@ function joinedInputs(mapping: TableMapping, mappings: TableMapping[]): { joined
 async function combineRejects(run: Storage, table: string, records: UnitRecord[]): Promise<void> {
   const texts = await Promise.all(records.map((r) => run.getText(r.rejects_key)));
   await run.put(rejectsFileKey(table), texts.map((t) => t ?? '').join(''));
-}
-
-/** Writes `transform/duplicates.jsonl` (each later item against the first one with its key) and returns the count. */
-async function reportDuplicates(run: Storage, records: UnitRecord[]): Promise<number> {
-  const lines: string[] = [];
-  const streams = await Promise.all(records.map((r) => run.get(r.keys_key)));
-  for await (const d of findDuplicates(streams)) {
-    const first = records[d.first.source]!;
-    const dup = records[d.duplicate.source]!;
-    const keyOf = await itemKeyAt(run, dup.part.key, d.duplicate.line);
-    lines.push(`${JSON.stringify({ ...keyOf, first: { table: first.table, row: d.first.row }, duplicate: { table: dup.table, row: d.duplicate.row } })}\n`);
-  }
-  await run.put(DUPLICATES_KEY, lines.join(''));
-  return lines.length;
-}
-
-/** PK and SK of the item on line `line` of an item file (read only to describe a duplicate). */
-async function itemKeyAt(run: Storage, key: string, line: number): Promise<{ PK: string; SK: string }> {
-  let text = '';
-  let seen = 0;
-  // setEncoding: a multibyte character split across two chunks decodes whole.
-  for await (const chunk of decompress(await run.get(key), key).setEncoding('utf8')) {
-    text += chunk as string;
-    const lines = text.split('\n');
-    if (seen + lines.length - 1 > line) {
-      const item = JSON.parse(lines[line - seen]!).Item;
-      return { PK: item.PK.S, SK: item.SK.S };
-    }
-    seen += lines.length - 1;
-    text = lines[lines.length - 1]!;
-  }
-  throw new Error(`${key} has no line ${line}`);
 }
