@@ -1,8 +1,16 @@
 import test from 'ava';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { COMPRESSIONS, checkCompression, compressionOf, compressor, decompress, importCompressionType } from './compression.ts';
 
+const REPO = fileURLToPath(new URL('..', import.meta.url));
 const text = Array.from({ length: 20_000 }, (_, i) => `{"Item":{"PK":{"S":"USER#${i}"},"data":{"M":{"é":{"S":"ü\\n"}}}}}\n`).join('');
 
 async function compress(compression: (typeof COMPRESSIONS)[number]): Promise<Buffer> {
@@ -35,4 +43,59 @@ test('compression names and ImportTable types', (t) => {
   t.is(checkCompression('ZSTD'), 'zstd');
   t.throws(() => checkCompression('lz4'), { message: /unknown compression "lz4": use gzip, zstd, none/ });
   t.deepEqual(COMPRESSIONS.map(importCompressionType), ['GZIP', 'ZSTD', 'NONE']);
+});
+
+/** Runs `script` (an ES module) in a Node whose PATH is `bin` alone; its exit status and output. */
+async function withPath(bin: string, script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-zstd-'));
+  const file = path.join(dir, 'script.mts');
+  await writeFile(file, script);
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', file], { cwd: REPO, env: { ...process.env, PATH: bin }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let [stdout, stderr] = ['', ''];
+  child.stdout.on('data', (d) => (stdout += d));
+  child.stderr.on('data', (d) => (stderr += d));
+  const [code] = await once(child, 'close');
+  await rm(dir, { recursive: true, force: true });
+  return { code, stdout, stderr };
+}
+
+test('no zstd program: zstd is refused as a user error, and a zstd stream made before its input fails fails its reader, not the process', async (t) => {
+  const empty = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-nozstd-'));
+  t.teardown(() => rm(empty, { recursive: true, force: true }));
+  const result = await withPath(empty, `
+    import { setTimeout as sleep } from 'node:timers/promises';
+    import { Readable } from 'node:stream';
+    import { checkCompression, decompress, decompressor } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    try { checkCompression('zstd'); } catch (err) { console.log(err.name, err.exitCode, err.message); }
+    // As a unit makes it: then the part's read fails (gone from the store) and the stream is dropped.
+    const dropped = decompressor('zstd');
+    await sleep(200);
+    dropped.destroy();
+    const read = await decompress(Readable.from([Buffer.from('x')]), 'x.json.zst').toArray().catch((err) => err.message);
+    console.log(read);
+  `);
+  t.is(result.code, 0, result.stderr);
+  t.deepEqual(result.stdout.split('\n'), [
+    'UserError 1 compression zstd needs the zstd program on PATH (apt-get install zstd): Node 20 has no zstd',
+    'zstd: no zstd program on PATH (apt-get install zstd)',
+    '',
+  ]);
+});
+
+test.serial('a zstd stream made and dropped starts no process; one killed mid-stream says by which signal', async (t) => {
+  const children = () => spawnSync('pgrep', ['-P', String(process.pid), '-x', 'zstd'], { encoding: 'utf8' }).stdout.trim();
+  const dropped = compressor('zstd', 1);
+  await sleep(200);
+  t.is(children(), '', 'no zstd process before the stream is used');
+  dropped.destroy();
+
+  const bin = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-killedzstd-'));
+  t.teardown(() => rm(bin, { recursive: true, force: true }));
+  await writeFile(path.join(bin, 'zstd'), '#!/bin/sh\nkill -KILL $$\n', { mode: 0o755 });
+  const result = await withPath(bin, `
+    import { Readable } from 'node:stream';
+    import { decompress } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    console.log(await decompress(Readable.from([Buffer.from('x')]), 'x.json.zst').toArray().catch((err) => err.message));
+  `);
+  t.is(result.stdout, 'zstd: killed by SIGKILL\n', result.stderr);
 });

@@ -3,9 +3,10 @@
 // zstd, so zstd runs the `zstd` program (Debian package zstd) in a pipe; on our
 // item JSON `zstd -1` takes about half gzip -1's CPU and writes smaller files.
 // A file's compression is known by its name's suffix.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { Duplex, PassThrough, type Readable, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
+import { UserError } from './errors.ts';
 
 export const COMPRESSIONS = ['gzip', 'zstd', 'none'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -28,8 +29,9 @@ export function compressionOf(key: string): Compression {
 
 export function checkCompression(value: string | undefined): Compression {
   const c = (value || 'gzip').toLowerCase();
-  if (!(COMPRESSIONS as readonly string[]).includes(c)) throw new Error(`unknown compression ${JSON.stringify(value)}: use ${COMPRESSIONS.join(', ')}`);
-  if (c === 'zstd' && !zstdAvailable()) throw new Error('compression zstd needs the zstd program on PATH (apt-get install zstd): Node 20 has no zstd');
+  if (!(COMPRESSIONS as readonly string[]).includes(c)) throw new UserError(`unknown compression ${JSON.stringify(value)}: use ${COMPRESSIONS.join(', ')}`, 2);
+  // A missing program is no usage error: one line and exit 1, not an internal error's stack.
+  if (c === 'zstd' && !zstdAvailable()) throw new UserError('compression zstd needs the zstd program on PATH (apt-get install zstd): Node 20 has no zstd');
   return c as Compression;
 }
 
@@ -63,35 +65,51 @@ export function decompressor(compression: Compression): Transform | Duplex {
   return zstdPipe(['-q', '-d', '-c']);
 }
 
-/** The `zstd` program as a Duplex: writes go to its stdin, reads come from its stdout; a non-zero exit is an error. */
+/**
+ * The `zstd` program as a Duplex: writes go to its stdin, reads come from its
+ * stdout; a non-zero exit or a signal is an error. The program starts at the
+ * first write or read, not when the stream is made: a stream made and then
+ * dropped (its input could not be opened) leaves no process that would keep
+ * Node running, and a missing program fails the stream's user, not the
+ * process (an 'error' emitted before anyone listened).
+ */
 function zstdPipe(args: string[]): Duplex {
-  const child = spawn('zstd', args, { stdio: ['pipe', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
   const out = new PassThrough();
-  child.stdout.pipe(out, { end: false });
-  child.on('error', (err) => out.destroy(err));
-  child.on('close', (code) => {
-    if (code === 0) out.end();
-    else out.destroy(new Error(`zstd: ${stderr.trim().split('\n').at(-1) || `exit status ${code}`}`));
-  });
-  // zstd exited early: its exit status says why.
-  child.stdin.on('error', () => {});
+  let child: ChildProcessWithoutNullStreams | undefined;
+  const start = (): ChildProcessWithoutNullStreams => {
+    if (child) return child;
+    const started = spawn('zstd', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    child = started;
+    let stderr = '';
+    started.stderr.on('data', (chunk: Buffer) => { stderr += chunk.toString('utf8'); });
+    started.stdout.pipe(out, { end: false });
+    started.on('error', (err: NodeJS.ErrnoException) => {
+      out.destroy(err.code === 'ENOENT' ? new Error('zstd: no zstd program on PATH (apt-get install zstd)') : err);
+    });
+    started.on('close', (code, signal) => {
+      if (code === 0) out.end();
+      else out.destroy(new Error(`zstd: ${stderr.trim().split('\n').at(-1) || (signal ? `killed by ${signal}` : `exit status ${code}`)}`));
+    });
+    // zstd exited early: its exit status says why.
+    started.stdin.on('error', () => {});
+    return started;
+  };
   // A write's callback waits for the pipe to take its bytes (Duplex.from calls
   // back while stdin still holds them), so a writer may then reuse its buffer.
   const duplex = new Duplex({
     write(chunk: Buffer, _encoding, callback) {
-      child.stdin.write(chunk, () => callback());
+      start().stdin.write(chunk, () => callback());
     },
     final(callback) {
-      child.stdin.end();
+      start().stdin.end();
       callback();
     },
     read() {
+      start();
       out.resume();
     },
     destroy(err, callback) {
-      if (child.exitCode === null) child.kill();
+      if (child && child.exitCode === null && child.signalCode === null) child.kill();
       out.destroy();
       callback(err);
     },

@@ -21,8 +21,8 @@ const quiet = () => {};
 const ddb = dynamoClient(env);
 test.after.always(() => ddb.destroy());
 
-const transform = (store: string, compression: 'gzip' | 'zstd') =>
-  runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, compression, unmapped: 'fail', dropExpired: false, log: quiet });
+const transform = (store: string, compression: 'gzip' | 'zstd', log: (line: string) => void = quiet) =>
+  runTransform({ store, run: 'r', concurrency: 2, gzipLevel: 1, compression, unmapped: 'fail', dropExpired: false, log });
 
 /** Every item line of the run, sorted (the files' order is a shuffle of each part). */
 async function sortedLines(run: Storage, manifest: TransformManifest): Promise<string[]> {
@@ -42,8 +42,11 @@ test('zstd item files: same items as gzip, a switch redoes the units, ImportTabl
   const gzipLines = await sortedLines(run, gzip);
   t.is(gzip.options.compression, undefined, 'a gzip manifest is unchanged');
 
-  const zstd = await transform(store, 'zstd');
+  const said: string[] = [];
+  const zstd = await transform(store, 'zstd', (line) => said.push(line));
   t.is(zstd.options.compression, 'zstd');
+  const unitLines = said.filter((line) => line.includes(' JSON → '));
+  t.true(unitLines.length > 0 && unitLines.every((line) => / JSON → [\d.]+ [KMG]?B zstd$/.test(line)), unitLines.join('\n'));
   const keys = (await run.list('items')).map((o) => o.key);
   t.true(keys.length > 0 && keys.every((k) => k.endsWith('.json.zst')), 'the .json.gz files are gone');
   t.deepEqual(zstd.tables.flatMap((t) => t.parts.map((p) => p.key)).sort(), keys.sort());

@@ -139,7 +139,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
         : await transformUnit(run, unit, extract, unitJoins, unitOptions, onProgress);
       progress.finish(name, record.part.rows_in);
       const p = record.part;
-      options.log(`${name}: ${p.rows_in} rows → ${p.items} items (${p.rejected} rejected, ${p.dropped} dropped), ${formatBytes(p.raw_bytes)} JSON → ${formatBytes(p.bytes)} gzip`);
+      options.log(`${name}: ${p.rows_in} rows → ${p.items} items (${p.rejected} rejected, ${p.dropped} dropped), ${formatBytes(p.raw_bytes)} JSON → ${formatBytes(p.bytes)} ${unitOptions.compression ?? 'gzip'}`);
     });
   } finally {
     await workers?.close();
