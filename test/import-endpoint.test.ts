@@ -165,7 +165,9 @@ function manyItems(n: number): Buffer {
 
 test('ClientToken as measured on AWS: while the import runs only another TableName conflicts; another source, format or compression gets the original import back', async (t) => {
   const { ddb } = clients(t);
-  const prefix = await upload({ 'part-00000.json.gz': manyItems(2000) });
+  // Enough items that the import is still running after the six replays below, on a loaded machine too
+  // (2,000 finished first once, under a load average of 10, and the replay met the table).
+  const prefix = await upload({ 'part-00000.json.gz': manyItems(20000) });
   const input = request(prefix);
   const first = await startImport(t, ddb, input);
   const replay = async (changed: ImportTableCommandInput) => (await ddb.send(new ImportTableCommand(changed))).ImportTableDescription!;
@@ -191,7 +193,7 @@ test('ClientToken as measured on AWS: while the import runs only another TableNa
 
   // Once the import has ended its table exists: a replay is ResourceInUseException, the token is not consulted.
   const d = await finished(ddb, first.ImportArn!);
-  t.like(d, { ImportStatus: 'COMPLETED', ImportedItemCount: 2000 });
+  t.like(d, { ImportStatus: 'COMPLETED', ImportedItemCount: 20000 });
   const after = await t.throwsAsync(ddb.send(new ImportTableCommand(input)));
   t.is(after?.name, 'ResourceInUseException');
   t.regex(after!.message, /Table already exists: /);
