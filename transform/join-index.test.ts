@@ -12,6 +12,16 @@ function build(pairs: [string | null, string | null][], describe = 'test', runBy
   }
 }
 
+/** The same pairs built twice: opened whole (through its hash table) and read block by block. */
+function wholeAndBlocks(describe: string, pairs: [string | null, string | null][]): [JoinIndex, JoinIndex] {
+  const file = () => {
+    const builder = new JoinIndexBuilder(describe);
+    for (const [key, value] of pairs) builder.add(key, value);
+    return builder.build();
+  };
+  return [openJoinIndex(file()), openJoinIndex(file(), 0)];
+}
+
 test('finds every key, tells a NULL value from a missing row', (t) => {
   const pairs: [string, string | null][] = [['b', 'B'], ['a', null], ['é', 'accent'], ['😀', ''], ['c', 'C']];
   const index = build(pairs);
@@ -66,13 +76,7 @@ test('an index held whole in memory and one read block by block answer alike', (
     ...Array.from({ length: 3000 }, (_, i) => [`k${(i * 7919) % 3000}`, i % 5 ? `v${i}é` : null] as [string, string | null]),
     ['', 'empty'], ['x'.repeat(500), 'long'], ['é'.repeat(200), 'accents'], ['😀', null],
   ] as [string, string | null][];
-  const file = () => {
-    const builder = new JoinIndexBuilder('whole');
-    for (const [key, value] of pairs) builder.add(key, value);
-    return builder.build();
-  };
-  const whole = openJoinIndex(file());
-  const blocks = openJoinIndex(file(), 0);
+  const [whole, blocks] = wholeAndBlocks('whole', pairs);
   t.truthy(whole.data.whole);
   t.is(blocks.data.whole, undefined);
   // Through a worker's copy too: the whole file is shared, not cloned.
@@ -131,13 +135,7 @@ test('a whole index tells apart keys of one FNV-1a hash, a key and its prefixes,
     ['K'.repeat(70_000), 'long'], [`${'K'.repeat(69_999)}k`, 'long k'], ['é'.repeat(40_000), 'é'],
   ];
   const absent = ['16cpaa', '7yzlaay', 'k1  ', 'k2', 'K'.repeat(70_001), 'K'.repeat(69_999), 'é'.repeat(39_999), 'e'];
-  const file = () => {
-    const builder = new JoinIndexBuilder('collisions');
-    for (const [key, value] of present) builder.add(key, value);
-    return builder.build();
-  };
-  const whole = openJoinIndex(file());
-  const blocks = openJoinIndex(file(), 0);
+  const [whole, blocks] = wholeAndBlocks('collisions', present);
   t.truthy(whole.data.table);
   for (const index of [whole, blocks]) {
     for (const [key, value] of present) t.is(index.get(key), value, key.slice(0, 12));
