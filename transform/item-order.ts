@@ -143,7 +143,19 @@ export class HeldLines {
     const bucket = this.buckets[b]!;
     const before = bucket.length;
     bucket.append(line);
-    this.bytes += bucket.length - before;
+    this.added(b, bucket.length - before);
+  }
+
+  /** Adds one line given as bytes [start, end) of `from` (ending with its newline, and holding no other). */
+  addBytes(from: Buffer, start: number, end: number): void {
+    const b = this.draw();
+    this.buckets[b]!.appendBytes(from, start, end);
+    this.added(b, end - start);
+  }
+
+  private added(b: number, bytes: number): void {
+    const bucket = this.buckets[b]!;
+    this.bytes += bytes;
     this.count++;
     if (this.fd === undefined) {
       if (this.bytes > this.spillBytes) this.spill();

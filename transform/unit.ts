@@ -8,10 +8,12 @@ import { inputPart, type ExtractManifest, type PartEntry } from '../lib/manifest
 import { Meter } from '../lib/meter.ts';
 import type { PutResult, Storage } from '../lib/storage.ts';
 import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
+import { CsvRecords, type CsvRecord } from '../lib/csv-records.ts';
+import { ByteBuffer } from '../lib/byte-buffer.ts';
 import { KeyCollector } from './duplicate-keys.ts';
 import { HeldLines, lineOrder } from './item-order.ts';
 import { writeItemFile } from './item-file.ts';
-import { ItemBuilder, epochSeconds, isReject, type Reject } from '../model/item.ts';
+import { ItemBuilder, epochSeconds, isReject, type Item, type ItemKeys, type Reject } from '../model/item.ts';
 import { JoinIndexBuilder, openJoinIndex, type JoinIndex, type JoinIndexFile } from './join-index.ts';
 import { readParquetRows } from './parquet-rows.ts';
 import { type Unit, type UnitOptions, type UnitRecord } from './units.ts';
@@ -73,9 +75,9 @@ export async function resolveJoins(unit: Unit, cache: JoinCache): Promise<Map<st
 }
 
 /**
- * Streams an extract part's data rows (after checking its header) to `onRow`,
- * and fails if the stored bytes do not match the manifest's sha256. A
- * Parquet part gives the very rows its CSV would (transform/parquet-rows.ts).
+ * Streams an extract part's data rows (row 0, the header, is dropped) to
+ * `onRow`, and fails if the stored bytes do not match the manifest's sha256.
+ * A Parquet part gives the very rows its CSV would (transform/parquet-rows.ts).
  * `fields`: a CSV part's rows may stop after that many leading fields.
  */
 export async function readRows(
@@ -85,10 +87,6 @@ export async function readRows(
   fields = Infinity,
 ): Promise<number> {
   if (part.key.endsWith('.parquet')) return readParquetRows(run, table, part, onRow, onChunk);
-  const stored = new Meter();
-  // gzip in 64 KiB chunks: 256 KiB measured the same CPU and ~25 MB more peak RSS (larger strings per chunk).
-  // A part's compression is known by its name (extract's COMPRESSION).
-  const decompress = decompressor(compressionOf(part.key));
   const decoder = new StringDecoder('utf8');
   const parser = new CopyCsvParser(fields);
   let rowNumber = -1;
@@ -100,16 +98,49 @@ export async function readRows(
     }
     rows.length = 0;
   };
+  await readCsv(run, table, part, (chunk) => {
+    parser.push(decoder.write(chunk), rows);
+    drain();
+  }, () => {
+    parser.push(decoder.end(), rows);
+    parser.end(rows);
+    drain();
+  }, onChunk);
+  return checkRows(run, table, part, rowNumber);
+}
+
+/** readRows for a CSV part, each data row handed on as its bytes (lib/csv-records.ts): valid only during the call. */
+export async function readRecords(
+  run: Storage, table: string, part: PartEntry,
+  onRecord: (record: CsvRecord, rowNumber: number) => void,
+  onChunk?: () => void | Promise<void>,
+): Promise<number> {
+  const records = new CsvRecords();
+  let rowNumber = -1;
+  const each = (record: CsvRecord) => {
+    rowNumber++;
+    if (rowNumber > 0) onRecord(record, rowNumber);
+  };
+  await readCsv(run, table, part, (chunk) => records.push(chunk, each), () => records.end(each), onChunk);
+  return checkRows(run, table, part, rowNumber);
+}
+
+/** A CSV part's bytes, decompressed, to `onBytes`, then `onEnd`; fails if the stored bytes do not match the manifest's sha256. */
+async function readCsv(
+  run: Storage, table: string, part: PartEntry,
+  onBytes: (chunk: Buffer) => void, onEnd: () => void, onChunk?: () => void | Promise<void>,
+): Promise<void> {
+  const stored = new Meter();
+  // gzip in 64 KiB chunks: 256 KiB measured the same CPU and ~25 MB more peak RSS (larger strings per chunk).
+  // A part's compression is known by its name (extract's COMPRESSION).
+  const decompress = decompressor(compressionOf(part.key));
   try {
     await pipeline(await run.get(part.key), stored, decompress, async function* (source: AsyncIterable<Buffer>) {
       for await (const chunk of source) {
-        parser.push(decoder.write(chunk), rows);
-        drain();
+        onBytes(chunk);
         await onChunk?.();
       }
-      parser.push(decoder.end(), rows);
-      parser.end(rows);
-      drain();
+      onEnd();
       yield* [];
     });
   } catch (err) {
@@ -120,6 +151,10 @@ export async function readRows(
   if (stored.sha256 !== part.sha256) {
     throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: the file changed after extract`);
   }
+}
+
+/** The data rows read, once they match the manifest's count. */
+function checkRows(run: Storage, table: string, part: PartEntry, rowNumber: number): number {
   if (rowNumber !== part.rows) {
     throw new UserError(`${run.uri}/${part.key} (table ${table}) holds ${Math.max(rowNumber, 0)} rows where the extract manifest says ${part.rows}`);
   }
@@ -155,23 +190,37 @@ export async function transformUnit(
   let stored: PutResult;
   let jsonBytes: number;
   try {
-    await readRows(run, table.name, part, (row, rowNumber) => {
+    // What every row's item goes through; false for a reject or a dropped item, whose line is not held.
+    const keep = (result: ItemKeys | Reject, rowNumber: number): boolean => {
       rowsIn++;
-      const result = builder.build(row, rowNumber);
       if (isReject(result)) {
         rejects.push(result);
-        return;
+        return false;
       }
       if (options.dropExpired && result.ttl !== undefined && result.ttl < asOf) {
         dropped++;
-        return;
+        return false;
       }
       // The line is the item's index for now; renumbered once the order is known.
       keys.add(result.pk, result.sk, rowNumber, held.count);
-      held.add(`${result.line}\n`);
       ddbBytes += result.size;
       if (result.size > maxItem) maxItem = result.size;
-    }, () => onProgress(rowsIn, held.bytes));
+      return true;
+    };
+    const progress = () => onProgress(rowsIn, held.bytes);
+    if (part.key.endsWith('.parquet')) {
+      await readRows(run, table.name, part, (row, rowNumber) => {
+        const item = builder.build(row, rowNumber);
+        if (keep(item, rowNumber)) held.add(`${(item as Item).line}\n`);
+      }, progress);
+    } else {
+      // A CSV part's lines are written from its bytes, each into `line`, then held.
+      const line = new ByteBuffer();
+      await readRecords(run, table.name, part, (record, rowNumber) => {
+        line.length = 0;
+        if (keep(builder.buildRecord(record, rowNumber, line), rowNumber)) held.addBytes(line.buffer, 0, line.length);
+      }, progress);
+    }
 
     const order = lineOrder(table.name, unit.index, held.count);
     keys.renumberLines(order);
