@@ -1,12 +1,15 @@
 // CPU profile helper for the transform's per-row path (not a test, not a bench
-// figure): decodes and maps every row of one table of a run in-process, without
-// gzip or workers, and prints rows/s. Use with `node --cpu-prof`.
+// figure): maps every row of one table of a run in-process as transformUnit
+// does (a CSV part from its bytes, a Parquet part from its rows), without line
+// order, compression or workers, and prints rows/s. Use with `node --cpu-prof`;
+// PARSE_ONLY=1 only splits the records.
 //   node --import tsx/esm bench/transform-cpu.ts <store> <run> <table>
 import { readExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
-import { ItemBuilder } from '../model/item.ts';
+import { ItemBuilder, isReject } from '../model/item.ts';
 import { mapTables } from '../model/table-mapping.ts';
-import { JoinCache, readRows, resolveJoins } from '../transform/unit.ts';
+import { ByteBuffer } from '../lib/byte-buffer.ts';
+import { JoinCache, readRecords, readRows, resolveJoins } from '../transform/unit.ts';
 import { unitsOf } from '../transform/units.ts';
 
 const [store, runId, tableName] = process.argv.slice(2);
@@ -22,12 +25,22 @@ let rows = 0;
 let bytes = 0;
 const started = process.hrtime.bigint();
 const cpu = process.cpuUsage();
+const line = new ByteBuffer();
 for (const unit of units) {
-  await readRows(run, tableName!, unit.part, (row, n) => {
-    if (process.env.PARSE_ONLY) { rows++; return; }
-    const item = builder.build(row, n);
+  if (unit.part.key.endsWith('.parquet')) {
+    await readRows(run, tableName!, unit.part, (row, n) => {
+      rows++;
+      if (process.env.PARSE_ONLY) return;
+      const item = builder.build(row, n);
+      if ('line' in item) bytes += item.line.length + 1;
+    });
+    continue;
+  }
+  await readRecords(run, tableName!, unit.part, (record, n) => {
     rows++;
-    if ('line' in item) bytes += item.line.length;
+    if (process.env.PARSE_ONLY) return;
+    line.length = 0;
+    if (!isReject(builder.buildRecord(record, n, line))) bytes += line.length;
   });
 }
 const seconds = Number(process.hrtime.bigint() - started) / 1e9;
