@@ -75,3 +75,41 @@ test('records wider than 64 fields', (t) => {
   const row = Array.from({ length: 300 }, (_, i) => (i % 3 === 0 ? '' : `v${i}`));
   t.deepEqual(byteRows(Buffer.from(`${row.join(',')}\n`), 7), [row.map((v) => (v === '' ? null : v))]);
 });
+
+test('a character after a closing quote is named whole, however the chunks cut it (the string parser waits for it)', (t) => {
+  for (const text of ['"a"é,1\n', '"a"€,1\n', '"a"😀,1\n', 'x,"a"é\n']) {
+    const bytes = Buffer.from(text);
+    for (let size = 1; size <= bytes.length; size++) {
+      let expected = '';
+      try { stringRows(bytes, size); } catch (err) { expected = (err as Error).message; }
+      t.true(expected.startsWith('malformed CSV'), expected);
+      t.throws(() => byteRows(bytes, size), { message: expected }, `${text}, chunk ${size}`);
+    }
+  }
+});
+
+test('a malformed record fails its chunk before any record of the chunk is handed on, as the string parser does', (t) => {
+  // CopyCsvParser.push parses a chunk's records before its caller sees any: a row the caller would fail on (a field
+  // too few, say) is never reached when a later record of the same chunk is malformed.
+  const bytes = Buffer.from('a,b\n1\n"x"y,2\n');
+  const handed: string[] = [];
+  const records = new CsvRecords();
+  t.throws(() => records.push(bytes, (r) => { handed.push(JSON.stringify(r.row())); }), { message: 'malformed CSV: unexpected character "y" after a quoted field' });
+  t.deepEqual(handed, []);
+});
+
+test('a record far longer than its chunks is read in time linear in its size', (t) => {
+  // A 16 MiB field in 64 KiB chunks: reading the record again from its start at every chunk took ~13 s (quadratic).
+  for (const quote of ['', '"']) {
+    const body = Buffer.alloc(16 * 1024 * 1024, 0x61);
+    for (let i = 1000; i < body.length; i += 4096) body[i] = quote ? 0x0a : 0x22; // LFs inside the quoted field, quotes inside the plain one
+    const bytes = Buffer.concat([Buffer.from(`id,b\n1,${quote}`), body, Buffer.from(`${quote}\n2,x\n`)]);
+    const started = performance.now();
+    const rows: number[] = [];
+    const records = new CsvRecords();
+    for (let i = 0; i < bytes.length; i += 65536) records.push(bytes.subarray(i, i + 65536), (r) => { rows.push(r.ends[1]! - r.starts[1]!); });
+    records.end(() => t.fail());
+    t.deepEqual(rows, [1, body.length + 2 * quote.length, 1]);
+    t.true(performance.now() - started < 2000, `${quote ? 'quoted' : 'plain'}: ${(performance.now() - started).toFixed(0)} ms`);
+  }
+});
