@@ -113,3 +113,24 @@ test('a record far longer than its chunks is read in time linear in its size', (
     t.true(performance.now() - started < 2000, `${quote ? 'quoted' : 'plain'}: ${(performance.now() - started).toFixed(0)} ms`);
   }
 });
+
+test('records cut into three chunks at every pair of offsets give the string parser\'s rows', (t) => {
+  const bytes = Buffer.concat([
+    Buffer.from('id,"a ""q"", b",,x\n"","","""",""""""\n1,"line\nbreak",é😀,"é"\n'),
+    Buffer.from([0x22, 0xe2, 0x82, 0x22, 0x2c, 0xff, 0x2c, 0x2c, 0x0a]),
+    Buffer.from(`${Array.from({ length: 70 }, (_, i) => (i % 2 ? '' : `"${i}"`)).join(',')}\n,\n\n"x"`),
+  ]);
+  const expected = stringRows(bytes, bytes.length);
+  let cuts = 0;
+  for (let i = 0; i <= bytes.length; i++) {
+    for (let j = i; j <= bytes.length; j++) {
+      const records = new CsvRecords();
+      const rows: CsvRow[] = [];
+      for (const chunk of [bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)]) records.push(chunk, (r) => rows.push(r.row()));
+      records.end((r) => rows.push(r.row()));
+      if (JSON.stringify(rows) !== JSON.stringify(expected)) t.fail(`cut at ${i} and ${j}`);
+      cuts++;
+    }
+  }
+  t.true(cuts > 10_000);
+});
