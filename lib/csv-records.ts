@@ -278,7 +278,8 @@ export class CsvRecords {
  */
 function incompleteCharacter(bytes: Buffer, at: number): boolean {
   const lead = bytes[at]!;
-  const size = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  // As StringDecoder counts: 0xF8 and above start nothing, so are never held back.
+  const size = lead >= 0xf8 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
   if (at + size <= bytes.length) return false;
   for (let i = at + 1; i < bytes.length; i++) if ((bytes[i]! & 0xc0) !== 0x80) return false;
   return true;
