@@ -50,81 +50,237 @@ export class CsvRecord {
   }
 }
 
+/** What the field being read when a push's bytes ran out was doing (CsvRecords' resume state). */
+const START = 0;
+const PLAIN = 1;
+const QUOTED = 2;
+
 /**
  * Splits chunks of COPY CSV bytes into records. The one CsvRecord is reused:
  * its offsets hold only during the `onRecord` call that receives it.
+ *
+ * As CopyCsvParser does, every complete record of a push is parsed before any
+ * is handed on, so a malformed record fails the push before an earlier record
+ * of it reaches `onRecord` (whose caller may fail on that record first, with
+ * another error). A record not complete at the end of a push is kept with how
+ * far it was read, and reading resumes there: a record far longer than a
+ * chunk is read once, not again from its start at every chunk.
  */
 export class CsvRecords {
-  private rest: Buffer | undefined;
+  /** The incomplete record's bytes, at [0, pendingLength) (capacity beyond). */
+  private pending = Buffer.alloc(0);
+  private pendingLength = 0;
   private readonly record = new CsvRecord();
+  /** The fields read in one push, as absolute offsets; the incomplete record's first ones carried over at [0, fields). */
+  private starts = new Int32Array(1024);
+  private ends = new Int32Array(1024);
+  /** Per complete record of the push: its fields' [first, last) in starts/ends, and the position after its LF. */
+  private firsts = new Int32Array(64);
+  private lasts = new Int32Array(64);
+  private recordEnds = new Int32Array(64);
+  /** The incomplete record: fields read, where its current field starts, what that field's reading was doing, and where it resumes. */
+  private fields = 0;
+  private fieldAt = 0;
+  private mode = START;
+  private resumeAt = 0;
 
   /**
    * Hands on every complete record of the bytes kept from the last call plus
-   * `chunk`, and keeps the incomplete tail. A record split across chunks is
-   * parsed again from its start once complete.
+   * `chunk`, and keeps the incomplete tail.
    */
   push(chunk: Buffer, onRecord: (record: CsvRecord) => void): void {
-    const bytes = this.rest ? Buffer.concat([this.rest, chunk]) : chunk;
-    let pos = 0;
-    for (;;) {
-      const end = this.parse(bytes, pos);
-      if (end < 0) break;
-      onRecord(this.record);
-      pos = end;
+    let bytes = chunk;
+    if (this.pendingLength > 0) {
+      this.reservePending(this.pendingLength + chunk.length);
+      this.pendingLength += chunk.copy(this.pending, this.pendingLength);
+      bytes = this.pending.subarray(0, this.pendingLength);
     }
-    this.rest = pos < bytes.length ? bytes.subarray(pos) : undefined;
+    const count = this.read(bytes);
+    this.emit(bytes, count, onRecord);
+    this.keep(bytes, count === 0 ? 0 : this.recordEnds[count - 1]!, bytes !== chunk);
   }
 
   /** The input ended: anything left is a record without its final newline. */
   end(onRecord: (record: CsvRecord) => void): void {
-    if (!this.rest) return;
-    const bytes = Buffer.concat([this.rest, Buffer.from([LF])]);
-    this.rest = undefined;
-    if (this.parse(bytes, 0) !== bytes.length) throw new Error('the CSV ends inside a quoted field (the file is truncated)');
-    onRecord(this.record);
+    if (this.pendingLength === 0) return;
+    this.reservePending(this.pendingLength + 1);
+    this.pending[this.pendingLength++] = LF;
+    const bytes = this.pending.subarray(0, this.pendingLength);
+    const count = this.read(bytes);
+    this.reset();
+    if (count !== 1 || this.recordEnds[0] !== bytes.length) throw new Error('the CSV ends inside a quoted field (the file is truncated)');
+    this.emit(bytes, count, onRecord);
   }
 
-  /** Parses the record at `start` into this.record; returns the position after its LF, or -1 if it is incomplete. */
-  private parse(bytes: Buffer, start: number): number {
-    const length = bytes.length;
-    if (start >= length) return -1;
+  private reset(): void {
+    this.pendingLength = 0;
+    this.fields = 0;
+    this.fieldAt = 0;
+    this.mode = START;
+    this.resumeAt = 0;
+  }
+
+  private reservePending(bytes: number): void {
+    if (bytes <= this.pending.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(bytes, this.pending.length * 2, 64 * 1024));
+    this.pending.copy(bigger, 0, 0, this.pendingLength);
+    this.pending = bigger;
+  }
+
+  /** Hands on the `count` complete records read from `bytes`. */
+  private emit(bytes: Buffer, count: number, onRecord: (record: CsvRecord) => void): void {
     const record = this.record;
-    let pos = start;
-    let field = 0;
-    for (;;) {
-      if (pos >= length) return -1;
-      if (field === record.starts.length) record.grow();
-      if (bytes[pos] === QUOTE) {
-        // Quoted: runs to a quote not followed by another quote.
-        let from = pos + 1;
-        for (;;) {
-          const q = bytes.indexOf(QUOTE, from);
-          if (q < 0 || q + 1 >= length) return -1;
-          if (bytes[q + 1] === QUOTE) { from = q + 2; continue; }
-          record.starts[field] = pos;
-          record.ends[field] = q + 1;
-          pos = q + 1;
-          break;
-        }
-      } else {
-        let i = pos;
-        let c = 0;
-        while (i < length && (c = bytes[i]!) !== COMMA && c !== LF) i++;
-        if (i >= length) return -1;
-        record.starts[field] = i === pos ? -1 : pos;
-        record.ends[field] = i;
-        pos = i;
+    record.buffer = bytes;
+    for (let r = 0; r < count; r++) {
+      const first = this.firsts[r]!;
+      const n = this.lasts[r]! - first;
+      while (record.starts.length < n) record.grow();
+      for (let k = 0; k < n; k++) {
+        record.starts[k] = this.starts[first + k]!;
+        record.ends[k] = this.ends[first + k]!;
       }
-      field++;
-      const sep = bytes[pos];
-      if (sep === COMMA) { pos++; continue; }
-      if (sep === LF) {
-        record.buffer = bytes;
-        record.count = field;
-        return pos + 1;
-      }
-      const character = bytes.toString('utf8', pos, Math.min(pos + 4, length)).slice(0, 1);
-      throw new Error(`malformed CSV: unexpected character ${JSON.stringify(character)} after a quoted field`);
+      record.count = n;
+      onRecord(record);
     }
   }
+
+  /** Keeps bytes [tail, end) of `bytes` (`pending`'s own when inPending), the incomplete record, at the start of `pending`, its offsets made relative to it. */
+  private keep(bytes: Buffer, tail: number, inPending: boolean): void {
+    const rest = bytes.length - tail;
+    if (rest === 0) {
+      this.reset();
+      return;
+    }
+    if (inPending) {
+      if (tail > 0) this.pending.copyWithin(0, tail, bytes.length);
+      // A buffer grown for one long record is not kept for the short ones after it.
+      if (this.pending.length > 16 * 1024 * 1024 && rest * 4 < this.pending.length) {
+        const smaller = Buffer.allocUnsafe(Math.max(rest * 2, 64 * 1024));
+        this.pending.copy(smaller, 0, 0, rest);
+        this.pending = smaller;
+      }
+    } else {
+      this.pendingLength = 0;
+      this.reservePending(rest);
+      bytes.copy(this.pending, 0, tail);
+    }
+    this.pendingLength = rest;
+    const first = this.lastFirst;
+    for (let k = 0; k < this.fields; k++) {
+      const start = this.starts[first + k]!;
+      this.starts[k] = start < 0 ? start : start - tail;
+      this.ends[k] = this.ends[first + k]! - tail;
+    }
+    this.fieldAt -= tail;
+    this.resumeAt -= tail;
+  }
+
+  /** Where the incomplete record's fields start in starts/ends after read. */
+  private lastFirst = 0;
+
+  /**
+   * Reads the complete records of `bytes` (resuming the one kept, which
+   * starts at 0) into starts/ends, firsts/lasts and recordEnds; returns their
+   * count and leaves the incomplete one's state. Throws on a malformed record.
+   */
+  private read(bytes: Buffer): number {
+    const length = bytes.length;
+    let count = 0;
+    let first = 0;
+    let k = this.fields;
+    let at = this.fieldAt;
+    let mode = this.mode;
+    let from = this.resumeAt;
+    let starts = this.starts;
+    let ends = this.ends;
+    for (;;) {
+      if (mode === START) {
+        if (at >= length) break;
+        if (bytes[at] === QUOTE) { mode = QUOTED; from = at + 1; } else { mode = PLAIN; from = at; }
+      }
+      let end: number;
+      let start = at;
+      if (mode === QUOTED) {
+        // Quoted: runs to a quote not followed by another quote.
+        let q = -1;
+        for (;;) {
+          q = bytes.indexOf(QUOTE, from);
+          if (q < 0) { from = length; break; }
+          if (q + 1 >= length) { from = q; q = -1; break; }
+          if (bytes[q + 1] === QUOTE) { from = q + 2; continue; }
+          break;
+        }
+        if (q < 0) break;
+        end = q + 1;
+        const sep = bytes[end]!;
+        if (sep !== COMMA && sep !== LF) {
+          // A character the string parser sees only once its bytes are all there: wait for them.
+          if (incompleteCharacter(bytes, end)) { from = q; break; }
+          const character = bytes.toString('utf8', end, Math.min(end + 4, length)).slice(0, 1);
+          throw new Error(`malformed CSV: unexpected character ${JSON.stringify(character)} after a quoted field`);
+        }
+      } else {
+        let i = from;
+        let c = 0;
+        while (i < length && (c = bytes[i]!) !== COMMA && c !== LF) i++;
+        if (i >= length) { from = i; break; }
+        end = i;
+        if (i === at) start = -1;
+      }
+      if (k === starts.length) {
+        this.growFields();
+        starts = this.starts;
+        ends = this.ends;
+      }
+      starts[k] = start;
+      ends[k] = end;
+      k++;
+      mode = START;
+      at = end + 1;
+      if (bytes[end] === LF) {
+        if (count === this.firsts.length) this.growRecords();
+        this.firsts[count] = first;
+        this.lasts[count] = k;
+        this.recordEnds[count] = at;
+        count++;
+        first = k;
+      }
+    }
+    this.lastFirst = first;
+    this.fields = k - first;
+    this.fieldAt = at;
+    this.mode = mode;
+    this.resumeAt = from;
+    return count;
+  }
+
+  private growFields(): void {
+    const starts = new Int32Array(this.starts.length * 2);
+    const ends = new Int32Array(this.ends.length * 2);
+    starts.set(this.starts);
+    ends.set(this.ends);
+    this.starts = starts;
+    this.ends = ends;
+  }
+
+  private growRecords(): void {
+    const grow = (from: Int32Array) => { const to = new Int32Array(from.length * 2); to.set(from); return to; };
+    this.firsts = grow(this.firsts);
+    this.lasts = grow(this.lasts);
+    this.recordEnds = grow(this.recordEnds);
+  }
+}
+
+/**
+ * Whether the byte at `at` starts a UTF-8 sequence whose bytes run past the
+ * end of `bytes` (every byte after it so far a continuation byte): a
+ * StringDecoder holds such bytes back until the next chunk.
+ */
+function incompleteCharacter(bytes: Buffer, at: number): boolean {
+  const lead = bytes[at]!;
+  // As StringDecoder counts: 0xF8 and above start nothing, so are never held back.
+  const size = lead >= 0xf8 ? 1 : lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  if (at + size <= bytes.length) return false;
+  for (let i = at + 1; i < bytes.length; i++) if ((bytes[i]! & 0xc0) !== 0x80) return false;
+  return true;
 }

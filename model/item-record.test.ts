@@ -136,3 +136,57 @@ test('a record with a field too many or too few fails, naming the table and row'
     t.throws(() => builder.buildRecord(record, 3, new ByteBuffer()), { message: `t row 3: 2 fields where the manifest has ${COLUMNS.length} columns` });
   });
 });
+
+test('at the 400 KB limit and the key limits, an item or a reject from bytes just as from strings', async (t) => {
+  const { MAX_ITEM_BYTES } = await import('./item-size.ts');
+  const columns: ColumnSchema[] = [['id', 'text'], ['n', 'bigint'], ['body', 'text'], ['at', 'timestamp with time zone']]
+    .map(([name, type]) => ({ name: name!, type: type!, category: 'S', nullable: true }));
+  const small: TableEntry = { ...table, columns };
+  const keyed = defineMapper({ table: 't', entityType: 'e', key: { pk: 'T#{id}', sk: 'S#{body}' }, ttl: 'at' });
+  const unkeyed = defineMapper({ table: 't', entityType: 'e', key: { pk: 'T#{id}', sk: 'S' }, ttl: 'at' });
+  let checked = 0;
+  for (const mapper of [keyed, unkeyed]) {
+    for (const unit of [Buffer.from('x'), Buffer.from('é'), Buffer.from([0xff]), Buffer.from('😀'), Buffer.from('""'), Buffer.from([0x7f])]) {
+      const quote = unit.includes(0x22);
+      for (const id of ['a', 'é'.repeat(1023), 'x'.repeat(2046)]) {
+        const field = (count: number) => {
+          const body = Buffer.concat(Array.from({ length: count }, () => unit));
+          return quote ? Buffer.concat([Buffer.from('"'), body, Buffer.from('"')]) : body;
+        };
+        const builders = [new ItemBuilder(mapper, small, new Map()), new ItemBuilder(mapper, small, new Map())] as const;
+        const both = (count: number) => {
+          const fields = [Buffer.from(id), Buffer.from('-0012345678901234567890'), field(count), Buffer.from('2024-01-02 03:04:05.25+00')];
+          const bytes = Buffer.concat([...fields.flatMap((f, i) => (i ? [Buffer.from(','), f] : [f])), Buffer.from('\n')]);
+          const rows: CsvRow[] = [];
+          new CopyCsvParser().push(bytes.toString('utf8'), rows);
+          const expected = builders[0].build(rows[0]!, 1);
+          const out = new ByteBuffer(8);
+          let actual: ReturnType<ItemBuilder['buildRecord']> | undefined;
+          new CsvRecords().push(bytes, (record) => { actual = builders[1].buildRecord(record, 1, out); });
+          if (isReject(expected)) {
+            t.deepEqual(actual, expected);
+          } else {
+            const { line, ...keys } = expected;
+            t.deepEqual(actual, keys);
+            t.true(out.buffer.subarray(0, out.length).equals(Buffer.from(`${line}\n`)));
+          }
+          return expected;
+        };
+        // The size grows by the same bytes per unit: find the count whose item is exactly at the limit, then try around it.
+        const sizeOf = (count: number) => {
+          const r = both(count);
+          return isReject(r) ? Number(/item is (\d+) bytes/.exec(r.reason)?.[1] ?? NaN) : r.size;
+        };
+        const base = sizeOf(0);
+        const step = sizeOf(1) - base;
+        if (!Number.isFinite(base) || !Number.isFinite(step)) { both(1024); both(2048); continue; }
+        const at = Math.floor((MAX_ITEM_BYTES - base) / step);
+        for (const count of [at - 1, at, at + 1]) { both(count); checked++; }
+        // The sort key holds the body: at its limit as well.
+        const skAt = Math.floor((1024 - 2) / unit.length);
+        for (const count of [skAt - 1, skAt, skAt + 1]) both(count);
+      }
+    }
+  }
+  t.true(checked > 20);
+});
