@@ -1,3 +1,7 @@
+// buildRecord against build on random tables: random column types, mappers
+// (joins, computed keys, stamps and ttl on any type) and CSV bytes (invalid
+// UTF-8, odd timestamps, malformed records), in random chunkings: the same
+// lines, keys, sizes, rejects, warnings and errors, or the same error.
 import test from 'ava';
 import { StringDecoder } from 'node:string_decoder';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
