@@ -38,12 +38,8 @@ export class CsvRecord {
   }
 
   grow(): void {
-    const starts = new Int32Array(this.starts.length * 2);
-    const ends = new Int32Array(this.ends.length * 2);
-    starts.set(this.starts);
-    ends.set(this.ends);
-    this.starts = starts;
-    this.ends = ends;
+    this.starts = doubled(this.starts);
+    this.ends = doubled(this.ends);
   }
 }
 
@@ -258,20 +254,22 @@ export class CsvRecords {
   }
 
   private growFields(): void {
-    const starts = new Int32Array(this.starts.length * 2);
-    const ends = new Int32Array(this.ends.length * 2);
-    starts.set(this.starts);
-    ends.set(this.ends);
-    this.starts = starts;
-    this.ends = ends;
+    this.starts = doubled(this.starts);
+    this.ends = doubled(this.ends);
   }
 
   private growRecords(): void {
-    const grow = (from: Int32Array) => { const to = new Int32Array(from.length * 2); to.set(from); return to; };
-    this.firsts = grow(this.firsts);
-    this.lasts = grow(this.lasts);
-    this.recordEnds = grow(this.recordEnds);
+    this.firsts = doubled(this.firsts);
+    this.lasts = doubled(this.lasts);
+    this.recordEnds = doubled(this.recordEnds);
   }
+}
+
+/** A copy of `from` in an array twice its length. */
+function doubled(from: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
+  const to = new Int32Array(from.length * 2);
+  to.set(from);
+  return to;
 }
 
 /**

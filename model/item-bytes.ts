@@ -10,6 +10,7 @@ import { KEY_ATTRIBUTES } from './table.ts';
 export const ITEM_OPEN = Buffer.from('{"Item":{');
 export const KEY_OPEN = KEY_ATTRIBUTES.map((name) => [name, Buffer.from(`"${name}":{"S":`)] as const);
 export const KEY_CLOSE = Buffer.from('},');
+export const VALUE_CLOSE = Buffer.from('}');
 export const DATA_CLOSE = Buffer.from('}}');
 export const STAMP_CLOSE = Buffer.from('"}');
 export const TTL_OPEN = Buffer.from(',"ttl":{"N":');

@@ -7,7 +7,7 @@ import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import type { CsvRow } from '../lib/copy-csv.ts';
 import type { ByteBuffer } from '../lib/byte-buffer.ts';
 import type { CsvRecord } from '../lib/csv-records.ts';
-import { CLOSE_BRACE, COMMA, DATA_CLOSE, ITEM_OPEN, KEY_CLOSE, KEY_OPEN, LINE_CLOSE, QUOTE, STAMP_CLOSE, TTL_OPEN, copyInteger, copyText, copyTimestamp, integerSize, putBytes, putConstant, putString, timestampSeconds } from './item-bytes.ts';
+import { CLOSE_BRACE, COMMA, DATA_CLOSE, ITEM_OPEN, KEY_CLOSE, KEY_OPEN, LINE_CLOSE, QUOTE, STAMP_CLOSE, TTL_OPEN, VALUE_CLOSE, copyInteger, copyText, copyTimestamp, integerSize, putBytes, putConstant, putString, timestampSeconds } from './item-bytes.ts';
 import type { AttributeValue } from './attribute.ts';
 import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts';
 import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from './dynamodb-limits.ts';
@@ -479,13 +479,13 @@ export class ItemBuilder {
       if (value === null) continue;
       putConstant(open.subarray(0, open.length - 1), out);
       this.size += attribute.length + putString(value, out);
-      putConstant(KEY_CLOSE.subarray(0, 1), out);
+      putConstant(VALUE_CLOSE, out);
     }
     if (ttl !== undefined) {
       const text = String(ttl);
       putConstant(TTL_OPEN, out);
       putString(text, out);
-      putConstant(KEY_CLOSE.subarray(0, 1), out);
+      putConstant(VALUE_CLOSE, out);
       this.size += 3 + numberSize(text);
     }
     putConstant(LINE_CLOSE, out);
