@@ -5,13 +5,12 @@
 // environment (PARQUET_COMPRESSION, PARQUET_ROW_GROUP_MB), keeping the CLI to
 // one --format flag; they change a file's bytes, never its values.
 import { PassThrough, Transform, type TransformCallback } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { UserError } from '../lib/errors.ts';
 import type { ColumnSchema } from '../lib/manifest.ts';
 import type { ParquetCompression } from '../lib/parquet-format.ts';
 import { UnrepresentableValue, parquetColumn } from '../lib/parquet-types.ts';
 // COPY's CSV has one parser in this toolkit, shared by extract (Parquet) and transform.
-import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
+import { CsvRecords, type CsvRecord } from '../lib/csv-records.ts';
 import { ParquetWriter, type ParquetWriterOptions } from './parquet-writer.ts';
 
 /** Snappy (what Spark and Athena default to); 8 MiB of COPY text per row group bounds what extract and transform hold per part. */
@@ -30,12 +29,13 @@ export function parquetSettings(env: NodeJS.ProcessEnv = process.env): ParquetWr
  */
 export class ParquetEncoder extends Transform {
   readonly parquet = new PassThrough({ highWaterMark: 1024 * 1024 });
-  private readonly decoder = new StringDecoder('utf8');
-  private readonly parser = new CopyCsvParser();
+  private readonly records = new CsvRecords();
   private readonly writer: ParquetWriter;
-  private readonly rows: CsvRow[] = [];
   /** Records parsed so far, the header included: the header is record 0, data rows count from 1 as in transform. */
   private record = 0;
+  private readonly onRecord = (record: CsvRecord) => {
+    if (this.record++ > 0) this.writer.addRow(record.row());
+  };
 
   constructor(columns: ColumnSchema[], settings: ParquetWriterOptions) {
     super();
@@ -51,14 +51,11 @@ export class ParquetEncoder extends Transform {
   get rowGroups(): number { return this.writer.rowGroupCount; }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    this.convert(() => this.parser.push(this.decoder.write(chunk), this.rows), chunk, callback);
+    this.convert(() => this.records.push(chunk, this.onRecord), chunk, callback);
   }
 
   override _flush(callback: TransformCallback): void {
-    this.convert(() => {
-      this.parser.push(this.decoder.end(), this.rows);
-      this.parser.end(this.rows);
-    }, undefined, (err) => {
+    this.convert(() => this.records.end(this.onRecord), undefined, (err) => {
       if (err) return callback(err);
       try {
         this.writer.finish();
@@ -79,17 +76,11 @@ export class ParquetEncoder extends Transform {
   private convert(parse: () => void, chunk: Buffer | undefined, callback: TransformCallback): void {
     try {
       parse();
-      for (const row of this.rows) {
-        if (this.record++ === 0) continue;
-        this.writer.addRow(row);
-      }
     } catch (err) {
-      this.rows.length = 0;
       // Names the row and column (the caller adds the table), never the value: it may be personal data.
       if (err instanceof UnrepresentableValue) return callback(new UserError(`row ${this.record - 1}, ${err.message}: Parquet cannot hold it exactly; extract this table with --format csv`));
       return callback(err as Error);
     }
-    this.rows.length = 0;
     if (!this.parquet.writableNeedDrain) return callback(null, chunk);
     const pass = () => {
       this.parquet.off('drain', pass);

@@ -1,13 +1,19 @@
-// The COPY CSV of lib/copy-csv.ts read as bytes: each record is handed on as
-// its fields' offsets into the bytes, and no field becomes a string unless its
-// reader asks. The transform writes most fields' bytes straight into item
-// lines (model/item.ts buildRecord): a string per field, then a string per
-// line flattened and encoded again, was a third of processing_jobs' transform
-// CPU. A quoted field's offsets include its quotes (its value is the bytes
-// inside them, `""` for a quote).
+// The toolkit's one parser for exactly what `COPY … TO STDOUT (FORMAT csv,
+// HEADER)` prints: comma-separated, `"`-quoted with `""` for a quote, records
+// ending in LF, NULL as an unquoted empty field and the empty string as `""`
+// (general CSV libraries parse ~30k rows/s here and blur NULL with '').
+// It reads bytes: each record is handed on as its fields' offsets into the
+// bytes, and no field becomes a string unless its reader asks. The transform
+// writes most fields' bytes straight into item lines (model/item.ts
+// buildRecord): a string per field, then a string per line flattened and
+// encoded again, was a third of processing_jobs' transform CPU. A quoted
+// field's offsets include its quotes (its value is the bytes inside them,
+// `""` for a quote).
 // Splitting bytes is safe: a UTF-8 sequence never holds an ASCII byte, so `,`,
 // `"` and LF are the same bytes they are in the text.
-import type { CsvRow } from './copy-csv.ts';
+
+/** A record's fields as strings: null for NULL. */
+export type CsvRow = (string | null)[];
 
 const QUOTE = 34;
 const COMMA = 44;
@@ -20,7 +26,7 @@ export class CsvRecord {
   starts = new Int32Array(64);
   ends = new Int32Array(64);
 
-  /** Field i's value as the string parser gives it: null for NULL, quotes removed, `""` read as `"`. */
+  /** Field i's value: null for NULL, quotes removed, `""` read as `"`. */
   text(i: number): string | null {
     const start = this.starts[i]!;
     if (start < 0) return null;
@@ -30,7 +36,7 @@ export class CsvRecord {
     return inside.includes('"') ? inside.replaceAll('""', '"') : inside;
   }
 
-  /** Every field as a string (what CopyCsvParser gives). */
+  /** Every field as a string. */
   row(): CsvRow {
     const row: CsvRow = [];
     for (let i = 0; i < this.count; i++) row.push(this.text(i));
@@ -52,10 +58,9 @@ const QUOTED = 2;
  * Splits chunks of COPY CSV bytes into records. The one CsvRecord is reused:
  * its offsets hold only during the `onRecord` call that receives it.
  *
- * As CopyCsvParser does, every complete record of a push is parsed before any
- * is handed on, so a malformed record fails the push before an earlier record
- * of it reaches `onRecord` (whose caller may fail on that record first, with
- * another error). A record not complete at the end of a push is kept with how
+ * Every complete record of a push is parsed before any is handed on, so a
+ * malformed record fails the push before an earlier record of it reaches
+ * `onRecord` (whose caller may fail on that record first, with another error). A record not complete at the end of a push is kept with how
  * far it was read, and reading resumes there: a record far longer than a
  * chunk is read once, not again from its start at every chunk.
  */
@@ -211,7 +216,7 @@ export class CsvRecords {
         end = q + 1;
         const sep = bytes[end]!;
         if (sep !== COMMA && sep !== LF) {
-          // A character the string parser sees only once its bytes are all there: wait for them.
+          // The error names the character whole, however the chunks cut it: wait for its bytes.
           if (incompleteCharacter(bytes, end)) { from = q; break; }
           const character = bytes.toString('utf8', end, Math.min(end + 4, length)).slice(0, 1);
           throw new Error(`malformed CSV: unexpected character ${JSON.stringify(character)} after a quoted field`);
@@ -274,8 +279,8 @@ function doubled(from: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
 
 /**
  * Whether the byte at `at` starts a UTF-8 sequence whose bytes run past the
- * end of `bytes` (every byte after it so far a continuation byte): a
- * StringDecoder holds such bytes back until the next chunk.
+ * end of `bytes` (every byte after it so far a continuation byte), as a
+ * StringDecoder would hold them back until the next chunk.
  */
 function incompleteCharacter(bytes: Buffer, at: number): boolean {
   const lead = bytes[at]!;

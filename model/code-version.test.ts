@@ -58,7 +58,7 @@ test('from the build, the code version is the bundled worker code: the same for 
   // importing a module the worker runs (dist/'s chunks then split differently).
   await prepend(path.join(root, 'model/item.ts'), '// only a comment\n// on two lines\n');
   await prepend(path.join(root, 'lib/meter.ts'), '// only a comment\n');
-  await prepend(path.join(root, 'load/cli.ts'), "import { CopyCsvParser } from '../lib/copy-csv.ts';\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= typeof CopyCsvParser;\n");
+  await prepend(path.join(root, 'load/cli.ts'), "import { CsvRecords } from '../lib/csv-records.ts';\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= typeof CsvRecords;\n");
   t.deepEqual({ ...await buildDist(root), files: 0 }, { ...hashes, files: 0 });
   // A mapper's change is its own hash's alone.
   await appendFile(path.join(root, 'model/entities/users.ts'), '\nprocess.env.PG2DDB_CODE_VERSION_TEST ??= "users";\n');

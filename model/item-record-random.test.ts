@@ -3,10 +3,8 @@
 // UTF-8, odd timestamps, malformed records), in random chunkings: the same
 // lines, keys, sizes, rejects, warnings and errors, or the same error.
 import test from 'ava';
-import { StringDecoder } from 'node:string_decoder';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
-import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
-import { CsvRecords } from '../lib/csv-records.ts';
+import { CsvRecords, type CsvRecord } from '../lib/csv-records.ts';
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import { ItemBuilder, isReject, type Item } from './item.ts';
 import type { Mapper } from './entity.ts';
@@ -100,10 +98,11 @@ function run(): string | undefined {
   const bB = new ItemBuilder(mapper, table, joins, (c, r) => warnB.push(`${c}:${r}`));
   const fmt = (x: any, line?: string) => JSON.stringify(x) + (line !== undefined ? ' ' + line : '');
   try {
-    const parser = new CopyCsvParser(); const dec = new StringDecoder('utf8'); const rows: CsvRow[] = []; let n = -1;
-    const drain = () => { for (const row of rows) { n++; if (n > 0) { const it = bS.build(row, n); if (isReject(it)) outS.push(fmt(it)); else { const { line, ...k } = it as Item; outS.push(fmt(k, Buffer.from(line + '\n').toString('hex'))); } } } rows.length = 0; };
-    for (let i = 0; i < csv.length; i += chunk) { parser.push(dec.write(csv.subarray(i, i + chunk)), rows); drain(); }
-    parser.push(dec.end(), rows); parser.end(rows); drain();
+    // The same parser, each record made strings: what build receives from a Parquet part or catchup.
+    const recs = new CsvRecords(); let n = -1;
+    const each = (rec: CsvRecord) => { n++; if (n > 0) { const it = bS.build(rec.row(), n); if (isReject(it)) outS.push(fmt(it)); else { const { line, ...k } = it as Item; outS.push(fmt(k, Buffer.from(line + '\n').toString('hex'))); } } };
+    for (let i = 0; i < csv.length; i += chunk) recs.push(csv.subarray(i, i + chunk), each);
+    recs.end(each);
   } catch (e) { errS = String(e); }
   try {
     const recs = new CsvRecords(); let n = -1; const out = new ByteBuffer(16);

@@ -2,10 +2,8 @@
 // build (a row of strings → its line, the Parquet and catchup path): the same
 // bytes, keys, size, ttl, rejects and warnings for every row, odd ones most.
 import test from 'ava';
-import { StringDecoder } from 'node:string_decoder';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
-import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
-import { CsvRecords } from '../lib/csv-records.ts';
+import { CsvRecords, type CsvRow } from '../lib/csv-records.ts';
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
 import { defineMapper } from './entity.ts';
 import { ItemBuilder, isReject } from './item.ts';
@@ -73,6 +71,15 @@ function randomCsv(rows: number): Buffer {
   return Buffer.concat(parts);
 }
 
+/** Every record of `csv` as strings, as build receives them. */
+function rowsOf(csv: Buffer): CsvRow[] {
+  const rows: CsvRow[] = [];
+  const records = new CsvRecords();
+  records.push(csv, (record) => rows.push(record.row()));
+  records.end((record) => rows.push(record.row()));
+  return rows;
+}
+
 test('every row gives the same line, keys, size, ttl, reject and warnings from its bytes as from its strings', (t) => {
   const csv = randomCsv(3000);
   const warnings = { rows: new Map<string, number>(), records: new Map<string, number>() };
@@ -80,12 +87,7 @@ test('every row gives the same line, keys, size, ttl, reject and warnings from i
   const fromRows = new ItemBuilder(mapper, table, new Map(), count(warnings.rows));
   const fromRecords = new ItemBuilder(mapper, table, new Map(), count(warnings.records));
 
-  const rows: CsvRow[] = [];
-  const parser = new CopyCsvParser();
-  const decoder = new StringDecoder('utf8');
-  parser.push(decoder.write(csv), rows);
-  parser.push(decoder.end(), rows);
-  parser.end(rows);
+  const rows = rowsOf(csv);
 
   let n = -1;
   let items = 0;
@@ -157,8 +159,7 @@ test('at the 400 KB limit and the key limits, an item or a reject from bytes jus
         const both = (count: number) => {
           const fields = [Buffer.from(id), Buffer.from('-0012345678901234567890'), field(count), Buffer.from('2024-01-02 03:04:05.25+00')];
           const bytes = Buffer.concat([...fields.flatMap((f, i) => (i ? [Buffer.from(','), f] : [f])), Buffer.from('\n')]);
-          const rows: CsvRow[] = [];
-          new CopyCsvParser().push(bytes.toString('utf8'), rows);
+          const rows = rowsOf(bytes);
           const expected = builders[0].build(rows[0]!, 1);
           const out = new ByteBuffer(8);
           let actual: ReturnType<ItemBuilder['buildRecord']> | undefined;

@@ -4,7 +4,7 @@
 // updated_at, ttl; `data` keys in column order) so that item
 // files diff well. Rows that cannot become a valid item become rejects.
 import type { ColumnSchema, TableEntry } from '../lib/manifest.ts';
-import type { CsvRow } from '../lib/copy-csv.ts';
+import type { CsvRow } from '../lib/csv-records.ts';
 import type { ByteBuffer } from '../lib/byte-buffer.ts';
 import type { CsvRecord } from '../lib/csv-records.ts';
 import { CLOSE_BRACE, COMMA, DATA_CLOSE, ITEM_OPEN, KEY_CLOSE, KEY_OPEN, LINE_CLOSE, QUOTE, STAMP_CLOSE, TTL_OPEN, VALUE_CLOSE, copyInteger, copyText, copyTimestamp, integerSize, putBytes, putConstant, putString, timestampSeconds } from './item-bytes.ts';

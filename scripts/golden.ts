@@ -16,7 +16,7 @@ import { EXTRACT_FORMAT, manifestText, type ExtractManifest, type TableEntry } f
 import { sha256Hex } from '../lib/meter.ts';
 import { EXTRACT_MANIFEST_KEY, extractPartKey, rejectsFileKey } from '../lib/run-layout.ts';
 import { openStorage } from '../lib/storage.ts';
-import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
+import { CsvRecords } from '../lib/csv-records.ts';
 import { modelDir } from '../model/registry.ts';
 import { runTransform } from '../transform/runner.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
@@ -29,12 +29,13 @@ export const goldenDir = (kind: FixtureKind, model?: string): string => (model ?
 /** The fixture's "now": fixed, so golden items never depend on when they were made. */
 export const FIXTURE_AS_OF = '2026-01-01T00:00:00.000000Z';
 
-export function countRows(csv: string): number {
-  const rows: CsvRow[] = [];
-  const parser = new CopyCsvParser();
-  parser.push(csv, rows);
-  parser.end(rows);
-  return rows.length - 1;
+/** The data rows of a COPY CSV file (its records but the header). */
+export function countRows(csv: Buffer): number {
+  let records = 0;
+  const parser = new CsvRecords();
+  parser.push(csv, () => records++);
+  parser.end(() => records++);
+  return records - 1;
 }
 
 /** Writes the dumps as an extract run (as extract would have) under `store/run`. */
@@ -48,7 +49,7 @@ export async function writeDumpRun(store: string, run: string, kind: FixtureKind
     const gz = gzipSync(csv, { level: 1 });
     const key = extractPartKey(table.name, 0);
     await storage.put(key, gz);
-    const rows = countRows(csv.toString('utf8'));
+    const rows = countRows(csv);
     tables.push({
       ...table, as_of: FIXTURE_AS_OF, snapshot_id: 'fixture', rows, raw_bytes: csv.length, bytes: gz.length,
       parts: [{ key, rows, raw_bytes: csv.length, raw_sha256: sha256Hex(csv), bytes: gz.length, sha256: sha256Hex(gz) }],

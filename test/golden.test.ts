@@ -54,7 +54,7 @@ for (const kind of KINDS) {
     const summary = JSON.parse(golden.get('summary.json')!);
     t.deepEqual(summary.tables.map((x: { name: string }) => x.name), SERENYA_TABLES);
     for (const entry of summary.tables) {
-      const rows = countRows(await readFile(path.join(dumpsDir(kind), `${entry.name}.csv`), 'utf8'));
+      const rows = countRows(await readFile(path.join(dumpsDir(kind), `${entry.name}.csv`)));
       t.is(entry.rows_in, rows, `${entry.name}: every dump row was read`);
       t.is(entry.rows_in, entry.items_out + entry.rejected + entry.dropped, `${entry.name}: counts reconcile`);
       t.true(entry.items_out > 0, `${entry.name}: has items`);

@@ -18,7 +18,7 @@ import { MAGIC, PAGE_DATA, decodeDefinitionLevels, decompress, parquetColumnsOf 
 import { decodeStruct, type Decoded } from '../lib/parquet-thrift.ts';
 import { PhysicalType, decimalText, toPgText, type ParquetColumn } from '../lib/parquet-types.ts';
 import type { Storage } from '../lib/storage.ts';
-import type { CsvRow } from '../lib/copy-csv.ts';
+import type { CsvRow } from '../lib/csv-records.ts';
 
 /** Rows decoded at a time, and between calls of `onChunk` (progress and output backpressure): about one CSV input chunk. */
 const ROWS_PER_CHUNK = 1024;

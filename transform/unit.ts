@@ -1,14 +1,12 @@
 // One unit of transform work: an extract part → its item file, rejects, keys
 // file and, last, its unit record (only then is the unit done).
-import { StringDecoder } from 'node:string_decoder';
 import { pipeline } from 'node:stream/promises';
 import { compressionOf, decompressor } from '../lib/compression.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { inputPart, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
 import { Meter } from '../lib/meter.ts';
 import type { PutResult, Storage } from '../lib/storage.ts';
-import { CopyCsvParser, type CsvRow } from '../lib/copy-csv.ts';
-import { CsvRecords, type CsvRecord } from '../lib/csv-records.ts';
+import { CsvRecords, type CsvRecord, type CsvRow } from '../lib/csv-records.ts';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
 import { KeyCollector } from './duplicate-keys.ts';
 import { HeldLines, lineOrder } from './item-order.ts';
@@ -55,10 +53,20 @@ export async function buildJoin(run: Storage, extract: ExtractManifest, name: st
   const k = table.columns.findIndex((c) => c.name === take);
   if (m < 0 || k < 0) throw new UserError(`join on ${name}.${match} → ${name}.${take}: ${name} has no column ${m < 0 ? match : take}`);
   const builder = new JoinIndexBuilder(`join on ${name}.${match}`);
+  const columns = table.columns.length;
   try {
     for (const part of table.parts) {
-      // Only the fields up to the later of the two are made into strings.
-      await readRows(run, name, part, (row) => builder.add(row[m] ?? null, row[k] ?? null), undefined, Math.max(m, k) + 1);
+      if (part.key.endsWith('.parquet')) {
+        await readRows(run, name, part, (row) => builder.add(row[m] ?? null, row[k] ?? null));
+      } else {
+        // Only the two fields are made into strings.
+        await readRecords(run, name, part, (record, rowNumber) => {
+          if (record.count !== columns) {
+            throw new UserError(`${run.uri}/${part.key} (table ${name}) row ${rowNumber}: ${record.count} fields where the manifest has ${columns} columns`);
+          }
+          builder.add(record.text(m), record.text(k));
+        });
+      }
     }
     return builder.build();
   } catch (err) {
@@ -78,38 +86,17 @@ export async function resolveJoins(unit: Unit, cache: JoinCache): Promise<Map<st
  * Streams an extract part's data rows (row 0, the header, is dropped) to
  * `onRow`, and fails if the stored bytes do not match the manifest's sha256.
  * A Parquet part gives the very rows its CSV would (transform/parquet-rows.ts).
- * `fields`: a CSV part's rows may stop after that many leading fields.
  */
 export async function readRows(
   run: Storage, table: string, part: PartEntry,
   onRow: (row: CsvRow, rowNumber: number) => void,
   onChunk?: () => void | Promise<void>,
-  fields = Infinity,
 ): Promise<number> {
   if (part.key.endsWith('.parquet')) return readParquetRows(run, table, part, onRow, onChunk);
-  const decoder = new StringDecoder('utf8');
-  const parser = new CopyCsvParser(fields);
-  let rowNumber = -1;
-  const rows: CsvRow[] = [];
-  const drain = () => {
-    for (const row of rows) {
-      rowNumber++;
-      if (rowNumber > 0) onRow(row, rowNumber);
-    }
-    rows.length = 0;
-  };
-  await readCsv(run, table, part, (chunk) => {
-    parser.push(decoder.write(chunk), rows);
-    drain();
-  }, () => {
-    parser.push(decoder.end(), rows);
-    parser.end(rows);
-    drain();
-  }, onChunk);
-  return checkRows(run, table, part, rowNumber);
+  return readRecords(run, table, part, (record, rowNumber) => onRow(record.row(), rowNumber), onChunk);
 }
 
-/** readRows for a CSV part, each data row handed on as its bytes (lib/csv-records.ts): valid only during the call. */
+/** A CSV part's data rows, each handed on as its bytes (lib/csv-records.ts): valid only during the call. */
 export async function readRecords(
   run: Storage, table: string, part: PartEntry,
   onRecord: (record: CsvRecord, rowNumber: number) => void,
