@@ -6,6 +6,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { ByteBuffer } from '../lib/byte-buffer.ts';
 import { KEY_ATTRIBUTES } from './table.ts';
+import { utcSeconds } from './decode/timestamp.ts';
 
 export const ITEM_OPEN = Buffer.from('{"Item":{');
 export const KEY_OPEN = KEY_ATTRIBUTES.map((name) => [name, Buffer.from(`"${name}":{"S":`)] as const);
@@ -109,8 +110,8 @@ export function copyTimestamp(from: Buffer, start: number, end: number, zoned: b
 export function timestampSeconds(from: Buffer, start: number, end: number, zoned: boolean): number | undefined {
   if (timestampFraction(from, start, end, zoned) < 0) return undefined;
   const n = (k: number, digits: number) => number(from, start + k, digits);
-  // The same numbers epochSeconds gives Date.UTC (which reads years 0–99 as 1900–1999 for both).
-  return Date.UTC(n(0, 4), n(5, 2) - 1, n(8, 2), n(11, 2), n(14, 2), n(17, 2)) / 1000;
+  // The same numbers epochSeconds gives utcSeconds.
+  return utcSeconds(n(0, 4), n(5, 2), n(8, 2), n(11, 2), n(14, 2), n(17, 2));
 }
 
 /** The decimal number of `digits` ASCII digits at `at`. */

@@ -191,3 +191,25 @@ test('at the 400 KB limit and the key limits, an item or a reject from bytes jus
   }
   t.true(checked > 20);
 });
+
+test('a ttl in years 0001–0099 is that year\'s epoch seconds, from bytes and from strings (Date.UTC would read 1901–1999)', (t) => {
+  const columns: ColumnSchema[] = [['id', 'text'], ['at', 'timestamp with time zone']]
+    .map(([name, type]) => ({ name: name!, type: type!, category: 'S', nullable: true }));
+  const small: TableEntry = { ...table, columns };
+  const withTtl = defineMapper({ table: 't', entityType: 'e', key: { pk: 'T#{id}', sk: 'S' }, ttl: 'at' });
+  // Seconds from Python's datetime (proleptic Gregorian, as PostgreSQL): (datetime(50, 3, 1, 12) - datetime(1970, 1, 1)).total_seconds().
+  const cases: [string, number][] = [
+    ['0001-01-01 00:00:00+00', -62135596800],
+    ['0050-03-01 12:00:00.5+00', -60584155200],
+    ['0099-12-31 23:59:59+00', -59011459201],
+    ['0100-01-01 00:00:00+00', -59011459200],
+  ];
+  for (const [at, seconds] of cases) {
+    const bytes = Buffer.from(`x,${at}\n`);
+    const fromRow = new ItemBuilder(withTtl, small, new Map()).build(rowsOf(bytes)[0]!, 1);
+    let fromRecord: ReturnType<ItemBuilder['buildRecord']> | undefined;
+    new CsvRecords().push(bytes, (record) => { fromRecord = new ItemBuilder(withTtl, small, new Map()).buildRecord(record, 1, new ByteBuffer()); });
+    t.is((fromRow as { ttl?: number }).ttl, seconds, at);
+    t.is((fromRecord as { ttl?: number }).ttl, seconds, at);
+  }
+});

@@ -13,7 +13,7 @@ import { canonicalTimestamp, decoderFor, type Decoder } from './decode/index.ts'
 import { MAX_PARTITION_KEY_BYTES, MAX_SORT_KEY_BYTES } from './dynamodb-limits.ts';
 import { decodeInteger } from './decode/integer.ts';
 import { decodeText } from './decode/text.ts';
-import { decodeTimestamp, decodeTimestamptz } from './decode/timestamp.ts';
+import { decodeTimestamp, decodeTimestamptz, utcSeconds } from './decode/timestamp.ts';
 import { MAX_ITEM_BYTES, attributeSize, numberSize } from './item-size.ts';
 import type { Mapper, RowValues } from './entity.ts';
 import { INDEXES, KEY_ATTRIBUTES, PRIMARY_KEY } from './table.ts';
@@ -79,7 +79,7 @@ export function epochSeconds(text: string): number | undefined {
   if (!m) return undefined;
   const [, y, mo, d, h = '0', mi = '0', s = '0'] = m;
   // The fraction is non-negative, so flooring drops it even before 1970.
-  return Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi), Number(s)) / 1000;
+  return utcSeconds(Number(y), Number(mo), Number(d), Number(h), Number(mi), Number(s));
 }
 
 export class ItemBuilder {

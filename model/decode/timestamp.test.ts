@@ -1,5 +1,5 @@
 import test from 'ava';
-import { canonicalTimestamp, decodeTimestamp, decodeTimestamptz } from './timestamp.ts';
+import { canonicalTimestamp, decodeTimestamp, decodeTimestamptz, utcSeconds } from './timestamp.ts';
 
 test('timestamptz: microseconds kept, canonical fixed width with Z', (t) => {
   t.deepEqual(decodeTimestamptz('2024-01-02 03:04:05.123456+00'), { S: '2024-01-02T03:04:05.123456Z' });
@@ -76,4 +76,23 @@ test('canonicalTimestamp: takes timestamptz and timestamp text alike', (t) => {
   t.is(canonicalTimestamp('infinity'), 'infinity');
   t.throws(() => canonicalTimestamp('2025-01-15 09:30:00+01'), { message: /TimeZone=UTC/ });
   t.throws(() => canonicalTimestamp('2025-01-15'));
+});
+
+test('utcSeconds: years 0–99 are those years, not 1900–1999; every year agrees with day arithmetic', (t) => {
+  t.is(utcSeconds(1, 1, 1, 0, 0, 0), -62135596800); // 0001-01-01T00:00:00Z, the proleptic Gregorian epoch offset
+  t.is(utcSeconds(1970, 1, 1, 0, 0, 1), 1);
+  t.is(utcSeconds(50, 3, 1, 12, 30, 15) - utcSeconds(1950, 3, 1, 12, 30, 15), -(1900 * 365 + 1900 / 4 - 19 + 4) * 86400);
+  // Days from 1970-01-01 of the civil date (Hinnant's days_from_civil), plus the time of day.
+  const civil = (y: number, m: number, d: number) => {
+    const yy = m <= 2 ? y - 1 : y;
+    const era = Math.floor(yy / 400);
+    const yoe = yy - era * 400;
+    const doy = Math.floor((153 * ((m + 9) % 12) + 2) / 5) + d - 1;
+    return era * 146097 + yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy - 719468;
+  };
+  for (let y = 0; y <= 9999; y += 7) {
+    for (const [m, d, h, mi, s] of [[1, 1, 0, 0, 0], [2, 28, 23, 59, 59], [12, 31, 6, 7, 8]] as const) {
+      t.is(utcSeconds(y, m, d, h, mi, s), civil(y, m, d) * 86400 + h * 3600 + mi * 60 + s, `${y}-${m}-${d}`);
+    }
+  }
 });

@@ -70,3 +70,16 @@ function digits(text: string, from: number, to: number): boolean {
   }
   return true;
 }
+
+/**
+ * Seconds since the Unix epoch of a UTC calendar instant, as Date.UTC gives
+ * them but for years 0–99 too: Date.UTC reads those as 1900–1999, which put a
+ * ttl of year 0050 in 1950.
+ */
+export function utcSeconds(year: number, month: number, day: number, hour: number, minute: number, second: number): number {
+  if (year >= 100) return Date.UTC(year, month - 1, day, hour, minute, second) / 1000;
+  // setUTCFullYear takes the year as given; each field overflows into the next as in Date.UTC.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  return date.setUTCHours(hour, minute, second) / 1000;
+}
