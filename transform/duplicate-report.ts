@@ -14,6 +14,8 @@ import type { UnitRecord } from './units.ts';
 
 /** Ranged reads in flight at once: well under the S3 client's 50 sockets, which the item files' reads share. */
 const READS_IN_FLIGHT = 16;
+/** Item files read at once for the duplicates' keys (each holds a connection and, for zstd, a decompressor process). */
+const ITEM_FILES_IN_FLIGHT = 8;
 /** The merge's memory for chunks: two per unit (the one merged and the next, read meanwhile). */
 const MERGE_BUFFER_BYTES = 64 * 1024 * 1024;
 
@@ -64,7 +66,9 @@ export async function reportDuplicates(run: Storage, records: UnitRecord[]): Pro
  * PK and SK of the items on the duplicates' lines, by unit and line: each item
  * file read once, up to its last such line (one read per duplicate, from the
  * file's start, took time quadratic in the duplicates and left each read's
- * stream, and its connection, open).
+ * stream, and its connection, open), ITEM_FILES_IN_FLIGHT files at a time
+ * (one after another, a run with duplicates in many units waited on each
+ * file's first byte, and each zstd file's decompressor starting, in turn).
  */
 async function keysOnLines(run: Storage, records: UnitRecord[], found: number[]): Promise<Map<number, Map<number, { PK: string; SK: string }>>> {
   const wanted = new Map<number, Set<number>>();
@@ -74,37 +78,42 @@ async function keysOnLines(run: Storage, records: UnitRecord[], found: number[])
     wanted.get(source)!.add(found[i + 4]!);
   }
   const keys = new Map<number, Map<number, { PK: string; SK: string }>>();
-  for (const [source, lines] of [...wanted].sort((a, b) => a[0] - b[0])) {
-    const { key } = records[source]!.part;
-    let last = 0;
-    for (const line of lines) last = Math.max(last, line);
-    const found = new Map<number, { PK: string; SK: string }>();
-    const stored = await run.get(key);
-    const text = decompress(stored, key);
-    try {
-      let line = 0;
-      for await (const json of textLines(text)) {
-        if (lines.has(line)) {
-          const item = JSON.parse(json).Item;
-          found.set(line, { PK: item.PK.S, SK: item.SK.S });
-        }
-        if (++line > last) break;
-      }
-    } catch (err) {
-      throw new UserError(`${run.uri}/${key}: ${errorMessage(err)}`);
-    } finally {
-      // Read only up to the last line wanted: the stored object's stream is let go of too.
-      text.destroy();
-      stored.destroy();
-    }
-    if (found.size !== lines.size) {
-      let missing = last;
-      for (const line of lines) if (!found.has(line)) missing = Math.min(missing, line);
-      throw new UserError(`${run.uri}/${key} has no line ${missing}, which its keys file names: the file changed after transform`);
-    }
-    keys.set(source, found);
-  }
+  const limit = limiter(ITEM_FILES_IN_FLIGHT);
+  await Promise.all([...wanted].map(([source, lines]) => limit(async () => {
+    keys.set(source, await keysOnFileLines(run, records[source]!.part.key, lines));
+  })));
   return keys;
+}
+
+/** PK and SK of the items on `lines` of item file `key`, read up to the last of them. */
+async function keysOnFileLines(run: Storage, key: string, lines: Set<number>): Promise<Map<number, { PK: string; SK: string }>> {
+  let last = 0;
+  for (const line of lines) last = Math.max(last, line);
+  const found = new Map<number, { PK: string; SK: string }>();
+  const stored = await run.get(key);
+  const text = decompress(stored, key);
+  try {
+    let line = 0;
+    for await (const json of textLines(text)) {
+      if (lines.has(line)) {
+        const item = JSON.parse(json).Item;
+        found.set(line, { PK: item.PK.S, SK: item.SK.S });
+      }
+      if (++line > last) break;
+    }
+  } catch (err) {
+    throw new UserError(`${run.uri}/${key}: ${errorMessage(err)}`);
+  } finally {
+    // Read only up to the last line wanted: the stored object's stream is let go of too.
+    text.destroy();
+    stored.destroy();
+  }
+  if (found.size !== lines.size) {
+    let missing = last;
+    for (const line of lines) if (!found.has(line)) missing = Math.min(missing, line);
+    throw new UserError(`${run.uri}/${key} has no line ${missing}, which its keys file names: the file changed after transform`);
+  }
+  return found;
 }
 
 /** Runs at most `n` of the functions given at once, the rest in turn. */
