@@ -11,7 +11,7 @@ import { readExtractManifest, type FollowEntry } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
 import { requireLoadedFrom } from '../lib/loaded-tables.ts';
 import { mapTables } from '../model/table-mapping.ts';

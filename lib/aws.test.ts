@@ -2,7 +2,8 @@ import test from 'ava';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DYNAMODB_RETRY, S3_RETRY, dynamoClient } from './aws.ts';
+import { DYNAMODB_RETRY, S3_RETRY } from './aws.ts';
+import { dynamoClient } from './aws-dynamodb.ts';
 import { attemptsOf, backoffDelay, type RetryPolicy } from './retry.ts';
 
 /** The longest total wait of a policy before it gives up: every backoff at its bound. */

@@ -1,9 +1,9 @@
 // AWS clients configured from the SDK's own environment conventions
-// (the region chain, AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL_DYNAMODB,
-// AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, credentials chain).
+// (the region chain, AWS_ENDPOINT_URL_S3, credentials chain): S3's here, the
+// DynamoDB and CloudWatch Logs clients in aws-dynamodb.ts, so a stage that
+// only reads and writes the store (extract, transform) does not load them
+// (~75 ms of every such process's start).
 import { S3Client, type ServerSideEncryption } from '@aws-sdk/client-s3';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import { UserError } from './errors.ts';
 import { awsRetryStrategy, type AwsRetryPolicy } from './retry.ts';
 
@@ -12,7 +12,7 @@ import { awsRetryStrategy, type AwsRetryPolicy } from './retry.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Credentials from `env` when it names them (tests pass the stack's env), else the SDK's default chain. */
-function credentials(env: NodeJS.ProcessEnv) {
+export function credentials(env: NodeJS.ProcessEnv) {
   return env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
     ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
     : {};
@@ -63,7 +63,7 @@ export const S3_RETRY: AwsRetryPolicy = {
  * request's attempt header). A retry said while waiting names `service` and a set endpoint
  * (its origin alone: never a user or password a URL may carry), so a wrong one is seen.
  */
-function retrySettings(policy: AwsRetryPolicy, service: string, endpoint: string | undefined) {
+export function retrySettings(policy: AwsRetryPolicy, service: string, endpoint: string | undefined) {
   let origin: string | undefined;
   try {
     origin = endpoint ? new URL(endpoint).origin : undefined;
@@ -88,7 +88,8 @@ export function awsRegion(env: NodeJS.ProcessEnv = process.env): Promise<string>
   if (!region) {
     region = (async () => {
       if (env.AWS_REGION) return env.AWS_REGION;
-      const probe = new DynamoDBClient({});
+      // Any client resolves the region through the same chain.
+      const probe = new S3Client({});
       try {
         return await probe.config.region();
       } catch {
@@ -142,24 +143,4 @@ export function s3Encryption(env: NodeJS.ProcessEnv = process.env): S3Encryption
     throw new UserError('S3_SSE=AES256 (SSE-S3) takes no KMS key: unset S3_SSE_KMS_KEY_ID, or set S3_SSE=aws:kms');
   }
   return { ServerSideEncryption: (algorithm ?? 'aws:kms') as ServerSideEncryption, ...(keyId ? { SSEKMSKeyId: keyId } : {}) };
-}
-
-export function dynamoClient(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPolicy = DYNAMODB_RETRY): DynamoDBClient {
-  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
-  return new DynamoDBClient({
-    region: () => awsRegion(env),
-    ...(endpoint ? { endpoint } : {}),
-    ...credentials(env),
-    ...retrySettings(retry, 'DynamoDB', endpoint),
-  });
-}
-
-export function cloudWatchLogsClient(env: NodeJS.ProcessEnv = process.env): CloudWatchLogsClient {
-  const endpoint = env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS;
-  return new CloudWatchLogsClient({
-    region: () => awsRegion(env),
-    ...(endpoint ? { endpoint } : {}),
-    ...credentials(env),
-    ...retrySettings(S3_RETRY, 'CloudWatch Logs', endpoint),
-  });
 }

@@ -1,7 +1,7 @@
 import test from 'ava';
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -98,4 +98,23 @@ test.serial('a zstd stream made and dropped starts no process; one killed mid-st
     console.log(await decompress(Readable.from([Buffer.from('x')]), 'x.json.zst').toArray().catch((err) => err.message));
   `);
   t.is(result.stdout, 'zstd: killed by SIGKILL\n', result.stderr);
+});
+
+test('zstd is found on PATH as spawn finds it: an executable file in any PATH entry, not a plain file or a folder of that name', async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-zstdpath-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const [plain, folder, real] = ['plain', 'folder', 'real'].map((name) => path.join(root, name));
+  await mkdir(path.join(folder, 'zstd'), { recursive: true });
+  await mkdir(plain);
+  await writeFile(path.join(plain, 'zstd'), '#!/bin/sh\n', { mode: 0o644 });
+  await mkdir(real);
+  await symlink(execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim(), path.join(real, 'zstd'));
+  const script = `
+    import { zstdAvailable } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    console.log(zstdAvailable());
+  `;
+  for (const [bin, found] of [[`${plain}:${folder}`, 'false'], [`${plain}:${folder}:${real}`, 'true'], [real, 'true']] as const) {
+    const result = await withPath(bin, script);
+    t.is(result.stdout.trim(), found, `PATH=${bin}: ${result.stderr}`);
+  }
 });

@@ -2,7 +2,8 @@
 // files, the run's key records and (batch mode) the DynamoDB table's keys, and
 // writes nothing: no table, no item, no report, no key record.
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { awsRegion, dynamoClient } from '../lib/aws.ts';
+import { awsRegion } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Storage } from '../lib/storage.ts';

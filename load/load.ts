@@ -5,7 +5,8 @@
 import type { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { awsRegion, cloudWatchLogsClient, dynamoClient, s3Client } from '../lib/aws.ts';
+import { awsRegion, s3Client } from '../lib/aws.ts';
+import { cloudWatchLogsClient, dynamoClient } from '../lib/aws-dynamodb.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, formatBytes, type Logger } from '../lib/log.ts';

@@ -19,7 +19,8 @@ import {
   type DynamoDBClient, type ImportTableCommandInput, type ImportTableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { FilterLogEventsCommand, type CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { awsRegion, cloudWatchLogsClient, dynamoClient, isLoopbackEndpoint } from '../lib/aws.ts';
+import { awsRegion, isLoopbackEndpoint } from '../lib/aws.ts';
+import { cloudWatchLogsClient, dynamoClient } from '../lib/aws-dynamodb.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { openStorage } from '../lib/storage.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';

@@ -3,7 +3,7 @@
 // endpoint does (and a run against AWS compares AWS with the endpoint as it is).
 import test from 'ava';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage } from '../lib/storage.ts';
 import { runCli } from './cli.ts';
 import { freshBucketPrefix, stackEnv } from './stack.ts';

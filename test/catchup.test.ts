@@ -18,7 +18,7 @@ import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
 import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli } from './cli.ts';
 import { freshBucketPrefix, freshDynamoTable, randomName, stackEnv, stackEnvFile } from './stack.ts';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 
 let adminUrl: string;
 let stopServer: (() => Promise<void>) | undefined;

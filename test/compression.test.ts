@@ -5,7 +5,7 @@
 import test from 'ava';
 import { createHash } from 'node:crypto';
 import { DescribeImportCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { decompress } from '../lib/compression.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { DeleteTableCommand, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import pg from 'pg';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';

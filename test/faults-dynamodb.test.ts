@@ -5,7 +5,7 @@
 import test from 'ava';
 import { mkdtemp, readFile } from 'node:fs/promises';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import os from 'node:os';
 import path from 'node:path';
 import { runExtract } from '../extract/extract.ts';

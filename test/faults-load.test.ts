@@ -5,7 +5,7 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
 import { DescribeTableCommand, ListImportsCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage } from '../lib/storage.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';

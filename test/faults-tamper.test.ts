@@ -9,7 +9,7 @@ import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
 import { runExtract } from '../extract/extract.ts';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { runTransform } from '../transform/runner.ts';
 import { runCli } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';

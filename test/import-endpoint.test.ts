@@ -10,7 +10,7 @@ import {
   type AttributeValue, type ImportTableCommandInput, type ImportTableDescription,
 } from '@aws-sdk/client-dynamodb';
 import { FilterLogEventsCommand, GetLogEventsCommand } from '@aws-sdk/client-cloudwatch-logs';
-import { cloudWatchLogsClient, dynamoClient } from '../lib/aws.ts';
+import { cloudWatchLogsClient, dynamoClient } from '../lib/aws-dynamodb.ts';
 import { canonicalValue, fromAttributeValue } from '../model/attribute-json.ts';
 import { openStorage } from '../lib/storage.ts';
 import { zstdAvailable } from '../scripts/import-endpoint/decompress.ts';

@@ -12,7 +12,7 @@ import {
   CreateTableCommand, DeleteTableCommand, DescribeImportCommand, DescribeTableCommand, ImportTableCommand, ListImportsCommand, ScanCommand,
   type ImportSummary,
 } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { manifestText } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';

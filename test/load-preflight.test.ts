@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { DeleteTableCommand, DescribeImportCommand, DescribeTableCommand, ImportTableCommand, ListImportsCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { writeDumpRun } from '../scripts/golden.ts';

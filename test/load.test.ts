@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import pg from 'pg';
 import { runExtract } from '../extract/extract.ts';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { openStorage } from '../lib/storage.ts';
 import { type TransformManifest } from '../lib/transform-manifest.ts';

@@ -7,7 +7,7 @@ import { mkdtemp, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { writeDumpRun } from '../scripts/golden.ts';

@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
 import { DeleteTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { REPO, runCli, type CliResult } from './cli.ts';

@@ -9,7 +9,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import pg from 'pg';
 import { BatchWriteItemCommand, QueryCommand } from '@aws-sdk/client-dynamodb';
 import { runExtract } from '../extract/extract.ts';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { runTransform } from '../transform/runner.ts';

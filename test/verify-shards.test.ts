@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
 import { DeleteItemCommand, PutItemCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage } from '../lib/storage.ts';
 import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
 import { itemKey, keyHash } from '../lib/item-files.ts';

@@ -6,7 +6,7 @@ import { mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage } from '../lib/storage.ts';
 import { fromItemValue, toItemValue, type ItemJson } from '../model/attribute-json.ts';
 import { itemKey, keyHash } from '../lib/item-files.ts';

@@ -8,7 +8,7 @@ import { DeleteTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import pg from 'pg';
 import { gunzipSync } from 'node:zlib';
 import { runExtract } from '../extract/extract.ts';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
 import { canonicalValue, fromAttributeValue, type AttributeJson } from '../model/attribute-json.ts';

@@ -114,7 +114,6 @@ function expected(units: { table: string; keys: Key[] }[]): string {
 
 for (const compression of COMPRESSIONS) {
   test(`${compression}: 60 units and 900 duplicates through 8 connections: every duplicate listed, no read left holding one`, async (t) => {
-    t.timeout(60_000);
     // Units of two tables: one key in many units (twice in some), one repeated in a unit, and a share of the second table's keys collide with the first's.
     const units = Array.from({ length: 60 }, (_, u) => ({
       table: u < 30 ? 'a' : 'b',

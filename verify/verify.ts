@@ -4,7 +4,7 @@
 // its numbers and pass/fail; the report goes to `<run>/load/verify.json`.
 // Sharded (shards.ts): each shard stores its sorted sides, finalize merges them.
 import { DescribeTimeToLiveCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../lib/aws.ts';
+import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { runStorage } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import type { Logger } from '../lib/log.ts';

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { dynamoClient } from '../../lib/aws.ts';
+import { dynamoClient } from '../../lib/aws-dynamodb.ts';
 import type { StackPaths } from './paths.ts';
 import { freePort, logTail, spawnDetached, portAcceptsConnections, waitUntilReady, ServiceExitedError, type DetachedSpawn } from './process-group.ts';
 
