@@ -1,6 +1,8 @@
 import test from 'ava';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { DYNAMODB_RETRY, S3_RETRY } from './aws.ts';
 import { dynamoClient } from './aws-dynamodb.ts';
@@ -82,4 +84,18 @@ test('a retry said while waiting names the service and its endpoint', async (t) 
   const own = lines.filter((line) => line.includes(endpointUrl));
   t.is(own.length, 3, lines.join(''));
   t.true(own[2]!.includes(`DynamoDB (${endpointUrl}) call attempt 3 of 4 failed (HTTP 500 InternalServerError)`), own[2]);
+});
+
+test('extract and transform do not load the DynamoDB or CloudWatch Logs clients (lib/aws-dynamodb.ts): ~180 KB compiled at every start', async (t) => {
+  const { build } = await import('esbuild');
+  const root = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+  for (const stage of ['extract', 'transform']) {
+    const { metafile } = await build({
+      entryPoints: [path.join(root, stage, 'cli.ts')], bundle: true, platform: 'node', format: 'esm', write: false, metafile: true, logLevel: 'silent',
+      outdir: path.join(root, '.local', 'aws-test-out'),
+    });
+    const inputs = Object.keys(metafile.inputs);
+    t.true(inputs.some((f) => f.includes('@aws-sdk/client-s3/')), `${stage} bundles the S3 client`);
+    t.deepEqual(inputs.filter((f) => /@aws-sdk\/client-(dynamodb|cloudwatch-logs)\//.test(f)), [], `${stage} bundles no DynamoDB or CloudWatch Logs client`);
+  }
 });
