@@ -20,7 +20,7 @@ function referenceRows(bytes: Buffer): CsvRow[] {
         if (text[i] !== '"') value += text[i];
         else if (text[i + 1] === '"') { value += '"'; i++; } else { i++; break; }
       }
-      if (i < text.length && text[i] !== ',' && text[i] !== '\n') throw new Error(`malformed CSV: unexpected character ${JSON.stringify(text[i])} after a quoted field`);
+      if (i < text.length && text[i] !== ',' && text[i] !== '\n') throw new Error(`malformed CSV: unexpected character ${JSON.stringify(String.fromCodePoint(text.codePointAt(i)!))} after a quoted field`);
     } else {
       const start = i;
       while (i < text.length && text[i] !== ',' && text[i] !== '\n') i++;
@@ -104,6 +104,17 @@ test('a character after a closing quote is named whole, however the chunks cut i
       t.true(expected.startsWith('malformed CSV'), expected);
       t.throws(() => byteRows(bytes, size), { message: expected }, `${text}, chunk ${size}`);
     }
+  }
+});
+
+test('a character past U+FFFF after a closing quote is named whole, not as half a surrogate pair', (t) => {
+  // Literal messages, not the reference reading's: an oracle that read one UTF-16 unit would agree with a parser that did.
+  for (const [text, named] of [['"a"😀,1\n', '😀'], ['x,"a"𝄞\n', '𝄞'], ['"a"é,1\n', 'é'], ['"a"€\n', '€']]) {
+    const bytes = Buffer.from(text!);
+    for (let size = 1; size <= bytes.length; size++) {
+      t.throws(() => byteRows(bytes, size), { message: `malformed CSV: unexpected character "${named}" after a quoted field` }, `${text}, chunk ${size}`);
+    }
+    t.throws(() => referenceRows(bytes), { message: `malformed CSV: unexpected character "${named}" after a quoted field` });
   }
 });
 

@@ -218,7 +218,8 @@ export class CsvRecords {
         if (sep !== COMMA && sep !== LF) {
           // The error names the character whole, however the chunks cut it: wait for its bytes.
           if (incompleteCharacter(bytes, end)) { from = q; break; }
-          const character = bytes.toString('utf8', end, Math.min(end + 4, length)).slice(0, 1);
+          // Its whole code point: one UTF-16 unit of a character past U+FFFF is half of it (a lone surrogate).
+          const character = String.fromCodePoint(bytes.toString('utf8', end, Math.min(end + 4, length)).codePointAt(0)!);
           throw new Error(`malformed CSV: unexpected character ${JSON.stringify(character)} after a quoted field`);
         }
       } else {
