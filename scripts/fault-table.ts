@@ -1,8 +1,14 @@
-// `make test-faults`: runs every fault, bad-input and secrets case of issue 5
-// (the ava files below, on the stack the caller started) and prints one row
-// per case: fault, stage, outcome, rows in / items out / rejected, identical
-// to a clean run, and whether the test's assertions held. Exits with ava's
-// status. Each case writes its row itself (test/fault-table.ts).
+// The fault table of issue 5: one row per fault, bad-input and secrets case
+// (the ava files below): fault, stage, outcome, rows in / items out /
+// rejected, identical to a clean run, and whether the test's assertions held.
+// Each case writes its row itself (test/fault-table.ts) to $FAULT_TABLE_FILE.
+//
+//   `make test-faults`: runs those files on the stack the caller started, then
+//   prints the table; exits with ava's status.
+//   `fault-table.ts --rows <file>`: prints the table of the rows a run already
+//   recorded (.ci/run's first `make test`, run with FAULT_TABLE_FILE=<file>),
+//   so CI shows the table without running the cases a third time; exits 1 when
+//   a case failed or none was recorded.
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -28,26 +34,13 @@ export const FAULT_TEST_FILES = [
   'test/secrets.test.ts',
 ];
 
-/** Runs ava with the TAP reporter, passing its output through; resolves with its exit status and output. */
-function runAva(files: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; tap: string }> {
+/** Runs ava, its report passed through; resolves with its exit status. */
+function runAva(files: string[], env: NodeJS.ProcessEnv): Promise<number> {
   return new Promise((resolve, reject) => {
-    const child = spawn('npx', ['ava', '--tap', ...files], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'inherit'] });
-    let tap = '';
-    child.stdout.on('data', (chunk: Buffer) => { tap += chunk; process.stdout.write(chunk); });
+    const child = spawn('npx', ['ava', ...files], { cwd: REPO, env, stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : 1), tap }));
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
   });
-}
-
-/**
- * A test whose assertion failed stops there (ava throws on a failed
- * assertion), before it records its case: it gets a row from ava's report.
- */
-function failedWithoutRow(tap: string, lines: FaultLine[]): FaultLine[] {
-  const failed = [...tap.matchAll(/^not ok \d+ - (?:.+? › )?(.+?)(?: # .*)?$/gm)].map((m) => m[1]!);
-  return failed.filter((title) => !lines.some((l) => l.test === title)).map((title) => ({
-    fault: title, stage: '?', outcome: 'the test failed before recording its case: see the report above', test: title, passed: false,
-  }));
 }
 
 const cell = (value: number | boolean | undefined): string =>
@@ -69,22 +62,37 @@ export function faultTable(lines: FaultLine[]): string {
   return [format(header), widths.map((w, i) => '-'.repeat(i === widths.length - 1 ? header[i]!.length : w)).join('  '), ...rows.map(format)].join('\n');
 }
 
-const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-fault-table-'));
-const file = path.join(dir, 'faults.jsonl');
-let code: number;
-try {
-  const ava = await runAva(FAULT_TEST_FILES, { ...process.env, FAULT_TABLE_FILE: file });
-  code = ava.code;
+/** The recorded rows (a test that failed before recording its case has a row too), in pipeline order of their first stage. */
+async function recordedLines(file: string): Promise<FaultLine[]> {
   const text = await readFile(file, 'utf8').catch(() => '');
   // Files run in parallel: rows in pipeline order of their first stage, then as recorded.
   const order = ['extract', 'transform', 'load', 'verify'];
-  const lines = text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as FaultLine)
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as FaultLine)
     .sort((a, b) => order.indexOf(a.stage.split(/[ ,]/)[0]!) - order.indexOf(b.stage.split(/[ ,]/)[0]!));
-  lines.push(...failedWithoutRow(ava.tap, lines));
+}
+
+/** Prints the table and its count line; returns how many cases failed. */
+function printTable(lines: FaultLine[], ending: string): number {
   process.stdout.write(`\n${faultTable(lines)}\n\n`);
   const failed = lines.filter((l) => !l.passed).length;
-  process.stdout.write(`${lines.length} case(s), ${failed} failed; ava exited ${code}\n`);
-} finally {
-  await rm(dir, { recursive: true, force: true });
+  process.stdout.write(`${lines.length} case(s), ${failed} failed${ending}\n`);
+  return failed;
 }
-process.exitCode = code;
+
+const args = process.argv.slice(2);
+if (args[0] === '--rows') {
+  if (!args[1]) throw new Error('usage: fault-table.ts [--rows <file FAULT_TABLE_FILE named>]');
+  const lines = await recordedLines(args[1]);
+  const failed = printTable(lines, '');
+  process.exitCode = lines.length === 0 || failed > 0 ? 1 : 0;
+} else {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-fault-table-'));
+  const file = path.join(dir, 'faults.jsonl');
+  try {
+    const code = await runAva(FAULT_TEST_FILES, { ...process.env, FAULT_TABLE_FILE: file });
+    printTable(await recordedLines(file), `; ava exited ${code}`);
+    process.exitCode = code;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

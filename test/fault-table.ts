@@ -1,9 +1,9 @@
-// What each fault case ended in, for `make test-faults`'s table
-// (scripts/fault-table.ts): one JSON line per case appended to
-// $FAULT_TABLE_FILE when the test ends, with whether its assertions passed.
-// Without FAULT_TABLE_FILE (a plain `npx ava`) it does nothing.
+// What each fault case ended in, for the fault table (scripts/fault-table.ts:
+// `make test-faults`, and .ci/run from its first `make test`): one JSON line per
+// case appended to $FAULT_TABLE_FILE when the test ends, with whether its
+// assertions passed. Without FAULT_TABLE_FILE (a plain `npx ava`) it does nothing.
 import { appendFileSync } from 'node:fs';
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 
 export interface FaultRecord {
   fault: string;
@@ -19,15 +19,35 @@ export interface FaultRecord {
 
 export interface FaultLine extends FaultRecord { test: string; passed: boolean }
 
+/** Titles of this file's tests that recorded their case. */
+const recorded = new Set<string>();
+
 export function recordFault(t: ExecutionContext, record: FaultRecord): void {
   const file = process.env.FAULT_TABLE_FILE;
   if (!file) return;
+  recorded.add(t.title);
   // In teardown, t.passed says whether every assertion of the test held.
   t.teardown(() => {
     const line: FaultLine = { ...record, test: t.title, passed: t.passed };
     appendFileSync(file, `${JSON.stringify(line)}\n`);
   });
 }
+
+/**
+ * A test whose assertion failed stops there (ava throws on a failed
+ * assertion), before it records its case: it gets a row of its own here, in
+ * every file that imports this one (the fault test files), so the table shows
+ * it whatever reporter the run used. ava names the hook `afterEach.always hook
+ * for <the test's title>`; it runs after the test's teardowns.
+ */
+const HOOK_TITLE = /^afterEach\.always hook for /;
+test.afterEach.always((t) => {
+  const file = process.env.FAULT_TABLE_FILE;
+  const title = t.title.replace(HOOK_TITLE, '');
+  if (!file || t.passed || recorded.has(title)) return;
+  const line: FaultLine = { fault: title, stage: '?', outcome: 'the test failed before recording its case: see the report above', test: title, passed: false };
+  appendFileSync(file, `${JSON.stringify(line)}\n`);
+});
 
 /**
  * A CLI's end as a table cell: `completed`, or the exit status and its
