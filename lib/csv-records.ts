@@ -60,9 +60,10 @@ const QUOTED = 2;
  *
  * Every complete record of a push is parsed before any is handed on, so a
  * malformed record fails the push before an earlier record of it reaches
- * `onRecord` (whose caller may fail on that record first, with another error). A record not complete at the end of a push is kept with how
- * far it was read, and reading resumes there: a record far longer than a
- * chunk is read once, not again from its start at every chunk.
+ * `onRecord` (whose caller may fail on that record first, with another
+ * error). A record not complete at the end of a push is kept with how far it
+ * was read, and reading resumes there: a record far longer than a chunk is
+ * read once, not again from its start at every chunk.
  */
 export class CsvRecords {
   /** The incomplete record's bytes, at [0, pendingLength) (capacity beyond). */
