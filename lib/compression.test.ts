@@ -45,12 +45,14 @@ test('compression names and ImportTable types', (t) => {
   t.deepEqual(COMPRESSIONS.map(importCompressionType), ['GZIP', 'ZSTD', 'NONE']);
 });
 
-/** Runs `script` (an ES module) in a Node whose PATH is `bin` alone; its exit status and output. */
-async function withPath(bin: string, script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `script` (an ES module) in a Node whose PATH is `bin` alone (undefined: no PATH at all); its exit status and output. */
+async function withPath(bin: string | undefined, script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-zstd-'));
   const file = path.join(dir, 'script.mts');
   await writeFile(file, script);
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', file], { cwd: REPO, env: { ...process.env, PATH: bin }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, PATH: bin };
+  if (bin === undefined) delete env.PATH;
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let [stdout, stderr] = ['', ''];
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
@@ -117,4 +119,16 @@ test('zstd is found on PATH as spawn finds it: an executable file in any PATH en
     const result = await withPath(bin, script);
     t.is(result.stdout.trim(), found, `PATH=${bin}: ${result.stderr}`);
   }
+});
+
+test('no PATH at all: zstd is looked for where spawn looks then (/bin:/usr/bin), not in the working directory alone', async (t) => {
+  const result = await withPath(undefined, `
+    import { spawnSync } from 'node:child_process';
+    import { zstdAvailable } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    console.log(zstdAvailable(), spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0);
+  `);
+  t.is(result.code, 0, result.stderr);
+  const [found, runs] = result.stdout.trim().split(' ');
+  t.is(found, runs, 'zstdAvailable() says what spawn finds');
+  t.is(found, String(['/bin/zstd', '/usr/bin/zstd'].some((f) => spawnSync(f, ['--version'], { stdio: 'ignore' }).status === 0)));
 });

@@ -38,13 +38,15 @@ export function checkCompression(value: string | undefined): Compression {
 }
 
 let zstdFound: boolean | undefined;
+const DEFAULT_PATH = '/bin:/usr/bin';
 /**
  * Whether PATH holds an executable `zstd`, looked up as spawn looks it up:
  * running `zstd --version` to find out cost a process start (~50 ms, more on
  * a busy machine) on every extract and transform.
  */
 export function zstdAvailable(): boolean {
-  zstdFound ??= (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
+  // No PATH at all: spawn (execvp) searches the C library's default, glibc's /bin:/usr/bin.
+  zstdFound ??= (process.env.PATH ?? DEFAULT_PATH).split(path.delimiter).some((dir) => {
     try {
       accessSync(path.join(dir || '.', 'zstd'), constants.X_OK);
       return statSync(path.join(dir || '.', 'zstd')).isFile();
