@@ -132,3 +132,20 @@ test('no PATH at all: zstd is looked for where spawn looks then (/bin:/usr/bin),
   t.is(found, runs, 'zstdAvailable() says what spawn finds');
   t.is(found, String(['/bin/zstd', '/usr/bin/zstd'].some((f) => spawnSync(f, ['--version'], { stdio: 'ignore' }).status === 0)));
 });
+
+test('a zstd on PATH that cannot be run for another reason than its absence (a symlink loop) ends the search as spawn does: not found, though a later entry has one', async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-zstdloop-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const [loop, real] = ['loop', 'real'].map((name) => path.join(root, name));
+  await mkdir(loop);
+  await symlink(path.join(loop, 'zstd'), path.join(loop, 'zstd'));
+  await mkdir(real);
+  await symlink(execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim(), path.join(real, 'zstd'));
+  const result = await withPath(`${loop}:${real}`, `
+    import { spawnSync } from 'node:child_process';
+    import { zstdAvailable } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    const run = spawnSync('zstd', ['--version'], { stdio: 'ignore' });
+    console.log(zstdAvailable(), run.status === 0, run.error?.code);
+  `);
+  t.is(result.stdout.trim(), 'false false ELOOP', result.stderr);
+});
