@@ -45,12 +45,14 @@ test('compression names and ImportTable types', (t) => {
   t.deepEqual(COMPRESSIONS.map(importCompressionType), ['GZIP', 'ZSTD', 'NONE']);
 });
 
-/** Runs `script` (an ES module) in a Node whose PATH is `bin` alone; its exit status and output. */
-async function withPath(bin: string, script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** Runs `script` (an ES module) in a Node whose PATH is `bin` alone (undefined: no PATH at all); its exit status and output. */
+async function withPath(bin: string | undefined, script: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-zstd-'));
   const file = path.join(dir, 'script.mts');
   await writeFile(file, script);
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', file], { cwd: REPO, env: { ...process.env, PATH: bin }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const env = { ...process.env, PATH: bin };
+  if (bin === undefined) delete env.PATH;
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', file], { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let [stdout, stderr] = ['', ''];
   child.stdout.on('data', (d) => (stdout += d));
   child.stderr.on('data', (d) => (stderr += d));
@@ -117,4 +119,33 @@ test('zstd is found on PATH as spawn finds it: an executable file in any PATH en
     const result = await withPath(bin, script);
     t.is(result.stdout.trim(), found, `PATH=${bin}: ${result.stderr}`);
   }
+});
+
+test('no PATH at all: zstd is looked for where spawn looks then (/bin:/usr/bin), not in the working directory alone', async (t) => {
+  const result = await withPath(undefined, `
+    import { spawnSync } from 'node:child_process';
+    import { zstdAvailable } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    console.log(zstdAvailable(), spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0);
+  `);
+  t.is(result.code, 0, result.stderr);
+  const [found, runs] = result.stdout.trim().split(' ');
+  t.is(found, runs, 'zstdAvailable() says what spawn finds');
+  t.is(found, String(['/bin/zstd', '/usr/bin/zstd'].some((f) => spawnSync(f, ['--version'], { stdio: 'ignore' }).status === 0)));
+});
+
+test('a zstd on PATH that cannot be run for another reason than its absence (a symlink loop) ends the search as spawn does: not found, though a later entry has one', async (t) => {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-zstdloop-'));
+  t.teardown(() => rm(root, { recursive: true, force: true }));
+  const [loop, real] = ['loop', 'real'].map((name) => path.join(root, name));
+  await mkdir(loop);
+  await symlink(path.join(loop, 'zstd'), path.join(loop, 'zstd'));
+  await mkdir(real);
+  await symlink(execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim(), path.join(real, 'zstd'));
+  const result = await withPath(`${loop}:${real}`, `
+    import { spawnSync } from 'node:child_process';
+    import { zstdAvailable } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    const run = spawnSync('zstd', ['--version'], { stdio: 'ignore' });
+    console.log(zstdAvailable(), run.status === 0, run.error?.code);
+  `);
+  t.is(result.stdout.trim(), 'false false ELOOP', result.stderr);
 });

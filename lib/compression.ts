@@ -38,20 +38,29 @@ export function checkCompression(value: string | undefined): Compression {
 }
 
 let zstdFound: boolean | undefined;
+const DEFAULT_PATH = '/bin:/usr/bin';
+/** The errors on which execvp tries PATH's next entry; any other (a symlink loop, say) ends its search. */
+const NEXT_ENTRY = new Set(['EACCES', 'ENOENT', 'ESTALE', 'ENOTDIR', 'ENODEV', 'ETIMEDOUT']);
 /**
  * Whether PATH holds an executable `zstd`, looked up as spawn looks it up:
  * running `zstd --version` to find out cost a process start (~50 ms, more on
  * a busy machine) on every extract and transform.
  */
 export function zstdAvailable(): boolean {
-  zstdFound ??= (process.env.PATH ?? '').split(path.delimiter).some((dir) => {
-    try {
-      accessSync(path.join(dir || '.', 'zstd'), constants.X_OK);
-      return statSync(path.join(dir || '.', 'zstd')).isFile();
-    } catch {
-      return false;
+  zstdFound ??= (() => {
+    // No PATH at all: spawn (execvp) searches the C library's default, glibc's /bin:/usr/bin.
+    for (const dir of (process.env.PATH ?? DEFAULT_PATH).split(path.delimiter)) {
+      const file = path.join(dir || '.', 'zstd');
+      try {
+        accessSync(file, constants.X_OK);
+        // A folder of that name: execve fails with EACCES, and the search goes on.
+        if (statSync(file).isFile()) return true;
+      } catch (err) {
+        if (!NEXT_ENTRY.has((err as NodeJS.ErrnoException).code ?? '')) return false;
+      }
     }
-  });
+    return false;
+  })();
   return zstdFound;
 }
 

@@ -22,6 +22,11 @@ class PooledStore {
 
   constructor(private free: number) {}
 
+  /** Connections free now. */
+  get freeConnections(): number {
+    return this.free;
+  }
+
   private async connection(key: string): Promise<void> {
     this.reads.set(key, (this.reads.get(key) ?? 0) + 1);
     if (this.free > 0) {
@@ -160,6 +165,23 @@ test('a truncated or missing keys file, or an item file without the line, fails 
   await t.throwsAsync(reportDuplicates(store as unknown as Storage, records), { message: /^s3:\/\/bucket\/run\/items\/a\/part-00001\.json has no line 0, which its keys file names/ });
   store.files.delete('transform/units/a/part-00001.keys');
   await t.throwsAsync(reportDuplicates(store as unknown as Storage, records), { message: /^cannot read s3:\/\/bucket\/run\/transform\/units\/a\/part-00001\.keys: no such object/ });
+});
+
+test('an item file that fails stops the reads: no file read after it, none left open, the first failure named', async (t) => {
+  // 40 units holding a duplicate (key K#dup on the last of 2000 lines), read 8 at a time through 8 connections;
+  // unit 1's on its first line, which is not JSON.
+  const units = Array.from({ length: 40 }, (_, u) => ({ table: 'a', keys: Array.from({ length: 2000 }, (_, i): Key => (i === (u === 1 ? 0 : 1999) ? ['K#dup', 'ROW'] : [`K#${u}-${i}`, 'S'])) }));
+  const store = new PooledStore(8);
+  const records = await runOf(store, units, 'none');
+  store.files.set('items/a/part-00001.json', Buffer.from('not JSON\n'));
+  await t.throwsAsync(reportDuplicates(store as unknown as Storage, records), { message: /^s3:\/\/bucket\/run\/items\/a\/part-00001\.json: Unexpected token/ });
+  const itemReads = () => [...store.reads.keys()].filter((k) => k.startsWith('items/')).length;
+  const started = itemReads();
+  await new Promise((resolve) => setTimeout(resolve, 20)); // a destroyed body gives its connection back at its 'close'
+  t.is(store.freeConnections, 8, 'every item file read in flight closed when the failure is thrown');
+  t.true(started <= 8, `${started} item files read: those in flight when part-00001 failed, and no more`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.is(itemReads(), started, 'no item file read starts after the failure');
 });
 
 test('chunks share 64 MiB between the units, whole records, within bounds', (t) => {

@@ -79,22 +79,39 @@ async function keysOnLines(run: Storage, records: UnitRecord[], found: number[])
   }
   const keys = new Map<number, Map<number, { PK: string; SK: string }>>();
   const limit = limiter(ITEM_FILES_IN_FLIGHT);
+  // A file that fails stops the rest: no file read starts after it, and the reads in flight
+  // stop at their next line and close their streams (and zstd processes) before the failure
+  // is thrown; else the stage, its error said, kept reading every file left before it exited.
+  let failure: { err: unknown } | undefined;
+  const stopped = () => failure !== undefined;
   await Promise.all([...wanted].map(([source, lines]) => limit(async () => {
-    keys.set(source, await keysOnFileLines(run, records[source]!.part.key, lines));
+    if (stopped()) return;
+    try {
+      const found = await keysOnFileLines(run, records[source]!.part.key, lines, stopped);
+      if (found) keys.set(source, found);
+    } catch (err) {
+      failure ??= { err };
+    }
   })));
+  if (failure) throw failure.err;
   return keys;
 }
 
-/** PK and SK of the items on `lines` of item file `key`, read up to the last of them. */
-async function keysOnFileLines(run: Storage, key: string, lines: Set<number>): Promise<Map<number, { PK: string; SK: string }>> {
+/** PK and SK of the items on `lines` of item file `key`, read up to the last of them; undefined once `stopped()`. */
+async function keysOnFileLines(run: Storage, key: string, lines: Set<number>, stopped: () => boolean): Promise<Map<number, { PK: string; SK: string }> | undefined> {
   let last = 0;
   for (const line of lines) last = Math.max(last, line);
   const found = new Map<number, { PK: string; SK: string }>();
   const stored = await run.get(key);
+  if (stopped()) {
+    stored.destroy();
+    return undefined;
+  }
   const text = decompress(stored, key);
   try {
     let line = 0;
     for await (const json of textLines(text)) {
+      if (stopped()) return undefined;
       if (lines.has(line)) {
         const item = JSON.parse(json).Item;
         found.set(line, { PK: item.PK.S, SK: item.SK.S });
