@@ -3,25 +3,13 @@
 // AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, the region and credentials chains.
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CloudWatchLogsClient } from '@aws-sdk/client-cloudwatch-logs';
-import { DYNAMODB_RETRY, S3_RETRY, awsRegion, credentials, retrySettings } from './aws.ts';
+import { DYNAMODB_RETRY, S3_RETRY, clientSettings } from './aws.ts';
 import type { AwsRetryPolicy } from './retry.ts';
 
 export function dynamoClient(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPolicy = DYNAMODB_RETRY): DynamoDBClient {
-  const endpoint = env.AWS_ENDPOINT_URL_DYNAMODB;
-  return new DynamoDBClient({
-    region: () => awsRegion(env),
-    ...(endpoint ? { endpoint } : {}),
-    ...credentials(env),
-    ...retrySettings(retry, 'DynamoDB', endpoint),
-  });
+  return new DynamoDBClient(clientSettings(env, env.AWS_ENDPOINT_URL_DYNAMODB, retry, 'DynamoDB'));
 }
 
 export function cloudWatchLogsClient(env: NodeJS.ProcessEnv = process.env): CloudWatchLogsClient {
-  const endpoint = env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS;
-  return new CloudWatchLogsClient({
-    region: () => awsRegion(env),
-    ...(endpoint ? { endpoint } : {}),
-    ...credentials(env),
-    ...retrySettings(S3_RETRY, 'CloudWatch Logs', endpoint),
-  });
+  return new CloudWatchLogsClient(clientSettings(env, env.AWS_ENDPOINT_URL_CLOUDWATCH_LOGS, S3_RETRY, 'CloudWatch Logs'));
 }

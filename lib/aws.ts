@@ -12,7 +12,7 @@ import { awsRetryStrategy, type AwsRetryPolicy } from './retry.ts';
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
 /** Credentials from `env` when it names them (tests pass the stack's env), else the SDK's default chain. */
-export function credentials(env: NodeJS.ProcessEnv) {
+function credentials(env: NodeJS.ProcessEnv) {
   return env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
     ? { credentials: { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } }
     : {};
@@ -63,7 +63,7 @@ export const S3_RETRY: AwsRetryPolicy = {
  * request's attempt header). A retry said while waiting names `service` and a set endpoint
  * (its origin alone: never a user or password a URL may carry), so a wrong one is seen.
  */
-export function retrySettings(policy: AwsRetryPolicy, service: string, endpoint: string | undefined) {
+function retrySettings(policy: AwsRetryPolicy, service: string, endpoint: string | undefined) {
   let origin: string | undefined;
   try {
     origin = endpoint ? new URL(endpoint).origin : undefined;
@@ -104,18 +104,29 @@ export function awsRegion(env: NodeJS.ProcessEnv = process.env): Promise<string>
   return region;
 }
 
+/**
+ * What every client of this toolkit is given (S3's here, DynamoDB's and
+ * CloudWatch Logs' in aws-dynamodb.ts): the region chain, `endpoint` when set,
+ * `env`'s credentials, and `policy` as its only retrying, said as `service`.
+ */
+export function clientSettings(env: NodeJS.ProcessEnv, endpoint: string | undefined, policy: AwsRetryPolicy, service: string) {
+  return {
+    region: () => awsRegion(env),
+    ...(endpoint ? { endpoint } : {}),
+    ...credentials(env),
+    ...retrySettings(policy, service, endpoint),
+  };
+}
+
 export function s3Client(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPolicy = S3_RETRY): S3Client {
   const endpoint = env.AWS_ENDPOINT_URL_S3;
   const local = isLoopbackEndpoint(endpoint);
   return new S3Client({
-    region: () => awsRegion(env),
-    ...(endpoint ? { endpoint } : {}),
-    ...credentials(env),
+    ...clientSettings(env, endpoint, retry, 'S3'),
     // Local S3 servers (s3rver) serve buckets by path only.
     forcePathStyle: local || env.AWS_S3_FORCE_PATH_STYLE === 'true',
     // Local servers would otherwise store aws-chunked framing inside streamed objects.
     ...(local ? { requestChecksumCalculation: 'WHEN_REQUIRED' as const, responseChecksumValidation: 'WHEN_REQUIRED' as const } : {}),
-    ...retrySettings(retry, 'S3', endpoint),
   });
 }
 
