@@ -1,17 +1,13 @@
 // InputCompressionType GZIP / ZSTD / NONE. Node 20's zlib has no zstd, so
 // ZSTD goes through the `zstd` program (Debian package zstd) when it is on
 // PATH; without it the endpoint refuses ZSTD imports up front, clearly.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { PassThrough, Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import type { Compression } from './import-request.ts';
 
-let zstdFound: boolean | undefined;
-
-export function zstdAvailable(): boolean {
-  zstdFound ??= spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
-  return zstdFound;
-}
+// The stages' own lookup: zstd found on PATH as spawn finds it.
+export { zstdAvailable } from '../../lib/compression.ts';
 
 /** The uncompressed bytes of `source`; a corrupt or truncated input ends the stream with an error. */
 export function decompress(source: Readable, compression: Compression): Readable {
