@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListTablesCommand } from '@aws-sdk/client-dynamodb';
-import { DYNAMODB_RETRY, S3_RETRY } from './aws.ts';
+import { DYNAMODB_RETRY, S3_RETRY, socketTimeoutMs } from './aws.ts';
 import { dynamoClient } from './aws-dynamodb.ts';
 import { attemptsOf, backoffDelay, type RetryPolicy } from './retry.ts';
 
@@ -97,5 +97,15 @@ test('extract and transform do not load the DynamoDB or CloudWatch Logs clients 
     const inputs = Object.keys(metafile.inputs);
     t.true(inputs.some((f) => f.includes('@aws-sdk/client-s3/')), `${stage} bundles the S3 client`);
     t.deepEqual(inputs.filter((f) => /@aws-sdk\/client-(dynamodb|cloudwatch-logs)\//.test(f)), [], `${stage} bundles no DynamoDB or CloudWatch Logs client`);
+  }
+});
+
+test('SOCKET_TIMEOUT: 60 s unless set; seconds above 0, or a usage error naming it', (t) => {
+  t.is(socketTimeoutMs({}), 60_000);
+  t.is(socketTimeoutMs({ SOCKET_TIMEOUT: '' }), 60_000);
+  t.is(socketTimeoutMs({ SOCKET_TIMEOUT: '1.5' }), 1_500);
+  for (const bad of ['0', '-1', 'abc', 'Infinity']) {
+    const err = t.throws(() => socketTimeoutMs({ SOCKET_TIMEOUT: bad }));
+    t.is(err?.message, `invalid SOCKET_TIMEOUT=${JSON.stringify(bad)}: use a number of seconds above 0`);
   }
 });

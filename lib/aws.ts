@@ -115,7 +115,25 @@ export function clientSettings(env: NodeJS.ProcessEnv, endpoint: string | undefi
     ...(endpoint ? { endpoint } : {}),
     ...credentials(env),
     ...retrySettings(policy, service, endpoint),
+    requestHandler: { connectionTimeout: CONNECTION_TIMEOUT_MS, socketTimeout: socketTimeoutMs(env) },
   };
+}
+
+/** A connection not made within this fails (and is retried) instead of waiting for the OS's minutes. */
+const CONNECTION_TIMEOUT_MS = 10_000;
+
+/**
+ * A socket silent this long fails its request: before the response, the retry
+ * strategy tries again; mid-body, S3 reads resume (lib/s3-body.ts). The SDK
+ * sets none, so a stalled connection hung a stage for good. 60 s, or
+ * SOCKET_TIMEOUT seconds.
+ */
+export function socketTimeoutMs(env: NodeJS.ProcessEnv): number {
+  const text = env.SOCKET_TIMEOUT;
+  if (text === undefined || text === '') return 60_000;
+  const seconds = Number(text);
+  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new UserError(`invalid SOCKET_TIMEOUT=${JSON.stringify(text)}: use a number of seconds above 0`, 2);
+  return Math.round(seconds * 1000);
 }
 
 export function s3Client(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPolicy = S3_RETRY): S3Client {

@@ -16,6 +16,7 @@ import { s3Client, s3Encryption, type S3Encryption } from './aws.ts';
 import { UserError, errorMessage } from './errors.ts';
 import { debug } from './log.ts';
 import { Meter } from './meter.ts';
+import { ObjectChangedError, resumingBody, type BodyPart } from './s3-body.ts';
 import { checkKey, parseStoreUri } from './store-uri.ts';
 import { TEMP_DIR, isStaleTemp, tempName } from './temp-files.ts';
 
@@ -306,13 +307,29 @@ class S3Storage implements Storage {
     return { bytes: meter.bytes, sha256: meter.sha256 };
   }
 
+  /** The object's bytes, resumed where a connection breaks (lib/s3-body.ts). */
   async get(key: string): Promise<Readable> {
+    const name = `s3://${this.bucket}/${this.objectKey(key)}`;
+    const open = async (from?: number, etag?: string): Promise<BodyPart> => {
+      const range = from === undefined ? {} : { Range: `bytes=${from}-`, ...(etag ? { IfMatch: etag } : {}) };
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...range }));
+      return { body: out.Body as Readable, etag: out.ETag, length: out.ContentLength };
+    };
+    let first: BodyPart;
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
-      return out.Body as Readable;
+      first = await open();
     } catch (err) {
       throw this.fail('read', key, err);
     }
+    return resumingBody(first, async (from, etag) => {
+      try {
+        return await open(from, etag);
+      } catch (err) {
+        const e = err as { name?: string; $metadata?: { httpStatusCode?: number } };
+        if (e.name === 'PreconditionFailed' || e.$metadata?.httpStatusCode === 412) throw new ObjectChangedError(`${name} changed while it was read (it no longer has ETag ${etag})`);
+        throw err;
+      }
+    }, name);
   }
 
   async getRange(key: string, start: number, end: number): Promise<Buffer> {

@@ -3,7 +3,10 @@
 // the proxy) and a share of requests is answered with a fault instead of being
 // forwarded: S3's 500 InternalError or 503 SlowDown (XML bodies as S3 sends
 // them), DynamoDB's ProvisionedThroughputExceededException or 500 (JSON, as
-// DynamoDB sends them), or a connection reset.
+// DynamoDB sends them), or a connection reset. Two faults break a response
+// mid-body instead: `cut` forwards the response's head and the first half of
+// its body, then resets the connection; `stall-body` sends the same, then
+// nothing more (the client's socket timeout must notice).
 //
 // Deterministic: request n (counted from 0) is faulted when
 // floor((n + 1)·share + phase) > floor(n·share + phase), phase from the seed,
@@ -17,8 +20,8 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 
-export type Fault = 's3-500' | 's3-503' | 'ddb-throttle' | 'ddb-500' | 'ddb-validation' | 'reset' | 'stall';
-export const FAULTS: readonly Fault[] = ['s3-500', 's3-503', 'ddb-throttle', 'ddb-500', 'ddb-validation', 'reset', 'stall'];
+export type Fault = 's3-500' | 's3-503' | 'ddb-throttle' | 'ddb-500' | 'ddb-validation' | 'reset' | 'stall' | 'cut' | 'stall-body';
+export const FAULTS: readonly Fault[] = ['s3-500', 's3-503', 'ddb-throttle', 'ddb-500', 'ddb-validation', 'reset', 'stall', 'cut', 'stall-body'];
 
 export interface FaultProxyOptions {
   /** Where healthy requests go: a loopback http:// URL. */
@@ -57,7 +60,7 @@ function ddbError(status: number, type: string, message: string): { status: numb
   return { status, headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amzn-requestid': 'FAULTPROXY' }, body };
 }
 
-function answer(fault: Exclude<Fault, 'reset' | 'stall'>, path: string) {
+function answer(fault: Exclude<Fault, 'reset' | 'stall' | 'cut' | 'stall-body'>, path: string) {
   switch (fault) {
     case 's3-500': return s3Error(500, 'InternalError', 'We encountered an internal error. Please try again.', path);
     case 's3-503': return s3Error(503, 'SlowDown', 'Please reduce your request rate.', path);
@@ -97,6 +100,37 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
         fault = options.faults[faultCount++ % options.faults.length]!;
       }
     }
+    const forward = (onResponse: (up: http.IncomingMessage) => void) => {
+      const upstream = http.request({
+        agent, host: target.hostname, port: target.port || 80, method: req.method, path, headers: req.headers,
+      }, (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        onResponse(up);
+      });
+      upstream.on('error', () => { res.destroy(); });
+      req.pipe(upstream);
+    };
+    if (fault === 'cut' || fault === 'stall-body') {
+      stats.faulted[fault]++;
+      if (stats.faultedPaths.length < 1000) stats.faultedPaths.push(`${req.method} ${path}`);
+      forward((up) => {
+        // A reset once the half is on its way; a stall keeps the socket open and silent (close() destroys it).
+        const broken = () => {
+          up.destroy();
+          if (fault === 'cut') setTimeout(() => req.socket.resetAndDestroy(), 20);
+        };
+        let left = Math.floor(Number(up.headers['content-length'] ?? 0) / 2);
+        if (left <= 0) return broken();
+        up.on('data', (chunk: Buffer) => {
+          if (left <= 0) return;
+          const slice = chunk.subarray(0, left);
+          left -= slice.length;
+          res.write(slice);
+          if (left <= 0) broken();
+        });
+      });
+      return;
+    }
     if (fault) {
       stats.faulted[fault]++;
       if (stats.faultedPaths.length < 1000) stats.faultedPaths.push(`${req.method} ${path}`);
@@ -115,14 +149,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return;
     }
     stats.forwarded++;
-    const upstream = http.request({
-      agent, host: target.hostname, port: target.port || 80, method: req.method, path, headers: req.headers,
-    }, (up) => {
-      res.writeHead(up.statusCode ?? 502, up.headers);
-      up.pipe(res);
-    });
-    upstream.on('error', () => { res.destroy(); });
-    req.pipe(upstream);
+    forward((up) => up.pipe(res));
   });
   server.maxConnections = options.maxConnections ?? 128;
   server.on('connection', (socket) => {

@@ -126,3 +126,75 @@ test('S3 failing every item upload of one table: transform fails in one line nam
     outcome: `${exitOutcome(result, { [store]: '<store>' })}; rerun ${exitOutcome(rerun)}`, ...transformCounts(rerun.stdout),
   });
 });
+
+test('S3 breaking every other part read mid-body (reset, then a silent socket): transform resumes each read and ends with the bytes of a clean run', async (t) => {
+  t.timeout(120_000);
+  const env = stackEnv();
+  const url = await freshDatabase(t);
+  const clean = freshBucketPrefix();
+  await runExtract({ databaseUrl: url, store: clean, run: 'r', concurrency: 4, schemas: ['public'], gzipLevel: 1, log: quiet });
+  const a = openStorage(clean).sub('r');
+  const copy = openStorage(freshBucketPrefix()).sub('r');
+  for (const o of await a.list('extract')) await copy.put(o.key, await bytesOf(a, o.key));
+  await runTransform({ store: clean, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
+
+  // Only the first GET of each part (no Range header) breaks: the resumed read goes through.
+  const ranges: string[] = [];
+  const faults = await proxy(t, {
+    share: 0.5, faults: ['cut', 'stall-body'],
+    eligible: (method, path, headers) => method === 'GET' && path.includes('/extract/') && path.includes('/part-') && !headers.range,
+    onRequest: ({ path, headers }) => { if (headers['if-match'] && path.includes('/extract/')) ranges.push(`${headers.range} ${headers['if-match']}`); },
+  });
+  const result = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '2'], {
+    ...env, AWS_ENDPOINT_URL_S3: faults.url, SOCKET_TIMEOUT: '1', STORE: copy.uri.replace(/\/r$/, ''), RUN: 'r',
+  });
+  t.is(result.code, 0, result.stderr);
+  t.true(faults.stats.faulted.cut > 0 && faults.stats.faulted['stall-body'] > 0, JSON.stringify(faults.stats.faulted));
+  // Each broken read went on from where it broke, pinned to the object's ETag.
+  t.is(ranges.length, faults.stats.faulted.cut + faults.stats.faulted['stall-body'], ranges.join('\n'));
+  for (const range of ranges) t.regex(range, /^bytes=\d+- "[0-9a-f]{32}"$/);
+  const [want, got] = [await hashes(a, ''), await hashes(copy, '')];
+  delete got['report.json'];
+  delete want['report.json'];
+  t.true(Object.keys(want).some((k) => k.startsWith('items/')));
+  t.deepEqual(got, want);
+  recordFault(t, {
+    fault: 'S3 part reads cut mid-body (reset or silent socket), 1 in 2', stage: 'transform', outcome: exitOutcome(result),
+    ...transformCounts(result.stdout), identical: isDeepStrictEqual(got, want),
+  });
+});
+
+test('S3 breaking every read of one part mid-body: transform fails in one line naming the object once resumes bring nothing', async (t) => {
+  t.timeout(120_000);
+  const env = stackEnv();
+  const url = await freshDatabase(t);
+  const store = freshBucketPrefix();
+  await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 4, schemas: ['public'], gzipLevel: 1, log: quiet });
+  const faults = await proxy(t, { share: 1, faults: ['cut'], eligible: (method, path) => method === 'GET' && path.includes('/extract/users/part-') });
+  const result = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '1', '--table', 'users'], { ...env, AWS_ENDPOINT_URL_S3: faults.url, STORE: store, RUN: 'r' });
+  t.is(result.code, 1);
+  t.is(result.stderr.split('\n').filter(Boolean).length, 1, result.stderr);
+  t.regex(result.stderr, new RegExp(`^transform: error: cannot read ${store}/r/extract/users/part-00000\\.csv\\.gz: .* \\(after \\d+ bytes and 5 resumes that brought none\\)\\n$`));
+  // The first read and five resumes, each cut before it brought a byte more... or after the half it did bring.
+  t.true(faults.stats.faulted.cut >= 6, JSON.stringify(faults.stats.faulted));
+  const keys = (await openStorage(store).sub('r').list('')).map((o) => o.key);
+  t.false(keys.includes(TRANSFORM_MANIFEST_KEY), 'no transform manifest');
+  recordFault(t, { fault: 'S3 cutting every read of users mid-body', stage: 'transform', outcome: exitOutcome(result, { [store]: '<store>' }) });
+});
+
+test('an S3 object replaced while it is read is not spliced: the resumed read fails naming it', async (t) => {
+  t.timeout(60_000);
+  const env = stackEnv();
+  const store = openStorage(freshBucketPrefix());
+  const before = Buffer.alloc(256 * 1024, 'a');
+  await store.put('x/object.bin', before);
+  const faults = await proxy(t, { share: 1, faults: ['cut'], eligible: (method, _path, headers) => method === 'GET' && !headers.range });
+  const through = openStorage(store.uri, { ...env, AWS_ENDPOINT_URL_S3: faults.url });
+  const body = await through.get('x/object.bin');
+  // Replaced once the first response has begun: the resume finds another ETag.
+  await store.put('x/object.bin', Buffer.alloc(256 * 1024, 'b'));
+  const chunks: Buffer[] = [];
+  const read = (async () => { for await (const chunk of body) chunks.push(chunk as Buffer); })();
+  await t.throwsAsync(read, { message: new RegExp(`^${store.uri.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}/x/object\\.bin changed while it was read`) });
+  t.false(Buffer.concat(chunks).includes('b'), 'no byte of the new version');
+});

@@ -163,6 +163,8 @@ async function verifyInputs(run: Storage, units: Unit[], mappings: TableMapping[
     try {
       await pipeline(await run.get(part.key), meter, new Writable({ write: (_chunk, _encoding, done) => done() }));
     } catch (err) {
+      // A UserError already names its object (a read that broke past resuming, say).
+      if (err instanceof UserError) throw err;
       throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
     }
     if (meter.sha256 !== part.sha256) {
