@@ -2,11 +2,11 @@
 // silently keep one of them. Each unit writes its item keys as a sorted file of
 // fixed-size records; a k-way merge over every unit's file finds duplicates in
 // memory bounded by the number of units, not items (100M items fit).
-import { hash } from 'node:crypto';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
+import { writeKeyHash } from './key-hash.ts';
 
 const HASH_BYTES = 16;
-/** 16 bytes of sha256(PK \0 SK), then the unit's row number and item line number (uint32 BE). */
+/** The key's 16-byte hash (key-hash.ts), then the unit's row number and item line number (uint32 BE). */
 export const KEY_RECORD_BYTES = HASH_BYTES + 8;
 
 export class KeyCollector {
@@ -17,8 +17,7 @@ export class KeyCollector {
     this.records.reserve(KEY_RECORD_BYTES);
     const { buffer } = this.records;
     const at = this.records.length;
-    // One call, not four: the same bytes hashed (PK, NUL, SK as UTF-8).
-    (hash('sha256', `${pk}\0${sk}`, 'buffer') as unknown as Buffer).copy(buffer, at, 0, HASH_BYTES);
+    writeKeyHash(pk, sk, buffer, at);
     buffer.writeUInt32BE(row, at + HASH_BYTES);
     buffer.writeUInt32BE(line, at + HASH_BYTES + 4);
     this.records.length += KEY_RECORD_BYTES;

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { setImmediate as tick } from 'node:timers/promises';
 import { COMPRESSIONS, compressionSuffix, compressor, type Compression } from '../lib/compression.ts';
 import type { ObjectInfo, PutResult, Storage } from '../lib/storage.ts';
+import { writeKeyHash } from './key-hash.ts';
 import { KeyCollector } from './duplicate-keys.ts';
 import { keyChunkBytes, reportDuplicates } from './duplicate-report.ts';
 import type { UnitRecord } from './units.ts';
@@ -111,7 +112,11 @@ function expected(units: { table: string; keys: Key[] }[]): string {
       byKey.get(id)!.push({ table, row: i + 1 });
     });
   }
-  const hashOf = ([pk, sk]: Key) => createHash('sha256').update(`${pk}\0${sk}`).digest('hex').slice(0, 32);
+  const hashOf = ([pk, sk]: Key) => {
+    const out = Buffer.alloc(16);
+    writeKeyHash(pk, sk, out, 0);
+    return out.toString('hex');
+  };
   return [...byKey].filter(([, at]) => at.length > 1).map(([id, at]) => ({ key: JSON.parse(id) as Key, at })).map((d) => ({ ...d, hash: hashOf(d.key) }))
     .sort((a, b) => (a.hash < b.hash ? -1 : 1))
     .flatMap(({ key: [PK, SK], at: [first, ...rest] }) => rest.map((duplicate) => `${JSON.stringify({ PK, SK, first, duplicate })}\n`)).join('');
