@@ -10,7 +10,7 @@ import { runStorage } from '../lib/config.ts';
 import { joinedInputDigest } from '../lib/freshness.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
-import { readExtractManifest, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
+import { inputPart, readExtractManifest, type ExtractManifest, type PartEntry, type TransformInput } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
 import { runPool } from '../lib/pool.ts';
 import { EXTRACT_MANIFEST_KEY, EXTRACT_SHARDS_PREFIX, itemsPrefix, partName, rejectsFileKey, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY } from '../lib/run-layout.ts';
@@ -120,13 +120,13 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   options.log(`${units.length - pending.length} of ${units.length} unit(s) already done; transforming ${pending.length} from ${run.uri}`);
   // Every input is checked against the manifest before any unit writes, so a
   // tampered part stops the run with nothing written (not half of it).
-  await verifyInputs(run, pending, mappings, options.concurrency);
+  await verifyInputs(run, pending, mappings, unitOptions.input, options.concurrency);
   // Temp files of a transform killed earlier (never listed, never imported): gone once their writer provably is.
   await run.removeLeftovers();
   // Exact: the extract manifest counts each part's rows.
   const progress = new Progress(pending.length, 0, { what: 'rows', total: pending.reduce((n, u) => n + u.part.rows, 0), unitName: 'units' });
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }, options.entities) : undefined;
-  const joins = new JoinCache(run, extract, workers);
+  const joins = new JoinCache(run, extract, unitOptions.input, workers);
   try {
     await runPool(pending, options.concurrency, async (unit) => {
       const name = `${unit.mapping.table.name}/${partName(unit.index)}`;
@@ -148,14 +148,17 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   return pending.length;
 }
 
-/** sha256 of each stored input part of `units` (and of the tables they join), against the extract manifest. */
-async function verifyInputs(run: Storage, units: Unit[], mappings: TableMapping[], concurrency: number): Promise<void> {
+/** sha256 of each stored input part of `units` (and of the tables they join, the files `input` names), against the extract manifest. */
+async function verifyInputs(run: Storage, units: Unit[], mappings: TableMapping[], input: TransformInput | undefined, concurrency: number): Promise<void> {
   const parts = new Map<string, { table: string; part: PartEntry }>();
   for (const unit of units) {
     parts.set(unit.part.key, { table: unit.mapping.table.name, part: unit.part });
     for (const join of Object.values(unit.mapping.mapper.mapper.joins ?? {})) {
       const joined = mappings.find((p) => p.table.name === join.table)!;
-      for (const part of joined.table.parts) parts.set(part.key, { table: joined.table.name, part });
+      for (const entry of joined.table.parts) {
+        const part = inputPart(entry, input);
+        parts.set(part.key, { table: joined.table.name, part });
+      }
     }
   }
   await runPool([...parts.values()], concurrency, async ({ table, part }) => {

@@ -51,7 +51,7 @@ async function unitOf(task: UnitTask, extract: ExtractManifest): Promise<Unit> {
 export async function runTask(
   task: UnitTask | JoinTask, { run, extract }: OpenRun, onProgress: (rows: number, bytes: number) => void,
 ): Promise<UnitRecord | JoinIndexFile> {
-  if (task.kind === 'join') return buildJoin(run, extract, task.table, task.match, task.take);
+  if (task.kind === 'join') return buildJoin(run, extract, task.table, task.match, task.take, task.options.input);
   const joins = new Map(task.joins.map(([name, data]) => [name, new JoinIndex(data)]));
   return transformUnit(run, await unitOf(task, extract), extract, joins, task.options, onProgress);
 }

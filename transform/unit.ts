@@ -3,7 +3,7 @@
 import { pipeline } from 'node:stream/promises';
 import { compressionOf, decompressor } from '../lib/compression.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { inputPart, type ExtractManifest, type PartEntry } from '../lib/manifest.ts';
+import { inputPart, type ExtractManifest, type PartEntry, type TransformInput } from '../lib/manifest.ts';
 import { Meter } from '../lib/meter.ts';
 import type { PutResult, Storage } from '../lib/storage.ts';
 import { CsvRecords, type CsvRecord, type CsvRow } from '../lib/csv-records.ts';
@@ -25,13 +25,13 @@ import { itemsKey, keysKey, rejectsKey, unitKey } from '../lib/run-layout.ts';
  */
 export class JoinCache {
   private readonly cache = new Map<string, Promise<JoinIndex>>();
-  constructor(private readonly run: Storage, private readonly extract: ExtractManifest, private readonly workers?: UnitWorkers) {}
+  constructor(private readonly run: Storage, private readonly extract: ExtractManifest, private readonly input?: TransformInput, private readonly workers?: UnitWorkers) {}
 
   get(table: string, match: string, take: string): Promise<JoinIndex> {
     const id = JSON.stringify([table, match, take]);
     let index = this.cache.get(id);
     if (!index) {
-      const file = this.workers ? this.workers.buildJoin(table, match, take) : buildJoin(this.run, this.extract, table, match, take);
+      const file = this.workers ? this.workers.buildJoin(table, match, take) : buildJoin(this.run, this.extract, table, match, take, this.input);
       // Opened here: the descriptor must outlive the worker threads.
       index = file.then(openJoinIndex);
       this.cache.set(id, index);
@@ -46,8 +46,8 @@ export class JoinCache {
   }
 }
 
-/** The lookup of `match` → `take` over every part of table `name`, as a file for openJoinIndex. */
-export async function buildJoin(run: Storage, extract: ExtractManifest, name: string, match: string, take: string): Promise<JoinIndexFile> {
+/** The lookup of `match` → `take` over every part of table `name` (the files `input` names, as the units read), as a file for openJoinIndex. */
+export async function buildJoin(run: Storage, extract: ExtractManifest, name: string, match: string, take: string, input?: TransformInput): Promise<JoinIndexFile> {
   const table = extract.tables.find((t) => t.name === name)!;
   const m = table.columns.findIndex((c) => c.name === match);
   const k = table.columns.findIndex((c) => c.name === take);
@@ -55,7 +55,7 @@ export async function buildJoin(run: Storage, extract: ExtractManifest, name: st
   const builder = new JoinIndexBuilder(`join on ${name}.${match}`);
   const columns = table.columns.length;
   try {
-    for (const part of table.parts) {
+    for (const part of table.parts.map((entry) => inputPart(entry, input))) {
       if (part.key.endsWith('.parquet')) {
         await readRows(run, name, part, (row) => builder.add(row[m] ?? null, row[k] ?? null));
       } else {

@@ -45,7 +45,7 @@ export function unitsOf(mapping: TableMapping, extract: ExtractManifest, options
   const joined = Object.values(mapping.mapper.mapper.joins ?? {}).map((join) => {
     const other = mappings.find((p) => p.table.name === join.table);
     if (!other) throw new UserError(`mapper ${mapping.table.name} joins table ${join.table}, which the extract does not hold`);
-    return other.table.parts.map((p) => p.sha256).join(',');
+    return other.table.parts.map((p) => inputPart(p, options.input).sha256).join(',');
   });
   return mapping.table.parts.map((entry) => inputPart(entry, options.input)).map((part, index) => ({
     mapping: mapping as TableMapping & { mapper: LoadedMapper },
