@@ -313,7 +313,9 @@ class S3Storage implements Storage {
     const open = async (from?: number, etag?: string): Promise<BodyPart> => {
       const range = from === undefined ? {} : { Range: `bytes=${from}-`, ...(etag ? { IfMatch: etag } : {}) };
       const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...range }));
-      return { body: out.Body as Readable, etag: out.ETag, length: out.ContentLength };
+      // A ranged GET answered without Content-Range is a whole-object 200 (the server ignored Range).
+      const start = from === undefined ? undefined : Number(/^bytes (\d+)-/.exec(out.ContentRange ?? '')?.[1] ?? 0);
+      return { body: out.Body as Readable, etag: out.ETag, length: out.ContentLength, start };
     };
     let first: BodyPart;
     try {
