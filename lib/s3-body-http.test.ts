@@ -25,12 +25,14 @@ async function fakeS3(t: { teardown: (f: () => void) => void }, behaviour: Behav
     const n = requests++;
     const range = req.headers.range;
     asked.push(range ?? 'whole');
-    const m = /^bytes=(\d+)-$/.exec(range ?? '');
-    const from = m && !behaviour.ignoreRange ? Number(m[1]) : 0;
-    const body = object.subarray(from);
-    res.writeHead(from > 0 ? 206 : 200, {
+    const m = /^bytes=(\d+)-(\d*)$/.exec(range ?? '');
+    const ranged = m !== null && !behaviour.ignoreRange;
+    const from = ranged ? Number(m[1]) : 0;
+    const to = ranged && m[2] ? Math.min(Number(m[2]), object.length - 1) : object.length - 1;
+    const body = object.subarray(from, to + 1);
+    res.writeHead(ranged ? 206 : 200, {
       'content-length': body.length, etag, 'content-type': 'application/octet-stream',
-      ...(from > 0 ? { 'content-range': `bytes ${from}-${object.length - 1}/${object.length}` } : {}),
+      ...(ranged ? { 'content-range': `bytes ${from}-${to}/${object.length}` } : {}),
     });
     if (n === 0 && behaviour.cutFirstAt !== undefined) {
       res.write(body.subarray(0, behaviour.cutFirstAt), () => setTimeout(() => req.socket.resetAndDestroy(), 20));
@@ -77,4 +79,20 @@ test('a consumer that stops reading for longer than SOCKET_TIMEOUT gets every by
   const got = await readAll(await store.get('k'), 256 * 1024, 2_500);
   t.true(got.equals(object));
   t.true(asked.length >= 2, asked.join(', '));
+});
+
+test('getRange and getText resume a body cut mid-way as get does', async (t) => {
+  const cut = await fakeS3(t, { cutFirstAt: 100_000 });
+  const range = await cut.store.getRange('k', 1000, 2_000_000);
+  t.true(range.equals(object.subarray(1000, 2_000_000)));
+  t.deepEqual(cut.asked, ['bytes=1000-1999999', 'bytes=101000-1999999']);
+  const again = await fakeS3(t, { cutFirstAt: 100_000 });
+  const text = await again.store.getText('k');
+  t.is(text, object.toString('utf8'));
+});
+
+test('getRange from a server that ignores Range gives the bytes asked for', async (t) => {
+  const { store } = await fakeS3(t, { ignoreRange: true });
+  const range = await store.getRange('k', 1000, 5000);
+  t.true(range.equals(object.subarray(1000, 5000)));
 });
