@@ -100,12 +100,16 @@ test('extract and transform do not load the DynamoDB or CloudWatch Logs clients 
   }
 });
 
-test('SOCKET_TIMEOUT: 60 s unless set; seconds above 0, or a usage error naming it', (t) => {
+test('SOCKET_TIMEOUT: 60 s unless set; 0.001 to 2147483 seconds (what a socket timer holds), or a usage error naming it', (t) => {
   t.is(socketTimeoutMs({}), 60_000);
   t.is(socketTimeoutMs({ SOCKET_TIMEOUT: '' }), 60_000);
   t.is(socketTimeoutMs({ SOCKET_TIMEOUT: '1.5' }), 1_500);
-  for (const bad of ['0', '-1', 'abc', 'Infinity']) {
+  // 0.0001 s rounds to 0 ms, which the SDK takes for no timeout at all; past 2^31-1 ms Node
+  // truncates the timer and warns on stderr at every request.
+  t.is(socketTimeoutMs({ SOCKET_TIMEOUT: '0.001' }), 1);
+  t.is(socketTimeoutMs({ SOCKET_TIMEOUT: '2147483' }), 2_147_483_000);
+  for (const bad of ['0', '-1', 'abc', 'Infinity', '0.0001', '2147484', '1e7']) {
     const err = t.throws(() => socketTimeoutMs({ SOCKET_TIMEOUT: bad }));
-    t.is(err?.message, `invalid SOCKET_TIMEOUT=${JSON.stringify(bad)}: use a number of seconds above 0`);
+    t.is(err?.message, `invalid SOCKET_TIMEOUT=${JSON.stringify(bad)}: use a number of seconds from 0.001 to 2147483`);
   }
 });

@@ -131,9 +131,11 @@ const CONNECTION_TIMEOUT_MS = 10_000;
 export function socketTimeoutMs(env: NodeJS.ProcessEnv): number {
   const text = env.SOCKET_TIMEOUT;
   if (text === undefined || text === '') return 60_000;
-  const seconds = Number(text);
-  if (!(seconds > 0) || !Number.isFinite(seconds)) throw new UserError(`invalid SOCKET_TIMEOUT=${JSON.stringify(text)}: use a number of seconds above 0`, 2);
-  return Math.round(seconds * 1000);
+  // At least 1 ms (0 is no timeout to the SDK); at most 2^31-1 ms, past which Node
+  // truncates the timer and warns on stderr at every request.
+  const ms = Math.round(Number(text) * 1000);
+  if (!(ms >= 1 && ms <= 2_147_483_647)) throw new UserError(`invalid SOCKET_TIMEOUT=${JSON.stringify(text)}: use a number of seconds from 0.001 to 2147483`, 2);
+  return ms;
 }
 
 export function s3Client(env: NodeJS.ProcessEnv = process.env, retry: AwsRetryPolicy = S3_RETRY): S3Client {

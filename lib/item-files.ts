@@ -31,6 +31,9 @@ export interface FileItem {
 export async function* readPartLines(run: Storage, part: ItemPart): AsyncGenerator<{ text: string; line: number }> {
   const stored = new Meter();
   const source = await run.get(part.key);
+  // pipe() does not pass an error on: a read that fails (one broken past resuming) would
+  // be an unhandled 'error' that crashes the process, and leave the lines waiting.
+  source.on('error', (err) => stored.destroy(err));
   const lines = textLines(decompress(source.pipe(stored), part.key));
   let line = 0;
   let complete = false;

@@ -21,6 +21,12 @@ export interface BodyPart {
   etag: string | undefined;
   /** The bytes this response holds (Content-Length). */
   length: number | undefined;
+  /**
+   * The object's byte this response starts at (Content-Range's first byte; 0 for a
+   * whole-object 200). Undefined: where it was asked to. A server may ignore Range
+   * and send the whole object: its bytes already handed on are skipped, not repeated.
+   */
+  start?: number;
 }
 
 /** The object is not the one the read began with: resuming would splice two versions. */
@@ -30,28 +36,61 @@ export class ObjectChangedError extends UserError {}
  * The bytes of `first`, then of `reopen(from, etag)` after each break, as one
  * stream. `name` is for messages. Fails, naming the last error, once
  * BODY_RESUMES resumes in a row brought no byte.
+ *
+ * A consumer's destroy() is never taken for a break: it ends the read where it
+ * is (the body in hand is let go of at once, a resume waiting is not made).
  */
 export function resumingBody(first: BodyPart, reopen: (from: number, etag: string | undefined) => Promise<BodyPart>, name: string): Readable {
+  let part = first;
+  let stopped = false;
+  const stop = new AbortController();
   async function* bytes(): AsyncGenerator<Buffer> {
-    let part = first;
     let received = 0;
     let failures = 0;
     for (;;) {
       const before = received;
-      const expected = part.length === undefined ? undefined : received + part.length;
+      // Bytes of this response that were handed on already (a server that ignored Range).
+      let skip = received - (part.start ?? received);
+      if (skip < 0) {
+        part.body.destroy();
+        throw new UserError(`cannot read ${name}: a resumed read from byte ${received} was answered from byte ${part.start}`);
+      }
+      const expected = part.length === undefined ? undefined : received - skip + part.length;
       let broke: unknown;
+      const chunks = part.body[Symbol.asyncIterator]() as AsyncIterator<Buffer>;
       try {
-        for await (const chunk of part.body) {
-          received += (chunk as Buffer).length;
-          yield chunk as Buffer;
+        for (;;) {
+          // Only the body's own failures are breaks: an error the consumer throws in at
+          // the yield (its destroy(err)) goes straight out, through finally.
+          let next: IteratorResult<Buffer>;
+          try {
+            next = await chunks.next();
+          } catch (err) {
+            broke = err;
+            break;
+          }
+          if (next.done) break;
+          let chunk = next.value;
+          if (skip > 0) {
+            const dropped = Math.min(skip, chunk.length);
+            skip -= dropped;
+            chunk = chunk.subarray(dropped);
+            if (chunk.length === 0) continue;
+          }
+          received += chunk.length;
+          yield chunk;
         }
+      } finally {
+        part.body.destroy();
+      }
+      if (stopped) return;
+      if (broke === undefined) {
         if (expected === undefined || received === expected) return;
         // A body that ended short without an error (a proxy that closed cleanly) is a break too.
         broke = new Error(`the body ended after ${received} of ${expected} bytes`);
-      } catch (err) {
-        broke = err;
-      } finally {
-        part.body.destroy();
+      } else if (expected !== undefined && received === expected) {
+        // Every byte is in and handed on: no transport break but a verdict on them (the SDK's checksum check).
+        throw new UserError(`cannot read ${name}: ${errorMessage(broke)}`);
       }
       if (received > before) failures = 0;
       let next: BodyPart | undefined;
@@ -60,12 +99,17 @@ export function resumingBody(first: BodyPart, reopen: (from: number, etag: strin
           throw new UserError(`cannot read ${name}: ${errorMessage(broke)} (after ${received} bytes and ${BODY_RESUMES} resumes that brought none)`);
         }
         debug(`${name}: the read broke after ${received} bytes (${errorMessage(broke)}); resuming (${failures} of ${BODY_RESUMES})`);
-        await sleep(resumeWaitMs(failures));
+        await sleep(resumeWaitMs(failures), undefined, { signal: stop.signal }).catch(() => {});
+        if (stopped) return;
         try {
           next = await reopen(received, first.etag);
         } catch (err) {
           if (err instanceof ObjectChangedError) throw err;
           broke = err;
+        }
+        if (stopped) {
+          next?.body.destroy();
+          return;
         }
       }
       if (next.etag !== first.etag) {
@@ -75,5 +119,15 @@ export function resumingBody(first: BodyPart, reopen: (from: number, etag: strin
       part = next;
     }
   }
-  return Readable.from(bytes(), { objectMode: false });
+  const out = Readable.from(bytes(), { objectMode: false });
+  // Readable.from's destroy waits for the generator to reach a yield: a body that sends
+  // nothing (a stalled socket) would hold it, and the connection, until SOCKET_TIMEOUT.
+  const destroyGenerator = out._destroy.bind(out);
+  out._destroy = (err, callback) => {
+    stopped = true;
+    stop.abort();
+    part.body.destroy();
+    destroyGenerator(err, callback);
+  };
+  return out;
 }

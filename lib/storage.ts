@@ -236,6 +236,28 @@ function writeFix(err: unknown, dir: string): string {
   }
 }
 
+/** A stream's bytes, once it has ended (its error, if it fails). */
+async function collect(stream: AsyncIterable<Buffer>): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk);
+  return Buffer.concat(chunks);
+}
+
+/** The first `bytes` of `source` (a server that ignores Range sends the whole object); the rest is not read. */
+async function* upTo(source: Readable, bytes: number): AsyncGenerator<Buffer> {
+  let left = bytes;
+  try {
+    for await (const chunk of source) {
+      const take = (chunk as Buffer).subarray(0, left);
+      left -= take.length;
+      if (take.length) yield take;
+      if (left <= 0) return;
+    }
+  } finally {
+    source.destroy();
+  }
+}
+
 /** Multipart part size: 8 MiB parts, two in flight, bound an upload's memory. */
 const PART_SIZE = 8 * 1024 * 1024;
 
@@ -309,19 +331,31 @@ class S3Storage implements Storage {
 
   /** The object's bytes, resumed where a connection breaks (lib/s3-body.ts). */
   async get(key: string): Promise<Readable> {
-    const name = `s3://${this.bucket}/${this.objectKey(key)}`;
-    const open = async (from?: number, etag?: string): Promise<BodyPart> => {
-      const range = from === undefined ? {} : { Range: `bytes=${from}-`, ...(etag ? { IfMatch: etag } : {}) };
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...range }));
-      return { body: out.Body as Readable, etag: out.ETag, length: out.ContentLength };
-    };
-    let first: BodyPart;
     try {
-      first = await open();
+      return await this.read(key, 0) as Readable;
     } catch (err) {
       throw this.fail('read', key, err);
     }
-    return resumingBody(first, async (from, etag) => {
+  }
+
+  /**
+   * Bytes `start` to `end` (exclusive; the object's end when undefined) as a stream
+   * resumed where a connection breaks. The first GetObject's error is thrown as it
+   * is (getText tells NoSuchKey from the rest).
+   */
+  private async read(key: string, start: number, end?: number): Promise<AsyncIterable<Buffer>> {
+    const name = `s3://${this.bucket}/${this.objectKey(key)}`;
+    const open = async (from: number, etag?: string): Promise<BodyPart> => {
+      const first = start + from;
+      const ranged = first > 0 || end !== undefined;
+      const range = ranged ? { Range: `bytes=${first}-${end === undefined ? '' : end - 1}`, ...(etag ? { IfMatch: etag } : {}) } : {};
+      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), ...range }));
+      // Where the response starts, counted from `start`: a ranged GET answered without
+      // Content-Range is a whole-object 200 (the server ignored Range).
+      const at = ranged ? Number(/^bytes (\d+)-/.exec(out.ContentRange ?? '')?.[1] ?? 0) - start : undefined;
+      return { body: out.Body as Readable, etag: out.ETag, length: out.ContentLength, start: at };
+    };
+    const body = resumingBody(await open(0), async (from, etag) => {
       try {
         return await open(from, etag);
       } catch (err) {
@@ -330,14 +364,14 @@ class S3Storage implements Storage {
         throw err;
       }
     }, name);
+    return end === undefined ? body : upTo(body, end - start);
   }
 
+  /** Read through get's resuming stream: a range of megabytes must survive a break as a part does. */
   async getRange(key: string, start: number, end: number): Promise<Buffer> {
     if (end <= start) return Buffer.alloc(0);
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key), Range: `bytes=${start}-${end - 1}` }));
-      const bytes = await out.Body!.transformToByteArray();
-      return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+      return await collect(await this.read(key, start, end));
     } catch (err) {
       throw this.fail('read', key, err);
     }
@@ -345,8 +379,7 @@ class S3Storage implements Storage {
 
   async getText(key: string): Promise<string | undefined> {
     try {
-      const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.objectKey(key) }));
-      return await out.Body!.transformToString('utf8');
+      return (await collect(await this.read(key, 0))).toString('utf8');
     } catch (err) {
       if ((err as { name?: string }).name === 'NoSuchKey') return undefined;
       throw this.fail('read', key, err);
