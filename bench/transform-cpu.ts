@@ -9,7 +9,8 @@ import { openStorage } from '../lib/storage.ts';
 import { ItemBuilder, isReject } from '../model/item.ts';
 import { mapTables } from '../model/table-mapping.ts';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
-import { JoinCache, readRecords, readRows, resolveJoins } from '../transform/unit.ts';
+import { readRecords, readRows } from '../transform/unit.ts';
+import { JoinCache, resolveJoins } from '../transform/join-cache.ts';
 import { unitsOf } from '../transform/units.ts';
 
 const [store, runId, tableName] = process.argv.slice(2);

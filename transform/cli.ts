@@ -13,7 +13,7 @@ import type { Unmapped } from '../model/table-mapping.ts';
 import { parseShard } from '../lib/shard.ts';
 import { UserError } from '../lib/errors.ts';
 import type { TransformManifest } from '../lib/transform-manifest.ts';
-import { finalizeTransform, listUnits, runTransform, runTransformShard } from './runner.ts';
+import { finalizeTransform, keepJoins, listUnits, runTransform, runTransformShard } from './runner.ts';
 import { writeCheckKey } from '../lib/run-layout.ts';
 
 const usage = `transform: turn an extract run into DynamoDB JSON items for ImportTable
@@ -24,6 +24,9 @@ Finalize: transform finalize [options]     check every unit is in one fragment; 
 Units:    transform units [--shards n]     the shards k/n of a map over units and the units of each
           (to stdout and <run>/transform/units.json: one unit per shard up to 10,000 units,
           else groups of units balanced by bytes; --shards n for fewer, larger children)
+Joins:    transform joins [options]        build the join indexes the units use and keep them in
+          <run>/transform/joins/, before the shards start: each shard then copies an index
+          instead of reading the whole joined table (the first process to need one keeps it anyway)
 
 Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz (.json.zst, .json)
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
@@ -58,12 +61,13 @@ await runCli('transform', async () => {
       describe: 'Which file of each extract part to read, when the extract was made with --format both',
     })
     .option('model', MODEL_OPTION)
-    .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done' })
+    .option('force', { type: 'boolean', default: false, describe: 'Redo the selected units even when done, and rebuild the join indexes they use' })
     .option('quiet', { type: 'boolean', default: false, describe: 'No progress lines on stderr' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'Print the units to do and to skip, with their rows, and write nothing' })
     .option('shard', { type: 'string', default: process.env.SHARD || undefined, defaultDescription: '$SHARD or none', describe: 'Do only shard i of n (i/n) of the units' })
     .command('finalize', 'Merge a sharded transform: every unit in exactly one fragment, then the manifest')
     .command('units', 'List the shards k/n of a map over units, with the units each does')
+    .command('joins', 'Build the join indexes the units use and keep them in the run, before the shards start')
     .option('shards', { type: 'number', describe: 'units: how many shards (map items); default one per unit, at most 10000' })
     .example('transform --run 2026-11-28', 'every table of the run')
     .example('TABLE=users transform', 'one table; the others keep their items'), 'transform');
@@ -87,6 +91,14 @@ await runCli('transform', async () => {
   const command = args._[0];
   if (command === 'units') {
     process.stdout.write(await listUnits({ ...options, shards: args.shards }));
+    return;
+  }
+  if (command === 'joins') {
+    if (args.shard || args['dry-run']) throw new UserError('transform joins takes no --shard or --dry-run: it builds every join index the selected tables use');
+    const joins = await keepJoins(options);
+    emitResult('transform', args, { run: args.run, joins }, [
+      joins.length === 0 ? 'no selected table joins another: nothing to keep' : `${joins.length} join index(es) kept in ${args.store}/${args.run}/transform/joins → next: ${makeCommand('transform', args)} (or its shards)`,
+    ]);
     return;
   }
   if (command !== undefined && command !== 'finalize') throw new UserError(`unknown command ${JSON.stringify(command)} (see transform --help)`);

@@ -14,7 +14,7 @@
 // Block layout: u32 count, then u32 offsets (from the block's start) of each
 // entry's key start, value start, and the end; a value is a flag byte (0 NULL,
 // 1 a value) then its UTF-8 bytes.
-import { closeSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readSync, rmSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
@@ -298,18 +298,69 @@ class BlockFile {
   }
 
   index(): JoinIndexFile {
-    const shared = (bytes: Uint8Array) => {
-      const buffer = new SharedArrayBuffer(Math.max(1, bytes.byteLength));
-      new Uint8Array(buffer).set(bytes);
-      return buffer;
+    return blockIndex(this.path, this.firstKeys, this.firstKeyAt, this.blockAt, this.added);
+  }
+}
+
+function shared(bytes: Uint8Array): SharedArrayBuffer {
+  const buffer = new SharedArrayBuffer(Math.max(1, bytes.byteLength));
+  new Uint8Array(buffer).set(bytes);
+  return buffer;
+}
+
+function blockIndex(file: string, firstKeys: ByteBuffer, firstKeyAt: number[], blockAt: number[], entries: number): JoinIndexFile {
+  return {
+    path: file,
+    firstKeys: shared(firstKeys.buffer.subarray(0, firstKeys.length)),
+    firstKeyAt: shared(new Uint8Array(Uint32Array.from(firstKeyAt).buffer)),
+    blockAt: shared(new Uint8Array(Float64Array.from(blockAt).buffer)),
+    entries,
+  };
+}
+
+/**
+ * The block index of an index file BlockFile wrote (a copy from the run's
+ * store: transform/join-store.ts), read from the blocks' headers. Throws on
+ * a file whose blocks do not tile it.
+ */
+export function readJoinIndexFile(file: string): JoinIndexFile {
+  const fd = openSync(file, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const firstKeys = new ByteBuffer(4096);
+    const firstKeyAt = [0];
+    const blockAt = [0];
+    let entries = 0;
+    let head = Buffer.alloc(BLOCK_BYTES);
+    const read = (bytes: number, position: number) => {
+      if (head.length < bytes) head = Buffer.alloc(bytes);
+      for (let done = 0; done < bytes;) {
+        const n = readSync(fd, head, done, bytes - done, position + done);
+        if (n === 0) throw new Error(`${file} ended inside the block at ${position}`);
+        done += n;
+      }
     };
-    return {
-      path: this.path,
-      firstKeys: shared(this.firstKeys.buffer.subarray(0, this.firstKeys.length)),
-      firstKeyAt: shared(new Uint8Array(Uint32Array.from(this.firstKeyAt).buffer)),
-      blockAt: shared(new Uint8Array(Float64Array.from(this.blockAt).buffer)),
-      entries: this.added,
-    };
+    for (let at = 0; at < size;) {
+      // u32 count, then 2·count + 1 offsets: the first two bound the block's first key, the last is its end.
+      read(4, at);
+      const count = head.readUInt32LE(0);
+      const headerBytes = 4 + 4 * (2 * count + 1);
+      if (count === 0 || headerBytes > size - at) throw new Error(`${file} is not a join index: a block at ${at} of ${count} entries`);
+      read(headerBytes, at);
+      const [keyStart, keyEnd, end] = [head.readUInt32LE(4), head.readUInt32LE(8), head.readUInt32LE(4 + 8 * count)];
+      if (!(headerBytes <= keyStart && keyStart <= keyEnd && keyEnd <= end && at + end <= size)) {
+        throw new Error(`${file} is not a join index: the block at ${at} has offsets outside it`);
+      }
+      read(keyEnd - keyStart, at + keyStart);
+      firstKeys.appendBytes(head, 0, keyEnd - keyStart);
+      firstKeyAt.push(firstKeys.length);
+      entries += count;
+      at += end;
+      blockAt.push(at);
+    }
+    return blockIndex(file, firstKeys, firstKeyAt, blockAt, entries);
+  } finally {
+    closeSync(fd);
   }
 }
 

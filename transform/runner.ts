@@ -22,7 +22,9 @@ import { mapTables, selectMappings, type TableMapping } from '../model/table-map
 import { readRecord, unitsOf, type Unit, type UnitOptions, type UnitRecord } from './units.ts';
 import { checkFragments, shardUnits, unitsListing, writeFragment } from './shards.ts';
 import { removeStaleItems } from './stale-items.ts';
-import { JoinCache, resolveJoins, transformUnit } from './unit.ts';
+import { transformUnit } from './unit.ts';
+import { JoinCache, resolveJoins } from './join-cache.ts';
+import type { JoinSpec } from './join-store.ts';
 import { UnitWorkers } from './workers.ts';
 
 export interface TransformOptions extends UnitOptions {
@@ -118,16 +120,18 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   // Largest first, so the last units to finish are small ones and no core idles long.
   const pending = units.filter((u) => options.force || !done.has(u)).sort((a, b) => b.part.raw_bytes - a.part.raw_bytes);
   options.log(`${units.length - pending.length} of ${units.length} unit(s) already done; transforming ${pending.length} from ${run.uri}`);
-  // Every input is checked against the manifest before any unit writes, so a
-  // tampered part stops the run with nothing written (not half of it).
-  await verifyInputs(run, pending, mappings, unitOptions.input, options.concurrency);
-  // Temp files of a transform killed earlier (never listed, never imported): gone once their writer provably is.
-  await run.removeLeftovers();
-  // Exact: the extract manifest counts each part's rows.
-  const progress = new Progress(pending.length, 0, { what: 'rows', total: pending.reduce((n, u) => n + u.part.rows, 0), unitName: 'units' });
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }, options.entities) : undefined;
-  const joins = new JoinCache(run, extract, unitOptions.input, workers);
+  const joins = new JoinCache(run, extract, unitOptions.input, workers, options.log, options.force);
   try {
+    // Join indexes kept in the run are copied now; the joined tables of the others are read to build them.
+    const toBuild = await joins.openKept(joinSpecs(pending));
+    // Every input is checked against the manifest before any unit writes, so a
+    // tampered part stops the run with nothing written (not half of it).
+    await verifyInputs(run, pending, mappings, unitOptions.input, toBuild, options.concurrency);
+    // Temp files of a transform killed earlier (never listed, never imported): gone once their writer provably is.
+    await run.removeLeftovers();
+    // Exact: the extract manifest counts each part's rows.
+    const progress = new Progress(pending.length, 0, { what: 'rows', total: pending.reduce((n, u) => n + u.part.rows, 0), unitName: 'units' });
     await runPool(pending, options.concurrency, async (unit) => {
       const name = `${unit.mapping.table.name}/${partName(unit.index)}`;
       const onProgress = (rows: number, bytes: number) => progress.update(name, rows, bytes);
@@ -148,12 +152,43 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   return pending.length;
 }
 
-/** sha256 of each stored input part of `units` (and of the tables they join, the files `input` names), against the extract manifest. */
-async function verifyInputs(run: Storage, units: Unit[], mappings: TableMapping[], input: TransformInput | undefined, concurrency: number): Promise<void> {
+/**
+ * Builds every join index the selected tables' units use (or finds it kept)
+ * and keeps it in the run, so the shards that follow copy it (join-store.ts).
+ */
+export async function keepJoins(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | 'entities' | 'log' | 'force' | keyof UnitOptions>): Promise<(JoinSpec & { entries: number })[]> {
+  const context = await openContext(options);
+  const joins = new JoinCache(context.run, context.extract, context.unitOptions.input, undefined, options.log, options.force);
+  try {
+    const out = [];
+    for (const spec of joinSpecs(context.units)) out.push({ ...spec, entries: (await joins.get(spec.table, spec.match, spec.take)).data.entries });
+    return out;
+  } finally {
+    await joins.close();
+  }
+}
+
+/** The joins `units` make, each once. */
+function joinSpecs(units: Unit[]): JoinSpec[] {
+  const specs = new Map<string, JoinSpec>();
+  for (const unit of units) {
+    for (const { table, match, take } of Object.values(unit.mapping.mapper.mapper.joins ?? {})) specs.set(JSON.stringify([table, match, take]), { table, match, take });
+  }
+  return [...specs.values()];
+}
+
+/**
+ * sha256 of each stored input part of `units`, and of the tables joined through
+ * `toBuild` (the files `input` names), against the extract manifest. A kept
+ * index was built from parts checked so (its fingerprint holds their sha256s):
+ * its table is not read again.
+ */
+async function verifyInputs(run: Storage, units: Unit[], mappings: TableMapping[], input: TransformInput | undefined, toBuild: JoinSpec[], concurrency: number): Promise<void> {
   const parts = new Map<string, { table: string; part: PartEntry }>();
   for (const unit of units) {
     parts.set(unit.part.key, { table: unit.mapping.table.name, part: unit.part });
     for (const join of Object.values(unit.mapping.mapper.mapper.joins ?? {})) {
+      if (!toBuild.some((b) => b.table === join.table && b.match === join.match && b.take === join.take)) continue;
       const joined = mappings.find((p) => p.table.name === join.table)!;
       for (const entry of joined.table.parts) {
         const part = inputPart(entry, input);

@@ -12,39 +12,10 @@ import { KeyCollector } from './duplicate-keys.ts';
 import { HeldLines, lineOrder } from './item-order.ts';
 import { writeItemFile } from './item-file.ts';
 import { ItemBuilder, epochSeconds, isReject, type Item, type ItemKeys, type Reject } from '../model/item.ts';
-import { JoinIndexBuilder, openJoinIndex, type JoinIndex, type JoinIndexFile } from './join-index.ts';
+import { JoinIndexBuilder, type JoinIndex, type JoinIndexFile } from './join-index.ts';
 import { readParquetRows } from './parquet-rows.ts';
 import { type Unit, type UnitOptions, type UnitRecord } from './units.ts';
-import type { UnitWorkers } from './workers.ts';
 import { itemsKey, keysKey, rejectsKey, unitKey } from '../lib/run-layout.ts';
-
-/**
- * Join lookups (another table's extract, read once per run and verified
- * against its sha256). With a worker pool, each is built in one of its slots,
- * like a unit, and shared by every thread.
- */
-export class JoinCache {
-  private readonly cache = new Map<string, Promise<JoinIndex>>();
-  constructor(private readonly run: Storage, private readonly extract: ExtractManifest, private readonly input?: TransformInput, private readonly workers?: UnitWorkers) {}
-
-  get(table: string, match: string, take: string): Promise<JoinIndex> {
-    const id = JSON.stringify([table, match, take]);
-    let index = this.cache.get(id);
-    if (!index) {
-      const file = this.workers ? this.workers.buildJoin(table, match, take) : buildJoin(this.run, this.extract, table, match, take, this.input);
-      // Opened here: the descriptor must outlive the worker threads.
-      index = file.then(openJoinIndex);
-      this.cache.set(id, index);
-    }
-    return index;
-  }
-
-  /** Once no unit uses them any more. */
-  async close(): Promise<void> {
-    for (const index of await Promise.allSettled(this.cache.values())) if (index.status === 'fulfilled') index.value.close();
-    this.cache.clear();
-  }
-}
 
 /** The lookup of `match` → `take` over every part of table `name` (the files `input` names, as the units read), as a file for openJoinIndex. */
 export async function buildJoin(run: Storage, extract: ExtractManifest, name: string, match: string, take: string, input?: TransformInput): Promise<JoinIndexFile> {
@@ -73,13 +44,6 @@ export async function buildJoin(run: Storage, extract: ExtractManifest, name: st
     builder.discard();
     throw err instanceof UserError ? err : new UserError(errorMessage(err));
   }
-}
-
-/** The join indexes a unit's mapper needs, by join name (built once per run and shared with workers). */
-export async function resolveJoins(unit: Unit, cache: JoinCache): Promise<Map<string, JoinIndex>> {
-  const joins = new Map<string, JoinIndex>();
-  for (const [name, join] of Object.entries(unit.mapping.mapper.mapper.joins ?? {})) joins.set(name, await cache.get(join.table, join.match, join.take));
-  return joins;
 }
 
 /**

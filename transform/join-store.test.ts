@@ -1,0 +1,110 @@
+// Join indexes kept in the run: built once, then copied by every later process
+// (a shard, a rerun) without reading the joined table; a copy that does not
+// match what was kept, or one kept for other inputs, is built again.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { ExtractManifest, PartEntry } from '../lib/manifest.ts';
+import { sha256Hex } from '../lib/meter.ts';
+import { openStorage, type Storage } from '../lib/storage.ts';
+import { JoinCache } from './join-cache.ts';
+import { JoinIndexBuilder, readJoinIndexFile, type JoinIndex } from './join-index.ts';
+import { keptJoinKeys } from './join-store.ts';
+
+const COLUMNS = ['id', 'name'].map((name) => ({ name, type: 'text', category: 'S', nullable: true }));
+const ROWS = 5000;
+const csv = (suffix = '') => Buffer.from(`id,name\n${Array.from({ length: ROWS }, (_, i) => `k${i},"name ${i}${suffix}"\n`).join('')}`);
+
+/** A local run holding table `jobs` as one CSV part, with its extract manifest. */
+async function runWith(t: { teardown: (f: () => Promise<void>) => void }, bytes = csv()): Promise<{ dir: string; run: Storage; extract: ExtractManifest }> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'join-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const run = openStorage(dir);
+  const key = 'extract/jobs/part-00000.csv';
+  await run.put(key, bytes);
+  const part: PartEntry = { key, rows: ROWS, raw_bytes: bytes.length, raw_sha256: sha256Hex(bytes), bytes: bytes.length, sha256: sha256Hex(bytes) } as PartEntry;
+  return { dir, run, extract: { tables: [{ name: 'jobs', columns: COLUMNS, parts: [part] }] } as unknown as ExtractManifest };
+}
+
+async function lookup(run: Storage, extract: ExtractManifest, { rebuild = false } = {}): Promise<{ values: (string | null | undefined)[]; log: string[] }> {
+  const log: string[] = [];
+  const cache = new JoinCache(run, extract, undefined, undefined, (m) => log.push(m), rebuild);
+  try {
+    const index: JoinIndex = await cache.get('jobs', 'id', 'name');
+    return { values: ['k0', 'k2500', `k${ROWS - 1}`, 'nope'].map((k) => index.get(k)), log };
+  } finally {
+    await cache.close();
+  }
+}
+
+const WANT = ['name 0', 'name 2500', `name ${ROWS - 1}`, undefined];
+
+test('the first process builds the index and keeps it; the next copies it without reading the joined table', async (t) => {
+  const { dir, run, extract } = await runWith(t);
+  const first = await lookup(run, extract);
+  t.deepEqual(first.values, WANT);
+  t.regex(first.log.join('\n'), /built and kept in the run/);
+  const keys = keptJoinKeys({ table: 'jobs', match: 'id', take: 'name' });
+  const about = JSON.parse(await readFile(path.join(dir, keys.about), 'utf8'));
+  t.is(about.entries, ROWS);
+  t.is(about.sha256, sha256Hex(readFileSync(path.join(dir, keys.index))));
+  // The joined table spoiled (same size, other bytes): a process that read it would fail on its sha256.
+  await writeFile(path.join(dir, 'extract/jobs/part-00000.csv'), Buffer.alloc(csv().length, 0x78));
+  const second = await lookup(run, extract);
+  t.deepEqual(second.values, WANT);
+  t.regex(second.log.join('\n'), /from the index kept in the run/);
+  // --force builds it again (and so reads the spoiled table).
+  await t.throwsAsync(lookup(run, extract, { rebuild: true }), { message: /does not match the extract manifest's sha256/ });
+});
+
+test('an index kept for other inputs, or whose copy does not match what was kept, is built again', async (t) => {
+  const { dir, run, extract } = await runWith(t);
+  await lookup(run, extract);
+  const keys = keptJoinKeys({ table: 'jobs', match: 'id', take: 'name' });
+
+  // A byte of the kept index changed: its sha256 no longer matches; the process builds its own.
+  const file = path.join(dir, keys.index);
+  const bytes = await readFile(file);
+  bytes[bytes.length - 2] ^= 1;
+  await writeFile(file, bytes);
+  const damaged = await lookup(run, extract);
+  t.deepEqual(damaged.values, WANT);
+  t.regex(damaged.log.join('\n'), /cannot be used \(.*sha256.*\): building it again/);
+  t.regex(damaged.log.join('\n'), /built and kept/);
+
+  // The joined table extracted again with other values: the kept index is of other inputs.
+  const other = csv(' (new)');
+  await run.put('extract/jobs/part-00000.csv', other);
+  const part = extract.tables[0]!.parts[0]!;
+  const newer = { tables: [{ ...extract.tables[0]!, parts: [{ ...part, bytes: other.length, raw_bytes: other.length, sha256: sha256Hex(other), raw_sha256: sha256Hex(other) }] }] } as unknown as ExtractManifest;
+  const rebuilt = await lookup(run, newer);
+  t.deepEqual(rebuilt.values, WANT.map((v) => v && `${v} (new)`));
+  t.regex(rebuilt.log.join('\n'), /built and kept/);
+});
+
+test('the block index read back from a kept file is the one the builder made (many blocks, one, none)', (t) => {
+  for (const count of [20_000, 3, 0]) {
+    const builder = new JoinIndexBuilder('test', 64 * 1024);
+    for (let i = 0; i < count; i++) builder.add(`key ${String(i).padStart(6, '0')} ${'é'.repeat(i % 7)}`, i % 5 === 0 ? null : `value ${i}`);
+    const built = builder.build();
+    const read = readJoinIndexFile(built.path);
+    t.is(read.entries, count);
+    for (const field of ['firstKeys', 'firstKeyAt', 'blockAt'] as const) t.deepEqual(Buffer.from(read[field]), Buffer.from(built[field]), `${count} entries: ${field}`);
+    builder.discard();
+  }
+});
+
+test('a file whose blocks do not tile it is refused', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'join-store-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const builder = new JoinIndexBuilder('test');
+  for (let i = 0; i < 1000; i++) builder.add(`k${i}`, `v${i}`);
+  const built = builder.build();
+  const bytes = readFileSync(built.path);
+  builder.discard();
+  const cut = path.join(dir, 'cut');
+  await writeFile(cut, bytes.subarray(0, bytes.length - 10));
+  t.throws(() => readJoinIndexFile(cut), { message: /is not a join index: the block at \d+ has offsets outside it|ended inside/ });
+});
