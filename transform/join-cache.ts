@@ -1,5 +1,7 @@
 // The join indexes of a transform process (main thread): each opened once and
 // shared by every unit and worker thread that needs it.
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import type { ExtractManifest, TransformInput } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
 import { openJoinIndex, type JoinIndex } from './join-index.ts';
@@ -60,7 +62,13 @@ export class JoinCache {
     if (kept) return kept;
     const { table, match, take } = join;
     const built = await (this.workers ? this.workers.buildJoin(table, match, take) : buildJoin(this.run, this.extract, table, match, take, this.input));
-    await keepJoin(this.run, join, joinFingerprint(this.extract, join, this.input), built);
+    try {
+      await keepJoin(this.run, join, joinFingerprint(this.extract, join, this.input), built);
+    } catch (err) {
+      // openJoinIndex would have removed the built file's folder: nothing is left in the temp dir.
+      rmSync(path.dirname(built.path), { recursive: true, force: true });
+      throw err;
+    }
     this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built and kept in the run for other shards and reruns`);
     return openJoinIndex(built);
   }
