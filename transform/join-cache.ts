@@ -1,5 +1,6 @@
 // The join indexes of a transform process (main thread): each opened once and
 // shared by every unit and worker thread that needs it.
+import { errorMessage } from '../lib/errors.ts';
 import type { ExtractManifest, TransformInput } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
 import { openJoinIndex, type JoinIndex } from './join-index.ts';
@@ -60,8 +61,14 @@ export class JoinCache {
     if (kept) return kept;
     const { table, match, take } = join;
     const built = await (this.workers ? this.workers.buildJoin(table, match, take) : buildJoin(this.run, this.extract, table, match, take, this.input));
-    await keepJoin(this.run, join, joinFingerprint(this.extract, join, this.input), built);
-    this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built and kept in the run for other shards and reruns`);
+    // Keeping it only spares other processes the build: a put that fails (a full disk, a
+    // denied prefix) neither fails this transform nor leaves the built file behind.
+    try {
+      await keepJoin(this.run, join, joinFingerprint(this.extract, join, this.input), built);
+      this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built and kept in the run for other shards and reruns`);
+    } catch (err) {
+      this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built but not kept in the run (${errorMessage(err)}): other processes build it again`);
+    }
     return openJoinIndex(built);
   }
 
