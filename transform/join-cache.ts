@@ -1,5 +1,7 @@
 // The join indexes of a transform process (main thread): each opened once and
 // shared by every unit and worker thread that needs it.
+import { rmSync } from 'node:fs';
+import path from 'node:path';
 import { errorMessage } from '../lib/errors.ts';
 import type { ExtractManifest, TransformInput } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -22,6 +24,8 @@ export class JoinCache {
     private readonly workers?: UnitWorkers, private readonly log: (message: string) => void = () => {},
     /** Build every index, whatever is kept (--force): a kept one is then replaced. */
     private readonly rebuild = false,
+    /** A put that fails fails the build (`transform joins`, whose work is the keeping), instead of being logged. */
+    private readonly mustKeep = false,
   ) {}
 
   /** The index of the join, kept in the run (transform/join-store.ts) or built once by this process and kept. */
@@ -67,6 +71,10 @@ export class JoinCache {
       await keepJoin(this.run, join, joinFingerprint(this.extract, join, this.input), built);
       this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built and kept in the run for other shards and reruns`);
     } catch (err) {
+      if (this.mustKeep) {
+        rmSync(path.dirname(built.path), { recursive: true, force: true });
+        throw err;
+      }
       this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built but not kept in the run (${errorMessage(err)}): other processes build it again`);
     }
     return openJoinIndex(built);

@@ -140,6 +140,10 @@ test.serial('an index that cannot be kept (the store refuses its put) is still u
     const got = await lookup(refusing, extract);
     t.deepEqual(got.values, WANT);
     t.regex(got.log.join('\n'), /not kept/);
+    // transform joins, whose work is the keeping, fails instead of saying it kept them.
+    const joins = new JoinCache(refusing, extract, undefined, undefined, () => {}, false, true);
+    await t.throwsAsync(joins.get('jobs', 'id', 'name'), { message: /ENOSPC/ });
+    await joins.close();
   } finally {
     if (before === undefined) delete process.env.TMPDIR;
     else process.env.TMPDIR = before;
