@@ -81,6 +81,7 @@ test('an index kept for other inputs, or whose copy does not match what was kept
   const newer = { tables: [{ ...extract.tables[0]!, parts: [{ ...part, bytes: other.length, raw_bytes: other.length, sha256: sha256Hex(other), raw_sha256: sha256Hex(other) }] }] } as unknown as ExtractManifest;
   const rebuilt = await lookup(run, newer);
   t.deepEqual(rebuilt.values, WANT.map((v) => v && `${v} (new)`));
+  t.regex(rebuilt.log.join('\n'), /built from other inputs or another transform code version: building it again/);
   t.regex(rebuilt.log.join('\n'), /built and kept/);
 });
 

@@ -67,7 +67,12 @@ export async function fetchJoin(run: Storage, join: JoinSpec, fingerprint: strin
     return undefined;
   }
   // Valid JSON of another shape (null, a number, an array) is no record of a kept index either.
-  if (typeof about !== 'object' || about === null || about.fingerprint !== fingerprint) return undefined;
+  if (typeof about !== 'object' || about === null) return undefined;
+  if (about.fingerprint !== fingerprint) {
+    // Said, so that a kept index no process can use (kept by another code version or --input) is not rebuilt unnoticed by every shard.
+    log(`the join index kept in ${run.uri}/${keys.about} was built from other inputs or another transform code version: building it again`);
+    return undefined;
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-join-'));
   const file = path.join(dir, 'index');
   try {
