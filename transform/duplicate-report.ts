@@ -2,7 +2,8 @@
 // run already has, against the first one. The units' keys files are merged
 // (duplicate-keys.ts) from ranged reads, so the merge holds no connection or
 // file per unit; then each item file that holds a duplicate is read once, for
-// the keys on all of its duplicates' lines.
+// the keys on all of its duplicates' lines (and their firsts': a hash shared by
+// two different keys is no duplicate).
 import { Readable } from 'node:stream';
 import { decompress } from '../lib/compression.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
@@ -36,15 +37,21 @@ export async function reportDuplicates(run: Storage, records: UnitRecord[]): Pro
     if (size === undefined) throw new UserError(`cannot read ${names[i]}: no such object (rerun the transform to redo its unit)`);
     return rangedChunks((start, end) => limit(() => run.getRange(r.keys_key, start, end)), size, chunkBytes, names[i]!);
   });
-  // Five numbers per duplicate (first source and row; the duplicate's source, row and line), not an object each:
+  // Six numbers per pair of equal hashes (the first's source, row and line; the other's), not an object each:
   // a mapper that gives every item one key makes a duplicate of nearly every item.
-  const found: number[] = [];
+  const equalHashes: number[] = [];
   try {
-    for await (const d of findDuplicates(sources, names)) found.push(d.first.source, d.first.row, d.duplicate.source, d.duplicate.row, d.duplicate.line);
+    for await (const d of findDuplicates(sources, names)) {
+      equalHashes.push(d.first.source, d.first.row, d.first.line, d.duplicate.source, d.duplicate.row, d.duplicate.line);
+    }
   } catch (err) {
     throw err instanceof UserError ? err : new UserError(errorMessage(err));
   }
-  const keys = await keysOnLines(run, records, found);
+  const locations: number[] = [];
+  for (let i = 0; i < equalHashes.length; i += 6) locations.push(equalHashes[i]!, equalHashes[i + 2]!, equalHashes[i + 3]!, equalHashes[i + 5]!);
+  const keys = await keysOnLines(run, records, locations);
+  // Five numbers per duplicate (its first's source and row; its source, row and line).
+  const found = sameKeys(equalHashes, keys);
   async function* lines(): AsyncGenerator<Buffer> {
     let batch = '';
     for (let i = 0; i < found.length; i += 5) {
@@ -63,19 +70,48 @@ export async function reportDuplicates(run: Storage, records: UnitRecord[]): Pro
 }
 
 /**
- * PK and SK of the items on the duplicates' lines, by unit and line: each item
+ * The pairs of `equalHashes` whose keys are the same, each against the first
+ * item of its key. The keys' hash (key-hash.ts) is not collision resistant:
+ * keys a user controls can be made to share one (two 32-byte SKs), and a
+ * false duplicate fails the run. So the items of one hash are told apart by
+ * their keys' UTF-8 bytes, the bytes the hash (and DynamoDB) takes.
+ */
+function sameKeys(equalHashes: number[], keys: Map<number, Map<number, { PK: string; SK: string }>>): number[] {
+  const found: number[] = [];
+  for (let i = 0; i < equalHashes.length;) {
+    // One hash's items: findDuplicates gives each after the first against that first, in (source, row) order.
+    const [source, row, line] = [equalHashes[i]!, equalHashes[i + 1]!, equalHashes[i + 2]!];
+    const firstOf = new Map<string, [number, number]>();
+    const keyOf = (s: number, l: number) => {
+      const { PK, SK } = keys.get(s)!.get(l)!;
+      return Buffer.from(`${PK}\0${SK}`, 'utf8').toString('latin1');
+    };
+    firstOf.set(keyOf(source, line), [source, row]);
+    for (; i < equalHashes.length && equalHashes[i] === source && equalHashes[i + 1] === row && equalHashes[i + 2] === line; i += 6) {
+      const [s, r, l] = [equalHashes[i + 3]!, equalHashes[i + 4]!, equalHashes[i + 5]!];
+      const key = keyOf(s, l);
+      const first = firstOf.get(key);
+      if (first) found.push(first[0], first[1], s, r, l);
+      else firstOf.set(key, [s, r]);
+    }
+  }
+  return found;
+}
+
+/**
+ * PK and SK of the items on `locations`' lines (source, line pairs), by unit and line: each item
  * file read once, up to its last such line (one read per duplicate, from the
  * file's start, took time quadratic in the duplicates and left each read's
  * stream, and its connection, open), ITEM_FILES_IN_FLIGHT files at a time
  * (one after another, a run with duplicates in many units waited on each
  * file's first byte, and each zstd file's decompressor starting, in turn).
  */
-async function keysOnLines(run: Storage, records: UnitRecord[], found: number[]): Promise<Map<number, Map<number, { PK: string; SK: string }>>> {
+async function keysOnLines(run: Storage, records: UnitRecord[], locations: number[]): Promise<Map<number, Map<number, { PK: string; SK: string }>>> {
   const wanted = new Map<number, Set<number>>();
-  for (let i = 0; i < found.length; i += 5) {
-    const source = found[i + 2]!;
+  for (let i = 0; i < locations.length; i += 2) {
+    const source = locations[i]!;
     if (!wanted.has(source)) wanted.set(source, new Set());
-    wanted.get(source)!.add(found[i + 4]!);
+    wanted.get(source)!.add(locations[i + 1]!);
   }
   const keys = new Map<number, Map<number, { PK: string; SK: string }>>();
   const limit = limiter(ITEM_FILES_IN_FLIGHT);

@@ -2,6 +2,7 @@
 // shared by every unit and worker thread that needs it.
 import { rmSync } from 'node:fs';
 import path from 'node:path';
+import { errorMessage } from '../lib/errors.ts';
 import type { ExtractManifest, TransformInput } from '../lib/manifest.ts';
 import type { Storage } from '../lib/storage.ts';
 import { openJoinIndex, type JoinIndex } from './join-index.ts';
@@ -23,6 +24,8 @@ export class JoinCache {
     private readonly workers?: UnitWorkers, private readonly log: (message: string) => void = () => {},
     /** Build every index, whatever is kept (--force): a kept one is then replaced. */
     private readonly rebuild = false,
+    /** A put that fails fails the build (`transform joins`, whose work is the keeping), instead of being logged. */
+    private readonly mustKeep = false,
   ) {}
 
   /** The index of the join, kept in the run (transform/join-store.ts) or built once by this process and kept. */
@@ -62,14 +65,18 @@ export class JoinCache {
     if (kept) return kept;
     const { table, match, take } = join;
     const built = await (this.workers ? this.workers.buildJoin(table, match, take) : buildJoin(this.run, this.extract, table, match, take, this.input));
+    // Keeping it only spares other processes the build: a put that fails (a full disk, a
+    // denied prefix) neither fails this transform nor leaves the built file behind.
     try {
       await keepJoin(this.run, join, joinFingerprint(this.extract, join, this.input), built);
+      this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built and kept in the run for other shards and reruns`);
     } catch (err) {
-      // openJoinIndex would have removed the built file's folder: nothing is left in the temp dir.
-      rmSync(path.dirname(built.path), { recursive: true, force: true });
-      throw err;
+      if (this.mustKeep) {
+        rmSync(path.dirname(built.path), { recursive: true, force: true });
+        throw err;
+      }
+      this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built but not kept in the run (${errorMessage(err)}): other processes build it again`);
     }
-    this.log(`join on ${table}.${match} → ${take}: ${built.entries} keys, built and kept in the run for other shards and reruns`);
     return openJoinIndex(built);
   }
 

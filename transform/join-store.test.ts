@@ -3,7 +3,7 @@
 // match what was kept, or one kept for other inputs, is built again.
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { ExtractManifest, PartEntry } from '../lib/manifest.ts';
@@ -11,7 +11,7 @@ import { sha256Hex } from '../lib/meter.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { JoinCache } from './join-cache.ts';
 import { JoinIndexBuilder, readJoinIndexFile, type JoinIndex } from './join-index.ts';
-import { keptJoinKeys } from './join-store.ts';
+import { JOINS_PREFIX, keptJoinKeys } from './join-store.ts';
 
 const COLUMNS = ['id', 'name'].map((name) => ({ name, type: 'text', category: 'S', nullable: true }));
 const ROWS = 5000;
@@ -81,6 +81,7 @@ test('an index kept for other inputs, or whose copy does not match what was kept
   const newer = { tables: [{ ...extract.tables[0]!, parts: [{ ...part, bytes: other.length, raw_bytes: other.length, sha256: sha256Hex(other), raw_sha256: sha256Hex(other) }] }] } as unknown as ExtractManifest;
   const rebuilt = await lookup(run, newer);
   t.deepEqual(rebuilt.values, WANT.map((v) => v && `${v} (new)`));
+  t.regex(rebuilt.log.join('\n'), /built from other inputs or another transform code version: building it again/);
   t.regex(rebuilt.log.join('\n'), /built and kept/);
 });
 
@@ -107,4 +108,46 @@ test('a file whose blocks do not tile it is refused', async (t) => {
   const cut = path.join(dir, 'cut');
   await writeFile(cut, bytes.subarray(0, bytes.length - 10));
   t.throws(() => readJoinIndexFile(cut), { message: /is not a join index: the block at \d+ has offsets outside it|ended inside/ });
+});
+
+test('a kept .json that is valid JSON but no object (null, a number) is built again, not a TypeError', async (t) => {
+  const { dir, run, extract } = await runWith(t);
+  await lookup(run, extract);
+  const keys = keptJoinKeys({ table: 'jobs', match: 'id', take: 'name' });
+  for (const text of ['null', '7', '"x"', '[]', '{"fingerprint":null}']) {
+    await writeFile(path.join(dir, keys.about), text);
+    const again = await lookup(run, extract);
+    t.deepEqual(again.values, WANT, text);
+    t.regex(again.log.join('\n'), /built and kept/, text);
+  }
+});
+
+test.serial('an index that cannot be kept (the store refuses its put) is still used, and its built file is not left in the temp dir', async (t) => {
+  const { run, extract } = await runWith(t);
+  // The store refuses every put under transform/joins (a full disk, a denied prefix), and reads as usual.
+  const refusing = new Proxy(run, {
+    get: (target, name, receiver) => name === 'put'
+      ? (key: string, body: unknown) => {
+        if (key.startsWith(JOINS_PREFIX)) return Promise.reject(new Error(`cannot write ${key}: no space left on device (ENOSPC)`));
+        return target.put(key, body as string);
+      }
+      : Reflect.get(target, name, receiver),
+  });
+  const tmp = await mkdtemp(path.join(os.tmpdir(), 'join-store-tmp-'));
+  t.teardown(() => rm(tmp, { recursive: true, force: true }));
+  const before = process.env.TMPDIR;
+  process.env.TMPDIR = tmp;
+  try {
+    const got = await lookup(refusing, extract);
+    t.deepEqual(got.values, WANT);
+    t.regex(got.log.join('\n'), /not kept/);
+    // transform joins, whose work is the keeping, fails instead of saying it kept them.
+    const joins = new JoinCache(refusing, extract, undefined, undefined, () => {}, false, true);
+    await t.throwsAsync(joins.get('jobs', 'id', 'name'), { message: /ENOSPC/ });
+    await joins.close();
+  } finally {
+    if (before === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = before;
+  }
+  t.deepEqual(await readdir(tmp), [], 'no temp dir left behind');
 });

@@ -8,7 +8,7 @@
 // index builds it and keeps it; the others copy it (about an eighth of the
 // joined table's CSV for uuid → uuid), checked against its sha256.
 // `transform joins` builds them before the shards start.
-import { createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, mkdtempSync, openSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -66,7 +66,13 @@ export async function fetchJoin(run: Storage, join: JoinSpec, fingerprint: strin
     log(`${run.uri}/${keys.about} is not valid JSON: building the join index again`);
     return undefined;
   }
-  if (about.fingerprint !== fingerprint) return undefined;
+  // Valid JSON of another shape (null, a number, an array) is no record of a kept index either.
+  if (typeof about !== 'object' || about === null) return undefined;
+  if (about.fingerprint !== fingerprint) {
+    // Said, so that a kept index no process can use (kept by another code version or --input) is not rebuilt unnoticed by every shard.
+    log(`the join index kept in ${run.uri}/${keys.about} was built from other inputs or another transform code version: building it again`);
+    return undefined;
+  }
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-join-'));
   const file = path.join(dir, 'index');
   try {
@@ -89,7 +95,16 @@ export async function fetchJoin(run: Storage, join: JoinSpec, fingerprint: strin
 /** Keeps a built index in the run: the file, then its `.json` (a reader trusts the file only through it). */
 export async function keepJoin(run: Storage, join: JoinSpec, fingerprint: string, file: JoinIndexFile): Promise<void> {
   const keys = keptJoinKeys(join);
-  const stored = await run.put(keys.index, createReadStream(file.path));
+  // Opened now, not when the stream first reads: destroyed unread, it has nothing left to open (and fail on).
+  const body = createReadStream(file.path, { fd: openSync(file.path, 'r') });
+  let stored;
+  try {
+    stored = await run.put(keys.index, body);
+  } finally {
+    // A put that failed before reading it (S3's bucket check, say) would leave its descriptor open,
+    // and its open erroring uncaught once the caller deletes the file.
+    body.destroy();
+  }
   const about: KeptJoin = { ...join, fingerprint, entries: file.entries, bytes: stored.bytes, sha256: stored.sha256 };
   await run.put(keys.about, `${JSON.stringify(about, null, 2)}\n`);
 }

@@ -158,7 +158,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
  */
 export async function keepJoins(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | 'entities' | 'log' | 'force' | keyof UnitOptions>): Promise<(JoinSpec & { entries: number })[]> {
   const context = await openContext(options);
-  const joins = new JoinCache(context.run, context.extract, context.unitOptions.input, undefined, options.log, options.force);
+  const joins = new JoinCache(context.run, context.extract, context.unitOptions.input, undefined, options.log, options.force, true);
   try {
     const out = [];
     for (const spec of joinSpecs(context.units)) out.push({ ...spec, entries: (await joins.get(spec.table, spec.match, spec.take)).data.entries });
