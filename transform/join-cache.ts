@@ -19,6 +19,8 @@ import type { UnitWorkers } from './workers.ts';
  */
 export class JoinCache {
   private readonly cache = new Map<string, Promise<JoinIndex>>();
+  /** Joins openKept found no usable kept index for: get builds them without copying it again. */
+  private readonly notKept = new Set<string>();
   constructor(
     private readonly run: Storage, private readonly extract: ExtractManifest, private readonly input?: TransformInput,
     private readonly workers?: UnitWorkers, private readonly log: (message: string) => void = () => {},
@@ -46,8 +48,12 @@ export class JoinCache {
       const id = JSON.stringify([join.table, join.match, join.take]);
       if (this.cache.has(id)) continue;
       const index = this.rebuild ? undefined : await this.openIfKept(join);
-      if (index) this.cache.set(id, Promise.resolve(index));
-      else toBuild.push(join);
+      if (index) {
+        this.cache.set(id, Promise.resolve(index));
+      } else {
+        this.notKept.add(id);
+        toBuild.push(join);
+      }
     }
     return toBuild;
   }
@@ -61,7 +67,8 @@ export class JoinCache {
   }
 
   private async open(join: JoinSpec): Promise<JoinIndex> {
-    const kept = this.rebuild ? undefined : await this.openIfKept(join);
+    const tried = this.rebuild || this.notKept.has(JSON.stringify([join.table, join.match, join.take]));
+    const kept = tried ? undefined : await this.openIfKept(join);
     if (kept) return kept;
     const { table, match, take } = join;
     const built = await (this.workers ? this.workers.buildJoin(table, match, take) : buildJoin(this.run, this.extract, table, match, take, this.input));

@@ -151,3 +151,27 @@ test.serial('an index that cannot be kept (the store refuses its put) is still u
   }
   t.deepEqual(await readdir(tmp), [], 'no temp dir left behind');
 });
+
+test('a damaged kept index found unusable before the input check is not copied again when a unit first needs it', async (t) => {
+  const { dir, run, extract } = await runWith(t);
+  await lookup(run, extract);
+  const keys = keptJoinKeys({ table: 'jobs', match: 'id', take: 'name' });
+  const file = path.join(dir, keys.index);
+  const bytes = await readFile(file);
+  bytes[0] ^= 1;
+  await writeFile(file, bytes);
+  // Counts the copies of the kept index the cache starts.
+  let copies = 0;
+  const counted: Storage = Object.create(run, { get: { value: (key: string) => { if (key === keys.index) copies++; return run.get(key); } } });
+  const log: string[] = [];
+  const cache = new JoinCache(counted, extract, undefined, undefined, (m) => log.push(m));
+  try {
+    const spec = { table: 'jobs', match: 'id', take: 'name' };
+    t.deepEqual(await cache.openKept([spec]), [spec]);
+    t.is((await cache.get('jobs', 'id', 'name')).get('k0'), 'name 0');
+  } finally {
+    await cache.close();
+  }
+  t.is(copies, 1, log.join('\n'));
+  t.is(log.filter((m) => m.includes('cannot be used')).length, 1, log.join('\n'));
+});

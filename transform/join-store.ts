@@ -5,7 +5,7 @@
 // each join its units make; built from the joined table's parts, each of them
 // read all of that table: at a terabyte, with processing_jobs most of it, each
 // of 8 shards read ~5× its own share. Now the first process that needs an
-// index builds it and keeps it; the others copy it (about an eighth of the
+// index builds it and keeps it; the others copy it (about a tenth of the
 // joined table's CSV for uuid → uuid), checked against its sha256.
 // `transform joins` builds them before the shards start.
 import { createReadStream, createWriteStream, mkdtempSync, openSync, rmSync } from 'node:fs';
