@@ -61,13 +61,13 @@ test('the state machine is well formed: every Next exists, one path ends, the ma
   t.is(map.ItemSelector['shard.$'], '$$.Map.Item.Value.shard', 'each item is a shard of units.json');
 });
 
-test('retries: a task that ran and failed is retried only for a shard; finalize\'s exit 3 is not retried, start failures are', (t) => {
+test('retries: a task that ran and failed is retried only for a shard; finalize\'s exit 3 and a failed transform joins are not retried, start failures are', (t) => {
   for (const [name, s] of allStates(machine.States).filter(([, x]) => x.Type === 'Task')) {
     const errors: string[] = (s.Retry ?? []).flatMap((r: { ErrorEquals: string[] }) => r.ErrorEquals);
     t.true(errors.includes('ECS.AmazonECSException'), `${name} retries a task that could not start`);
     t.false(errors.includes('States.ALL'), `${name}: no catch-all retry`);
     const command = JSON.stringify(s.Parameters.Overrides);
-    if (/'finalize'|'units'/.test(command)) t.false(errors.includes('States.TaskFailed'), `${name}: a deterministic failure is not retried`);
+    if (/'finalize'|'units'|'joins'/.test(command)) t.false(errors.includes('States.TaskFailed'), `${name}: a deterministic failure is not retried`);
     else t.true(errors.includes('States.TaskFailed'), `${name}: a shard is rerun`);
     const vpc = s.Parameters.NetworkConfiguration.AwsvpcConfiguration;
     t.true(vpc.SecurityGroups?.length > 0, `${name}: explicit security groups`);
