@@ -1,7 +1,8 @@
 // Join indexes kept in the run, through the CLI on the stack's S3: `transform
 // joins` builds them; a later transform of the joining tables copies them and
 // never reads the joined tables (spoiled here: a read would fail on sha256),
-// and writes the same items as the run that built them.
+// and writes the same items as the run that built them; `transform joins` run
+// again finds them kept and copies nothing.
 import test from 'ava';
 import { runExtract } from '../extract/extract.ts';
 import { readExtractManifest } from '../lib/manifest.ts';
@@ -45,6 +46,13 @@ test('transform joins keeps the indexes; a rerun of the joining tables copies th
   const rerun = await cli(['--json', ...JOINING.flatMap((name) => ['--table', name])]);
   t.is(rerun.code, 0, rerun.stderr);
   t.deepEqual(await itemsOf(), want);
+
+  // transform joins again (a retried orchestration step): the indexes are kept, so it neither builds nor copies them.
+  const again = await cli(['joins', '--json']);
+  t.is(again.code, 0, again.stderr);
+  t.deepEqual((JSON.parse(again.stdout) as { joins: unknown[] }).joins, JSON.parse(joins.stdout).joins);
+  t.is(again.stderr.match(/already kept in the run for these inputs/g)?.length, JOINED.length, again.stderr);
+  t.notRegex(again.stderr, /from the index kept in the run|built and kept/);
 
   // --force builds the indexes again, from the joined tables: now it reads them, and the spoiled bytes stop it.
   const forced = await cli(['--force', '--table', 'processing_job_events']);

@@ -26,7 +26,8 @@ Units:    transform units [--shards n]     the shards k/n of a map over units an
           else groups of units balanced by bytes; --shards n for fewer, larger children)
 Joins:    transform joins [options]        build the join indexes the units use and keep them in
           <run>/transform/joins/, before the shards start: each shard then copies an index
-          instead of reading the whole joined table (the first process to need one keeps it anyway)
+          instead of reading the whole joined table (the first process to need one keeps it anyway);
+          one kept for the same inputs is left as it is, uncopied (--force builds it again)
 
 Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<table>/part-NNNNN.json.gz (.json.zst, .json)
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and

@@ -11,7 +11,7 @@ import { sha256Hex } from '../lib/meter.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { JoinCache } from './join-cache.ts';
 import { JoinIndexBuilder, readJoinIndexFile, type JoinIndex } from './join-index.ts';
-import { JOINS_PREFIX, keptJoinKeys } from './join-store.ts';
+import { JOINS_PREFIX, joinFingerprint, keptJoinKeys, keptJoinRecord } from './join-store.ts';
 
 const COLUMNS = ['id', 'name'].map((name) => ({ name, type: 'text', category: 'S', nullable: true }));
 const ROWS = 5000;
@@ -174,4 +174,24 @@ test('a damaged kept index found unusable before the input check is not copied a
   }
   t.is(copies, 1, log.join('\n'));
   t.is(log.filter((m) => m.includes('cannot be used')).length, 1, log.join('\n'));
+});
+
+test('keptJoinRecord finds an index kept for these inputs without copying it, and not one of another size or other inputs', async (t) => {
+  const { dir, run, extract } = await runWith(t);
+  const join = { table: 'jobs', match: 'id', take: 'name' };
+  const log: string[] = [];
+  t.is(await keptJoinRecord(run, join, joinFingerprint(extract, join), (m) => log.push(m)), undefined, 'nothing kept yet');
+  await lookup(run, extract);
+  const kept = await keptJoinRecord(run, join, joinFingerprint(extract, join), (m) => log.push(m));
+  t.is(kept?.entries, ROWS);
+  t.is(await keptJoinRecord(run, join, 'another fingerprint', (m) => log.push(m)), undefined);
+  t.regex(log.join('\n'), /built from other inputs/);
+  // A short file: its size no longer matches the record.
+  const file = path.join(dir, keptJoinKeys(join).index);
+  await writeFile(file, (await readFile(file)).subarray(1));
+  t.is(await keptJoinRecord(run, join, joinFingerprint(extract, join), (m) => log.push(m)), undefined);
+  t.regex(log.at(-1)!, /is \d+ bytes where its \.json says \d+: building it again$/);
+  await rm(file);
+  t.is(await keptJoinRecord(run, join, joinFingerprint(extract, join), (m) => log.push(m)), undefined);
+  t.regex(log.at(-1)!, /is missing: building it again$/);
 });

@@ -57,22 +57,8 @@ export function joinFingerprint(extract: ExtractManifest, { table, match, take }
  */
 export async function fetchJoin(run: Storage, join: JoinSpec, fingerprint: string, log: (message: string) => void): Promise<JoinIndexFile | undefined> {
   const keys = keptJoinKeys(join);
-  const text = await run.getText(keys.about);
-  if (text === undefined) return undefined;
-  let about: KeptJoin;
-  try {
-    about = JSON.parse(text) as KeptJoin;
-  } catch {
-    log(`${run.uri}/${keys.about} is not valid JSON: building the join index again`);
-    return undefined;
-  }
-  // Valid JSON of another shape (null, a number, an array) is no record of a kept index either.
-  if (typeof about !== 'object' || about === null) return undefined;
-  if (about.fingerprint !== fingerprint) {
-    // Said, so that a kept index no process can use (kept by another code version or --input) is not rebuilt unnoticed by every shard.
-    log(`the join index kept in ${run.uri}/${keys.about} was built from other inputs or another transform code version: building it again`);
-    return undefined;
-  }
+  const about = await readKept(run, join, fingerprint, log);
+  if (!about) return undefined;
   const dir = mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-join-'));
   const file = path.join(dir, 'index');
   try {
@@ -90,6 +76,45 @@ export async function fetchJoin(run: Storage, join: JoinSpec, fingerprint: strin
     log(`the kept join index ${run.uri}/${keys.index} cannot be used (${errorMessage(err)}): building it again`);
     return undefined;
   }
+}
+
+/**
+ * The record of `join`'s index kept for `fingerprint`, when its file is there
+ * at the size the record says; nothing is copied. `transform joins` so learns
+ * there is nothing to build without reading an index that can be a tenth of
+ * the joined table; every process that uses the index still checks its copy's
+ * sha256 (fetchJoin), and builds its own if that fails.
+ */
+export async function keptJoinRecord(run: Storage, join: JoinSpec, fingerprint: string, log: (message: string) => void): Promise<KeptJoin | undefined> {
+  const about = await readKept(run, join, fingerprint, log);
+  if (!about) return undefined;
+  const { index } = keptJoinKeys(join);
+  const stored = (await run.list(index.slice(0, index.lastIndexOf('/')))).find((o) => o.key === index);
+  if (stored?.bytes === about.bytes) return about;
+  log(`the kept join index ${run.uri}/${index} is ${stored ? `${stored.bytes} bytes where its .json says ${about.bytes}` : 'missing'}: building it again`);
+  return undefined;
+}
+
+/** The `.json` of `join`'s kept index, when it is one and was kept for `fingerprint`. */
+async function readKept(run: Storage, join: JoinSpec, fingerprint: string, log: (message: string) => void): Promise<KeptJoin | undefined> {
+  const keys = keptJoinKeys(join);
+  const text = await run.getText(keys.about);
+  if (text === undefined) return undefined;
+  let about: KeptJoin;
+  try {
+    about = JSON.parse(text) as KeptJoin;
+  } catch {
+    log(`${run.uri}/${keys.about} is not valid JSON: building the join index again`);
+    return undefined;
+  }
+  // Valid JSON of another shape (null, a number, an array) is no record of a kept index either.
+  if (typeof about !== 'object' || about === null) return undefined;
+  if (about.fingerprint !== fingerprint) {
+    // Said, so that a kept index no process can use (kept by another code version or --input) is not rebuilt unnoticed by every shard.
+    log(`the join index kept in ${run.uri}/${keys.about} was built from other inputs or another transform code version: building it again`);
+    return undefined;
+  }
+  return about;
 }
 
 /** Keeps a built index in the run: the file, then its `.json` (a reader trusts the file only through it). */

@@ -24,7 +24,7 @@ import { checkFragments, shardUnits, unitsListing, writeFragment } from './shard
 import { removeStaleItems } from './stale-items.ts';
 import { transformUnit } from './unit.ts';
 import { JoinCache, resolveJoins } from './join-cache.ts';
-import type { JoinSpec } from './join-store.ts';
+import { joinFingerprint, keptJoinRecord, type JoinSpec } from './join-store.ts';
 import { UnitWorkers } from './workers.ts';
 
 export interface TransformOptions extends UnitOptions {
@@ -153,15 +153,22 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
 }
 
 /**
- * Builds every join index the selected tables' units use (or finds it kept)
- * and keeps it in the run, so the shards that follow copy it (join-store.ts).
+ * Builds every join index the selected tables' units use and keeps it in the
+ * run, so the shards that follow copy it (join-store.ts). One kept already for
+ * these inputs is left as it is, uncopied (`--force` rebuilds it).
  */
 export async function keepJoins(options: Pick<TransformOptions, 'store' | 'run' | 'tables' | 'entities' | 'log' | 'force' | keyof UnitOptions>): Promise<(JoinSpec & { entries: number })[]> {
   const context = await openContext(options);
-  const joins = new JoinCache(context.run, context.extract, context.unitOptions.input, undefined, options.log, options.force, true);
+  const { input } = context.unitOptions;
+  // Asked only for what has no usable kept index: it builds without looking for one again.
+  const joins = new JoinCache(context.run, context.extract, input, undefined, options.log, true, true);
   try {
     const out = [];
-    for (const spec of joinSpecs(context.units)) out.push({ ...spec, entries: (await joins.get(spec.table, spec.match, spec.take)).data.entries });
+    for (const spec of joinSpecs(context.units)) {
+      const kept = options.force ? undefined : await keptJoinRecord(context.run, spec, joinFingerprint(context.extract, spec, input), options.log);
+      if (kept) options.log(`join on ${spec.table}.${spec.match} → ${spec.take}: ${kept.entries} keys, already kept in the run for these inputs`);
+      out.push({ ...spec, entries: kept?.entries ?? (await joins.get(spec.table, spec.match, spec.take)).data.entries });
+    }
     return out;
   } finally {
     await joins.close();
