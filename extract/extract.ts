@@ -14,6 +14,7 @@ import { EXTRACT_FORMAT, checkExtractFiles, manifestText, readExtractManifest, t
 import { runPool } from '../lib/pool.ts';
 import { connect, describeTarget, redact, type PgClient } from '../lib/postgres.ts';
 import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, extractFragmentKey, qualifiedName, writeCheckKey } from '../lib/run-layout.ts';
+import { lockRun, type RunLock } from '../lib/run-lock.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -70,28 +71,44 @@ interface CopiedPart { unit: CopyUnit; part: PartEntry; seconds: number }
 export async function runExtract(options: ExtractOptions): Promise<ExtractSummary> {
   const started = Date.now();
   const run = runStorage(options.store, options.run);
-  const { snapshot, slot } = await openSnapshot(run, options);
+  // Taken once the store is known writable, before any slot, table lock or COPY; released however the extract ends.
+  const held: Held = {};
   try {
-    const plan = await makePlan(snapshot, run, options, slot?.follow);
-    // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
-    await run.removeLeftovers();
-    options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
-    const copied = await copyUnits(plan, plan.units, run, options);
-    const parts = new Map(copied.map((c) => [unitId(c.unit), c.part]));
-    const manifest = await buildManifest(run, plan, parts);
-    await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
-    return summarize(options, run, manifest, copied, started);
+    const { snapshot, slot } = await openSnapshot(run, options, held);
+    try {
+      const plan = await makePlan(snapshot, run, options, slot?.follow, held);
+      // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
+      await run.removeLeftovers();
+      options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
+      const copied = await copyUnits(plan, plan.units, run, options);
+      const parts = new Map(copied.map((c) => [unitId(c.unit), c.part]));
+      const manifest = await buildManifest(run, plan, parts);
+      await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
+      return summarize(options, run, manifest, copied, started);
+    } finally {
+      await snapshot.close().catch(() => {});
+      await slot?.close().catch(() => {});
+    }
   } finally {
-    await snapshot.close().catch(() => {});
-    await slot?.close().catch(() => {});
+    await held.lock?.release().catch(() => {});
   }
+}
+
+/** The run's lock (lib/run-lock.ts) once an extract of its own has taken it; a sharded extract's coordinator takes none (its finalize does). */
+interface Held { lock?: RunLock }
+
+/** The store's write check, then, for an extract of its own, the run's lock. */
+async function checkWritableAndLock(run: Storage, options: ExtractOptions, held?: Held): Promise<void> {
+  if (held?.lock) return;
+  await checkWritable(run, options);
+  if (held) held.lock = await lockRun(run, options.tables?.length ? `TABLE=${options.tables.join(',')}` : 'every table', options.log);
 }
 
 /**
  * The run's snapshot: its own, or with FOLLOW=1 the one a new replication
  * slot exports (the slot's walsender connection stays open while it is used).
  */
-async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ snapshot: Snapshot; slot?: FollowSlot }> {
+async function openSnapshot(run: Storage, options: ExtractOptions, held?: Held): Promise<{ snapshot: Snapshot; slot?: FollowSlot }> {
   if (!options.follow) {
     // A snapshot of its own is later than the slot's: the changes between would be both in its files and in the
     // slot (and a whole rerun's manifest would forget the slot, which then keeps WAL with no --drop-slot to free it).
@@ -115,8 +132,8 @@ async function openSnapshot(run: Storage, options: ExtractOptions): Promise<{ sn
   } finally {
     await client.end().catch(() => {});
   }
-  // A slot retains WAL from the moment it exists: make none for a store that cannot take the parts.
-  await checkWritable(run, options);
+  // A slot retains WAL from the moment it exists: make none for a store that cannot take the parts (or is locked).
+  await checkWritableAndLock(run, options, held);
   const slot = await createFollowSlot(options.databaseUrl, options.run, tables);
   try {
     return { snapshot: await exportSnapshot(options.databaseUrl, slot.snapshotName), slot };
@@ -208,18 +225,24 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
   const run = runStorage(options.store, options.run);
   const plan = await readPlan(run);
   const parts = await collectFragments(run, plan);
-  const manifest = await buildManifest(run, plan, parts);
-  // Sizes as the fragments recorded them, against the stored files: a part overwritten since is refused before publishing.
-  await checkExtractFiles(run, manifest);
-  await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
+  const lock = await lockRun(run, 'finalize', options.log);
+  let manifest: ExtractManifest;
+  try {
+    manifest = await buildManifest(run, plan, parts);
+    // Sizes as the fragments recorded them, against the stored files: a part overwritten since is refused before publishing.
+    await checkExtractFiles(run, manifest);
+    await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
+  } finally {
+    await lock.release().catch(() => {});
+  }
   options.log(`finalized ${plan.units.length} part(s) of ${plan.tables.length} table(s) from snapshot ${plan.snapshot_id} into ${run.uri}/${EXTRACT_MANIFEST_KEY}`);
   return manifest;
 }
 
-async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions, follow?: FollowEntry): Promise<ExtractPlan> {
+async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions, follow?: FollowEntry, held?: Held): Promise<ExtractPlan> {
   const selected = selectTables(await listSourceTables(snapshot.client, options.schemas), options.tables, options.schemas);
   // Once the tables are known good (a refused TABLE writes nothing), before any lock or COPY.
-  await checkWritable(run, options);
+  await checkWritableAndLock(run, options, held);
   // A table created between the publication and the snapshot would be copied but never followed.
   if (follow && selected.map((t) => t.name).join('\n') !== follow.tables.join('\n')) {
     throw new UserError(`the tables changed while the replication slot was created (publication ${follow.publication} has ${follow.tables.length}, the snapshot ${selected.length}): rerun the extract`);

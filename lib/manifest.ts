@@ -152,7 +152,7 @@ export async function checkExtractFiles(run: Storage, manifest: ExtractManifest)
           throw new UserError(`${run.uri}/${file.key} (table ${table.name}): no such file or directory, yet the extract manifest lists it`);
         }
         if (bytes !== file.bytes) {
-          throw new UserError(`${run.uri}/${file.key} (table ${table.name}): ${bytes} bytes where the extract manifest says ${file.bytes}: the file changed after extract`);
+          throw new UserError(`${run.uri}/${file.key} (table ${table.name}): ${bytes} bytes where the extract manifest says ${file.bytes}: ${changedAfterExtract(table.name)}`);
         }
       }
     }
@@ -161,6 +161,15 @@ export async function checkExtractFiles(run: Storage, manifest: ExtractManifest)
 
 /** Which file of each part transform reads: `csv` or `parquet`; unset, the part's own file (the CSV when both). */
 export type TransformInput = 'csv' | 'parquet';
+
+/**
+ * Why a part no longer matches its manifest entry, and the fix: an extract of
+ * the table still running or stopped part-way (it writes over the parts before
+ * the manifest), or an edit.
+ */
+export function changedAfterExtract(table: string): string {
+  return `the file changed after extract (an extract of the table running or stopped part-way, or an edit): make extract TABLE=${table} copies it again`;
+}
 
 /**
  * The part as a reader of `input` sees it: the same part whose key, bytes

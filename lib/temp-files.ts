@@ -49,7 +49,7 @@ export function isStaleTemp(name: string, mtimeMs: number, now = Date.now(), ali
 }
 
 /** Whether a process with this id exists on this host (EPERM: it does, as another user). */
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

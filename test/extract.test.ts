@@ -167,6 +167,37 @@ test('TABLE= reruns one table and leaves every other manifest entry as it was', 
   }
 });
 
+test('two TABLE= extracts of one run at once: the second is refused in one line naming the first, so neither write of the manifest loses the other\'s table', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t);
+  const store = await tempDir();
+  const run = openStorage(store).sub('r');
+  const before = await extractTo(url, store);
+  await withClient(url, (c) => c.query(`UPDATE users SET given_name = 'Renamed' WHERE id = (SELECT min(id::text)::uuid FROM users)`));
+  await withClient(url, (c) => c.query(`UPDATE payments SET amount = amount + 1 WHERE id = (SELECT min(id::text)::uuid FROM payments)`));
+  // The first extract holds the run's lock while it waits for a table another session has locked.
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  t.teardown(() => holder.end().catch(() => {}));
+  await holder.query('BEGIN; LOCK TABLE payments IN ACCESS EXCLUSIVE MODE');
+  const first = runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, log: quiet, tables: ['payments'], lockWaitSeconds: 60 });
+  first.catch(() => {});
+  for (let i = 0; i < 300 && (await run.list('.locks/extract').catch(() => [])).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  const second = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r', TABLE: 'users' });
+  t.is(second.code, 1);
+  t.is(second.stderr.split('\n').filter(Boolean).length, 1, second.stderr);
+  t.regex(second.stderr, /^extract: error: another extract is writing run .*\/r \(TABLE=payments; host .*, pid \d+, started .*\): two at once would each write the manifest without the other's tables; wait for it to end and run this again/);
+  await holder.query('COMMIT');
+  await first;
+  t.deepEqual(await run.list('.locks/extract'), [], 'the lock is released');
+  const rerun = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r', TABLE: 'users' });
+  t.is(rerun.code, 0, rerun.stderr);
+  const after = (await readExtractManifest(run))!;
+  for (const name of ['users', 'payments']) {
+    t.not(after.tables.find((e) => e.name === name)!.parts[0]!.raw_sha256, before.tables.find((e) => e.name === name)!.parts[0]!.raw_sha256, `${name}: the new extract is in the manifest`);
+  }
+});
+
 test('every table comes from one snapshot while other connections write during the extract', async (t) => {
   const url = await freshDatabase(t);
   // A large table that sorts first (largest first) keeps the single worker busy

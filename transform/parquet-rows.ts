@@ -12,7 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import type { PartEntry } from '../lib/manifest.ts';
+import { changedAfterExtract, type PartEntry } from '../lib/manifest.ts';
 import { Meter } from '../lib/meter.ts';
 import { MAGIC, PAGE_DATA, decodeDefinitionLevels, decompress, parquetColumnsOf } from '../lib/parquet-format.ts';
 import { decodeStruct, type Decoded } from '../lib/parquet-thrift.ts';
@@ -39,7 +39,7 @@ export async function readParquetRows(
     } catch (err) {
       throw new UserError(`${where}: ${errorMessage(err)}`);
     }
-    if (stored.sha256 !== part.sha256) throw new UserError(`${where} does not match the extract manifest's sha256: the file changed after extract`);
+    if (stored.sha256 !== part.sha256) throw new UserError(`${where} does not match the extract manifest's sha256: ${changedAfterExtract(table)}`);
     file = await open(local, 'r');
     let rowNumber = 0;
     try {

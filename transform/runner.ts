@@ -10,7 +10,7 @@ import { runStorage } from '../lib/config.ts';
 import { joinedInputDigest } from '../lib/freshness.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
-import { inputPart, readExtractManifest, type ExtractManifest, type PartEntry, type TransformInput } from '../lib/manifest.ts';
+import { changedAfterExtract, inputPart, readExtractManifest, type ExtractManifest, type PartEntry, type TransformInput } from '../lib/manifest.ts';
 import { Meter, sha256Hex } from '../lib/meter.ts';
 import { runPool } from '../lib/pool.ts';
 import { EXTRACT_MANIFEST_KEY, EXTRACT_SHARDS_PREFIX, itemsPrefix, partName, rejectsFileKey, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY } from '../lib/run-layout.ts';
@@ -213,7 +213,7 @@ async function verifyInputs(run: Storage, units: Unit[], mappings: TableMapping[
       throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
     }
     if (meter.sha256 !== part.sha256) {
-      throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: the file changed after extract`);
+      throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: ${changedAfterExtract(table)}`);
     }
   });
 }

@@ -3,7 +3,7 @@
 import { pipeline } from 'node:stream/promises';
 import { compressionOf, decompressor } from '../lib/compression.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { inputPart, type ExtractManifest, type PartEntry, type TransformInput } from '../lib/manifest.ts';
+import { changedAfterExtract, inputPart, type ExtractManifest, type PartEntry, type TransformInput } from '../lib/manifest.ts';
 import { Meter } from '../lib/meter.ts';
 import type { PutResult, Storage } from '../lib/storage.ts';
 import { CsvRecords, type CsvRecord, type CsvRow } from '../lib/csv-records.ts';
@@ -100,7 +100,7 @@ async function readCsv(
     throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
   }
   if (stored.sha256 !== part.sha256) {
-    throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: the file changed after extract`);
+    throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: ${changedAfterExtract(table)}`);
   }
 }
 

@@ -1,0 +1,89 @@
+// One extract at a time writes a run's parts and manifest. Two at once (two
+// `TABLE=` reruns, say) each merge the manifest they read with their own
+// tables and write it back: the later write restored the other's old entry
+// while its part held new bytes, and when that entry was the one transform had
+// already used, no stage read the part again: the rerun was lost silently.
+//
+// S3 has no lock, and the local S3 server no conditional put, so each writer
+// puts a lock object of its own and then lists the others: an object store
+// that lists what was put before (S3 has since 2020) shows at least one of two
+// writers the other's lock, and it gives up. Two that start together may both
+// give up; neither goes on unseen. A lock is live while its writer renews it;
+// one of a process gone from this host, or not renewed for LOCK_STALE_MS, is
+// a leftover and is removed.
+import { randomBytes } from 'node:crypto';
+import { UserError } from './errors.ts';
+import type { Storage } from './storage.ts';
+import { HOST_ID, isAlive } from './temp-files.ts';
+
+export const LOCKS_PREFIX = '.locks/extract';
+/** How often a writer renews its lock. */
+export const LOCK_RENEW_MS = 30_000;
+/** A lock not renewed this long is a leftover, whichever host wrote it (a writer renews every LOCK_RENEW_MS). */
+export const LOCK_STALE_MS = 5 * 60_000;
+
+interface LockRecord { host: string; pid: number; started: string; renewed: string; what: string }
+
+/** A held lock: release it when the work is done, failed or not. */
+export interface RunLock { release(): Promise<void> }
+
+/**
+ * Takes the run's extract lock for `what` (said to a writer refused), or
+ * fails in one line naming the writer that holds it.
+ */
+export async function lockRun(run: Storage, what: string, log: (message: string) => void, now: () => number = Date.now): Promise<RunLock> {
+  const key = `${LOCKS_PREFIX}/${HOST_ID}.${process.pid}.${randomBytes(8).toString('hex')}.json`;
+  const record: LockRecord = { host: HOST_ID, pid: process.pid, started: new Date(now()).toISOString(), renewed: '', what };
+  const put = () => run.put(key, `${JSON.stringify({ ...record, renewed: new Date(now()).toISOString() })}\n`);
+  await put();
+  let held: { key: string; lock: LockRecord } | undefined;
+  try {
+    for (const other of await run.list(LOCKS_PREFIX)) {
+      if (other.key === key) continue;
+      const lock = parseLock(await run.getText(other.key));
+      if (lock === null) continue; // released since it was listed
+      if (lock && !isLeftover(lock, now())) {
+        held = { key: other.key, lock };
+        break;
+      }
+      log(`removed ${run.uri}/${other.key}, the lock of an extract that is gone`);
+      await run.delete(other.key);
+    }
+  } catch (err) {
+    await run.delete(key).catch(() => {});
+    throw err;
+  }
+  if (held) {
+    await run.delete(key);
+    const { lock } = held;
+    throw new UserError(`another extract is writing run ${run.uri} (${lock.what}; host ${lock.host}, pid ${lock.pid}, started ${lock.started}, lock renewed ${lock.renewed}): ` +
+      'two at once would each write the manifest without the other\'s tables; wait for it to end and run this again ' +
+      `(if that writer was killed, its lock ${run.uri}/${held.key} counts as gone ${LOCK_STALE_MS / 60_000} minutes after its last renewal, or at once on its own host)`);
+  }
+  // A renewal that fails is retried at the next one; the lock goes stale only after LOCK_STALE_MS of them.
+  const timer = setInterval(() => { put().catch(() => {}); }, LOCK_RENEW_MS);
+  timer.unref();
+  return {
+    async release() {
+      clearInterval(timer);
+      await run.delete(key);
+    },
+  };
+}
+
+/** The record, null when the object is gone, undefined when it is no lock this code wrote (a leftover to remove). */
+function parseLock(text: string | undefined): LockRecord | null | undefined {
+  if (text === undefined) return null;
+  try {
+    const lock = JSON.parse(text) as LockRecord;
+    return typeof lock === 'object' && lock !== null && typeof lock.host === 'string' && Number.isInteger(lock.pid) && typeof lock.renewed === 'string' ? lock : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function isLeftover(lock: LockRecord, now: number): boolean {
+  if (lock.host === HOST_ID && lock.pid !== process.pid && !isAlive(lock.pid)) return true;
+  const renewed = Date.parse(lock.renewed);
+  return !(renewed > now - LOCK_STALE_MS);
+}
