@@ -176,10 +176,27 @@ export function exitOnInterrupt(stage: string, kept: () => string): void {
   const handler = (signal: NodeJS.Signals) => {
     progressLine.done();
     process.stderr.write(`${stage}: interrupted; ${kept()}\n`);
-    process.exit(signal === 'SIGINT' ? 130 : 143);
+    const code = signal === 'SIGINT' ? 130 : 143;
+    if (beforeInterruptExit.size === 0) process.exit(code);
+    // At most INTERRUPT_WAIT_MS: a stop must end within seconds, whatever the store does.
+    setTimeout(() => process.exit(code), INTERRUPT_WAIT_MS);
+    void Promise.allSettled([...beforeInterruptExit].map((task) => task())).then(() => process.exit(code));
   };
   process.once('SIGINT', handler);
   process.once('SIGTERM', handler);
+}
+
+const INTERRUPT_WAIT_MS = 5000;
+const beforeInterruptExit = new Set<() => Promise<unknown>>();
+
+/**
+ * Work an interrupted stage does before it exits (up to 5 s): releasing the
+ * run's extract lock, which a rerun on another host would otherwise wait out.
+ * Returns the function that withdraws it.
+ */
+export function beforeInterrupt(task: () => Promise<unknown>): () => void {
+  beforeInterruptExit.add(task);
+  return () => { beforeInterruptExit.delete(task); };
 }
 
 /** Runs a CLI's main function: UserErrors print as one line, anything else with its stack. */

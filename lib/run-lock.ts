@@ -13,6 +13,7 @@
 // a leftover and is removed.
 import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.ts';
+import { beforeInterrupt } from './log.ts';
 import type { Storage } from './storage.ts';
 import { HOST_ID, isAlive } from './temp-files.ts';
 
@@ -63,12 +64,14 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   // A renewal that fails is retried at the next one; the lock goes stale only after LOCK_STALE_MS of them.
   const timer = setInterval(() => { put().catch(() => {}); }, LOCK_RENEW_MS);
   timer.unref();
-  return {
-    async release() {
-      clearInterval(timer);
-      await run.delete(key);
-    },
+  const release = async () => {
+    clearInterval(timer);
+    withdraw();
+    await run.delete(key);
   };
+  // SIGTERM (a stopped task, Ctrl-C) exits without unwinding: the lock goes first, or a rerun on another host waits it out.
+  const withdraw = beforeInterrupt(release);
+  return { release };
 }
 
 /** The record, null when the object is gone, undefined when it is no lock this code wrote (a leftover to remove). */
