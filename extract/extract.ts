@@ -83,6 +83,7 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
       const copied = await copyUnits(plan, plan.units, run, options);
       const parts = new Map(copied.map((c) => [unitId(c.unit), c.part]));
       const manifest = await buildManifest(run, plan, parts);
+      await held.lock!.check();
       await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
       return summarize(options, run, manifest, copied, started);
     } finally {
@@ -105,18 +106,26 @@ async function checkWritableAndLock(run: Storage, options: ExtractOptions, held?
 }
 
 /**
+ * A snapshot of its own is later than a FOLLOW=1 run's slot: the changes
+ * between would be both in its files and in the slot (and a whole rerun's
+ * manifest would forget the slot, which then keeps WAL with no --drop-slot to
+ * free it).
+ */
+async function refuseFollowedRun(run: Storage, options: ExtractOptions): Promise<void> {
+  const previous = await readExtractManifest(run, { checkFiles: false }).catch(() => undefined);
+  if (previous?.follow) {
+    throw new UserError(`run ${options.run} follows replication slot ${previous.follow.slot}: its files must all come from the slot's snapshot, so an extract without FOLLOW=1 cannot replace them; ` +
+      'extract into a new RUN (and drop this one\'s slot with make catchup ARGS=--drop-slot if it is abandoned)');
+  }
+}
+
+/**
  * The run's snapshot: its own, or with FOLLOW=1 the one a new replication
  * slot exports (the slot's walsender connection stays open while it is used).
  */
 async function openSnapshot(run: Storage, options: ExtractOptions, held?: Held): Promise<{ snapshot: Snapshot; slot?: FollowSlot }> {
   if (!options.follow) {
-    // A snapshot of its own is later than the slot's: the changes between would be both in its files and in the
-    // slot (and a whole rerun's manifest would forget the slot, which then keeps WAL with no --drop-slot to free it).
-    const previous = await readExtractManifest(run, { checkFiles: false }).catch(() => undefined);
-    if (previous?.follow) {
-      throw new UserError(`run ${options.run} follows replication slot ${previous.follow.slot}: its files must all come from the slot's snapshot, so an extract without FOLLOW=1 cannot replace them; ` +
-        'extract into a new RUN (and drop this one\'s slot with make catchup ARGS=--drop-slot if it is abandoned)');
-    }
+    await refuseFollowedRun(run, options);
     return { snapshot: await exportSnapshot(options.databaseUrl) };
   }
   const previous = await readExtractManifest(run, { checkFiles: false });
@@ -231,6 +240,7 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
     manifest = await buildManifest(run, plan, parts);
     // Sizes as the fragments recorded them, against the stored files: a part overwritten since is refused before publishing.
     await checkExtractFiles(run, manifest);
+    await lock.check();
     await run.put(EXTRACT_MANIFEST_KEY, manifestText(manifest));
   } finally {
     await lock.release().catch(() => {});
@@ -243,6 +253,8 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
   const selected = selectTables(await listSourceTables(snapshot.client, options.schemas), options.tables, options.schemas);
   // Once the tables are known good (a refused TABLE writes nothing), before any lock or COPY.
   await checkWritableAndLock(run, options, held);
+  // Asked again under the lock: a FOLLOW=1 extract may have ended since openSnapshot asked.
+  if (held && !follow) await refuseFollowedRun(run, options);
   // A table created between the publication and the snapshot would be copied but never followed.
   if (follow && selected.map((t) => t.name).join('\n') !== follow.tables.join('\n')) {
     throw new UserError(`the tables changed while the replication slot was created (publication ${follow.publication} has ${follow.tables.length}, the snapshot ${selected.length}): rerun the extract`);

@@ -2,7 +2,7 @@
 // one line naming the first; a released lock, one of a process gone from this
 // host, or one not renewed for LOCK_STALE_MS, is no obstacle.
 import test from 'ava';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -46,4 +46,60 @@ test('the lock of a process gone from this host, or one not renewed for LOCK_STA
 
   await run.put(`${LOCKS_PREFIX}/live.json`, lockText('elsewhere', 1, Date.now() - LOCK_STALE_MS + 60_000));
   await t.throwsAsync(lockRun(run, 'every table', () => {}), { message: /host elsewhere, pid 1, .*counts as gone 5 minutes after its last renewal/ });
+});
+
+test('a renewal under way when the lock is released does not put it back', async (t) => {
+  const real = await store(t);
+  let slow = false;
+  const run = Object.create(real) as Storage;
+  run.put = async (key, body) => {
+    if (slow) await new Promise((resolve) => setTimeout(resolve, 200));
+    return real.put(key, body);
+  };
+  const lock = await lockRun(run, 'every table', () => {}, Date.now, 20);
+  slow = true;
+  await new Promise((resolve) => setTimeout(resolve, 50)); // a renewal is now under way
+  await lock.release();
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  t.deepEqual(await real.list(LOCKS_PREFIX), [], 'released means gone');
+  slow = false;
+  await (await lockRun(run, 'TABLE=users', () => {})).release();
+});
+
+test('a lock another extract removed as a leftover, or took over, fails check(), so the paused extract writes no manifest', async (t) => {
+  const run = await store(t);
+  const lock = await lockRun(run, 'TABLE=users', () => {});
+  await lock.check();
+  for (const { key } of await run.list(LOCKS_PREFIX)) await run.delete(key);
+  await t.throwsAsync(lock.check(), { instanceOf: UserError, message: /^this extract's lock .* was taken by another extract, which took it for a leftover .*: the manifest is not written; / });
+  await lock.release();
+  // Put back by a late renewal while the other extract holds a lock of its own: still taken.
+  const again = await lockRun(run, 'TABLE=users', () => {});
+  await run.put(`${LOCKS_PREFIX}/other.json`, lockText('elsewhere', 1, Date.now()));
+  await t.throwsAsync(again.check(), { message: /was taken by another extract/ });
+  await again.release();
+});
+
+test('Ctrl-C or SIGTERM of a process holding the lock releases it before the process exits', async (t) => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'run-lock-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const script = `
+    import { exitOnInterrupt } from './lib/log.ts';
+    import { lockRun } from './lib/run-lock.ts';
+    import { openStorage } from './lib/storage.ts';
+    exitOnInterrupt('extract', () => 'nothing kept');
+    await lockRun(openStorage(${JSON.stringify(dir)}).sub('r'), 'every table', () => {});
+    process.stdout.write('locked\\n');
+    setInterval(() => {}, 1000);
+  `;
+  const child = spawn(process.execPath, ['--import', 'tsx/esm', '--input-type=module', '-e', script], { cwd: path.resolve(import.meta.dirname, '..'), stdio: ['ignore', 'pipe', 'pipe'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (d) => { if (String(d).includes('locked')) resolve(); });
+    child.on('exit', () => reject(new Error('exited before locking')));
+  });
+  const run = openStorage(dir).sub('r');
+  t.is((await run.list(LOCKS_PREFIX)).length, 1);
+  const code = await new Promise<number | null>((resolve) => { child.on('exit', (c) => resolve(c)); child.kill('SIGTERM'); });
+  t.is(code, 143);
+  t.deepEqual(await run.list(LOCKS_PREFIX), [], 'no lock left for a rerun on another host to wait 5 minutes for');
 });

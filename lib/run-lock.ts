@@ -26,13 +26,21 @@ export const LOCK_STALE_MS = 5 * 60_000;
 interface LockRecord { host: string; pid: number; started: string; renewed: string; what: string }
 
 /** A held lock: release it when the work is done, failed or not. */
-export interface RunLock { release(): Promise<void> }
+export interface RunLock {
+  /**
+   * Fails when the lock is no longer there: another extract took it for a
+   * leftover (this one paused past LOCK_STALE_MS, or its clock is behind).
+   * Called before the manifest is written, which then would undo that one's work.
+   */
+  check(): Promise<void>;
+  release(): Promise<void>;
+}
 
 /**
  * Takes the run's extract lock for `what` (said to a writer refused), or
  * fails in one line naming the writer that holds it.
  */
-export async function lockRun(run: Storage, what: string, log: (message: string) => void, now: () => number = Date.now): Promise<RunLock> {
+export async function lockRun(run: Storage, what: string, log: (message: string) => void, now: () => number = Date.now, renewMs = LOCK_RENEW_MS): Promise<RunLock> {
   const key = `${LOCKS_PREFIX}/${HOST_ID}.${process.pid}.${randomBytes(8).toString('hex')}.json`;
   const record: LockRecord = { host: HOST_ID, pid: process.pid, started: new Date(now()).toISOString(), renewed: '', what };
   const put = () => run.put(key, `${JSON.stringify({ ...record, renewed: new Date(now()).toISOString() })}\n`);
@@ -62,16 +70,33 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
       `(if that writer was killed, its lock ${run.uri}/${held.key} counts as gone ${LOCK_STALE_MS / 60_000} minutes after its last renewal, or at once on its own host)`);
   }
   // A renewal that fails is retried at the next one; the lock goes stale only after LOCK_STALE_MS of them.
-  const timer = setInterval(() => { put().catch(() => {}); }, LOCK_RENEW_MS);
+  // One under way when the lock is released would put it back after the delete: release waits for it.
+  let released = false;
+  let renewing: Promise<unknown> = Promise.resolve();
+  const timer = setInterval(() => { if (!released) renewing = put().catch(() => {}); }, renewMs);
   timer.unref();
-  const release = async () => {
+  let done: Promise<void> | undefined;
+  const release = () => done ??= (async () => {
+    released = true;
     clearInterval(timer);
     withdraw();
+    await renewing;
     await run.delete(key);
-  };
+  })();
   // SIGTERM (a stopped task, Ctrl-C) exits without unwinding: the lock goes first, or a rerun on another host waits it out.
   const withdraw = beforeInterrupt(release);
-  return { release };
+  // Another live lock counts too: a renewal may have put this one back after the other extract removed it.
+  const check = async () => {
+    let taken = await run.getText(key) === undefined;
+    for (const other of taken ? [] : await run.list(LOCKS_PREFIX)) {
+      const lock = other.key === key ? undefined : parseLock(await run.getText(other.key));
+      if (lock && !isLeftover(lock, now())) taken = true;
+    }
+    if (!taken) return;
+    throw new UserError(`this extract's lock ${run.uri}/${key} was taken by another extract, which took it for a leftover (this one was paused over ${LOCK_STALE_MS / 60_000} minutes, or its host's clock is behind): the manifest is not written; ` +
+      'once no other extract of the run is running, run this again');
+  };
+  return { check, release };
 }
 
 /** The record, null when the object is gone, undefined when it is no lock this code wrote (a leftover to remove). */
