@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.ts';
 import { beforeInterrupt } from './log.ts';
 import type { Storage } from './storage.ts';
-import { HOST_ID, isAlive } from './temp-files.ts';
+import { HOST_ID, isGoneFromThisHost } from './temp-files.ts';
 
 export const LOCKS_PREFIX = '.locks/extract';
 /** How often a writer renews its lock. */
@@ -45,19 +45,12 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   const record: LockRecord = { host: HOST_ID, pid: process.pid, started: new Date(now()).toISOString(), renewed: '', what };
   const put = () => run.put(key, `${JSON.stringify({ ...record, renewed: new Date(now()).toISOString() })}\n`);
   await put();
-  let held: { key: string; lock: LockRecord } | undefined;
+  let held: LiveLock | undefined;
   try {
-    for (const other of await run.list(LOCKS_PREFIX)) {
-      if (other.key === key) continue;
-      const lock = parseLock(await run.getText(other.key));
-      if (lock === null) continue; // released since it was listed
-      if (lock && !isLeftover(lock, now())) {
-        held = { key: other.key, lock };
-        break;
-      }
-      log(`removed ${run.uri}/${other.key}, the lock of an extract that is gone`);
-      await run.delete(other.key);
-    }
+    held = await liveOther(run, key, now, async (leftover) => {
+      log(`removed ${run.uri}/${leftover}, the lock of an extract that is gone`);
+      await run.delete(leftover);
+    });
   } catch (err) {
     await run.delete(key).catch(() => {});
     throw err;
@@ -71,13 +64,11 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   }
   // A renewal that fails is retried at the next one; the lock goes stale only after LOCK_STALE_MS of them.
   // One under way when the lock is released would put it back after the delete: release waits for it.
-  let released = false;
   let renewing: Promise<unknown> = Promise.resolve();
-  const timer = setInterval(() => { if (!released) renewing = put().catch(() => {}); }, renewMs);
+  const timer = setInterval(() => { renewing = put().catch(() => {}); }, renewMs);
   timer.unref();
   let done: Promise<void> | undefined;
   const release = () => done ??= (async () => {
-    released = true;
     clearInterval(timer);
     withdraw();
     await renewing;
@@ -87,16 +78,25 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   const withdraw = beforeInterrupt(release);
   // Another live lock counts too: a renewal may have put this one back after the other extract removed it.
   const check = async () => {
-    let taken = await run.getText(key) === undefined;
-    for (const other of taken ? [] : await run.list(LOCKS_PREFIX)) {
-      const lock = other.key === key ? undefined : parseLock(await run.getText(other.key));
-      if (lock && !isLeftover(lock, now())) taken = true;
-    }
-    if (!taken) return;
+    if (await run.getText(key) !== undefined && !(await liveOther(run, key, now))) return;
     throw new UserError(`this extract's lock ${run.uri}/${key} was taken by another extract, which took it for a leftover (this one was paused over ${LOCK_STALE_MS / 60_000} minutes, or its host's clock is behind): the manifest is not written; ` +
       'once no other extract of the run is running, run this again');
   };
   return { check, release };
+}
+
+interface LiveLock { key: string; lock: LockRecord }
+
+/** The first live lock other than `own`; each leftover met before it goes to `onLeftover`, if given. */
+async function liveOther(run: Storage, own: string, now: () => number, onLeftover?: (key: string) => Promise<void>): Promise<LiveLock | undefined> {
+  for (const other of await run.list(LOCKS_PREFIX)) {
+    if (other.key === own) continue;
+    const lock = parseLock(await run.getText(other.key));
+    if (lock === null) continue; // released since it was listed
+    if (lock && !isLeftover(lock, now())) return { key: other.key, lock };
+    await onLeftover?.(other.key);
+  }
+  return undefined;
 }
 
 /** The record, null when the object is gone, undefined when it is no lock this code wrote (a leftover to remove). */
@@ -111,7 +111,7 @@ function parseLock(text: string | undefined): LockRecord | null | undefined {
 }
 
 function isLeftover(lock: LockRecord, now: number): boolean {
-  if (lock.host === HOST_ID && lock.pid !== process.pid && !isAlive(lock.pid)) return true;
+  if (isGoneFromThisHost(lock.host, lock.pid)) return true;
   const renewed = Date.parse(lock.renewed);
   return !(renewed > now - LOCK_STALE_MS);
 }

@@ -43,13 +43,17 @@ const TEMP_NAME = /^(.+)\.(\d+)\.[0-9a-f]{16}\.tmp$/;
 export function isStaleTemp(name: string, mtimeMs: number, now = Date.now(), alive: (pid: number) => boolean = isAlive): boolean {
   const m = TEMP_NAME.exec(name);
   if (!m) return now - mtimeMs > TEMP_LEASE_MS;
-  const pid = Number(m[2]);
-  if (m[1] === HOST_ID && pid !== process.pid && !alive(pid)) return true;
+  if (isGoneFromThisHost(m[1]!, Number(m[2]), alive)) return true;
   return now - mtimeMs > TEMP_LEASE_MS;
 }
 
+/** Whether `pid` of `host` is provably gone: a process of this host, not this one, no longer alive. */
+export function isGoneFromThisHost(host: string, pid: number, alive: (pid: number) => boolean = isAlive): boolean {
+  return host === HOST_ID && pid !== process.pid && !alive(pid);
+}
+
 /** Whether a process with this id exists on this host (EPERM: it does, as another user). */
-export function isAlive(pid: number): boolean {
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;

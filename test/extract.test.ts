@@ -15,6 +15,7 @@ import { committedDumps, extractDumps } from '../scripts/dumps.ts';
 import { runCli } from './cli.ts';
 import { freshDatabase, stackEnv } from './stack.ts';
 import { EXTRACT_MANIFEST_KEY } from '../lib/run-layout.ts';
+import { LOCKS_PREFIX } from '../lib/run-lock.ts';
 
 const SERENYA_TABLES = [
   'audit_event_summaries', 'audit_events', 'biometric_registrations', 'chat_messages', 'chat_options',
@@ -182,14 +183,14 @@ test('two TABLE= extracts of one run at once: the second is refused in one line 
   await holder.query('BEGIN; LOCK TABLE payments IN ACCESS EXCLUSIVE MODE');
   const first = runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, log: quiet, tables: ['payments'], lockWaitSeconds: 60 });
   first.catch(() => {});
-  for (let i = 0; i < 300 && (await run.list('.locks/extract').catch(() => [])).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  for (let i = 0; i < 300 && (await run.list(LOCKS_PREFIX).catch(() => [])).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
   const second = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r', TABLE: 'users' });
   t.is(second.code, 1);
   t.is(second.stderr.split('\n').filter(Boolean).length, 1, second.stderr);
   t.regex(second.stderr, /^extract: error: another extract is writing run .*\/r \(TABLE=payments; host .*, pid \d+, started .*\): two at once would each write the manifest without the other's tables; wait for it to end and run this again/);
   await holder.query('COMMIT');
   await first;
-  t.deepEqual(await run.list('.locks/extract'), [], 'the lock is released');
+  t.deepEqual(await run.list(LOCKS_PREFIX), [], 'the lock is released');
   const rerun = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r', TABLE: 'users' });
   t.is(rerun.code, 0, rerun.stderr);
   const after = (await readExtractManifest(run))!;

@@ -12,6 +12,7 @@ import { openStorage, type Storage } from '../lib/storage.ts';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { REPO, runCli, type CliResult } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv, runOutputs } from './stack.ts';
+import { LOCKS_PREFIX } from '../lib/run-lock.ts';
 
 const SPLIT_ROWS = '400';
 /** A stage that has not exited this long after SIGTERM is killed, and the test fails on its `signal`. */
@@ -118,7 +119,7 @@ test('SIGTERM mid-run stops every stage cleanly, naming what it kept and the rer
   // Extract finalize: stopped while the manifest is being stored.
   stoppedCleanly(t, await stopMidRun(t, 'extract/cli.ts', ['finalize', '--quiet'], env, 'AWS_ENDPOINT_URL_S3', 1, isPut(/\/extract\/manifest\.json$/)), 'extract', /make finalize RUN=sig( STORE=\S+)? STAGE=extract/);
   t.is(await run.getText('extract/manifest.json'), undefined, 'no manifest from a stopped finalize');
-  t.deepEqual(await run.list('.locks/extract'), [], 'a stopped finalize leaves no lock');
+  t.deepEqual(await run.list(LOCKS_PREFIX), [], 'a stopped finalize leaves no lock');
   ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'extract finalize rerun');
 
   // Transform shard and finalize, the same way.
@@ -158,7 +159,7 @@ test('SIGTERM mid-run stops every stage cleanly, naming what it kept and the rer
   const extractArgs = ['--split-rows', SPLIT_ROWS, ...quiet];
   stoppedCleanly(t, await stopMidRun(t, 'extract/cli.ts', extractArgs, singleEnv, 'AWS_ENDPOINT_URL_S3', 2, part), 'extract', /make extract RUN=single( STORE=\S+)?/);
   // Released before the exit: a rerun on another host (a retried task) need not wait for it to go stale.
-  t.deepEqual(await single.list('.locks/extract'), [], 'a stopped extract leaves no lock');
+  t.deepEqual(await single.list(LOCKS_PREFIX), [], 'a stopped extract leaves no lock');
   ok(t, await runCli('extract/cli.ts', extractArgs, singleEnv), 'unsharded extract rerun');
   stoppedCleanly(t, await stopMidRun(t, 'transform/cli.ts', quiet, singleEnv, 'AWS_ENDPOINT_URL_S3', 2, items), 'transform', /make transform RUN=single( STORE=\S+)?/);
   ok(t, await runCli('transform/cli.ts', quiet, singleEnv), 'unsharded transform rerun');
