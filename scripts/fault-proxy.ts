@@ -43,8 +43,12 @@ export interface FaultProxyOptions {
 
 export interface FaultProxy {
   url: string;
-  /** Requests seen, forwarded and faulted (by fault), and the paths faulted. */
-  stats: { requests: number; forwarded: number; faulted: Record<Fault, number>; faultedPaths: string[] };
+  /**
+   * Requests seen, forwarded and faulted (by fault), and the paths faulted. `brokenMidBody` counts the
+   * `cut` and `stall-body` responses whose head and half body reached a client still connected: one the
+   * client had given up on first (its socket timed out waiting on a slow server) broke nothing it read.
+   */
+  stats: { requests: number; forwarded: number; faulted: Record<Fault, number>; faultedPaths: string[]; brokenMidBody: number };
   close(): Promise<void>;
 }
 
@@ -82,7 +86,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
   // The golden ratio spreads seeds evenly over [0, 1).
   const phase = ((options.seed ?? 0) * 0.6180339887498949) % 1;
   const stats: FaultProxy['stats'] = {
-    requests: 0, forwarded: 0, faulted: Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>, faultedPaths: [],
+    requests: 0, forwarded: 0, faulted: Object.fromEntries(FAULTS.map((f) => [f, 0])) as Record<Fault, number>, faultedPaths: [], brokenMidBody: 0,
   };
   let eligibleCount = 0;
   let faultCount = 0;
@@ -116,6 +120,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       forward((up) => {
         // A reset once the half is on its way; a stall keeps the socket open and silent (close() destroys it).
         const broken = () => {
+          if (!req.socket.destroyed) stats.brokenMidBody++;
           up.destroy();
           if (fault === 'cut') setTimeout(() => req.socket.resetAndDestroy(), 20);
         };

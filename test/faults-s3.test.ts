@@ -150,9 +150,12 @@ test('S3 breaking every other part read mid-body (reset, then a silent socket): 
   });
   t.is(result.code, 0, result.stderr);
   t.true(faults.stats.faulted.cut > 0 && faults.stats.faulted['stall-body'] > 0, JSON.stringify(faults.stats.faulted));
-  // Each broken read went on from where it broke, pinned to the object's ETag. A loaded machine may
-  // also let a resumed read idle past the socket timeout, which resumes it again: at least, not exactly.
-  t.true(ranges.length >= faults.stats.faulted.cut + faults.stats.faulted['stall-body'], `${JSON.stringify(faults.stats.faulted)}\n${ranges.join('\n')}`);
+  // Each read broken mid-body went on from where it broke, pinned to the object's ETag. A loaded machine
+  // may also let a resumed read idle past the socket timeout, which resumes it again: at least, not exactly.
+  // A request the client gave up on before its head came (s3rver slower than the 1 s timeout) broke no
+  // body: the SDK sends it again whole, so the proxy counts only the breaks a client saw.
+  t.true(faults.stats.brokenMidBody > 0);
+  t.true(ranges.length >= faults.stats.brokenMidBody, `${JSON.stringify(faults.stats)}\n${ranges.join('\n')}`);
   for (const range of ranges) t.regex(range, /^bytes=\d+- "[0-9a-f]{32}"$/);
   const [want, got] = [await hashes(a, ''), await hashes(copy, '')];
   delete got['report.json'];
