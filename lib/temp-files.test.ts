@@ -19,6 +19,9 @@ test('a temp file is stale only when its writer is provably gone: a dead pid of 
   t.false(isStaleTemp('other-host+4026531836.4242.0123456789abcdef.tmp', now - HOUR, now, dead), "another host's pid says nothing here");
   t.true(isStaleTemp('other-host+4026531836.4242.0123456789abcdef.tmp', now - TEMP_LEASE_MS - 1, now, dead), 'another host, past the lease');
   t.false(isStaleTemp(`${HOST_ID.split('+')[0]}+1.4242.0123456789abcdef.tmp`, now, now, dead), 'same host name, another pid namespace (a container)');
+  const [name, ns, boot] = HOST_ID.split('+');
+  t.regex(boot ?? '', /^[0-9a-f]{12}$/, 'Linux: the kernel boot id is part of the host id');
+  t.false(isStaleTemp(`${name}+${ns}+000000000000.4242.0123456789abcdef.tmp`, now, now, dead), 'same host name and pid namespace number, another kernel (another machine)');
   t.not(tempName(), tempName(), 'unique per call');
   t.regex(tempName(), new RegExp(`^${HOST_ID.replace(/[.+]/g, '\\$&')}\\.${process.pid}\\.[0-9a-f]{16}\\.tmp$`));
 });

@@ -4,7 +4,7 @@
 // run at once, so a temp file names its writer and is removed only when that
 // writer is provably gone.
 import { randomBytes } from 'node:crypto';
-import { readlinkSync } from 'node:fs';
+import { readFileSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 
 /** The run's temp directory, `<run>/.tmp/`: never under items/, where ImportTable would import it. */
@@ -17,16 +17,24 @@ export const TEMP_DIR = '.tmp';
  */
 export const TEMP_LEASE_MS = 24 * 60 * 60 * 1000;
 
-/** This host, as a pid is meaningful on it: the host name and, on Linux, the pid namespace (containers share host names). */
+/**
+ * This host, as a pid is meaningful on it: the host name and, on Linux, the pid namespace (containers
+ * share host names) and the kernel's boot id. A namespace's number is only unique within one kernel
+ * (every host's root namespace has the same one), and two machines may share a name (a pod rescheduled
+ * on another node), so without the boot id one could take the other's live process for a dead local one.
+ */
 export const HOST_ID = hostId();
 
 function hostId(): string {
   const name = os.hostname().replace(/[^A-Za-z0-9.-]/g, '_').slice(0, 64) || 'host';
+  let id = name;
   try {
-    return `${name}+${/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))![1]}`;
+    id += `+${/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))![1]}`;
+    id += `+${readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').replace(/[^0-9a-f]/g, '').slice(0, 12)}`;
   } catch {
-    return name;
+    // Not Linux, or /proc hidden: the name (and namespace) is what there is.
   }
+  return id;
 }
 
 /** `<host>.<pid>.<16 hex>.tmp`: unique across hosts, processes and calls. */
