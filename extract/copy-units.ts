@@ -35,6 +35,8 @@ export interface ExtractPlan {
   skipped?: SkippedRelation[];
   /** FOLLOW=1: the slot whose snapshot this is (copied into the manifest). */
   follow?: FollowEntry;
+  /** The run lock its maker holds (lib/run-lock.ts): a coordinator's, beside which its shards and finalize write. */
+  lock?: string;
   tables: CatalogTable[];
   units: CopyUnit[];
 }

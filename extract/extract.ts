@@ -14,7 +14,7 @@ import { EXTRACT_FORMAT, checkExtractFiles, manifestText, readExtractManifest, t
 import { runPool } from '../lib/pool.ts';
 import { connect, describeTarget, redact, type PgClient } from '../lib/postgres.ts';
 import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, extractFragmentKey, qualifiedName, writeCheckKey } from '../lib/run-layout.ts';
-import { lockRun, type RunLock } from '../lib/run-lock.ts';
+import { checkShardWrites, lockRun, type RunLock } from '../lib/run-lock.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
 import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
@@ -72,7 +72,7 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
   const started = Date.now();
   const run = runStorage(options.store, options.run);
   // Taken once the store is known writable, before any slot, table lock or COPY; released however the extract ends.
-  const held: Held = {};
+  const held: Held = { what: options.tables?.length ? `TABLE=${options.tables.join(',')}` : 'every table' };
   try {
     const { snapshot, slot } = await openSnapshot(run, options, held);
     try {
@@ -95,14 +95,14 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
   }
 }
 
-/** The run's lock (lib/run-lock.ts) once an extract of its own has taken it; a sharded extract's coordinator takes none (its finalize does). */
-interface Held { lock?: RunLock }
+/** The run's lock (lib/run-lock.ts) for `what`, once taken: an extract's, or a sharded extract's coordinator's. */
+interface Held { what: string; lock?: RunLock }
 
-/** The store's write check, then, for an extract of its own, the run's lock. */
-async function checkWritableAndLock(run: Storage, options: ExtractOptions, held?: Held): Promise<void> {
-  if (held?.lock) return;
+/** The store's write check, then the run's lock. */
+async function checkWritableAndLock(run: Storage, options: ExtractOptions, held: Held): Promise<void> {
+  if (held.lock) return;
   await checkWritable(run, options);
-  if (held) held.lock = await lockRun(run, options.tables?.length ? `TABLE=${options.tables.join(',')}` : 'every table', options.log);
+  held.lock = await lockRun(run, held.what, options.log);
 }
 
 /**
@@ -123,7 +123,7 @@ async function refuseFollowedRun(run: Storage, options: ExtractOptions): Promise
  * The run's snapshot: its own, or with FOLLOW=1 the one a new replication
  * slot exports (the slot's walsender connection stays open while it is used).
  */
-async function openSnapshot(run: Storage, options: ExtractOptions, held?: Held): Promise<{ snapshot: Snapshot; slot?: FollowSlot }> {
+async function openSnapshot(run: Storage, options: ExtractOptions, held: Held): Promise<{ snapshot: Snapshot; slot?: FollowSlot }> {
   if (!options.follow) {
     await refuseFollowedRun(run, options);
     return { snapshot: await exportSnapshot(options.databaseUrl) };
@@ -155,18 +155,29 @@ async function openSnapshot(run: Storage, options: ExtractOptions, held?: Held):
 /**
  * The coordinator of a sharded extract: exports the snapshot, writes the plan
  * and keeps the snapshot's transaction open until `stop` resolves (SIGINT or
- * SIGTERM from the CLI), since shards can join it only while it is open.
+ * SIGTERM from the CLI), since shards can join it only while it is open. It
+ * holds the run's lock as long, so no other extract writes the run under its
+ * shards, and names the lock in the plan for them and for finalize.
  */
 export async function holdSnapshot(options: ExtractOptions, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>, heartbeatSeconds = 30): Promise<void> {
   const run = runStorage(options.store, options.run);
   let stopped = false;
   void stop.then(() => { stopped = true; });
-  const { snapshot, slot } = await openSnapshot(run, options);
+  const held: Held = { what: 'the coordinator of a sharded extract' };
   try {
-    const plan = await makePlan(snapshot, run, options, slot?.follow);
+    await holdLocked(run, options, held, ready, stop, () => stopped, heartbeatSeconds);
+  } finally {
+    await held.lock?.release().catch(() => {});
+  }
+}
+
+async function holdLocked(run: Storage, options: ExtractOptions, held: Held, ready: (plan: ExtractPlan) => void, stop: Promise<unknown>, stopped: () => boolean, heartbeatSeconds: number): Promise<void> {
+  const { snapshot, slot } = await openSnapshot(run, options, held);
+  try {
+    const plan = await makePlan(snapshot, run, options, slot?.follow, held);
     // Stopped while planning: a plan.json now would name a snapshot released
     // at once, and shards waiting for it would start on nothing.
-    if (stopped) return;
+    if (stopped()) return;
     await run.put(EXTRACT_PLAN_KEY, `${JSON.stringify(plan, null, 2)}\n`);
     options.log(`holding snapshot ${snapshot.id} at ${snapshot.asOf}: ${plan.units.length} part(s) of ${plan.tables.length} table(s) planned in ${run.uri}/${EXTRACT_PLAN_KEY}`);
     ready(plan);
@@ -222,9 +233,11 @@ export async function runShard(options: ExtractOptions & { shard: Shard; snapsho
     throw new UserError(`--snapshot ${options.snapshotId} is not the snapshot of ${run.uri}/${EXTRACT_PLAN_KEY} (${plan.snapshot_id}): shards of a run join the snapshot its coordinator holds`);
   }
   const mine = unitsOfShard(plan.units, options.shard, (u) => u.bytes, unitId);
+  await checkShardWrites(run, plan.lock);
   await run.removeLeftovers();
   options.log(`shard ${shardText(options.shard)}: ${mine.length} of ${plan.units.length} part(s) in snapshot ${plan.snapshot_id}`);
   const copied = await copyUnits(plan, mine, run, options);
+  await checkShardWrites(run, plan.lock);
   await run.put(extractFragmentKey(options.shard), fragmentText(options.run, plan, options.shard, copied.map((c) => ({ table: c.unit.table, index: c.unit.index, part: c.part }))));
   return { ...summarize(options, run, plan, copied, started), shard: shardText(options.shard) };
 }
@@ -234,7 +247,8 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
   const run = runStorage(options.store, options.run);
   const plan = await readPlan(run);
   const parts = await collectFragments(run, plan);
-  const lock = await lockRun(run, 'finalize', options.log);
+  // Beside the coordinator's lock: finalize runs before the coordinator is stopped.
+  const lock = await lockRun(run, 'finalize', options.log, { beside: plan.lock });
   let manifest: ExtractManifest;
   try {
     manifest = await buildManifest(run, plan, parts);
@@ -249,12 +263,12 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
   return manifest;
 }
 
-async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions, follow?: FollowEntry, held?: Held): Promise<ExtractPlan> {
+async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOptions, follow: FollowEntry | undefined, held: Held): Promise<ExtractPlan> {
   const selected = selectTables(await listSourceTables(snapshot.client, options.schemas), options.tables, options.schemas);
   // Once the tables are known good (a refused TABLE writes nothing), before any lock or COPY.
   await checkWritableAndLock(run, options, held);
   // Asked again under the lock: a FOLLOW=1 extract may have ended since openSnapshot asked.
-  if (held && !follow) await refuseFollowedRun(run, options);
+  if (!follow) await refuseFollowedRun(run, options);
   // A table created between the publication and the snapshot would be copied but never followed.
   if (follow && selected.map((t) => t.name).join('\n') !== follow.tables.join('\n')) {
     throw new UserError(`the tables changed while the replication slot was created (publication ${follow.publication} has ${follow.tables.length}, the snapshot ${selected.length}): rerun the extract`);
@@ -276,6 +290,7 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
     ...(options.tables && options.tables.length > 0 ? { tables_selected: tables.map((t) => t.name) } : {}),
     ...(skipped.length > 0 ? { skipped } : {}),
     ...(follow ? { follow } : {}),
+    lock: held.lock!.key,
     tables,
     units: await planUnits(snapshot, tables, { splitRows: options.splitRows, splitBytes: options.splitBytes, keptParts }, options.log),
   };

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from './errors.ts';
-import { LOCKS_PREFIX, LOCK_STALE_MS, lockRun } from './run-lock.ts';
+import { LOCKS_PREFIX, LOCK_STALE_MS, checkShardWrites, lockRun } from './run-lock.ts';
 import { openStorage, type Storage } from './storage.ts';
 import { HOST_ID } from './temp-files.ts';
 
@@ -56,7 +56,7 @@ test('a renewal under way when the lock is released does not put it back', async
     if (slow) await new Promise((resolve) => setTimeout(resolve, 200));
     return real.put(key, body);
   };
-  const lock = await lockRun(run, 'every table', () => {}, Date.now, 20);
+  const lock = await lockRun(run, 'every table', () => {}, { renewMs: 20 });
   slow = true;
   await new Promise((resolve) => setTimeout(resolve, 50)); // a renewal is now under way
   await lock.release();
@@ -78,6 +78,26 @@ test('a lock another extract removed as a leftover, or took over, fails check(),
   await run.put(`${LOCKS_PREFIX}/other.json`, lockText('elsewhere', 1, Date.now()));
   await t.throwsAsync(again.check(), { message: /was taken by another extract/ });
   await again.release();
+});
+
+test('a sharded extract: finalize locks beside its coordinator, shards write beside it alone, and any other extract is refused', async (t) => {
+  const run = await store(t);
+  const coordinator = await lockRun(run, 'the coordinator of a sharded extract', () => {});
+  await t.throwsAsync(lockRun(run, 'TABLE=users', () => {}), { message: /^another extract is writing run .*\/r \(the coordinator of a sharded extract; host / });
+  await checkShardWrites(run, coordinator.key);
+  await t.throwsAsync(checkShardWrites(run, undefined), { message: /\(the coordinator of a sharded extract; .*\), not this shard's coordinator/ }, 'a plan naming no lock is no leave to write beside one');
+  const finalize = await lockRun(run, 'finalize', () => {}, { beside: coordinator.key });
+  await finalize.check();
+  await finalize.release();
+  // Another extract's live lock (the coordinator gone, or of an earlier plan) stops a shard before it writes.
+  await coordinator.release();
+  await checkShardWrites(run, coordinator.key);
+  const other = await lockRun(run, 'TABLE=users', () => {});
+  await t.throwsAsync(checkShardWrites(run, coordinator.key), {
+    instanceOf: UserError, message: /^another extract is writing run .*\/r \(TABLE=users; host .*\), not this shard's coordinator: its parts and this shard's would overwrite one another; /,
+  });
+  await t.throwsAsync(lockRun(run, 'finalize', () => {}, { beside: coordinator.key }), { message: /\(TABLE=users; / });
+  await other.release();
 });
 
 test('Ctrl-C or SIGTERM of a process holding the lock releases it before the process exits', async (t) => {

@@ -11,6 +11,10 @@
 // give up; neither goes on unseen. A lock is live while its writer renews it;
 // one of a process gone from this host, or not renewed for LOCK_STALE_MS, is
 // a leftover and is removed.
+//
+// A sharded extract's coordinator holds the lock while it holds the snapshot
+// and names it in the plan: its shards write only while no other lock is live,
+// and its finalize takes a lock beside it.
 import { randomBytes } from 'node:crypto';
 import { UserError } from './errors.ts';
 import { beforeInterrupt } from './log.ts';
@@ -27,6 +31,8 @@ interface LockRecord { host: string; pid: number; started: string; renewed: stri
 
 /** A held lock: release it when the work is done, failed or not. */
 export interface RunLock {
+  /** Its object's key in the run (a coordinator's goes into the plan). */
+  key: string;
   /**
    * Fails when the lock is no longer there: another extract took it for a
    * leftover (this one paused past LOCK_STALE_MS, or its clock is behind).
@@ -36,18 +42,27 @@ export interface RunLock {
   release(): Promise<void>;
 }
 
+export interface LockOptions {
+  /** A lock this one may hold beside: finalize's, the coordinator's of its plan. */
+  beside?: string;
+  now?: () => number;
+  renewMs?: number;
+}
+
 /**
  * Takes the run's extract lock for `what` (said to a writer refused), or
  * fails in one line naming the writer that holds it.
  */
-export async function lockRun(run: Storage, what: string, log: (message: string) => void, now: () => number = Date.now, renewMs = LOCK_RENEW_MS): Promise<RunLock> {
+export async function lockRun(run: Storage, what: string, log: (message: string) => void, options: LockOptions = {}): Promise<RunLock> {
+  const { beside, now = Date.now, renewMs = LOCK_RENEW_MS } = options;
   const key = `${LOCKS_PREFIX}/${HOST_ID}.${process.pid}.${randomBytes(8).toString('hex')}.json`;
+  const skip = [key, ...(beside ? [beside] : [])];
   const record: LockRecord = { host: HOST_ID, pid: process.pid, started: new Date(now()).toISOString(), renewed: '', what };
   const put = () => run.put(key, `${JSON.stringify({ ...record, renewed: new Date(now()).toISOString() })}\n`);
   await put();
   let held: LiveLock | undefined;
   try {
-    held = await liveOther(run, key, now, async (leftover) => {
+    held = await liveOther(run, skip, now, async (leftover) => {
       log(`removed ${run.uri}/${leftover}, the lock of an extract that is gone`);
       await run.delete(leftover);
     });
@@ -57,10 +72,9 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   }
   if (held) {
     await run.delete(key);
-    const { lock } = held;
-    throw new UserError(`another extract is writing run ${run.uri} (${lock.what}; host ${lock.host}, pid ${lock.pid}, started ${lock.started}, lock renewed ${lock.renewed}): ` +
+    throw new UserError(`another extract is writing run ${run.uri} (${describe(held)}): ` +
       'two at once would each write the manifest without the other\'s tables; wait for it to end and run this again ' +
-      `(if that writer was killed, its lock ${run.uri}/${held.key} counts as gone ${LOCK_STALE_MS / 60_000} minutes after its last renewal, or at once on its own host)`);
+      `(${goneWhen(run, held)})`);
   }
   // A renewal that fails is retried at the next one; the lock goes stale only after LOCK_STALE_MS of them.
   // One under way when the lock is released would put it back after the delete: release waits for it.
@@ -78,19 +92,36 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   const withdraw = beforeInterrupt(release);
   // Another live lock counts too: a renewal may have put this one back after the other extract removed it.
   const check = async () => {
-    if (await run.getText(key) !== undefined && !(await liveOther(run, key, now))) return;
+    if (await run.getText(key) !== undefined && !(await liveOther(run, skip, now))) return;
     throw new UserError(`this extract's lock ${run.uri}/${key} was taken by another extract, which took it for a leftover (this one was paused over ${LOCK_STALE_MS / 60_000} minutes, or its host's clock is behind): the manifest is not written; ` +
       'once no other extract of the run is running, run this again');
   };
-  return { check, release };
+  return { key, check, release };
+}
+
+/**
+ * For a shard of a sharded extract, which takes no lock of its own (shards write
+ * apart, at once): fails when an extract other than its coordinator, whose lock
+ * the plan names, holds the run. Asked before it copies and before its fragment.
+ */
+export async function checkShardWrites(run: Storage, coordinator: string | undefined, now: () => number = Date.now): Promise<void> {
+  const held = await liveOther(run, coordinator ? [coordinator] : [], now);
+  if (!held) return;
+  throw new UserError(`another extract is writing run ${run.uri} (${describe(held)}), not this shard's coordinator: ` +
+    'its parts and this shard\'s would overwrite one another; wait for it to end, then start a new coordinator and rerun every shard ' +
+    `(${goneWhen(run, held)})`);
 }
 
 interface LiveLock { key: string; lock: LockRecord }
 
-/** The first live lock other than `own`; each leftover met before it goes to `onLeftover`, if given. */
-async function liveOther(run: Storage, own: string, now: () => number, onLeftover?: (key: string) => Promise<void>): Promise<LiveLock | undefined> {
+const describe = ({ lock }: LiveLock) => `${lock.what}; host ${lock.host}, pid ${lock.pid}, started ${lock.started}, lock renewed ${lock.renewed}`;
+const goneWhen = (run: Storage, held: LiveLock) =>
+  `if that writer was killed, its lock ${run.uri}/${held.key} counts as gone ${LOCK_STALE_MS / 60_000} minutes after its last renewal, or at once on its own host`;
+
+/** The first live lock other than those in `skip`; each leftover met before it goes to `onLeftover`, if given. */
+async function liveOther(run: Storage, skip: string[], now: () => number, onLeftover?: (key: string) => Promise<void>): Promise<LiveLock | undefined> {
   for (const other of await run.list(LOCKS_PREFIX)) {
-    if (other.key === own) continue;
+    if (skip.includes(other.key)) continue;
     const lock = parseLock(await run.getText(other.key));
     if (lock === null) continue; // released since it was listed
     if (lock && !isLeftover(lock, now())) return { key: other.key, lock };

@@ -145,3 +145,39 @@ test('a shard killed mid-way is rerun alone: finalize refuses the gap, and the r
   t.not(orphan.code, 0);
   t.regex(orphan.stderr, /snapshot \S+ is no longer held/);
 });
+
+test('while its coordinator holds the run, no other extract writes it: another TABLE= extract or coordinator is refused, a shard stops under another extract\'s lock, and finalize writes beside it', async (t) => {
+  t.timeout(180_000);
+  const url = await freshDatabase(t, { scale: 0.002 });
+  const store = freshBucketPrefix();
+  const env = { DATABASE_URL: url, STORE: store, RUN: 'held' };
+  const run = openStorage(store).sub('held');
+  const coordinator = await startCoordinator(t, env);
+  const plan = JSON.parse((await run.getText('extract/plan.json'))!);
+  t.deepEqual((await run.list('.locks/extract')).map((o) => o.key), [plan.lock], 'the plan names the lock its coordinator holds');
+
+  const other = await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' });
+  t.is(other.code, 1);
+  t.regex(other.stderr, /^extract: error: another extract is writing run .*\/held \(the coordinator of a sharded extract; host \S+, pid \d+, /);
+  const second = await runCli('extract/cli.ts', ['snapshot', '--hold', '--quiet'], env);
+  t.is(second.code, 1, 'a retried coordinator would overwrite the plan under the first one\'s shards');
+  t.regex(second.stderr, /another extract is writing run .*\(the coordinator of a sharded extract; /);
+  t.is(JSON.parse((await run.getText('extract/plan.json'))!).snapshot_id, coordinator.snapshot, 'the plan is the first coordinator\'s');
+
+  // Another extract's live lock (say one started after a coordinator that died): the shard writes nothing.
+  const now = new Date().toISOString();
+  await run.put('.locks/extract/elsewhere.1.00000000000000aa.json', JSON.stringify({ host: 'elsewhere', pid: 1, started: now, renewed: now, what: 'TABLE=users' }));
+  const stopped = await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env);
+  t.is(stopped.code, 1);
+  t.regex(stopped.stderr, /^extract: error: another extract is writing run .*\/held \(TABLE=users; host elsewhere, pid 1, .*\), not this shard's coordinator: /);
+  t.deepEqual((await run.list('extract')).map((o) => o.key), ['extract/plan.json'], 'no part, no fragment');
+  await run.delete('.locks/extract/elsewhere.1.00000000000000aa.json');
+
+  ok(t, await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env), 'the shard, beside its coordinator');
+  ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'finalize, beside the coordinator');
+  t.truthy(await run.getText('extract/manifest.json'));
+  coordinator.child.kill('SIGTERM');
+  await once(coordinator.child, 'exit');
+  t.deepEqual(await run.list('.locks/extract'), [], 'the stopped coordinator leaves no lock');
+  ok(t, await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' }), 'a TABLE= extract once the coordinator is gone');
+});
