@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UserError } from './errors.ts';
-import { LOCKS_PREFIX, LOCK_STALE_MS, checkShardWrites, lockRun } from './run-lock.ts';
+import { LOCKS_PREFIX, LOCK_STALE_MS, checkShardWrites, lockRun, runningExtracts } from './run-lock.ts';
 import { openStorage, type Storage } from './storage.ts';
 import { HOST_ID } from './temp-files.ts';
 
@@ -98,6 +98,20 @@ test('a sharded extract: finalize locks beside its coordinator, shards write bes
   });
   await t.throwsAsync(lockRun(run, 'finalize', () => {}, { beside: coordinator.key }), { message: /\(TABLE=users; / });
   await other.release();
+});
+
+test('runningExtracts lists the live locks, for make status, and leaves leftovers where they are', async (t) => {
+  const run = await store(t);
+  await run.put(`${LOCKS_PREFIX}/old.json`, lockText('elsewhere', 1, Date.now() - LOCK_STALE_MS - 1000));
+  await run.put(`${LOCKS_PREFIX}/junk.json`, 'not json');
+  const lock = await lockRun(run, 'TABLE=users', () => {});
+  // lockRun removed the two leftovers; put one back for runningExtracts to pass over.
+  await run.put(`${LOCKS_PREFIX}/old.json`, lockText('elsewhere', 1, Date.now() - LOCK_STALE_MS - 1000));
+  const running = await runningExtracts(run);
+  t.deepEqual(running.map((r) => [r.key, r.lock.what, r.lock.pid]), [[lock.key, 'TABLE=users', process.pid]]);
+  t.is((await run.list(LOCKS_PREFIX)).length, 2, 'status only reads');
+  await lock.release();
+  t.deepEqual(await runningExtracts(run), []);
 });
 
 test('Ctrl-C or SIGTERM of a process holding the lock releases it before the process exits', async (t) => {

@@ -112,7 +112,7 @@ export async function checkShardWrites(run: Storage, coordinator: string | undef
     `(${goneWhen(run, held)})`);
 }
 
-interface LiveLock { key: string; lock: LockRecord }
+export interface LiveLock { key: string; lock: LockRecord }
 
 const describe = ({ lock }: LiveLock) => `${lock.what}; host ${lock.host}, pid ${lock.pid}, started ${lock.started}, lock renewed ${lock.renewed}`;
 const goneWhen = (run: Storage, held: LiveLock) =>
@@ -120,14 +120,27 @@ const goneWhen = (run: Storage, held: LiveLock) =>
 
 /** The first live lock other than those in `skip`; each leftover met before it goes to `onLeftover`, if given. */
 async function liveOther(run: Storage, skip: string[], now: () => number, onLeftover?: (key: string) => Promise<void>): Promise<LiveLock | undefined> {
-  for (const other of await run.list(LOCKS_PREFIX)) {
-    if (skip.includes(other.key)) continue;
-    const lock = parseLock(await run.getText(other.key));
-    if (lock === null) continue; // released since it was listed
-    if (lock && !isLeftover(lock, now())) return { key: other.key, lock };
-    await onLeftover?.(other.key);
+  for await (const { key, lock } of locksOf(run, skip)) {
+    if (lock && !isLeftover(lock, now())) return { key, lock };
+    await onLeftover?.(key);
   }
   return undefined;
+}
+
+/** The extracts writing the run now, by their live locks (for `make status`; leftovers are left alone). */
+export async function runningExtracts(run: Storage, now: () => number = Date.now): Promise<LiveLock[]> {
+  const running: LiveLock[] = [];
+  for await (const { key, lock } of locksOf(run, [])) if (lock && !isLeftover(lock, now())) running.push({ key, lock });
+  return running;
+}
+
+/** The run's locks but those in `skip`, read (undefined: not a lock this code wrote); one released since it was listed is passed over. */
+async function* locksOf(run: Storage, skip: string[]): AsyncGenerator<{ key: string; lock: LockRecord | undefined }> {
+  for (const { key } of await run.list(LOCKS_PREFIX)) {
+    if (skip.includes(key)) continue;
+    const lock = parseLock(await run.getText(key));
+    if (lock !== null) yield { key, lock };
+  }
 }
 
 /** The record, null when the object is gone, undefined when it is no lock this code wrote (a leftover to remove). */

@@ -11,6 +11,7 @@ import type { Storage } from '../lib/storage.ts';
 import { type TransformManifest } from '../lib/transform-manifest.ts';
 import { itemsDigest, type LoadedTables } from '../lib/loaded-tables.ts';
 import { type VerifyReport } from '../lib/verify-report.ts';
+import { runningExtracts } from '../lib/run-lock.ts';
 import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, loadedKey, TRANSFORM_MANIFEST_KEY, TRANSFORM_SHARDS_PREFIX, VERIFY_REPORT_KEY } from '../lib/run-layout.ts';
 
 export type StageState = 'done' | 'stale' | 'missing' | 'failed' | 'skipped';
@@ -39,6 +40,8 @@ export interface RunStatus {
   tables: TableStatus[];
   /** A sharded stage not finalized yet: how many shards it has and which have written their fragment. */
   shards?: ShardsDone;
+  /** Extracts writing the run now (their live locks, lib/run-lock.ts); `coordinator`: a sharded extract's, holding its snapshot. */
+  extracts_running?: { what: string; host: string; pid: number; started: string; renewed: string; coordinator: boolean; finalized?: boolean }[];
   /** The command that moves the run forward, or undefined when every stage is done. */
   next?: string;
   /**
@@ -89,6 +92,9 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
   const shards = plan ? await shardsDone(run, 'extract', plan.snapshot_id)
     : extract && !transform ? await shardsDone(run, 'transform') : undefined;
 
+  const running = await extractsRunning(run, extract?.value.snapshot_id);
+  const writing = running.find((r) => !r.coordinator);
+
   const stale = new Map(extract && transform ? staleTables(extract.value, extract.text, transform).map((s) => [s.table, s.reason]) : []);
   const names = [...new Set([...(extract?.value.tables ?? []).map((t) => t.name), ...(transform?.tables ?? []).map((t) => t.name)])].sort();
   // A failure names its table, or its entity_type (counts): either marks that table failed.
@@ -134,10 +140,23 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
   return {
     format: 'pg2ddb.status/1', run_id: runId, table_name: tableName,
     ...(extract ? { as_of: extract.value.as_of, consistent: extract.value.consistent } : {}),
-    tables, ...(shards ? { shards } : {}),
-    next: shards ? shardsNext(runId, shards) : plan ? `make extract RUN=${runId} SHARD=i/n on each of n machines, then make finalize RUN=${runId} STAGE=extract`
-      : nextCommand(runId, tableName, tables, !!extract, transform),
+    tables, ...(shards ? { shards } : {}), ...(running.length > 0 ? { extracts_running: running } : {}),
+    // The manifests say what was; an extract under way will change them.
+    next: writing ? `wait for the extract under way (${writing.what}; host ${writing.host}, pid ${writing.pid}) to end, then make status RUN=${runId} again`
+      : shards ? shardsNext(runId, shards) : plan ? `make extract RUN=${runId} SHARD=i/n on each of n machines, then make finalize RUN=${runId} STAGE=extract`
+        : nextCommand(runId, tableName, tables, !!extract, transform),
   };
+}
+
+/** The extracts whose lock is live; the one whose lock the plan names is its coordinator, finalized once the manifest is of its snapshot. */
+async function extractsRunning(run: Storage, manifestSnapshot: string | undefined): Promise<NonNullable<RunStatus['extracts_running']>> {
+  const live = await runningExtracts(run);
+  if (live.length === 0) return [];
+  const plan = (await readJson<{ lock?: string; snapshot_id?: string }>(run, EXTRACT_PLAN_KEY))?.value;
+  return live.map(({ key, lock }) => {
+    const coordinator = key === plan?.lock;
+    return { what: lock.what, host: lock.host, pid: lock.pid, started: lock.started, renewed: lock.renewed, coordinator, ...(coordinator ? { finalized: manifestSnapshot === plan.snapshot_id } : {}) };
+  });
 }
 
 /** The next shard to run, or finalize once every shard is done. */
@@ -179,6 +198,7 @@ export function renderStatus(status: RunStatus): string {
     ...(status.follow ? [followLine(status.follow)] : []),
     ...(status.follow?.warning ? [status.follow.warning] : []),
     ...(status.shards ? [`${status.shards.stage}: sharded, not finalized; shard(s) done: ${status.shards.done.map((i) => `${i}/${status.shards!.count}`).join(', ') || 'none'}`] : []),
+    ...(status.extracts_running ?? []).map((r) => `extract under way: ${r.what} (host ${r.host}, pid ${r.pid}, since ${r.started})${r.finalized ? '; finalized: stop it (Ctrl-C or SIGTERM) to release its snapshot' : ''}`),
     status.next ? `next: ${status.next}` : 'every stage is done',
   ];
   return `${out.join('\n')}\n`;

@@ -155,6 +155,9 @@ test('while its coordinator holds the run, no other extract writes it: another T
   const coordinator = await startCoordinator(t, env);
   const plan = JSON.parse((await run.getText('extract/plan.json'))!);
   t.deepEqual((await run.list('.locks/extract')).map((o) => o.key), [plan.lock], 'the plan names the lock its coordinator holds');
+  const status = async () => JSON.parse((await runCli('plan/run-status-cli.ts', ['--json'], env)).stdout);
+  t.like((await status()).extracts_running?.[0], { what: 'the coordinator of a sharded extract', coordinator: true, finalized: false });
+  t.regex((await status()).next, /^make extract RUN=held SHARD=i\/n on each of n machines/);
 
   const other = await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' });
   t.is(other.code, 1);
@@ -167,6 +170,7 @@ test('while its coordinator holds the run, no other extract writes it: another T
   // Another extract's live lock (say one started after a coordinator that died): the shard writes nothing.
   const now = new Date().toISOString();
   await run.put('.locks/extract/elsewhere.1.00000000000000aa.json', JSON.stringify({ host: 'elsewhere', pid: 1, started: now, renewed: now, what: 'TABLE=users' }));
+  t.regex((await status()).next, /^wait for the extract under way \(TABLE=users; host elsewhere, pid 1\) to end, then make status RUN=held again$/);
   const stopped = await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env);
   t.is(stopped.code, 1);
   t.regex(stopped.stderr, /^extract: error: another extract is writing run .*\/held \(TABLE=users; host elsewhere, pid 1, .*\), not this shard's coordinator: /);
@@ -176,8 +180,11 @@ test('while its coordinator holds the run, no other extract writes it: another T
   ok(t, await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env), 'the shard, beside its coordinator');
   ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'finalize, beside the coordinator');
   t.truthy(await run.getText('extract/manifest.json'));
+  t.like((await status()).extracts_running?.[0], { coordinator: true, finalized: true });
+  t.regex((await runCli('plan/run-status-cli.ts', [], env)).stdout, /\nextract under way: the coordinator of a sharded extract \(host \S+, pid \d+, since \S+\); finalized: stop it \(Ctrl-C or SIGTERM\) to release its snapshot\n/);
   coordinator.child.kill('SIGTERM');
   await once(coordinator.child, 'exit');
   t.deepEqual(await run.list('.locks/extract'), [], 'the stopped coordinator leaves no lock');
+  t.is((await status()).extracts_running, undefined);
   ok(t, await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' }), 'a TABLE= extract once the coordinator is gone');
 });
