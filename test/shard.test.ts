@@ -39,9 +39,9 @@ function ok(t: ExecutionContext, result: CliResult, what: string): void {
 
 const outputs = runOutputs;
 
-/** Empties the run for the next try, keeping the coordinator's plan. */
+/** Empties the run for the next try, keeping the coordinator's plan and lock. */
 async function clearRun(run: Storage): Promise<void> {
-  for (const { key } of await run.list('')) if (key !== 'extract/plan.json') await run.delete(key);
+  for (const { key } of await run.list('')) if (key !== 'extract/plan.json' && !key.startsWith('.locks/')) await run.delete(key);
 }
 
 /** Starts a CLI and kills it (SIGKILL) once `ready()` holds; false when it finished first. */
@@ -156,8 +156,9 @@ test('while its coordinator holds the run, no other extract writes it: another T
   const plan = JSON.parse((await run.getText('extract/plan.json'))!);
   t.deepEqual((await run.list('.locks/extract')).map((o) => o.key), [plan.lock], 'the plan names the lock its coordinator holds');
   const status = async () => JSON.parse((await runCli('plan/run-status-cli.ts', ['--json'], env)).stdout);
-  t.like((await status()).extracts_running?.[0], { what: 'the coordinator of a sharded extract', coordinator: true, finalized: false });
-  t.regex((await status()).next, /^make extract RUN=held SHARD=i\/n on each of n machines/);
+  const held = await status();
+  t.like(held.extracts_running?.[0], { what: 'the coordinator of a sharded extract', coordinator: true, finalized: false });
+  t.regex(held.next, /^make extract RUN=held SHARD=i\/n on each of n machines/);
 
   const other = await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' });
   t.is(other.code, 1);

@@ -68,8 +68,8 @@ export async function scanCount(ddb: DynamoDBClient, table: string): Promise<num
   return count;
 }
 
-/** Keys a sharded or stopped run writes besides its outputs: the shards' fragments, the coordinator's plan, the timed report. */
-const BOOKKEEPING = (key: string) => key.startsWith('extract/shards/') || key.startsWith('transform/shards/') || key === 'extract/plan.json' || key === 'report.json';
+/** Keys a sharded or stopped run writes besides its outputs: the shards' fragments, the coordinator's plan and its lock (renewed while it runs), the timed report. */
+const BOOKKEEPING = (key: string) => key.startsWith('extract/shards/') || key.startsWith('transform/shards/') || key === 'extract/plan.json' || key === 'report.json' || key.startsWith('.locks/');
 
 /** Every output of a run by key → sha256 (its bookkeeping left out, and any key `skip` names), to compare runs byte for byte. */
 export async function runOutputs(run: Storage, skip: (key: string) => boolean = () => false): Promise<Record<string, string>> {
