@@ -13,10 +13,10 @@ import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
 import { EXTRACT_FORMAT, checkExtractFiles, manifestText, readExtractManifest, type ExtractFormat, type ExtractManifest, type FollowEntry, type PartEntry, type TableEntry } from '../lib/manifest.ts';
 import { runPool } from '../lib/pool.ts';
 import { connect, describeTarget, redact, type PgClient } from '../lib/postgres.ts';
-import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, extractFragmentKey, qualifiedName, writeCheckKey } from '../lib/run-layout.ts';
-import { checkShardWrites, lockRun, type RunLock } from '../lib/run-lock.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, extractFragmentKey, qualifiedName, writeCheckKey } from '../lib/run-layout.ts';
+import { LOCK_STALE_MS, checkShardWrites, lockRun, type RunLock } from '../lib/run-lock.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
-import { shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
+import { fragmentKeys, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { listSourceTables, readCatalog, skippedRelations, type CatalogTable, type SourceTable } from './catalog.ts';
 import { DEFAULT_LOCK_WAIT_SECONDS, lockForCopy, lockSnapshotTables } from './table-locks.ts';
@@ -77,6 +77,7 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
     const { snapshot, slot } = await openSnapshot(run, options, held);
     try {
       const plan = await makePlan(snapshot, run, options, slot?.follow, held);
+      await retireShardedPlan(run, options.log);
       // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
       await run.removeLeftovers();
       options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
@@ -93,6 +94,22 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
   } finally {
     await held.lock?.release().catch(() => {});
   }
+}
+
+/**
+ * An extract of its own replaces parts a sharded extract's plan and fragments
+ * describe: they go first, under the lock. Kept, a later finalize (`make
+ * finalize` finalizes every stage that has fragments) published them again over
+ * this extract's manifest entries, and where a part kept its size, silently.
+ */
+async function retireShardedPlan(run: Storage, log: Logger): Promise<void> {
+  const fragments = await fragmentKeys(run, EXTRACT_SHARDS_PREFIX);
+  const plan = await run.getText(EXTRACT_PLAN_KEY);
+  if (fragments.length === 0 && plan === undefined) return;
+  for (const key of fragments) await run.delete(key);
+  if (plan !== undefined) await run.delete(EXTRACT_PLAN_KEY);
+  const what = [plan === undefined ? '' : 'the plan', fragments.length > 0 ? `${fragments.length} shard fragment(s)` : ''].filter(Boolean).join(' and ');
+  log(`removed ${what} of a sharded extract from ${run.uri}/extract: this extract replaces the parts they describe, so finalize cannot publish them again`);
 }
 
 /** The run's lock (lib/run-lock.ts) for `what`, once taken: an extract's, or a sharded extract's coordinator's. */
@@ -188,8 +205,10 @@ async function holdLocked(run: Storage, options: ExtractOptions, held: Held, rea
     const silent = new AbortController();
     const dead = heartbeat(snapshot.client, target, heartbeatSeconds, silent.signal);
     dead.catch(() => {});
+    const taken = lockTaken(held.lock!, run, heartbeatSeconds, silent.signal);
+    taken.catch(() => {});
     try {
-      await Promise.race([stop, lost, dead]);
+      await Promise.race([stop, lost, dead, taken]);
     } finally {
       silent.abort();
     }
@@ -224,6 +243,26 @@ async function heartbeat(client: PgClient, target: string, seconds: number, sign
   }
 }
 
+/**
+ * Rejects once the coordinator's lock is no longer its own: another extract
+ * took it for a leftover (this process was paused past its staleness, or its
+ * host's clock is behind) and may be writing parts under the shards. A store
+ * that fails to answer is asked again next time.
+ */
+async function lockTaken(lock: RunLock, run: Storage, seconds: number, signal: AbortSignal): Promise<never> {
+  for (;;) {
+    await new Promise<void>((resolve) => { const timer = setTimeout(resolve, seconds * 1000); signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true }); });
+    if (signal.aborted) return new Promise<never>(() => {});
+    try {
+      await lock.check();
+    } catch (err) {
+      if (!(err instanceof UserError) || signal.aborted) continue;
+      throw new UserError(`another extract took run ${run.uri}'s lock from this coordinator (it was paused over ${LOCK_STALE_MS / 60_000} minutes, or its host's clock is behind) and may be writing parts under its shards: ` +
+        'when that extract has ended, start a new coordinator and rerun every shard');
+    }
+  }
+}
+
 /** Shard `shard` of a sharded extract: copies its share of the plan's parts inside the held snapshot, then writes its fragment. */
 export async function runShard(options: ExtractOptions & { shard: Shard; snapshotId?: string }): Promise<ExtractSummary> {
   const started = Date.now();
@@ -238,8 +277,21 @@ export async function runShard(options: ExtractOptions & { shard: Shard; snapsho
   options.log(`shard ${shardText(options.shard)}: ${mine.length} of ${plan.units.length} part(s) in snapshot ${plan.snapshot_id}`);
   const copied = await copyUnits(plan, mine, run, options);
   await checkShardWrites(run, plan.lock);
+  await checkPlanKept(run, plan);
   await run.put(extractFragmentKey(options.shard), fragmentText(options.run, plan, options.shard, copied.map((c) => ({ table: c.unit.table, index: c.unit.index, part: c.part }))));
   return { ...summarize(options, run, plan, copied, started), shard: shardText(options.shard) };
+}
+
+/**
+ * A shard whose plan was replaced while it copied (an extract of its own ran once
+ * the coordinator had gone, or a new coordinator began) writes no fragment: its
+ * parts are of a snapshot the run no longer plans, and may have replaced the other's.
+ */
+async function checkPlanKept(run: Storage, plan: ExtractPlan): Promise<void> {
+  const now = await readPlan(run).catch(() => undefined);
+  if (now?.snapshot_id === plan.snapshot_id) return;
+  throw new UserError(`${run.uri}/${EXTRACT_PLAN_KEY} ${now ? `is now another coordinator's (snapshot ${now.snapshot_id})` : 'was removed by an extract of the run'} while this shard copied snapshot ${plan.snapshot_id}: ` +
+    'it writes no fragment; the parts it wrote may have replaced that extract\'s, which transform then reports as a part that no longer matches its manifest entry (make extract TABLE=<table> copies it again)');
 }
 
 /** Merges the shards' fragments into the run's manifest, once every part of the plan is there exactly once. */

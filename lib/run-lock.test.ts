@@ -88,6 +88,7 @@ test('a sharded extract: finalize locks beside its coordinator, shards write bes
   await t.throwsAsync(checkShardWrites(run, undefined), { message: /\(the coordinator of a sharded extract; .*\), not this shard's coordinator/ }, 'a plan naming no lock is no leave to write beside one');
   const finalize = await lockRun(run, 'finalize', () => {}, { beside: coordinator.key });
   await finalize.check();
+  await coordinator.check(); // a lock taken beside it is no rival
   await finalize.release();
   // Another extract's live lock (the coordinator gone, or of an earlier plan) stops a shard before it writes.
   await coordinator.release();

@@ -27,7 +27,8 @@ export const LOCK_RENEW_MS = 30_000;
 /** A lock not renewed this long is a leftover, whichever host wrote it (a writer renews every LOCK_RENEW_MS). */
 export const LOCK_STALE_MS = 5 * 60_000;
 
-interface LockRecord { host: string; pid: number; started: string; renewed: string; what: string }
+/** `beside`: the lock this one was taken beside (finalize's, its coordinator's); the two are no rivals. */
+interface LockRecord { host: string; pid: number; started: string; renewed: string; what: string; beside?: string }
 
 /** A held lock: release it when the work is done, failed or not. */
 export interface RunLock {
@@ -57,7 +58,7 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   const { beside, now = Date.now, renewMs = LOCK_RENEW_MS } = options;
   const key = `${LOCKS_PREFIX}/${HOST_ID}.${process.pid}.${randomBytes(8).toString('hex')}.json`;
   const skip = [key, ...(beside ? [beside] : [])];
-  const record: LockRecord = { host: HOST_ID, pid: process.pid, started: new Date(now()).toISOString(), renewed: '', what };
+  const record: LockRecord = { host: HOST_ID, pid: process.pid, started: new Date(now()).toISOString(), renewed: '', what, ...(beside ? { beside } : {}) };
   const put = () => run.put(key, `${JSON.stringify({ ...record, renewed: new Date(now()).toISOString() })}\n`);
   await put();
   let held: LiveLock | undefined;
@@ -108,7 +109,8 @@ export async function checkShardWrites(run: Storage, coordinator: string | undef
   const held = await liveOther(run, coordinator ? [coordinator] : [], now);
   if (!held) return;
   throw new UserError(`another extract is writing run ${run.uri} (${describe(held)}), not this shard's coordinator: ` +
-    'its parts and this shard\'s would overwrite one another; wait for it to end, then start a new coordinator and rerun every shard ' +
+    'its parts and this shard\'s would overwrite one another; if it is a new coordinator of the run, rerun this shard once its plan is written; ' +
+    'otherwise wait for it to end, then start a new coordinator and rerun every shard ' +
     `(${goneWhen(run, held)})`);
 }
 
@@ -118,10 +120,13 @@ const describe = ({ lock }: LiveLock) => `${lock.what}; host ${lock.host}, pid $
 const goneWhen = (run: Storage, held: LiveLock) =>
   `if that writer was killed, its lock ${run.uri}/${held.key} counts as gone ${LOCK_STALE_MS / 60_000} minutes after its last renewal, or at once on its own host`;
 
-/** The first live lock other than those in `skip`; each leftover met before it goes to `onLeftover`, if given. */
+/** The first live lock other than those in `skip` or taken beside one of them; each leftover met before it goes to `onLeftover`, if given. */
 async function liveOther(run: Storage, skip: string[], now: () => number, onLeftover?: (key: string) => Promise<void>): Promise<LiveLock | undefined> {
   for await (const { key, lock } of locksOf(run, skip)) {
-    if (lock && !isLeftover(lock, now())) return { key, lock };
+    if (lock && !isLeftover(lock, now())) {
+      if (lock.beside !== undefined && skip.includes(lock.beside)) continue;
+      return { key, lock };
+    }
     await onLeftover?.(key);
   }
   return undefined;

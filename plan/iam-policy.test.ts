@@ -24,7 +24,7 @@ test('each stage allows exactly the actions its code needs', (t) => {
     's3:GetBucketLocation', ...s3,
   ].sort());
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'batch' }, 'load')), [...settings, 'dynamodb:BatchWriteItem', 'dynamodb:CreateTable', 'dynamodb:Scan', ...s3].sort());
-  // No stage may delete an object but its own write check and transform's stale item files, nor delete a table or an item outside BatchWriteItem.
+  // No stage may delete an object but its own write check, transform's stale item files, and extract's run lock and a retired sharded plan, nor delete a table or an item outside BatchWriteItem.
   for (const stage of STAGES) {
     const actions = policyActions(p[stage]);
     t.false(actions.some((a) => /^(dynamodb:Delete|s3:Delete(Bucket)|.*\*$)/.test(a) && a !== 'kms:GenerateDataKey*'), stage);
@@ -57,11 +57,14 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
   // Writes land only where the stage writes.
   const writes = (policy: PolicyDocument) => policy.Statement.filter((s) => s.Action.includes('s3:PutObject')).flatMap((s) => s.Resource).sort();
   const run = 'arn:aws:s3:::my-bucket/serenya/2026-11-28';
-  t.deepEqual(writes(p.extract), [`${run}/extract/*`, `${run}/report.json`]);
+  t.deepEqual(writes(p.extract), [`${run}/.locks/extract/*`, `${run}/extract/*`, `${run}/report.json`]);
   t.deepEqual(writes(p.transform), [`${run}/items/*`, `${run}/report.json`, `${run}/transform/*`]);
-  t.deepEqual(writes(p.load), [`${run}/load/.write-check`, `${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/report.json`, `${run}/report.json`]);
+  t.deepEqual(writes(p.load), [`${run}/load/.write-check`, `${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/loaded/serenya.json`, `${run}/load/report.json`, `${run}/report.json`]);
   t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`, `${run}/verify/shards/*`]);
-  t.deepEqual(p.extract.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/extract/.write-check`]);
+  t.deepEqual(p.extract.Statement.filter((s) => s.Action.includes('s3:DeleteObject')).flatMap((s) => s.Resource).sort(),
+    [`${run}/.locks/extract/*`, `${run}/extract/.write-check`, `${run}/extract/plan.json`, `${run}/extract/shards/*`]);
+  t.deepEqual(p.extract.Statement.filter((s) => s.Action.includes('s3:GetObject')).flatMap((s) => s.Resource).sort(),
+    [`${run}/.locks/extract/*`, `${run}/extract/manifest.json`, `${run}/extract/plan.json`, `${run}/extract/shards/*`, `${run}/report.json`]);
   t.deepEqual(p.transform.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/items/*`, `${run}/transform/.write-check`]);
   t.deepEqual(p.load.Statement.find((s) => s.Action.includes('s3:DeleteObject'))!.Resource, [`${run}/load/.write-check`]);
   // An identity for every stage fits IAM's 6,144-character managed policy limit (whitespace not counted).

@@ -12,7 +12,8 @@ import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import { checkTableName } from '../model/table-spec.ts';
-import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
+import { LOCKS_PREFIX } from '../lib/run-lock.ts';
+import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, loadedKey, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
 
 export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -163,7 +164,10 @@ const RUN_REPORT = RUN_REPORT_KEY;
 function extractPolicy(r: Resolved): PolicyStatement[] {
   return [
     writeObjects('ExtractWritePartsManifestAndRunReport', r, ['extract/*', RUN_REPORT]),
-    allow('ExtractDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, writeCheckKey('extract'))),
+    // One extract writes a run at a time (lib/run-lock.ts): its lock, the others' read, leftovers removed.
+    allow('ExtractHoldTheRunLock', ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'], objects(r, `${LOCKS_PREFIX}/*`)),
+    // An extract of its own retires a sharded extract's plan and fragments (extract/extract.ts retireShardedPlan).
+    allow('ExtractDeleteItsWriteCheckAndARetiredShardedPlan', ['s3:DeleteObject'], objects(r, writeCheckKey('extract'), EXTRACT_PLAN_KEY, `${EXTRACT_SHARDS_PREFIX}/*`)),
     // A sharded extract's shards read the coordinator's plan; finalize reads the shards' fragments.
     allow('ExtractReadPreviousManifestPlanFragmentsAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, `${EXTRACT_SHARDS_PREFIX}/*`, RUN_REPORT)),
     listBucket('Extract', r),
@@ -192,8 +196,10 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
     // ImportTable reads the same objects with the caller's permissions (S3 GetObject and ListBucket on the source).
     allow('LoadReadItemsAlsoAsImportTableSource', ['s3:GetObject'], objects(r, 'items/*')),
     // load/keys/*: the keys each load put into the table (load/loaded-keys.ts); --prune reads them, a rerun rewrites them.
-    allow('LoadReadTransformManifestRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, TRANSFORM_MANIFEST_KEY, `${LOADED_KEYS_PREFIX}/*`, ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
-    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, [LOAD_REPORT_KEY, `${LOADED_KEYS_PREFIX}/*`, writeCheckKey('load'), ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT]),
+    // The extract manifest: a transform older than its extract is refused (lib/freshness.ts); load/loaded/<table>.json:
+    // what the run last loaded into the table, merged by a TABLE= load and read by status and verify.
+    allow('LoadReadManifestsRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
+    writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, [LOAD_REPORT_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, writeCheckKey('load'), ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT]),
     allow('LoadDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, writeCheckKey('load'))),
     listBucket('Load', r),
     ...s3Kms('Load', r),
@@ -234,7 +240,8 @@ function verifyPolicy(r: Resolved): PolicyStatement[] {
   return [
     // Extract manifest: the run's as_of (expired items) and the tables' columns (access patterns render source rows).
     // A sharded verify's shards write sorted sides and a fragment under verify/shards/; finalize reads them.
-    allow('VerifyReadManifestsItemsShardsAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, 'items/*', `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT)),
+    // load/loaded/<table>.json: which transform the table holds (a verify of items it was never loaded with is refused).
+    allow('VerifyReadManifestsItemsShardsAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), 'items/*', `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT)),
     writeObjects('VerifyWriteReportShardsAndRunReport', r, [VERIFY_REPORT_KEY, `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT]),
     listBucket('Verify', r),
     ...s3Kms('Verify', r),

@@ -87,13 +87,13 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
   const transform = (await readJson<TransformManifest>(run, TRANSFORM_MANIFEST_KEY))?.value;
   const loaded = (await readJson<LoadedTables>(run, loadedKey(tableName)))?.value;
   const verify = (await readJson<VerifyReport>(run, VERIFY_REPORT_KEY))?.value;
-  // A stage sharded and not finalized has no manifest yet: its shards say how far it got.
-  const plan = extract ? undefined : (await readJson<{ snapshot_id: string; as_of: string }>(run, EXTRACT_PLAN_KEY))?.value;
+  // A stage sharded and not finalized has no manifest yet, or an earlier one (its coordinator holds a re-extract): its shards say how far it got.
+  const planRecord = (await readJson<{ snapshot_id: string; as_of: string; lock?: string }>(run, EXTRACT_PLAN_KEY))?.value;
+  const running = await extractsRunning(run, planRecord, extract?.value.snapshot_id);
+  const writing = running.find((r) => !r.coordinator);
+  const plan = !extract || running.some((r) => r.coordinator && !r.finalized) ? planRecord : undefined;
   const shards = plan ? await shardsDone(run, 'extract', plan.snapshot_id)
     : extract && !transform ? await shardsDone(run, 'transform') : undefined;
-
-  const running = await extractsRunning(run, extract?.value.snapshot_id);
-  const writing = running.find((r) => !r.coordinator);
 
   const stale = new Map(extract && transform ? staleTables(extract.value, extract.text, transform).map((s) => [s.table, s.reason]) : []);
   const names = [...new Set([...(extract?.value.tables ?? []).map((t) => t.name), ...(transform?.tables ?? []).map((t) => t.name)])].sort();
@@ -149,10 +149,8 @@ export async function runStatus(run: Storage, runId: string, tableName: string):
 }
 
 /** The extracts whose lock is live; the one whose lock the plan names is its coordinator, finalized once the manifest is of its snapshot. */
-async function extractsRunning(run: Storage, manifestSnapshot: string | undefined): Promise<NonNullable<RunStatus['extracts_running']>> {
+async function extractsRunning(run: Storage, plan: { lock?: string; snapshot_id: string } | undefined, manifestSnapshot: string | undefined): Promise<NonNullable<RunStatus['extracts_running']>> {
   const live = await runningExtracts(run);
-  if (live.length === 0) return [];
-  const plan = (await readJson<{ lock?: string; snapshot_id?: string }>(run, EXTRACT_PLAN_KEY))?.value;
   return live.map(({ key, lock }) => {
     const coordinator = key === plan?.lock;
     return { what: lock.what, host: lock.host, pid: lock.pid, started: lock.started, renewed: lock.renewed, coordinator, ...(coordinator ? { finalized: manifestSnapshot === plan.snapshot_id } : {}) };

@@ -35,9 +35,9 @@ async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port:
   return { port, url: url.href, freeze: () => { frozen = true; } };
 }
 
-async function startCoordinator(t: ExecutionContext, url: string, heartbeat = '1'): Promise<{ exit: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string; kill: (signal: NodeJS.Signals) => void }> {
+async function startCoordinator(t: ExecutionContext, url: string, heartbeat = '1', store = freshBucketPrefix()): Promise<{ exit: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string; kill: (signal: NodeJS.Signals) => void }> {
   const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--heartbeat', heartbeat, '--quiet'], {
-    cwd: REPO, env: { ...process.env, TABLE: '', DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: 'coord' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: REPO, env: { ...process.env, TABLE: '', DATABASE_URL: url, STORE: store, RUN: 'coord' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => { child.kill('SIGKILL'); });
   let stderr = '';
@@ -99,4 +99,21 @@ test('a coordinator stopped by SIGTERM after its connection went silent still en
   t.is(signal, null, `not killed: ${coordinator.stderr()}`);
   t.is(code, 0, coordinator.stderr());
   t.regex(coordinator.stderr(), /extract: stopped; snapshot \S+ released/);
+});
+
+test('a coordinator whose run lock another extract took (it was paused, or its clock is behind) exits non-zero instead of holding shards under that extract', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { scale: 0.001 });
+  const store = freshBucketPrefix();
+  const coordinator = await startCoordinator(t, url, '1', store);
+  const run = openStorage(store).sub('coord');
+  // What an extract that took this lock for a leftover leaves: its own live lock (the renewal puts the coordinator's back).
+  const now = new Date().toISOString();
+  await run.put('.locks/extract/elsewhere.1.00000000000000aa.json', JSON.stringify({ host: 'elsewhere', pid: 1, started: now, renewed: now, what: 'TABLE=users' }));
+  const timer = setTimeout(() => t.fail('still running 60 s after its lock was taken'), 60_000);
+  const [code] = await coordinator.exit;
+  clearTimeout(timer);
+  t.is(code, 1);
+  t.regex(coordinator.stderr(), /extract: error: another extract took run .*\/coord's lock from this coordinator \(it was paused over 5 minutes, or its host's clock is behind\) and may be writing parts under its shards: when that extract has ended, start a new coordinator and rerun every shard/);
+  t.deepEqual((await run.list('.locks/extract')).map((o) => o.key), ['.locks/extract/elsewhere.1.00000000000000aa.json'], 'it leaves the other\'s lock and takes its own away');
 });

@@ -147,7 +147,7 @@ test('a shard killed mid-way is rerun alone: finalize refuses the gap, and the r
 });
 
 test('while its coordinator holds the run, no other extract writes it: another TABLE= extract or coordinator is refused, a shard stops under another extract\'s lock, and finalize writes beside it', async (t) => {
-  t.timeout(180_000);
+  t.timeout(420_000);
   const url = await freshDatabase(t, { scale: 0.002 });
   const store = freshBucketPrefix();
   const env = { DATABASE_URL: url, STORE: store, RUN: 'held' };
@@ -178,6 +178,20 @@ test('while its coordinator holds the run, no other extract writes it: another T
   t.deepEqual((await run.list('extract')).map((o) => o.key), ['extract/plan.json'], 'no part, no fragment');
   await run.delete('.locks/extract/elsewhere.1.00000000000000aa.json');
 
+  // A plan replaced while a shard copies (a new coordinator's): the shard writes no fragment.
+  const shard = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', '--shard', '1/1', '--quiet', '--concurrency', '1'], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let shardErr = '';
+  shard.stderr.on('data', (d) => (shardErr += d));
+  let shardEnded = false;
+  const shardExit = once(shard, 'exit').finally(() => { shardEnded = true; });
+  while (!shardEnded && (await run.list('extract')).filter((o) => o.key.endsWith('.csv.gz')).length === 0) await new Promise((r) => setTimeout(r, 20));
+  await run.put('extract/plan.json', JSON.stringify({ ...plan, snapshot_id: 'another' }));
+  const [shardCode] = await shardExit;
+  t.is(shardCode, 1, shardErr);
+  t.regex(shardErr, /^extract: error: .*\/held\/extract\/plan\.json is now another coordinator's \(snapshot another\) while this shard copied snapshot \S+: it writes no fragment; /);
+  t.deepEqual(await run.list('extract/shards'), []);
+  await run.put('extract/plan.json', JSON.stringify(plan));
+
   ok(t, await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env), 'the shard, beside its coordinator');
   ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'finalize, beside the coordinator');
   t.truthy(await run.getText('extract/manifest.json'));
@@ -187,5 +201,23 @@ test('while its coordinator holds the run, no other extract writes it: another T
   await once(coordinator.child, 'exit');
   t.deepEqual(await run.list('.locks/extract'), [], 'the stopped coordinator leaves no lock');
   t.is((await status()).extracts_running, undefined);
-  ok(t, await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' }), 'a TABLE= extract once the coordinator is gone');
+  // An extract of its own replaces parts of the plan: it retires the plan and fragments, so no finalize (make finalize
+  // finalizes every stage with fragments) publishes them again over its manifest entry.
+  const users = await runCli('extract/cli.ts', [], { ...env, TABLE: 'users' });
+  ok(t, users, 'a TABLE= extract once the coordinator is gone');
+  t.regex(users.stderr, /removed the plan and 1 shard fragment\(s\) of a sharded extract from .*\/held\/extract: this extract replaces the parts they describe/);
+  t.deepEqual((await run.list('extract')).filter((o) => o.key === 'extract/plan.json' || o.key.startsWith('extract/shards/')), []);
+  const manifest = await run.getText('extract/manifest.json');
+  const refinalize = await runCli('extract/cli.ts', ['finalize', '--quiet'], env);
+  t.is(refinalize.code, 1);
+  t.regex(refinalize.stderr, /no extract plan at /);
+  t.is(await run.getText('extract/manifest.json'), manifest, 'the TABLE= extract\'s manifest stands');
+
+  // A new coordinator re-extracting the run: status sends the user to its shards, not to the stages it will replace.
+  const again = await startCoordinator(t, env);
+  const reextract = await status();
+  t.like(reextract.extracts_running?.[0], { coordinator: true, finalized: false });
+  t.regex(reextract.next, /^make extract RUN=held SHARD=i\/n on each of n machines/);
+  again.child.kill('SIGTERM');
+  await once(again.child, 'exit');
 });
