@@ -77,7 +77,7 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
     const { snapshot, slot } = await openSnapshot(run, options, held);
     try {
       const plan = await makePlan(snapshot, run, options, slot?.follow, held);
-      await retireShardedPlan(run, options.log);
+      await retireShardedPlan(run, options);
       // Temp files of an extract killed earlier are never listed; remove them so the run holds only complete files.
       await run.removeLeftovers();
       options.log(`snapshot ${snapshot.id} at ${snapshot.asOf} (PostgreSQL ${snapshot.server.version}); ${plan.tables.length} table(s) to ${run.uri}`);
@@ -101,11 +101,22 @@ export async function runExtract(options: ExtractOptions): Promise<ExtractSummar
  * describe: they go first, under the lock. Kept, a later finalize (`make
  * finalize` finalizes every stage that has fragments) published them again over
  * this extract's manifest entries, and where a part kept its size, silently.
+ * A plan not yet finalized holds every table's only record: a `TABLE=` extract,
+ * which replaces some, is refused rather than drop the others.
  */
-async function retireShardedPlan(run: Storage, log: Logger): Promise<void> {
+async function retireShardedPlan(run: Storage, options: ExtractOptions): Promise<void> {
   const fragments = await fragmentKeys(run, EXTRACT_SHARDS_PREFIX);
   const plan = await run.getText(EXTRACT_PLAN_KEY);
   if (fragments.length === 0 && plan === undefined) return;
+  if (plan !== undefined && options.tables?.length) {
+    const snapshotId = (JSON.parse(plan) as { snapshot_id?: string }).snapshot_id;
+    const manifest = await readExtractManifest(run, { checkFiles: false }).catch(() => undefined);
+    if (manifest?.snapshot_id !== snapshotId) {
+      throw new UserError(`run ${options.run} has a sharded extract not finalized (${run.uri}/${EXTRACT_PLAN_KEY}, snapshot ${snapshotId}): a TABLE= extract would drop its other tables; ` +
+        `finalize it first (make finalize RUN=${options.run} STAGE=extract), or extract every table (no TABLE=) to replace it`);
+    }
+  }
+  const log = options.log;
   for (const key of fragments) await run.delete(key);
   if (plan !== undefined) await run.delete(EXTRACT_PLAN_KEY);
   const what = [plan === undefined ? '' : 'the plan', fragments.length > 0 ? `${fragments.length} shard fragment(s)` : ''].filter(Boolean).join(' and ');
@@ -303,6 +314,8 @@ export async function finalizeExtract(options: Pick<ExtractOptions, 'store' | 'r
   const lock = await lockRun(run, 'finalize', options.log, { beside: plan.lock });
   let manifest: ExtractManifest;
   try {
+    // Asked again under the lock: an extract of its own that ran since retired the plan, or a new coordinator replaced it.
+    if ((await readPlan(run)).snapshot_id !== plan.snapshot_id) throw new UserError(`${run.uri}/${EXTRACT_PLAN_KEY} was replaced while finalize read the fragments: finalize again`);
     manifest = await buildManifest(run, plan, parts);
     // Sizes as the fragments recorded them, against the stored files: a part overwritten since is refused before publishing.
     await checkExtractFiles(run, manifest);

@@ -92,8 +92,13 @@ export async function lockRun(run: Storage, what: string, log: (message: string)
   // SIGTERM (a stopped task, Ctrl-C) exits without unwinding: the lock goes first, or a rerun on another host waits it out.
   const withdraw = beforeInterrupt(release);
   // Another live lock counts too: a renewal may have put this one back after the other extract removed it.
+  // A rival refused meanwhile (it lists, sees this lock, deletes its own) is live for a few requests: asked again, it is gone.
   const check = async () => {
-    if (await run.getText(key) !== undefined && !(await liveOther(run, skip, now))) return;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      if (await run.getText(key) === undefined) break;
+      if (!(await liveOther(run, skip, now))) return;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+    }
     throw new UserError(`this extract's lock ${run.uri}/${key} was taken by another extract, which took it for a leftover (this one was paused over ${LOCK_STALE_MS / 60_000} minutes, or its host's clock is behind): the manifest is not written; ` +
       'once no other extract of the run is running, run this again');
   };

@@ -179,7 +179,8 @@ function transformPolicy(r: Resolved): PolicyStatement[] {
   return [
     allow('TransformReadExtract', ['s3:GetObject'], objects(r, 'extract/*')),
     // Unit records, per-unit rejects and keys: a rerun skips done units and merges their files.
-    allow('TransformReadItsUnitsAndRunReport', ['s3:GetObject'], objects(r, 'transform/*', RUN_REPORT)),
+    // items/*: duplicate keys are reported with both items' text (transform/duplicate-report.ts).
+    allow('TransformReadItsUnitsItemsAndRunReport', ['s3:GetObject'], objects(r, 'transform/*', 'items/*', RUN_REPORT)),
     writeObjects('TransformWriteItemsUnitsManifestAndRunReport', r, ['items/*', 'transform/*', RUN_REPORT]),
     // Item files no unit of the run produces (an older split): ImportTable would import them (transform/stale-items.ts).
     allow('TransformDeleteStaleItemsAndItsWriteCheck', ['s3:DeleteObject'], objects(r, 'items/*', writeCheckKey('transform'))),
@@ -241,7 +242,8 @@ function verifyPolicy(r: Resolved): PolicyStatement[] {
     // Extract manifest: the run's as_of (expired items) and the tables' columns (access patterns render source rows).
     // A sharded verify's shards write sorted sides and a fragment under verify/shards/; finalize reads them.
     // load/loaded/<table>.json: which transform the table holds (a verify of items it was never loaded with is refused).
-    allow('VerifyReadManifestsItemsShardsAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), 'items/*', `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT)),
+    // load/verify.json: finalize keeps an unsharded verify's newer verdict over older fragments.
+    allow('VerifyReadManifestsItemsShardsAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), VERIFY_REPORT_KEY, 'items/*', `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT)),
     writeObjects('VerifyWriteReportShardsAndRunReport', r, [VERIFY_REPORT_KEY, `${VERIFY_SHARDS_PREFIX}/*`, RUN_REPORT]),
     listBucket('Verify', r),
     ...s3Kms('Verify', r),

@@ -13,6 +13,13 @@ import { stagePolicy, type PolicyDocument, type Stage } from '../plan/iam-policy
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
 import { REPO, runCli } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
+import pg from 'pg';
+
+async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try { return await fn(c); } finally { await c.end(); }
+}
 
 interface S3Request { stage: Stage; action: string; arn: string; prefix?: string }
 
@@ -72,6 +79,8 @@ test('every S3 request of extract (whole, TABLE=, sharded), transform, load and 
   await ok('extract/cli.ts', ['--quiet']);
   await ok('extract/cli.ts', ['--quiet'], { TABLE: 'users' });
   stage = 'transform';
+  await ok('transform/cli.ts', ['--quiet', '--shard', '1/1']);
+  await ok('transform/cli.ts', ['finalize', '--quiet']);
   await ok('transform/cli.ts', ['--quiet', '--concurrency', '2']);
   // Each table its own policy (the policy names the table): batch into one, ImportTable into the other.
   const tables = { batch: randomName('iam_'), import: randomName('iam_') };
@@ -85,6 +94,14 @@ test('every S3 request of extract (whole, TABLE=, sharded), transform, load and 
     await ok('load/cli.ts', ['--quiet', '--mode', mode, '--poll-seconds', '0.2', '--no-deletion-protection', '--no-ttl', '--ddb-table', table]);
     stage = 'verify';
     await ok('verify/cli.ts', ['--quiet', '--ddb-table', table]);
+    if (mode === 'batch') {
+      // Also a TABLE= load with --prune, a sharded verify and its finalize.
+      stage = 'load';
+      await ok('load/cli.ts', ['--quiet', '--mode', mode, '--prune', '--no-deletion-protection', '--no-ttl', '--ddb-table', table], { TABLE: 'users' });
+      stage = 'verify';
+      await ok('verify/cli.ts', ['--quiet', '--shard', '1/1', '--ddb-table', table]);
+      await ok('verify/cli.ts', ['finalize', '--quiet', '--ddb-table', table]);
+    }
     mine.push(...requests.splice(before));
     checks.push({ requests: mine, table });
   }
@@ -97,4 +114,32 @@ test('every S3 request of extract (whole, TABLE=, sharded), transform, load and 
   t.true(all.some((r) => r.stage === 'load' && r.arn.endsWith('/r/load/import.json')), 'an import-mode load');
   const refused = checks.flatMap(({ requests: rs, table }) => rs.filter((r) => !allows(policy(r.stage, table), r)));
   t.deepEqual([...new Set(refused.map((r) => `${r.stage}: ${r.action} ${r.arn}${r.prefix !== undefined ? ` (prefix ${r.prefix})` : ''}`))], []);
+});
+
+test('a transform that finds items sharing a key reads their item files to report them: the transform policy allows it', async (t) => {
+  t.timeout(300_000);
+  const url = await freshDatabase(t, { scale: 0.001 });
+  await withClient(url, async (c) => {
+    await c.query(`ALTER TABLE consent_records DROP CONSTRAINT IF EXISTS consent_records_user_id_consent_type_key`);
+    // A copy of one consent under another id: the same (PK, SK).
+    await c.query(`INSERT INTO consent_records SELECT (jsonb_populate_record(NULL::consent_records, to_jsonb(c) || '{"id": "ffffffff-0000-4000-8000-000000000001"}')).* FROM consent_records c WHERE user_id IS NOT NULL AND consent_type IS NOT NULL LIMIT 1`);
+  });
+  const bucket = stackEnv().S3_BUCKET!;
+  const store = freshBucketPrefix();
+  const requests: S3Request[] = [];
+  let stage: Stage = 'extract';
+  const proxy = await startFaultProxy({
+    target: stackEnv().AWS_ENDPOINT_URL_S3!, share: 0, faults: [],
+    onRequest: ({ method, path }) => { requests.push({ stage, ...authorized(method, path, bucket) }); },
+  });
+  t.teardown(() => proxy.close());
+  const env = { DATABASE_URL: url, AWS_ENDPOINT_URL_S3: proxy.url, STORE: store, RUN: 'r' };
+  t.is((await runCli('extract/cli.ts', ['--quiet'], env)).code, 0);
+  stage = 'transform';
+  const transform = await runCli('transform/cli.ts', ['--quiet'], env);
+  t.is(transform.code, 3, transform.stderr);
+  t.regex(transform.stderr, /share \(PK, SK\) with another item/);
+  const policy = (s: Stage) => stagePolicy({ store, run: 'r', table: 'any', region: 'us-east-1', accountId: '111122223333', loadMode: 'both' }, s);
+  const refused = requests.filter((r) => !allows(policy(r.stage), r));
+  t.deepEqual([...new Set(refused.map((r) => `${r.stage}: ${r.action} ${r.arn}`))], []);
 });

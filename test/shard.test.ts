@@ -168,16 +168,6 @@ test('while its coordinator holds the run, no other extract writes it: another T
   t.regex(second.stderr, /another extract is writing run .*\(the coordinator of a sharded extract; /);
   t.is(JSON.parse((await run.getText('extract/plan.json'))!).snapshot_id, coordinator.snapshot, 'the plan is the first coordinator\'s');
 
-  // Another extract's live lock (say one started after a coordinator that died): the shard writes nothing.
-  const now = new Date().toISOString();
-  await run.put('.locks/extract/elsewhere.1.00000000000000aa.json', JSON.stringify({ host: 'elsewhere', pid: 1, started: now, renewed: now, what: 'TABLE=users' }));
-  t.regex((await status()).next, /^wait for the extract under way \(TABLE=users; host elsewhere, pid 1\) to end, then make status RUN=held again$/);
-  const stopped = await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env);
-  t.is(stopped.code, 1);
-  t.regex(stopped.stderr, /^extract: error: another extract is writing run .*\/held \(TABLE=users; host elsewhere, pid 1, .*\), not this shard's coordinator: /);
-  t.deepEqual((await run.list('extract')).map((o) => o.key), ['extract/plan.json'], 'no part, no fragment');
-  await run.delete('.locks/extract/elsewhere.1.00000000000000aa.json');
-
   // A plan replaced while a shard copies (a new coordinator's): the shard writes no fragment.
   const shard = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', '--shard', '1/1', '--quiet', '--concurrency', '1'], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let shardErr = '';
@@ -201,6 +191,21 @@ test('while its coordinator holds the run, no other extract writes it: another T
   await once(coordinator.child, 'exit');
   t.deepEqual(await run.list('.locks/extract'), [], 'the stopped coordinator leaves no lock');
   t.is((await status()).extracts_running, undefined);
+
+  // Another extract's live lock (one started after the coordinator stopped; while it holds, the coordinator would exit):
+  // a shard refuses before it joins a snapshot or writes anything.
+  const now = new Date().toISOString();
+  await run.put('.locks/extract/elsewhere.1.00000000000000aa.json', JSON.stringify({ host: 'elsewhere', pid: 1, started: now, renewed: now, what: 'TABLE=users' }));
+  t.regex((await status()).next, /^wait for the extract under way \(TABLE=users; host elsewhere, pid 1\) to end, then make status RUN=held again$/);
+  const fragments = async () => Promise.all((await run.list('extract/shards')).map(async (o) => [o.key, await run.getText(o.key)]));
+  const fragment = await fragments();
+  t.is(fragment.length, 1);
+  const refused = await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /^extract: error: another extract is writing run .*\/held \(TABLE=users; host elsewhere, pid 1, .*\), not this shard's coordinator: /);
+  t.deepEqual(await fragments(), fragment, 'no fragment written');
+  await run.delete('.locks/extract/elsewhere.1.00000000000000aa.json');
+
   // An extract of its own replaces parts of the plan: it retires the plan and fragments, so no finalize (make finalize
   // finalizes every stage with fragments) publishes them again over its manifest entry.
   const users = await runCli('extract/cli.ts', [], { ...env, TABLE: 'users' });
@@ -220,4 +225,27 @@ test('while its coordinator holds the run, no other extract writes it: another T
   t.regex(reextract.next, /^make extract RUN=held SHARD=i\/n on each of n machines/);
   again.child.kill('SIGTERM');
   await once(again.child, 'exit');
+});
+
+test('a TABLE= extract over a sharded extract not yet finalized is refused and leaves it finalizable: it would drop the other tables', async (t) => {
+  t.timeout(300_000);
+  const url = await freshDatabase(t, { scale: 0.001 });
+  const store = freshBucketPrefix();
+  const env = { DATABASE_URL: url, STORE: store, RUN: 'unfinal' };
+  const run = openStorage(store).sub('unfinal');
+  const coordinator = await startCoordinator(t, env);
+  ok(t, await runCli('extract/cli.ts', ['--shard', '1/1', '--quiet'], env), 'the shard');
+  // Stopped (or dead) before make finalize: the plan and fragment are the tables' only record.
+  coordinator.child.kill('SIGTERM');
+  await once(coordinator.child, 'exit');
+  const users = await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' });
+  t.is(users.code, 1);
+  t.regex(users.stderr, /^extract: error: run unfinal has a sharded extract not finalized \(.*\/extract\/plan\.json, snapshot \S+\): a TABLE= extract would drop its other tables; finalize it first \(make finalize RUN=unfinal STAGE=extract\), or extract every table \(no TABLE=\) to replace it\n$/);
+  t.truthy(await run.getText('extract/plan.json'));
+  ok(t, await runCli('extract/cli.ts', ['finalize', '--quiet'], env), 'finalize after the refusal');
+  const tables = JSON.parse((await run.getText('extract/manifest.json'))!).tables.length;
+  t.true(tables > 1);
+  ok(t, await runCli('extract/cli.ts', ['--quiet'], { ...env, TABLE: 'users' }), 'TABLE=users once finalized');
+  t.is(JSON.parse((await run.getText('extract/manifest.json'))!).tables.length, tables, 'every table kept');
+  t.is(await run.getText('extract/plan.json'), undefined, 'the finalized plan retired');
 });

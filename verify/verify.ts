@@ -151,7 +151,9 @@ export async function finalizeVerify(options: VerifyOptions): Promise<VerifyRepo
   // Fragments older than the table's last load, or than an unsharded verify since (a finalize
   // would replace its newer verdict with theirs), read a table that is no longer there.
   let notBefore = { at: p.loadedAt, what: `the load of ${p.loadedAt}` };
-  const last = await p.run.getText(VERIFY_REPORT_KEY).then((text) => (text ? JSON.parse(text) as Partial<VerifyReport> : undefined)).catch(() => undefined);
+  // A read that fails (AccessDenied, say) fails finalize: passed over, an older verdict could replace a newer one.
+  const lastText = await p.run.getText(VERIFY_REPORT_KEY);
+  const last = (() => { try { return lastText ? JSON.parse(lastText) as Partial<VerifyReport> : undefined; } catch { return undefined; } })();
   if (last?.checked_at && last.shards === undefined && last.table_name === options.tableName && last.checked_at > notBefore.at) {
     notBefore = { at: last.checked_at, what: `the unsharded verify of ${last.checked_at}` };
   }
