@@ -116,11 +116,10 @@ async function retireShardedPlan(run: Storage, options: ExtractOptions): Promise
         `finalize it first (make finalize RUN=${options.run} STAGE=extract), or extract every table (no TABLE=) to replace it`);
     }
   }
-  const log = options.log;
   for (const key of fragments) await run.delete(key);
   if (plan !== undefined) await run.delete(EXTRACT_PLAN_KEY);
   const what = [plan === undefined ? '' : 'the plan', fragments.length > 0 ? `${fragments.length} shard fragment(s)` : ''].filter(Boolean).join(' and ');
-  log(`removed ${what} of a sharded extract from ${run.uri}/extract: this extract replaces the parts they describe, so finalize cannot publish them again`);
+  options.log(`removed ${what} of a sharded extract from ${run.uri}/extract: this extract replaces the parts they describe, so finalize cannot publish them again`);
 }
 
 /** The run's lock (lib/run-lock.ts) for `what`, once taken: an extract's, or a sharded extract's coordinator's. */
@@ -237,9 +236,8 @@ async function holdLocked(run: Storage, options: ExtractOptions, held: Held, rea
  * failover, a proxy's idle timeout, a NAT) otherwise goes unnoticed for hours.
  */
 async function heartbeat(client: PgClient, target: string, seconds: number, signal: AbortSignal): Promise<never> {
-  const wait = (ms: number) => new Promise<void>((resolve) => { const timer = setTimeout(resolve, ms); signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true }); });
   for (;;) {
-    await wait(seconds * 1000);
+    await abortableWait(seconds * 1000, signal);
     if (signal.aborted) return new Promise<never>(() => {});
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), seconds * 1000); });
@@ -254,6 +252,14 @@ async function heartbeat(client: PgClient, target: string, seconds: number, sign
   }
 }
 
+/** Resolves after `ms`, or at once when `signal` aborts (the coordinator's watches end with it). */
+function abortableWait(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
+
 /**
  * Rejects once the coordinator's lock is no longer its own: another extract
  * took it for a leftover (this process was paused past its staleness, or its
@@ -262,7 +268,7 @@ async function heartbeat(client: PgClient, target: string, seconds: number, sign
  */
 async function lockTaken(lock: RunLock, run: Storage, seconds: number, signal: AbortSignal): Promise<never> {
   for (;;) {
-    await new Promise<void>((resolve) => { const timer = setTimeout(resolve, seconds * 1000); signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true }); });
+    await abortableWait(seconds * 1000, signal);
     if (signal.aborted) return new Promise<never>(() => {});
     try {
       await lock.check();

@@ -21,10 +21,11 @@ async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   try { return await fn(c); } finally { await c.end(); }
 }
 
-interface S3Request { stage: Stage; action: string; arn: string; prefix?: string }
+/** `table`: the DynamoDB table the stage was run for (its policy names it). */
+interface S3Request { stage: Stage; table?: string; action: string; arn: string; prefix?: string }
 
 /** The IAM action and resource of a path-style S3 request, as AWS authorizes it. */
-function authorized(method: string, path: string, bucket: string): Omit<S3Request, 'stage'> {
+function authorized(method: string, path: string, bucket: string): Omit<S3Request, 'stage' | 'table'> {
   const u = new URL(path, 'http://s3');
   const key = decodeURIComponent(u.pathname).replace(/^\/[^/]+\/?/, '');
   const q = u.searchParams;
@@ -50,19 +51,27 @@ function allows(policy: PolicyDocument, request: S3Request): boolean {
   })());
 }
 
+/** A fresh store behind a proxy that records each S3 request as sent by stage `current` (for `table`); `env` runs the CLIs through it. */
+async function recordingStore(t: { teardown(fn: () => Promise<void>): void }, url: string) {
+  const bucket = stackEnv().S3_BUCKET!;
+  const store = freshBucketPrefix();
+  const recorded = { requests: [] as S3Request[], current: 'extract' as Stage, table: undefined as string | undefined };
+  const proxy = await startFaultProxy({
+    target: stackEnv().AWS_ENDPOINT_URL_S3!, share: 0, faults: [],
+    onRequest: ({ method, path }) => { recorded.requests.push({ stage: recorded.current, table: recorded.table, ...authorized(method, path, bucket) }); },
+  });
+  t.teardown(() => proxy.close());
+  return { store, recorded, env: { DATABASE_URL: url, AWS_ENDPOINT_URL_S3: proxy.url, STORE: store, RUN: 'r' } };
+}
+
+/** The stage policy for run `r` of `store` (table `any` for the stages that name none). */
+const policyOf = (store: string, stage: Stage, table = 'any') =>
+  stagePolicy({ store, run: 'r', table, region: 'us-east-1', accountId: '111122223333', loadMode: 'both' }, stage);
+
 test('every S3 request of extract (whole, TABLE=, sharded), transform, load and verify is allowed by its stage\'s policy, resource and all', async (t) => {
   t.timeout(300_000);
   const url = await freshDatabase(t, { scale: 0.001 });
-  const bucket = stackEnv().S3_BUCKET!;
-  const store = freshBucketPrefix();
-  const requests: S3Request[] = [];
-  let stage: Stage = 'extract';
-  const proxy = await startFaultProxy({
-    target: stackEnv().AWS_ENDPOINT_URL_S3!, share: 0, faults: [],
-    onRequest: ({ method, path }) => { requests.push({ stage, ...authorized(method, path, bucket) }); },
-  });
-  t.teardown(() => proxy.close());
-  const env = { DATABASE_URL: url, AWS_ENDPOINT_URL_S3: proxy.url, STORE: store, RUN: 'r' };
+  const { store, recorded, env } = await recordingStore(t, url);
   const ok = async (script: string, args: string[], extra: Record<string, string> = {}) => {
     const result = await runCli(script, args, { ...env, ...extra });
     t.is(result.code, 0, `${script} ${args.join(' ')}: ${result.stderr}`);
@@ -78,41 +87,35 @@ test('every S3 request of extract (whole, TABLE=, sharded), transform, load and 
   await once(coordinator, 'exit');
   await ok('extract/cli.ts', ['--quiet']);
   await ok('extract/cli.ts', ['--quiet'], { TABLE: 'users' });
-  stage = 'transform';
+  recorded.current = 'transform';
   await ok('transform/cli.ts', ['--quiet', '--shard', '1/1']);
   await ok('transform/cli.ts', ['finalize', '--quiet']);
   await ok('transform/cli.ts', ['--quiet', '--concurrency', '2']);
   // Each table its own policy (the policy names the table): batch into one, ImportTable into the other.
   const tables = { batch: randomName('iam_'), import: randomName('iam_') };
   for (const name of Object.values(tables)) t.teardown(async () => { await dynamoClient().send(new DeleteTableCommand({ TableName: name })).catch(() => {}); });
-  const checks: { requests: S3Request[]; table: string }[] = [];
-  checks.push({ requests, table: '' });
   for (const [mode, table] of Object.entries(tables)) {
-    const mine: S3Request[] = [];
-    const before = requests.length;
-    stage = 'load';
+    recorded.table = table;
+    recorded.current = 'load';
     await ok('load/cli.ts', ['--quiet', '--mode', mode, '--poll-seconds', '0.2', '--no-deletion-protection', '--no-ttl', '--ddb-table', table]);
-    stage = 'verify';
+    recorded.current = 'verify';
     await ok('verify/cli.ts', ['--quiet', '--ddb-table', table]);
     if (mode === 'batch') {
       // Also a TABLE= load with --prune, a sharded verify and its finalize.
-      stage = 'load';
+      recorded.current = 'load';
       await ok('load/cli.ts', ['--quiet', '--mode', mode, '--prune', '--no-deletion-protection', '--no-ttl', '--ddb-table', table], { TABLE: 'users' });
-      stage = 'verify';
+      recorded.current = 'verify';
       await ok('verify/cli.ts', ['--quiet', '--shard', '1/1', '--ddb-table', table]);
       await ok('verify/cli.ts', ['finalize', '--quiet', '--ddb-table', table]);
     }
-    mine.push(...requests.splice(before));
-    checks.push({ requests: mine, table });
   }
 
-  const policy = (s: Stage, table: string) => stagePolicy({ store, run: 'r', table: table || 'any', region: 'us-east-1', accountId: '111122223333', loadMode: 'both' }, s);
-  const all = checks.flatMap((c) => c.requests);
+  const all = recorded.requests;
   for (const s of ['extract', 'transform', 'load', 'verify'] as const) t.true(all.some((r) => r.stage === s), `${s} sent requests`);
   t.true(all.some((r) => r.stage === 'extract' && r.action === 's3:DeleteObject' && r.arn.endsWith('/r/extract/plan.json')), 'the whole extract retired the sharded plan');
   t.true(all.some((r) => r.stage === 'extract' && r.action === 's3:PutObject' && r.arn.includes('/r/.locks/extract/')), 'extract put its lock');
   t.true(all.some((r) => r.stage === 'load' && r.arn.endsWith('/r/load/import.json')), 'an import-mode load');
-  const refused = checks.flatMap(({ requests: rs, table }) => rs.filter((r) => !allows(policy(r.stage, table), r)));
+  const refused = all.filter((r) => !allows(policyOf(store, r.stage, r.table), r));
   t.deepEqual([...new Set(refused.map((r) => `${r.stage}: ${r.action} ${r.arn}${r.prefix !== undefined ? ` (prefix ${r.prefix})` : ''}`))], []);
 });
 
@@ -124,22 +127,12 @@ test('a transform that finds items sharing a key reads their item files to repor
     // A copy of one consent under another id: the same (PK, SK).
     await c.query(`INSERT INTO consent_records SELECT (jsonb_populate_record(NULL::consent_records, to_jsonb(c) || '{"id": "ffffffff-0000-4000-8000-000000000001"}')).* FROM consent_records c WHERE user_id IS NOT NULL AND consent_type IS NOT NULL LIMIT 1`);
   });
-  const bucket = stackEnv().S3_BUCKET!;
-  const store = freshBucketPrefix();
-  const requests: S3Request[] = [];
-  let stage: Stage = 'extract';
-  const proxy = await startFaultProxy({
-    target: stackEnv().AWS_ENDPOINT_URL_S3!, share: 0, faults: [],
-    onRequest: ({ method, path }) => { requests.push({ stage, ...authorized(method, path, bucket) }); },
-  });
-  t.teardown(() => proxy.close());
-  const env = { DATABASE_URL: url, AWS_ENDPOINT_URL_S3: proxy.url, STORE: store, RUN: 'r' };
+  const { store, recorded, env } = await recordingStore(t, url);
   t.is((await runCli('extract/cli.ts', ['--quiet'], env)).code, 0);
-  stage = 'transform';
+  recorded.current = 'transform';
   const transform = await runCli('transform/cli.ts', ['--quiet'], env);
   t.is(transform.code, 3, transform.stderr);
   t.regex(transform.stderr, /share \(PK, SK\) with another item/);
-  const policy = (s: Stage) => stagePolicy({ store, run: 'r', table: 'any', region: 'us-east-1', accountId: '111122223333', loadMode: 'both' }, s);
-  const refused = requests.filter((r) => !allows(policy(r.stage), r));
+  const refused = recorded.requests.filter((r) => !allows(policyOf(store, r.stage), r));
   t.deepEqual([...new Set(refused.map((r) => `${r.stage}: ${r.action} ${r.arn}`))], []);
 });
