@@ -14,6 +14,7 @@ import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
 import { requireLoadedFrom } from '../lib/loaded-tables.ts';
+import { catchupRejectsKey } from '../lib/run-layout.ts';
 import { mapTables } from '../model/table-mapping.ts';
 import { lsnBytes, type Message } from './decode.ts';
 import { ChangeMapper, type CatchupReject, type TableCounts, type Write } from './map-changes.ts';
@@ -135,7 +136,7 @@ async function drain(
  */
 async function storeRejects(run: Storage, rejects: CatchupReject[], from: string): Promise<void> {
   const [hi, lo] = from.split('/');
-  const key = `catchup/rejects/${hi!.padStart(8, '0')}-${lo!.padStart(8, '0')}.jsonl`;
+  const key = catchupRejectsKey(hi!.padStart(8, '0'), lo!.padStart(8, '0'));
   if (rejects.length === 0) await run.delete(key);
   else await run.put(key, rejects.map((r) => `${JSON.stringify(r)}\n`).join(''));
 }

@@ -130,3 +130,10 @@ export const VERIFY_SHARDS_PREFIX = 'verify/shards';
 export const verifyFragmentKey = (shard: Shard) => `${VERIFY_SHARDS_PREFIX}/${shardLabel(shard)}.json`;
 /** `verify/shards/shard-000i-of-000n.table` (`.run`): a verify shard's keys read from the table (from the run). */
 export const shardFileKey = (shard: Shard, side: 'table' | 'run') => `${VERIFY_SHARDS_PREFIX}/${shardLabel(shard)}.${side}`;
+
+// --- catchup -----------------------------------------------------------------
+
+/** `catchup/rejects/`: the rows a catchup batch could not map, one file per batch. */
+export const CATCHUP_REJECTS_PREFIX = 'catchup/rejects';
+/** `catchup/rejects/<hi>-<lo>.jsonl`: the rejects of the batch that starts at slot position `hi/lo` (8 hex digits each). */
+export const catchupRejectsKey = (hi: string, lo: string) => `${CATCHUP_REJECTS_PREFIX}/${hi}-${lo}.jsonl`;

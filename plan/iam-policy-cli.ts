@@ -13,7 +13,9 @@ Usage: iam-policy [options]
 Objects only under <store>/<run>/ (every run under the prefix without RUN),
 the table, its indexes and imports, the log group /aws-dynamodb/imports.
 --stage all (the default): one identity's policy for every stage;
---stage extract|transform|load|verify: the policy of the role running it.
+--stage extract|transform|load|verify|catchup: the policy of the role running it;
+--stage cutover: catchup's, and extract, transform and verify on its fresh run
+(<run>-cutover, or --fresh-run), which cutover runs with the same identity.
 --stage orchestration: the roles that run the stages on AWS (docs/scale-out.md), as
 {"step-functions": policy, "batch-execution": policy}: the state machine's role (child
 executions, units.json, map results, ECS tasks and their event rule, PassRole to ECS) and
@@ -36,6 +38,7 @@ await runCli('iam-policy', async () => {
     })
     .option('kms-key-id', { type: 'string', default: process.env.S3_SSE_KMS_KEY_ID || undefined, defaultDescription: '$S3_SSE_KMS_KEY_ID', describe: 'KMS key of the S3 objects (SSE-KMS): key id, ARN or alias/name' })
     .option('table-kms-key-id', { type: 'string', describe: 'Customer managed KMS key of the table (load --kms-key-id)' })
+    .option('fresh-run', { type: 'string', defaultDescription: '<run>-cutover', describe: 'cutover: the run it extracts afresh (cutover --fresh-run)' })
     .option('stage', { choices: [...STAGES, 'all', ...ORCHESTRATION] as const, default: 'all' as Stage | 'all' | (typeof ORCHESTRATION)[number], describe: 'Which stage, or the orchestration\'s roles' })
     .option('state-machine', { type: 'string', default: RECIPE_NAMES.stateMachine, describe: 'orchestration: the state machine\'s name' })
     .option('cluster', { type: 'string', default: RECIPE_NAMES.cluster, describe: 'orchestration: the ECS cluster\'s name' })
@@ -59,6 +62,7 @@ await runCli('iam-policy', async () => {
     loadMode: args.mode,
     ...(args['kms-key-id'] ? { s3KmsKeyId: args['kms-key-id'] } : {}),
     ...(args['table-kms-key-id'] ? { tableKmsKeyId: args['table-kms-key-id'] } : {}),
+    ...(args['fresh-run'] ? { freshRun: args['fresh-run'] } : {}),
   };
   const stage = args.stage;
   if (stage === 'orchestration' || stage === 'step-functions' || stage === 'batch-execution') {

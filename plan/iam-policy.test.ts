@@ -24,7 +24,10 @@ test('each stage allows exactly the actions its code needs', (t) => {
     's3:GetBucketLocation', ...s3,
   ].sort());
   t.deepEqual(policyActions(stagePolicy({ ...config, loadMode: 'batch' }, 'load')), [...settings, 'dynamodb:BatchWriteItem', 'dynamodb:CreateTable', 'dynamodb:Scan', ...s3].sort());
-  // No stage may delete an object but its own write check, transform's stale item files, and extract's run lock and a retired sharded plan, nor delete a table or an item outside BatchWriteItem.
+  t.deepEqual(policyActions(p.catchup), ['dynamodb:BatchWriteItem', 'dynamodb:Query', ...s3].sort());
+  // Cutover: catchup's, and the extract, transform and verify it runs on the fresh run.
+  t.deepEqual(policyActions(p.cutover), [...new Set(['catchup', 'extract', 'transform', 'verify'].flatMap((stage) => policyActions(p[stage as Stage])))].sort());
+  // No stage may delete an object but its own write check, transform's stale item files, extract's run lock and a retired sharded plan, and catchup's rejects, nor delete a table or an item outside BatchWriteItem.
   for (const stage of STAGES) {
     const actions = policyActions(p[stage]);
     t.false(actions.some((a) => /^(dynamodb:Delete|s3:Delete(Bucket)|.*\*$)/.test(a) && a !== 'kms:GenerateDataKey*'), stage);
@@ -45,7 +48,9 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
       }
       for (const resource of s.Resource) {
         t.not(resource, '*', `${name} ${s.Sid}`);
-        const ok = resource === 'arn:aws:s3:::my-bucket'
+        // Cutover also writes its fresh run, <run>-cutover.
+        const fresh = (name === 'cutover' || name === 'all') && resource.startsWith('arn:aws:s3:::my-bucket/serenya/2026-11-28-cutover/');
+        const ok = resource === 'arn:aws:s3:::my-bucket' || fresh
           || resource.startsWith('arn:aws:s3:::my-bucket/serenya/2026-11-28/')
           || /^arn:aws:dynamodb:eu-west-1:111122223333:table\/serenya(\/index\/\*|\/import\/\*)?$/.test(resource)
           || /^arn:aws:logs:eu-west-1:111122223333:log-group:\/aws-dynamodb\/imports(:\*)?$/.test(resource);
@@ -61,6 +66,15 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
   t.deepEqual(writes(p.transform), [`${run}/items/*`, `${run}/report.json`, `${run}/transform/*`]);
   t.deepEqual(writes(p.load), [`${run}/load/.write-check`, `${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/loaded/serenya.json`, `${run}/load/report.json`, `${run}/report.json`]);
   t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`, `${run}/verify/shards/*`]);
+  t.deepEqual(writes(p.catchup), [`${run}/catchup/rejects/*`]);
+  // The fresh run: what extract, transform and verify write, and the record that the table holds it (load/loaded/<table>.json).
+  const fresh = `${run}-cutover`;
+  t.deepEqual(writes(p.cutover), [`${fresh}/.locks/extract/*`, `${fresh}/extract/*`, `${fresh}/items/*`, `${fresh}/load/loaded/serenya.json`, `${fresh}/load/verify.json`, `${fresh}/report.json`, `${fresh}/transform/*`, `${fresh}/verify/shards/*`, `${run}/catchup/rejects/*`]);
+  t.deepEqual(p.catchup.Statement.filter((s) => s.Action.includes('s3:DeleteObject')).flatMap((s) => s.Resource), [`${run}/catchup/rejects/*`]);
+  t.deepEqual(p.catchup.Statement.filter((s) => s.Action.includes('s3:GetObject')).flatMap((s) => s.Resource).sort(),
+    [`${run}/extract/manifest.json`, `${run}/load/loaded/serenya.json`, `${run}/transform/manifest.json`]);
+  // Catchup queries the table, never an index.
+  t.deepEqual(p.catchup.Statement.filter((s) => s.Action.some((a) => a.startsWith('dynamodb:'))).flatMap((s) => s.Resource), ['arn:aws:dynamodb:eu-west-1:111122223333:table/serenya']);
   t.deepEqual(p.extract.Statement.filter((s) => s.Action.includes('s3:DeleteObject')).flatMap((s) => s.Resource).sort(),
     [`${run}/.locks/extract/*`, `${run}/extract/.write-check`, `${run}/extract/plan.json`, `${run}/extract/shards/*`]);
   t.deepEqual(p.extract.Statement.filter((s) => s.Action.includes('s3:GetObject')).flatMap((s) => s.Resource).sort(),
@@ -96,7 +110,21 @@ test('a KMS key adds GenerateDataKey and Decrypt through S3 to every stage; a ta
   t.deepEqual(table.Resource, ['arn:aws:kms:eu-west-1:111122223333:key/*']);
   t.deepEqual(table.Condition, { StringEquals: { 'kms:ViaService': 'dynamodb.eu-west-1.amazonaws.com' }, 'ForAnyValue:StringEquals': { 'kms:ResourceAliases': 'alias/serenya' } });
   t.deepEqual(p.verify.Statement.find((s) => s.Sid === 'VerifyReadThroughTableKey')!.Action, ['kms:Decrypt', 'kms:DescribeKey']);
+  t.deepEqual(p.catchup.Statement.find((s) => s.Sid === 'CatchupReadAndWriteThroughTableKey')!.Condition, table.Condition);
+  // One identity: the stages' uses of the table key are one statement, granting each stage's actions.
+  const all = p.all.Statement.filter((s) => s.Condition?.StringEquals?.['kms:ViaService'] === 'dynamodb.eu-west-1.amazonaws.com');
+  t.deepEqual(all.map((s) => s.Sid), ['StagesUseTheTableKeyThroughDynamoDB']);
+  t.deepEqual([...all[0]!.Action].sort(), [...new Set([...table.Action, 'kms:ReEncrypt*'])].sort());
   t.false(iamPolicies(config).all.Statement.some((s) => s.Action.some((a) => a.startsWith('kms:'))), 'no key, no kms');
+});
+
+test('cutover\'s fresh run: <run>-cutover, --fresh-run, or any run without RUN', (t) => {
+  const keys = (policy: PolicyDocument) => [...new Set(policy.Statement.flatMap((s) => s.Resource).filter((r) => r.startsWith('arn:aws:s3:::my-bucket/')).map((r) => r.split('/').slice(1, 3).join('/')))].sort();
+  t.deepEqual(keys(stagePolicy(config, 'cutover')), ['serenya/2026-11-28', 'serenya/2026-11-28-cutover']);
+  t.deepEqual(keys(stagePolicy({ ...config, freshRun: 'final-check' }, 'cutover')), ['serenya/2026-11-28', 'serenya/final-check']);
+  t.deepEqual(keys(stagePolicy({ ...config, run: undefined }, 'cutover')), ['serenya/*']);
+  t.deepEqual(keys(stagePolicy(config, 'catchup')), ['serenya/2026-11-28'], 'catchup writes no other run');
+  t.throws(() => stagePolicy({ ...config, freshRun: '2026-11-28' }, 'cutover'), { message: /another run than RUN/ });
 });
 
 test('bad configuration is refused in one line', (t) => {
@@ -127,6 +155,7 @@ test('a STORE whose prefix holds an IAM wildcard or policy variable is refused, 
 
 const ENTRIES: Record<Stage, string> = {
   extract: 'extract/cli.ts', transform: 'transform/cli.ts', load: 'load/cli.ts', verify: 'verify/cli.ts',
+  catchup: 'catchup/cli.ts', cutover: 'catchup/cutover-cli.ts',
 };
 
 /** A file's top-level pieces: declarations by name, and the rest (top-level code, always run). */
@@ -236,10 +265,21 @@ function iamActions(call: { call: string; service: string }): string[] {
   return actions;
 }
 
-/** Every IAM action a stage's code calls for (SDK commands, storage calls, and what AWS requires with them). */
+/**
+ * Every IAM action a stage's code calls for (SDK commands, storage calls, and
+ * what AWS requires with them), and those of the stage CLIs it runs as child
+ * processes with its own identity (cutover's `stage('extract/cli.ts', …)`).
+ */
 function actionsCalledBy(stage: Stage): Map<string, string> {
+  return actionsOfEntry(ENTRIES[stage]);
+}
+
+function actionsOfEntry(entry: string): Map<string, string> {
   const needed = new Map<string, string>();
-  for (const [file, text] of usedCode(ENTRIES[stage])) {
+  for (const [file, text] of usedCode(entry)) {
+    for (const [, cli] of text.matchAll(/\bstage\('(\w+\/cli\.ts)'/g)) {
+      for (const [action, where] of actionsOfEntry(cli!)) needed.set(action, `${file} runs ${cli}: ${where}`);
+    }
     if (file === 'lib/storage.ts') continue; // reached through the storage calls below
     for (const call of sdkCalls(file, text, readFileSync(path.join(REPO, file), 'utf8'))) {
       for (const action of iamActions(call)) {
@@ -279,13 +319,24 @@ test('every AWS call a stage makes is allowed by its policy', (t) => {
   t.true(actionsCalledBy('transform').has('s3:DeleteObject'), 'transform deletes stale item files');
   t.true(actionsCalledBy('load').has('s3:DeleteObject'), 'load deletes its write check (and nothing else: its policy)');
   t.true(actionsCalledBy('verify').has('dynamodb:Query'));
+  t.true(actionsCalledBy('catchup').has('dynamodb:BatchWriteItem'), 'catchup writes through lib/batch-write.ts');
+  t.true(actionsCalledBy('catchup').has('dynamodb:Query'));
+  t.true(actionsCalledBy('catchup').has('s3:DeleteObject'), 'catchup replaces a rerun batch\'s rejects');
+  t.true(actionsCalledBy('cutover').has('dynamodb:Scan'), 'cutover runs verify/cli.ts with its identity');
+  t.true(actionsCalledBy('cutover').has('dynamodb:BatchWriteItem'), 'cutover runs catchup\'s drain');
 });
 
 test('every s3:ListBucket, stages and orchestration, lists only the run\'s keys (an s3:prefix condition)', (t) => {
   const p = iamPolicies({ ...config, loadMode: 'both' });
   const lists = Object.values(p).flatMap((policy) => policy.Statement).filter((s) => s.Action.includes('s3:ListBucket'));
   t.true(lists.length >= 5);
-  for (const s of lists) t.deepEqual(s.Condition, { StringLikeIfExists: { 's3:prefix': ['serenya/2026-11-28', 'serenya/2026-11-28/*'] } }, s.Sid);
+  const runs = ['serenya/2026-11-28', 'serenya/2026-11-28/*'];
+  for (const [name, policy] of Object.entries(p)) {
+    // Cutover lists its fresh run too (and so does the identity of every stage).
+    const prefixes = name === 'cutover' || name === 'all' ? [...runs, 'serenya/2026-11-28-cutover', 'serenya/2026-11-28-cutover/*'] : runs;
+    for (const s of policy.Statement.filter((x) => x.Action.includes('s3:ListBucket'))) t.deepEqual(s.Condition, { StringLikeIfExists: { 's3:prefix': prefixes } }, `${name} ${s.Sid}`);
+  }
+  t.is(p.cutover.Statement.filter((s) => s.Action.includes('s3:ListBucket')).length, 1, 'one listing statement for both runs');
   const anyRun = stagePolicy({ ...config, run: undefined }, 'extract').Statement.find((s) => s.Action.includes('s3:ListBucket'))!;
   t.deepEqual(anyRun.Condition, { StringLikeIfExists: { 's3:prefix': ['serenya/*', 'serenya/*/*'] } });
   const roles = orchestrationPolicies(config);

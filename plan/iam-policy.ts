@@ -8,14 +8,18 @@
 // s3:ListBucket; PutObject and the multipart calls of @aws-sdk/lib-storage's
 // Upload (CreateMultipartUpload, UploadPart, CompleteMultipartUpload) are
 // s3:PutObject; an abandoned Upload calls AbortMultipartUpload.
+//
+// catchup applies a FOLLOW=1 run's changes to the table; cutover runs
+// catchup's code, then the extract, transform and verify CLIs on a fresh run
+// (<run>-cutover), so its policy is catchup's plus theirs on that run.
 import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { LOCKS_PREFIX } from '../lib/run-lock.ts';
-import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, loadedKey, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
+import { CATCHUP_REJECTS_PREFIX, EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, loadedKey, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
 
-export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
+export const STAGES = ['extract', 'transform', 'load', 'verify', 'catchup', 'cutover'] as const;
 export type Stage = (typeof STAGES)[number];
 export type LoadMode = 'import' | 'batch' | 'both';
 
@@ -35,6 +39,8 @@ export interface IamPolicyConfig {
   s3KmsKeyId?: string;
   /** The customer managed KMS key of the table (load --kms-key-id). */
   tableKmsKeyId?: string;
+  /** Cutover: the run it extracts afresh (cutover --fresh-run; default `<run>-cutover`, any run without RUN). */
+  freshRun?: string;
 }
 
 type Condition = Record<string, Record<string, string | string[]>>;
@@ -57,6 +63,8 @@ interface Resolved {
   bucket: string;
   /** Object keys of the run(s): `<prefix>/<run>` or `<prefix>/*`. */
   runKeys: string;
+  /** Cutover's fresh run, as runKeys. */
+  freshRunKeys: string;
   table: string;
   loadMode: LoadMode;
   s3Kms?: KmsKey;
@@ -102,10 +110,16 @@ function resolve(config: IamPolicyConfig): Resolved {
     account: config.accountId ?? '*',
   };
   const run = config.run ?? '*';
+  if (config.freshRun !== undefined) checkRunId(config.freshRun);
+  if (config.freshRun !== undefined && config.freshRun === config.run) throw new UserError('the fresh run must name another run than RUN: cutover extracts it afresh');
+  // Without RUN every run is allowed already, the fresh one too.
+  const freshRun = config.run ? config.freshRun ?? `${config.run}-cutover` : '*';
+  const keys = (id: string) => (prefix ? `${prefix}/${id}` : id);
   return {
     ...base,
     bucket,
-    runKeys: prefix ? `${prefix}/${run}` : run,
+    runKeys: keys(run),
+    freshRunKeys: keys(freshRun),
     table: checkTableName(config.table),
     loadMode: config.loadMode,
     ...(config.s3KmsKeyId ? { s3Kms: kmsKey(config.s3KmsKeyId, base) } : {}),
@@ -257,8 +271,44 @@ function verifyPolicy(r: Resolved): PolicyStatement[] {
   ];
 }
 
+function catchupPolicy(r: Resolved): PolicyStatement[] {
+  const table = tableArn(r);
+  return [
+    // Catchup follows a FOLLOW=1 extract (its slot) transformed without --drop-expired, and only into the table
+    // the run was loaded into (load/loaded/<table>.json): lib/loaded-tables.ts requireLoadedFrom.
+    allow('CatchupReadManifestsAndLoadRecord', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table))),
+    // One rejects file per batch, replaced by a rerun of the batch, or deleted when the rerun has none (catchup/catchup.ts storeRejects).
+    writeObjects('CatchupWriteRejects', r, [`${CATCHUP_REJECTS_PREFIX}/*`]),
+    allow('CatchupDeleteRejectsOfARerunBatch', ['s3:DeleteObject'], objects(r, `${CATCHUP_REJECTS_PREFIX}/*`)),
+    listBucket('Catchup', r),
+    ...s3Kms('Catchup', r),
+    // BatchWriteItem puts and deletes the changed items; Query (the table, strongly consistent) finds the items
+    // of a joined key that moved. No index is queried.
+    allow('CatchupWriteChangesAndQueryMovedItems', ['dynamodb:BatchWriteItem', 'dynamodb:Query'], [table]),
+    // Reads and writes through DynamoDB with a customer managed table key (as CDK's grantReadWriteData grants it).
+    ...(r.tableKms ? [allow('CatchupReadAndWriteThroughTableKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'], [r.tableKms.resource], {
+      StringEquals: { 'kms:ViaService': `dynamodb.${r.region}.amazonaws.com` }, ...(r.tableKms.condition ?? {}),
+    })] : []),
+  ];
+}
+
+/**
+ * Catchup's drain, then (catchup/cutover-cli.ts) the extract, transform and
+ * verify CLIs on the fresh run, which cutover records as loaded into the table
+ * (load/loaded/<table>.json) before verify compares them: each stage's own
+ * statements, on the fresh run's keys, merged where they grant the same.
+ */
+function cutoverPolicy(r: Resolved): PolicyStatement[] {
+  const fresh: Resolved = { ...r, runKeys: r.freshRunKeys };
+  return mergeStatements([
+    ...catchupPolicy(r),
+    ...extractPolicy(fresh), ...transformPolicy(fresh), ...verifyPolicy(fresh),
+    writeObjects('CutoverRecordTheFreshRunAsLoaded', fresh, [loadedKey(r.table)]),
+  ], 'Cutover');
+}
+
 const BUILDERS: Record<Stage, (r: Resolved) => PolicyStatement[]> = {
-  extract: extractPolicy, transform: transformPolicy, load: loadPolicy, verify: verifyPolicy,
+  extract: extractPolicy, transform: transformPolicy, load: loadPolicy, verify: verifyPolicy, catchup: catchupPolicy, cutover: cutoverPolicy,
 };
 
 export function stagePolicy(config: IamPolicyConfig, stage: Stage): PolicyDocument {
@@ -275,21 +325,63 @@ export function stagePolicy(config: IamPolicyConfig, stage: Stage): PolicyDocume
 export function iamPolicies(config: IamPolicyConfig): Record<Stage | 'all', PolicyDocument> {
   const r = resolve(config);
   const stages = Object.fromEntries(STAGES.map((s) => [s, { Version: '2012-10-17', Statement: BUILDERS[s](r) }])) as Record<Stage, PolicyDocument>;
+  const table = tableArn(r);
+  const viaDynamoDB = (s: PolicyStatement) => (s.Condition?.StringEquals as Record<string, string> | undefined)?.['kms:ViaService']?.startsWith('dynamodb.') === true;
+  let all = mergeStatements(STAGES.flatMap((stage) => stages[stage].Statement), '');
+  all = folded(all, (s) => !s.Condition && s.Resource.length === 1 && s.Resource[0] === table, 'StagesUseTheTable');
+  all = folded(all, viaDynamoDB, 'StagesUseTheTableKeyThroughDynamoDB');
+  all = folded(all, (s) => JSON.stringify(s.Resource) === JSON.stringify(logGroupArns(r)), 'LoadImportTableLogGroup');
+  return { ...stages, all: { Version: '2012-10-17', Statement: all } };
+}
+
+/**
+ * The statements `which` picks, which share their resources and condition (the
+ * stages' calls on the table, their use of its key, the import's log group), as one granting all their
+ * actions, in place of the first: what keeps `all` within a managed policy.
+ */
+function folded(statements: PolicyStatement[], which: (s: PolicyStatement) => boolean, Sid: string): PolicyStatement[] {
+  const picked = statements.filter(which);
+  if (picked.length < 2) return statements;
+  const one = { ...picked[0]!, Sid, Action: [...new Set(picked.flatMap((s) => s.Action))] };
+  if (picked.some((s) => JSON.stringify([s.Resource, s.Condition]) !== JSON.stringify([one.Resource, one.Condition]))) throw new Error(`${Sid}: statements over other resources`);
+  return statements.flatMap((s) => (s === picked[0] ? [one] : which(s) ? [] : [s]));
+}
+
+/**
+ * One statement per actions and condition: a statement alone keeps its Sid;
+ * several over the same resources keep one Sid, `name` in place of the stage;
+ * several over different resources grant their union, named for their actions.
+ */
+function mergeStatements(statements: PolicyStatement[], name: string): PolicyStatement[] {
   const grouped = new Map<string, PolicyStatement[]>();
-  for (const s of STAGES.flatMap((stage) => stages[stage].Statement)) {
-    const key = JSON.stringify([s.Action, s.Condition]);
+  for (const s of statements) {
+    // Listings of the bucket merge whatever runs they list (cutover's two): their s3:prefix values are unioned.
+    const key = JSON.stringify(s.Action.includes('s3:ListBucket') ? [s.Action, s.Resource] : [s.Action, s.Condition]);
     grouped.set(key, [...(grouped.get(key) ?? []), s]);
   }
-  const all = [...grouped.values()].map((same): PolicyStatement => {
-    const resources = [...new Set(same.flatMap((s) => s.Resource))];
+  return [...grouped.values()].map((same): PolicyStatement => {
     if (same.length === 1) return same[0]!;
+    const condition = mergedPrefixes(same);
+    const merged = { ...same[0]!, ...(condition ? { Condition: condition } : {}), Resource: uncovered([...new Set(same.flatMap((s) => s.Resource))]) };
     if (same.every((s) => JSON.stringify(s.Resource) === JSON.stringify(same[0]!.Resource))) {
-      return { ...same[0]!, Sid: same[0]!.Sid.replace(/^(Extract|Transform|Load|Verify)/, '') };
+      return { ...merged, Sid: same[0]!.Sid.replace(/^(Extract|Transform|Load|Verify|Catchup|Cutover)/, name) };
     }
-    const sid = `Stages${same[0]!.Action.map((a) => a.split(':')[1]).join('')}`;
-    return { ...same[0]!, Sid: sid, Resource: resources };
+    return { ...merged, Sid: `${name || 'Stages'}${same[0]!.Action.map((a) => a.split(':')[1]!.replace(/\*$/, '')).join('')}` };
   });
-  return { ...stages, all: { Version: '2012-10-17', Statement: all } };
+}
+
+/** The statements' condition; for listings, one whose s3:prefix allows any of theirs. */
+function mergedPrefixes(same: PolicyStatement[]): Condition | undefined {
+  const prefixes = same.map((s) => s.Condition?.StringLikeIfExists?.['s3:prefix']);
+  if (prefixes.some((p) => p === undefined)) return same[0]!.Condition;
+  return { StringLikeIfExists: { 's3:prefix': [...new Set(prefixes.flat() as string[])] } };
+}
+
+/** Resources less those another of them matches already (`…/extract/*` covers `…/extract/manifest.json`). */
+function uncovered(resources: string[]): string[] {
+  const matches = (pattern: string, arn: string) =>
+    new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\/]/g, '\\$&')).join('.*')}$`).test(arn);
+  return resources.filter((arn) => !resources.some((other) => other !== arn && other.includes('*') && matches(other, arn)));
 }
 
 /** IAM's limit on a managed policy, counted without whitespace; an inline role policy may hold 10,240. */
