@@ -320,7 +320,9 @@ export function stagePolicy(config: IamPolicyConfig, stage: Stage): PolicyDocume
  * must fit a managed policy's 6,144 characters, so statements granting the same
  * actions under the same condition are one statement over the union of their
  * resources: a statement several stages share (ListBucket, the S3 object key)
- * keeps its Sid without the stage; a merged one is named for its actions.
+ * keeps its Sid without the stage; a merged one is named for its actions. The
+ * statements on the table alone, on its key, and on the import log group are
+ * then one statement each, of all their actions.
  */
 export function iamPolicies(config: IamPolicyConfig): Record<Stage | 'all', PolicyDocument> {
   const r = resolve(config);
@@ -335,9 +337,9 @@ export function iamPolicies(config: IamPolicyConfig): Record<Stage | 'all', Poli
 }
 
 /**
- * The statements `which` picks, which share their resources and condition (the
- * stages' calls on the table, their use of its key, the import's log group), as one granting all their
- * actions, in place of the first: what keeps `all` within a managed policy.
+ * The statements `which` picks, which share their resources and condition
+ * (the stages' calls on the table, their use of its key, the import's log
+ * group), as one granting all their actions, in place of the first.
  */
 function folded(statements: PolicyStatement[], which: (s: PolicyStatement) => boolean, Sid: string): PolicyStatement[] {
   const picked = statements.filter(which);
@@ -356,13 +358,14 @@ function mergeStatements(statements: PolicyStatement[], name: string): PolicySta
   const grouped = new Map<string, PolicyStatement[]>();
   for (const s of statements) {
     // Listings of the bucket merge whatever runs they list (cutover's two): their s3:prefix values are unioned.
-    const key = JSON.stringify(s.Action.includes('s3:ListBucket') ? [s.Action, s.Resource] : [s.Action, s.Condition]);
+    const key = JSON.stringify(listingPrefixes(s) ? ['listing', s.Action, s.Resource] : [s.Action, s.Condition]);
     grouped.set(key, [...(grouped.get(key) ?? []), s]);
   }
   return [...grouped.values()].map((same): PolicyStatement => {
     if (same.length === 1) return same[0]!;
-    const condition = mergedPrefixes(same);
-    const merged = { ...same[0]!, ...(condition ? { Condition: condition } : {}), Resource: uncovered([...new Set(same.flatMap((s) => s.Resource))]) };
+    const prefixes = listingPrefixes(same[0]!) && [...new Set(same.flatMap((s) => listingPrefixes(s)!))];
+    const condition = prefixes ? { Condition: { StringLikeIfExists: { 's3:prefix': prefixes } } } : {};
+    const merged = { ...same[0]!, ...condition, Resource: uncovered([...new Set(same.flatMap((s) => s.Resource))]) };
     if (same.every((s) => JSON.stringify(s.Resource) === JSON.stringify(same[0]!.Resource))) {
       return { ...merged, Sid: same[0]!.Sid.replace(/^(Extract|Transform|Load|Verify|Catchup|Cutover)/, name) };
     }
@@ -370,11 +373,10 @@ function mergeStatements(statements: PolicyStatement[], name: string): PolicySta
   });
 }
 
-/** The statements' condition; for listings, one whose s3:prefix allows any of theirs. */
-function mergedPrefixes(same: PolicyStatement[]): Condition | undefined {
-  const prefixes = same.map((s) => s.Condition?.StringLikeIfExists?.['s3:prefix']);
-  if (prefixes.some((p) => p === undefined)) return same[0]!.Condition;
-  return { StringLikeIfExists: { 's3:prefix': [...new Set(prefixes.flat() as string[])] } };
+/** The s3:prefix values of a listing whose only condition they are (listBucket's), else undefined. */
+function listingPrefixes(s: PolicyStatement): string[] | undefined {
+  const only = JSON.stringify(Object.keys(s.Condition ?? {})) === '["StringLikeIfExists"]' && JSON.stringify(Object.keys(s.Condition!.StringLikeIfExists!)) === '["s3:prefix"]';
+  return only && s.Action.includes('s3:ListBucket') ? [s.Condition!.StringLikeIfExists!['s3:prefix']!].flat() : undefined;
 }
 
 /** Resources less those another of them matches already (`…/extract/*` covers `…/extract/manifest.json`). */
