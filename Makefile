@@ -38,7 +38,7 @@ help:
 	@echo "make cutover    FOLLOW=1 runs: drain with writers stopped, verify a fresh run against the table, go / no-go"
 	@echo "make plan       what \$$RUN will hold and cost in DynamoDB: a table, plan.json and plan.html (SAMPLE=0.1 reads a tenth)"
 	@echo "make report     the whole run (extract → transform → load → verify): a table and report.html"
-	@echo "make iam-policy the least-privilege IAM policy per stage (STORE=s3://…, RUN, DDB_TABLE, AWS_REGION, STAGE=; STAGE=orchestration: the Step Functions and execution roles)"
+	@echo "make iam-policy the least-privilege IAM policy per stage (STORE=s3://…, RUN, DDB_TABLE, AWS_REGION, STAGE=extract|transform|load|verify|catchup|cutover|all; STAGE=orchestration: the Step Functions and execution roles)"
 	@echo "make aws-probe  ImportTable's edge cases on a real account next to the local endpoint's expectations (STORE=s3://…; costs cents)"
 	@echo "make test-faults every fault, hostile-input and secrets case on a private stack, as a table"
 	@echo "make bench      measure every stage against its baseline (SCALE=1 ≈ 1 GB of CSV)"
@@ -144,7 +144,8 @@ report: install
 	@$(STAGE_NODE) dist/plan/run-report-cli.js $(ARGS)
 
 # The least-privilege IAM policy of each stage for STORE=s3://…, RUN, DDB_TABLE, AWS_REGION
-# (STAGE=extract|transform|load|verify, default all; MODE=import|batch|both; ARGS=--account-id … --kms-key-id …).
+# (STAGE=extract|transform|load|verify|catchup|cutover, default all; MODE=import|batch|both; ARGS=--account-id … --kms-key-id …;
+# cutover also runs extract, transform and verify on its fresh run: ARGS=--fresh-run … when it is not <run>-cutover).
 iam-policy: install
 	@$(STAGE_NODE) dist/plan/iam-policy-cli.js --stage $(or $(STAGE),all) $(ARGS)
 
