@@ -36,6 +36,8 @@ export interface FaultProxyOptions {
   eligible?: (method: string, path: string, headers: http.IncomingHttpHeaders) => boolean;
   /** Sees every request's method, path and headers before it is faulted or forwarded. */
   onRequest?: (request: { method: string; path: string; headers: http.IncomingHttpHeaders }) => void;
+  /** Sees every request whole, once its body is read (a DynamoDB request names its table there). */
+  onRequestBody?: (request: { method: string; path: string; headers: http.IncomingHttpHeaders; body: Buffer }) => void;
   /** 0: a free port. */
   port?: number;
   maxConnections?: number;
@@ -97,6 +99,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     stats.requests++;
     const path = req.url ?? '/';
     options.onRequest?.({ method: req.method ?? 'GET', path, headers: req.headers });
+    if (options.onRequestBody) {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => options.onRequestBody!({ method: req.method ?? 'GET', path, headers: req.headers, body: Buffer.concat(chunks) }));
+    }
     let fault: Fault | undefined;
     if (options.eligible?.(req.method ?? 'GET', path, req.headers) ?? true) {
       const n = eligibleCount++;

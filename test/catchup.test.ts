@@ -4,43 +4,24 @@
 // source equals the table, 0 differing, 0 stray. Again with catchup SIGKILLed
 // between batches and rerun. Logical decoding needs wal_level=logical: when
 // the stack's server lacks it (CI's PostgreSQL 15), an embedded PostgreSQL of
-// its own serves these tests, so they never skip.
+// its own serves these tests (test/logical-postgres.ts), so they never skip.
 import fs from 'node:fs';
-import path from 'node:path';
 import { spawn } from 'node:child_process';
 import test from 'ava';
 import pg from 'pg';
-import { loadFixtureDatabase } from '../fixtures/load.ts';
 import { followNames } from '../lib/follow-names.ts';
-import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/stack/postgres.ts';
-import { stackPaths } from '../scripts/stack/paths.ts';
-import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
+import { createDatabase, dropDatabase } from '../scripts/stack/postgres.ts';
 import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli } from './cli.ts';
-import { freshBucketPrefix, freshDynamoTable, randomName, stackEnv, stackEnvFile } from './stack.ts';
+import { followableDatabase, logicalPostgres } from './logical-postgres.ts';
+import { freshBucketPrefix, freshDynamoTable, randomName } from './stack.ts';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
 
 let adminUrl: string;
 let stopServer: (() => Promise<void>) | undefined;
 
 test.before(async () => {
-  adminUrl = stackEnv().PG_ADMIN_URL!;
-  const probe = new pg.Client({ connectionString: adminUrl });
-  await probe.connect();
-  const level = (await probe.query<{ wal_level: string }>('SHOW wal_level')).rows[0]!.wal_level;
-  await probe.end();
-  if (level === 'logical') return;
-  // Beside the stack's own state: a directory the postgres user can reach (mkdtemp's are 0700, root's).
-  const dir = path.join(path.dirname(stackEnvFile()), 'catchup-pg');
-  fs.rmSync(dir, { recursive: true, force: true });
-  fs.mkdirSync(dir, { recursive: true });
-  const paths = stackPaths(dir);
-  adminUrl = (await startEmbeddedPostgres(paths)).adminUrl;
-  stopServer = async () => {
-    const group = liveServiceGroup(paths, 'postgres');
-    if (group !== undefined) await stopGroup(group, 'SIGINT');
-    fs.rmSync(dir, { recursive: true, force: true });
-  };
+  ({ adminUrl, stop: stopServer } = await logicalPostgres('catchup-pg'));
 });
 
 test.after.always(async () => { await stopServer?.(); });
@@ -99,18 +80,7 @@ function startWriter(url: string): { stop: () => Promise<number> } {
 }
 
 async function liveRun(t: import('ava').ExecutionContext) {
-  const name = randomName('t_');
-  const url = await createDatabase(adminUrl, name);
-  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
-  await loadFixtureDatabase(url, {});
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  const { rows } = await db.query<{ sql: string }>(
-    `SELECT format('ALTER TABLE %I.%I REPLICA IDENTITY FULL', n.nspname, c.relname) AS sql FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p') AND n.nspname = 'public' AND NOT c.relispartition`,
-  );
-  for (const r of rows) await db.query(r.sql);
-  await db.end();
+  const url = await followableDatabase(t, adminUrl);
   const run = randomName('live-');
   const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: run, DDB_TABLE: randomName('live-'), MODE: 'batch', CI: 'true' };
   t.teardown(async () => {
