@@ -16,7 +16,7 @@ import { createDatabase, dropDatabase, startEmbeddedPostgres } from '../scripts/
 import { stackPaths } from '../scripts/stack/paths.ts';
 import { liveServiceGroup, stopGroup } from '../scripts/stack/process-group.ts';
 import { openStorage } from '../lib/storage.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { freshBucketPrefix, freshDynamoTable, randomName, stackEnv, stackEnvFile } from './stack.ts';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
 
@@ -170,7 +170,7 @@ test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves t
   await writer.stop();
   // Small batches, killed as soon as the first one is confirmed: the rest must be read again.
   const killed = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'catchup/cli.ts', '--batch', '20'], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgv('catchup/cli.ts', ['--batch', '20']), { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
@@ -185,7 +185,7 @@ test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves t
   // A cutover stopped by SIGTERM while its fresh extract runs: it says so, and the extract it started stops too (no orphan writing on).
   const stopped = randomName('stopped-');
   const term = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'catchup/cutover-cli.ts', '--writers-stopped', '--fresh-run', stopped], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgv('catchup/cutover-cli.ts', ['--writers-stopped', '--fresh-run', stopped]), { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;

@@ -13,7 +13,7 @@ import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { runTransform } from '../transform/runner.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { recordFault } from './fault-table.ts';
 import { freshBucketPrefix, freshDatabase, freshDynamoTable, stackEnv } from './stack.ts';
 
@@ -99,7 +99,7 @@ test('a transform killed with SIGKILL at several points, then rerun, ends byte-i
   const kills: { afterUnits?: number; afterMs?: number }[] = [{ afterMs: 1500 }, { afterUnits: 2 }, { afterUnits: 6 }, { afterUnits: 11 }];
   let interrupted = 0;
   for (const kill of kills) {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'transform/cli.ts', '--store', killed, '--run', 'r', '--concurrency', '2', '--quiet'], {
+    const child = spawn(process.execPath, cliArgv('transform/cli.ts', ['--store', killed, '--run', 'r', '--concurrency', '2', '--quiet']), {
       cwd: REPO, env: { ...process.env, TABLE: '' }, stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
