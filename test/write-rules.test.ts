@@ -107,6 +107,34 @@ test('keys over DynamoDB\'s UTF-8 limits are transform rejects with their sizes;
   recordFault(t, { fault: 'key text over DynamoDB\'s UTF-8 key limits (GSI1SK 1026, SK 2104, PK 2104 bytes)', stage: 'transform', outcome: 'rejected with attribute, bytes and limit; batch load and verify completed', rows_in, items_out, rejected });
 });
 
+test('numbers count by DynamoDB\'s base-100 size: an item of 110,000 bigint 120s (440 KB, not 330 KB) is a transform reject; 100,000 load and verify', async (t) => {
+  t.timeout(180_000);
+  const url = await freshDatabase(t);
+  // `120` is 3 bytes (01|20 in base 100), as DynamoDB Local measures it; counted as 2 (its significant
+  // digits), the 110,000-element item was 330 KB to the transform and a load failure in DynamoDB.
+  const users = await withClient(url, async (c) => {
+    await c.query(`ALTER TABLE users ADD COLUMN scores bigint[]`);
+    const ids = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 2`)).rows.map((r) => r.id as string);
+    await c.query(`UPDATE users SET scores = array_fill(120::bigint, ARRAY[110000]) WHERE id = $1`, [ids[0]]);
+    await c.query(`UPDATE users SET scores = array_fill(120::bigint, ARRAY[100000]) WHERE id = $1`, [ids[1]]);
+    return { over: ids[0]!, fits: ids[1]! };
+  });
+  const { store, run, manifest } = await pipeline(url);
+  for (const table of manifest.tables) t.is(table.rows_in, table.items_out + table.rejected + table.dropped, table.name);
+  const userRejects = await rejects(run, 'users');
+  const over = userRejects.find((r) => (r.primary_key as { id: string }).id === users.over);
+  t.truthy(over, 'the 440 KB item is a reject');
+  t.regex(String(over?.reason), /^item is 44\d{4} bytes by DynamoDB's rules, over the 400 KB limit$/);
+  t.falsy(userRejects.find((r) => (r.primary_key as { id: string }).id === users.fits), 'the 400,000-byte list fits');
+
+  const tableName = tableFor(t, 'numsz_');
+  const report = await runLoad({ store, run: 'r', tableName, mode: 'batch', concurrency: 4, settings: SETTINGS, log: quiet });
+  t.true(report.ok);
+  t.is(report.totals.written, manifest.totals.items_out, 'DynamoDB Local took every item the transform wrote');
+  await verified(t, store, tableName, url, 'batch');
+  recordFault(t, { fault: 'an item of 110,000 bigint 120s (3 bytes each in DynamoDB, 2 by significant digits)', stage: 'transform', outcome: 'rejected as over 400 KB; batch load and verify completed', rows_in: manifest.totals.rows_in, items_out: manifest.totals.items_out, rejected: manifest.totals.rejected });
+});
+
 test('jsonb keys special to JavaScript (__proto__, constructor, …) load in batch and import mode, verify, and read back equal', async (t) => {
   t.timeout(180_000);
   const url = await freshDatabase(t);
