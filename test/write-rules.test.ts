@@ -135,6 +135,37 @@ test('numbers count by DynamoDB\'s base-100 size: an item of 110,000 bigint 120s
   recordFault(t, { fault: 'an item of 110,000 bigint 120s (3 bytes each in DynamoDB, 2 by significant digits)', stage: 'transform', outcome: 'rejected as over 400 KB; batch load and verify completed', rows_in: manifest.totals.rows_in, items_out: manifest.totals.items_out, rejected: manifest.totals.rejected });
 });
 
+test('a json zero DynamoDB cannot read (0e2147483648: the json type keeps it, jsonb refuses it) is kept as S; the rest loads in batch and import mode and verifies', async (t) => {
+  t.timeout(180_000);
+  const url = await freshDatabase(t);
+  const docs = ['{"ok":0e2147483647,"z":0e2147483648}', '[0.0e-2147483647]'];
+  const ids = await withClient(url, async (c) => {
+    await c.query(`ALTER TABLE users ADD COLUMN doc json`);
+    const rows = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 2`)).rows.map((r) => r.id as string);
+    for (const [i, doc] of docs.entries()) await c.query(`UPDATE users SET doc = $2::json WHERE id = $1`, [rows[i], doc]);
+    return rows;
+  });
+  const { store, run, manifest } = await pipeline(url);
+  const users = manifest.tables.find((x) => x.name === 'users')!;
+  t.is(users.rejected, 0);
+  t.is(users.warnings.doc, 2, 'both values counted as warnings');
+  const text = gunzipSync(Buffer.concat(await (await run.get(users.parts[0]!.key)).toArray())).toString('utf8');
+  for (const [i, doc] of docs.entries()) {
+    const line = text.split('\n').find((l) => l.includes(`"PK":{"S":"USER#${ids[i]}"}`))!;
+    t.deepEqual(JSON.parse(line).Item.data.M.doc, { S: doc });
+  }
+  const batchTable = tableFor(t, 'zerob_');
+  const report = await runLoad({ store, run: 'r', tableName: batchTable, mode: 'batch', concurrency: 4, settings: SETTINGS, log: quiet });
+  t.true(report.ok);
+  t.is(report.totals.written, manifest.totals.items_out);
+  await verified(t, store, batchTable, url, 'batch');
+  const importTable = tableFor(t, 'zeroi_');
+  const loaded = await runCli('load/cli.ts', ['--mode', 'import', '--poll-seconds', '0.2', '--no-deletion-protection', '--no-ttl'], { ...env, STORE: store, RUN: 'r', DDB_TABLE: importTable });
+  t.is(loaded.code, 0, loaded.stderr);
+  await verified(t, store, importTable, url, 'import');
+  recordFault(t, { fault: 'json numbers 0e2147483648 and 0.0e-2147483647 (DynamoDB: cannot be converted into a number)', stage: 'transform', outcome: 'kept as S with a warning; batch and import loads and verify completed', rows_in: manifest.totals.rows_in, items_out: manifest.totals.items_out, rejected: manifest.totals.rejected });
+});
+
 test('jsonb keys special to JavaScript (__proto__, constructor, …) load in batch and import mode, verify, and read back equal', async (t) => {
   t.timeout(180_000);
   const url = await freshDatabase(t);

@@ -71,6 +71,11 @@ test('json: 1e400 makes the whole value S with a warning', (t) => {
   t.deepEqual(decode(text), fallback(text, 'has a number with magnitude above 9.9999999999999999999999999999999999999E+125'));
 });
 
+test('json: a zero DynamoDB cannot read (0e2147483648, which the json type keeps) makes the whole value S', (t) => {
+  const text = '{"ok":0e2147483647,"z":0e2147483648}';
+  t.deepEqual(decode(text), fallback(text, 'has a number with a zero whose exponent DynamoDB cannot read'));
+});
+
 test('json: jsonb prints 1e400 as 401 digits; still the whole value S', (t) => {
   const text = `[1${'0'.repeat(400)}]`;
   t.deepEqual(decode(text).value, { S: text });
