@@ -98,7 +98,13 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
             coalesce(bt.typcategory, t.typcategory)::text AS category,
             CASE WHEN t.typcategory = 'A' THEN format_type(t.typelem, a.atttypmod) END AS element_type,
             CASE WHEN t.typcategory = 'A' THEN et.typcategory::text END AS element_category,
-            CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS base_type,
+            -- A domain over a domain: the type at the bottom, with the typmod of the domain over it.
+            CASE WHEN t.typtype = 'd' THEN (
+              WITH RECURSIVE chain(base, typmod, depth) AS (
+                SELECT t.typbasetype, t.typtypmod, 0
+                UNION ALL
+                SELECT d.typbasetype, d.typtypmod, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.base AND d.typtype = 'd')
+              SELECT format_type(base, typmod) FROM chain ORDER BY depth DESC LIMIT 1) END AS base_type,
             a.attnotnull AS not_null,
             a.attgenerated <> '' AS generated,
             a.attcollation <> 0 AS collatable
