@@ -132,3 +132,13 @@ test('a domain over a domain decodes as the type at the bottom: numeric stays N,
   });
   recordFault(t, { fault: 'a domain over a domain (numeric, jsonb, timestamptz)', stage: 'extract, transform', outcome: 'decoded as the bottom type', rows_in: 1, items_out: 1 });
 });
+
+test('a table of no columns fails the extract by name, saying why, instead of a bare syntax error', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  await sql(url, `CREATE TABLE nothing (); INSERT INTO nothing DEFAULT VALUES; INSERT INTO nothing DEFAULT VALUES; CREATE TABLE fine (id int PRIMARY KEY)`);
+  const store = await tempDir();
+  await t.throwsAsync(extract(url, store, ['public']), { message: /^table\(s\) nothing have no columns, so their rows cannot be copied: / });
+  const { manifest } = await extract(url, await tempDir(), ['public']).catch(() => ({ manifest: undefined }));
+  t.is(manifest, undefined);
+  recordFault(t, { fault: 'CREATE TABLE nothing () with 2 rows', stage: 'extract', outcome: 'exit 1, the table named, with why' });
+});
