@@ -435,3 +435,27 @@ test.serial('break: one statement shifting rows into each other\'s item keys (a 
   t.is(result.differing, 0, cutover.stdout);
   t.true(result.go, cutover.stderr);
 });
+
+test.serial('break: a load of the run after catchup applied changes is refused (it would put the snapshot\'s older items back), and so is a catchup into another table', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 20) i`, 'reload-');
+  await pipeline(t, env);
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 2`);
+  await db.query(`INSERT INTO things VALUES (21, 'new')`);
+  const caught = await runCli('catchup/cli.ts', ['--json'], env);
+  t.is(caught.code, 0, caught.stderr);
+  for (const args of [[], ['--table', 'things'], ['--table', 'things', '--prune']]) {
+    const reload = await runCli('load/cli.ts', args, env);
+    t.is(reload.code, 1, `load ${args.join(' ')}: ${reload.stderr}`);
+    t.regex(reload.stderr, /catchup/);
+  }
+  // The run loaded afresh into another table holds the snapshot: the slot is past the changes already applied.
+  const other = { ...env, DDB_TABLE: randomName('reload-') };
+  const load = await runCli('load/cli.ts', [], other);
+  t.is(load.code, 0, load.stderr);
+  const refused = await runCli('catchup/cli.ts', [], other);
+  t.is(refused.code, 1, refused.stderr);
+  t.regex(refused.stderr, new RegExp(env.DDB_TABLE));
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  t.true((JSON.parse(cutover.stdout || '{}') as { go?: boolean }).go, cutover.stdout + cutover.stderr);
+});
