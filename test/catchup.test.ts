@@ -459,3 +459,12 @@ test.serial('break: a load of the run after catchup applied changes is refused (
   const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
   t.true((JSON.parse(cutover.stdout || '{}') as { go?: boolean }).go, cutover.stdout + cutover.stderr);
 });
+
+test.serial('break: extract FOLLOW=1 refuses a table with a virtual generated column (never replicated) before the run is made', async (t) => {
+  const { env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text, shout text GENERATED ALWAYS AS (upper(label)) VIRTUAL);
+    ALTER TABLE things REPLICA IDENTITY FULL; INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'virtual-');
+  const r = await runCli('extract/cli.ts', ['--follow'], env);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /things/);
+  t.regex(r.stderr, /virtual/i);
+});
