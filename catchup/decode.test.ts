@@ -28,3 +28,11 @@ test('begin and commit carry LSNs as PostgreSQL prints them and the commit time'
   t.deepEqual(commit, { kind: 'commit', commitLsn: '1/A0', endLsn: '1/D8' });
   t.is(lsnBytes('1/D8') - lsnBytes('1/A0'), 0x38);
 });
+
+test('a delete or an update whose old row is the identity\'s key columns only says so (keyOnly)', (t) => {
+  const del = decodeMessage(message(['D', int32(5), 'K', int16(2), text('1'), 'n']));
+  t.deepEqual(del, { kind: 'delete', relationId: 5, old: ['1', null], keyOnly: true });
+  t.deepEqual(decodeMessage(message(['D', int32(5), 'O', int16(2), text('1'), text('a')])), { kind: 'delete', relationId: 5, old: ['1', 'a'] });
+  const upd = decodeMessage(message(['U', int32(5), 'K', int16(2), text('1'), 'n', 'N', int16(2), text('2'), text('b')]));
+  t.deepEqual(upd, { kind: 'update', relationId: 5, old: ['1', null], keyOnly: true, row: ['2', 'b'] });
+});

@@ -15,8 +15,9 @@ export type Message =
   | { kind: 'commit'; commitLsn: string; endLsn: string }
   | { kind: 'relation'; relation: Relation }
   | { kind: 'insert'; relationId: number; row: TupleValue[] }
-  | { kind: 'update'; relationId: number; old?: TupleValue[]; row: TupleValue[] }
-  | { kind: 'delete'; relationId: number; old: TupleValue[] }
+  /** `keyOnly`: the old row came with the replica identity's key columns only (the rest NULL), not whole (REPLICA IDENTITY FULL). */
+  | { kind: 'update'; relationId: number; old?: TupleValue[]; keyOnly?: boolean; row: TupleValue[] }
+  | { kind: 'delete'; relationId: number; old: TupleValue[]; keyOnly?: boolean }
   | { kind: 'truncate'; relationIds: number[] }
   | { kind: 'other'; tag: string };
 
@@ -93,16 +94,17 @@ export function decodeMessage(data: Buffer): Message {
       const relationId = r.uint32();
       let marker = r.char();
       let old: TupleValue[] | undefined;
+      const keyOnly = marker === 'K';
       if (marker === 'K' || marker === 'O') {
         old = r.tuple();
         marker = r.char();
       }
-      return { kind: 'update', relationId, ...(old ? { old } : {}), row: r.tuple() };
+      return { kind: 'update', relationId, ...(old ? { old } : {}), ...(keyOnly ? { keyOnly } : {}), row: r.tuple() };
     }
     case 'D': {
       const relationId = r.uint32();
-      r.char(); // 'K' or 'O'
-      return { kind: 'delete', relationId, old: r.tuple() };
+      const keyOnly = r.char() === 'K'; // 'K': the identity's columns only; 'O': the whole old row
+      return { kind: 'delete', relationId, old: r.tuple(), ...(keyOnly ? { keyOnly } : {}) };
     }
     case 'T': {
       const n = r.int32();

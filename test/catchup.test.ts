@@ -6,6 +6,7 @@
 // the stack's server lacks it (CI's PostgreSQL 15), an embedded PostgreSQL of
 // its own serves these tests, so they never skip.
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import test from 'ava';
@@ -467,4 +468,23 @@ test.serial('break: extract FOLLOW=1 refuses a table with a virtual generated co
   t.is(r.code, 1, r.stderr);
   t.regex(r.stderr, /things/);
   t.regex(r.stderr, /virtual/i);
+});
+
+test.serial('break: a delete whose old row is the identity\'s key columns only (REPLICA IDENTITY no longer FULL) stops catchup instead of leaving the item', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, owner text NOT NULL, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'owner' || (i % 3), 'thing ' || i FROM generate_series(1, 12) i`, 'ident-');
+  // A model of one's own whose item key reads a column outside the primary key.
+  const model = fs.mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-break-model-'));
+  t.teardown(() => fs.rmSync(model, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(model, 'package.json'), '{ "type": "module" }\n');
+  fs.writeFileSync(path.join(model, 'things.ts'), `import { defineMapper } from ${JSON.stringify(path.join(REPO, 'model/entity.ts'))};
+export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: 'OWNER#{owner}', sk: 'THING#{id}' } });\n`);
+  const withModel = { ...env, MODEL: model };
+  await pipeline(t, withModel);
+  // A DBA "tidies up" mid-migration: deletes now log the primary key only.
+  await db.query('ALTER TABLE things REPLICA IDENTITY DEFAULT');
+  await db.query('DELETE FROM things WHERE id = 4');
+  const caught = await runCli('catchup/cli.ts', [], withModel);
+  t.is(caught.code, 1, caught.stdout + caught.stderr);
+  t.regex(caught.stderr, /things.*REPLICA IDENTITY FULL/);
 });
