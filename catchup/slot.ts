@@ -107,6 +107,9 @@ export async function dropSlot(databaseUrl: string | undefined, follow: Pick<Fol
   try {
     const { rows: [slot] } = await client.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);
     if (slot?.active) throw new UserError(`replication slot ${follow.slot} is in use by another session: stop it, then rerun --drop-slot`);
+    // A catchup reads the slot through SQL calls, between which the slot is not active: its lock says it runs.
+    const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey(follow.slot)]);
+    if (!lock!.ok) throw new UserError(`a catchup or cutover of slot ${follow.slot} is running: let it finish (or stop it), then rerun --drop-slot`);
     if (slot) await client.query('SELECT pg_drop_replication_slot($1)', [follow.slot]);
     await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(follow.publication)}`);
     return slot !== undefined;
@@ -115,6 +118,7 @@ export async function dropSlot(databaseUrl: string | undefined, follow: Pick<Fol
   }
 }
 
-function lockKey(slot: string): string {
+/** The advisory lock a catchup of `slot` holds while it runs. */
+export function lockKey(slot: string): string {
   return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`pg2ddb catchup ${slot}`).digest('hex').slice(0, 16)}`)).toString();
 }

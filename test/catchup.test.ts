@@ -488,3 +488,21 @@ export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: '
   t.is(caught.code, 1, caught.stdout + caught.stderr);
   t.regex(caught.stderr, /things.*REPLICA IDENTITY FULL/);
 });
+
+test.serial('break: catchup --drop-slot refuses while a catchup of the run holds the slot between its reads', async (t) => {
+  const { env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'dropping-');
+  const r = await runCli('extract/cli.ts', ['--follow'], env);
+  t.is(r.code, 0, r.stderr);
+  const { slot } = (JSON.parse((await openStorage(env.STORE).sub(env.RUN).getText('extract/manifest.json'))!) as { follow: { slot: string } }).follow;
+  // What a running catchup holds (catchup/slot.ts): its lock, while between two SQL calls the slot itself is not active.
+  const { lockKey } = await import('../catchup/slot.ts');
+  const holder = new pg.Client({ connectionString: env.DATABASE_URL });
+  await holder.connect();
+  await holder.query('SELECT pg_advisory_lock($1)', [lockKey(slot)]);
+  const refused = await runCli('catchup/cli.ts', ['--drop-slot'], env);
+  await holder.end();
+  t.is(refused.code, 1, refused.stdout + refused.stderr);
+  t.regex(refused.stderr, /running/);
+  t.true((await slotsOf(env.DATABASE_URL)).includes(slot));
+});
