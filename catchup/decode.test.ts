@@ -18,7 +18,7 @@ test('an update with its old row keeps NULL, text and unchanged TOAST values apa
 test('a relation names its schema, table and columns in order', (t) => {
   const column = (name: string, key: number) => Buffer.concat([Buffer.from([key]), Buffer.from(`${name}\0`), int32(25), int32(-1)]);
   const decoded = decodeMessage(message(['R', int32(7), 'public\0', 'users\0', 'f', int16(2), column('id', 1), column('email', 0)]));
-  t.deepEqual(decoded, { kind: 'relation', relation: { id: 7, schema: 'public', table: 'users', columns: ['id', 'email'] } });
+  t.deepEqual(decoded, { kind: 'relation', relation: { id: 7, schema: 'public', table: 'users', columns: ['id', 'email'], types: [{ oid: 25, typmod: -1 }, { oid: 25, typmod: -1 }] } });
 });
 
 test('begin and commit carry LSNs as PostgreSQL prints them and the commit time', (t) => {

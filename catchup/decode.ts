@@ -8,7 +8,8 @@
 export type TupleValue = string | null | typeof UNCHANGED;
 export const UNCHANGED = Symbol('unchanged TOAST value');
 
-export interface Relation { id: number; schema: string; table: string; columns: string[] }
+/** `types`: each column's type oid and typmod, as the change was made (an ALTER TYPE since the extract shows there). */
+export interface Relation { id: number; schema: string; table: string; columns: string[]; types: { oid: number; typmod: number }[] }
 
 export type Message =
   | { kind: 'begin'; finalLsn: string; commitTime: Date; xid: number }
@@ -78,12 +79,13 @@ export function decodeMessage(data: Buffer): Message {
       r.skip(1); // replica identity
       const n = r.int16();
       const columns: string[] = [];
+      const types: { oid: number; typmod: number }[] = [];
       for (let i = 0; i < n; i++) {
         r.skip(1); // flags (part of the key)
         columns.push(r.cstring());
-        r.skip(8); // type oid, typmod: the manifest has the types
+        types.push({ oid: r.uint32(), typmod: r.int32() });
       }
-      return { kind: 'relation', relation: { id, schema, table, columns } };
+      return { kind: 'relation', relation: { id, schema, table, columns, types } };
     }
     case 'I': {
       const relationId = r.uint32();

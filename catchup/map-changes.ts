@@ -115,8 +115,11 @@ export class ChangeMapper {
           // A partition's change published as its root's comes after the root's description and the partition's own
           // (pgoutput sends both): only a table a change names must be the run's.
           const name = qualifiedName(message.relation.schema, message.relation.table);
-          if (this.tables.has(name)) this.relations.set(message.relation.id, this.relationOf(message.relation));
-          else this.unknown.set(message.relation.id, name);
+          if (this.tables.has(name)) {
+            const relation = this.relationOf(message.relation);
+            await this.checkTypes(relation, message.relation);
+            this.relations.set(message.relation.id, relation);
+          } else this.unknown.set(message.relation.id, name);
           break;
         }
         case 'truncate':
@@ -183,6 +186,25 @@ export class ChangeMapper {
       throw new UserError(`table ${name}: column(s) ${added.join(', ')} were added at the source since the extract (DDL is not replicated): extract FOLLOW=1 into a new RUN`);
     }
     return { ...table, order };
+  }
+
+  /**
+   * The relation's column types (as its changes were made) against the
+   * manifest's: an ALTER TYPE since the extract changes a value's text (and
+   * its attribute type), and is not replicated any more than a new column.
+   * Named as extract names them (format_type, with the same search_path).
+   */
+  private async checkTypes(relation: { entry: TableEntry; order: number[] }, described: Relation): Promise<void> {
+    const { rows } = await this.source.query<{ type: string }>(
+      'SELECT format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, typmod, at) ORDER BY t.at',
+      [described.types.map((t) => t.oid), described.types.map((t) => t.typmod)],
+    );
+    relation.entry.columns.forEach((column, i) => {
+      const now = rows[relation.order[i]!]?.type;
+      if (now !== undefined && now !== column.type) {
+        throw new UserError(`table ${relation.entry.name}: column ${column.name} is ${now} at the source, ${column.type} when extracted (ALTER TYPE; DDL is not replicated): extract FOLLOW=1 into a new RUN`);
+      }
+    });
   }
 
   /** A tuple in the extract's column order; an unchanged TOASTed value comes from the old row (REPLICA IDENTITY FULL sends it whole). */

@@ -506,3 +506,15 @@ test.serial('break: catchup --drop-slot refuses while a catchup of the run holds
   t.regex(refused.stderr, /running/);
   t.true((await slotsOf(env.DATABASE_URL)).includes(slot));
 });
+
+test.serial('break: an ALTER COLUMN TYPE since the extract stops catchup, as an added or dropped column does', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text, amount int); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i, i FROM generate_series(1, 5) i`, 'retype-');
+  await pipeline(t, env);
+  // amount's items were N; they are S from now on, and catchup would go on writing N.
+  await db.query('ALTER TABLE things ALTER COLUMN amount TYPE text');
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  const caught = await runCli('catchup/cli.ts', [], env);
+  t.is(caught.code, 1, caught.stdout + caught.stderr);
+  t.regex(caught.stderr, /things.*amount.*text.*integer/);
+});
