@@ -518,3 +518,30 @@ test.serial('break: an ALTER COLUMN TYPE since the extract stops catchup, as an 
   t.is(caught.code, 1, caught.stdout + caught.stderr);
   t.regex(caught.stderr, /things.*amount.*text.*integer/);
 });
+
+test.serial('break: odd names, one row changed many times in one transaction read in small batches, a delete and re-insert, a key change, an oversize row and oversize keys', async (t) => {
+  const odd = '"Tbl ""q"".ü"';
+  const { db, env } = await breakDatabase(t, `CREATE TABLE ${odd} ("Id" int PRIMARY KEY, "col.1" text, "Ünï" text);
+    CREATE TABLE keys (k text PRIMARY KEY, v text);
+    ALTER TABLE ${odd} REPLICA IDENTITY FULL; ALTER TABLE keys REPLICA IDENTITY FULL;
+    INSERT INTO ${odd} SELECT i, 'c' || i, 'ü' || i FROM generate_series(1, 10) i;
+    INSERT INTO keys VALUES ('a', 'x'), ('b', 'y')`, 'odd-');
+  await pipeline(t, env);
+  await db.query(`BEGIN;
+    ${Array.from({ length: 10 }, () => `UPDATE ${odd} SET "col.1" = "col.1" || '+' WHERE "Id" = 1;`).join('\n')}
+    DELETE FROM ${odd} WHERE "Id" = 2; INSERT INTO ${odd} VALUES (2, 'again', 'ü');
+    UPDATE ${odd} SET "Id" = 500 WHERE "Id" = 5;
+    UPDATE ${odd} SET "Ünï" = repeat('ü', 300000) WHERE "Id" = 6;
+    INSERT INTO keys VALUES (repeat('k', 3000), 'long');
+    UPDATE keys SET k = repeat('j', 2100) WHERE k = 'a';
+    COMMIT`);
+  await db.query(`DELETE FROM ${odd} WHERE "Id" = 3`);
+  await db.query(`INSERT INTO ${odd} VALUES (3, 'back', NULL)`);
+  await db.query(`UPDATE ${odd} SET "Ünï" = 'small' WHERE "Id" = 7`);
+  const caught = await runCli('catchup/cli.ts', ['--batch', '3', '--json'], env);
+  t.is(caught.code, 0, caught.stderr);
+  t.is((JSON.parse(caught.stdout) as { rejected: number }).rejected, 3, caught.stdout);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  const result = JSON.parse(cutover.stdout || '{}') as { go: boolean; missing: number; differing: number; stray: number };
+  t.true(result.go, cutover.stdout + cutover.stderr);
+});
