@@ -545,3 +545,16 @@ test.serial('break: odd names, one row changed many times in one transaction rea
   const result = JSON.parse(cutover.stdout || '{}') as { go: boolean; missing: number; differing: number; stray: number };
   t.true(result.go, cutover.stdout + cutover.stderr);
 });
+
+test.serial('break: a table taken out of the run\'s publication (its changes no longer sent) stops catchup instead of leaving its items as they were', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); CREATE TABLE others (id int PRIMARY KEY, label text);
+    ALTER TABLE things REPLICA IDENTITY FULL; ALTER TABLE others REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i; INSERT INTO others VALUES (1, 'other')`, 'unpub-');
+  await pipeline(t, env);
+  const { publication } = (JSON.parse((await openStorage(env.STORE).sub(env.RUN).getText('extract/manifest.json'))!) as { follow: { publication: string } }).follow;
+  await db.query(`ALTER PUBLICATION ${publication} DROP TABLE things`);
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  const caught = await runCli('catchup/cli.ts', [], env);
+  t.is(caught.code, 1, caught.stdout + caught.stderr);
+  t.regex(caught.stderr, /no longer holds table\(s\) things/);
+});
