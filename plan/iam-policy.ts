@@ -13,7 +13,7 @@ import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { LOCKS_PREFIX } from '../lib/run-lock.ts';
-import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, loadedKey, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
+import { CATCHUP_TARGET_KEY, EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, loadedKey, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
 
 export const STAGES = ['extract', 'transform', 'load', 'verify'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -199,7 +199,8 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
     // load/keys/*: the keys each load put into the table (load/loaded-keys.ts); --prune reads them, a rerun rewrites them.
     // The extract manifest: a transform older than its extract is refused (lib/freshness.ts); load/loaded/<table>.json:
     // what the run last loaded into the table, merged by a TABLE= load and read by status and verify.
-    allow('LoadReadManifestsRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
+    // catchup/target.json: a load into the table a catchup applied changes to is refused (lib/loaded-tables.ts).
+    allow('LoadReadManifestsRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, CATCHUP_TARGET_KEY, ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
     writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, [LOAD_REPORT_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, writeCheckKey('load'), ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT]),
     allow('LoadDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, writeCheckKey('load'))),
     listBucket('Load', r),
