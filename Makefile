@@ -101,11 +101,11 @@ typecheck: install
 
 # The suite runs on its own stack (.local/test) so it never touches `make up`'s.
 # PG_URL=postgres://… runs it against that server instead of embedded PostgreSQL.
-test: typecheck tools
+test: typecheck tools install
 	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- npx ava
 
 # The fault, bad-input and secrets cases on a private stack, then one table row per case.
-test-faults: typecheck tools
+test-faults: typecheck tools install
 	STACK_DIR=$(CURDIR)/.local/test $(STACK) run -- $(NODE) scripts/fault-table.ts
 
 demo: install

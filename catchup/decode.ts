@@ -8,15 +8,17 @@
 export type TupleValue = string | null | typeof UNCHANGED;
 export const UNCHANGED = Symbol('unchanged TOAST value');
 
-export interface Relation { id: number; schema: string; table: string; columns: string[] }
+/** `types`: each column's type oid and typmod, as the change was made (an ALTER TYPE since the extract shows there). */
+export interface Relation { id: number; schema: string; table: string; columns: string[]; types: { oid: number; typmod: number }[] }
 
 export type Message =
   | { kind: 'begin'; finalLsn: string; commitTime: Date; xid: number }
   | { kind: 'commit'; commitLsn: string; endLsn: string }
   | { kind: 'relation'; relation: Relation }
   | { kind: 'insert'; relationId: number; row: TupleValue[] }
-  | { kind: 'update'; relationId: number; old?: TupleValue[]; row: TupleValue[] }
-  | { kind: 'delete'; relationId: number; old: TupleValue[] }
+  /** `keyOnly`: the old row came with the replica identity's key columns only (the rest NULL), not whole (REPLICA IDENTITY FULL). */
+  | { kind: 'update'; relationId: number; old?: TupleValue[]; keyOnly?: boolean; row: TupleValue[] }
+  | { kind: 'delete'; relationId: number; old: TupleValue[]; keyOnly?: boolean }
   | { kind: 'truncate'; relationIds: number[] }
   | { kind: 'other'; tag: string };
 
@@ -77,12 +79,13 @@ export function decodeMessage(data: Buffer): Message {
       r.skip(1); // replica identity
       const n = r.int16();
       const columns: string[] = [];
+      const types: { oid: number; typmod: number }[] = [];
       for (let i = 0; i < n; i++) {
         r.skip(1); // flags (part of the key)
         columns.push(r.cstring());
-        r.skip(8); // type oid, typmod: the manifest has the types
+        types.push({ oid: r.uint32(), typmod: r.int32() });
       }
-      return { kind: 'relation', relation: { id, schema, table, columns } };
+      return { kind: 'relation', relation: { id, schema, table, columns, types } };
     }
     case 'I': {
       const relationId = r.uint32();
@@ -93,16 +96,17 @@ export function decodeMessage(data: Buffer): Message {
       const relationId = r.uint32();
       let marker = r.char();
       let old: TupleValue[] | undefined;
+      const keyOnly = marker === 'K';
       if (marker === 'K' || marker === 'O') {
         old = r.tuple();
         marker = r.char();
       }
-      return { kind: 'update', relationId, ...(old ? { old } : {}), row: r.tuple() };
+      return { kind: 'update', relationId, ...(old ? { old } : {}), ...(keyOnly ? { keyOnly } : {}), row: r.tuple() };
     }
     case 'D': {
       const relationId = r.uint32();
-      r.char(); // 'K' or 'O'
-      return { kind: 'delete', relationId, old: r.tuple() };
+      const keyOnly = r.char() === 'K'; // 'K': the identity's columns only; 'O': the whole old row
+      return { kind: 'delete', relationId, old: r.tuple(), ...(keyOnly ? { keyOnly } : {}) };
     }
     case 'T': {
       const n = r.int32();

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { templatePrefix } from './map-changes.ts';
+import { KeyStates, templatePrefix } from './map-changes.ts';
 
 const known = (values: Record<string, string>) => (name: string) => values[name];
 
@@ -8,4 +8,35 @@ test("a key template renders up to the first value the join cannot give", (t) =>
   t.deepEqual(templatePrefix('BIOMETRIC#{device_id}#{biometric_type}', known({ device_id: 'd1' })), { text: 'BIOMETRIC#d1#', complete: false });
   // Padding is the mapper's business: a padded value ends the prefix rather than guess its width.
   t.deepEqual(templatePrefix('ORDER#{display_order:4}#{category}', known({ display_order: '7' })), { text: 'ORDER#', complete: false });
+});
+
+const item = (pk: string, row: (string | null)[]) => ({ kind: 'put' as const, pk, sk: 'S', item: { v: { S: JSON.stringify(row) } } });
+const outcome = (keys: KeyStates) => Object.fromEntries([...keys.writes().values()].map((w) => [w.pk, w.kind === 'put' ? w.item.v!.S : 'delete']));
+
+test('an item key rows pass through in one batch ends as the rows holding it at the end leave it', (t) => {
+  // UPDATE slots SET pos = pos + 1 under a DEFERRABLE key: row 1 takes key 2 before row 2 leaves it.
+  const shift = new KeyStates();
+  for (const [pos, label] of [[1, 'a'], [2, 'b'], [3, 'c']] as const) {
+    shift.remove(`K${pos}`, 'S', [String(pos), label]);
+    shift.put(item(`K${pos + 1}`, [String(pos + 1), label]), [String(pos + 1), label]);
+  }
+  t.deepEqual(outcome(shift), { K1: 'delete', K2: '["2","a"]', K3: '["3","b"]', K4: '["4","c"]' });
+  // Rows of equal values: whichever left, the item the key keeps is the same (here the table's, untouched).
+  const same = new KeyStates();
+  for (const pos of [1, 2]) {
+    same.remove(`K${pos}`, 'S', [String(pos)]);
+    same.put(item(`K${pos + 1}`, [String(pos + 1)]), [String(pos + 1)]);
+  }
+  t.deepEqual(outcome(same), { K1: 'delete', K3: '["3"]' });
+  // A row through a key and out again, an update in place, a delete then an insert of the same key.
+  const chain = new KeyStates();
+  chain.remove('K1', 'S', ['1', 'x']);
+  chain.put(item('K100', ['100', 'x']), ['100', 'x']);
+  chain.remove('K100', 'S', ['100', 'x']);
+  chain.put(item('K2', ['2', 'x']), ['2', 'x']);
+  chain.remove('K5', 'S', ['5', 'old']);
+  chain.put(item('K5', ['5', 'new']), ['5', 'new']);
+  chain.remove('K6', 'S', ['6', 'gone']);
+  chain.put(item('K6', ['6', 'back']), ['6', 'back']);
+  t.deepEqual(outcome(chain), { K1: 'delete', K2: '["2","x"]', K5: '["5","new"]', K6: '["6","back"]' });
 });

@@ -1,10 +1,13 @@
 // A batch of decoded changes → the writes that bring the DynamoDB table to the
 // batch's end, through the transform's own mappers (model/item.ts), in
 // commit order: insert/update → put, delete → delete, an item key that
-// changed → delete the old item and put the new. Only each item's last write
-// in the batch is kept (a BatchWriteItem may not name one key twice, and the
-// last write is the one that decides the item), so the writes can go out in
-// any order.
+// changed → delete the old item and put the new. One write per item key
+// comes out of a batch (a BatchWriteItem may not name one key twice), so the
+// writes can go out in any order: the rows that hold the key at the batch's
+// end decide it. A key's holders are tracked by the rows' values, not by the
+// order of its writes: one statement may move a row into a key another row
+// has not yet left (a DEFERRABLE unique key, `SET pos = pos + 1`), and that
+// other row's leaving must not delete the item the first one put there.
 //
 // Joins (a mapper that reads another table's row): the joined row's value is
 // taken from the changes seen so far in this run of catchup when that row
@@ -95,14 +98,14 @@ export class ChangeMapper {
 
   /** Maps one batch's messages; returns each touched item's last write and the batch's rejects. */
   async map(messages: Message[]): Promise<{ writes: Map<string, Write>; rejects: CatchupReject[] }> {
-    const writes = new Map<string, Write>();
+    const keys = new KeyStates();
     const rejects: CatchupReject[] = [];
     let lsn = '';
-    const put = (item: Item) => {
+    const put = (item: Item, row: Row) => {
       const json = JSON.parse(item.line) as { Item: ItemJson };
-      writes.set(`${item.pk}\0${item.sk}`, { kind: 'put', pk: item.pk, sk: item.sk, item: toItemValue(json.Item) });
+      keys.put({ kind: 'put', pk: item.pk, sk: item.sk, item: toItemValue(json.Item) }, row);
     };
-    const remove = (item: Item) => writes.set(`${item.pk}\0${item.sk}`, { kind: 'delete', pk: item.pk, sk: item.sk });
+    const remove = (item: Item, row: Row) => keys.remove(item.pk, item.sk, row);
     for (const message of messages) {
       switch (message.kind) {
         case 'begin':
@@ -112,8 +115,11 @@ export class ChangeMapper {
           // A partition's change published as its root's comes after the root's description and the partition's own
           // (pgoutput sends both): only a table a change names must be the run's.
           const name = qualifiedName(message.relation.schema, message.relation.table);
-          if (this.tables.has(name)) this.relations.set(message.relation.id, this.relationOf(message.relation));
-          else this.unknown.set(message.relation.id, name);
+          if (this.tables.has(name)) {
+            const relation = this.relationOf(message.relation);
+            await this.checkTypes(relation, message.relation);
+            this.relations.set(message.relation.id, relation);
+          } else this.unknown.set(message.relation.id, name);
           break;
         }
         case 'truncate':
@@ -130,17 +136,19 @@ export class ChangeMapper {
           const old = message.kind === 'insert' ? undefined : message.old && this.row(relation, message.old);
           const row = message.kind === 'delete' ? undefined : this.row(relation, message.row, message.kind === 'update' ? message.old : undefined);
           counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;
-          if (message.kind === 'update' && !old) {
-            throw new UserError(`table ${relation.entry.name}: an update came without its old row: the table's REPLICA IDENTITY (or, partitioned, one of its partitions') is no longer FULL; run ALTER TABLE … REPLICA IDENTITY FULL on it, then extract FOLLOW=1 into a new RUN`);
+          // An old row of the identity's columns only (the others NULL) would key the old item wrongly: its item stayed, silently.
+          if ((message.kind === 'update' && !old) || (message.kind !== 'insert' && message.keyOnly)) {
+            throw new UserError(`table ${relation.entry.name}: ${message.kind === 'delete' ? 'a delete' : 'an update'} came without its whole old row: the table's REPLICA IDENTITY (or, partitioned, one of its partitions') is no longer FULL; run ALTER TABLE … REPLICA IDENTITY FULL on it, then extract FOLLOW=1 into a new RUN`);
           }
           const oldItem = old && relation.builder ? await this.build(relation, old, true) : undefined;
           const newItem = row && relation.builder ? await this.build(relation, row, false) : undefined;
-          if (oldItem && !isReject(oldItem) && (!newItem || isReject(newItem) || newItem.pk !== oldItem.pk || newItem.sk !== oldItem.sk)) remove(oldItem);
+          // The old row leaves its key (even to come back: the key's holders are counted), the new row takes its own.
+          if (oldItem && !isReject(oldItem)) remove(oldItem, old!);
           if (newItem && isReject(newItem)) {
             counts.rejected++;
             rejects.push({ ...newItem, lsn });
-          } else if (newItem) put(newItem);
-          await this.followJoins(relation.entry, old, row, put, remove, writes, (r) => {
+          } else if (newItem) put(newItem, row!);
+          await this.followJoins(relation.entry, old, row, put, remove, keys, (r) => {
             this.countsOf(r.table).rejected++;
             rejects.push({ ...r, lsn });
           });
@@ -150,7 +158,7 @@ export class ChangeMapper {
           break;
       }
     }
-    return { writes, rejects };
+    return { writes: keys.writes(), rejects };
   }
 
   private countsOf(table: string): TableCounts {
@@ -178,6 +186,25 @@ export class ChangeMapper {
       throw new UserError(`table ${name}: column(s) ${added.join(', ')} were added at the source since the extract (DDL is not replicated): extract FOLLOW=1 into a new RUN`);
     }
     return { ...table, order };
+  }
+
+  /**
+   * The relation's column types (as its changes were made) against the
+   * manifest's: an ALTER TYPE since the extract changes a value's text (and
+   * its attribute type), and is not replicated any more than a new column.
+   * Named as extract names them (format_type, with the same search_path).
+   */
+  private async checkTypes(relation: { entry: TableEntry; order: number[] }, described: Relation): Promise<void> {
+    const { rows } = await this.source.query<{ type: string }>(
+      'SELECT format_type(t.oid, t.typmod) AS type FROM unnest($1::oid[], $2::int[]) WITH ORDINALITY AS t(oid, typmod, at) ORDER BY t.at',
+      [described.types.map((t) => t.oid), described.types.map((t) => t.typmod)],
+    );
+    relation.entry.columns.forEach((column, i) => {
+      const now = rows[relation.order[i]!]?.type;
+      if (now !== undefined && now !== column.type) {
+        throw new UserError(`table ${relation.entry.name}: column ${column.name} is ${now} at the source, ${column.type} when extracted (ALTER TYPE; DDL is not replicated): extract FOLLOW=1 into a new RUN`);
+      }
+    });
   }
 
   /** A tuple in the extract's column order; an unchanged TOASTed value comes from the old row (REPLICA IDENTITY FULL sends it whole). */
@@ -221,7 +248,7 @@ export class ChangeMapper {
    * it, and when that value (or its match) changed, moves those rows' items.
    */
   private async followJoins(
-    entry: TableEntry, old: Row | undefined, row: Row | undefined, put: (item: Item) => void, remove: (item: Item) => void, writes: Map<string, Write>,
+    entry: TableEntry, old: Row | undefined, row: Row | undefined, put: (item: Item, row: Row) => void, remove: (item: Item, row: Row) => void, writes: KeyStates,
     reject: (reject: Reject) => void,
   ): Promise<void> {
     const col = (name: string) => entry.columns.findIndex((c) => c.name === name);
@@ -238,16 +265,16 @@ export class ChangeMapper {
       // Rows that joined the old value but are gone from the source by now still have items under the
       // old value: found in the table (and in this batch's writes) by the key the old value gives.
       if (moved && row && oldMatch !== null && oldTake !== null) {
-        for (const key of await this.itemsJoining(target.mapper!, name, join, oldMatch, oldTake, writes)) writes.set(`${key.pk}\0${key.sk}`, { kind: 'delete', ...key });
+        for (const key of await this.itemsJoining(target.mapper!, name, join, oldMatch, oldTake, writes)) writes.clear(key.pk, key.sk);
       }
       if (oldMatch !== null && (!row || oldMatch !== newMatch)) values.set(oldMatch, { value: oldTake, deleted: true });
       if (newMatch !== null) values.set(newMatch, { value: newTake, deleted: false });
       for (const [i, dependent] of dependents.entries()) {
         const was = before[i]!;
         const now = await this.build(target, dependent, false);
-        if (!isReject(was) && (isReject(now) || now.pk !== was.pk || now.sk !== was.sk)) remove(was);
+        if (!isReject(was)) remove(was, dependent);
         if (isReject(now)) reject(now);
-        else put(now);
+        else put(now, dependent);
       }
     }
   }
@@ -259,13 +286,13 @@ export class ChangeMapper {
    * to its first other value is the prefix searched. Else none are found, and
    * the rows the source still holds are all that move.
    */
-  private async itemsJoining(mapper: Mapper, name: string, join: Join, match: string, take: string, writes: Map<string, Write>): Promise<{ pk: string; sk: string }[]> {
+  private async itemsJoining(mapper: Mapper, name: string, join: Join, match: string, take: string, writes: KeyStates): Promise<{ pk: string; sk: string }[]> {
     const known = (placeholder: string) => (placeholder === name ? take : placeholder === join.on ? match : undefined);
     const pk = templatePrefix(mapper.key.pk, known);
     if (!pk.complete) return [];
     const sk = templatePrefix(mapper.key.sk, known).text;
     const found = await this.itemsUnder(pk.text, sk, mapper.entityType);
-    for (const w of writes.values()) if (w.kind === 'put' && w.pk === pk.text && w.sk.startsWith(sk) && w.item.entity_type?.S === mapper.entityType) found.push({ pk: w.pk, sk: w.sk });
+    for (const w of writes.puts()) if (w.pk === pk.text && w.sk.startsWith(sk) && w.item.entity_type?.S === mapper.entityType) found.push({ pk: w.pk, sk: w.sk });
     return found;
   }
 
@@ -277,6 +304,61 @@ export class ChangeMapper {
       values: [matches], rowMode: 'array', types: RAW_TEXT,
     });
     return rows;
+  }
+}
+
+/**
+ * Per item key, what a batch did to it: the rows put there that still hold
+ * it (by their values: a later change's old row names the row it was), and
+ * whether the item the table held before the batch was left by its row.
+ * At the end, a key still held is put (its last holder's item), a key left
+ * and not taken again is deleted, and a key whose holders all left again
+ * keeps what the table had. Two rows with the same values give the same
+ * item, so which of them left does not matter.
+ */
+export class KeyStates {
+  private readonly states = new Map<string, { holders: { row: string; write: Extract<Write, { kind: 'put' }> }[]; left: boolean; pk: string; sk: string }>();
+
+  private state(pk: string, sk: string) {
+    const id = `${pk}\0${sk}`;
+    let state = this.states.get(id);
+    if (!state) this.states.set(id, (state = { holders: [], left: false, pk, sk }));
+    return state;
+  }
+
+  put(write: Extract<Write, { kind: 'put' }>, row: Row): void {
+    this.state(write.pk, write.sk).holders.push({ row: JSON.stringify(row), write });
+  }
+
+  /** The row whose values were `row` leaves the key: one of this batch's holders with those values, else the item the table held. */
+  remove(pk: string, sk: string, row: Row): void {
+    const state = this.state(pk, sk);
+    const text = JSON.stringify(row);
+    let at = state.holders.length - 1;
+    while (at >= 0 && state.holders[at]!.row !== text) at--;
+    if (at >= 0) state.holders.splice(at, 1);
+    else state.left = true;
+  }
+
+  /** The item at the key goes, whoever put it (an item under a joined value that moved). */
+  clear(pk: string, sk: string): void {
+    const state = this.state(pk, sk);
+    state.holders.length = 0;
+    state.left = true;
+  }
+
+  /** The puts the batch makes so far. */
+  *puts(): Generator<Extract<Write, { kind: 'put' }>> {
+    for (const state of this.states.values()) if (state.holders.length > 0) yield state.holders.at(-1)!.write;
+  }
+
+  writes(): Map<string, Write> {
+    const writes = new Map<string, Write>();
+    for (const [id, state] of this.states) {
+      if (state.holders.length > 0) writes.set(id, state.holders.at(-1)!.write);
+      else if (state.left) writes.set(id, { kind: 'delete', pk: state.pk, sk: state.sk });
+    }
+    return writes;
   }
 }
 

@@ -9,6 +9,7 @@ import { UserError } from '../lib/errors.ts';
 import type { FollowEntry } from '../lib/manifest.ts';
 import { VALUE_TEXT_SETTINGS, connect, pinSettings, quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { decodeMessage, type Message } from './decode.ts';
+import { qualifiedName } from '../lib/run-layout.ts';
 
 export interface SlotState {
   /** pg_current_wal_lsn() when read. */
@@ -38,6 +39,16 @@ export class Slot {
       if (!slot) throw new UserError(`replication slot ${follow.slot} does not exist (dropped, or never created): the run cannot be caught up; extract FOLLOW=1 into a new RUN`);
       const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey(follow.slot)]);
       if (!lock!.ok) throw new UserError(`another catchup of slot ${follow.slot} is running: let it finish`);
+      // A table taken out of the publication (ALTER PUBLICATION … DROP TABLE / SET TABLE) has its changes no longer sent: its items would silently stay as they are.
+      const { rows: published } = await client.query<{ schema: string; table: string }>(
+        'SELECT schemaname::text AS schema, tablename::text AS table FROM pg_publication_tables WHERE pubname = $1', [follow.publication],
+      );
+      const names = new Set(published.map((p) => qualifiedName(p.schema, p.table)));
+      const missing = follow.tables.filter((t) => !names.has(t));
+      if (missing.length > 0) {
+        throw new UserError(`publication ${follow.publication} no longer holds table(s) ${missing.join(', ')}, whose changes are then not sent: ` +
+          `run ALTER PUBLICATION ${quoteIdent(follow.publication)} ADD TABLE … for each, then extract FOLLOW=1 into a new RUN (the changes made meanwhile are lost to the slot)`);
+      }
       return new Slot(client, follow);
     } catch (err) {
       await client.end().catch(() => {});
@@ -107,6 +118,9 @@ export async function dropSlot(databaseUrl: string | undefined, follow: Pick<Fol
   try {
     const { rows: [slot] } = await client.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);
     if (slot?.active) throw new UserError(`replication slot ${follow.slot} is in use by another session: stop it, then rerun --drop-slot`);
+    // A catchup reads the slot through SQL calls, between which the slot is not active: its lock says it runs.
+    const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey(follow.slot)]);
+    if (!lock!.ok) throw new UserError(`a catchup or cutover of slot ${follow.slot} is running: let it finish (or stop it), then rerun --drop-slot`);
     if (slot) await client.query('SELECT pg_drop_replication_slot($1)', [follow.slot]);
     await client.query(`DROP PUBLICATION IF EXISTS ${quoteIdent(follow.publication)}`);
     return slot !== undefined;
@@ -115,6 +129,7 @@ export async function dropSlot(databaseUrl: string | undefined, follow: Pick<Fol
   }
 }
 
-function lockKey(slot: string): string {
+/** The advisory lock a catchup of `slot` holds while it runs. */
+export function lockKey(slot: string): string {
   return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`pg2ddb catchup ${slot}`).digest('hex').slice(0, 16)}`)).toString();
 }

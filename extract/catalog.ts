@@ -4,6 +4,7 @@
 // partitions hold no rows of their own to copy twice); an inheritance table is
 // read ONLY, since a plain read of a parent also returns its children's rows.
 // Every relation of the selected schemas that is not copied is listed, with why.
+import { UserError } from '../lib/errors.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import type { ColumnSchema } from '../lib/manifest.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
@@ -98,7 +99,13 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
             coalesce(bt.typcategory, t.typcategory)::text AS category,
             CASE WHEN t.typcategory = 'A' THEN format_type(t.typelem, a.atttypmod) END AS element_type,
             CASE WHEN t.typcategory = 'A' THEN et.typcategory::text END AS element_category,
-            CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END AS base_type,
+            -- A domain over a domain: the type at the bottom, with the typmod of the domain over it.
+            CASE WHEN t.typtype = 'd' THEN (
+              WITH RECURSIVE chain(base, typmod, depth) AS (
+                SELECT t.typbasetype, t.typtypmod, 0
+                UNION ALL
+                SELECT d.typbasetype, d.typtypmod, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.base AND d.typtype = 'd')
+              SELECT format_type(base, typmod) FROM chain ORDER BY depth DESC LIMIT 1) END AS base_type,
             a.attnotnull AS not_null,
             a.attgenerated <> '' AS generated,
             a.attcollation <> 0 AS collatable
@@ -120,6 +127,12 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
     [oids],
   );
   const keyByOid = new Map(keys.rows.map((r) => [r.oid, r.columns]));
+  // PostgreSQL allows a table of no columns (CREATE TABLE t ()): its rows have nothing COPY can print or
+  // DynamoDB can key, and its SELECT of no columns was a bare syntax error naming nothing.
+  const empty = sources.filter((t) => !columns.rows.some((c) => c.oid === t.oid)).map((t) => t.name);
+  if (empty.length > 0) {
+    throw new UserError(`table(s) ${empty.join(', ')} have no columns, so their rows cannot be copied: give each a column, or extract the other tables with TABLE=`);
+  }
   return sources.map((t) => ({
     ...t,
     size_bytes: Number(sizeByOid.get(t.oid)?.size ?? 0),

@@ -36,12 +36,19 @@ export async function checkFollowSource(client: PgClient, tables: SourceTable[])
       (settings!.rds ? `  GRANT rds_replication TO ${quoteIdent(settings!.user)};\n` : `  ALTER ROLE ${quoteIdent(settings!.user)} WITH REPLICATION;\n`) +
       `as an administrator, then rerun the extract`);
   }
-  const { rows: generated } = await client.query<{ name: string }>(
-    `SELECT DISTINCT c.relname::text AS name FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
-      WHERE a.attrelid = ANY($1::oid[]) AND a.attgenerated = 's' AND NOT a.attisdropped AND current_setting('server_version_num')::int < 180000
-      ORDER BY 1`,
+  const { rows: generated } = await client.query<{ name: string; virtual: boolean }>(
+    `SELECT c.relname::text AS name, bool_or(a.attgenerated = 'v') AS virtual FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+      WHERE a.attrelid = ANY($1::oid[]) AND NOT a.attisdropped
+        AND (a.attgenerated = 'v' OR (a.attgenerated = 's' AND current_setting('server_version_num')::int < 180000))
+      GROUP BY 1 ORDER BY 1`,
     [tables.map((t) => t.oid)],
   );
+  // Virtual generated columns (PostgreSQL 18) are never replicated: the extract would copy them and catchup stop at the first change.
+  const virtual = generated.filter((g) => g.virtual);
+  if (virtual.length > 0) {
+    throw new UserError(`FOLLOW=1 cannot follow table(s) ${virtual.map((g) => g.name).join(', ')}: logical replication never sends virtual generated columns, ` +
+      'so their items could not be rebuilt from a change; make the columns STORED, or migrate with the source frozen (no FOLLOW)');
+  }
   if (generated.length > 0) {
     throw new UserError(`FOLLOW=1 on PostgreSQL before 18 cannot follow table(s) ${generated.map((g) => g.name).join(', ')}: logical replication does not send generated columns ` +
       'there (18 publishes stored ones), so their items could not be rebuilt from a change; upgrade the source, or migrate with the source frozen (no FOLLOW)');

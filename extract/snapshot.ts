@@ -6,13 +6,17 @@ import { VALUE_TEXT_SETTINGS, connect, endOrDrop, pinSettings, quoteLiteral, typ
 /**
  * Session settings pinned so COPY output never depends on server defaults: the
  * value-text settings (lib/postgres.ts), and no lock or idle timeout cutting an
- * extract short, read-only by default.
+ * extract short, read-only by default. row_security off, as pg_dump sets it: a
+ * table whose row-level security policies would hide rows from the extract's
+ * role fails its COPY ("query would be affected by row-level security policy
+ * for table …") instead of being copied with only the rows the role may see.
  */
 export const PINNED_SETTINGS: Readonly<Record<string, string>> = {
   ...VALUE_TEXT_SETTINGS,
   lock_timeout: '0',
   idle_in_transaction_session_timeout: '0',
   default_transaction_read_only: 'on',
+  row_security: 'off',
 };
 
 /** Settings recorded in the manifest (those COPY output depends on), as the server reports them. */

@@ -76,4 +76,36 @@ export async function checkStorage(client: PgClient, tables: SourceTable[]): Pro
   if (changed.length > 0) {
     throw new UserError(`table(s) ${changed.join(', ')} were truncated or rewritten (TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER) after the extract's snapshot was taken, so the snapshot would read them as empty; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
   }
+  await checkPartitions(client, tables);
+}
+
+/**
+ * Fails, naming them, when a partitioned table's partitions are not those of
+ * the snapshot: COPY reads a root through the partitions the server has now,
+ * so a partition detached or dropped in the instant before the lock (both
+ * wait for ACCESS SHARE on the root, so only then) was left out, its rows
+ * silently missing, and one attached (ATTACH takes a lock ACCESS SHARE does
+ * not block) was read too. The snapshot's tree is pg_inherits read through
+ * SQL (the snapshot's view); the server's, pg_partition_tree (the catalog now).
+ */
+async function checkPartitions(client: PgClient, tables: SourceTable[]): Promise<void> {
+  const roots = tables.filter((t) => t.partitioned);
+  if (roots.length === 0) return;
+  let changed: string[];
+  try {
+    const { rows } = await client.query<{ oid: number }>(
+      `SELECT t.oid::int AS oid
+         FROM unnest($1::oid[]) AS t(oid)
+        WHERE ARRAY(SELECT relid::oid FROM pg_partition_tree(t.oid) ORDER BY 1) IS DISTINCT FROM
+              ARRAY(WITH RECURSIVE tree(relid) AS (SELECT t.oid UNION ALL SELECT i.inhrelid FROM pg_inherits i JOIN tree ON i.inhparent = tree.relid)
+                    SELECT relid FROM tree ORDER BY 1)`,
+      [roots.map((t) => t.oid)],
+    );
+    changed = roots.filter((t) => rows.some((r) => r.oid === t.oid)).map((t) => t.name);
+  } catch (err) {
+    throw new Error(`cannot check the partitioned tables' partitions against the snapshot: ${errorMessage(err)}`);
+  }
+  if (changed.length > 0) {
+    throw new UserError(`table(s) ${changed.join(', ')} had partitions attached, detached or dropped after the extract's snapshot was taken, so reading them now would leave out or add rows the snapshot does not hold; rerun the extract (it locks its tables right after its snapshot: a detach or drop only happens in that instant)`);
+  }
 }

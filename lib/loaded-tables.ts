@@ -8,7 +8,7 @@ import { sha256Hex } from './meter.ts';
 import { tableWord } from './output.ts';
 import type { Storage } from './storage.ts';
 import type { TransformTable } from './transform-manifest.ts';
-import { loadedKey } from './run-layout.ts';
+import { CATCHUP_TARGET_KEY, loadedKey } from './run-layout.ts';
 
 export const LOADED_FORMAT = 'pg2ddb.loaded/1';
 
@@ -63,4 +63,37 @@ export async function requireLoadedFrom(run: Storage, runId: string, tableName: 
     ? `${names.join(', ')} ${names.length === 1 ? 'was' : 'were'} loaded into ${tableName} from another transform of run ${runId} (or never loaded)`
     : `no load of run ${runId} into ${tableName} is recorded (${run.uri}/${loadedKey(tableName)})`;
   throw new UserError(`${stage}: ${why}: load the current items first, e.g. \`make load RUN=${runId} DDB_TABLE=${tableName} MODE=batch ${tableWord(names)}\`, then ${stage} again`);
+}
+
+/** The DynamoDB table a catchup of the run applied changes to, if any (catchup/target.json). */
+export async function caughtUpTable(run: Storage): Promise<string | undefined> {
+  const text = await run.getText(CATCHUP_TARGET_KEY);
+  if (text === undefined) return undefined;
+  try {
+    return (JSON.parse(text) as { table_name: string }).table_name;
+  } catch {
+    throw new UserError(`${run.uri}/${CATCHUP_TARGET_KEY} is not valid JSON: it names the table catchup applied changes to`);
+  }
+}
+
+/**
+ * Catchup records its table before its first batch; a catchup into another
+ * table is refused: the slot is past the changes already applied to the first.
+ */
+export async function recordCatchupTarget(run: Storage, runId: string, tableName: string): Promise<void> {
+  const target = await caughtUpTable(run);
+  if (target === tableName) return;
+  if (target !== undefined) {
+    throw new UserError(`catchup: run ${runId} is caught up into ${target}, and its slot is past the changes applied there: ${tableName} would miss them; ` +
+      `catch up ${target} (DDB_TABLE=${target}), or extract FOLLOW=1 into a new RUN for another table`);
+  }
+  await run.put(CATCHUP_TARGET_KEY, `${JSON.stringify({ table_name: tableName, at: new Date().toISOString() }, null, 2)}\n`);
+}
+
+/** A load into the table a catchup applied changes to would put the snapshot's older items back over them: refused. */
+export async function refuseLoadAfterCatchup(run: Storage, runId: string, tableName: string): Promise<void> {
+  if ((await caughtUpTable(run)) !== tableName) return;
+  throw new UserError(`load: catchup has applied changes committed after run ${runId}'s snapshot to ${tableName}, and its slot is past them: ` +
+    `loading the run's items again would put older items back (and --prune would delete rows inserted since); ` +
+    `make catchup brings the table up to date, or extract FOLLOW=1 into a new RUN to start over`);
 }

@@ -109,6 +109,14 @@ export function loadedKey(tableName: string): string {
   return `load/loaded/${tableName}.json`;
 }
 
+/**
+ * `catchup/target.json`: the DynamoDB table a FOLLOW=1 run's catchup applies
+ * changes to (written before its first batch). From then on the slot is past
+ * the snapshot: a load of the run into that table would put older items back,
+ * and a catchup into another table would miss what was applied.
+ */
+export const CATCHUP_TARGET_KEY = 'catchup/target.json';
+
 /** `load/keys/`: the key records of every load of the run. */
 export const LOADED_KEYS_PREFIX = 'load/keys';
 /**

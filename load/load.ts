@@ -21,7 +21,7 @@ import {
 } from './import-table.ts';
 import { checkItemFiles, itemKey, readLoadableRun, readPartItems, type LoadableRun } from '../lib/item-files.ts';
 import { PartKeys, finishLoadedKeys, readLoadedKeys } from './loaded-keys.ts';
-import { recordLoaded } from '../lib/loaded-tables.ts';
+import { recordLoaded, refuseLoadAfterCatchup } from '../lib/loaded-tables.ts';
 import { pruneEntity } from './prune.ts';
 import { writeLoadReport, type LoadReport, type LoadTableReport } from './report.ts';
 import { describeTable } from '../lib/describe-table.ts';
@@ -62,6 +62,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadReport> {
   checkTableName(options.tableName);
   const run = runStorage(options.store, options.run);
   const loadable = await readLoadableRun(run, options.run, options.tables);
+  await refuseLoadAfterCatchup(run, options.run, options.tableName);
   await checkItemFiles(run, loadable.tables, options.concurrency);
   if (options.prune && (!options.tables || options.tables.length === 0)) {
     throw new UserError('--prune deletes items of the tables being reloaded: name them with TABLE=... (or --table)');

@@ -60,10 +60,13 @@ export function integerSize(from: Buffer, start: number, end: number): number {
   const negative = from[start] === 0x2d;
   let i = negative ? start + 1 : start;
   while (i < end && from[i] === 0x30) i++;
-  if (i === end) return 2; // zero
+  if (i === end) return 1; // zero
   let last = i;
   for (let k = i; k < end; k++) if (from[k] !== 0x30) last = k;
-  return Math.ceil((last - i + 1) / 2) + 1 + (negative ? 1 : 0);
+  // Base-100 pairs aligned on the point (numberSize): the powers of ten of the first and last significant digits.
+  const high = end - 1 - i;
+  const low = end - 1 - last;
+  return Math.floor(high / 2) - Math.floor(low / 2) + 2 + (negative ? 1 : 0);
 }
 
 const DIGIT_AT = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18];

@@ -91,6 +91,16 @@ test('the item size counts a non-ASCII entity type in UTF-8 bytes: an item one b
   const over = sized(fits + 1) as Reject;
   t.true(isReject(over));
   t.is(over.reason, `item is ${MAX_ITEM_BYTES + 1} bytes by DynamoDB's rules, over the 400 KB limit`);
+  t.is(over.column, 'body', 'the reject names the column that made the item too large');
+});
+
+test('an item over 400 KB is rejected naming its largest column (in UTF-8 bytes), never its text', (t) => {
+  const builder = new ItemBuilder(defineMapper({ table: 't', entityType: 'thing', key: { pk: 'P#{id}', sk: 'S' } }), table(['id', 'a', 'b']), new Map());
+  const over = builder.build(['1', 'é'.repeat(150_000), 'b'.repeat(250_000)], 1) as Reject;
+  t.true(isReject(over));
+  t.like(over, { table: 't', row: 1, primary_key: { id: '1' }, column: 'a' }, '300,000 bytes of é outweigh 250,000 of b');
+  t.regex(over.reason, /^item is 550\d{3} bytes by DynamoDB's rules, over the 400 KB limit$/);
+  t.false(JSON.stringify(over).includes('éé'));
 });
 
 /**

@@ -343,8 +343,16 @@ export class ItemBuilder {
     return `${line}}}`;
   }
 
+  /** An item over 400 KB: the reject names the column whose text is largest, the one to look at (never its text). */
   private tooLarge(rowNumber: number): Reject {
-    return this.reject(rowNumber, null, `item is ${this.size} bytes by DynamoDB's rules, over the 400 KB limit`);
+    let column: string | null = null;
+    let most = -1;
+    for (let i = 0; i < this.table.columns.length; i++) {
+      const text = this.field(i);
+      const bytes = text === null ? -1 : Buffer.byteLength(text, 'utf8');
+      if (bytes > most) [column, most] = [this.table.columns[i]!.name, bytes];
+    }
+    return this.reject(rowNumber, column, `item is ${this.size} bytes by DynamoDB's rules, over the 400 KB limit`);
   }
 
   private itemKeys(keys: Record<string, string>, ttl: number | undefined): ItemKeys {

@@ -14,7 +14,7 @@ import { makePlan, type Plan } from './plan.ts';
 
 type Value = Record<string, unknown>;
 
-/** DynamoDB item size, written out: name bytes + value bytes; numbers ~1 byte per 2 digits + 1; L/M 3 + 1 per element. */
+/** DynamoDB item size, written out: name bytes + value bytes; numbers 1 byte per base-100 pair + 1; L/M 3 + 1 per element. */
 function handSize(value: Value): number {
   const [type, v] = Object.entries(value)[0]!;
   switch (type) {
@@ -22,10 +22,14 @@ function handSize(value: Value): number {
     case 'B': return Buffer.from(v as string, 'base64').length;
     case 'BOOL': case 'NULL': return 1;
     case 'N': {
-      const digits = (v as string).replace(/^[-+]/, '').replace(/[eE].*$/, '').replace('.', '').replace(/^0+/, '').replace(/0+$/, '');
-      // A negative non-zero number weighs one byte more (measured on DynamoDB Local, model/item-size.ts).
-      const negative = (v as string).startsWith('-') && digits.length > 0 ? 1 : 0;
-      return Math.ceil(Math.max(digits.length, 1) / 2) + 1 + negative;
+      // Significant digits in base-100 pairs aligned on the point, + 1, + 1 when negative; zero is 1 byte (model/item-size.ts, measured).
+      const m = /^([-+]?)(\d*)(?:\.(\d*))?(?:[eE]([-+]?\d+))?$/.exec(v as string)!;
+      const digits = `${m[2]}${m[3] ?? ''}`;
+      if (!/[1-9]/.test(digits)) return 1;
+      const top = m[2]!.length - 1 + Number(m[4] ?? 0); // the power of ten of digits[0]
+      const high = top - digits.search(/[1-9]/);
+      const low = top - (digits.length - 1 - digits.split('').reverse().join('').search(/[1-9]/));
+      return Math.floor(high / 2) - Math.floor(low / 2) + 2 + (m[1] === '-' ? 1 : 0);
     }
     case 'L': return 3 + (v as Value[]).reduce((n, e) => n + 1 + handSize(e), 0);
     case 'M': return 3 + Object.entries(v as Record<string, Value>).reduce((n, [k, e]) => n + 1 + Buffer.byteLength(k) + handSize(e), 0);

@@ -66,13 +66,13 @@ test('resources are scoped to the run, the table, its indexes and imports, and t
   t.deepEqual(writes(p.transform), [`${run}/items/*`, `${run}/report.json`, `${run}/transform/*`]);
   t.deepEqual(writes(p.load), [`${run}/load/.write-check`, `${run}/load/import.json`, `${run}/load/keys/*`, `${run}/load/loaded/serenya.json`, `${run}/load/report.json`, `${run}/report.json`]);
   t.deepEqual(writes(p.verify), [`${run}/load/verify.json`, `${run}/report.json`, `${run}/verify/shards/*`]);
-  t.deepEqual(writes(p.catchup), [`${run}/catchup/rejects/*`]);
+  t.deepEqual(writes(p.catchup), [`${run}/catchup/*`]);
   // The fresh run: what extract, transform and verify write, and the record that the table holds it (load/loaded/<table>.json).
   const fresh = `${run}-cutover`;
-  t.deepEqual(writes(p.cutover), [`${fresh}/.locks/extract/*`, `${fresh}/extract/*`, `${fresh}/items/*`, `${fresh}/load/loaded/serenya.json`, `${fresh}/load/verify.json`, `${fresh}/report.json`, `${fresh}/transform/*`, `${fresh}/verify/shards/*`, `${run}/catchup/rejects/*`]);
+  t.deepEqual(writes(p.cutover), [`${fresh}/.locks/extract/*`, `${fresh}/extract/*`, `${fresh}/items/*`, `${fresh}/load/loaded/serenya.json`, `${fresh}/load/verify.json`, `${fresh}/report.json`, `${fresh}/transform/*`, `${fresh}/verify/shards/*`, `${run}/catchup/*`]);
   t.deepEqual(p.catchup.Statement.filter((s) => s.Action.includes('s3:DeleteObject')).flatMap((s) => s.Resource), [`${run}/catchup/rejects/*`]);
   t.deepEqual(p.catchup.Statement.filter((s) => s.Action.includes('s3:GetObject')).flatMap((s) => s.Resource).sort(),
-    [`${run}/extract/manifest.json`, `${run}/load/loaded/serenya.json`, `${run}/transform/manifest.json`]);
+    [`${run}/catchup/target.json`, `${run}/extract/manifest.json`, `${run}/load/loaded/serenya.json`, `${run}/transform/manifest.json`]);
   // Catchup queries the table, never an index.
   t.deepEqual(p.catchup.Statement.filter((s) => s.Action.some((a) => a.startsWith('dynamodb:'))).flatMap((s) => s.Resource), ['arn:aws:dynamodb:eu-west-1:111122223333:table/serenya']);
   t.deepEqual(p.extract.Statement.filter((s) => s.Action.includes('s3:DeleteObject')).flatMap((s) => s.Resource).sort(),

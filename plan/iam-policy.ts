@@ -12,12 +12,16 @@
 // catchup applies a FOLLOW=1 run's changes to the table; cutover runs
 // catchup's code, then the extract, transform and verify CLIs on a fresh run
 // (<run>-cutover), so its policy is catchup's plus theirs on that run.
+import path from 'node:path';
 import { checkRunId } from '../lib/config.ts';
 import { UserError } from '../lib/errors.ts';
 import { parseStoreUri } from '../lib/store-uri.ts';
 import { checkTableName } from '../model/table-spec.ts';
 import { LOCKS_PREFIX } from '../lib/run-lock.ts';
-import { CATCHUP_REJECTS_PREFIX, EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, loadedKey, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
+import { CATCHUP_REJECTS_PREFIX, CATCHUP_TARGET_KEY, EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, IMPORT_RECORD_KEY, LOAD_REPORT_KEY, LOADED_KEYS_PREFIX, loadedKey, MAP_RESULTS_KEY, RUN_REPORT_KEY, TRANSFORM_MANIFEST_KEY, TRANSFORM_UNITS_KEY, VERIFY_REPORT_KEY, VERIFY_SHARDS_PREFIX, writeCheckKey } from '../lib/run-layout.ts';
+
+/** catchup/target.json and catchup/rejects/*. */
+const CATCHUP_FOLDER = path.posix.dirname(CATCHUP_TARGET_KEY);
 
 export const STAGES = ['extract', 'transform', 'load', 'verify', 'catchup', 'cutover'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -213,7 +217,8 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
     // load/keys/*: the keys each load put into the table (load/loaded-keys.ts); --prune reads them, a rerun rewrites them.
     // The extract manifest: a transform older than its extract is refused (lib/freshness.ts); load/loaded/<table>.json:
     // what the run last loaded into the table, merged by a TABLE= load and read by status and verify.
-    allow('LoadReadManifestsRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
+    // catchup/target.json: a load into the table a catchup applied changes to is refused (lib/loaded-tables.ts).
+    allow('LoadReadManifestsRecordLoadedKeysAndRunReport', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, CATCHUP_TARGET_KEY, ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT)),
     writeObjects('LoadWriteReportRecordLoadedKeysAndRunReport', r, [LOAD_REPORT_KEY, loadedKey(r.table), `${LOADED_KEYS_PREFIX}/*`, writeCheckKey('load'), ...(importMode ? [IMPORT_RECORD_KEY] : []), RUN_REPORT]),
     allow('LoadDeleteItsWriteCheck', ['s3:DeleteObject'], objects(r, writeCheckKey('load'))),
     listBucket('Load', r),
@@ -276,9 +281,12 @@ function catchupPolicy(r: Resolved): PolicyStatement[] {
   return [
     // Catchup follows a FOLLOW=1 extract (its slot) transformed without --drop-expired, and only into the table
     // the run was loaded into (load/loaded/<table>.json): lib/loaded-tables.ts requireLoadedFrom.
-    allow('CatchupReadManifestsAndLoadRecord', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table))),
-    // One rejects file per batch, replaced by a rerun of the batch, or deleted when the rerun has none (catchup/catchup.ts storeRejects).
-    writeObjects('CatchupWriteRejects', r, [`${CATCHUP_REJECTS_PREFIX}/*`]),
+    // Catchup records the table it applies changes to (catchup/target.json) before its first batch, and a
+    // catchup into another table is refused: lib/loaded-tables.ts recordCatchupTarget.
+    allow('CatchupReadManifestsLoadRecordAndTarget', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), CATCHUP_TARGET_KEY)),
+    // That record, and one rejects file per batch, replaced by a rerun of the batch, or deleted when the rerun has
+    // none (catchup/catchup.ts storeRejects): catchup/ is catchup's alone, so one resource (a managed policy's size).
+    writeObjects('CatchupWriteItsFolder', r, [`${CATCHUP_FOLDER}/*`]),
     allow('CatchupDeleteRejectsOfARerunBatch', ['s3:DeleteObject'], objects(r, `${CATCHUP_REJECTS_PREFIX}/*`)),
     listBucket('Catchup', r),
     ...s3Kms('Catchup', r),

@@ -6,13 +6,15 @@
 // the stack's server lacks it (CI's PostgreSQL 15), an embedded PostgreSQL of
 // its own serves these tests (test/logical-postgres.ts), so they never skip.
 import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { spawn } from 'node:child_process';
 import test from 'ava';
 import pg from 'pg';
 import { followNames } from '../lib/follow-names.ts';
 import { createDatabase, dropDatabase } from '../scripts/stack/postgres.ts';
 import { openStorage } from '../lib/storage.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { followableDatabase, logicalPostgres } from './logical-postgres.ts';
 import { freshBucketPrefix, freshDynamoTable, randomName } from './stack.ts';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
@@ -140,7 +142,7 @@ test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves t
   await writer.stop();
   // Small batches, killed as soon as the first one is confirmed: the rest must be read again.
   const killed = await new Promise<{ signal: NodeJS.Signals | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'catchup/cli.ts', '--batch', '20'], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgv('catchup/cli.ts', ['--batch', '20']), { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
@@ -155,7 +157,7 @@ test.serial('a catchup SIGKILLed in the middle of its batches and rerun leaves t
   // A cutover stopped by SIGTERM while its fresh extract runs: it says so, and the extract it started stops too (no orphan writing on).
   const stopped = randomName('stopped-');
   const term = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'catchup/cutover-cli.ts', '--writers-stopped', '--fresh-run', stopped], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, cliArgv('catchup/cutover-cli.ts', ['--writers-stopped', '--fresh-run', stopped]), { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d) => {
       stderr += d;
@@ -368,4 +370,162 @@ test.serial('a partitioned table: extract FOLLOW=1 asks REPLICA IDENTITY FULL of
     t.is(result.stray, 0);
   }
   await db.end();
+});
+
+/** A database of `ddl` (every table REPLICA IDENTITY FULL by the caller), and a generic-mapped run env for it. */
+async function breakDatabase(t: import('ava').ExecutionContext, ddl: string, prefix: string) {
+  const name = randomName('t_');
+  const url = await createDatabase(adminUrl, name);
+  t.teardown(() => dropDatabase(adminUrl, name, { waitForSessionsMs: 10_000 }));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  db.on('error', () => {});
+  await db.query(ddl);
+  const RUN = randomName(prefix);
+  const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN, DDB_TABLE: randomName(prefix), MODE: 'batch', UNMAPPED: 'generic', CI: 'true' };
+  t.teardown(() => runCli('catchup/cli.ts', ['--drop-slot'], env).then(() => {}));
+  t.teardown(() => db.end().catch(() => {}));
+  return { db, env };
+}
+
+test.serial('break: one statement shifting rows into each other\'s item keys (a DEFERRABLE key) loses no item', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE slots (pos int PRIMARY KEY DEFERRABLE, label text);
+    CREATE TABLE marks (pos int PRIMARY KEY DEFERRABLE);
+    ALTER TABLE slots REPLICA IDENTITY FULL; ALTER TABLE marks REPLICA IDENTITY FULL;
+    INSERT INTO slots SELECT i, 'slot ' || i FROM generate_series(1, 10) i;
+    INSERT INTO marks SELECT i FROM generate_series(1, 10) i`, 'shift-');
+  await pipeline(t, env);
+  // Row 1 takes key 2 while row 2 still holds it, row 2 then leaves key 2 for 3, …: the unique check is at the statement's end.
+  await db.query('UPDATE slots SET pos = pos + 1');
+  await db.query('UPDATE marks SET pos = pos + 1');
+  const caught = await runCli('catchup/cli.ts', ['--json'], env);
+  t.is(caught.code, 0, caught.stderr);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  const result = JSON.parse(cutover.stdout || '{}') as { go: boolean; missing: number; differing: number; stray: number };
+  t.is(result.missing, 0, cutover.stdout);
+  t.is(result.stray, 0, cutover.stdout);
+  t.is(result.differing, 0, cutover.stdout);
+  t.true(result.go, cutover.stderr);
+});
+
+test.serial('break: a load of the run after catchup applied changes is refused (it would put the snapshot\'s older items back), and so is a catchup into another table', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 20) i`, 'reload-');
+  await pipeline(t, env);
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 2`);
+  await db.query(`INSERT INTO things VALUES (21, 'new')`);
+  const caught = await runCli('catchup/cli.ts', ['--json'], env);
+  t.is(caught.code, 0, caught.stderr);
+  for (const args of [[], ['--table', 'things'], ['--table', 'things', '--prune']]) {
+    const reload = await runCli('load/cli.ts', args, env);
+    t.is(reload.code, 1, `load ${args.join(' ')}: ${reload.stderr}`);
+    t.regex(reload.stderr, /catchup/);
+  }
+  // The run loaded afresh into another table holds the snapshot: the slot is past the changes already applied.
+  const other = { ...env, DDB_TABLE: randomName('reload-') };
+  const load = await runCli('load/cli.ts', [], other);
+  t.is(load.code, 0, load.stderr);
+  const refused = await runCli('catchup/cli.ts', [], other);
+  t.is(refused.code, 1, refused.stderr);
+  t.regex(refused.stderr, new RegExp(env.DDB_TABLE));
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  t.true((JSON.parse(cutover.stdout || '{}') as { go?: boolean }).go, cutover.stdout + cutover.stderr);
+});
+
+test.serial('break: extract FOLLOW=1 refuses a table with a virtual generated column (never replicated) before the run is made', async (t) => {
+  const { env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text, shout text GENERATED ALWAYS AS (upper(label)) VIRTUAL);
+    ALTER TABLE things REPLICA IDENTITY FULL; INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'virtual-');
+  const r = await runCli('extract/cli.ts', ['--follow'], env);
+  t.is(r.code, 1, r.stderr);
+  t.regex(r.stderr, /things/);
+  t.regex(r.stderr, /virtual/i);
+});
+
+test.serial('break: a delete whose old row is the identity\'s key columns only (REPLICA IDENTITY no longer FULL) stops catchup instead of leaving the item', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, owner text NOT NULL, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'owner' || (i % 3), 'thing ' || i FROM generate_series(1, 12) i`, 'ident-');
+  // A model of one's own whose item key reads a column outside the primary key.
+  const model = fs.mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-break-model-'));
+  t.teardown(() => fs.rmSync(model, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(model, 'package.json'), '{ "type": "module" }\n');
+  fs.writeFileSync(path.join(model, 'things.ts'), `import { defineMapper } from ${JSON.stringify(path.join(REPO, 'model/entity.ts'))};
+export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: 'OWNER#{owner}', sk: 'THING#{id}' } });\n`);
+  const withModel = { ...env, MODEL: model };
+  await pipeline(t, withModel);
+  // A DBA "tidies up" mid-migration: deletes now log the primary key only.
+  await db.query('ALTER TABLE things REPLICA IDENTITY DEFAULT');
+  await db.query('DELETE FROM things WHERE id = 4');
+  const caught = await runCli('catchup/cli.ts', [], withModel);
+  t.is(caught.code, 1, caught.stdout + caught.stderr);
+  t.regex(caught.stderr, /things.*REPLICA IDENTITY FULL/);
+});
+
+test.serial('break: catchup --drop-slot refuses while a catchup of the run holds the slot between its reads', async (t) => {
+  const { env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'dropping-');
+  const r = await runCli('extract/cli.ts', ['--follow'], env);
+  t.is(r.code, 0, r.stderr);
+  const { slot } = (JSON.parse((await openStorage(env.STORE).sub(env.RUN).getText('extract/manifest.json'))!) as { follow: { slot: string } }).follow;
+  // What a running catchup holds (catchup/slot.ts): its lock, while between two SQL calls the slot itself is not active.
+  const { lockKey } = await import('../catchup/slot.ts');
+  const holder = new pg.Client({ connectionString: env.DATABASE_URL });
+  await holder.connect();
+  await holder.query('SELECT pg_advisory_lock($1)', [lockKey(slot)]);
+  const refused = await runCli('catchup/cli.ts', ['--drop-slot'], env);
+  await holder.end();
+  t.is(refused.code, 1, refused.stdout + refused.stderr);
+  t.regex(refused.stderr, /running/);
+  t.true((await slotsOf(env.DATABASE_URL)).includes(slot));
+});
+
+test.serial('break: an ALTER COLUMN TYPE since the extract stops catchup, as an added or dropped column does', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text, amount int); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i, i FROM generate_series(1, 5) i`, 'retype-');
+  await pipeline(t, env);
+  // amount's items were N; they are S from now on, and catchup would go on writing N.
+  await db.query('ALTER TABLE things ALTER COLUMN amount TYPE text');
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  const caught = await runCli('catchup/cli.ts', [], env);
+  t.is(caught.code, 1, caught.stdout + caught.stderr);
+  t.regex(caught.stderr, /things.*amount.*text.*integer/);
+});
+
+test.serial('break: odd names, one row changed many times in one transaction read in small batches, a delete and re-insert, a key change, an oversize row and oversize keys', async (t) => {
+  const odd = '"Tbl ""q"".ü"';
+  const { db, env } = await breakDatabase(t, `CREATE TABLE ${odd} ("Id" int PRIMARY KEY, "col.1" text, "Ünï" text);
+    CREATE TABLE keys (k text PRIMARY KEY, v text);
+    ALTER TABLE ${odd} REPLICA IDENTITY FULL; ALTER TABLE keys REPLICA IDENTITY FULL;
+    INSERT INTO ${odd} SELECT i, 'c' || i, 'ü' || i FROM generate_series(1, 10) i;
+    INSERT INTO keys VALUES ('a', 'x'), ('b', 'y')`, 'odd-');
+  await pipeline(t, env);
+  await db.query(`BEGIN;
+    ${Array.from({ length: 10 }, () => `UPDATE ${odd} SET "col.1" = "col.1" || '+' WHERE "Id" = 1;`).join('\n')}
+    DELETE FROM ${odd} WHERE "Id" = 2; INSERT INTO ${odd} VALUES (2, 'again', 'ü');
+    UPDATE ${odd} SET "Id" = 500 WHERE "Id" = 5;
+    UPDATE ${odd} SET "Ünï" = repeat('ü', 300000) WHERE "Id" = 6;
+    INSERT INTO keys VALUES (repeat('k', 3000), 'long');
+    UPDATE keys SET k = repeat('j', 2100) WHERE k = 'a';
+    COMMIT`);
+  await db.query(`DELETE FROM ${odd} WHERE "Id" = 3`);
+  await db.query(`INSERT INTO ${odd} VALUES (3, 'back', NULL)`);
+  await db.query(`UPDATE ${odd} SET "Ünï" = 'small' WHERE "Id" = 7`);
+  const caught = await runCli('catchup/cli.ts', ['--batch', '3', '--json'], env);
+  t.is(caught.code, 0, caught.stderr);
+  t.is((JSON.parse(caught.stdout) as { rejected: number }).rejected, 3, caught.stdout);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  const result = JSON.parse(cutover.stdout || '{}') as { go: boolean; missing: number; differing: number; stray: number };
+  t.true(result.go, cutover.stdout + cutover.stderr);
+});
+
+test.serial('break: a table taken out of the run\'s publication (its changes no longer sent) stops catchup instead of leaving its items as they were', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); CREATE TABLE others (id int PRIMARY KEY, label text);
+    ALTER TABLE things REPLICA IDENTITY FULL; ALTER TABLE others REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i; INSERT INTO others VALUES (1, 'other')`, 'unpub-');
+  await pipeline(t, env);
+  const { publication } = (JSON.parse((await openStorage(env.STORE).sub(env.RUN).getText('extract/manifest.json'))!) as { follow: { publication: string } }).follow;
+  await db.query(`ALTER PUBLICATION ${publication} DROP TABLE things`);
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  const caught = await runCli('catchup/cli.ts', [], env);
+  t.is(caught.code, 1, caught.stdout + caught.stderr);
+  t.regex(caught.stderr, /no longer holds table\(s\) things/);
 });

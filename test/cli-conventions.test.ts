@@ -8,7 +8,7 @@ import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { writeDumpRun } from '../scripts/golden.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 
 const CLIS = ['extract/cli.ts', 'transform/cli.ts', 'load/cli.ts', 'verify/cli.ts', 'plan/cli.ts', 'plan/run-report-cli.ts', 'plan/run-status-cli.ts', 'catchup/cli.ts', 'catchup/cutover-cli.ts'];
 
@@ -161,7 +161,7 @@ test('a reader that closes stdout early ends nothing badly: no stack trace, the 
   const store = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-epipe-'));
   t.teardown(() => rm(store, { recursive: true, force: true }));
   const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'plan/run-status-cli.ts', '--json'], {
+    const child = spawn(process.execPath, cliArgv('plan/run-status-cli.ts', ['--json']), {
       cwd: REPO, env: { ...process.env, STORE: store, RUN: 'r', TABLE: '' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     // `| true`: the pipe is closed before the CLI writes its document.

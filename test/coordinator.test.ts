@@ -8,7 +8,7 @@ import test, { type ExecutionContext } from 'ava';
 import pg from 'pg';
 import { holdSnapshot } from '../extract/extract.ts';
 import { openStorage } from '../lib/storage.ts';
-import { REPO } from './cli.ts';
+import { REPO, cliArgv } from './cli.ts';
 import { freshBucketPrefix, freshDatabase } from './stack.ts';
 
 /** A TCP relay to PostgreSQL that can go silent: it stops relaying bytes but keeps every socket open. `url` reaches the target through it. */
@@ -36,7 +36,7 @@ async function freezableRelay(t: ExecutionContext, target: URL): Promise<{ port:
 }
 
 async function startCoordinator(t: ExecutionContext, url: string, heartbeat = '1', store = freshBucketPrefix()): Promise<{ exit: Promise<[number | null, NodeJS.Signals | null]>; stderr: () => string; kill: (signal: NodeJS.Signals) => void }> {
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--heartbeat', heartbeat, '--quiet'], {
+  const child = spawn(process.execPath, cliArgv('extract/cli.ts', ['snapshot', '--hold', '--heartbeat', heartbeat, '--quiet']), {
     cwd: REPO, env: { ...process.env, TABLE: '', DATABASE_URL: url, STORE: store, RUN: 'coord' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => { child.kill('SIGKILL'); });

@@ -111,3 +111,34 @@ test('public."audit.events" and audit.events get distinct names and files, and t
     rows_in: 3, items_out: transformed.tables.reduce((n, e) => n + e.items_out, 0),
   });
 });
+
+test('a domain over a domain decodes as the type at the bottom: numeric stays N, jsonb M, timestamptz canonical', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  await sql(url, `CREATE DOMAIN money2 AS numeric(12,2); CREATE DOMAIN price AS money2 CHECK (VALUE >= 0);
+    CREATE DOMAIN doc AS jsonb; CREATE DOMAIN strict_doc AS doc;
+    CREATE DOMAIN stamp AS timestamptz; CREATE DOMAIN utc_stamp AS stamp;
+    CREATE TABLE goods (id int PRIMARY KEY, one money2, two price, d strict_doc, at utc_stamp);
+    INSERT INTO goods VALUES (1, 12.5, 12.5, '{"a":[1,true]}', '2024-01-02 03:04:05+00')`);
+  const store = await tempDir();
+  const { manifest } = await extract(url, store, ['public']);
+  const columns = Object.fromEntries(manifest.tables[0]!.columns.map((c) => [c.name, c.base_type]));
+  t.deepEqual(columns, { id: undefined, one: 'numeric(12,2)', two: 'numeric(12,2)', d: 'jsonb', at: 'timestamp with time zone' });
+  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: () => {} });
+  const { gunzipSync } = await import('node:zlib');
+  const { readFile } = await import('node:fs/promises');
+  const item = JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'goods', 'part-00000.json.gz'))).toString('utf8')).Item;
+  t.deepEqual(item.data.M, {
+    id: { N: '1' }, one: { N: '12.50' }, two: { N: '12.50' }, d: { M: { a: { L: [{ N: '1' }, { BOOL: true }] } } }, at: { S: '2024-01-02T03:04:05.000000Z' },
+  });
+  recordFault(t, { fault: 'a domain over a domain (numeric, jsonb, timestamptz)', stage: 'extract, transform', outcome: 'decoded as the bottom type', rows_in: 1, items_out: 1 });
+});
+
+test('a table of no columns fails the extract by name, saying why, instead of a bare syntax error', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  await sql(url, `CREATE TABLE nothing (); INSERT INTO nothing DEFAULT VALUES; INSERT INTO nothing DEFAULT VALUES; CREATE TABLE fine (id int PRIMARY KEY)`);
+  const store = await tempDir();
+  await t.throwsAsync(extract(url, store, ['public']), { message: /^table\(s\) nothing have no columns, so their rows cannot be copied: / });
+  const { manifest } = await extract(url, await tempDir(), ['public']).catch(() => ({ manifest: undefined }));
+  t.is(manifest, undefined);
+  recordFault(t, { fault: 'CREATE TABLE nothing () with 2 rows', stage: 'extract', outcome: 'exit 1, the table named, with why' });
+});

@@ -156,3 +156,35 @@ test('the coordinator of a sharded extract holds its tables\' locks until it is 
   await ddl.query('ALTER TABLE zz_small ALTER id TYPE bigint');
   t.pass();
 });
+
+test('a partition detached or dropped between the snapshot and its lock fails the run by name; its rows are never left out silently', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  await setup.query(`CREATE TABLE pt (id int PRIMARY KEY, v text) PARTITION BY RANGE (id);
+                     CREATE TABLE pt_low PARTITION OF pt FOR VALUES FROM (1) TO (100);
+                     CREATE TABLE pt_high PARTITION OF pt FOR VALUES FROM (100) TO (1000);
+                     INSERT INTO pt SELECT g, 'v' || g FROM generate_series(1, 199) g; ANALYZE`);
+  const outcomes: string[] = [];
+  for (const ddlSql of ['ALTER TABLE pt DETACH PARTITION pt_high', 'DROP TABLE pt_high']) {
+    const store = await tempDir();
+    const ddl = await session(t, url);
+    // Uncommitted, so the snapshot still sees pt_high in pt; the extract's lock on pt then waits for this transaction.
+    await ddl.query(`BEGIN; ${ddlSql}`);
+    const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+    const watcher = await session(t, url);
+    await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+    await ddl.query('COMMIT');
+    const result = await extracting;
+    const manifest = await openStorage(store).sub('r').getText(EXTRACT_MANIFEST_KEY);
+    const rows = manifest ? (JSON.parse(manifest) as { tables: { name: string; rows: number }[] }).tables.find((x) => x.name === 'pt')?.rows : undefined;
+    t.is(result.code, 1, `${ddlSql}: exit ${result.code}, pt copied with ${rows} of its snapshot's 199 rows`);
+    t.regex(result.stderr, /^extract: error: table\(s\) pt had partitions attached, detached or dropped after the extract's snapshot was taken, .*; rerun the extract/, ddlSql);
+    t.true(await noManifest(store), `${ddlSql}: no manifest`);
+    outcomes.push(`${ddlSql}: ${exitOutcome(result)}`);
+    // Put the partition back for the next case.
+    if (ddlSql.startsWith('ALTER')) await setup.query(`DROP TABLE pt_high`);
+    await setup.query(`CREATE TABLE pt_high PARTITION OF pt FOR VALUES FROM (100) TO (1000); INSERT INTO pt SELECT g, 'v' || g FROM generate_series(100, 199) g`);
+  }
+  recordFault(t, { fault: 'DETACH PARTITION / DROP of a partition committed between snapshot and lock', stage: 'extract', outcome: outcomes.join('; ') });
+});

@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { exitOutcome, recordFault, transformCounts } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 
@@ -42,7 +42,7 @@ test('a store that fills up or turns read-only mid-extract: one-line error namin
     await rm(store, { recursive: true, force: true });
   });
 
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', '--quiet', '--concurrency', '2'], {
+  const child = spawn(process.execPath, cliArgv('extract/cli.ts', ['--quiet', '--concurrency', '2']), {
     cwd: REPO, env: { ...process.env, DATABASE_URL: url, STORE: store, RUN: 'r', TABLE: '' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';

@@ -14,7 +14,7 @@ import pg from 'pg';
 import { runExtract } from '../extract/extract.ts';
 import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage } from '../lib/storage.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 import { EXTRACT_MANIFEST_KEY } from '../lib/run-layout.ts';
@@ -118,7 +118,7 @@ test('an extract killed with SIGKILL at several points, then rerun, ends with th
   ];
   let interrupted = 0;
   for (const kill of kills) {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', '--store', killed, '--run', 'r', '--concurrency', '2', '--quiet'], {
+    const child = spawn(process.execPath, cliArgv('extract/cli.ts', ['--store', killed, '--run', 'r', '--concurrency', '2', '--quiet']), {
       cwd: REPO, env: { ...process.env, DATABASE_URL: url, TABLE: '' }, stdio: 'ignore',
     });
     const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

@@ -13,7 +13,7 @@ import { runExtract } from '../extract/extract.ts';
 import { openStorage } from '../lib/storage.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { checkItemObjects } from '../load/import-table.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { recordFault, transformCounts } from './fault-table.ts';
 import { freshDatabase } from './stack.ts';
 
@@ -42,7 +42,7 @@ test('a transform killed mid-unit leaves its temp file in <run>/.tmp/, nothing u
   await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 1, schemas: ['public'], gzipLevel: 1, log: () => {} });
   const env = { STORE: store, RUN: 'r', UNMAPPED: 'generic' };
 
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'transform/cli.ts', '--quiet', '--concurrency', '1'], {
+  const child = spawn(process.execPath, cliArgv('transform/cli.ts', ['--quiet', '--concurrency', '1']), {
     cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: 'ignore',
   });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));

@@ -9,7 +9,7 @@ import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage } from '../lib/storage.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { exitOutcome, recordFault } from './fault-table.ts';
 import { freshBucketPrefix, randomName, scanCount, stackEnv } from './stack.ts';
 
@@ -26,7 +26,7 @@ async function fixtureRun(): Promise<{ store: string; items: number }> {
 
 /** Starts the load CLI and kills it (SIGKILL) once `ready()` holds; false when it finished first. */
 async function killWhen(args: string[], cliEnv: Record<string, string>, ready: () => Promise<boolean>): Promise<boolean> {
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'load/cli.ts', ...args], { cwd: REPO, env: { ...process.env, ...cliEnv, TABLE: '' }, stdio: 'ignore' });
+  const child = spawn(process.execPath, cliArgv('load/cli.ts', args), { cwd: REPO, env: { ...process.env, ...cliEnv, TABLE: '' }, stdio: 'ignore' });
   let finished = false;
   const exited = new Promise<void>((resolve) => child.on('exit', () => { finished = true; resolve(); }));
   const deadline = Date.now() + 60_000;

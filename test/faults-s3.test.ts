@@ -10,7 +10,6 @@ import { runExtract } from '../extract/extract.ts';
 import { readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 
-import { runTransform } from '../transform/runner.ts';
 import { startFaultProxy, type FaultProxy, type FaultProxyOptions } from '../scripts/fault-proxy.ts';
 import { runCli } from './cli.ts';
 import { exitOutcome, recordFault, transformCounts } from './fault-table.ts';
@@ -65,13 +64,16 @@ test('extract and transform through S3 that fails one request in four (500, 503 
   const copy = openStorage(freshBucketPrefix()).sub('r');
   for (const o of await a.list('extract')) await copy.put(o.key, await bytesOf(a, o.key));
   const before = faults.stats.requests;
-  const cleanTransform = await runTransform({ store: clean, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
+  // The reference runs as a CLI too: the build's transform code version is in every unit's fingerprint.
+  const cleanRun = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '2'], { ...env, STORE: clean, RUN: 'r' });
+  t.is(cleanRun.code, 0, cleanRun.stderr);
+  const cleanTransform = JSON.parse(cleanRun.stdout) as { totals: { rows_in: number; items_out: number; rejected: number } };
   const copyStore = copy.uri.replace(/\/r$/, '');
   const transform = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '2'], { ...faultyEnv, STORE: copyStore, RUN: 'r' });
   t.is(transform.code, 0, transform.stderr);
   t.true(faults.stats.requests - before > 50, 'the transform went through the proxy');
   const [want, got] = [await hashes(a, ''), await hashes(copy, '')];
-  // <run>/report.json: the CLIs' timings (the in-process clean run writes none).
+  // <run>/report.json: the CLIs' timings.
   delete got['report.json'];
   delete want['report.json'];
   t.true(Object.keys(want).some((k) => k.startsWith('items/')));
@@ -136,7 +138,8 @@ test('S3 breaking every other part read mid-body (reset, then a silent socket): 
   const a = openStorage(clean).sub('r');
   const copy = openStorage(freshBucketPrefix()).sub('r');
   for (const o of await a.list('extract')) await copy.put(o.key, await bytesOf(a, o.key));
-  await runTransform({ store: clean, run: 'r', concurrency: 2, gzipLevel: 1, unmapped: 'fail', dropExpired: false, log: quiet });
+  const cleanRun = await runCli('transform/cli.ts', ['--quiet', '--concurrency', '2'], { ...env, STORE: clean, RUN: 'r' });
+  t.is(cleanRun.code, 0, cleanRun.stderr);
 
   // Only the first GET of each part (no Range header) breaks: the resumed read goes through.
   const ranges: string[] = [];

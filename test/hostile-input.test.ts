@@ -145,3 +145,32 @@ test('control characters round-trip exactly; an empty key part is rejected with 
     rows_in, items_out, rejected, identical: item.data.M.given_name.S === controls,
   });
 });
+
+test('a table whose row-level security would hide rows from the extract\'s role fails the extract by name; it is never copied short', async (t) => {
+  t.timeout(90_000);
+  const env = stackEnv();
+  const admin = new pg.Client({ connectionString: env.PG_ADMIN_URL });
+  await admin.connect();
+  const role = `rls_${Math.random().toString(36).slice(2, 10)}`;
+  await admin.query(`CREATE ROLE ${role} LOGIN PASSWORD 'rls-pass'`);
+  // Teardowns run last-registered first: the database goes before its role.
+  t.teardown(async () => { await admin.query(`DROP ROLE IF EXISTS ${role}`).catch(() => {}); await admin.end(); });
+  const url = await freshDatabase(t, { load: false });
+  await withClient(url, (c) => c.query(`CREATE TABLE notes (id int PRIMARY KEY, owner text NOT NULL, body text);
+    INSERT INTO notes SELECT g, CASE WHEN g % 2 = 0 THEN 'alice' ELSE 'bob' END, 'n' || g FROM generate_series(1, 100) g;
+    ALTER TABLE notes ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY own ON notes FOR SELECT USING (owner = 'alice');
+    GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON notes TO ${role}`));
+  const roleUrl = new URL(url);
+  roleUrl.username = role;
+  roleUrl.password = 'rls-pass';
+  const store = await tempDir();
+  const result = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: roleUrl.href, STORE: store, RUN: 'r' });
+  const manifest = await openStorage(store).sub('r').getText('extract/manifest.json');
+  const rows = manifest ? (JSON.parse(manifest) as { tables: { name: string; rows: number }[] }).tables.find((x) => x.name === 'notes')?.rows : undefined;
+  t.is(result.code, 1, `exit ${result.code}: notes copied with ${rows} of its 100 rows`);
+  t.regex(result.stderr, /row-level security/);
+  t.regex(result.stderr, /notes/);
+  t.is(manifest, undefined, 'no manifest');
+  recordFault(t, { fault: 'row-level security hiding half a table from the extract\'s role', stage: 'extract', outcome: exitOutcome(result, { [store]: '<store>' }) });
+});

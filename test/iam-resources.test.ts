@@ -13,7 +13,7 @@ import { DeleteTableCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { stagePolicy, type PolicyDocument, type Stage } from '../plan/iam-policy.ts';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { followableDatabase, logicalPostgres } from './logical-postgres.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv } from './stack.ts';
 import pg from 'pg';
@@ -125,7 +125,7 @@ test('every S3 and DynamoDB request of extract (whole, TABLE=, sharded), transfo
   };
 
   // Extract: a sharded one (its coordinator's lock and plan), then whole (retiring the plan), then TABLE=.
-  const coordinator = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--quiet'], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
+  const coordinator = spawn(process.execPath, cliArgv('extract/cli.ts', ['snapshot', '--hold', '--quiet']), { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'ignore'] });
   t.teardown(() => { coordinator.kill('SIGKILL'); });
   await once(coordinator.stdout, 'data');
   await ok('extract/cli.ts', ['--shard', '1/1', '--quiet']);

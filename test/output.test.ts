@@ -11,12 +11,12 @@ import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { randomName, stackEnv } from './stack.ts';
 
 /** Runs a CLI inside a pseudo-terminal (stdout and stderr both are the terminal); its output with colour and line redraws removed. */
 function underTerminal(script: string, args: string[], env: Record<string, string | undefined>): Promise<{ code: number | null; output: string; raw: string }> {
-  const command = [process.execPath, '--import', 'tsx/esm', script, ...args].map((w) => `'${w}'`).join(' ');
+  const command = [process.execPath, ...cliArgv(script, args, env)].map((w) => `'${w}'`).join(' ');
   return new Promise((resolve, reject) => {
     // CI='': lib/log.ts draws no progress line when CI=true, and CI runs this suite with CI=true.
     const child = spawn('script', ['-qec', command, '/dev/null'], { cwd: REPO, env: { ...process.env, TABLE: '', CONCURRENCY: '', CI: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -90,7 +90,7 @@ test('report --out DIR writes a local report.html and prints its file:// address
 
 test('Ctrl-C stops transform with exit 130 and one line saying what was kept and how to finish; the rerun finishes', async (t) => {
   const store = await fixtureStore();
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'transform/cli.ts', '--concurrency', '1'], {
+  const child = spawn(process.execPath, cliArgv('transform/cli.ts', ['--concurrency', '1']), {
     cwd: REPO, env: { ...process.env, STORE: store, RUN: 'r', TABLE: '' }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -133,7 +133,7 @@ test('SIGTERM stops a batch load with exit 143, saying how many items were writt
   t.is((await runCli('transform/cli.ts', ['--quiet'], env)).code, 0);
   const tableName = randomName('out_');
   t.teardown(async () => { await dynamoClient().send(new DeleteTableCommand({ TableName: tableName })).catch(() => {}); });
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'load/cli.ts', '--mode', 'batch', '--ddb-table', tableName, '--no-deletion-protection', '--concurrency', '1'], {
+  const child = spawn(process.execPath, cliArgv('load/cli.ts', ['--mode', 'batch', '--ddb-table', tableName, '--no-deletion-protection', '--concurrency', '1']), {
     cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -149,7 +149,7 @@ test('SIGTERM stops a batch load with exit 143, saying how many items were writt
 
   // verify, stopped by Ctrl-C while it scans the table it was loaded into, says so the same way.
   const loaded = /^load: (\S+): \d+ items written/m.exec(stderr)![1]!;
-  const verify = spawn(process.execPath, ['--import', 'tsx/esm', 'verify/cli.ts', '--ddb-table', tableName, '--table', loaded, '--no-access-patterns'], {
+  const verify = spawn(process.execPath, cliArgv('verify/cli.ts', ['--ddb-table', tableName, '--table', loaded, '--no-access-patterns']), {
     cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let verifyErr = '';

@@ -5,14 +5,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import test, { type ExecutionContext } from 'ava';
 import { openStorage, type Storage } from '../lib/storage.ts';
-import { runCli, REPO, type CliResult } from './cli.ts';
+import { runCli, REPO, type CliResult, cliArgv } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, runOutputs } from './stack.ts';
 
 const SPLIT_ROWS = '400';
 
 /** Starts `extract snapshot --hold` and waits for the snapshot id it prints. */
 async function startCoordinator(t: ExecutionContext, env: Record<string, string>): Promise<{ child: ChildProcess; snapshot: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--split-rows', SPLIT_ROWS, '--quiet'], {
+  const child = spawn(process.execPath, cliArgv('extract/cli.ts', ['snapshot', '--hold', '--split-rows', SPLIT_ROWS, '--quiet']), {
     cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => { child.kill('SIGKILL'); });
@@ -46,7 +46,7 @@ async function clearRun(run: Storage): Promise<void> {
 
 /** Starts a CLI and kills it (SIGKILL) once `ready()` holds; false when it finished first. */
 async function killWhen(script: string, args: string[], env: Record<string, string>, ready: () => Promise<boolean>): Promise<boolean> {
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', script, ...args], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: 'ignore' });
+  const child = spawn(process.execPath, cliArgv(script, args), { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: 'ignore' });
   const exited = once(child, 'exit');
   let finished = false;
   void exited.then(() => { finished = true; });
@@ -169,7 +169,7 @@ test('while its coordinator holds the run, no other extract writes it: another T
   t.is(JSON.parse((await run.getText('extract/plan.json'))!).snapshot_id, coordinator.snapshot, 'the plan is the first coordinator\'s');
 
   // A plan replaced while a shard copies (a new coordinator's): the shard writes no fragment.
-  const shard = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', '--shard', '1/1', '--quiet', '--concurrency', '1'], { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const shard = spawn(process.execPath, cliArgv('extract/cli.ts', ['--shard', '1/1', '--quiet', '--concurrency', '1']), { cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
   let shardErr = '';
   shard.stderr.on('data', (d) => (shardErr += d));
   let shardEnded = false;

@@ -10,7 +10,7 @@ import { DeleteTableCommand, ScanCommand } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
 import { startFaultProxy } from '../scripts/fault-proxy.ts';
-import { REPO, runCli, type CliResult } from './cli.ts';
+import { REPO, runCli, type CliResult, cliArgv } from './cli.ts';
 import { freshBucketPrefix, freshDatabase, randomName, stackEnv, runOutputs } from './stack.ts';
 import { LOCKS_PREFIX } from '../lib/run-lock.ts';
 
@@ -32,7 +32,7 @@ async function stopMidRun(t: ExecutionContext, script: string, args: string[], e
     eligible: (method, path, headers) => matches(method, path, String(headers['x-amz-target'] ?? '')) && ++seen === nth,
   });
   t.teardown(() => proxy.close());
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', script, ...args], {
+  const child = spawn(process.execPath, cliArgv(script, args), {
     cwd: REPO, env: { ...process.env, TABLE: '', CONCURRENCY: '', ...env, [where]: proxy.url }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
@@ -90,7 +90,7 @@ test('SIGTERM mid-run stops every stage cleanly, naming what it kept and the rer
   const dropTable = (name: string) => t.teardown(async () => { await dynamoClient().send(new DeleteTableCommand({ TableName: name })).catch(() => {}); });
 
   // The snapshot coordinator, and the reference: every stage uninterrupted.
-  const coordinator = spawn(process.execPath, ['--import', 'tsx/esm', 'extract/cli.ts', 'snapshot', '--hold', '--split-rows', SPLIT_ROWS, '--quiet'], {
+  const coordinator = spawn(process.execPath, cliArgv('extract/cli.ts', ['snapshot', '--hold', '--split-rows', SPLIT_ROWS, '--quiet']), {
     cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
   });
   t.teardown(() => { coordinator.kill('SIGKILL'); });

@@ -13,7 +13,7 @@ import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { openStorage } from '../lib/storage.ts';
 import { runTransform } from '../transform/runner.ts';
-import { REPO, runCli } from './cli.ts';
+import { REPO, runCli, cliArgv } from './cli.ts';
 import { recordFault } from './fault-table.ts';
 import { freshBucketPrefix, freshDatabase, freshDynamoTable, stackEnv } from './stack.ts';
 
@@ -86,7 +86,9 @@ test('a transform killed with SIGKILL at several points, then rerun, ends byte-i
   const reference = await extracted(url);
   const killed = await tempDir();
   await cp(path.join(reference, 'r', 'extract'), path.join(killed, 'r', 'extract'), { recursive: true });
-  await transform(reference, { concurrency: 2 });
+  // A CLI like the runs it is compared with: the build's code version is in the manifest's fingerprints.
+  const uninterrupted = await runCli('transform/cli.ts', ['--store', reference, '--run', 'r', '--concurrency', '2', '--quiet'], {});
+  t.is(uninterrupted.code, 0, uninterrupted.stderr);
 
   const unitRecords = async () => {
     const dir = path.join(killed, 'r', 'transform', 'units');
@@ -99,7 +101,7 @@ test('a transform killed with SIGKILL at several points, then rerun, ends byte-i
   const kills: { afterUnits?: number; afterMs?: number }[] = [{ afterMs: 1500 }, { afterUnits: 2 }, { afterUnits: 6 }, { afterUnits: 11 }];
   let interrupted = 0;
   for (const kill of kills) {
-    const child = spawn(process.execPath, ['--import', 'tsx/esm', 'transform/cli.ts', '--store', killed, '--run', 'r', '--concurrency', '2', '--quiet'], {
+    const child = spawn(process.execPath, cliArgv('transform/cli.ts', ['--store', killed, '--run', 'r', '--concurrency', '2', '--quiet']), {
       cwd: REPO, env: { ...process.env, TABLE: '' }, stdio: 'ignore',
     });
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
@@ -217,7 +219,9 @@ test("the latest subscription is the first item of a descending Query on the use
 test('TABLE=users redoes one table and leaves every other output untouched', async (t) => {
   const url = await freshDatabase(t);
   const store = await extracted(url);
-  await transform(store);
+  // A CLI like the TABLE= run below: the build's code version is in every unit's fingerprint.
+  const whole = await runCli('transform/cli.ts', ['--store', store, '--run', 'r', '--quiet'], {});
+  t.is(whole.code, 0, whole.stderr);
   const before = await outputs(store);
   const beforeManifest = (await readTransformManifest(openStorage(store).sub('r')))!;
   const changed = await withClient(url, async (c) => (await c.query(

@@ -13,7 +13,7 @@ import { runLoad } from '../load/load.ts';
 import { DEFAULT_SETTINGS } from '../model/table-spec.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import { runTransform } from '../transform/runner.ts';
-import { REPO, runCli, type CliResult } from './cli.ts';
+import { REPO, runCli, type CliResult, cliArgv } from './cli.ts';
 import { freshBucketPrefix, randomName, stackEnv } from './stack.ts';
 
 const quiet = () => {};
@@ -94,7 +94,7 @@ test('a shard killed before it reported is named by make finalize STAGE=verify; 
   t.is((await verify(['--shard', '1/2', '--quiet'], env)).code, 0);
 
   // Shard 2/2 dies once it has started reading.
-  const child = spawn(process.execPath, ['--import', 'tsx/esm', 'verify/cli.ts', '--no-access-patterns', '--concurrency', '2', '--shard', '2/2'], {
+  const child = spawn(process.execPath, cliArgv('verify/cli.ts', ['--no-access-patterns', '--concurrency', '2', '--shard', '2/2']), {
     cwd: REPO, env: { ...process.env, TABLE: '', ...env }, stdio: ['ignore', 'ignore', 'pipe'],
   });
   const exited = once(child, 'exit');

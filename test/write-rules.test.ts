@@ -6,6 +6,7 @@
 import test from 'ava';
 import { DeleteTableCommand, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import pg from 'pg';
+import { isDeepStrictEqual } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { runExtract } from '../extract/extract.ts';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
@@ -105,6 +106,92 @@ test('keys over DynamoDB\'s UTF-8 limits are transform rejects with their sizes;
   await verified(t, store, tableName, url, 'batch');
   const { rows_in, items_out, rejected } = manifest.totals;
   recordFault(t, { fault: 'key text over DynamoDB\'s UTF-8 key limits (GSI1SK 1026, SK 2104, PK 2104 bytes)', stage: 'transform', outcome: 'rejected with attribute, bytes and limit; batch load and verify completed', rows_in, items_out, rejected });
+});
+
+test('numbers count by DynamoDB\'s base-100 size: an item of 110,000 bigint 120s (440 KB, not 330 KB) is a transform reject; 100,000 load and verify', async (t) => {
+  t.timeout(180_000);
+  const url = await freshDatabase(t);
+  // `120` is 3 bytes (01|20 in base 100), as DynamoDB Local measures it; counted as 2 (its significant
+  // digits), the 110,000-element item was 330 KB to the transform and a load failure in DynamoDB.
+  const users = await withClient(url, async (c) => {
+    await c.query(`ALTER TABLE users ADD COLUMN scores bigint[]`);
+    const ids = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 2`)).rows.map((r) => r.id as string);
+    await c.query(`UPDATE users SET scores = array_fill(120::bigint, ARRAY[110000]) WHERE id = $1`, [ids[0]]);
+    await c.query(`UPDATE users SET scores = array_fill(120::bigint, ARRAY[100000]) WHERE id = $1`, [ids[1]]);
+    return { over: ids[0]!, fits: ids[1]! };
+  });
+  const { store, run, manifest } = await pipeline(url);
+  for (const table of manifest.tables) t.is(table.rows_in, table.items_out + table.rejected + table.dropped, table.name);
+  const userRejects = await rejects(run, 'users');
+  const over = userRejects.find((r) => (r.primary_key as { id: string }).id === users.over);
+  t.truthy(over, 'the 440 KB item is a reject');
+  t.regex(String(over?.reason), /^item is 44\d{4} bytes by DynamoDB's rules, over the 400 KB limit$/);
+  t.falsy(userRejects.find((r) => (r.primary_key as { id: string }).id === users.fits), 'the 400,000-byte list fits');
+
+  const tableName = tableFor(t, 'numsz_');
+  const report = await runLoad({ store, run: 'r', tableName, mode: 'batch', concurrency: 4, settings: SETTINGS, log: quiet });
+  t.true(report.ok);
+  t.is(report.totals.written, manifest.totals.items_out, 'DynamoDB Local took every item the transform wrote');
+  await verified(t, store, tableName, url, 'batch');
+  recordFault(t, { fault: 'an item of 110,000 bigint 120s (3 bytes each in DynamoDB, 2 by significant digits)', stage: 'transform', outcome: 'rejected as over 400 KB; batch load and verify completed', rows_in: manifest.totals.rows_in, items_out: manifest.totals.items_out, rejected: manifest.totals.rejected });
+});
+
+test('a json zero DynamoDB cannot read (0e2147483648: the json type keeps it, jsonb refuses it) is kept as S; the rest loads in batch and import mode and verifies', async (t) => {
+  t.timeout(180_000);
+  const url = await freshDatabase(t);
+  const docs = ['{"ok":0e2147483647,"z":0e2147483648}', '[0.0e-2147483647]'];
+  const ids = await withClient(url, async (c) => {
+    await c.query(`ALTER TABLE users ADD COLUMN doc json`);
+    const rows = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 2`)).rows.map((r) => r.id as string);
+    for (const [i, doc] of docs.entries()) await c.query(`UPDATE users SET doc = $2::json WHERE id = $1`, [rows[i], doc]);
+    return rows;
+  });
+  const { store, run, manifest } = await pipeline(url);
+  const users = manifest.tables.find((x) => x.name === 'users')!;
+  t.is(users.rejected, 0);
+  t.is(users.warnings.doc, 2, 'both values counted as warnings');
+  const text = gunzipSync(Buffer.concat(await (await run.get(users.parts[0]!.key)).toArray())).toString('utf8');
+  for (const [i, doc] of docs.entries()) {
+    const line = text.split('\n').find((l) => l.includes(`"PK":{"S":"USER#${ids[i]}"}`))!;
+    t.deepEqual(JSON.parse(line).Item.data.M.doc, { S: doc });
+  }
+  const batchTable = tableFor(t, 'zerob_');
+  const report = await runLoad({ store, run: 'r', tableName: batchTable, mode: 'batch', concurrency: 4, settings: SETTINGS, log: quiet });
+  t.true(report.ok);
+  t.is(report.totals.written, manifest.totals.items_out);
+  await verified(t, store, batchTable, url, 'batch');
+  const importTable = tableFor(t, 'zeroi_');
+  const loaded = await runCli('load/cli.ts', ['--mode', 'import', '--poll-seconds', '0.2', '--no-deletion-protection', '--no-ttl'], { ...env, STORE: store, RUN: 'r', DDB_TABLE: importTable });
+  t.is(loaded.code, 0, loaded.stderr);
+  await verified(t, store, importTable, url, 'import');
+  recordFault(t, { fault: 'json numbers 0e2147483648 and 0.0e-2147483647 (DynamoDB: cannot be converted into a number)', stage: 'transform', outcome: 'kept as S with a warning; batch and import loads and verify completed', rows_in: manifest.totals.rows_in, items_out: manifest.totals.items_out, rejected: manifest.totals.rejected });
+});
+
+test('a jsonb key over 50,000 bytes (DynamoDB Local refuses the map key) keeps its value as S; a 50,000-byte key stays a map; the load and verify complete', async (t) => {
+  t.timeout(180_000);
+  const url = await freshDatabase(t);
+  const docs = [`{"${'k'.repeat(50_001)}":1}`, `{"${'é'.repeat(25_000)}":2}`];
+  const ids = await withClient(url, async (c) => {
+    await c.query(`ALTER TABLE users ADD COLUMN doc jsonb`);
+    const rows = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 2`)).rows.map((r) => r.id as string);
+    for (const [i, doc] of docs.entries()) await c.query(`UPDATE users SET doc = $2::jsonb WHERE id = $1`, [rows[i], doc]);
+    return rows;
+  });
+  const { store, run, manifest } = await pipeline(url);
+  const users = manifest.tables.find((x) => x.name === 'users')!;
+  t.is(users.rejected, 0);
+  t.is(users.warnings.doc, 1, 'the 50,001-byte key is a warning');
+  const text = gunzipSync(Buffer.concat(await (await run.get(users.parts[0]!.key)).toArray())).toString('utf8');
+  const doc = (i: number) => JSON.parse(text.split('\n').find((l) => l.includes(`"PK":{"S":"USER#${ids[i]}"}`))!).Item.data.M.doc;
+  // Compared without printing them: a failure would print 50 KB keys.
+  t.true(typeof doc(0).S === 'string' && isDeepStrictEqual(JSON.parse(doc(0).S), JSON.parse(docs[0]!)), 'the 50,001-byte key: its json text as S');
+  t.true(isDeepStrictEqual(doc(1), { M: { ['é'.repeat(25_000)]: { N: '2' } } }), 'the 50,000-byte key: a map');
+  const tableName = tableFor(t, 'mapkey_');
+  const report = await runLoad({ store, run: 'r', tableName, mode: 'batch', concurrency: 4, settings: SETTINGS, log: quiet });
+  t.true(report.ok);
+  t.is(report.totals.written, manifest.totals.items_out);
+  await verified(t, store, tableName, url, 'batch');
+  recordFault(t, { fault: 'a jsonb key of 50,001 bytes (DynamoDB Local: unknown error over 50,000)', stage: 'transform', outcome: 'kept as S with a warning; batch load and verify completed', rows_in: manifest.totals.rows_in, items_out: manifest.totals.items_out, rejected: manifest.totals.rejected });
 });
 
 test('jsonb keys special to JavaScript (__proto__, constructor, …) load in batch and import mode, verify, and read back equal', async (t) => {

@@ -7,7 +7,7 @@
 //
 // A value DynamoDB cannot hold becomes the whole json text as S, with one
 // warning: a map or list nested past DynamoDB's limit, an empty object key (or
-// one over 64 KB), duplicate keys, a number out of DynamoDB's range or
+// one over 50,000 bytes), duplicate keys, a number out of DynamoDB's range or
 // precision, or a `\uD800`-style escape that is half a surrogate pair (the
 // json type accepts it; it is not a character, so no UTF-8 string holds it).
 // Text that is not JSON throws: PostgreSQL never prints it.
@@ -178,7 +178,7 @@ class JsonReader {
     const key = this.readString();
     if (key === '') this.fail('has an empty object key');
     else if (key.length * 3 > MAX_KEY_BYTES && Buffer.byteLength(key, 'utf8') > MAX_KEY_BYTES) {
-      this.fail('has an object key over 64 KB');
+      this.fail('has an object key over 50,000 bytes');
     }
     if (this.skipSpace() !== COLON) throw this.error("expected ':'");
     this.pos++;
