@@ -34,7 +34,10 @@ export class Slot {
     const client = await connect(databaseUrl, 'pg2ddb-catchup');
     try {
       // Value text follows the decoding backend's settings: pinned as extract pins them, a change's text is the text COPY printed.
-      await pinSettings(client, VALUE_TEXT_SETTINGS);
+      // row_security off, as extract pins it: the source reads of joined values and of the rows joining a moved value
+      // (catchup/map-changes.ts) fail naming a table whose row-level security hides rows from this role, rather than
+      // see only some rows and move only their items (the others deleted under the old key, never put under the new).
+      await pinSettings(client, { ...VALUE_TEXT_SETTINGS, row_security: 'off' });
       const { rows: [slot] } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [follow.slot]);
       if (!slot) throw new UserError(`replication slot ${follow.slot} does not exist (dropped, or never created): the run cannot be caught up; extract FOLLOW=1 into a new RUN`);
       const { rows: [lock] } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1) AS ok', [lockKey(follow.slot)]);

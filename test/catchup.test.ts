@@ -529,3 +529,33 @@ test.serial('break: a table taken out of the run\'s publication (its changes no 
   t.is(caught.code, 1, caught.stdout + caught.stderr);
   t.regex(caught.stderr, /no longer holds table\(s\) things/);
 });
+
+test.serial('break: catchup as a role that row-level security restricts refuses, naming the table, instead of moving a joined key\'s items through the rows it may see', async (t) => {
+  const { url, env } = await liveRun(t);
+  await pipeline(t, env);
+  const role = randomName('r_');
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(async () => {
+    await db.end().catch(() => {});
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    // The database goes in its own teardown; the role's grants with it.
+    await c.query(`DROP OWNED BY ${role}`).catch(() => {});
+    await c.end();
+  });
+  await db.query(`CREATE ROLE ${role} LOGIN REPLICATION PASSWORD 'catchup-test';
+    GRANT USAGE ON SCHEMA public TO ${role}; GRANT SELECT ON ALL TABLES IN SCHEMA public TO ${role};
+    ALTER TABLE biometric_registrations ENABLE ROW LEVEL SECURITY;
+    CREATE POLICY nobody ON biometric_registrations FOR SELECT USING (false)`);
+  // A device with registrations moves to another user: its registrations' items (USER#{user_id} joined) move too.
+  const moved = await db.query(`UPDATE user_devices SET user_id = (SELECT id FROM users WHERE id <> user_devices.user_id ORDER BY id LIMIT 1)
+    WHERE id = (SELECT device_id FROM biometric_registrations ORDER BY id LIMIT 1) RETURNING id`);
+  t.is(moved.rowCount, 1);
+  const asRole = new URL(url);
+  asRole.username = role;
+  asRole.password = 'catchup-test';
+  const caught = await runCli('catchup/cli.ts', ['--json'], { ...env, DATABASE_URL: asRole.toString() });
+  t.is(caught.code, 1, `exit ${caught.code}: ${caught.stdout} ${caught.stderr}`);
+  t.regex(caught.stderr, /row-level security.*biometric_registrations/);
+});
