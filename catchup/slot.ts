@@ -52,6 +52,28 @@ export class Slot {
         throw new UserError(`publication ${follow.publication} no longer holds table(s) ${missing.join(', ')}, whose changes are then not sent: ` +
           `run ALTER PUBLICATION ${quoteIdent(follow.publication)} ADD TABLE … for each, then extract FOLLOW=1 into a new RUN (the changes made meanwhile are lost to the slot)`);
       }
+      // A publication that no longer sends every kind of change (ALTER PUBLICATION … SET (publish = …)) or whose tables
+      // gained a row filter (… SET TABLE t WHERE …, PostgreSQL 15) leaves out changes as silently as a table taken out.
+      const { rows: [pub] } = await client.query<{ kinds: string[] }>(
+        `SELECT ARRAY_REMOVE(ARRAY[CASE WHEN NOT pubinsert THEN 'insert' END, CASE WHEN NOT pubupdate THEN 'update' END,
+           CASE WHEN NOT pubdelete THEN 'delete' END, CASE WHEN NOT pubtruncate THEN 'truncate' END], NULL) AS kinds
+           FROM pg_publication WHERE pubname = $1`, [follow.publication],
+      );
+      if (pub && pub.kinds.length > 0) {
+        throw new UserError(`publication ${follow.publication} no longer publishes ${pub.kinds.join(', ')}: those changes are not sent; ` +
+          `run ALTER PUBLICATION ${quoteIdent(follow.publication)} SET (publish = 'insert, update, delete, truncate'), then extract FOLLOW=1 into a new RUN (the changes made meanwhile are lost to the slot)`);
+      }
+      const { rows: [version] } = await client.query<{ n: number }>('SELECT current_setting(\'server_version_num\')::int AS n');
+      if (version!.n >= 150000) {
+        const { rows: filtered } = await client.query<{ schema: string; table: string }>(
+          'SELECT schemaname::text AS schema, tablename::text AS table FROM pg_publication_tables WHERE pubname = $1 AND rowfilter IS NOT NULL', [follow.publication],
+        );
+        const names = filtered.map((p) => qualifiedName(p.schema, p.table)).filter((n) => follow.tables.includes(n));
+        if (names.length > 0) {
+          throw new UserError(`publication ${follow.publication} sends only the rows a filter (WHERE) passes of table(s) ${names.join(', ')}: the other rows' changes are not sent; ` +
+            `run ALTER PUBLICATION ${quoteIdent(follow.publication)} SET TABLE … without WHERE, then extract FOLLOW=1 into a new RUN (the changes made meanwhile are lost to the slot)`);
+        }
+      }
       return new Slot(client, follow);
     } catch (err) {
       await client.end().catch(() => {});

@@ -559,3 +559,23 @@ test.serial('break: catchup as a role that row-level security restricts refuses,
   t.is(caught.code, 1, `exit ${caught.code}: ${caught.stdout} ${caught.stderr}`);
   t.regex(caught.stderr, /row-level security.*biometric_registrations/);
 });
+
+test.serial('break: a publication that no longer sends deletes, or sends only the rows a filter passes, stops catchup as a table taken out of it does', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'pubkind-');
+  await pipeline(t, env);
+  const { publication } = (JSON.parse((await openStorage(env.STORE).sub(env.RUN).getText('extract/manifest.json'))!) as { follow: { publication: string } }).follow;
+  // Deletes no longer sent: the item of row 2 would stay.
+  await db.query(`ALTER PUBLICATION ${publication} SET (publish = 'insert, update')`);
+  await db.query('DELETE FROM things WHERE id = 2');
+  const unsent = await runCli('catchup/cli.ts', [], env);
+  t.is(unsent.code, 1, unsent.stdout + unsent.stderr);
+  t.regex(unsent.stderr, /no longer publishes delete, truncate/);
+  // A row filter (PostgreSQL 15): the update of row 1 is not sent, its item keeps the old label.
+  await db.query(`ALTER PUBLICATION ${publication} SET (publish = 'insert, update, delete, truncate')`);
+  await db.query(`ALTER PUBLICATION ${publication} SET TABLE things WHERE (id > 3)`);
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  const filtered = await runCli('catchup/cli.ts', [], env);
+  t.is(filtered.code, 1, filtered.stdout + filtered.stderr);
+  t.regex(filtered.stderr, /filter \(WHERE\).*things/);
+});
