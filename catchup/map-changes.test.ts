@@ -40,3 +40,27 @@ test('an item key rows pass through in one batch ends as the rows holding it at 
   chain.put(item('K6', ['6', 'back']), ['6', 'back']);
   t.deepEqual(outcome(chain), { K1: 'delete', K2: '["2","x"]', K5: '["5","new"]', K6: '["6","back"]' });
 });
+
+test('review: a key A→B→A in one batch, two rows swapping keys, an insert and delete of one row, a delete and re-insert of equal values', (t) => {
+  // Row x at A (in the table) goes to B and back: A ends put, B (never in the table) untouched.
+  const back = new KeyStates();
+  back.remove('A', 'S', ['A', 'x']);
+  back.put(item('B', ['B', 'x']), ['B', 'x']);
+  back.remove('B', 'S', ['B', 'x']);
+  back.put(item('A', ['A', 'x']), ['A', 'x']);
+  t.deepEqual(outcome(back), { A: '["A","x"]' });
+  // Rows x (at A) and y (at B) swap under a deferrable key: both keys end put with the other row.
+  const swap = new KeyStates();
+  swap.remove('A', 'S', ['A', 'x']);
+  swap.put(item('B', ['B', 'x']), ['B', 'x']);
+  swap.remove('B', 'S', ['B', 'y']);
+  swap.put(item('A', ['A', 'y']), ['A', 'y']);
+  t.deepEqual(outcome(swap), { A: '["A","y"]', B: '["B","x"]' });
+  // A row inserted and deleted in one batch leaves nothing; a row deleted and re-inserted with equal values is put.
+  const gone = new KeyStates();
+  gone.put(item('C', ['C']), ['C']);
+  gone.remove('C', 'S', ['C']);
+  gone.remove('D', 'S', ['D']);
+  gone.put(item('D', ['D']), ['D']);
+  t.deepEqual(outcome(gone), { D: '["D"]' });
+});
