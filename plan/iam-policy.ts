@@ -169,6 +169,15 @@ function writeObjects(sid: string, r: Resolved, keys: string[]): PolicyStatement
 }
 
 /** SSE-KMS objects: a write asks KMS for a data key, a read (and a multipart completion) to decrypt one. */
+/** The table's customer managed key, used through DynamoDB only: none without one. */
+function tableKms(sid: string, r: Resolved, actions: string[]): PolicyStatement[] {
+  if (!r.tableKms) return [];
+  return [allow(sid, actions, [r.tableKms.resource], {
+    StringEquals: { 'kms:ViaService': `dynamodb.${r.region}.amazonaws.com` },
+    ...(r.tableKms.condition ?? {}),
+  })];
+}
+
 function s3Kms(stage: string, r: Resolved): PolicyStatement[] {
   if (!r.s3Kms) return [];
   return [allow(`${stage}UseS3ObjectKeyThroughS3`, ['kms:GenerateDataKey', 'kms:Decrypt'], [r.s3Kms.resource], {
@@ -249,9 +258,7 @@ function loadPolicy(r: Resolved): PolicyStatement[] {
       allow('LoadBatchWriteItemsAndPrune', ['dynamodb:BatchWriteItem', 'dynamodb:Scan'], [table]),
     ] : []),
     // A customer managed table key: creating the table grants DynamoDB its use; reads and writes go through DynamoDB.
-    ...(r.tableKms ? [allow('LoadUseTableKeyThroughDynamoDB', [
-      'kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*',
-    ], [r.tableKms.resource], { StringEquals: { 'kms:ViaService': `dynamodb.${r.region}.amazonaws.com` }, ...(r.tableKms.condition ?? {}) })] : []),
+    ...tableKms('LoadUseTableKeyThroughDynamoDB', r, ['kms:CreateGrant', 'kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*']),
   ];
 }
 
@@ -270,9 +277,7 @@ function verifyPolicy(r: Resolved): PolicyStatement[] {
     // DescribeTimeToLive: only a table whose TTL is on may have lost expired items by itself.
     allow('VerifyDescribeScanAndRereadItems', ['dynamodb:DescribeTable', 'dynamodb:DescribeTimeToLive', 'dynamodb:Scan', 'dynamodb:GetItem'], [table]),
     allow('VerifyAccessPatternsOnTableAndIndexes', ['dynamodb:Query'], [table, `${table}/index/*`]),
-    ...(r.tableKms ? [allow('VerifyReadThroughTableKey', ['kms:Decrypt', 'kms:DescribeKey'], [r.tableKms.resource], {
-      StringEquals: { 'kms:ViaService': `dynamodb.${r.region}.amazonaws.com` }, ...(r.tableKms.condition ?? {}),
-    })] : []),
+    ...tableKms('VerifyReadThroughTableKey', r, ['kms:Decrypt', 'kms:DescribeKey']),
   ];
 }
 
@@ -294,9 +299,7 @@ function catchupPolicy(r: Resolved): PolicyStatement[] {
     // of a joined key that moved. No index is queried.
     allow('CatchupWriteChangesAndQueryMovedItems', ['dynamodb:BatchWriteItem', 'dynamodb:Query'], [table]),
     // Reads and writes through DynamoDB with a customer managed table key (as CDK's grantReadWriteData grants it).
-    ...(r.tableKms ? [allow('CatchupReadAndWriteThroughTableKey', ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*'], [r.tableKms.resource], {
-      StringEquals: { 'kms:ViaService': `dynamodb.${r.region}.amazonaws.com` }, ...(r.tableKms.condition ?? {}),
-    })] : []),
+    ...tableKms('CatchupReadAndWriteThroughTableKey', r, ['kms:Decrypt', 'kms:DescribeKey', 'kms:Encrypt', 'kms:GenerateDataKey*', 'kms:ReEncrypt*']),
   ];
 }
 
