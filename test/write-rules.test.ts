@@ -51,6 +51,24 @@ async function pipeline(url: string): Promise<{ store: string; run: Storage; man
   return { store, run: openStorage(store).sub('r'), manifest };
 }
 
+/**
+ * Adds a `doc` column of `type` to users, `docs[i]` on the i-th user by id, and runs the pipeline: its
+ * outputs, users' manifest entry, and the `doc` attribute of the i-th user's item.
+ */
+async function docsPipeline(url: string, type: 'json' | 'jsonb', docs: string[]) {
+  const ids = await withClient(url, async (c) => {
+    await c.query(`ALTER TABLE users ADD COLUMN doc ${type}`);
+    const rows = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT ${docs.length}`)).rows.map((r) => r.id as string);
+    for (const [i, doc] of docs.entries()) await c.query(`UPDATE users SET doc = $2::${type} WHERE id = $1`, [rows[i], doc]);
+    return rows;
+  });
+  const { store, run, manifest } = await pipeline(url);
+  const users = manifest.tables.find((x) => x.name === 'users')!;
+  const text = gunzipSync(Buffer.concat(await (await run.get(users.parts[0]!.key)).toArray())).toString('utf8');
+  const doc = (i: number) => JSON.parse(text.split('\n').find((l) => l.includes(`"PK":{"S":"USER#${ids[i]}"}`))!).Item.data.M.doc;
+  return { store, manifest, users, doc };
+}
+
 async function rejects(run: Storage, table: string): Promise<Record<string, unknown>[]> {
   return ((await run.getText(`transform/rejects/${table}.jsonl`)) ?? '').split('\n').filter(Boolean).map((l) => JSON.parse(l));
 }
@@ -140,21 +158,10 @@ test('a json zero DynamoDB cannot read (0e2147483648: the json type keeps it, js
   t.timeout(180_000);
   const url = await freshDatabase(t);
   const docs = ['{"ok":0e2147483647,"z":0e2147483648}', '[0.0e-2147483647]'];
-  const ids = await withClient(url, async (c) => {
-    await c.query(`ALTER TABLE users ADD COLUMN doc json`);
-    const rows = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 2`)).rows.map((r) => r.id as string);
-    for (const [i, doc] of docs.entries()) await c.query(`UPDATE users SET doc = $2::json WHERE id = $1`, [rows[i], doc]);
-    return rows;
-  });
-  const { store, run, manifest } = await pipeline(url);
-  const users = manifest.tables.find((x) => x.name === 'users')!;
+  const { store, manifest, users, doc } = await docsPipeline(url, 'json', docs);
   t.is(users.rejected, 0);
   t.is(users.warnings.doc, 2, 'both values counted as warnings');
-  const text = gunzipSync(Buffer.concat(await (await run.get(users.parts[0]!.key)).toArray())).toString('utf8');
-  for (const [i, doc] of docs.entries()) {
-    const line = text.split('\n').find((l) => l.includes(`"PK":{"S":"USER#${ids[i]}"}`))!;
-    t.deepEqual(JSON.parse(line).Item.data.M.doc, { S: doc });
-  }
+  for (const [i, text] of docs.entries()) t.deepEqual(doc(i), { S: text });
   const batchTable = tableFor(t, 'zerob_');
   const report = await runLoad({ store, run: 'r', tableName: batchTable, mode: 'batch', concurrency: 4, settings: SETTINGS, log: quiet });
   t.true(report.ok);
@@ -171,18 +178,9 @@ test('a jsonb key over 50,000 bytes (DynamoDB Local refuses the map key) keeps i
   t.timeout(180_000);
   const url = await freshDatabase(t);
   const docs = [`{"${'k'.repeat(50_001)}":1}`, `{"${'é'.repeat(25_000)}":2}`];
-  const ids = await withClient(url, async (c) => {
-    await c.query(`ALTER TABLE users ADD COLUMN doc jsonb`);
-    const rows = (await c.query(`SELECT id::text FROM users ORDER BY id LIMIT 2`)).rows.map((r) => r.id as string);
-    for (const [i, doc] of docs.entries()) await c.query(`UPDATE users SET doc = $2::jsonb WHERE id = $1`, [rows[i], doc]);
-    return rows;
-  });
-  const { store, run, manifest } = await pipeline(url);
-  const users = manifest.tables.find((x) => x.name === 'users')!;
+  const { store, manifest, users, doc } = await docsPipeline(url, 'jsonb', docs);
   t.is(users.rejected, 0);
   t.is(users.warnings.doc, 1, 'the 50,001-byte key is a warning');
-  const text = gunzipSync(Buffer.concat(await (await run.get(users.parts[0]!.key)).toArray())).toString('utf8');
-  const doc = (i: number) => JSON.parse(text.split('\n').find((l) => l.includes(`"PK":{"S":"USER#${ids[i]}"}`))!).Item.data.M.doc;
   // Compared without printing them: a failure would print 50 KB keys.
   t.true(typeof doc(0).S === 'string' && isDeepStrictEqual(JSON.parse(doc(0).S), JSON.parse(docs[0]!)), 'the 50,001-byte key: its json text as S');
   t.true(isDeepStrictEqual(doc(1), { M: { ['é'.repeat(25_000)]: { N: '2' } } }), 'the 50,000-byte key: a map');
