@@ -124,7 +124,9 @@ async function drain(
     // peek returns transactions committed before its limit, and one that reaches it: stop there.
     if (lsnBytes(last.endLsn) >= lsnBytes(target)) return;
   }
-  // Nothing of the publication committed before `target`: the slot may move there (frees WAL, lag reads 0).
+  // Nothing of the publication committed before `target`: the slot may move there (frees WAL, lag reads 0),
+  // unless the publication was altered meanwhile (then nothing may have been sent of what was committed).
+  await slot.checkPublication();
   await slot.confirm(target).catch(() => {});
 }
 

@@ -10,6 +10,7 @@ import type { FollowEntry } from '../lib/manifest.ts';
 import { VALUE_TEXT_SETTINGS, connect, pinSettings, quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { decodeMessage, type Message } from './decode.ts';
 import { qualifiedName } from '../lib/run-layout.ts';
+import { publicationState } from '../lib/publication-state.ts';
 
 export interface SlotState {
   /** pg_current_wal_lsn() when read. */
@@ -74,7 +75,10 @@ export class Slot {
             `run ALTER PUBLICATION ${quoteIdent(follow.publication)} SET TABLE … without WHERE, then extract FOLLOW=1 into a new RUN (the changes made meanwhile are lost to the slot)`);
         }
       }
-      return new Slot(client, follow);
+      const opened = new Slot(client, follow);
+      // After the checks above, which name what is wrong when it still is.
+      await opened.checkPublication();
+      return opened;
     } catch (err) {
       await client.end().catch(() => {});
       throw err;
@@ -131,8 +135,25 @@ export class Slot {
     return (await this.peek(null, limit)).filter((m) => m.kind === 'insert' || m.kind === 'update' || m.kind === 'delete' || m.kind === 'truncate').length;
   }
 
-  /** Confirms every change up to `lsn` (a commit's end): the slot will not send them again and frees their WAL. */
+  /**
+   * Refuses a publication altered since extract made it, even if put back
+   * since: the changes made while it differed were never sent to the slot.
+   * (A run extracted before the state was recorded is not checked.)
+   */
+  async checkPublication(): Promise<void> {
+    const recorded = this.follow.publication_state;
+    if (recorded === undefined || (await publicationState(this.client, this.follow.publication)) === recorded) return;
+    throw new UserError(`publication ${this.follow.publication} was altered after the extract made it (ALTER PUBLICATION, or a table dropped from it ` +
+      `and added back): changes made while it differed may never have been sent to the slot, so the run cannot be caught up; extract FOLLOW=1 into a new RUN`);
+  }
+
+  /**
+   * Confirms every change up to `lsn` (a commit's end): the slot will not send
+   * them again and frees their WAL. Only while the publication is unaltered:
+   * an ALTER undone within a batch leaves no other trace.
+   */
   async confirm(lsn: string): Promise<void> {
+    await this.checkPublication();
     await this.client.query('SELECT pg_replication_slot_advance($1, $2::pg_lsn)', [this.follow.slot, lsn]);
   }
 }

@@ -8,6 +8,7 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { followNames } from '../lib/follow-names.ts';
 import type { FollowEntry } from '../lib/manifest.ts';
 import { connect, endOrDrop, quoteIdent, redact, type PgClient, type PgClientConfig } from '../lib/postgres.ts';
+import { publicationState } from '../lib/publication-state.ts';
 import type { SourceTable } from './catalog.ts';
 
 /**
@@ -89,6 +90,7 @@ export interface FollowSlot {
 export async function createFollowSlot(databaseUrl: string | undefined, run: string, tables: SourceTable[]): Promise<FollowSlot> {
   const { slot, publication } = followNames(run);
   const admin = await connect(databaseUrl, 'pg2ddb-extract-follow');
+  let state: string | undefined;
   try {
     const list = tables.map((t) => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`).join(', ');
     const { rowCount } = await admin.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
@@ -98,6 +100,8 @@ export async function createFollowSlot(databaseUrl: string | undefined, run: str
     const version = Number((await admin.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v);
     await admin.query(`CREATE PUBLICATION ${quoteIdent(publication)} FOR TABLE ${list} WITH (publish = 'insert, update, delete, truncate', ` +
       `publish_via_partition_root = true${version >= 180000 ? ", publish_generated_columns = 'stored'" : ''})`);
+    // Read once made: any later ALTER of it, even one undone, makes catchup refuse the run.
+    state = await publicationState(admin, publication);
     const { rows: [old] } = await admin.query<{ active: boolean }>('SELECT active FROM pg_replication_slots WHERE slot_name = $1', [slot]);
     if (old?.active) throw new UserError(`replication slot ${slot} is in use by another session (a catchup of run ${run}?): let it finish, then rerun the extract`);
     if (old) await admin.query('SELECT pg_drop_replication_slot($1)', [slot]);
@@ -114,7 +118,7 @@ export async function createFollowSlot(databaseUrl: string | undefined, run: str
       `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput (SNAPSHOT 'export')`,
     );
     return {
-      follow: { slot, publication, consistent_lsn: created!.consistent_point, tables: tables.map((t) => t.name) },
+      follow: { slot, publication, consistent_lsn: created!.consistent_point, tables: tables.map((t) => t.name), publication_state: state },
       snapshotName: created!.snapshot_name,
       close: () => endOrDrop(walsender),
     };

@@ -107,6 +107,8 @@ export interface FollowEntry {
   consistent_lsn: string;
   /** The tables the publication holds (the run's tables). */
   tables: string[];
+  /** The publication's catalog rows when it was made (lib/publication-state.ts); absent in runs before it was recorded. */
+  publication_state?: string;
 }
 
 /**

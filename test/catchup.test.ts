@@ -12,6 +12,8 @@ import { spawn } from 'node:child_process';
 import test from 'ava';
 import pg from 'pg';
 import { followNames } from '../lib/follow-names.ts';
+import { publicationState } from '../lib/publication-state.ts';
+import { Slot } from '../catchup/slot.ts';
 import { createDatabase, dropDatabase } from '../scripts/stack/postgres.ts';
 import { openStorage } from '../lib/storage.ts';
 import { REPO, runCli, cliArgv } from './cli.ts';
@@ -528,6 +530,50 @@ test.serial('break: a table taken out of the run\'s publication (its changes no 
   const caught = await runCli('catchup/cli.ts', [], env);
   t.is(caught.code, 1, caught.stdout + caught.stderr);
   t.regex(caught.stderr, /no longer holds table\(s\) things/);
+});
+
+test.serial('break: a publication altered and put back (a table dropped from it and added again) stops catchup: the changes made meanwhile were never sent', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'pubback-');
+  await pipeline(t, env);
+  const { publication } = (JSON.parse((await openStorage(env.STORE).sub(env.RUN).getText('extract/manifest.json'))!) as { follow: { publication: string } }).follow;
+  // The update is made while things is out of the publication: it never reaches the slot, yet the publication looks as before.
+  await db.query(`ALTER PUBLICATION ${publication} DROP TABLE things`);
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  await db.query(`ALTER PUBLICATION ${publication} ADD TABLE things`);
+  await db.query(`UPDATE things SET label = 'changed too' WHERE id = 2`);
+  const caught = await runCli('catchup/cli.ts', [], env);
+  t.is(caught.code, 1, caught.stdout + caught.stderr);
+  t.regex(caught.stderr, /publication pg2ddb_\w+ was altered after the extract made it/);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped'], env);
+  t.is(cutover.code, 1, cutover.stdout + cutover.stderr);
+  t.regex(cutover.stderr, /was altered after the extract made it/);
+});
+
+test.serial('a catchup refuses to confirm the slot once its publication was altered, even if put back, and reads an unaltered one as unchanged', async (t) => {
+  const url = await tinyDatabase(t);
+  const { slot: slotName, publication } = followNames(randomName('pubstate-'));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE things`);
+  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
+  const state = await publicationState(db, publication);
+  t.truthy(state);
+  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: state };
+  const slot = await Slot.open(url, follow);
+  t.teardown(() => slot.close().catch(() => {}));
+  await db.query(`INSERT INTO things VALUES (1000, 'new')`);
+  const lsn = await slot.currentLsn();
+  await slot.confirm(lsn);
+  // publish narrowed and widened again: every flag reads as extract set it, only the row's xmin moved.
+  await db.query(`ALTER PUBLICATION ${publication} SET (publish = 'insert, update')`);
+  await db.query(`ALTER PUBLICATION ${publication} SET (publish = 'insert, update, delete, truncate')`);
+  t.not(await publicationState(db, publication), state);
+  await db.query('DELETE FROM things WHERE id = 1000');
+  await t.throwsAsync(slot.confirm(await slot.currentLsn()), { message: /was altered after the extract made it/ });
+  t.is(await slot.confirmedLsn(), lsn);
 });
 
 test.serial('break: catchup as a role that row-level security restricts refuses, naming the table, instead of moving a joined key\'s items through the rows it may see', async (t) => {
