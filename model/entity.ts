@@ -32,7 +32,7 @@ export interface Mapper {
   key: KeyTemplates;
   /** The table's indexes (table.ts INDEXES) this entity's items are in: index name → its key templates. */
   indexes?: Partial<Record<IndexName, KeyTemplates>>;
-  /** Timestamp or date column whose instant becomes `ttl` (epoch seconds, floor). */
+  /** Timestamp or date column whose instant becomes `ttl` (epoch seconds, floor); any other type is refused. */
   ttl?: string;
   /** Columns that feed the item's top-level `created_at` / `updated_at` (default: the columns of those names, when present). */
   createdAt?: string;

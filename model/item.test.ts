@@ -122,3 +122,20 @@ function dynamoSize(line: string): number {
   }
   return size;
 }
+
+test('ttl must name a timestamp or date column (a domain by its base type): any other type is refused, naming the column and its type, not built without ttl', (t) => {
+  const typed = (ttl: Partial<ColumnSchema>): TableEntry => ({ ...table(COLUMNS), columns: [...COLUMNS.map(text), { ...text('expires'), ...ttl }] });
+  for (const type of ['bigint', 'text', 'integer[]', 'timestamp with time zone[]', 'interval']) {
+    t.throws(() => new ItemBuilder(mapper({ ttl: 'expires' }), typed({ type }), new Map()), { message: `mapper t: ttl names t.expires, of type ${type}; ttl takes a timestamp or date column (its instant becomes the epoch seconds DynamoDB expires the item at): name one, or drop ttl` }, type);
+  }
+  t.throws(() => new ItemBuilder(mapper({ ttl: 'expires' }), typed({ type: 'expiry', base_type: 'bigint' }), new Map()), { message: /of type expiry;/ });
+  const accepted: [Partial<ColumnSchema>, string][] = [
+    [{ type: 'timestamp(3) with time zone' }, '2030-01-02 00:00:00+00'], [{ type: 'timestamp without time zone' }, '2030-01-02 00:00:00'],
+    [{ type: 'date' }, '2030-01-02'], [{ type: 'expiry', base_type: 'date' }, '2030-01-02'],
+  ];
+  for (const [column, value] of accepted) {
+    const builder = new ItemBuilder(mapper({ ttl: 'expires' }), typed(column), new Map());
+    const item = builder.build([...COLUMNS.map(() => 'x'), value], 1) as Item;
+    t.is(item.ttl, Date.UTC(2030, 0, 2) / 1000, JSON.stringify(column));
+  }
+});

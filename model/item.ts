@@ -73,6 +73,12 @@ function isTimestamp(column: ColumnSchema): boolean {
   return type.startsWith('timestamp');
 }
 
+/** What a ttl column may be: one whose every finite value epochSeconds reads. */
+function holdsInstant(column: ColumnSchema): boolean {
+  const type = column.base_type ?? column.type;
+  return !type.endsWith('[]') && (type.startsWith('timestamp') || type === 'date');
+}
+
 /** Epoch seconds (floor) of a canonical timestamp or a date; undefined for infinity, BC or odd forms. */
 export function epochSeconds(text: string): number | undefined {
   const m = /^(\d{4})-(\d\d)-(\d\d)(?:T(\d\d):(\d\d):(\d\d)(?:\.\d+)?Z?)?$/.exec(text);
@@ -161,6 +167,12 @@ export class ItemBuilder {
     }
     for (const column of [mapper.ttl, mapper.createdAt, mapper.updatedAt]) {
       if (column && !this.index.has(column)) throw new Error(`mapper ${mapper.table}: ${table.name} has no column ${column}`);
+    }
+    // Any other type's values would never read as an instant: every item would silently lack its ttl.
+    const ttlColumn = mapper.ttl ? table.columns[this.index.get(mapper.ttl)!]! : undefined;
+    if (ttlColumn && !holdsInstant(ttlColumn)) {
+      throw new Error(`mapper ${mapper.table}: ttl names ${table.name}.${ttlColumn.name}, of type ${ttlColumn.type}; ttl takes a timestamp or date column ` +
+        '(its instant becomes the epoch seconds DynamoDB expires the item at): name one, or drop ttl');
     }
     this.values = (name) => this.value(name);
     this.columnValues = (name) => this.column(name);
