@@ -122,9 +122,17 @@ export class ChangeMapper {
           } else this.unknown.set(message.relation.id, name);
           break;
         }
-        case 'truncate':
-          throw new UserError(`table(s) ${message.relationIds.map((id) => this.relations.get(id)?.entry.name ?? `oid ${id}`).join(', ')} were truncated in the transaction committed at ${lsn}: ` +
+        case 'truncate': {
+          // A table the run skips, whose values no join reads, has no items to empty: its TRUNCATE (a scratch or
+          // queue table emptied now and then) changes nothing. Any other stops catchup.
+          const emptied = message.relationIds.filter((id) => {
+            const relation = this.relations.get(id);
+            return !relation || relation.builder || this.joinsOnto(relation.entry.name).length > 0;
+          });
+          if (emptied.length === 0) break;
+          throw new UserError(`table(s) ${emptied.map((id) => this.relations.get(id)?.entry.name ?? `oid ${id}`).join(', ')} were truncated in the transaction committed at ${lsn}: ` +
             'catchup does not empty a table; extract FOLLOW=1 into a new RUN');
+        }
         case 'insert': case 'update': case 'delete': {
           const relation = this.relations.get(message.relationId);
           if (!relation) {

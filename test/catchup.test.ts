@@ -321,6 +321,27 @@ test.serial('catchup refuses a table the run is not loaded into; cutover says NO
   t.regex(cutover.stdout + cutover.stderr, /writer/i);
 });
 
+test.serial('a TRUNCATE of a table the run skips (and no join reads) changes no item and is passed over; one of a mapped table stops catchup, naming it', async (t) => {
+  const { url, env } = await liveRun(t);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  await db.query('CREATE TABLE scratch (id int PRIMARY KEY); ALTER TABLE scratch REPLICA IDENTITY FULL; INSERT INTO scratch SELECT generate_series(1, 5)');
+  const skipping = { ...env, UNMAPPED: 'skip' };
+  await pipeline(t, skipping);
+  await db.query('TRUNCATE scratch');
+  await db.query(`UPDATE users SET name = name || '!' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)`);
+  const caught = await runCli('catchup/cli.ts', ['--json'], skipping);
+  t.is(caught.code, 0, caught.stderr);
+  const summary = JSON.parse(caught.stdout) as { transactions: number; writes: { puts: number } };
+  t.is(summary.transactions, 2, caught.stdout);
+  t.true(summary.writes.puts >= 1, caught.stdout);
+  await db.query('TRUNCATE scratch, consent_records');
+  const refused = await runCli('catchup/cli.ts', [], skipping);
+  t.is(refused.code, 1, refused.stdout + refused.stderr);
+  t.regex(refused.stderr, /table\(s\) consent_records were truncated in the transaction committed at /);
+});
+
 test.serial('catchup --drop-slot drops the slot and publication an extract FOLLOW=1 left when it died before its manifest', async (t) => {
   const url = await tinyDatabase(t);
   const env = { DATABASE_URL: url, STORE: freshBucketPrefix(), RUN: randomName('dead-'), CI: 'true' };
