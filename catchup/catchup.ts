@@ -13,7 +13,7 @@ import { readTransformManifest } from '../lib/transform-manifest.ts';
 import { QueryCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
 import { batchWrite, type SizedWrite } from '../lib/batch-write.ts';
-import { recordCatchupTarget, requireLoadedFrom } from '../lib/loaded-tables.ts';
+import { checkCatchupTarget, recordCatchupTarget, requireLoadedFrom } from '../lib/loaded-tables.ts';
 import { catchupRejectsKey } from '../lib/run-layout.ts';
 import { mapTables } from '../model/table-mapping.ts';
 import { lsnBytes, type Message } from './decode.ts';
@@ -70,8 +70,8 @@ export async function runCatchup(options: CatchupOptions): Promise<CatchupSummar
   await requireLoadedFrom(run, options.run, options.tableName, transform.tables.filter((t) => t.mapping !== 'skip'), 'catchup');
   const slot = await Slot.open(options.databaseUrl, follow);
   try {
-    // Before the first batch: from then on a load of the run into this table would undo what was applied.
-    await recordCatchupTarget(run, options.run, options.tableName);
+    // Refused before anything is read; the table is recorded before its first write (drain).
+    await checkCatchupTarget(run, options.run, options.tableName);
     const before = await slot.state();
     options.log(`slot ${follow.slot}: lag ${formatBytes(before.lag_bytes)} / ${before.lag_seconds.toFixed(1)} s, WAL retained ${formatBytes(before.retained_bytes)}`);
     warnRetained(before, follow.slot, options.log);
@@ -114,6 +114,9 @@ async function drain(
     const last = commits[commits.length - 1]!;
     const { writes, rejects } = await mapper.map(messages.slice(0, end + 1));
     await storeRejects(run, rejects, from);
+    // From the first write on, a load of the run into this table would undo what was applied
+    // (once recorded, this is one read per batch).
+    if (writes.size > 0) await recordCatchupTarget(run, options.run, options.tableName);
     const stats = await writeAll(client, options.tableName, [...writes.values()], options.concurrency);
     await slot.confirm(last.endLsn);
     totals.transactions += commits.length;

@@ -77,16 +77,27 @@ export async function caughtUpTable(run: Storage): Promise<string | undefined> {
 }
 
 /**
- * Catchup records its table before its first batch; a catchup into another
- * table is refused: the slot is past the changes already applied to the first.
+ * A catchup into another table than the one a catchup of the run applied
+ * changes to is refused: the slot is past the changes already applied there.
+ * Checked when catchup starts; true when `tableName` is already the target.
  */
-export async function recordCatchupTarget(run: Storage, runId: string, tableName: string): Promise<void> {
+export async function checkCatchupTarget(run: Storage, runId: string, tableName: string): Promise<boolean> {
   const target = await caughtUpTable(run);
-  if (target === tableName) return;
+  if (target === tableName) return true;
   if (target !== undefined) {
     throw new UserError(`catchup: run ${runId} is caught up into ${target}, and its slot is past the changes applied there: ${tableName} would miss them; ` +
       `catch up ${target} (DDB_TABLE=${target}), or extract FOLLOW=1 into a new RUN for another table`);
   }
+  return false;
+}
+
+/**
+ * Catchup records its table before its first write (not before its first
+ * batch: a catchup that writes nothing leaves the table as the load made it,
+ * and loading the run again is still safe).
+ */
+export async function recordCatchupTarget(run: Storage, runId: string, tableName: string): Promise<void> {
+  if (await checkCatchupTarget(run, runId, tableName)) return;
   await run.put(CATCHUP_TARGET_KEY, `${JSON.stringify({ table_name: tableName, at: new Date().toISOString() }, null, 2)}\n`);
 }
 
