@@ -97,7 +97,13 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
     `SELECT a.attrelid::int AS oid, a.attname::text AS name,
             format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typcategory, t.typcategory)::text AS category,
-            CASE WHEN t.typcategory = 'A' THEN format_type(t.typelem, a.atttypmod) END AS element_type,
+            -- An array of a domain: the element's type at the bottom of its domains, as base_type below.
+            CASE WHEN t.typcategory = 'A' THEN (
+              WITH RECURSIVE chain(elem, typmod, depth) AS (
+                SELECT t.typelem, a.atttypmod, 0
+                UNION ALL
+                SELECT d.typbasetype, d.typtypmod, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.elem AND d.typtype = 'd')
+              SELECT format_type(elem, typmod) FROM chain ORDER BY depth DESC LIMIT 1) END AS element_type,
             CASE WHEN t.typcategory = 'A' THEN et.typcategory::text END AS element_category,
             -- A domain over a domain: the type at the bottom, with the typmod of the domain over it.
             CASE WHEN t.typtype = 'd' THEN (

@@ -13,7 +13,7 @@ export interface ColumnSchema {
   type: string;
   /** PostgreSQL's `typcategory` letter of the type (A array, B bool, D datetime, E enum, N numeric, S string, U user...). */
   category: string;
-  /** For arrays: the element's `format_type`, and its category. */
+  /** For arrays: the element's `format_type` (an element domain's base type), and its category. */
   element_type?: string;
   element_category?: string;
   /** The base type a domain stands for (decoders type it by this). */

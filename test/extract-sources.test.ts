@@ -142,3 +142,22 @@ test('a table of no columns fails the extract by name, saying why, instead of a 
   t.is(manifest, undefined);
   recordFault(t, { fault: 'CREATE TABLE nothing () with 2 rows', stage: 'extract', outcome: 'exit 1, the table named, with why' });
 });
+
+test('an array of a domain decodes each element as the domain\'s base type: integers N, timestamps canonical', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  await sql(url, `CREATE DOMAIN posint AS int CHECK (VALUE > 0); CREATE DOMAIN cents AS posint; CREATE DOMAIN stamp AS timestamptz;
+    CREATE TABLE bags (id int PRIMARY KEY, counts posint[], deep cents[], at stamp[], plain numeric(6,2)[]);
+    INSERT INTO bags VALUES (1, '{1,2}', '{3}', '{"2024-01-02 03:04:05+00"}', '{1.5}')`);
+  const store = await tempDir();
+  const { manifest } = await extract(url, store, ['public']);
+  const elements = Object.fromEntries(manifest.tables[0]!.columns.map((c) => [c.name, c.element_type]));
+  t.deepEqual(elements, { id: undefined, counts: 'integer', deep: 'integer', at: 'timestamp with time zone', plain: 'numeric(6,2)' });
+  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: () => {} });
+  const { gunzipSync } = await import('node:zlib');
+  const { readFile } = await import('node:fs/promises');
+  const item = JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'bags', 'part-00000.json.gz'))).toString('utf8')).Item;
+  t.deepEqual(item.data.M, {
+    id: { N: '1' }, counts: { L: [{ N: '1' }, { N: '2' }] }, deep: { L: [{ N: '3' }] }, at: { L: [{ S: '2024-01-02T03:04:05.000000Z' }] }, plain: { L: [{ N: '1.50' }] },
+  });
+  recordFault(t, { fault: 'an array of a domain (integer, timestamptz)', stage: 'extract, transform', outcome: 'elements decoded as the base type', rows_in: 1, items_out: 1 });
+});

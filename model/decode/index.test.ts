@@ -154,9 +154,11 @@ test('decoderFor: a domain over an array decodes as that array', (t) => {
   t.deepEqual(decode(col, '{1,2}').value, { L: [{ N: '1' }, { N: '2' }] });
 });
 
-test('decoderFor: an array of a domain keeps its elements as S (the element base type is not in the manifest)', (t) => {
-  const col = column('public.posint[]', 'A', { element_type: 'public.posint', element_category: 'N' });
-  t.deepEqual(decode(col, '{1,2}').value, { L: [{ S: '1' }, { S: '2' }] });
+test('decoderFor: an array of a domain decodes its elements as the base type extract records; a manifest from before (the domain\'s name) keeps them S', (t) => {
+  const col = column('public.posint[]', 'A', { element_type: 'integer', element_category: 'N' });
+  t.deepEqual(decode(col, '{1,2}').value, { L: [{ N: '1' }, { N: '2' }] });
+  const old = column('public.posint[]', 'A', { element_type: 'public.posint', element_category: 'N' });
+  t.deepEqual(decode(old, '{1,2}').value, { L: [{ S: '1' }, { S: '2' }] });
 });
 
 test('decoderFor: pg_catalog-qualified and internal type names are understood', (t) => {
