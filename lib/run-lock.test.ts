@@ -80,7 +80,7 @@ test('a lock another extract removed as a leftover, or took over, fails check(),
   await again.release();
 });
 
-test('a sharded extract: finalize locks beside its coordinator, shards write beside it alone, and any other extract is refused', async (t) => {
+test('a sharded extract: finalize locks beside its coordinator, shards write beside it alone, and any other extract, a second finalize too, is refused', async (t) => {
   const run = await store(t);
   const coordinator = await lockRun(run, 'the coordinator of a sharded extract', () => {});
   await t.throwsAsync(lockRun(run, 'TABLE=users', () => {}), { message: /^another extract is writing run .*\/r \(the coordinator of a sharded extract; host / });
@@ -89,6 +89,10 @@ test('a sharded extract: finalize locks beside its coordinator, shards write bes
   const finalize = await lockRun(run, 'finalize', () => {}, { beside: coordinator.key });
   await finalize.check();
   await coordinator.check(); // a lock taken beside it is no rival
+  await checkShardWrites(run, coordinator.key);
+  // A second finalize of the plan is: both would write the manifest.
+  await t.throwsAsync(lockRun(run, 'finalize', () => {}, { beside: coordinator.key }), { message: /^another extract is writing run .*\/r \(finalize; host / });
+  await finalize.check();
   await finalize.release();
   // Another extract's live lock (the coordinator gone, or of an earlier plan) stops a shard before it writes.
   await coordinator.release();

@@ -125,11 +125,16 @@ const describe = ({ lock }: LiveLock) => `${lock.what}; host ${lock.host}, pid $
 const goneWhen = (run: Storage, held: LiveLock) =>
   `if that writer was killed, its lock ${run.uri}/${held.key} counts as gone ${LOCK_STALE_MS / 60_000} minutes after its last renewal, or at once on its own host`;
 
-/** The first live lock other than those in `skip` or taken beside one of them; each leftover met before it goes to `onLeftover`, if given. */
+/**
+ * The first live lock other than those in `skip` or taken beside `skip[0]`
+ * (the asker's own, or a shard's coordinator's); each leftover met before it
+ * goes to `onLeftover`, if given. Two locks beside one coordinator (two
+ * finalizes of one plan) are rivals: each would write the manifest.
+ */
 async function liveOther(run: Storage, skip: string[], now: () => number, onLeftover?: (key: string) => Promise<void>): Promise<LiveLock | undefined> {
   for await (const { key, lock } of locksOf(run, skip)) {
     if (lock && !isLeftover(lock, now())) {
-      if (lock.beside !== undefined && skip.includes(lock.beside)) continue;
+      if (lock.beside !== undefined && lock.beside === skip[0]) continue;
       return { key, lock };
     }
     await onLeftover?.(key);
