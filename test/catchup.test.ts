@@ -646,3 +646,28 @@ test.serial('break: a publication that no longer sends deletes, or sends only th
   t.is(filtered.code, 1, filtered.stdout + filtered.stderr);
   t.regex(filtered.stderr, /filter \(WHERE\).*things/);
 });
+
+test.serial('break: catchup with another model than the run was transformed with (MODEL= forgotten, UNMAPPED=skip) refuses instead of skipping a loaded table\'s changes and TRUNCATE', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'model-');
+  const model = fs.mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-break-model-'));
+  t.teardown(() => fs.rmSync(model, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(model, 'package.json'), '{ "type": "module" }\n');
+  fs.writeFileSync(path.join(model, 'things.ts'), `import { defineMapper } from ${JSON.stringify(path.join(REPO, 'model/entity.ts'))};
+export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: 'THING#{id}', sk: 'THING' } });\n`);
+  const skipping = { ...env, UNMAPPED: 'skip' };
+  await pipeline(t, { ...skipping, MODEL: model });
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  await db.query('TRUNCATE things');
+  // The shipped model has no mapper for things: skipped, its update and TRUNCATE would be confirmed unapplied.
+  const forgot = await runCli('catchup/cli.ts', [], skipping);
+  t.is(forgot.code, 1, forgot.stdout + forgot.stderr);
+  t.regex(forgot.stderr, /things.*transformed with a mapper \(entity_type thing\).*skip/);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped'], skipping);
+  t.is(cutover.code, 1, cutover.stdout + cutover.stderr);
+  t.regex(cutover.stderr, /things.*transformed with a mapper/);
+  // With the run's model, the TRUNCATE of a mapped table stops catchup as before.
+  const withModel = await runCli('catchup/cli.ts', [], { ...skipping, MODEL: model });
+  t.is(withModel.code, 1, withModel.stdout + withModel.stderr);
+  t.regex(withModel.stderr, /table\(s\) things were truncated/);
+});
