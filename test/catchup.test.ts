@@ -671,3 +671,40 @@ export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: '
   t.is(withModel.code, 1, withModel.stdout + withModel.stderr);
   t.regex(withModel.stderr, /table\(s\) things were truncated/);
 });
+
+test.serial('break: a commit written but not yet flushed when catchup reads its target is not confirmed unread once it is flushed (peek reads only flushed WAL)', async (t) => {
+  const url = await tinyDatabase(t);
+  const { slot: slotName, publication } = followNames(randomName('flush-'));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  // A lazy WAL writer: an asynchronous commit stays unflushed while a backend writes WAL past it (the buffers fill).
+  await admin.query(`ALTER SYSTEM SET wal_writer_delay = '10s'`);
+  await admin.query(`ALTER SYSTEM SET wal_writer_flush_after = '1GB'`);
+  await admin.query('SELECT pg_reload_conf()');
+  t.teardown(async () => {
+    await admin.query('ALTER SYSTEM RESET wal_writer_delay');
+    await admin.query('ALTER SYSTEM RESET wal_writer_flush_after');
+    await admin.query('SELECT pg_reload_conf()');
+    await admin.end();
+  });
+  await db.query(`CREATE TABLE junk (x text); CREATE PUBLICATION ${publication} FOR TABLE things`);
+  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
+  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: await publicationState(db, publication) };
+  const slot = await Slot.open(url, follow);
+  t.teardown(() => slot.close().catch(() => {}));
+  await new Promise((r) => setTimeout(r, 500)); // the reload reaches the WAL writer
+  await db.query('SET synchronous_commit = off');
+  await db.query(`INSERT INTO things VALUES (1000, 'async')`);
+  await db.query(`INSERT INTO junk SELECT repeat('x', 100) FROM generate_series(1, 30000)`);
+  await db.query('SET synchronous_commit = on');
+  // What drain does: read the target, peek up to it; finding no commit, confirm the target.
+  const target = await slot.currentLsn();
+  const seen = (await slot.peek(target, 1000)).some((m) => m.kind === 'insert');
+  await db.query(`INSERT INTO junk VALUES ('a synchronous commit flushes the WAL')`);
+  if (!seen) await slot.confirm(target);
+  t.true(seen || (await slot.pendingChanges()) > 0, `the insert was confirmed unread (target ${target})`);
+});
