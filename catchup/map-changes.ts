@@ -125,6 +125,9 @@ export class ChangeMapper {
         case 'truncate': {
           // A table the run skips, whose values no join reads, has no items to empty: its TRUNCATE (a scratch or
           // queue table emptied now and then) changes nothing. Any other stops catchup.
+          const foreign = message.relationIds.map((id) => this.unknown.get(id)).find((name) => name !== undefined);
+          // Named as its other changes are (not by an oid): the publication sends a table the run does not hold.
+          if (foreign) throw new UserError(`the slot sent changes of table ${foreign}, which run's extract does not hold`);
           const emptied = message.relationIds.filter((id) => {
             const relation = this.relations.get(id);
             return !relation || relation.builder || this.joinsOnto(relation.entry.name).length > 0;
