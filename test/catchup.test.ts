@@ -708,3 +708,25 @@ test.serial('break: a commit written but not yet flushed when catchup reads its 
   if (!seen) await slot.confirm(target);
   t.true(seen || (await slot.pendingChanges()) > 0, `the insert was confirmed unread (target ${target})`);
 });
+
+test.serial('break: DDL on a table the run skips and no join reads (a column added, a type changed, REPLICA IDENTITY reset) is passed over like its TRUNCATE, not a stop for good', async (t) => {
+  const { url, env } = await liveRun(t);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  await db.query('CREATE TABLE scratch (id int PRIMARY KEY, n int); ALTER TABLE scratch REPLICA IDENTITY FULL; INSERT INTO scratch SELECT i, i FROM generate_series(1, 5) i');
+  const skipping = { ...env, UNMAPPED: 'skip' };
+  await pipeline(t, skipping);
+  await db.query(`ALTER TABLE scratch ADD COLUMN note text; ALTER TABLE scratch ALTER COLUMN n TYPE bigint; ALTER TABLE scratch REPLICA IDENTITY DEFAULT`);
+  await db.query(`INSERT INTO scratch VALUES (6, 6, 'new'); UPDATE scratch SET note = 'x' WHERE id = 1; DELETE FROM scratch WHERE id = 2`);
+  await db.query(`UPDATE users SET name = name || '!' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)`);
+  const caught = await runCli('catchup/cli.ts', ['--json'], skipping);
+  t.is(caught.code, 0, caught.stderr);
+  t.true((JSON.parse(caught.stdout) as { writes: { puts: number } }).writes.puts >= 1, caught.stdout);
+  // A mapped table's DDL still stops it.
+  await db.query('ALTER TABLE consent_records ADD COLUMN note text');
+  await db.query(`UPDATE consent_records SET note = 'x' WHERE id = (SELECT id FROM consent_records ORDER BY id LIMIT 1)`);
+  const refused = await runCli('catchup/cli.ts', [], skipping);
+  t.is(refused.code, 1, refused.stdout + refused.stderr);
+  t.regex(refused.stderr, /table consent_records: column\(s\) note were added/);
+});
