@@ -58,7 +58,18 @@ export async function readFollowedRun(run: Storage, runId: string, entities?: st
   const transform = await readTransformManifest(run);
   if (!transform) throw new UserError(`no transform manifest in ${run.uri}: transform and load run ${runId} before catching it up`);
   if (transform.options.drop_expired) throw new UserError(`run ${runId} was transformed with --drop-expired, which catchup cannot repeat (expiry depends on each run's instant): transform it without`);
-  return { extract, transform, follow: extract.follow as FollowEntry, mappings: await mapTables(extract, transform.options.unmapped, entities) };
+  const mappings = await mapTables(extract, transform.options.unmapped, entities);
+  // Mapped by another model than the transform's (MODEL= forgotten or changed), a loaded table could be skipped
+  // (its changes, even a TRUNCATE, confirmed unapplied) or given other items than the loaded ones.
+  for (const { table, mapping, mapper } of mappings) {
+    const was = transform.tables.find((t) => t.name === table.name);
+    if (was && (was.mapping !== mapping || was.entity_type !== mapper?.mapper.entityType)) {
+      const describe = (m: string, type: string | undefined) => (m === 'skip' ? 'skip' : `a ${m === 'generic' ? 'generic mapping' : 'mapper'} (entity_type ${type})`);
+      throw new UserError(`table ${table.name}: run ${runId} was transformed with ${describe(was.mapping, was.entity_type)}, the model catchup was given maps it as ` +
+        `${describe(mapping, mapper?.mapper.entityType)}: pass the run's MODEL (and the same entities)`);
+    }
+  }
+  return { extract, transform, follow: extract.follow as FollowEntry, mappings };
 }
 
 export async function runCatchup(options: CatchupOptions): Promise<CatchupSummary> {

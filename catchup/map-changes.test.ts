@@ -1,5 +1,5 @@
 import test from 'ava';
-import { KeyStates, templatePrefix } from './map-changes.ts';
+import { ChangeMapper, KeyStates, templatePrefix } from './map-changes.ts';
 
 const known = (values: Record<string, string>) => (name: string) => values[name];
 
@@ -63,4 +63,15 @@ test('review: a key A→B→A in one batch, two rows swapping keys, an insert an
   gone.remove('D', 'S', ['D']);
   gone.put(item('D', ['D']), ['D']);
   t.deepEqual(outcome(gone), { D: '["D"]' });
+});
+
+test('a TRUNCATE of a table the slot sends but the run does not hold (its publication gained a schema) is refused naming that table, not an oid', async (t) => {
+  const mapper = new ChangeMapper([], {} as never, async () => []);
+  const relation = { id: 16400, schema: 'other', table: 'x', columns: ['id'], types: [{ oid: 23, typmod: -1 }] };
+  await t.throwsAsync(mapper.map([
+    { kind: 'begin', finalLsn: '0/10', commitTime: new Date(), xid: 1 },
+    { kind: 'relation', relation },
+    { kind: 'truncate', relationIds: [16400] },
+    { kind: 'commit', commitLsn: '0/10', endLsn: '0/18' },
+  ]), { message: "the slot sent changes of table other.x, which run's extract does not hold" });
 });

@@ -96,6 +96,11 @@ export class ChangeMapper {
     return found;
   }
 
+  /** A table the run skips and no join reads: its rows make no item, so neither its changes nor its DDL (nor a TRUNCATE) matter. */
+  private movesNoItem(table: { entry: TableEntry; builder?: ItemBuilder }): boolean {
+    return !table.builder && this.joinsOnto(table.entry.name).length === 0;
+  }
+
   /** Maps one batch's messages; returns each touched item's last write and the batch's rejects. */
   async map(messages: Message[]): Promise<{ writes: Map<string, Write>; rejects: CatchupReject[] }> {
     const keys = new KeyStates();
@@ -115,7 +120,10 @@ export class ChangeMapper {
           // A partition's change published as its root's comes after the root's description and the partition's own
           // (pgoutput sends both): only a table a change names must be the run's.
           const name = qualifiedName(message.relation.schema, message.relation.table);
-          if (this.tables.has(name)) {
+          const table = this.tables.get(name);
+          // Not checked against the extract's columns: a scratch table's DDL would stop catchup for nothing.
+          if (table && this.movesNoItem(table)) this.relations.set(message.relation.id, { ...table, order: [] });
+          else if (table) {
             const relation = this.relationOf(message.relation);
             await this.checkTypes(relation, message.relation);
             this.relations.set(message.relation.id, relation);
@@ -125,9 +133,12 @@ export class ChangeMapper {
         case 'truncate': {
           // A table the run skips, whose values no join reads, has no items to empty: its TRUNCATE (a scratch or
           // queue table emptied now and then) changes nothing. Any other stops catchup.
+          const foreign = message.relationIds.map((id) => this.unknown.get(id)).find((name) => name !== undefined);
+          // Named as its other changes are (not by an oid): the publication sends a table the run does not hold.
+          if (foreign) throw new UserError(`the slot sent changes of table ${foreign}, which run's extract does not hold`);
           const emptied = message.relationIds.filter((id) => {
             const relation = this.relations.get(id);
-            return !relation || relation.builder || this.joinsOnto(relation.entry.name).length > 0;
+            return !relation || !this.movesNoItem(relation);
           });
           if (emptied.length === 0) break;
           throw new UserError(`table(s) ${emptied.map((id) => this.relations.get(id)?.entry.name ?? `oid ${id}`).join(', ')} were truncated in the transaction committed at ${lsn}: ` +
@@ -141,6 +152,10 @@ export class ChangeMapper {
             throw new Error(`pgoutput: a change of relation ${message.relationId} before its description`);
           }
           const counts = this.countsOf(relation.entry.name);
+          if (this.movesNoItem(relation)) {
+            counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;
+            break;
+          }
           const old = message.kind === 'insert' ? undefined : message.old && this.row(relation, message.old);
           const row = message.kind === 'delete' ? undefined : this.row(relation, message.row, message.kind === 'update' ? message.old : undefined);
           counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;

@@ -89,8 +89,12 @@ export class Slot {
     return this.client.end();
   }
 
+  /**
+   * Where the WAL is flushed to: the target catchup drains to. Not pg_current_wal_lsn (written, maybe not flushed):
+   * peek reads flushed WAL only, so a commit between the two would be missed, then confirmed unread once flushed.
+   */
   async currentLsn(): Promise<string> {
-    return (await this.client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+    return (await this.client.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]!.lsn;
   }
 
   async confirmedLsn(): Promise<string> {

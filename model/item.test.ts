@@ -129,6 +129,10 @@ test('ttl must name a timestamp or date column (a domain by its base type): any 
     t.throws(() => new ItemBuilder(mapper({ ttl: 'expires' }), typed({ type }), new Map()), { message: `mapper t: ttl names t.expires, of type ${type}; ttl takes a timestamp or date column (its instant becomes the epoch seconds DynamoDB expires the item at): name one, or drop ttl` }, type);
   }
   t.throws(() => new ItemBuilder(mapper({ ttl: 'expires' }), typed({ type: 'expiry', base_type: 'bigint' }), new Map()), { message: /of type expiry;/ });
+  // Types of one's own whose name starts like a timestamp's (an enum, a range): never an instant either.
+  for (const type of ['timestamp_kind', 'timestamprange', 'dates']) {
+    t.throws(() => new ItemBuilder(mapper({ ttl: 'expires' }), typed({ type }), new Map()), { message: new RegExp(`of type ${type};`) }, type);
+  }
   const accepted: [Partial<ColumnSchema>, string][] = [
     [{ type: 'timestamp(3) with time zone' }, '2030-01-02 00:00:00+00'], [{ type: 'timestamp without time zone' }, '2030-01-02 00:00:00'],
     [{ type: 'date' }, '2030-01-02'], [{ type: 'expiry', base_type: 'date' }, '2030-01-02'],

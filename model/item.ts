@@ -75,8 +75,9 @@ function isTimestamp(column: ColumnSchema): boolean {
 
 /** What a ttl column may be: one whose every finite value epochSeconds reads. */
 function holdsInstant(column: ColumnSchema): boolean {
-  const type = column.base_type ?? column.type;
-  return !type.endsWith('[]') && (type.startsWith('timestamp') || type === 'date');
+  // As the decoders name types, whole: a type of one's own named `timestamp_kind` or `timestamprange` is no instant.
+  const decoder = decoderFor(column);
+  return decoder === decodeTimestamptz || decoder === decodeTimestamp || /^(pg_catalog\.)?date$/.test((column.base_type ?? column.type).trim());
 }
 
 /** Epoch seconds (floor) of a canonical timestamp or a date; undefined for infinity, BC or odd forms. */

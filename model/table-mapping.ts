@@ -1,8 +1,9 @@
 // Which entity maps each table of an extract: its mapper, the generic
 // mapping, or none (skipped). The transform and catchup both map a run's
 // tables this way, so they can never disagree on a table's entity.
-import { UserError } from '../lib/errors.ts';
+import { UserError, errorMessage } from '../lib/errors.ts';
 import type { ExtractManifest, TableEntry } from '../lib/manifest.ts';
+import { ItemBuilder } from './item.ts';
 import { entitiesLabel, genericMapper, loadMappers, type LoadedMapper } from './registry.ts';
 
 export type Unmapped = 'fail' | 'skip' | 'generic';
@@ -28,6 +29,16 @@ export async function mapTables(extract: ExtractManifest, unmapped: Unmapped, en
       : `no mapper for table(s): ${missing.join(', ')}; add ${where}<table>.ts for each, or pass --unmapped skip or --unmapped generic`);
   }
   checkEntityTypes(mappings, where);
+  // What a mapper asks of its table (columns, a ttl's type), checked now: else transform finds it only when the
+  // table's units run (after join indexes and the other tables), catchup and verify as an internal error.
+  for (const { table, mapping, mapper } of mappings) {
+    if (mapping !== 'mapper') continue;
+    try {
+      new ItemBuilder(mapper!.mapper, table, new Map());
+    } catch (err) {
+      throw new UserError(`${where}${mapper!.file}: ${errorMessage(err)}`);
+    }
+  }
   return mappings;
 }
 

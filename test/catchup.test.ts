@@ -652,3 +652,87 @@ test.serial('break: a publication that no longer sends deletes, or sends only th
   t.is(filtered.code, 1, filtered.stdout + filtered.stderr);
   t.regex(filtered.stderr, /filter \(WHERE\).*things/);
 });
+
+test.serial('break: catchup with another model than the run was transformed with (MODEL= forgotten, UNMAPPED=skip) refuses instead of skipping a loaded table\'s changes and TRUNCATE', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE TABLE things (id int PRIMARY KEY, label text); ALTER TABLE things REPLICA IDENTITY FULL;
+    INSERT INTO things SELECT i, 'thing ' || i FROM generate_series(1, 5) i`, 'model-');
+  const model = fs.mkdtempSync(path.join(os.tmpdir(), 'pg2ddb-break-model-'));
+  t.teardown(() => fs.rmSync(model, { recursive: true, force: true }));
+  fs.writeFileSync(path.join(model, 'package.json'), '{ "type": "module" }\n');
+  fs.writeFileSync(path.join(model, 'things.ts'), `import { defineMapper } from ${JSON.stringify(path.join(REPO, 'model/entity.ts'))};
+export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: 'THING#{id}', sk: 'THING' } });\n`);
+  const skipping = { ...env, UNMAPPED: 'skip' };
+  await pipeline(t, { ...skipping, MODEL: model });
+  await db.query(`UPDATE things SET label = 'changed' WHERE id = 1`);
+  await db.query('TRUNCATE things');
+  // The shipped model has no mapper for things: skipped, its update and TRUNCATE would be confirmed unapplied.
+  const forgot = await runCli('catchup/cli.ts', [], skipping);
+  t.is(forgot.code, 1, forgot.stdout + forgot.stderr);
+  t.regex(forgot.stderr, /things.*transformed with a mapper \(entity_type thing\).*skip/);
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped'], skipping);
+  t.is(cutover.code, 1, cutover.stdout + cutover.stderr);
+  t.regex(cutover.stderr, /things.*transformed with a mapper/);
+  // With the run's model, the TRUNCATE of a mapped table stops catchup as before.
+  const withModel = await runCli('catchup/cli.ts', [], { ...skipping, MODEL: model });
+  t.is(withModel.code, 1, withModel.stdout + withModel.stderr);
+  t.regex(withModel.stderr, /table\(s\) things were truncated/);
+});
+
+test.serial('break: a commit written but not yet flushed when catchup reads its target is not confirmed unread once it is flushed (peek reads only flushed WAL)', async (t) => {
+  const url = await tinyDatabase(t);
+  const { slot: slotName, publication } = followNames(randomName('flush-'));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  const admin = new pg.Client({ connectionString: adminUrl });
+  await admin.connect();
+  // A lazy WAL writer: an asynchronous commit stays unflushed while a backend writes WAL past it (the buffers fill).
+  await admin.query(`ALTER SYSTEM SET wal_writer_delay = '10s'`);
+  await admin.query(`ALTER SYSTEM SET wal_writer_flush_after = '1GB'`);
+  await admin.query('SELECT pg_reload_conf()');
+  t.teardown(async () => {
+    await admin.query('ALTER SYSTEM RESET wal_writer_delay');
+    await admin.query('ALTER SYSTEM RESET wal_writer_flush_after');
+    await admin.query('SELECT pg_reload_conf()');
+    await admin.end();
+  });
+  await db.query(`CREATE TABLE junk (x text); CREATE PUBLICATION ${publication} FOR TABLE things`);
+  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
+  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: await publicationState(db, publication) };
+  const slot = await Slot.open(url, follow);
+  t.teardown(() => slot.close().catch(() => {}));
+  await new Promise((r) => setTimeout(r, 500)); // the reload reaches the WAL writer
+  await db.query('SET synchronous_commit = off');
+  await db.query(`INSERT INTO things VALUES (1000, 'async')`);
+  await db.query(`INSERT INTO junk SELECT repeat('x', 100) FROM generate_series(1, 30000)`);
+  await db.query('SET synchronous_commit = on');
+  // What drain does: read the target, peek up to it; finding no commit, confirm the target.
+  const target = await slot.currentLsn();
+  const seen = (await slot.peek(target, 1000)).some((m) => m.kind === 'insert');
+  await db.query(`INSERT INTO junk VALUES ('a synchronous commit flushes the WAL')`);
+  if (!seen) await slot.confirm(target);
+  t.true(seen || (await slot.pendingChanges()) > 0, `the insert was confirmed unread (target ${target})`);
+});
+
+test.serial('break: DDL on a table the run skips and no join reads (a column added, a type changed, REPLICA IDENTITY reset) is passed over like its TRUNCATE, not a stop for good', async (t) => {
+  const { url, env } = await liveRun(t);
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  await db.query('CREATE TABLE scratch (id int PRIMARY KEY, n int); ALTER TABLE scratch REPLICA IDENTITY FULL; INSERT INTO scratch SELECT i, i FROM generate_series(1, 5) i');
+  const skipping = { ...env, UNMAPPED: 'skip' };
+  await pipeline(t, skipping);
+  await db.query(`ALTER TABLE scratch ADD COLUMN note text; ALTER TABLE scratch ALTER COLUMN n TYPE bigint; ALTER TABLE scratch REPLICA IDENTITY DEFAULT`);
+  await db.query(`INSERT INTO scratch VALUES (6, 6, 'new'); UPDATE scratch SET note = 'x' WHERE id = 1; DELETE FROM scratch WHERE id = 2`);
+  await db.query(`UPDATE users SET name = name || '!' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)`);
+  const caught = await runCli('catchup/cli.ts', ['--json'], skipping);
+  t.is(caught.code, 0, caught.stderr);
+  t.true((JSON.parse(caught.stdout) as { writes: { puts: number } }).writes.puts >= 1, caught.stdout);
+  // A mapped table's DDL still stops it.
+  await db.query('ALTER TABLE consent_records ADD COLUMN note text');
+  await db.query(`UPDATE consent_records SET note = 'x' WHERE id = (SELECT id FROM consent_records ORDER BY id LIMIT 1)`);
+  const refused = await runCli('catchup/cli.ts', [], skipping);
+  t.is(refused.code, 1, refused.stdout + refused.stderr);
+  t.regex(refused.stderr, /table consent_records: column\(s\) note were added/);
+});
