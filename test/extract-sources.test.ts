@@ -23,7 +23,7 @@ async function sql(url: string, text: string): Promise<void> {
   try { await client.query(text); } finally { await client.end(); }
 }
 
-async function extract(url: string, store: string, schemas: string[], extra: { splitRows?: number } = {}): Promise<{ manifest: ExtractManifest; log: string[] }> {
+async function extract(url: string, store: string, schemas: string[], extra: { splitRows?: number; format?: 'csv' | 'parquet' | 'both' } = {}): Promise<{ manifest: ExtractManifest; log: string[] }> {
   const log: string[] = [];
   await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas, gzipLevel: 1, log: (line) => log.push(line), ...extra });
   return { manifest: (await readExtractManifest(openStorage(store).sub('r')))!, log };
@@ -169,7 +169,7 @@ test('a domain over an array of a domain decodes its elements as the base type, 
     CREATE TABLE sacks (id int PRIMARY KEY, direct posint[], wrapped posints, twice still, money amounts, plain ints);
     INSERT INTO sacks VALUES (1, '{1,2}', '{1,2}', '{3}', '{1.5}', '{4}')`);
   const store = await tempDir();
-  const { manifest } = await extract(url, store, ['public']);
+  const { manifest } = await extract(url, store, ['public'], { format: 'both' });
   const elements = Object.fromEntries(manifest.tables[0]!.columns.filter((c) => c.element_type).map((c) => [c.name, [c.element_type, c.element_category]]));
   t.deepEqual(elements, { direct: ['integer', 'N'], wrapped: ['integer', 'N'], twice: ['integer', 'N'], money: ['numeric(6,2)', 'N'], plain: ['integer', 'N'] });
   await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: () => {} });
@@ -178,5 +178,8 @@ test('a domain over an array of a domain decodes its elements as the base type, 
   const item = JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'sacks', 'part-00000.json.gz'))).toString('utf8')).Item;
   const ns = (...n: string[]) => ({ L: n.map((v) => ({ N: v })) });
   t.deepEqual(item.data.M, { id: { N: '1' }, direct: ns('1', '2'), wrapped: ns('1', '2'), twice: ns('3'), money: ns('1.50'), plain: ns('4') });
+  // From the Parquet parts: the same item.
+  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, input: 'parquet', log: () => {} });
+  t.deepEqual(JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'sacks', 'part-00000.json.gz'))).toString('utf8')).Item, item);
   recordFault(t, { fault: 'a domain over an array of a domain', stage: 'extract, transform', outcome: 'elements decoded as the base type', rows_in: 1, items_out: 1 });
 });
