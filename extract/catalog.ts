@@ -98,13 +98,17 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
             format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typcategory, t.typcategory)::text AS category,
             -- An array of a domain: the element's type at the bottom of its domains, as base_type below. The array is
-            -- the column's type, or, for a domain (which has no typelem) over an array, the array at its bottom.
+            -- the column's type, or, for a domain (which has no typelem) over an array, the array at its bottom. An element
+            -- at the bottom that is itself an array of a domain (a domain over posint[]) goes down too: 'integer[]'.
             CASE WHEN t.typcategory = 'A' AND arr.typelem <> 0 THEN (
-              WITH RECURSIVE chain(elem, typmod, depth) AS (
-                SELECT arr.typelem, coalesce(b.typmod, a.atttypmod), 0
+              WITH RECURSIVE chain(elem, typmod, suffix, depth) AS (
+                SELECT arr.typelem, coalesce(b.typmod, a.atttypmod), '', 0
                 UNION ALL
-                SELECT d.typbasetype, d.typtypmod, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.elem AND d.typtype = 'd')
-              SELECT format_type(elem, typmod) FROM chain ORDER BY depth DESC LIMIT 1) END AS element_type,
+                SELECT CASE WHEN d.typtype = 'd' THEN d.typbasetype ELSE d.typelem END, CASE WHEN d.typtype = 'd' THEN d.typtypmod ELSE chain.typmod END,
+                       chain.suffix || CASE WHEN d.typtype = 'd' THEN '' ELSE '[]' END, chain.depth + 1
+                  FROM chain JOIN pg_type d ON d.oid = chain.elem
+                 WHERE d.typtype = 'd' OR (d.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = d.typelem AND e.typtype = 'd')))
+              SELECT format_type(elem, typmod) || suffix FROM chain ORDER BY depth DESC LIMIT 1) END AS element_type,
             CASE WHEN t.typcategory = 'A' AND arr.typelem <> 0 THEN et.typcategory::text END AS element_category,
             format_type(b.base, b.typmod) AS base_type,
             a.attnotnull AS not_null,
