@@ -97,27 +97,34 @@ export async function readCatalog(client: PgClient, sources: SourceTable[]): Pro
     `SELECT a.attrelid::int AS oid, a.attname::text AS name,
             format_type(a.atttypid, a.atttypmod) AS type,
             coalesce(bt.typcategory, t.typcategory)::text AS category,
-            -- An array of a domain: the element's type at the bottom of its domains, as base_type below.
-            CASE WHEN t.typcategory = 'A' THEN (
-              WITH RECURSIVE chain(elem, typmod, depth) AS (
-                SELECT t.typelem, a.atttypmod, 0
+            -- An array of a domain: the element's type at the bottom of its domains, as base_type below. The array is
+            -- the column's type, or, for a domain (which has no typelem) over an array, the array at its bottom. An element
+            -- at the bottom that is itself an array of a domain (a domain over posint[]) goes down too: 'integer[]'.
+            CASE WHEN t.typcategory = 'A' AND arr.typelem <> 0 THEN (
+              WITH RECURSIVE chain(elem, typmod, suffix, depth) AS (
+                SELECT arr.typelem, coalesce(b.typmod, a.atttypmod), '', 0
                 UNION ALL
-                SELECT d.typbasetype, d.typtypmod, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.elem AND d.typtype = 'd')
-              SELECT format_type(elem, typmod) FROM chain ORDER BY depth DESC LIMIT 1) END AS element_type,
-            CASE WHEN t.typcategory = 'A' THEN et.typcategory::text END AS element_category,
-            -- A domain over a domain: the type at the bottom, with the typmod of the domain over it.
-            CASE WHEN t.typtype = 'd' THEN (
-              WITH RECURSIVE chain(base, typmod, depth) AS (
-                SELECT t.typbasetype, t.typtypmod, 0
-                UNION ALL
-                SELECT d.typbasetype, d.typtypmod, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.base AND d.typtype = 'd')
-              SELECT format_type(base, typmod) FROM chain ORDER BY depth DESC LIMIT 1) END AS base_type,
+                SELECT CASE WHEN d.typtype = 'd' THEN d.typbasetype ELSE d.typelem END, CASE WHEN d.typtype = 'd' THEN d.typtypmod ELSE chain.typmod END,
+                       chain.suffix || CASE WHEN d.typtype = 'd' THEN '' ELSE '[]' END, chain.depth + 1
+                  FROM chain JOIN pg_type d ON d.oid = chain.elem
+                 WHERE d.typtype = 'd' OR (d.typcategory = 'A' AND EXISTS (SELECT 1 FROM pg_type e WHERE e.oid = d.typelem AND e.typtype = 'd')))
+              SELECT format_type(elem, typmod) || suffix FROM chain ORDER BY depth DESC LIMIT 1) END AS element_type,
+            CASE WHEN t.typcategory = 'A' AND arr.typelem <> 0 THEN et.typcategory::text END AS element_category,
+            format_type(b.base, b.typmod) AS base_type,
             a.attnotnull AS not_null,
             a.attgenerated <> '' AS generated,
             a.attcollation <> 0 AS collatable
        FROM pg_attribute a
        JOIN pg_type t ON t.oid = a.atttypid
-       LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
+       -- A domain over a domain: the type at the bottom, with the typmod of the domain over it.
+       LEFT JOIN LATERAL (
+         WITH RECURSIVE chain(base, typmod, depth) AS (
+           SELECT t.typbasetype, t.typtypmod, 0 WHERE t.typtype = 'd'
+           UNION ALL
+           SELECT d.typbasetype, d.typtypmod, chain.depth + 1 FROM chain JOIN pg_type d ON d.oid = chain.base AND d.typtype = 'd')
+         SELECT base, typmod FROM chain ORDER BY depth DESC LIMIT 1) b ON true
+       JOIN pg_type arr ON arr.oid = coalesce(b.base, t.oid)
+       LEFT JOIN pg_type et ON et.oid = arr.typelem
        LEFT JOIN pg_type bt ON bt.oid = t.typbasetype AND t.typtype = 'd'
       WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
       ORDER BY a.attrelid, a.attnum`,

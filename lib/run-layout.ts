@@ -111,7 +111,7 @@ export function loadedKey(tableName: string): string {
 
 /**
  * `catchup/target.json`: the DynamoDB table a FOLLOW=1 run's catchup applies
- * changes to (written before its first batch). From then on the slot is past
+ * changes to (written before its first write). From then on the slot is past
  * the snapshot: a load of the run into that table would put older items back,
  * and a catchup into another table would miss what was applied.
  */

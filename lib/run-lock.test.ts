@@ -159,3 +159,19 @@ test('a TABLE= extract refused by a holding coordinator does not make the coordi
   await t.throwsAsync(refused);
   await coordinator.release();
 });
+
+test('a finalize killed on another host blocks a rerun beside the same coordinator until its lock is stale, then is removed', async (t) => {
+  const run = await store(t);
+  const coordinator = await lockRun(run, 'the coordinator of a sharded extract', () => {});
+  const killed = (renewed: number) => JSON.stringify({ host: 'elsewhere', pid: 1, started: new Date(renewed).toISOString(), renewed: new Date(renewed).toISOString(), what: 'finalize', beside: coordinator.key });
+  await run.put(`${LOCKS_PREFIX}/elsewhere.json`, killed(Date.now()));
+  await t.throwsAsync(lockRun(run, 'finalize', () => {}, { beside: coordinator.key }), { message: /\(finalize; host elsewhere, pid 1, .*counts as gone 5 minutes after its last renewal/ });
+  await checkShardWrites(run, coordinator.key); // shards still write beside their coordinator
+  await coordinator.check();
+  await run.put(`${LOCKS_PREFIX}/elsewhere.json`, killed(Date.now() - LOCK_STALE_MS - 1000));
+  const removed: string[] = [];
+  const finalize = await lockRun(run, 'finalize', (m) => removed.push(m), { beside: coordinator.key });
+  t.is(removed.length, 1);
+  await finalize.release();
+  await coordinator.release();
+});

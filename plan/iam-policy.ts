@@ -286,8 +286,8 @@ function catchupPolicy(r: Resolved): PolicyStatement[] {
   return [
     // Catchup follows a FOLLOW=1 extract (its slot) transformed without --drop-expired, and only into the table
     // the run was loaded into (load/loaded/<table>.json): lib/loaded-tables.ts requireLoadedFrom.
-    // Catchup records the table it applies changes to (catchup/target.json) before its first batch, and a
-    // catchup into another table is refused: lib/loaded-tables.ts recordCatchupTarget.
+    // Catchup records the table it applies changes to (catchup/target.json) before its first write, and a
+    // catchup into another table is refused: lib/loaded-tables.ts checkCatchupTarget, recordCatchupTarget.
     allow('CatchupReadManifestsLoadRecordAndTarget', ['s3:GetObject'], objects(r, EXTRACT_MANIFEST_KEY, TRANSFORM_MANIFEST_KEY, loadedKey(r.table), CATCHUP_TARGET_KEY)),
     // That record, and one rejects file per batch, replaced by a rerun of the batch, or deleted when the rerun has
     // none (catchup/catchup.ts storeRejects): catchup/ is catchup's alone, so one resource (a managed policy's size).

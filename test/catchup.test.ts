@@ -20,6 +20,7 @@ import { REPO, runCli, cliArgv } from './cli.ts';
 import { followableDatabase, logicalPostgres } from './logical-postgres.ts';
 import { freshBucketPrefix, freshDynamoTable, randomName } from './stack.ts';
 import { dynamoClient } from '../lib/aws-dynamodb.ts';
+import { ScanCommand } from '@aws-sdk/client-dynamodb';
 
 let adminUrl: string;
 let stopServer: (() => Promise<void>) | undefined;
@@ -735,4 +736,35 @@ test.serial('break: DDL on a table the run skips and no join reads (a column add
   const refused = await runCli('catchup/cli.ts', [], skipping);
   t.is(refused.code, 1, refused.stdout + refused.stderr);
   t.regex(refused.stderr, /table consent_records: column\(s\) note were added/);
+});
+
+test.serial('break: arrays of domains (and a domain over one) caught up as transform decodes them; a batch of rejects only records no target, so a load after it is not refused', async (t) => {
+  const { db, env } = await breakDatabase(t, `CREATE DOMAIN posint AS int CHECK (VALUE > 0); CREATE DOMAIN posints AS posint[];
+    CREATE DOMAIN amount AS numeric(6,2); CREATE DOMAIN stamp AS timestamptz; CREATE DOMAIN doc AS jsonb;
+    CREATE TABLE bags (id int PRIMARY KEY, counts posint[], wrapped posints, money amount[], at stamp[], docs doc[], note text);
+    ALTER TABLE bags REPLICA IDENTITY FULL;
+    INSERT INTO bags SELECT i, ARRAY[i, i + 1], ARRAY[i], ARRAY[i + 0.5], ARRAY['2024-01-02 03:04:05+00'::timestamptz], ARRAY['{"a": 1}'::jsonb], 'n' FROM generate_series(1, 5) i`, 'domarr-');
+  await pipeline(t, env);
+  // Rejects only (an oversize row): no item is written, so the run may still be loaded again.
+  await db.query(`INSERT INTO bags (id, note) VALUES (99, repeat('x', 500000))`);
+  const rejected = await runCli('catchup/cli.ts', ['--json'], env);
+  t.is(rejected.code, 0, rejected.stderr);
+  const r = JSON.parse(rejected.stdout) as { transactions: number; rejected: number; writes: { puts: number; deletes: number } };
+  t.deepEqual([r.transactions, r.rejected, r.writes.puts + r.writes.deletes], [1, 1, 0], rejected.stdout);
+  const again = await runCli('load/cli.ts', [], env);
+  t.is(again.code, 0, again.stderr);
+  await db.query(`DELETE FROM bags WHERE id = 99`);
+  await db.query(`UPDATE bags SET counts = '{7,8}', wrapped = '{9}', money = '{2.25}', at = '{"2025-05-06 07:08:09.5+02"}', docs = '{"[1, 2]"}' WHERE id = 2`);
+  await db.query(`INSERT INTO bags VALUES (6, '{6}', '{6}', '{6}', '{"2024-01-01 00:00:00+00"}', '{"{}"}', 'new')`);
+  const caught = await runCli('catchup/cli.ts', ['--json'], env);
+  t.is(caught.code, 0, caught.stderr);
+  t.is((await runCli('load/cli.ts', [], env)).code, 1, 'a load after a catchup that wrote is refused');
+  const cutover = await runCli('catchup/cutover-cli.ts', ['--writers-stopped', '--json'], env);
+  const result = JSON.parse(cutover.stdout || '{}') as { go: boolean; differing: number; compared: number };
+  t.true(result.go, cutover.stdout + cutover.stderr);
+  const { Items } = await dynamoClient().send(new ScanCommand({ TableName: env.DDB_TABLE }));
+  const two = Items!.find((i) => i.data?.M?.id?.N === '2')!.data!.M!;
+  t.deepEqual([two.counts, two.wrapped, two.money, two.at, two.docs], [
+    { L: [{ N: '7' }, { N: '8' }] }, { L: [{ N: '9' }] }, { L: [{ N: '2.25' }] }, { L: [{ S: '2025-05-06T05:08:09.500000Z' }] }, { L: [{ L: [{ N: '1' }, { N: '2' }] }] },
+  ]);
 });

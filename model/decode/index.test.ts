@@ -149,9 +149,12 @@ test('decoderFor: a domain decodes as its base type', (t) => {
 });
 
 test('decoderFor: a domain over an array decodes as that array', (t) => {
-  // A domain has no typelem, so the catalog query reports element_type '-'.
+  // A manifest from before recorded element_type '-' (a domain has no typelem).
   const col = column('public.scores', 'A', { base_type: 'integer[]', element_type: '-', element_category: 'U' });
   t.deepEqual(decode(col, '{1,2}').value, { L: [{ N: '1' }, { N: '2' }] });
+  // A domain over an array of a domain: its elements by the base type extract records.
+  const wrapped = column('public.posints', 'A', { base_type: 'public.posint[]', element_type: 'integer', element_category: 'N' });
+  t.deepEqual(decode(wrapped, '{1,2}').value, { L: [{ N: '1' }, { N: '2' }] });
 });
 
 test('decoderFor: an array of a domain decodes its elements as the base type extract records; a manifest from before (the domain\'s name) keeps them S', (t) => {

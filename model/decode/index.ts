@@ -29,8 +29,9 @@ export const COLUMN_DEPTH = 2;
  * domain…) keeps its text as S.
  */
 export function decoderFor(column: ColumnSchema, depth: number = COLUMN_DEPTH): Decoder {
-  // A domain's column carries no usable element_type (a domain has no typelem): its base type says it all.
-  if (column.base_type) return decoderForType(column.base_type, undefined, depth);
+  // A domain over an array decodes as that array, its elements by the element_type extract records (an array of a
+  // domain's base type); a manifest from before recorded '-' (a domain has no typelem): the base type's own name then.
+  if (column.base_type) return decoderForType(column.base_type, column.element_type === '-' ? undefined : column.element_type, depth);
   return decoderForType(column.type, column.element_type, depth);
 }
 
