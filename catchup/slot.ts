@@ -94,7 +94,16 @@ export class Slot {
    * peek reads flushed WAL only, so a commit between the two would be missed, then confirmed unread once flushed.
    */
   async currentLsn(): Promise<string> {
-    return (await this.client.query<{ lsn: string }>('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0]!.lsn;
+    // What is written by now is waited for (the WAL writer flushes an asynchronous commit within a few hundred ms):
+    // cutover's drain, once writers stopped, must reach their last commit. After 10 s it is left to a later pass.
+    const { rows: [written] } = await this.client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+    for (let waited = 0; ; waited += 50) {
+      const { rows: [at] } = await this.client.query<{ lsn: string; done: boolean }>(
+        'SELECT pg_current_wal_flush_lsn()::text AS lsn, pg_current_wal_flush_lsn() >= $1::pg_lsn AS done', [written!.lsn],
+      );
+      if (at!.done || waited >= 10_000) return at!.lsn;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
   }
 
   async confirmedLsn(): Promise<string> {
