@@ -23,6 +23,14 @@ async function sql(url: string, text: string): Promise<void> {
   try { await client.query(text); } finally { await client.end(); }
 }
 
+/** Transforms the run in `store` generically (from its CSV parts, or its Parquet ones) and reads table `name`'s one item. */
+async function onlyItem(store: string, name: string, input?: 'parquet'): Promise<{ data: { M: Record<string, unknown> } }> {
+  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, ...(input ? { input } : {}), log: () => {} });
+  const { gunzipSync } = await import('node:zlib');
+  const { readFile } = await import('node:fs/promises');
+  return JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', name, 'part-00000.json.gz'))).toString('utf8')).Item;
+}
+
 async function extract(url: string, store: string, schemas: string[], extra: { splitRows?: number; format?: 'csv' | 'parquet' | 'both' } = {}): Promise<{ manifest: ExtractManifest; log: string[] }> {
   const log: string[] = [];
   await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas, gzipLevel: 1, log: (line) => log.push(line), ...extra });
@@ -123,10 +131,7 @@ test('a domain over a domain decodes as the type at the bottom: numeric stays N,
   const { manifest } = await extract(url, store, ['public']);
   const columns = Object.fromEntries(manifest.tables[0]!.columns.map((c) => [c.name, c.base_type]));
   t.deepEqual(columns, { id: undefined, one: 'numeric(12,2)', two: 'numeric(12,2)', d: 'jsonb', at: 'timestamp with time zone' });
-  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: () => {} });
-  const { gunzipSync } = await import('node:zlib');
-  const { readFile } = await import('node:fs/promises');
-  const item = JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'goods', 'part-00000.json.gz'))).toString('utf8')).Item;
+  const item = await onlyItem(store, 'goods');
   t.deepEqual(item.data.M, {
     id: { N: '1' }, one: { N: '12.50' }, two: { N: '12.50' }, d: { M: { a: { L: [{ N: '1' }, { BOOL: true }] } } }, at: { S: '2024-01-02T03:04:05.000000Z' },
   });
@@ -152,10 +157,7 @@ test('an array of a domain decodes each element as the domain\'s base type: inte
   const { manifest } = await extract(url, store, ['public']);
   const elements = Object.fromEntries(manifest.tables[0]!.columns.map((c) => [c.name, c.element_type]));
   t.deepEqual(elements, { id: undefined, counts: 'integer', deep: 'integer', at: 'timestamp with time zone', plain: 'numeric(6,2)' });
-  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: () => {} });
-  const { gunzipSync } = await import('node:zlib');
-  const { readFile } = await import('node:fs/promises');
-  const item = JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'bags', 'part-00000.json.gz'))).toString('utf8')).Item;
+  const item = await onlyItem(store, 'bags');
   t.deepEqual(item.data.M, {
     id: { N: '1' }, counts: { L: [{ N: '1' }, { N: '2' }] }, deep: { L: [{ N: '3' }] }, at: { L: [{ S: '2024-01-02T03:04:05.000000Z' }] }, plain: { L: [{ N: '1.50' }] },
   });
@@ -172,14 +174,10 @@ test('a domain over an array of a domain, and an array of one, decode their elem
   const { manifest } = await extract(url, store, ['public'], { format: 'both' });
   const elements = Object.fromEntries(manifest.tables[0]!.columns.filter((c) => c.element_type).map((c) => [c.name, [c.element_type, c.element_category]]));
   t.deepEqual(elements, { direct: ['integer', 'N'], wrapped: ['integer', 'N'], twice: ['integer', 'N'], money: ['numeric(6,2)', 'N'], plain: ['integer', 'N'], nested: ['integer[]', 'A'] });
-  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, log: () => {} });
-  const { gunzipSync } = await import('node:zlib');
-  const { readFile } = await import('node:fs/promises');
-  const item = JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'sacks', 'part-00000.json.gz'))).toString('utf8')).Item;
+  const item = await onlyItem(store, 'sacks');
   const ns = (...n: string[]) => ({ L: n.map((v) => ({ N: v })) });
   t.deepEqual(item.data.M, { id: { N: '1' }, direct: ns('1', '2'), wrapped: ns('1', '2'), twice: ns('3'), money: ns('1.50'), plain: ns('4'), nested: { L: [ns('5', '6'), ns('7')] } });
   // From the Parquet parts: the same item.
-  await runTransform({ store, run: 'r', concurrency: 1, gzipLevel: 1, unmapped: 'generic', dropExpired: false, input: 'parquet', log: () => {} });
-  t.deepEqual(JSON.parse(gunzipSync(await readFile(path.join(store, 'r', 'items', 'sacks', 'part-00000.json.gz'))).toString('utf8')).Item, item);
+  t.deepEqual(await onlyItem(store, 'sacks', 'parquet'), item);
   recordFault(t, { fault: 'a domain over an array of a domain', stage: 'extract, transform', outcome: 'elements decoded as the base type', rows_in: 1, items_out: 1 });
 });
