@@ -322,14 +322,20 @@ test.serial('catchup refuses a table the run is not loaded into; cutover says NO
   t.regex(cutover.stdout + cutover.stderr, /writer/i);
 });
 
-test.serial('a TRUNCATE of a table the run skips (and no join reads) changes no item and is passed over; one of a mapped table stops catchup, naming it', async (t) => {
+/** A live run of the Serenya database plus a table of `ddl` the model does not map (UNMAPPED=skip), extracted, transformed and loaded. */
+async function scratchRun(t: import('ava').ExecutionContext, ddl: string) {
   const { url, env } = await liveRun(t);
   const db = new pg.Client({ connectionString: url });
   await db.connect();
   t.teardown(() => db.end().catch(() => {}));
-  await db.query('CREATE TABLE scratch (id int PRIMARY KEY); ALTER TABLE scratch REPLICA IDENTITY FULL; INSERT INTO scratch SELECT generate_series(1, 5)');
+  await db.query(ddl);
   const skipping = { ...env, UNMAPPED: 'skip' };
   await pipeline(t, skipping);
+  return { db, skipping };
+}
+
+test.serial('a TRUNCATE of a table the run skips (and no join reads) changes no item and is passed over; one of a mapped table stops catchup, naming it', async (t) => {
+  const { db, skipping } = await scratchRun(t, 'CREATE TABLE scratch (id int PRIMARY KEY); ALTER TABLE scratch REPLICA IDENTITY FULL; INSERT INTO scratch SELECT generate_series(1, 5)');
   await db.query('TRUNCATE scratch');
   await db.query(`UPDATE users SET name = name || '!' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)`);
   const caught = await runCli('catchup/cli.ts', ['--json'], skipping);
@@ -717,13 +723,7 @@ test.serial('break: a commit written but not yet flushed when catchup reads its 
 });
 
 test.serial('break: DDL on a table the run skips and no join reads (a column added, a type changed, REPLICA IDENTITY reset) is passed over like its TRUNCATE, not a stop for good', async (t) => {
-  const { url, env } = await liveRun(t);
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.teardown(() => db.end().catch(() => {}));
-  await db.query('CREATE TABLE scratch (id int PRIMARY KEY, n int); ALTER TABLE scratch REPLICA IDENTITY FULL; INSERT INTO scratch SELECT i, i FROM generate_series(1, 5) i');
-  const skipping = { ...env, UNMAPPED: 'skip' };
-  await pipeline(t, skipping);
+  const { db, skipping } = await scratchRun(t, 'CREATE TABLE scratch (id int PRIMARY KEY, n int); ALTER TABLE scratch REPLICA IDENTITY FULL; INSERT INTO scratch SELECT i, i FROM generate_series(1, 5) i');
   await db.query(`ALTER TABLE scratch ADD COLUMN note text; ALTER TABLE scratch ALTER COLUMN n TYPE bigint; ALTER TABLE scratch REPLICA IDENTITY DEFAULT`);
   await db.query(`INSERT INTO scratch VALUES (6, 6, 'new'); UPDATE scratch SET note = 'x' WHERE id = 1; DELETE FROM scratch WHERE id = 2`);
   await db.query(`UPDATE users SET name = name || '!' WHERE id = (SELECT id FROM users ORDER BY id LIMIT 1)`);
