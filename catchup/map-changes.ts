@@ -152,13 +152,10 @@ export class ChangeMapper {
             throw new Error(`pgoutput: a change of relation ${message.relationId} before its description`);
           }
           const counts = this.countsOf(relation.entry.name);
-          if (this.movesNoItem(relation)) {
-            counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;
-            break;
-          }
+          counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;
+          if (this.movesNoItem(relation)) break;
           const old = message.kind === 'insert' ? undefined : message.old && this.row(relation, message.old);
           const row = message.kind === 'delete' ? undefined : this.row(relation, message.row, message.kind === 'update' ? message.old : undefined);
-          counts[message.kind === 'insert' ? 'inserts' : message.kind === 'update' ? 'updates' : 'deletes']++;
           // An old row of the identity's columns only (the others NULL) would key the old item wrongly: its item stayed, silently.
           if ((message.kind === 'update' && !old) || (message.kind !== 'insert' && message.keyOnly)) {
             throw new UserError(`table ${relation.entry.name}: ${message.kind === 'delete' ? 'a delete' : 'an update'} came without its whole old row: the table's REPLICA IDENTITY (or, partitioned, one of its partitions') is no longer FULL; run ALTER TABLE … REPLICA IDENTITY FULL on it, then extract FOLLOW=1 into a new RUN`);
