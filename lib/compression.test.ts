@@ -149,3 +149,18 @@ test('a zstd on PATH that cannot be run for another reason than its absence (a s
   `);
   t.is(result.stdout.trim(), 'false false ELOOP', result.stderr);
 });
+
+test('zstd on every core writes the bytes of plain `zstd -1` (item files keep their sha256 on any machine)', async (t) => {
+  // 24 MB of varied lines: several of zstd's multi-threaded jobs.
+  let x = 1;
+  const lines = Array.from({ length: 200_000 }, (_, i) => {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    return `{"Item":{"PK":{"S":"USER#${x}"},"SK":{"S":"JOB#${i}"},"data":{"M":{"n":{"N":"${x % 9973}"},"t":{"S":"2026-01-01T00:00:${i % 60}Z"}}}}}\n`;
+  });
+  const input = Buffer.from(lines.join('').repeat(2));
+  const out: Buffer[] = [];
+  await pipeline(Readable.from([input]), compressor('zstd', 1), async (source: AsyncIterable<Buffer>) => { for await (const c of source) out.push(c); });
+  const plain = execFileSync('zstd', ['-q', '-c', '-1'], { input, maxBuffer: 1 << 30 });
+  t.true(input.length > 20_000_000);
+  t.true(Buffer.concat(out).equals(plain));
+});

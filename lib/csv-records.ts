@@ -49,6 +49,53 @@ export class CsvRecord {
   }
 }
 
+/**
+ * The complete records of one push as bytes and offsets (CsvRecords.pushParsed):
+ * record r's fields are [firsts[r], lasts[r]) of starts/ends, offsets into
+ * `bytes` as CsvRecord's; the records are bytes [0, recordEnds[count - 1]).
+ * Views of the parser's own arrays, valid only during the call that gets them.
+ */
+export interface ParsedRecords {
+  bytes: Buffer;
+  count: number;
+  firsts: Int32Array;
+  lasts: Int32Array;
+  recordEnds: Int32Array;
+  starts: Int32Array;
+  ends: Int32Array;
+}
+
+/** Hands on each record of `parsed` through `record` (reused: its offsets hold only during the call). */
+export function eachRecord(parsed: ParsedRecords, record: CsvRecord, onRecord: (record: CsvRecord) => void): void {
+  record.buffer = parsed.bytes;
+  for (let r = 0; r < parsed.count; r++) {
+    const first = parsed.firsts[r]!;
+    const n = parsed.lasts[r]! - first;
+    while (record.starts.length < n) record.grow();
+    for (let k = 0; k < n; k++) {
+      record.starts[k] = parsed.starts[first + k]!;
+      record.ends[k] = parsed.ends[first + k]!;
+    }
+    record.count = n;
+    onRecord(record);
+  }
+}
+
+/** `parsed` in buffers of its own (each its whole ArrayBuffer, so a postMessage can transfer them): valid after the call. */
+export function copyParsed(parsed: ParsedRecords): ParsedRecords {
+  const { count } = parsed;
+  const length = count === 0 ? 0 : parsed.recordEnds[count - 1]!;
+  const from = count === 0 ? 0 : parsed.firsts[0]!;
+  const to = count === 0 ? 0 : parsed.lasts[count - 1]!;
+  const bytes = Buffer.from(new ArrayBuffer(length));
+  parsed.bytes.copy(bytes, 0, 0, length);
+  const shifted = (a: Int32Array) => a.slice(0, count).map((i) => i - from);
+  return {
+    bytes, count, firsts: shifted(parsed.firsts), lasts: shifted(parsed.lasts), recordEnds: parsed.recordEnds.slice(0, count),
+    starts: parsed.starts.slice(from, to), ends: parsed.ends.slice(from, to),
+  };
+}
+
 /** What the field being read when a push's bytes ran out was doing (CsvRecords' resume state). */
 const START = 0;
 const PLAIN = 1;
@@ -88,6 +135,16 @@ export class CsvRecords {
    * `chunk`, and keeps the incomplete tail.
    */
   push(chunk: Buffer, onRecord: (record: CsvRecord) => void): void {
+    this.pushParsed(chunk, (parsed) => eachRecord(parsed, this.record, onRecord));
+  }
+
+  /** The input ended: anything left is a record without its final newline. */
+  end(onRecord: (record: CsvRecord) => void): void {
+    this.endParsed((parsed) => eachRecord(parsed, this.record, onRecord));
+  }
+
+  /** As push, handing on the push's complete records at once (none: not called). */
+  pushParsed(chunk: Buffer, onParsed: (parsed: ParsedRecords) => void): void {
     let bytes = chunk;
     if (this.pendingLength > 0) {
       this.reservePending(this.pendingLength + chunk.length);
@@ -95,12 +152,12 @@ export class CsvRecords {
       bytes = this.pending.subarray(0, this.pendingLength);
     }
     const count = this.read(bytes);
-    this.emit(bytes, count, onRecord);
+    if (count > 0) onParsed(this.parsed(bytes, count));
     this.keep(bytes, count === 0 ? 0 : this.recordEnds[count - 1]!, bytes !== chunk);
   }
 
-  /** The input ended: anything left is a record without its final newline. */
-  end(onRecord: (record: CsvRecord) => void): void {
+  /** As end, for pushParsed. */
+  endParsed(onParsed: (parsed: ParsedRecords) => void): void {
     if (this.pendingLength === 0) return;
     this.reservePending(this.pendingLength + 1);
     this.pending[this.pendingLength++] = LF;
@@ -108,7 +165,11 @@ export class CsvRecords {
     const count = this.read(bytes);
     this.reset();
     if (count !== 1 || this.recordEnds[0] !== bytes.length) throw new Error('the CSV ends inside a quoted field (the file is truncated)');
-    this.emit(bytes, count, onRecord);
+    onParsed(this.parsed(bytes, count));
+  }
+
+  private parsed(bytes: Buffer, count: number): ParsedRecords {
+    return { bytes, count, firsts: this.firsts, lasts: this.lasts, recordEnds: this.recordEnds, starts: this.starts, ends: this.ends };
   }
 
   private reset(): void {
@@ -124,23 +185,6 @@ export class CsvRecords {
     const bigger = Buffer.allocUnsafe(Math.max(bytes, this.pending.length * 2, 64 * 1024));
     this.pending.copy(bigger, 0, 0, this.pendingLength);
     this.pending = bigger;
-  }
-
-  /** Hands on the `count` complete records read from `bytes`. */
-  private emit(bytes: Buffer, count: number, onRecord: (record: CsvRecord) => void): void {
-    const record = this.record;
-    record.buffer = bytes;
-    for (let r = 0; r < count; r++) {
-      const first = this.firsts[r]!;
-      const n = this.lasts[r]! - first;
-      while (record.starts.length < n) record.grow();
-      for (let k = 0; k < n; k++) {
-        record.starts[k] = this.starts[first + k]!;
-        record.ends[k] = this.ends[first + k]!;
-      }
-      record.count = n;
-      onRecord(record);
-    }
   }
 
   /** Keeps bytes [tail, end) of `bytes` (`pending`'s own when inPending), the incomplete record, at the start of `pending`, its offsets made relative to it. */

@@ -25,7 +25,10 @@ import { removeStaleItems } from './stale-items.ts';
 import { transformUnit } from './unit.ts';
 import { JoinCache, resolveJoins } from './join-cache.ts';
 import { joinFingerprint, keptJoinRecord, type JoinSpec } from './join-store.ts';
-import { UnitWorkers } from './workers.ts';
+import { UnitWorkers, unitTask } from './workers.ts';
+import { BuildHelper } from './build-helper.ts';
+import { workerBundle } from './worker-bundle.ts';
+import type { JoinIndex } from './join-index.ts';
 
 export interface TransformOptions extends UnitOptions {
   store: string;
@@ -121,6 +124,9 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   const pending = units.filter((u) => options.force || !done.has(u)).sort((a, b) => b.part.raw_bytes - a.part.raw_bytes);
   options.log(`${units.length - pending.length} of ${units.length} unit(s) already done; transforming ${pending.length} from ${run.uri}`);
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }, options.entities) : undefined;
+  // A unit alone with cores to spare has a helper thread build half its rows.
+  const helped = !workers && options.concurrency > 1 && pending.length === 1 && helpable(pending[0]!);
+  if (helped) options.log(`one unit and ${options.concurrency} cores: a helper thread builds some of its rows`);
   const joins = new JoinCache(run, extract, unitOptions.input, workers, options.log, options.force);
   try {
     // Join indexes kept in the run are copied now; the joined tables of the others are read to build them.
@@ -140,7 +146,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
       progress.start(name);
       const record = workers
         ? await workers.run(unit, unitJoins, onProgress)
-        : await transformUnit(run, unit, extract, unitJoins, unitOptions, onProgress);
+        : await transformHere(context, unit, unitJoins, onProgress, helped ? options : undefined);
       progress.finish(name, record.part.rows_in);
       const p = record.part;
       options.log(`${name}: ${p.rows_in} rows → ${p.items} items (${p.rejected} rejected, ${p.dropped} dropped), ${formatBytes(p.raw_bytes)} JSON → ${formatBytes(p.bytes)} ${unitOptions.compression ?? 'gzip'}`);
@@ -150,6 +156,33 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
     await joins.close();
   }
   return pending.length;
+}
+
+/**
+ * A CSV part of at least this many bytes: a helper thread costs ~40 MB of RSS
+ * and a start (its bundle, the run's manifest, the mapper), and a smaller
+ * part takes well under a second on one core.
+ */
+const HELPER_MIN_BYTES = 16 * 1000 * 1000;
+
+function helpable(unit: Unit): boolean {
+  return !unit.part.key.endsWith('.parquet') && unit.part.raw_bytes >= HELPER_MIN_BYTES;
+}
+
+/** A unit on this thread; with `helped`, a helper thread builds some of its batches (build-helper.ts). */
+async function transformHere(
+  context: RunContext, unit: Unit, joins: Map<string, JoinIndex>, onProgress: (rows: number, bytes: number) => void,
+  helped?: Pick<TransformOptions, 'store' | 'run' | 'entities'>,
+): Promise<UnitRecord> {
+  const { run, extract, unitOptions } = context;
+  if (!helped) return transformUnit(run, unit, extract, joins, unitOptions, onProgress);
+  const bundle = workerBundle(helped.entities);
+  const helper = new BuildHelper(bundle.entry, unitTask(bundle, { store: helped.store, run: helped.run, options: unitOptions }, unit, joins));
+  try {
+    return await transformUnit(run, unit, extract, joins, unitOptions, onProgress, helper);
+  } finally {
+    await helper.close();
+  }
 }
 
 /**

@@ -38,7 +38,7 @@ export async function openRun(source: TaskSource): Promise<OpenRun> {
   return { run, extract };
 }
 
-async function unitOf(task: UnitTask, extract: ExtractManifest): Promise<Unit> {
+export async function unitOf(task: UnitTask, extract: ExtractManifest): Promise<Unit> {
   const table = extract.tables.find((t) => t.name === task.table);
   const part = table?.parts[task.index];
   if (!table || !part) throw new Error(`transform worker: no unit ${task.table} #${task.index}`);

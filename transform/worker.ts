@@ -4,6 +4,7 @@ import { parentPort } from 'node:worker_threads';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import type { JoinIndexFile } from './join-index.ts';
 import type { UnitRecord } from './units.ts';
+import { serveBuilds, type HelperRequest } from './build-helper.ts';
 import { openRun, runTask, type JoinTask, type OpenRun, type UnitTask } from './task.ts';
 
 export type WorkerMessage =
@@ -12,8 +13,14 @@ export type WorkerMessage =
   | { type: 'failed'; message: string; user: boolean };
 
 let opened: Promise<OpenRun> | undefined;
+let serve: ((request: HelperRequest) => Promise<void>) | undefined;
 
-parentPort!.on('message', async (task: UnitTask | JoinTask) => {
+parentPort!.on('message', async (task: UnitTask | JoinTask | HelperRequest) => {
+  // A build helper's thread serves one unit's batches (build-helper.ts), nothing else.
+  if (task.kind === 'build-open' || task.kind === 'build-batch') {
+    serve ??= serveBuilds((reply, transfer) => parentPort!.postMessage(reply, transfer));
+    return serve(task);
+  }
   try {
     opened ??= openRun(task);
     const result = await runTask(task, await opened, (rows, bytes) => {

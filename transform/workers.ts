@@ -11,6 +11,18 @@ import { openRun, runTask, type JoinTask, type OpenRun, type TaskSource, type Un
 import type { WorkerMessage } from './worker.ts';
 import { workerBundle, type WorkerBundle } from './worker-bundle.ts';
 
+/** What a worker thread is sent to run `unit`: names, its mapper's compiled module, and its join indexes' data. */
+export function unitTask(bundle: WorkerBundle, source: TaskSource, unit: Unit, joins: Map<string, JoinIndex>): UnitTask {
+  const { mapping, mapper } = unit.mapping;
+  const module = mapping === 'mapper' ? bundle.mappers.get(mapper.file) : undefined;
+  if (mapping === 'mapper' && !module) throw new Error(`entity ${mapper.file} is not in the worker bundle`);
+  return {
+    ...source, kind: 'unit', table: unit.mapping.table.name, index: unit.index, fingerprint: unit.fingerprint,
+    mapper: { file: mapper.file, hash: mapper.hash, module },
+    joins: [...joins].map(([name, index]) => [name, index.data]),
+  };
+}
+
 /** A worker thread, or `here`: the calling thread. */
 type Slot = Worker | 'here';
 
@@ -33,14 +45,7 @@ export class UnitWorkers {
   }
 
   run(unit: Unit, joins: Map<string, JoinIndex>, onProgress: (rows: number, bytes: number) => void): Promise<UnitRecord> {
-    const { mapping, mapper } = unit.mapping;
-    const module = mapping === 'mapper' ? this.bundle.mappers.get(mapper.file) : undefined;
-    if (mapping === 'mapper' && !module) throw new Error(`entity ${mapper.file} is not in the worker bundle`);
-    return this.send<UnitRecord>({
-      ...this.source, kind: 'unit', table: unit.mapping.table.name, index: unit.index, fingerprint: unit.fingerprint,
-      mapper: { file: mapper.file, hash: mapper.hash, module },
-      joins: [...joins].map(([name, index]) => [name, index.data]),
-    }, onProgress);
+    return this.send<UnitRecord>(unitTask(this.bundle, this.source, unit, joins), onProgress);
   }
 
   /** The index file; the caller opens it (openJoinIndex), as descriptors a worker opens close when it exits. */

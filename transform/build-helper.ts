@@ -1,0 +1,151 @@
+// A unit's rows built on two threads. A table of one part is one unit, and a
+// unit ran on one core: a `TABLE=` rerun, or a run of one small table, left
+// the other cores idle. When the runner has cores to spare, the unit's thread
+// still reads and parses the CSV, but hands every other push of records (by
+// availability, not turn) to a helper thread that builds their item lines.
+// Every batch, built here or there, is taken in row order (transform/unit.ts),
+// so the unit's files are the very bytes one thread makes.
+import { Worker } from 'node:worker_threads';
+import { ByteBuffer } from '../lib/byte-buffer.ts';
+import { CsvRecord, eachRecord, type ParsedRecords } from '../lib/csv-records.ts';
+import { UserError, errorMessage } from '../lib/errors.ts';
+import { ItemBuilder, isReject, type ItemKeys, type Reject } from '../model/item.ts';
+import { JoinIndex } from './join-index.ts';
+import { openRun, unitOf, type UnitTask } from './task.ts';
+
+/** A batch of rows built: each row's result, and the lines of those that are items, one after another. */
+export interface BuiltBatch {
+  /** Records in the batch, the header (row 0) included when it is the first. */
+  records: number;
+  results: (ItemKeys | Reject)[];
+  /** Item lines, each ending in its newline; `ends[i]`: where result i's line ends (a reject's: where the last one did). */
+  lines: Buffer;
+  ends: Int32Array;
+  warnings: Record<string, number>;
+  /** A row that could not be built stops the unit there: the rows before it are in `results`. */
+  error?: { message: string; user: boolean };
+}
+
+/** Builds the records of `parsed`; the first is row `firstRow` (row 0, the header, is skipped). */
+export function buildBatch(builder: ItemBuilder, parsed: ParsedRecords, firstRow: number, warnings: Record<string, number>): BuiltBatch {
+  const line = new ByteBuffer(Math.max(parsed.bytes.length * 4, 1024));
+  const results: (ItemKeys | Reject)[] = [];
+  const ends = new Int32Array(parsed.count);
+  let rowNumber = firstRow;
+  let error: BuiltBatch['error'];
+  try {
+    eachRecord(parsed, new CsvRecord(), (record) => {
+      const row = rowNumber++;
+      if (row === 0) return;
+      const before = line.length;
+      const result = builder.buildRecord(record, row, line);
+      // A reject may leave part of its line written: dropped (the next line starts where the last one ended).
+      if (isReject(result)) line.length = before;
+      ends[results.length] = line.length;
+      results.push(result);
+    });
+  } catch (err) {
+    error = { message: errorMessage(err), user: err instanceof UserError };
+  }
+  return { records: parsed.count, results, lines: line.buffer.subarray(0, line.length), ends, warnings, ...(error ? { error } : {}) };
+}
+
+export type HelperRequest =
+  | { kind: 'build-open'; task: UnitTask; queued: Int32Array }
+  | { kind: 'build-batch'; id: number; parsed: ParsedRecords; firstRow: number };
+export type HelperReply = { id: number; batch: BuiltBatch } | { failed: string; user: boolean };
+
+/** The unit's side: a worker thread that builds batches of this unit's rows. */
+export class BuildHelper {
+  private readonly worker: Worker;
+  private readonly waiting = new Map<number, { resolve: (batch: BuiltBatch) => void; reject: (err: Error) => void }>();
+  private nextId = 0;
+  private failed: Error | undefined;
+  /**
+   * Batches sent and not yet built, counted down by the helper as it builds
+   * them: its replies wait until this thread next turns to its event loop,
+   * which a unit reading buffered chunks seldom does.
+   */
+  private readonly queued = new Int32Array(new SharedArrayBuffer(4));
+
+  /** `entry`: the transform worker's (worker-bundle.ts); `task`: the unit as UnitWorkers would send it. */
+  constructor(entry: URL, task: UnitTask) {
+    this.worker = new Worker(entry, { resourceLimits: { maxYoungGenerationSizeMb: 24 } });
+    this.worker.on('message', (reply: HelperReply) => {
+      if ('failed' in reply) return this.fail(reply.user ? new UserError(reply.failed) : new Error(reply.failed));
+      const waiter = this.waiting.get(reply.id);
+      this.waiting.delete(reply.id);
+      // Transferred as a plain Uint8Array: held lines copy from a Buffer.
+      const { lines } = reply.batch;
+      waiter?.resolve({ ...reply.batch, lines: Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength) });
+    });
+    this.worker.on('error', (err) => this.fail(err));
+    this.worker.on('exit', (code) => this.fail(new Error(`transform build helper exited with code ${code}`)));
+    this.worker.postMessage({ kind: 'build-open', task, queued: this.queued } satisfies HelperRequest);
+  }
+
+  /** Batches sent and not yet built. */
+  get queuedBatches(): number {
+    return Atomics.load(this.queued, 0);
+  }
+
+  /** Builds a copy of `parsed` (copyParsed: its buffers go to the helper). */
+  build(parsed: ParsedRecords, firstRow: number): Promise<BuiltBatch> {
+    if (this.failed) return Promise.reject(this.failed);
+    const id = this.nextId++;
+    Atomics.add(this.queued, 0, 1);
+    const done = new Promise<BuiltBatch>((resolve, reject) => this.waiting.set(id, { resolve, reject }));
+    const buffers = [parsed.bytes, parsed.firsts, parsed.lasts, parsed.recordEnds, parsed.starts, parsed.ends].map((a) => a.buffer as ArrayBuffer);
+    this.worker.postMessage({ kind: 'build-batch', id, parsed, firstRow } satisfies HelperRequest, buffers);
+    return done;
+  }
+
+  async close(): Promise<void> {
+    this.failed ??= new Error('transform build helper closed');
+    await this.worker.terminate();
+  }
+
+  private fail(err: Error): void {
+    this.failed ??= err;
+    for (const waiter of this.waiting.values()) waiter.reject(this.failed);
+    this.waiting.clear();
+  }
+}
+
+/** The helper thread's side: answers build requests through `post` (worker.ts routes them here). */
+export function serveBuilds(post: (reply: HelperReply, transfer: ArrayBuffer[]) => void): (request: HelperRequest) => Promise<void> {
+  let ready: Promise<{ builder: ItemBuilder; warnings: { current: Record<string, number> } }> | undefined;
+  let queued: Int32Array;
+  return async (request) => {
+    if (request.kind === 'build-open') {
+      const { task } = request;
+      queued = request.queued;
+      ready = (async () => {
+        const { extract } = await openRun(task);
+        const unit = await unitOf(task, extract);
+        const warnings = { current: {} as Record<string, number> };
+        const joins = new Map(task.joins.map(([name, data]) => [name, new JoinIndex(data)]));
+        const builder = new ItemBuilder(unit.mapping.mapper.mapper, unit.mapping.table, joins, (column) => {
+          warnings.current[column] = (warnings.current[column] ?? 0) + 1;
+        });
+        return { builder, warnings };
+      })();
+      ready.catch((err) => post({ failed: errorMessage(err), user: err instanceof UserError }, []));
+      return;
+    }
+    let opened;
+    try {
+      opened = await ready!;
+    } catch {
+      return;
+    }
+    opened.warnings.current = {};
+    // parsed's buffers arrive as plain Uint8Array: buildRecord reads a Buffer.
+    const bytes = Buffer.from(request.parsed.bytes.buffer, request.parsed.bytes.byteOffset, request.parsed.bytes.byteLength);
+    const batch = buildBatch(opened.builder, { ...request.parsed, bytes }, request.firstRow, opened.warnings.current);
+    Atomics.sub(queued!, 0, 1);
+    // A buffer of its own to transfer (a small one may be a slice of Node's shared pool).
+    const lines = new Uint8Array(batch.lines);
+    post({ id: request.id, batch: { ...batch, lines: lines as Buffer } }, [lines.buffer, batch.ends.buffer as ArrayBuffer]);
+  };
+}
