@@ -9,28 +9,52 @@ import { Worker } from 'node:worker_threads';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
 import { CsvRecord, eachRecord, type ParsedRecords } from '../lib/csv-records.ts';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { ItemBuilder, isReject, type ItemKeys, type Reject } from '../model/item.ts';
+import { ItemBuilder, isReject, type Reject } from '../model/item.ts';
+import { HASH_BYTES } from './duplicate-keys.ts';
+import { writeKeyHash } from './key-hash.ts';
 import { JoinIndex } from './join-index.ts';
 import { openRun, unitOf, type UnitTask } from './task.ts';
 
-/** A batch of rows built: each row's result, and the lines of those that are items, one after another. */
+/**
+ * A batch of rows built, as arrays (a helper's cross threads by transfer, not
+ * as an object per row): per data row, whether it is an item or a reject, an
+ * item's size, ttl and key hash; the rejects in order; the items' lines.
+ */
 export interface BuiltBatch {
   /** Records in the batch, the header (row 0) included when it is the first. */
   records: number;
-  results: (ItemKeys | Reject)[];
+  /** Data rows built (the results). */
+  count: number;
+  /** Per result: 1 for a reject (the next of `rejects`), 0 for an item. */
+  rejected: Uint8Array;
+  rejects: Reject[];
+  /** Per result: the item's size by DynamoDB's rules; its ttl (NaN: none); its key's hash at 16·i (writeKeyHash). */
+  sizes: Float64Array;
+  ttls: Float64Array;
+  hashes: Buffer;
   /** Item lines, each ending in its newline; `ends[i]`: where result i's line ends (a reject's: where the last one did). */
   lines: Buffer;
   ends: Int32Array;
   warnings: Record<string, number>;
-  /** A row that could not be built stops the unit there: the rows before it are in `results`. */
+  /** A row that could not be built stops the unit there: the rows before it are the results. */
   error?: { message: string; user: boolean };
 }
 
-/** Builds the records of `parsed`; the first is row `firstRow` (row 0, the header, is skipped). */
-export function buildBatch(builder: ItemBuilder, parsed: ParsedRecords, firstRow: number, warnings: Record<string, number>): BuiltBatch {
-  const line = new ByteBuffer(Math.max(parsed.bytes.length * 4, 1024));
-  const results: (ItemKeys | Reject)[] = [];
-  const ends = new Int32Array(parsed.count);
+/**
+ * Builds the records of `parsed`; the first is row `firstRow` (row 0, the
+ * header, is skipped). The lines are written to `line` (emptied first); the
+ * batch's `lines` are a view of it.
+ */
+export function buildBatch(builder: ItemBuilder, parsed: ParsedRecords, firstRow: number, warnings: Record<string, number>, line: ByteBuffer): BuiltBatch {
+  line.length = 0;
+  const rows = parsed.count;
+  const rejected = new Uint8Array(rows);
+  const rejects: Reject[] = [];
+  const sizes = new Float64Array(rows);
+  const ttls = new Float64Array(rows);
+  const hashes = Buffer.from(new ArrayBuffer(rows * HASH_BYTES));
+  const ends = new Int32Array(rows);
+  let count = 0;
   let rowNumber = firstRow;
   let error: BuiltBatch['error'];
   try {
@@ -39,21 +63,33 @@ export function buildBatch(builder: ItemBuilder, parsed: ParsedRecords, firstRow
       if (row === 0) return;
       const before = line.length;
       const result = builder.buildRecord(record, row, line);
-      // A reject may leave part of its line written: dropped (the next line starts where the last one ended).
-      if (isReject(result)) line.length = before;
-      ends[results.length] = line.length;
-      results.push(result);
+      if (isReject(result)) {
+        // A reject may leave part of its line written: dropped (the next line starts where the last one ended).
+        line.length = before;
+        rejected[count] = 1;
+        rejects.push(result);
+      } else {
+        sizes[count] = result.size;
+        ttls[count] = result.ttl ?? NaN;
+        writeKeyHash(result.pk, result.sk, hashes, count * HASH_BYTES);
+      }
+      ends[count++] = line.length;
     });
   } catch (err) {
     error = { message: errorMessage(err), user: err instanceof UserError };
   }
-  return { records: parsed.count, results, lines: line.buffer.subarray(0, line.length), ends, warnings, ...(error ? { error } : {}) };
+  return {
+    records: parsed.count, count, rejected, rejects, sizes, ttls, hashes, lines: line.buffer.subarray(0, line.length), ends, warnings,
+    ...(error ? { error } : {}),
+  };
 }
 
 export type HelperRequest =
   | { kind: 'build-open'; task: UnitTask; queued: Int32Array }
   | { kind: 'build-batch'; id: number; parsed: ParsedRecords; firstRow: number };
 export type HelperReply = { id: number; batch: BuiltBatch } | { failed: string; user: boolean };
+
+const asBuffer = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength);
 
 /** The unit's side: a worker thread that builds batches of this unit's rows. */
 export class BuildHelper {
@@ -75,9 +111,9 @@ export class BuildHelper {
       if ('failed' in reply) return this.fail(reply.user ? new UserError(reply.failed) : new Error(reply.failed));
       const waiter = this.waiting.get(reply.id);
       this.waiting.delete(reply.id);
-      // Transferred as a plain Uint8Array: held lines copy from a Buffer.
-      const { lines } = reply.batch;
-      waiter?.resolve({ ...reply.batch, lines: Buffer.from(lines.buffer, lines.byteOffset, lines.byteLength) });
+      // Transferred as plain Uint8Arrays: held lines and key hashes copy from a Buffer.
+      const { lines, hashes } = reply.batch;
+      waiter?.resolve({ ...reply.batch, lines: asBuffer(lines), hashes: asBuffer(hashes) });
     });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => this.fail(new Error(`transform build helper exited with code ${code}`)));
@@ -116,6 +152,7 @@ export class BuildHelper {
 export function serveBuilds(post: (reply: HelperReply, transfer: ArrayBuffer[]) => void): (request: HelperRequest) => Promise<void> {
   let ready: Promise<{ builder: ItemBuilder; warnings: { current: Record<string, number> } }> | undefined;
   let queued: Int32Array;
+  let lines: ByteBuffer | undefined;
   return async (request) => {
     if (request.kind === 'build-open') {
       const { task } = request;
@@ -140,12 +177,14 @@ export function serveBuilds(post: (reply: HelperReply, transfer: ArrayBuffer[]) 
       return;
     }
     opened.warnings.current = {};
+    lines ??= new ByteBuffer(1024 * 1024);
     // parsed's buffers arrive as plain Uint8Array: buildRecord reads a Buffer.
     const bytes = Buffer.from(request.parsed.bytes.buffer, request.parsed.bytes.byteOffset, request.parsed.bytes.byteLength);
-    const batch = buildBatch(opened.builder, { ...request.parsed, bytes }, request.firstRow, opened.warnings.current);
+    const batch = buildBatch(opened.builder, { ...request.parsed, bytes }, request.firstRow, opened.warnings.current, lines);
     Atomics.sub(queued!, 0, 1);
-    // A buffer of its own to transfer (a small one may be a slice of Node's shared pool).
-    const lines = new Uint8Array(batch.lines);
-    post({ id: request.id, batch: { ...batch, lines: lines as Buffer } }, [lines.buffer, batch.ends.buffer as ArrayBuffer]);
+    // The lines in a buffer of their own, to transfer: `lines` is reused for the next batch.
+    const own = new Uint8Array(batch.lines);
+    const transfer = [own.buffer, batch.ends.buffer, batch.rejected.buffer, batch.sizes.buffer, batch.ttls.buffer, batch.hashes.buffer] as ArrayBuffer[];
+    post({ id: request.id, batch: { ...batch, lines: own as Buffer } }, transfer);
   };
 }

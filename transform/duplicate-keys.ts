@@ -5,7 +5,7 @@
 import { ByteBuffer } from '../lib/byte-buffer.ts';
 import { writeKeyHash } from './key-hash.ts';
 
-const HASH_BYTES = 16;
+export const HASH_BYTES = 16;
 /** The key's 16-byte hash (key-hash.ts), then the unit's row number and item line number (uint32 BE). */
 export const KEY_RECORD_BYTES = HASH_BYTES + 8;
 
@@ -15,9 +15,20 @@ export class KeyCollector {
 
   add(pk: string, sk: string, row: number, line: number): void {
     this.records.reserve(KEY_RECORD_BYTES);
+    writeKeyHash(pk, sk, this.records.buffer, this.records.length);
+    this.added(row, line);
+  }
+
+  /** As add, the key's hash (writeKeyHash) given as bytes [at, at + 16) of `hashes`. */
+  addHash(hashes: Buffer, at: number, row: number, line: number): void {
+    this.records.reserve(KEY_RECORD_BYTES);
+    hashes.copy(this.records.buffer, this.records.length, at, at + HASH_BYTES);
+    this.added(row, line);
+  }
+
+  private added(row: number, line: number): void {
     const { buffer } = this.records;
     const at = this.records.length;
-    writeKeyHash(pk, sk, buffer, at);
     buffer.writeUInt32BE(row, at + HASH_BYTES);
     buffer.writeUInt32BE(line, at + HASH_BYTES + 4);
     this.records.length += KEY_RECORD_BYTES;

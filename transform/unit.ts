@@ -8,7 +8,7 @@ import { Meter } from '../lib/meter.ts';
 import type { PutResult, Storage } from '../lib/storage.ts';
 import { CsvRecords, copyParsed, type CsvRecord, type CsvRow, type ParsedRecords } from '../lib/csv-records.ts';
 import { ByteBuffer } from '../lib/byte-buffer.ts';
-import { KeyCollector } from './duplicate-keys.ts';
+import { HASH_BYTES, KeyCollector } from './duplicate-keys.ts';
 import { HeldLines, lineOrder } from './item-order.ts';
 import { writeItemFile } from './item-file.ts';
 import { ItemBuilder, epochSeconds, isReject, type Item, type ItemKeys, type Reject } from '../model/item.ts';
@@ -122,16 +122,23 @@ async function readBuilt(
   onBatch: (batch: BuiltBatch, firstRow: number) => void, onChunk?: () => void | Promise<void>,
 ): Promise<number> {
   const records = new CsvRecords();
-  const queue: { firstRow: number; batch: Promise<BuiltBatch> }[] = [];
+  const queue: { firstRow: number; batch: Promise<BuiltBatch>; out?: ByteBuffer }[] = [];
+  // The buffers of batches built here, reused once taken.
+  const free: ByteBuffer[] = [];
   let recordCount = 0;
   let failed: unknown;
   const add = (parsed: ParsedRecords) => {
     const firstRow = recordCount;
     recordCount += parsed.count;
     // The helper takes a push while it has room; this thread builds the others now (parsed holds only during this call).
-    const batch = helper.queuedBatches < HELPER_BATCHES ? helper.build(copyParsed(parsed), firstRow) : Promise.resolve(buildBatch(builder, parsed, firstRow, {}));
-    batch.catch(() => {}); // awaited in turn by take
-    queue.push({ firstRow, batch });
+    if (helper.queuedBatches < HELPER_BATCHES) {
+      const batch = helper.build(copyParsed(parsed), firstRow);
+      batch.catch(() => {}); // awaited in turn by take
+      queue.push({ firstRow, batch });
+    } else {
+      const out = free.pop() ?? new ByteBuffer(parsed.bytes.length * 4);
+      queue.push({ firstRow, batch: Promise.resolve(buildBatch(builder, parsed, firstRow, {}, out)), out });
+    }
   };
   const guarded = (read: () => void) => () => {
     if (failed !== undefined) return;
@@ -139,8 +146,9 @@ async function readBuilt(
   };
   const take = async (leave: number) => {
     while (queue.length > leave) {
-      const { firstRow, batch } = queue.shift()!;
+      const { firstRow, batch, out } = queue.shift()!;
       onBatch(await batch, firstRow);
+      if (out) free.push(out);
     }
     if (failed !== undefined && leave === 0) throw failed;
   };
@@ -192,19 +200,28 @@ export async function transformUnit(
   try {
     // What every row's item goes through; false for a reject or a dropped item, whose line is not held.
     const keep = (result: ItemKeys | Reject, rowNumber: number): boolean => {
-      rowsIn++;
       if (isReject(result)) {
-        rejects.push(result);
+        reject(result);
         return false;
       }
-      if (options.dropExpired && result.ttl !== undefined && result.ttl < asOf) {
+      if (!keepItem(result.size, result.ttl)) return false;
+      // The line is the item's index for now; renumbered once the order is known.
+      keys.add(result.pk, result.sk, rowNumber, held.count);
+      return true;
+    };
+    const reject = (result: Reject) => {
+      rowsIn++;
+      rejects.push(result);
+    };
+    // An item counted; false when it is dropped as expired. Its caller then adds its key and holds its line.
+    const keepItem = (size: number, ttl: number | undefined): boolean => {
+      rowsIn++;
+      if (options.dropExpired && ttl !== undefined && ttl < asOf) {
         dropped++;
         return false;
       }
-      // The line is the item's index for now; renumbered once the order is known.
-      keys.add(result.pk, result.sk, rowNumber, held.count);
-      ddbBytes += result.size;
-      if (result.size > maxItem) maxItem = result.size;
+      ddbBytes += size;
+      if (size > maxItem) maxItem = size;
       return true;
     };
     const progress = () => onProgress(rowsIn, held.bytes);
@@ -218,9 +235,16 @@ export async function transformUnit(
         for (const [column, n] of Object.entries(batch.warnings)) warnings[column] = (warnings[column] ?? 0) + n;
         let rowNumber = Math.max(firstRow, 1);
         let start = 0;
-        for (let i = 0; i < batch.results.length; i++) {
+        let r = 0;
+        for (let i = 0; i < batch.count; i++, rowNumber++) {
           const end = batch.ends[i]!;
-          if (keep(batch.results[i]!, rowNumber++)) held.addBytes(batch.lines, start, end);
+          const ttl = batch.ttls[i]!;
+          if (batch.rejected[i]) {
+            reject(batch.rejects[r++]!);
+          } else if (keepItem(batch.sizes[i]!, Number.isNaN(ttl) ? undefined : ttl)) {
+            keys.addHash(batch.hashes, i * HASH_BYTES, rowNumber, held.count);
+            held.addBytes(batch.lines, start, end);
+          }
           start = end;
         }
         if (batch.error) throw batch.error.user ? new UserError(batch.error.message) : new Error(batch.error.message);
