@@ -1,5 +1,5 @@
 // Copies one table, inside the run's snapshot, to one compressed object:
-// COPY (SELECT … ORDER BY …) TO STDOUT → count + sha256 of the raw text → gzip|zstd|none → storage.
+// COPY (SELECT … ORDER BY …) TO STDOUT → 256 KB chunks → count + sha256 of the raw text → gzip|zstd|none → storage.
 // gzip runs on zlib's thread pool and zstd in its own process, so the main
 // thread only moves buffers: the COPY is read as fast as the server sends it.
 // With `--format parquet|both` the same COPY text also (or only) becomes a
@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { to as copyTo } from 'pg-copy-streams';
 import { compressionSuffix, compressor, type Compression } from '../lib/compression.ts';
+import { Coalesce } from '../lib/coalesce.ts';
 import { Meter } from '../lib/meter.ts';
 import { quoteIdent, type PgClient } from '../lib/postgres.ts';
 import { extractPartKey } from '../lib/run-layout.ts';
@@ -66,7 +67,7 @@ export async function copyTable(
   const parquet = format === 'csv' ? undefined : new ParquetEncoder(table.columns, parquetSettings());
   // Parquet alone: the COPY text, once converted, goes nowhere.
   const sink = packed ?? new Writable({ write: (_chunk, _encoding, done) => done() });
-  const reading = pipeline([copy, raw, ...(parquet ? [parquet] : []), sink]);
+  const reading = pipeline([copy, new Coalesce(), raw, ...(parquet ? [parquet] : []), sink]);
   const [read, csvStored, parquetStored] = await Promise.allSettled([
     reading,
     packed ? run.put(key, packed) : undefined,
