@@ -143,3 +143,27 @@ test('a transform of one large part runs it with a helper thread, to the same it
     await remove();
   }
 });
+
+test('a bad row stops a helped unit with one thread\'s error though the file then fails its checksum', async (t) => {
+  // A row near the end loses a field, and the gzip file's checksum is wrong: one thread
+  // reports the row before the stream fails; the batch holding it must not be dropped.
+  let bad = 0;
+  const { store, run, extract, remove } = await inflatedRun('realistic', 4_000_000, (table, csv) => {
+    if (table !== 'audit_events') return csv;
+    const lines = csv.split('\n');
+    bad = lines.length - 50;
+    lines[bad] = lines[bad]!.replace(/,[^,]*$/, '');
+    return lines.join('\n');
+  });
+  try {
+    const unit = (await unitsOfRun(extract)).find((u) => u.mapping.table.name === 'audit_events')!;
+    const gz = (await fileOf(store, unit.part.key))!;
+    gz[gz.length - 8]! ^= 1;
+    await run.put(unit.part.key, gz);
+    const one = await unitFiles(store, run, extract, unit, false);
+    t.regex(one.error ?? '', new RegExp(`row ${bad}: \\d+ fields where the manifest has`));
+    t.deepEqual(await unitFiles(store, run, extract, unit, true), one);
+  } finally {
+    await remove();
+  }
+});

@@ -97,13 +97,18 @@ async function readCsv(
       yield* [];
     });
   } catch (err) {
-    // A UserError already names its file (the item file a unit could not write, say).
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
+    throw readError(run, table, part, err);
   }
   if (stored.sha256 !== part.sha256) {
     throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: ${changedAfterExtract(table)}`);
   }
+}
+
+/** An error reading `part`, naming it. */
+function readError(run: Storage, table: string, part: PartEntry, err: unknown): UserError {
+  // A UserError already names its file (the item file a unit could not write, say).
+  if (err instanceof UserError) return err;
+  return new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
 }
 
 /** Pushes of records waiting for the build helper at most; this thread builds the others. */
@@ -137,19 +142,32 @@ async function readBuilt(
     if (failed !== undefined) return;
     try { read(); } catch (err) { failed = err; }
   };
+  let stopped = false;
   const take = async (leave: number) => {
-    while (queue.length > leave) {
-      const { firstRow, batch } = queue.shift()!;
-      onBatch(await batch, firstRow);
+    try {
+      while (queue.length > leave) {
+        const { firstRow, batch } = queue.shift()!;
+        onBatch(await batch, firstRow);
+      }
+      if (failed !== undefined && leave === 0) throw failed;
+    } catch (err) {
+      stopped = true;
+      throw err;
     }
-    if (failed !== undefined && leave === 0) throw failed;
   };
   let chunk: Buffer;
   const push = guarded(() => records.pushParsed(chunk, add));
-  await readCsv(run, table, part, (bytes) => { chunk = bytes; push(); }, guarded(() => records.endParsed(add)), async () => {
-    await take(failed === undefined ? QUEUED_BATCHES : 0);
-    await onChunk?.();
-  }, () => take(0));
+  try {
+    await readCsv(run, table, part, (bytes) => { chunk = bytes; push(); }, guarded(() => records.endParsed(add)), async () => {
+      await take(failed === undefined ? QUEUED_BATCHES : 0);
+      await onChunk?.();
+    }, () => take(0));
+  } catch (err) {
+    // The stream failed (a file cut off, a read error) with batches not yet
+    // taken: a bad row in them came first, and one thread would report it.
+    if (!stopped) await take(0).catch((first: unknown) => { throw readError(run, table, part, first); });
+    throw err;
+  }
   return checkRows(run, table, part, recordCount - 1);
 }
 
