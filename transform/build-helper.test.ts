@@ -1,14 +1,16 @@
 // A unit built with a helper thread writes the very files one thread writes,
 // and stops at the same first bad row with the same error.
 import test from 'ava';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { manifestText, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
 import { EXTRACT_MANIFEST_KEY, itemsKey, keysKey, rejectsKey, unitKey } from '../lib/run-layout.ts';
 import { openStorage, type Storage } from '../lib/storage.ts';
+import { ENTITIES_DIR, isEntityFile } from '../model/registry.ts';
 import { mapTables } from '../model/table-mapping.ts';
 import { writeDumpRun } from '../scripts/golden.ts';
 import type { FixtureKind } from '../fixtures/hostile.ts';
@@ -162,6 +164,100 @@ test('a bad row stops a helped unit with one thread\'s error though the file the
     await run.put(unit.part.key, gz);
     const one = await unitFiles(store, run, extract, unit, false);
     t.regex(one.error ?? '', new RegExp(`row ${bad}: \\d+ fields where the manifest has`));
+    t.deepEqual(await unitFiles(store, run, extract, unit, true), one);
+  } finally {
+    await remove();
+  }
+});
+
+test('a model of one\'s own whose computed value throws on a row stops a helped transform with one thread\'s error', async (t) => {
+  // audit_events' middle row gets an id its (copied) entity's computed value refuses.
+  const { store, remove } = await inflatedRun('realistic', 17_000_000, (table, csv) => {
+    if (table !== 'audit_events') return csv;
+    const lines = csv.split('\n');
+    // A line that starts a record (a quoted field may hold newlines).
+    const middle = lines.findIndex((l, i) => i > lines.length / 2 && /^[0-9a-f]{8}-/.test(l));
+    lines[middle] = lines[middle]!.replace(/^[^,]*/, 'bad00000-0000-0000-0000-000000000000');
+    return lines.join('\n');
+  });
+  const model = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-helper-model-'));
+  try {
+    await writeFile(path.join(model, 'package.json'), '{ "type": "module" }\n');
+    const shipped = fileURLToPath(new URL('../model', import.meta.url));
+    for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {
+      let text = (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(shipped, `${m}.ts`)}'`);
+      if (name === 'audit_events.ts') {
+        text = text.replace("audit_user: orElse('user_id_hash', 'ANONYMOUS'),", `audit_user: (row) => {
+      if (row('id')?.startsWith('bad0')) throw new Error(\`no user for event \${row('id')}\`);
+      return orElse('user_id_hash', 'ANONYMOUS')(row);
+    },`);
+      }
+      await writeFile(path.join(model, name), text);
+    }
+    const errors: string[] = [];
+    for (const concurrency of [1, 2]) {
+      const logs: string[] = [];
+      const error = await runTransform({
+        store, run: 'run', tables: ['audit_events'], force: true, concurrency, gzipLevel: 1, unmapped: 'fail', dropExpired: false, entities: model, log: (m) => logs.push(m),
+      }).then(() => 'none', (err: Error) => err.message);
+      errors.push(error);
+      t.is(logs.some((m) => m.includes('a helper thread builds')), concurrency === 2);
+    }
+    t.regex(errors[0]!, /no user for event bad0/);
+    t.is(errors[1], errors[0]);
+  } finally {
+    await remove();
+    await rm(model, { recursive: true, force: true });
+  }
+});
+
+test('a helper thread that dies part-way fails its unit, naming it, and nothing waits on it', async (t) => {
+  const { store, run, extract, remove } = await inflatedRun('realistic', 8_000_000);
+  try {
+    const unit = (await unitsOfRun(extract)).find((u) => u.mapping.table.name === 'audit_events')!;
+    const joins = await resolveJoins(unit, new JoinCache(run, extract));
+    const bundle = workerBundle();
+    const helper = new BuildHelper(bundle.entry, unitTask(bundle, { store, run: 'run', options }, unit, joins));
+    let killedAt = 0;
+    const worker = (helper as unknown as { worker: import('node:worker_threads').Worker }).worker;
+    const error = await transformUnit(run, unit, extract, joins, options, (rows) => {
+      if (killedAt === 0 && rows > 1000) {
+        killedAt = rows;
+        void worker.terminate();
+      }
+    }, helper).then(() => 'none', (err: Error) => err.message).finally(() => helper.close());
+    t.true(killedAt > 0 && killedAt < unit.part.rows / 2);
+    t.regex(error, /build helper exited/);
+  } finally {
+    await remove();
+  }
+});
+
+test('records longer than many chunks (a huge message, one over 400 KB, a key too long) give a helped unit the same files', async (t) => {
+  // chat_messages' message field (the 6th) made huge in rows here and there.
+  const { store, run, extract, remove } = await inflatedRun('realistic', 17_000_000, (table, csv) => {
+    if (table !== 'chat_messages') return csv;
+    const lines = csv.split('\n');
+    const starts = lines.flatMap((l, i) => (/^[0-9a-f]{8}-[^,]*,[^,]*,[^,]*,[^,]*,[^,]*,[^",]*,/.test(l) ? [i] : []));
+    const field = (i: number, text: string) => {
+      const f = lines[i]!.split(',');
+      f[5] = text;
+      lines[i] = f.join(',');
+    };
+    field(starts[1]!, `"${'é"",\n'.repeat(1_500_000)}"`); // ~9 MB: a reject
+    field(starts[Math.floor(starts.length / 3)]!, 'y'.repeat(390_000)); // an item just under the limit
+    field(starts[Math.floor(starts.length / 2)]!, `"${'z'.repeat(3_000_000)}"`);
+    const f = lines[starts.at(-3)!]!.split(',');
+    f[1] = 'u'.repeat(3000); // user_id: not a uuid, and a partition key over 2048 bytes
+    lines[starts.at(-3)!] = f.join(',');
+    return lines.join('\n');
+  });
+  try {
+    const unit = (await unitsOfRun(extract)).find((u) => u.mapping.table.name === 'chat_messages')!;
+    const one = await unitFiles(store, run, extract, unit, false);
+    t.false('error' in one, one.error);
+    const record = JSON.parse((await run.getText(unitKey('chat_messages', 0)))!) as UnitRecord;
+    t.true(record.part.rejected >= 3);
     t.deepEqual(await unitFiles(store, run, extract, unit, true), one);
   } finally {
     await remove();
