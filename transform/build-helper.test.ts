@@ -263,3 +263,32 @@ test('records longer than many chunks (a huge message, one over 400 KB, a key to
     await remove();
   }
 });
+
+test('a table of the generic mapping (UNMAPPED=generic), with zstd and --drop-expired, gives a helped unit the same files', async (t) => {
+  const { store, remove } = await inflatedRun('realistic', 17_000_000);
+  const model = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-helper-model-'));
+  try {
+    await writeFile(path.join(model, 'package.json'), '{ "type": "module" }\n');
+    const shipped = fileURLToPath(new URL('../model', import.meta.url));
+    for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile).filter((n) => n !== 'chat_messages.ts')) {
+      const text = (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(shipped, `${m}.ts`)}'`);
+      await writeFile(path.join(model, name), text);
+    }
+    for (const [table, key] of [['chat_messages', 'chat_messages'], ['audit_events', 'audit_events']]) {
+      const files: string[] = [];
+      for (const concurrency of [1, 2]) {
+        const logs: string[] = [];
+        await runTransform({
+          store, run: 'run', tables: [table!], force: true, concurrency, gzipLevel: 1, compression: 'zstd', unmapped: 'generic', dropExpired: true, entities: model, log: (m) => logs.push(m),
+        });
+        t.is(logs.some((m) => m.includes('a helper thread builds')), concurrency === 2);
+        const keys = [itemsKey(key!, 0, 'zstd'), rejectsKey(key!, 0), keysKey(key!, 0), unitKey(key!, 0)];
+        files.push((await Promise.all(keys.map(async (k) => sha256Hex((await fileOf(store, k)) ?? Buffer.alloc(0))))).join(' '));
+      }
+      t.is(files[1], files[0], table);
+    }
+  } finally {
+    await remove();
+    await rm(model, { recursive: true, force: true });
+  }
+});
