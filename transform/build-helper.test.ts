@@ -4,6 +4,7 @@ import test from 'ava';
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { manifestText, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
@@ -56,14 +57,22 @@ async function inflatedRun(kind: FixtureKind, bytes: number, edit: (table: strin
   return { store, run, extract, remove: () => rm(store, { recursive: true, force: true }) };
 }
 
-/** Runs `unit` (with a helper thread when `helped`); its files, or the error it stopped with. */
-async function unitFiles(store: string, run: Storage, extract: ExtractManifest, unit: Unit, helped: boolean): Promise<Record<string, string>> {
+/** Until `helper` (if any) has opened its unit. */
+async function opened(helper: BuildHelper | undefined): Promise<void> {
+  while (helper && !helper.open && !helper.failure) await sleep(10);
+}
+
+/** Runs `unit` (with a helper thread when `helped`); its files, or the error it stopped with; `sent` gets the batches the helper was sent. */
+async function unitFiles(store: string, run: Storage, extract: ExtractManifest, unit: Unit, helped: boolean, sent: number[] = []): Promise<Record<string, string>> {
   const joins = await resolveJoins(unit, new JoinCache(run, extract));
   const bundle = workerBundle();
   const helper = helped ? new BuildHelper(bundle.entry, unitTask(bundle, { store, run: 'run', options }, unit, joins)) : undefined;
   const table = unit.mapping.table.name;
+  // Sent batches once it has opened the unit: a small one would be done before.
+  await opened(helper);
   try {
     await transformUnit(run, unit, extract, joins, options, () => {}, helper);
+    if (helper) sent.push((helper as unknown as { nextId: number }).nextId);
   } catch (err) {
     return { error: (err as Error).message };
   } finally {
@@ -89,14 +98,17 @@ for (const kind of ['realistic', 'hostile'] as const) {
       t.true(units.length > 5);
       let rejected = 0;
       let warnings = 0;
+      const sent: number[] = [];
       for (const unit of units) {
         const one = await unitFiles(store, run, extract, unit, false);
         t.false('error' in one, unit.mapping.table.name);
-        t.deepEqual(await unitFiles(store, run, extract, unit, true), one, unit.mapping.table.name);
+        t.deepEqual(await unitFiles(store, run, extract, unit, true, sent), one, unit.mapping.table.name);
         const record = JSON.parse((await run.getText(unitKey(unit.mapping.table.name, unit.index)))!) as UnitRecord;
         rejected += record.part.rejected;
         warnings += Object.keys(record.warnings).length;
       }
+      // Every unit sent the helper batches (some of them: this thread builds while it has 4).
+      t.true(sent.length === units.length && sent.every((n) => n > 0), String(sent));
       // Rejects and warnings took the helper's path too: the hostile fixture has both.
       if (kind === 'hostile') {
         t.true(rejected > 0);
@@ -211,13 +223,15 @@ test('a model of one\'s own whose computed value throws on a row stops a helped 
   }
 });
 
-test('a helper thread that dies part-way fails its unit, naming it, and nothing waits on it', async (t) => {
+test('a helper thread that dies part-way fails its unit, naming it, or leaves this thread its rows: nothing waits on it', async (t) => {
   const { store, run, extract, remove } = await inflatedRun('realistic', 8_000_000);
   try {
     const unit = (await unitsOfRun(extract)).find((u) => u.mapping.table.name === 'audit_events')!;
+    const one = await unitFiles(store, run, extract, unit, false);
     const joins = await resolveJoins(unit, new JoinCache(run, extract));
     const bundle = workerBundle();
     const helper = new BuildHelper(bundle.entry, unitTask(bundle, { store, run: 'run', options }, unit, joins));
+    await opened(helper);
     let killedAt = 0;
     const worker = (helper as unknown as { worker: import('node:worker_threads').Worker }).worker;
     const error = await transformUnit(run, unit, extract, joins, options, (rows) => {
@@ -225,11 +239,44 @@ test('a helper thread that dies part-way fails its unit, naming it, and nothing 
         killedAt = rows;
         void worker.terminate();
       }
-    }, helper).then(() => 'none', (err: Error) => err.message).finally(() => helper.close());
+    }, helper).then(() => undefined, (err: Error) => err.message).finally(() => helper.close());
     t.true(killedAt > 0 && killedAt < unit.part.rows / 2);
-    t.regex(error, /build helper exited/);
+    // Batches it held are lost with it: the unit fails; else this thread built the rest, to the same files.
+    if (error !== undefined) t.regex(error, /build helper exited/);
+    else t.deepEqual(await unitFiles(store, run, extract, unit, false), one);
   } finally {
     await remove();
+  }
+});
+
+test('a model of one\'s own that the worker bundle cannot run (it reads a file beside its module) has its unit built on one thread, to the same files', async (t) => {
+  const { store, remove } = await inflatedRun('realistic', 17_000_000);
+  const model = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-helper-model-'));
+  try {
+    await writeFile(path.join(model, 'package.json'), '{ "type": "module" }\n');
+    await writeFile(path.join(model, 'prefix.json'), '{ "prefix": "MESSAGE" }\n');
+    const shipped = fileURLToPath(new URL('../model', import.meta.url));
+    for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {
+      let text = (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(shipped, `${m}.ts`)}'`);
+      if (name === 'chat_messages.ts') {
+        text = `import { readFileSync } from 'node:fs';
+const { prefix } = JSON.parse(readFileSync(new URL('./prefix.json', import.meta.url), 'utf8'));
+${text.replace("sk: 'CHAT#", "sk: prefix + '#")}`;
+      }
+      await writeFile(path.join(model, name), text);
+    }
+    const files: string[] = [];
+    const logs: string[] = [];
+    for (const concurrency of [1, 2]) {
+      await runTransform({ store, run: 'run', tables: ['chat_messages'], force: true, concurrency, gzipLevel: 1, unmapped: 'fail', dropExpired: false, entities: model, log: (m) => logs.push(m) });
+      files.push(sha256Hex((await fileOf(store, itemsKey('chat_messages', 0, 'gzip')))!));
+    }
+    t.true(gunzipSync((await fileOf(store, itemsKey('chat_messages', 0, 'gzip')))!).includes('"SK":{"S":"MESSAGE#'));
+    t.is(files[1], files[0]);
+    t.is(logs.filter((m) => /the helper thread failed \(.*prefix\.json/.test(m)).length, 1, logs.join('\n'));
+  } finally {
+    await remove();
+    await rm(model, { recursive: true, force: true });
   }
 });
 

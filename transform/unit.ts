@@ -133,8 +133,8 @@ async function readBuilt(
   const add = (parsed: ParsedRecords) => {
     const firstRow = recordCount;
     recordCount += parsed.count;
-    // The helper takes a push while it has room; this thread builds the others now (parsed holds only during this call).
-    const batch = helper.queuedBatches < HELPER_BATCHES ? helper.build(copyParsed(parsed), firstRow) : Promise.resolve(buildBatch(builder, parsed, firstRow, {}));
+    // The helper takes a push while it is open and has room; this thread builds the others now (parsed holds only during this call).
+    const batch = helper.open && helper.queuedBatches < HELPER_BATCHES ? helper.build(copyParsed(parsed), firstRow) : Promise.resolve(buildBatch(builder, parsed, firstRow, {}));
     batch.catch(() => {}); // awaited in turn by take
     queue.push({ firstRow, batch });
   };
