@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { Readable } from 'node:stream';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { manifestText, readExtractManifest, type ExtractManifest } from '../lib/manifest.ts';
 import { sha256Hex } from '../lib/meter.ts';
@@ -83,6 +84,23 @@ async function unitFiles(store: string, run: Storage, extract: ExtractManifest, 
     files[key] = sha256Hex((await fileOf(store, key)) ?? Buffer.alloc(0));
   }
   return files;
+}
+
+/**
+ * A model of one's own (MODEL=dir): the shipped entities copied to a folder,
+ * each text through `edit` (undefined leaves the file out), with `extra` files.
+ */
+async function ownModel(edit: (name: string, text: string) => string | undefined, extra: Record<string, string> = {}): Promise<string> {
+  const model = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-helper-model-'));
+  await writeFile(path.join(model, 'package.json'), '{ "type": "module" }\n');
+  for (const [name, text] of Object.entries(extra)) await writeFile(path.join(model, name), text);
+  const shipped = fileURLToPath(new URL('../model', import.meta.url));
+  for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {
+    // The copies import the model's entity type and computed values where they are.
+    const text = edit(name, (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(shipped, `${m}.ts`)}'`));
+    if (text !== undefined) await writeFile(path.join(model, name), text);
+  }
+  return model;
 }
 
 async function unitsOfRun(extract: ExtractManifest): Promise<Unit[]> {
@@ -192,20 +210,11 @@ test('a model of one\'s own whose computed value throws on a row stops a helped 
     lines[middle] = lines[middle]!.replace(/^[^,]*/, 'bad00000-0000-0000-0000-000000000000');
     return lines.join('\n');
   });
-  const model = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-helper-model-'));
-  try {
-    await writeFile(path.join(model, 'package.json'), '{ "type": "module" }\n');
-    const shipped = fileURLToPath(new URL('../model', import.meta.url));
-    for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {
-      let text = (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(shipped, `${m}.ts`)}'`);
-      if (name === 'audit_events.ts') {
-        text = text.replace("audit_user: orElse('user_id_hash', 'ANONYMOUS'),", `audit_user: (row) => {
+  const model = await ownModel((name, text) => (name !== 'audit_events.ts' ? text : text.replace("audit_user: orElse('user_id_hash', 'ANONYMOUS'),", `audit_user: (row) => {
       if (row('id')?.startsWith('bad0')) throw new Error(\`no user for event \${row('id')}\`);
       return orElse('user_id_hash', 'ANONYMOUS')(row);
-    },`);
-      }
-      await writeFile(path.join(model, name), text);
-    }
+    },`)));
+  try {
     const errors: string[] = [];
     for (const concurrency of [1, 2]) {
       const logs: string[] = [];
@@ -251,20 +260,10 @@ test('a helper thread that dies part-way fails its unit, naming it, or leaves th
 
 test('a model of one\'s own that the worker bundle cannot run (it reads a file beside its module) has its unit built on one thread, to the same files', async (t) => {
   const { store, remove } = await inflatedRun('realistic', 17_000_000);
-  const model = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-helper-model-'));
-  try {
-    await writeFile(path.join(model, 'package.json'), '{ "type": "module" }\n');
-    await writeFile(path.join(model, 'prefix.json'), '{ "prefix": "MESSAGE" }\n');
-    const shipped = fileURLToPath(new URL('../model', import.meta.url));
-    for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile)) {
-      let text = (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(shipped, `${m}.ts`)}'`);
-      if (name === 'chat_messages.ts') {
-        text = `import { readFileSync } from 'node:fs';
+  const model = await ownModel((name, text) => (name !== 'chat_messages.ts' ? text : `import { readFileSync } from 'node:fs';
 const { prefix } = JSON.parse(readFileSync(new URL('./prefix.json', import.meta.url), 'utf8'));
-${text.replace("sk: 'CHAT#", "sk: prefix + '#")}`;
-      }
-      await writeFile(path.join(model, name), text);
-    }
+${text.replace("sk: 'CHAT#", "sk: prefix + '#")}`), { 'prefix.json': '{ "prefix": "MESSAGE" }\n' });
+  try {
     const files: string[] = [];
     const logs: string[] = [];
     for (const concurrency of [1, 2]) {
@@ -313,14 +312,8 @@ test('records longer than many chunks (a huge message, one over 400 KB, a key to
 
 test('a table of the generic mapping (UNMAPPED=generic), with zstd and --drop-expired, gives a helped unit the same files', async (t) => {
   const { store, remove } = await inflatedRun('realistic', 17_000_000);
-  const model = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-helper-model-'));
+  const model = await ownModel((name, text) => (name === 'chat_messages.ts' ? undefined : text));
   try {
-    await writeFile(path.join(model, 'package.json'), '{ "type": "module" }\n');
-    const shipped = fileURLToPath(new URL('../model', import.meta.url));
-    for (const name of (await readdir(ENTITIES_DIR)).filter(isEntityFile).filter((n) => n !== 'chat_messages.ts')) {
-      const text = (await readFile(path.join(ENTITIES_DIR, name), 'utf8')).replace(/from '\.\.\/(entity|computed)\.ts'/g, (_, m: string) => `from '${path.join(shipped, `${m}.ts`)}'`);
-      await writeFile(path.join(model, name), text);
-    }
     for (const [table, key] of [['chat_messages', 'chat_messages'], ['audit_events', 'audit_events']]) {
       const files: string[] = [];
       for (const concurrency of [1, 2]) {
@@ -334,6 +327,48 @@ test('a table of the generic mapping (UNMAPPED=generic), with zstd and --drop-ex
       }
       t.is(files[1], files[0], table);
     }
+  } finally {
+    await remove();
+    await rm(model, { recursive: true, force: true });
+  }
+});
+
+test('a read that fails while this thread waits on the helper for a batch with a bad row reports the row, as one thread does', async (t) => {
+  // audit_events' first row is slow to build on the helper thread (its model's computed value waits 1.5 s there), and
+  // its second lacks a field; the part's stream fails 0.3 s after it is opened (a connection reset), the batch not yet built.
+  const slow = '51000000-0000-0000-0000-000000000000';
+  const { store, run, extract, remove } = await inflatedRun('realistic', 4_000_000, (table, csv) => {
+    if (table !== 'audit_events') return csv;
+    const [header, first, ...rest] = csv.split('\n');
+    const second = rest.findIndex((l) => /^[0-9a-f]{8}-/.test(l));
+    rest[second] = rest[second]!.replace(/,[^,]*$/, '');
+    return [header, first!.replace(/^[^,]*/, slow), ...rest].join('\n');
+  });
+  const model = await ownModel((name, text) => (name !== 'audit_events.ts' ? text : `import { isMainThread } from 'node:worker_threads';
+${text.replace("audit_user: orElse('user_id_hash', 'ANONYMOUS'),", `audit_user: (row) => {
+      if (!isMainThread && row('id') === '${slow}') for (const until = Date.now() + 1500; Date.now() < until;);
+      return orElse('user_id_hash', 'ANONYMOUS')(row);
+    },`)}`));
+  try {
+    const unit = (await mapTables(extract, 'fail', model)).flatMap((m) => (m.table.name === 'audit_events' ? unitsOf(m, extract, options, []) : []))[0]!;
+    const gz = (await fileOf(store, unit.part.key))!;
+    const failing = Object.create(run) as Storage;
+    failing.get = async (key) => {
+      if (key !== unit.part.key) return run.get(key);
+      let at = 0;
+      const stream = new Readable({ read() { if (at < gz.length) this.push(gz.subarray(at, at += 65536)); } });
+      setTimeout(() => stream.destroy(new Error('connection reset')), 300);
+      return stream;
+    };
+    const errors: string[] = [];
+    for (const helped of [false, true]) {
+      const bundle = workerBundle(model);
+      const helper = helped ? new BuildHelper(bundle.entry, unitTask(bundle, { store, run: 'run', options }, unit, new Map())) : undefined;
+      await opened(helper);
+      errors.push(await transformUnit(failing, unit, extract, new Map(), options, () => {}, helper).then(() => 'none', (err: Error) => err.message).finally(() => helper?.close()));
+    }
+    t.regex(errors[0]!, /audit_events row 2: 16 fields where the manifest has 17 columns/);
+    t.is(errors[1], errors[0]);
   } finally {
     await remove();
     await rm(model, { recursive: true, force: true });

@@ -142,7 +142,8 @@ async function readBuilt(
     if (failed !== undefined) return;
     try { read(); } catch (err) { failed = err; }
   };
-  let stopped = false;
+  // What a take threw (the first bad row): the stream's error wins a pipeline that fails while one waits.
+  let stopped: { err: unknown } | undefined;
   const take = async (leave: number) => {
     try {
       while (queue.length > leave) {
@@ -151,7 +152,7 @@ async function readBuilt(
       }
       if (failed !== undefined && leave === 0) throw failed;
     } catch (err) {
-      stopped = true;
+      stopped ??= { err };
       throw err;
     }
   };
@@ -164,9 +165,10 @@ async function readBuilt(
     }, () => take(0));
   } catch (err) {
     // The stream failed (a file cut off, a read error) with batches not yet
-    // taken: a bad row in them came first, and one thread would report it.
-    if (!stopped) await take(0).catch((first: unknown) => { throw readError(run, table, part, first); });
-    throw err;
+    // taken, or while one was: a bad row in them came first, and one thread
+    // would report it.
+    if (!stopped) await take(0).catch(() => {});
+    throw stopped ? readError(run, table, part, stopped.err) : err;
   }
   return checkRows(run, table, part, recordCount - 1);
 }
