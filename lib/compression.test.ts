@@ -1,7 +1,7 @@
 import test from 'ava';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -163,4 +163,24 @@ test('zstd on every core writes the bytes of plain `zstd -1` (item files keep th
   const plain = execFileSync('zstd', ['-q', '-c', '-1'], { input, maxBuffer: 1 << 30 });
   t.true(input.length > 20_000_000);
   t.true(Buffer.concat(out).equals(plain));
+});
+
+test('zstd compresses with a worker per CPU this process may use (taskset, a container\'s cpuset), not per core of the host', async (t) => {
+  if (spawnSync('taskset', ['-c', '0', 'true']).status !== 0 || os.availableParallelism() < 2) return t.pass('no taskset, or one CPU');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'pg2ddb-zstdargs-'));
+  t.teardown(() => rm(dir, { recursive: true, force: true }));
+  const real = execFileSync('sh', ['-c', 'command -v zstd'], { encoding: 'utf8' }).trim();
+  await writeFile(path.join(dir, 'zstd'), `#!/bin/sh\necho "$*" >> ${JSON.stringify(path.join(dir, 'args'))}\nexec ${JSON.stringify(real)} "$@"\n`, { mode: 0o755 });
+  await writeFile(path.join(dir, 'script.mts'), `
+    import { Readable } from 'node:stream';
+    import { pipeline } from 'node:stream/promises';
+    import { compressor } from ${JSON.stringify(path.join(REPO, 'lib/compression.ts'))};
+    await pipeline(Readable.from([Buffer.alloc(1000)]), compressor('zstd', 1), async (source) => { for await (const _ of source); });
+  `);
+  const run = spawnSync('taskset', ['-c', '0', process.execPath, '--import', 'tsx/esm', path.join(dir, 'script.mts')], {
+    cwd: REPO, env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, encoding: 'utf8',
+  });
+  t.is(run.status, 0, run.stderr);
+  // The host may have more cores: zstd's -T0 would start a worker for each.
+  t.is((await readFile(path.join(dir, 'args'), 'utf8')).trim(), '-q -c -1 -T1');
 });

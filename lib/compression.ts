@@ -5,6 +5,7 @@
 // A file's compression is known by its name's suffix.
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { Duplex, PassThrough, type Readable, type Transform } from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
@@ -68,14 +69,16 @@ export function zstdAvailable(): boolean {
 export function compressor(compression: Compression, level: number): Transform | Duplex {
   if (compression === 'gzip') return createGzip({ level, chunkSize: 256 * 1024 });
   if (compression === 'none') return new PassThrough();
-  // -T0: a worker per core. zstd's streamed multi-threaded frames do not depend
-  // on the worker count (its tests/cli-tests/determinism), and the CLI's
-  // default is one worker in that mode, so the bytes are those of plain `-1`
-  // (checked on our item JSON: -T1, -T2, -T4 and no -T hash alike). An item
-  // file is compressed after its last row is built, while the unit's own
-  // thread mostly waits: 387 MB of processing_jobs' items took 0.71 s instead
-  // of 0.92 s on 2 cores, the same CPU.
-  return zstdPipe(['-q', '-c', `-${Math.max(level, 1)}`, '-T0']);
+  // A worker per CPU this process may use. zstd's streamed multi-threaded
+  // frames do not depend on the worker count (its tests/cli-tests/determinism),
+  // and the CLI's default is one worker in that mode, so the bytes are those of
+  // plain `-1` (checked on our item JSON: -T1, -T2, -T4 and no -T hash alike).
+  // An item file is compressed after its last row is built, while the unit's
+  // own thread mostly waits: 387 MB of processing_jobs' items took 0.71 s
+  // instead of 0.92 s on 2 cores, the same CPU. Not -T0: zstd counts the
+  // host's physical cores, ignoring the CPUs a container's cpuset (or taskset)
+  // allows, and each worker holds its jobs' buffers (~25 MB at -9).
+  return zstdPipe(['-q', '-c', `-${Math.max(level, 1)}`, `-T${os.availableParallelism()}`]);
 }
 
 /** The uncompressed bytes of `source` (named `key`); a corrupt or truncated file ends the stream with an error. */

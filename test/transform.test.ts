@@ -315,3 +315,27 @@ test('--drop-expired drops exactly the rows whose ttl is before the extract as_o
     t.is(table.rows_in, table.items_out + table.rejected + table.dropped, table.name);
   }
 });
+
+test('on S3, one large table transformed with cores to spare has a helper thread build some of its rows, to one thread\'s item file', async (t) => {
+  t.timeout(240_000);
+  const env = stackEnv();
+  const url = await freshDatabase(t, { load: false });
+  // ~25 MB of CSV in one part: over the helper's 16 MB.
+  await withClient(url, (c) => c.query(`CREATE TABLE t (id int PRIMARY KEY, k int, note text); INSERT INTO t SELECT i, i % 977, repeat(md5(i::text), 2) FROM generate_series(1, 300000) i`));
+  const model = await tempDir();
+  await writeFile(path.join(model, 'package.json'), '{"type":"module"}\n');
+  await writeFile(path.join(model, 't.ts'), "export default { table: 't', entityType: 't', key: { pk: 'K#{k}', sk: 'ID#{id}' } };\n");
+  const store = freshBucketPrefix();
+  await runExtract({ databaseUrl: url, store, run: 'r', concurrency: 2, schemas: ['public'], gzipLevel: 1, log: quiet });
+  const run = openStorage(store).sub('r');
+  const hashes: string[] = [];
+  for (const concurrency of ['1', '2']) {
+    const result = await runCli('transform/cli.ts', ['--model', model, '--concurrency', concurrency, '--force', '--json'], { ...env, STORE: store, RUN: 'r' }, 200_000);
+    t.is(result.code, 0, result.stderr);
+    t.is(result.stderr.includes('a helper thread builds some of its rows'), concurrency === '2', result.stderr);
+    t.false(result.stderr.includes('the helper thread failed'), result.stderr);
+    const manifest = (await readTransformManifest(run))!;
+    hashes.push(manifest.tables[0]!.parts[0]!.sha256);
+  }
+  t.is(hashes[1], hashes[0]);
+});

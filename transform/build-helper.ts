@@ -98,11 +98,12 @@ export class BuildHelper {
   private nextId = 0;
   private failed: Error | undefined;
   /**
-   * Batches sent and not yet built, counted down by the helper as it builds
-   * them: its replies wait until this thread next turns to its event loop,
-   * which a unit reading buffered chunks seldom does.
+   * [0]: batches sent and not yet built, counted down by the helper as it
+   * builds them; [1]: 1 once the helper has opened the unit. Shared, as its
+   * replies wait until this thread next turns to its event loop, which a unit
+   * reading buffered chunks seldom does.
    */
-  private readonly queued = new Int32Array(new SharedArrayBuffer(4));
+  private readonly queued = new Int32Array(new SharedArrayBuffer(8));
 
   /** `entry`: the transform worker's (worker-bundle.ts); `task`: the unit as UnitWorkers would send it. */
   constructor(entry: URL, task: UnitTask) {
@@ -123,6 +124,21 @@ export class BuildHelper {
   /** Batches sent and not yet built. */
   get queuedBatches(): number {
     return Atomics.load(this.queued, 0);
+  }
+
+  /**
+   * Whether the helper has opened the unit and may be sent batches. Until
+   * then this thread builds them all: a model the worker bundle cannot run (a
+   * file read beside its module, say) fails only the helper's open, and the
+   * unit is then built here alone, as without a helper.
+   */
+  get open(): boolean {
+    return this.failed === undefined && Atomics.load(this.queued, 1) === 1;
+  }
+
+  /** Why the helper failed, if it did. */
+  get failure(): Error | undefined {
+    return this.failed;
   }
 
   /** Builds a copy of `parsed` (copyParsed: its buffers go to the helper). */
@@ -165,6 +181,7 @@ export function serveBuilds(post: (reply: HelperReply, transfer: ArrayBuffer[]) 
         const builder = new ItemBuilder(unit.mapping.mapper.mapper, unit.mapping.table, joins, (column) => {
           warnings.current[column] = (warnings.current[column] ?? 0) + 1;
         });
+        Atomics.store(queued, 1, 1);
         return { builder, warnings };
       })();
       ready.catch((err) => post({ failed: errorMessage(err), user: err instanceof UserError }, []));

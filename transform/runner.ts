@@ -172,14 +172,16 @@ function helpable(unit: Unit): boolean {
 /** A unit on this thread; with `helped`, a helper thread builds some of its batches (build-helper.ts). */
 async function transformHere(
   context: RunContext, unit: Unit, joins: Map<string, JoinIndex>, onProgress: (rows: number, bytes: number) => void,
-  helped?: Pick<TransformOptions, 'store' | 'run' | 'entities'>,
+  helped?: Pick<TransformOptions, 'store' | 'run' | 'entities' | 'log'>,
 ): Promise<UnitRecord> {
   const { run, extract, unitOptions } = context;
   if (!helped) return transformUnit(run, unit, extract, joins, unitOptions, onProgress);
   const bundle = workerBundle(helped.entities);
   const helper = new BuildHelper(bundle.entry, unitTask(bundle, { store: helped.store, run: helped.run, options: unitOptions }, unit, joins));
   try {
-    return await transformUnit(run, unit, extract, joins, unitOptions, onProgress, helper);
+    const record = await transformUnit(run, unit, extract, joins, unitOptions, onProgress, helper);
+    if (helper.failure) helped.log(`${unit.mapping.table.name}: the helper thread failed (${errorMessage(helper.failure)}); this thread built the rows it had not`);
+    return record;
   } finally {
     await helper.close();
   }

@@ -97,13 +97,18 @@ async function readCsv(
       yield* [];
     });
   } catch (err) {
-    // A UserError already names its file (the item file a unit could not write, say).
-    if (err instanceof UserError) throw err;
-    throw new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
+    throw readError(run, table, part, err);
   }
   if (stored.sha256 !== part.sha256) {
     throw new UserError(`${run.uri}/${part.key} (table ${table}) does not match the extract manifest's sha256: ${changedAfterExtract(table)}`);
   }
+}
+
+/** An error reading `part`, naming it. */
+function readError(run: Storage, table: string, part: PartEntry, err: unknown): UserError {
+  // A UserError already names its file (the item file a unit could not write, say).
+  if (err instanceof UserError) return err;
+  return new UserError(`${run.uri}/${part.key} (table ${table}): ${errorMessage(err)}`);
 }
 
 /** Pushes of records waiting for the build helper at most; this thread builds the others. */
@@ -130,8 +135,8 @@ async function readBuilt(
   const add = (parsed: ParsedRecords) => {
     const firstRow = recordCount;
     recordCount += parsed.count;
-    // The helper takes a push while it has room; this thread builds the others now (parsed holds only during this call).
-    if (helper.queuedBatches < HELPER_BATCHES) {
+    // The helper takes a push while it is open and has room; this thread builds the others now (parsed holds only during this call).
+    if (helper.open && helper.queuedBatches < HELPER_BATCHES) {
       const batch = helper.build(copyParsed(parsed), firstRow);
       batch.catch(() => {}); // awaited in turn by take
       queue.push({ firstRow, batch });
@@ -144,20 +149,35 @@ async function readBuilt(
     if (failed !== undefined) return;
     try { read(); } catch (err) { failed = err; }
   };
+  // What a take threw (the first bad row): the stream's error wins a pipeline that fails while one waits.
+  let stopped: { err: unknown } | undefined;
   const take = async (leave: number) => {
-    while (queue.length > leave) {
-      const { firstRow, batch, out } = queue.shift()!;
-      onBatch(await batch, firstRow);
-      if (out) free.push(out);
+    try {
+      while (queue.length > leave) {
+        const { firstRow, batch, out } = queue.shift()!;
+        onBatch(await batch, firstRow);
+        if (out) free.push(out);
+      }
+      if (failed !== undefined && leave === 0) throw failed;
+    } catch (err) {
+      stopped ??= { err };
+      throw err;
     }
-    if (failed !== undefined && leave === 0) throw failed;
   };
   let chunk: Buffer;
   const push = guarded(() => records.pushParsed(chunk, add));
-  await readCsv(run, table, part, (bytes) => { chunk = bytes; push(); }, guarded(() => records.endParsed(add)), async () => {
-    await take(failed === undefined ? QUEUED_BATCHES : 0);
-    await onChunk?.();
-  }, () => take(0));
+  try {
+    await readCsv(run, table, part, (bytes) => { chunk = bytes; push(); }, guarded(() => records.endParsed(add)), async () => {
+      await take(failed === undefined ? QUEUED_BATCHES : 0);
+      await onChunk?.();
+    }, () => take(0));
+  } catch (err) {
+    // The stream failed (a file cut off, a read error) with batches not yet
+    // taken, or while one was: a bad row in them came first, and one thread
+    // would report it.
+    if (!stopped) await take(0).catch(() => {});
+    throw stopped ? readError(run, table, part, stopped.err) : err;
+  }
   return checkRows(run, table, part, recordCount - 1);
 }
 
