@@ -65,6 +65,9 @@ export function zstdAvailable(): boolean {
   return zstdFound;
 }
 
+/** zstd's compression workers per process at most. */
+const ZSTD_WORKERS = 4;
+
 /** A stream that compresses what is written to it. `level`: gzip's 0-9, or zstd's (1 when 0). */
 export function compressor(compression: Compression, level: number): Transform | Duplex {
   if (compression === 'gzip') return createGzip({ level, chunkSize: 256 * 1024 });
@@ -77,8 +80,9 @@ export function compressor(compression: Compression, level: number): Transform |
   // own thread mostly waits: 387 MB of processing_jobs' items took 0.71 s
   // instead of 0.92 s on 2 cores, the same CPU. Not -T0: zstd counts the
   // host's physical cores, ignoring the CPUs a container's cpuset (or taskset)
-  // allows, and each worker holds its jobs' buffers (~25 MB at -9).
-  return zstdPipe(['-q', '-c', `-${Math.max(level, 1)}`, `-T${os.availableParallelism()}`]);
+  // allows, and each worker holds its jobs' buffers (~25 MB at -9): at most
+  // ZSTD_WORKERS, as every unit or part in flight runs its own zstd.
+  return zstdPipe(['-q', '-c', `-${Math.max(level, 1)}`, `-T${Math.min(os.availableParallelism(), ZSTD_WORKERS)}`]);
 }
 
 /** The uncompressed bytes of `source` (named `key`); a corrupt or truncated file ends the stream with an error. */

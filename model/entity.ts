@@ -37,7 +37,11 @@ export interface Mapper {
   /** Columns that feed the item's top-level `created_at` / `updated_at` (default: the columns of those names, when present). */
   createdAt?: string;
   updatedAt?: string;
-  /** Values templates can use besides columns: name → function of the row. */
+  /**
+   * Values templates can use besides columns: name → function of the row,
+   * and of nothing else (no state kept across rows): rows are built on
+   * several threads, in no set order, and a rerun must give the same bytes.
+   */
   computed?: Record<string, (row: RowValues) => string | null>;
   /** Values looked up in another table of the same run: name → join. */
   joins?: Record<string, Join>;

@@ -141,7 +141,8 @@ async function readBuilt(
       batch.catch(() => {}); // awaited in turn by take
       queue.push({ firstRow, batch });
     } else {
-      const out = free.pop() ?? new ByteBuffer(parsed.bytes.length * 4);
+      // Room for the usual lines (items run about 3× their CSV); a huge record's grows as it is written.
+      const out = free.pop() ?? new ByteBuffer(Math.min(parsed.bytes.length * 4, 4 * 1024 * 1024));
       queue.push({ firstRow, batch: Promise.resolve(buildBatch(builder, parsed, firstRow, {}, out)), out });
     }
   };
