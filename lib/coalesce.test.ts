@@ -17,3 +17,20 @@ test('small chunks come out joined, in order, the rest at the end; a large chunk
   t.true(Buffer.concat(out).equals(Buffer.concat(chunks)));
   t.deepEqual(await written([], 8), []);
 });
+
+test('a slow consumer holds the source back: no more than about two joined chunks are in flight', async (t) => {
+  let produced = 0;
+  let consumed = 0;
+  let most = 0;
+  const source = new Readable({
+    read() {
+      produced += 8192;
+      most = Math.max(most, produced - consumed);
+      this.push(produced > 8_000_000 ? null : Buffer.alloc(8192, 1));
+    },
+  });
+  const slow = new Writable({ write: (chunk: Buffer, _e, done) => { consumed += chunk.length; setImmediate(done); } });
+  await pipeline(source, new Coalesce(), slow);
+  t.is(consumed, produced - 8192);
+  t.true(most <= 2 * 256 * 1024 + 64 * 1024, String(most));
+});

@@ -64,15 +64,15 @@ async function opened(helper: BuildHelper | undefined): Promise<void> {
 }
 
 /** Runs `unit` (with a helper thread when `helped`); its files, or the error it stopped with; `sent` gets the batches the helper was sent. */
-async function unitFiles(store: string, run: Storage, extract: ExtractManifest, unit: Unit, helped: boolean, sent: number[] = []): Promise<Record<string, string>> {
+async function unitFiles(store: string, run: Storage, extract: ExtractManifest, unit: Unit, helped: boolean, sent: number[] = [], unitOptions = options): Promise<Record<string, string>> {
   const joins = await resolveJoins(unit, new JoinCache(run, extract));
   const bundle = workerBundle();
-  const helper = helped ? new BuildHelper(bundle.entry, unitTask(bundle, { store, run: 'run', options }, unit, joins)) : undefined;
+  const helper = helped ? new BuildHelper(bundle.entry, unitTask(bundle, { store, run: 'run', options: unitOptions }, unit, joins)) : undefined;
   const table = unit.mapping.table.name;
   // Sent batches once it has opened the unit: a small one would be done before.
   await opened(helper);
   try {
-    await transformUnit(run, unit, extract, joins, options, () => {}, helper);
+    await transformUnit(run, unit, extract, joins, unitOptions, () => {}, helper);
     if (helper) sent.push((helper as unknown as { nextId: number }).nextId);
   } catch (err) {
     return { error: (err as Error).message };
@@ -372,5 +372,67 @@ ${text.replace("audit_user: orElse('user_id_hash', 'ANONYMOUS'),", `audit_user: 
   } finally {
     await remove();
     await rm(model, { recursive: true, force: true });
+  }
+});
+
+/** Replaces `table`'s only part with `text` (CSV with its header), its manifest entry to match. */
+async function rewritePart(run: Storage, extract: ExtractManifest, table: string, text: string): Promise<void> {
+  const entry = extract.tables.find((t) => t.name === table)!;
+  const part = entry.parts[0]!;
+  const bytes = Buffer.from(text);
+  const gz = gzipSync(bytes, { level: 1 });
+  await run.put(part.key, gz);
+  const rows = text.split('\n').filter((l) => l !== '').length - 1;
+  Object.assign(part, { rows, raw_bytes: bytes.length, raw_sha256: sha256Hex(bytes), bytes: gz.length, sha256: sha256Hex(gz) });
+  Object.assign(entry, { rows, raw_bytes: bytes.length, bytes: gz.length });
+  await run.put(EXTRACT_MANIFEST_KEY, manifestText(extract));
+}
+
+test('ttl edge values with --drop-expired, non-ASCII and astral keys, rejects among items, a table of rejects only and an empty one: a helped unit writes one thread\'s files', async (t) => {
+  const ttls = ['1970-01-01 00:00:00+00', '1969-12-31 23:59:59.5+00', '1900-01-01 00:00:00+00', '', '2026-01-01 00:00:00+00',
+    '2025-12-31 23:59:59.999999+00', '2026-01-01 00:00:00.000001+00', 'infinity', '-infinity', '1970-01-01 00:00:00.000001+00'];
+  const keyTexts = ['é', '𝄞x', '\u{1F600}', 'Ω≈ç', 'plain'];
+  const { store, run, extract, remove } = await inflatedRun('realistic', 3_000_000, (table, csv) => {
+    if (table !== 'user_sessions') return csv;
+    let n = 0;
+    return csv.split('\n').map((l, i) => {
+      const f = l.split(',');
+      if (i === 0 || f.length !== 14) return l;
+      n++;
+      f[9] = ttls[n % ttls.length]!;
+      f[3] = `${keyTexts[n % keyTexts.length]}${n}`;
+      if (n % 7 === 0) f[1] = 'u'.repeat(3000); // a partition key over 2048 bytes: a reject
+      return f.join(',');
+    }).join('\n');
+  });
+  const dropping: UnitOptions = { ...options, dropExpired: true };
+  try {
+    const unit = (await unitsOfRun(extract)).find((u) => u.mapping.table.name === 'user_sessions')!;
+    const one = await unitFiles(store, run, extract, unit, false, [], dropping);
+    t.false('error' in one, one.error);
+    const record = JSON.parse((await run.getText(unitKey('user_sessions', 0)))!) as UnitRecord;
+    t.true(record.part.rejected > 0 && record.part.dropped > 0 && record.part.items > 0, JSON.stringify(record.part));
+    const sent: number[] = [];
+    t.deepEqual(await unitFiles(store, run, extract, unit, true, sent, dropping), one);
+    t.true(sent[0]! > 0);
+    // Every row a reject; then no row at all.
+    const csv = gunzipSync((await fileOf(store, unit.part.key))!).toString('utf8');
+    const [header, ...rows] = csv.split('\n');
+    await rewritePart(run, extract, 'user_sessions', [header, ...rows.filter((l) => l !== '').map((l) => {
+      const f = l.split(',');
+      if (f.length === 14) f[1] = 'u'.repeat(3000);
+      return f.join(',');
+    })].join('\n') + '\n');
+    const [rejectsOnly] = (await unitsOfRun(extract)).filter((u) => u.mapping.table.name === 'user_sessions');
+    const allRejects = await unitFiles(store, run, extract, rejectsOnly!, false, [], dropping);
+    t.false('error' in allRejects, allRejects.error);
+    t.deepEqual(await unitFiles(store, run, extract, rejectsOnly!, true, [], dropping), allRejects);
+    await rewritePart(run, extract, 'user_sessions', `${header}\n`);
+    const [empty] = (await unitsOfRun(extract)).filter((u) => u.mapping.table.name === 'user_sessions');
+    const none = await unitFiles(store, run, extract, empty!, false, [], dropping);
+    t.false('error' in none, none.error);
+    t.deepEqual(await unitFiles(store, run, extract, empty!, true, [], dropping), none);
+  } finally {
+    await remove();
   }
 });
