@@ -33,8 +33,9 @@ Reads <store>/<run>/extract/ (files + manifest) and writes <store>/<run>/items/<
 (one {"Item":{...}} per line, gzip), rejects to <run>/transform/rejects/<table>.jsonl, and
 <run>/transform/manifest.json last. One mapper per table lives in model/entities/.
 Deterministic (same input ⇒ same bytes) and restartable: units already done are skipped.
-Units run --concurrency at a time; a unit of 16 MB of CSV or more that runs alone (a table of one
-part, a TABLE= rerun) has a helper thread build some of its rows, to the same bytes.
+Units run --concurrency at a time; with --concurrency above 1, a unit of 16 MB of CSV or more (not
+Parquet) that runs alone (a table of one part, a TABLE= rerun) has a helper thread build some of its
+rows, to the same bytes.
 Exits 3 when the run is not ready for load (duplicate keys, missing units); the manifest says why.
 A shard (AWS Batch array child, Step Functions map item, any machine) reads and writes only the
 store; shards are balanced by bytes, rerunnable alone, and their items equal an unsharded run's.
