@@ -124,7 +124,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
   const pending = units.filter((u) => options.force || !done.has(u)).sort((a, b) => b.part.raw_bytes - a.part.raw_bytes);
   options.log(`${units.length - pending.length} of ${units.length} unit(s) already done; transforming ${pending.length} from ${run.uri}`);
   const workers = options.concurrency > 1 && pending.length > 1 ? new UnitWorkers(Math.min(options.concurrency, pending.length), { store: options.store, run: options.run, options: unitOptions }, options.entities) : undefined;
-  // A unit alone with cores to spare has a helper thread build half its rows.
+  // A unit alone with cores to spare has a helper thread build some of its rows.
   const helped = !workers && options.concurrency > 1 && pending.length === 1 && helpable(pending[0]!);
   if (helped) options.log(`one unit and ${options.concurrency} cores: a helper thread builds some of its rows`);
   const joins = new JoinCache(run, extract, unitOptions.input, workers, options.log, options.force);
@@ -159,7 +159,7 @@ async function transformUnits(context: RunContext, units: Unit[], options: Trans
 }
 
 /**
- * A CSV part of at least this many bytes: a helper thread costs ~40 MB of RSS
+ * A CSV part of at least this many bytes: a helper thread costs ~50 MB of RSS
  * and a start (its bundle, the run's manifest, the mapper), and a smaller
  * part takes well under a second on one core.
  */
