@@ -1,8 +1,8 @@
 // A unit's rows built on two threads. A table of one part is one unit, and a
 // unit ran on one core: a `TABLE=` rerun, or a run of one small table, left
 // the other cores idle. When the runner has cores to spare, the unit's thread
-// still reads and parses the CSV, but hands every other push of records (by
-// availability, not turn) to a helper thread that builds their item lines.
+// still reads and parses the CSV, but hands pushes of records, whenever the
+// helper thread has room, to that thread to build their item lines.
 // Every batch, built here or there, is taken in row order (transform/unit.ts),
 // so the unit's files are the very bytes one thread makes.
 import { Worker } from 'node:worker_threads';
@@ -16,8 +16,8 @@ import { JoinIndex } from './join-index.ts';
 import { openRun, unitOf, type UnitTask } from './task.ts';
 
 /**
- * A batch of rows built, as arrays (a helper's cross threads by transfer, not
- * as an object per row): per data row, whether it is an item or a reject, an
+ * A batch of rows built, as arrays (a helper's batch crosses threads by
+ * transfer, not as an object per row): per data row, whether it is an item or a reject, an
  * item's size, ttl and key hash; the rejects in order; the items' lines.
  */
 export interface BuiltBatch {
