@@ -17,8 +17,9 @@ import { openRun, unitOf, type UnitTask } from './task.ts';
 
 /**
  * A batch of rows built, as arrays (a helper's batch crosses threads by
- * transfer, not as an object per row): per data row, whether it is an item or a reject, an
- * item's size, ttl and key hash; the rejects in order; the items' lines.
+ * transfer, not as an object per row): per data row, whether it is an item
+ * or a reject, an item's size, ttl and key hash; the rejects in order; the
+ * items' lines.
  */
 export interface BuiltBatch {
   /** Records in the batch, the header (row 0) included when it is the first. */
