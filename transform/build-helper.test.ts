@@ -58,6 +58,25 @@ async function inflatedRun(kind: FixtureKind, bytes: number, edit: (table: strin
   return { store, run, extract, remove: () => rm(store, { recursive: true, force: true }) };
 }
 
+/**
+ * An `inflatedRun` edit: audit_events' line `fromEnd` lines before the end
+ * loses its last field, and `tail` follows the text; `line` is then that
+ * line's index, which is its row number (the header is line 0).
+ */
+function cutLastField(fromEnd: number, tail = '') {
+  const cut = {
+    line: 0,
+    edit: (table: string, csv: string) => {
+      if (table !== 'audit_events') return csv;
+      const lines = csv.split('\n');
+      cut.line = lines.length - fromEnd;
+      lines[cut.line] = lines[cut.line]!.replace(/,[^,]*$/, '');
+      return lines.join('\n') + tail;
+    },
+  };
+  return cut;
+}
+
 /** Until `helper` (if any) has opened its unit. */
 async function opened(helper: BuildHelper | undefined): Promise<void> {
   while (helper && !helper.open && !helper.failure) await sleep(10);
@@ -141,19 +160,13 @@ for (const kind of ['realistic', 'hostile'] as const) {
 test('a bad row stops a helped unit at that row with one thread\'s error, before a malformed end', async (t) => {
   // audit_events' last row loses its last field, and the file then ends inside a quoted field:
   // the row's batch is still being built when the reading fails.
-  let last = 0;
-  const { store, run, extract, remove } = await inflatedRun('realistic', 4_000_000, (table, csv) => {
-    if (table !== 'audit_events') return csv;
-    const lines = csv.split('\n');
-    last = lines.length - 2;
-    lines[last] = lines[last]!.replace(/,[^,]*$/, '');
-    return `${lines.join('\n')}"unterminated`;
-  });
+  const cut = cutLastField(2, '"unterminated');
+  const { store, run, extract, remove } = await inflatedRun('realistic', 4_000_000, cut.edit);
   try {
     const unit = (await unitsOfRun(extract)).find((u) => u.mapping.table.name === 'audit_events')!;
     const one = await unitFiles(store, run, extract, unit, false);
-    t.true(last > 5000);
-    t.regex(one.error ?? '', new RegExp(`row ${last}: \\d+ fields where the manifest has`));
+    t.true(cut.line > 5000);
+    t.regex(one.error ?? '', new RegExp(`row ${cut.line}: \\d+ fields where the manifest has`));
     t.deepEqual(await unitFiles(store, run, extract, unit, true), one);
   } finally {
     await remove();
@@ -179,21 +192,15 @@ test('a transform of one large part runs it with a helper thread, to the same it
 test('a bad row stops a helped unit with one thread\'s error though the file then fails its checksum', async (t) => {
   // A row near the end loses a field, and the gzip file's checksum is wrong: one thread
   // reports the row before the stream fails; the batch holding it must not be dropped.
-  let bad = 0;
-  const { store, run, extract, remove } = await inflatedRun('realistic', 4_000_000, (table, csv) => {
-    if (table !== 'audit_events') return csv;
-    const lines = csv.split('\n');
-    bad = lines.length - 50;
-    lines[bad] = lines[bad]!.replace(/,[^,]*$/, '');
-    return lines.join('\n');
-  });
+  const cut = cutLastField(50);
+  const { store, run, extract, remove } = await inflatedRun('realistic', 4_000_000, cut.edit);
   try {
     const unit = (await unitsOfRun(extract)).find((u) => u.mapping.table.name === 'audit_events')!;
     const gz = (await fileOf(store, unit.part.key))!;
     gz[gz.length - 8]! ^= 1;
     await run.put(unit.part.key, gz);
     const one = await unitFiles(store, run, extract, unit, false);
-    t.regex(one.error ?? '', new RegExp(`row ${bad}: \\d+ fields where the manifest has`));
+    t.regex(one.error ?? '', new RegExp(`row ${cut.line}: \\d+ fields where the manifest has`));
     t.deepEqual(await unitFiles(store, run, extract, unit, true), one);
   } finally {
     await remove();
