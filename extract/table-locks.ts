@@ -11,7 +11,7 @@
 // (pg_relation_filenode, read through the catalog cache, which a new lock
 // refreshes).
 import { UserError, errorMessage } from '../lib/errors.ts';
-import type { PgClient } from '../lib/postgres.ts';
+import { quoteIdent, redact, type PgClient } from '../lib/postgres.ts';
 import { STORAGE_OF, sourceRelation, type SourceTable } from './catalog.ts';
 
 /** pg_dump's --lock-wait-timeout: how long the snapshot waits for a lock someone else holds. */
@@ -38,6 +38,8 @@ export async function lockSnapshotTables(client: PgClient, tables: SourceTable[]
   }
   await client.query(`SET lock_timeout = '0'`);
   await checkStorage(client, tables);
+  // Once here: no worker's check is needed, as the columns cannot change while this lock is held.
+  await checkColumns(client, tables);
 }
 
 /**
@@ -107,5 +109,54 @@ async function checkPartitions(client: PgClient, tables: SourceTable[]): Promise
   }
   if (changed.length > 0) {
     throw new UserError(`table(s) ${changed.join(', ')} had partitions attached, detached or dropped after the extract's snapshot was taken, so reading them now would leave out or add rows the snapshot does not hold; rerun the extract (it locks its tables right after its snapshot: a detach or drop only happens in that instant)`);
+  }
+}
+
+const UNDEFINED_COLUMN = '42703';
+
+/**
+ * Fails, naming them, when a table's columns are not the snapshot's. The
+ * manifest describes the columns as the snapshot's catalog has them, but
+ * COPY finds them by name in the catalog as it is now. So, in the instant
+ * before the lock (RENAME, DROP and ALTER TYPE wait for ACCESS SHARE), two
+ * columns renamed into each other's names would be copied into each other,
+ * a column dropped and added again would be copied as NULLs, and a type
+ * changed without a rewrite (timestamp to timestamptz in UTC) would be
+ * copied as text the manifest does not describe. The snapshot's columns are
+ * pg_attribute read through SQL; the server's, what a query naming them
+ * resolves each name to (its RowDescription: table, attnum and type, a
+ * domain's base type as the protocol sends it).
+ */
+async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<void> {
+  if (tables.length === 0) return;
+  let snapshot: { oid: number; name: string; attnum: number; type: number }[];
+  try {
+    ({ rows: snapshot } = await client.query(
+      `SELECT a.attrelid::int AS oid, a.attname::text AS name, a.attnum::int AS attnum,
+              (WITH RECURSIVE d(t) AS (SELECT a.atttypid UNION ALL SELECT y.typbasetype FROM pg_type y JOIN d ON y.oid = d.t AND y.typtype = 'd')
+               SELECT d.t FROM d JOIN pg_type y ON y.oid = d.t AND y.typtype <> 'd')::int AS type
+         FROM pg_attribute a
+        WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
+        ORDER BY a.attrelid, a.attnum`,
+      [tables.map((t) => t.oid)],
+    ));
+  } catch (err) {
+    throw new Error(`cannot check the tables' columns against the snapshot: ${errorMessage(err)}`);
+  }
+  for (const table of tables) {
+    const columns = snapshot.filter((r) => r.oid === table.oid);
+    if (columns.length === 0) continue;
+    let same: boolean;
+    try {
+      const { fields } = await client.query(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0`);
+      same = fields.every((f, i) => f.tableID === table.oid && f.columnID === columns[i]!.attnum && f.dataTypeID === columns[i]!.type);
+    } catch (err) {
+      // A failed query ends the transaction, so the tables after this one cannot be asked.
+      if ((err as { code?: string }).code !== UNDEFINED_COLUMN) throw new UserError(`table ${table.name}: ${redact(errorMessage(err))}`);
+      same = false;
+    }
+    if (!same) {
+      throw new UserError(`table ${table.name} had columns renamed, dropped, added or changed in type after the extract's snapshot was taken, so COPY would read them under other names or types than the snapshot's; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
+    }
   }
 }

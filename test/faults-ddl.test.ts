@@ -188,3 +188,36 @@ test('a partition detached or dropped between the snapshot and its lock fails th
   }
   recordFault(t, { fault: 'DETACH PARTITION / DROP of a partition committed between snapshot and lock', stage: 'extract', outcome: outcomes.join('; ') });
 });
+
+test('columns renamed into each other\'s names, dropped and added again, or retyped without a rewrite between the snapshot and its lock fail the run by name; values never move between columns silently', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  await setup.query(`CREATE TABLE cols (id int PRIMARY KEY, a text, b text, at timestamp);
+                     INSERT INTO cols SELECT g, 'a' || g, 'b' || g, '2026-01-01'::timestamp + g * interval '1 hour' FROM generate_series(1, 10) g; ANALYZE`);
+  const outcomes: string[] = [];
+  for (const ddlSql of [
+    'ALTER TABLE cols RENAME a TO tmp; ALTER TABLE cols RENAME b TO a; ALTER TABLE cols RENAME tmp TO b',
+    'ALTER TABLE cols DROP COLUMN b; ALTER TABLE cols ADD COLUMN b text',
+    // Without a rewrite in UTC (PostgreSQL 12+), so the storage check passes; COPY's text gains "+00".
+    "SET LOCAL timezone = 'UTC'; ALTER TABLE cols ALTER at TYPE timestamptz",
+  ]) {
+    const store = await tempDir();
+    const ddl = await session(t, url);
+    // Uncommitted, so the snapshot still sees the old columns; the extract's lock on cols then waits for this transaction.
+    await ddl.query(`BEGIN; ${ddlSql}`);
+    const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+    const watcher = await session(t, url);
+    await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+    await ddl.query('COMMIT');
+    const result = await extracting;
+    t.is(result.code, 1, `${ddlSql}: exit ${result.code}`);
+    t.regex(result.stderr, /^extract: error: table cols had columns renamed, dropped, added or changed in type after the extract's snapshot was taken, .*; rerun the extract/, ddlSql);
+    t.true(await noManifest(store), `${ddlSql}: no manifest`);
+    outcomes.push(`${ddlSql.split(';')[0]}…: ${exitOutcome(result)}`);
+    // A rerun takes the columns as they now are.
+    const rerun = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+    t.is(rerun.code, 0, rerun.stderr);
+  }
+  recordFault(t, { fault: 'columns renamed, dropped and added, or retyped between snapshot and lock', stage: 'extract', outcome: outcomes.join('; ') });
+});
