@@ -4,9 +4,10 @@
 // Every side runs the very COPY statements extract runs (its parts, from its
 // manifest), CONCURRENCY at a time, largest first:
 //   floor       psql -c "COPY … TO STDOUT" > /dev/null        (the server's rate; psql's CPU is the floor's client CPU)
+//   psql>file   psql -c "COPY … TO STDOUT" > <a file per part>  (the uncompressed extract's job)
 //   psql|gzip   psql -c "COPY … TO STDOUT" | gzip -1 > /dev/null
 //   psql|zstd   psql -c "COPY … TO STDOUT" | zstd -1 > /dev/null
-//   ours        the extract CLI into a file:// store, with COMPRESSION=gzip (level 1) and zstd
+//   ours        the extract CLI into a file:// store, with COMPRESSION=none, gzip (level 1) and zstd
 // Each round runs every side back to back; ROUNDS (3) rounds, the median is
 // reported. Client CPU is user+sys of the side's process tree (/usr/bin/time),
 // per GB of CSV; the server's CPU is not in it. Results: bench/extract-floor-results.md.
@@ -30,9 +31,9 @@ function log(message: string): void {
 }
 
 
-/** The statements, CONCURRENCY psql processes at a time (xargs -P), each piped into `sink`. */
-function psqlLoop(statementsFile: string, sink: string | undefined, env: NodeJS.ProcessEnv): Promise<Usage> {
-  const one = `psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -c "$1"${sink ? ` | ${sink}` : ''} > /dev/null`;
+/** The statements, CONCURRENCY psql processes at a time (xargs -P), each piped into `sink`, into /dev/null or a new file of `dir`. */
+function psqlLoop(statementsFile: string, sink: string | undefined, env: NodeJS.ProcessEnv, dir?: string): Promise<Usage> {
+  const one = `psql "$DATABASE_URL" -X -q -v ON_ERROR_STOP=1 -c "$1"${sink ? ` | ${sink}` : ''} > ${dir ? `"$(mktemp -p ${dir})"` : '/dev/null'}`;
   return usage('bash', ['-eo', 'pipefail', '-c', `xargs -0 -P ${CONCURRENCY} -n 1 bash -o pipefail -c '${one}' _ < ${statementsFile}`], env);
 }
 
@@ -67,15 +68,24 @@ await writeFile(statements, parts.map((p) => `${p.sql}\0`).join(''));
 const csvGb = parts.reduce((n, p) => n + p.bytes, 0) / 1e9;
 log(`${parts.length} parts, ${(csvGb * 1000).toFixed(0)} MB of CSV`);
 
+// Uncompressed, each into its files: our overhead alone (sha256s, the manifest, checks), against psql writing the same bytes.
+const psqlFiles = async () => {
+  const dir = path.join(WORK, 'psql-files');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  return psqlLoop(statements, undefined, env, dir);
+};
 const sides: Record<string, (round: number) => Promise<Usage>> = {
   'raw COPY > /dev/null': () => psqlLoop(statements, undefined, env),
+  'extract, uncompressed': (r) => extract('none', r),
+  'psql > file': psqlFiles,
   'extract, gzip -1': (r) => extract('gzip', r),
   'psql | gzip -1': () => psqlLoop(statements, 'gzip -1', env),
   'extract, zstd -1': (r) => extract('zstd', r),
   'psql | zstd -1': () => psqlLoop(statements, 'zstd -1 -q', env),
 };
 const runs: Record<string, Usage[]> = Object.fromEntries(Object.keys(sides).map((k) => [k, []]));
-const inProcess: Record<string, number[]> = { 'extract, gzip -1': [], 'extract, zstd -1': [] };
+const inProcess: Record<string, number[]> = { 'extract, uncompressed': [], 'extract, gzip -1': [], 'extract, zstd -1': [] };
 for (let r = 1; r <= ROUNDS; r++) {
   for (const [name, side] of Object.entries(sides)) {
     const u = await side(r);
@@ -84,8 +94,7 @@ for (let r = 1; r <= ROUNDS; r++) {
     if (name in inProcess) inProcess[name]!.push((JSON.parse(u.stdout) as { seconds: number }).seconds);
     log(`round ${r}: ${name}: ${u.wall.toFixed(2)} s wall, ${u.cpu.toFixed(2)} s CPU`);
   }
-  await rm(path.join(WORK, `gzip-${r}`), { recursive: true, force: true });
-  await rm(path.join(WORK, `zstd-${r}`), { recursive: true, force: true });
+  for (const compression of ['none', 'gzip', 'zstd']) await rm(path.join(WORK, `${compression}-${r}`), { recursive: true, force: true });
 }
 
 const m = (name: string) => ({ wall: median(runs[name]!.map((u) => u.wall)), cpu: median(runs[name]!.map((u) => u.cpu)), rss: median(runs[name]!.map((u) => u.rssMb)) });
