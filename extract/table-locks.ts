@@ -9,7 +9,7 @@
 // its storage check: the file the snapshot's catalog names (pg_class via SQL,
 // the snapshot's view) against the one the server uses now
 // (pg_relation_filenode, read through the catalog cache, which a new lock
-// refreshes).
+// refreshes). Its partitions and columns are checked the same way.
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { quoteIdent, redact, type PgClient } from '../lib/postgres.ts';
 import { STORAGE_OF, sourceRelation, type SourceTable } from './catalog.ts';
@@ -115,7 +115,7 @@ async function checkPartitions(client: PgClient, tables: SourceTable[]): Promise
 const UNDEFINED_COLUMN = '42703';
 
 /**
- * Fails, naming them, when a table's columns are not the snapshot's. The
+ * Fails, naming the first, when a table's columns are not the snapshot's. The
  * manifest describes the columns as the snapshot's catalog has them, but
  * COPY finds them by name in the catalog as it is now. So, in the instant
  * before the lock (RENAME, DROP and ALTER TYPE wait for ACCESS SHARE), two
@@ -143,15 +143,19 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
   } catch (err) {
     throw new Error(`cannot check the tables' columns against the snapshot: ${errorMessage(err)}`);
   }
+  const byTable = new Map<number, typeof snapshot>();
+  for (const column of snapshot) {
+    if (!byTable.has(column.oid)) byTable.set(column.oid, []);
+    byTable.get(column.oid)!.push(column);
+  }
   for (const table of tables) {
-    const columns = snapshot.filter((r) => r.oid === table.oid);
-    if (columns.length === 0) continue;
+    const columns = byTable.get(table.oid);
+    if (!columns) continue;
     let same: boolean;
     try {
       const { fields } = await client.query(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0`);
       same = fields.every((f, i) => f.tableID === table.oid && f.columnID === columns[i]!.attnum && f.dataTypeID === columns[i]!.type);
     } catch (err) {
-      // A failed query ends the transaction, so the tables after this one cannot be asked.
       if ((err as { code?: string }).code !== UNDEFINED_COLUMN) throw new UserError(`table ${table.name}: ${redact(errorMessage(err))}`);
       same = false;
     }
