@@ -122,19 +122,25 @@ const UNDEFINED_COLUMN = '42703';
  * columns renamed into each other's names would be copied into each other,
  * a column dropped and added again would be copied as NULLs, and a type
  * changed without a rewrite (timestamp to timestamptz in UTC) would be
- * copied as text the manifest does not describe. The snapshot's columns are
- * pg_attribute read through SQL; the server's, what a query naming them
- * resolves each name to (its RowDescription: table, attnum and type, a
- * domain's base type as the protocol sends it).
+ * copied as text the manifest does not describe, and a virtual generated
+ * column would be computed with an expression the snapshot never had. The
+ * snapshot's columns are pg_attribute read through SQL; the server's, what a
+ * query naming them resolves each name to (its RowDescription: table, attnum
+ * and type, a domain's base type as the protocol sends it).
  */
 async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<void> {
   if (tables.length === 0) return;
-  let snapshot: { oid: number; name: string; attnum: number; type: number }[];
+  let snapshot: { oid: number; name: string; attnum: number; type: number; new_expression: boolean }[];
   try {
     ({ rows: snapshot } = await client.query(
       `SELECT a.attrelid::int AS oid, a.attname::text AS name, a.attnum::int AS attnum,
               (WITH RECURSIVE d(t) AS (SELECT a.atttypid UNION ALL SELECT y.typbasetype FROM pg_type y JOIN d ON y.oid = d.t AND y.typtype = 'd')
-               SELECT d.t FROM d JOIN pg_type y ON y.oid = d.t AND y.typtype <> 'd')::int AS type
+               SELECT d.t FROM d JOIN pg_type y ON y.oid = d.t AND y.typtype <> 'd')::int AS type,
+              -- A virtual generated column (PostgreSQL 18) is computed as read, with the expression the catalog has now:
+              -- SET EXPRESSION rewrites nothing, but replaces its pg_attrdef row, which pg_describe_object (the catalog
+              -- now, not the snapshot's) no longer finds.
+              a.attgenerated = 'v' AND pg_describe_object('pg_attrdef'::regclass,
+                (SELECT ad.oid FROM pg_attrdef ad WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum), 0) IS NULL AS new_expression
          FROM pg_attribute a
         WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attrelid, a.attnum`,
@@ -143,20 +149,27 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
   } catch (err) {
     throw new Error(`cannot check the tables' columns against the snapshot: ${errorMessage(err)}`);
   }
+  // By table at once: filtering the rows for each table took seconds with thousands of tables.
+  const byTable = new Map<number, typeof snapshot>();
+  for (const column of snapshot) {
+    const columns = byTable.get(column.oid);
+    if (columns) columns.push(column);
+    else byTable.set(column.oid, [column]);
+  }
   for (const table of tables) {
-    const columns = snapshot.filter((r) => r.oid === table.oid);
+    const columns = byTable.get(table.oid) ?? [];
     if (columns.length === 0) continue;
     let same: boolean;
     try {
       const { fields } = await client.query(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0`);
-      same = fields.every((f, i) => f.tableID === table.oid && f.columnID === columns[i]!.attnum && f.dataTypeID === columns[i]!.type);
+      same = fields.every((f, i) => f.tableID === table.oid && f.columnID === columns[i]!.attnum && f.dataTypeID === columns[i]!.type && !columns[i]!.new_expression);
     } catch (err) {
       // A failed query ends the transaction, so the tables after this one cannot be asked.
       if ((err as { code?: string }).code !== UNDEFINED_COLUMN) throw new UserError(`table ${table.name}: ${redact(errorMessage(err))}`);
       same = false;
     }
     if (!same) {
-      throw new UserError(`table ${table.name} had columns renamed, dropped, added or changed in type after the extract's snapshot was taken, so COPY would read them under other names or types than the snapshot's; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
+      throw new UserError(`table ${table.name} had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, so COPY would read them under other names or types than the snapshot's; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
     }
   }
 }
