@@ -55,7 +55,34 @@ export async function lockForCopy(client: PgClient, table: SourceTable): Promise
     if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
     throw new UserError(`table ${table.name}: another session is waiting to change it (${BLOCKERS}) behind this extract's lock, and reading it now would wait for that session forever; let that session finish or cancel it (pg_locks shows its pid), then rerun the extract`);
   }
+  await checkName(client, table);
   await checkStorage(client, [table]);
+}
+
+/**
+ * Fails, naming it, when `table`'s name no longer finds the snapshot's
+ * table. The snapshot's locks keep a table from being renamed or moved, but
+ * not its schema (ALTER SCHEMA … RENAME locks no table): two schemas swapped
+ * under a held snapshot (a coordinator's, for hours) would have COPY read
+ * the other schema's table, or one created since and empty to the snapshot,
+ * under this table's name. Asked as COPY asks it: the table a query's parse
+ * finds (its RowDescription), which reads the catalog as it is now
+ * (to_regclass may read this connection's cache of it as it was).
+ */
+export async function checkName(client: PgClient, table: SourceTable): Promise<void> {
+  let found: number | undefined;
+  try {
+    found = (await client.query(`SELECT tableoid FROM ${sourceRelation(table)} LIMIT 0`)).fields[0]!.tableID;
+  } catch (err) {
+    if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+  }
+  if (found !== table.oid) throw renamed(table);
+}
+
+const UNDEFINED_TABLE = '42P01';
+
+function renamed(table: SourceTable): UserError {
+  return new UserError(`table ${table.name}: its name now finds another table, or none (it or its schema was renamed after the extract's snapshot was taken), so COPY would read another table's rows under its name; rerun the extract`);
 }
 
 /** Fails, naming them, when any of `tables` was truncated or rewritten after the snapshot: the snapshot would read it as empty. */
@@ -162,8 +189,11 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
     let same: boolean;
     try {
       const { fields } = await client.query(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0`);
+      // Another table under its name (a schema renamed before the lock, which then locked that table): say so.
+      if (fields[0]!.tableID !== table.oid) throw renamed(table);
       same = fields.every((f, i) => f.tableID === table.oid && f.columnID === columns[i]!.attnum && f.dataTypeID === columns[i]!.type && !columns[i]!.new_expression);
     } catch (err) {
+      if (err instanceof UserError) throw err;
       // A failed query ends the transaction, so the tables after this one cannot be asked.
       if ((err as { code?: string }).code !== UNDEFINED_COLUMN) throw new UserError(`table ${table.name}: ${redact(errorMessage(err))}`);
       same = false;

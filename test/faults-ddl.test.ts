@@ -248,3 +248,53 @@ test('a virtual generated column\'s expression changed between the snapshot and 
   t.is(rerun.code, 0, rerun.stderr);
   recordFault(t, { fault: 'virtual generated column SET EXPRESSION between snapshot and lock', stage: 'extract', outcome: exitOutcome(result) });
 });
+
+test('schemas swapped (ALTER SCHEMA … RENAME takes no table lock) before the snapshot\'s lock or under a held snapshot fail the run by name; a table is never copied with another\'s rows', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  await setup.query(`CREATE SCHEMA app; CREATE SCHEMA app_new;
+                     CREATE TABLE app.users (id int PRIMARY KEY, name text); INSERT INTO app.users SELECT g, 'old' || g FROM generate_series(1, 5) g;
+                     CREATE TABLE app_new.users (id int PRIMARY KEY, name text); INSERT INTO app_new.users SELECT g, 'new' || g FROM generate_series(1, 3) g; ANALYZE`);
+  const swap = 'ALTER SCHEMA app RENAME TO app_swap; ALTER SCHEMA app_new RENAME TO app; ALTER SCHEMA app_swap RENAME TO app_new';
+  const refusal = /^extract: error: table app\.users: its name now finds another table, or none \(it or its schema was renamed after the extract's snapshot was taken\), .*; rerun the extract\n$/;
+  const env = (store: string) => ({ DATABASE_URL: url, STORE: store, RUN: 'r', SCHEMAS: 'app' });
+
+  // Between the snapshot and its lock: the lock, by name, waits for the old table, then takes the new one.
+  const store = await tempDir();
+  const ddl = await session(t, url);
+  await ddl.query(`BEGIN; LOCK TABLE app.users; ${swap}`);
+  const extracting = runCli('extract/cli.ts', ['--quiet'], env(store));
+  const watcher = await session(t, url);
+  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+  await ddl.query('COMMIT');
+  const result = await extracting;
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, refusal);
+  t.true(await noManifest(store), 'no manifest');
+
+  // Under a coordinator's snapshot, held for its shards: its locks do not keep a schema from being renamed.
+  const held = await tempDir();
+  // The first swap was committed: app.users is now the table of 3 rows, app_new.users the one of 5.
+  const rows = Number((await setup.query<{ n: string }>('SELECT count(*) AS n FROM app.users')).rows[0]!.n);
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  let ready!: () => void;
+  const planned = new Promise<void>((resolve) => { ready = resolve; });
+  const holding = holdSnapshot({ databaseUrl: url, store: held, run: 'r', concurrency: 1, schemas: ['app'], gzipLevel: 1, log: () => {} }, () => ready(), stopped);
+  await Promise.race([planned, holding]);
+  await setup.query(swap);
+  const shard = await runCli('extract/cli.ts', ['--quiet', '--shard', '1/1'], env(held));
+  t.is(shard.code, 1, shard.stderr);
+  t.regex(shard.stderr, refusal);
+  // Swapped back, the shard reads the snapshot's table.
+  await setup.query(swap);
+  const again = await runCli('extract/cli.ts', ['--quiet', '--shard', '1/1'], env(held));
+  t.is(again.code, 0, again.stderr);
+  const finalized = await runCli('extract/cli.ts', ['--quiet', 'finalize'], env(held));
+  t.is(finalized.code, 0, finalized.stderr);
+  t.is((JSON.parse(finalized.stdout) as { rows: number }).rows, rows, 'app.users as the snapshot had it');
+  stop();
+  await holding;
+  recordFault(t, { fault: 'schemas swapped before the lock, or under a held snapshot', stage: 'extract', outcome: `${exitOutcome(result)}; shard: ${exitOutcome(shard)}` });
+});
