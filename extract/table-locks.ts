@@ -76,8 +76,11 @@ export async function checkName(client: PgClient, table: SourceTable): Promise<v
   } catch (err) {
     if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
   }
-  if (found !== table.oid) throw renamed(table);
+  if (found !== unsigned(table.oid)) throw renamed(table);
 }
+
+/** An oid as the protocol sends it: `oid::int` (SourceTable.oid, the checks' queries) is negative above 2^31. */
+const unsigned = (oid: number) => oid >>> 0;
 
 const UNDEFINED_TABLE = '42P01';
 
@@ -190,8 +193,8 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
     try {
       const { fields } = await client.query(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0`);
       // Another table under its name (a schema renamed before the lock, which then locked that table): say so.
-      if (fields[0]!.tableID !== table.oid) throw renamed(table);
-      same = fields.every((f, i) => f.tableID === table.oid && f.columnID === columns[i]!.attnum && f.dataTypeID === columns[i]!.type && !columns[i]!.new_expression);
+      if (fields[0]!.tableID !== unsigned(table.oid)) throw renamed(table);
+      same = fields.every((f, i) => f.columnID === columns[i]!.attnum && f.dataTypeID === unsigned(columns[i]!.type) && !columns[i]!.new_expression);
     } catch (err) {
       if (err instanceof UserError) throw err;
       // A failed query ends the transaction, so the tables after this one cannot be asked.
