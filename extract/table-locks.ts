@@ -18,6 +18,7 @@ import { STORAGE_OF, sourceRelation, type SourceTable } from './catalog.ts';
 export const DEFAULT_LOCK_WAIT_SECONDS = 30;
 
 const LOCK_NOT_AVAILABLE = '55P03';
+const UNDEFINED_TABLE = '42P01';
 const BLOCKERS = 'TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER, DROP, LOCK TABLE';
 
 /**
@@ -32,6 +33,8 @@ export async function lockSnapshotTables(client: PgClient, tables: SourceTable[]
     try {
       await client.query(`LOCK TABLE ${sourceRelation(table)} IN ACCESS SHARE MODE`);
     } catch (err) {
+      // Dropped or renamed in the instant before the lock: the lock, by name, waited for it, then found none.
+      if ((err as { code?: string }).code === UNDEFINED_TABLE) throw renamed(table);
       if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
       throw new UserError(`table ${table.name}: another session has held a lock that blocks reading it (${BLOCKERS}) for more than ${waitSeconds} s; let that session finish or end it (pg_locks shows its pid), or wait longer with --lock-wait-timeout, then rerun the extract`);
     }
@@ -82,10 +85,8 @@ export async function checkName(client: PgClient, table: SourceTable): Promise<v
 /** An oid as the protocol sends it: `oid::int` (SourceTable.oid, the checks' queries) is negative above 2^31. */
 const unsigned = (oid: number) => oid >>> 0;
 
-const UNDEFINED_TABLE = '42P01';
-
 function renamed(table: SourceTable): UserError {
-  return new UserError(`table ${table.name}: its name now finds another table, or none (it or its schema was renamed after the extract's snapshot was taken), so COPY would read another table's rows under its name; rerun the extract`);
+  return new UserError(`table ${table.name}: its name no longer finds the snapshot's table (it was dropped, or it or its schema renamed, after the extract's snapshot was taken), so COPY would read another table's rows under its name, or none; rerun the extract`);
 }
 
 /** Fails, naming them, when any of `tables` was truncated or rewritten after the snapshot: the snapshot would read it as empty. */

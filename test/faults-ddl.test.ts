@@ -257,7 +257,7 @@ test('schemas swapped (ALTER SCHEMA … RENAME takes no table lock) before the s
                      CREATE TABLE app.users (id int PRIMARY KEY, name text); INSERT INTO app.users SELECT g, 'old' || g FROM generate_series(1, 5) g;
                      CREATE TABLE app_new.users (id int PRIMARY KEY, name text); INSERT INTO app_new.users SELECT g, 'new' || g FROM generate_series(1, 3) g; ANALYZE`);
   const swap = 'ALTER SCHEMA app RENAME TO app_swap; ALTER SCHEMA app_new RENAME TO app; ALTER SCHEMA app_swap RENAME TO app_new';
-  const refusal = /^extract: error: table app\.users: its name now finds another table, or none \(it or its schema was renamed after the extract's snapshot was taken\), .*; rerun the extract\n$/;
+  const refusal = /^extract: error: table app\.users: its name no longer finds the snapshot's table \(it was dropped, or it or its schema renamed, after the extract's snapshot was taken\), .*; rerun the extract\n$/;
   const env = (store: string) => ({ DATABASE_URL: url, STORE: store, RUN: 'r', SCHEMAS: 'app' });
 
   // Between the snapshot and its lock: the lock, by name, waits for the old table, then takes the new one.
@@ -297,4 +297,27 @@ test('schemas swapped (ALTER SCHEMA … RENAME takes no table lock) before the s
   stop();
   await holding;
   recordFault(t, { fault: 'schemas swapped before the lock, or under a held snapshot', stage: 'extract', outcome: `${exitOutcome(result)}; shard: ${exitOutcome(shard)}` });
+});
+
+test('a table dropped or renamed between the snapshot and its lock fails the run by name, not as an internal error', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  const outcomes: string[] = [];
+  for (const ddlSql of ['DROP TABLE gone', 'ALTER TABLE gone RENAME TO went']) {
+    await setup.query('DROP TABLE IF EXISTS went; CREATE TABLE gone (id int PRIMARY KEY); INSERT INTO gone VALUES (1)');
+    const store = await tempDir();
+    const ddl = await session(t, url);
+    await ddl.query(`BEGIN; ${ddlSql}`);
+    const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+    const watcher = await session(t, url);
+    await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+    await ddl.query('COMMIT');
+    const result = await extracting;
+    t.is(result.code, 1, `${ddlSql}: exit ${result.code}`);
+    t.regex(result.stderr, /^extract: error: table gone: its name no longer finds the snapshot's table \(it was dropped, or it or its schema renamed, after the extract's snapshot was taken\), .*; rerun the extract\n$/, ddlSql);
+    t.true(await noManifest(store), `${ddlSql}: no manifest`);
+    outcomes.push(`${ddlSql}: ${exitOutcome(result)}`);
+  }
+  recordFault(t, { fault: 'table dropped or renamed between snapshot and lock', stage: 'extract', outcome: outcomes.join('; ') });
 });
