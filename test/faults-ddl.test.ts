@@ -321,3 +321,22 @@ test('a table dropped or renamed between the snapshot and its lock fails the run
   }
   recordFault(t, { fault: 'table dropped or renamed between snapshot and lock', stage: 'extract', outcome: outcomes.join('; ') });
 });
+
+test('a REINDEX while extract runs neither waits for the extract nor stops it: the snapshot\'s column check holds no lock on indexes', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 400_000);
+  const store = await tempDir();
+  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '1', '--split-rows', '10000000', '--split-bytes', '0'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const watcher = await session(t, url);
+  await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY%aaa_slow%') AS ok`, 'the COPY of aaa_slow', extracting);
+  const ddl = await session(t, url);
+  // Bounded, so a REINDEX queued behind the extract lets its worker go on and the test ends: the worker waited behind it forever.
+  await ddl.query(`SET lock_timeout = '20s'`);
+  const started = Date.now();
+  await t.notThrowsAsync(ddl.query('REINDEX INDEX zz_small_pkey'));
+  t.true(Date.now() - started < 15_000, `REINDEX took ${Date.now() - started} ms`);
+  const result = await extracting;
+  t.is(result.code, 0, result.stderr);
+  recordFault(t, { fault: 'REINDEX of a table\'s index while extract runs', stage: 'extract', outcome: exitOutcome(result) });
+});
