@@ -9,7 +9,8 @@
 // its storage check: the file the snapshot's catalog names (pg_class via SQL,
 // the snapshot's view) against the one the server uses now
 // (pg_relation_filenode, read through the catalog cache, which a new lock
-// refreshes). Its partitions and columns are checked the same way.
+// refreshes). Its partitions, columns and name are checked the same way.
+import type { FieldDef } from 'pg';
 import { UserError, errorMessage } from '../lib/errors.ts';
 import { quoteIdent, redact, type PgClient } from '../lib/postgres.ts';
 import { STORAGE_OF, sourceRelation, type SourceTable } from './catalog.ts';
@@ -18,6 +19,7 @@ import { STORAGE_OF, sourceRelation, type SourceTable } from './catalog.ts';
 export const DEFAULT_LOCK_WAIT_SECONDS = 30;
 
 const LOCK_NOT_AVAILABLE = '55P03';
+const UNDEFINED_TABLE = '42P01';
 const BLOCKERS = 'TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER, DROP, LOCK TABLE';
 
 /**
@@ -32,6 +34,8 @@ export async function lockSnapshotTables(client: PgClient, tables: SourceTable[]
     try {
       await client.query(`LOCK TABLE ${sourceRelation(table)} IN ACCESS SHARE MODE`);
     } catch (err) {
+      // Dropped or renamed in the instant before the lock: the lock, by name, waited for it, then found none.
+      if ((err as { code?: string }).code === UNDEFINED_TABLE) throw renamed(table);
       if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
       throw new UserError(`table ${table.name}: another session has held a lock that blocks reading it (${BLOCKERS}) for more than ${waitSeconds} s; let that session finish or end it (pg_locks shows its pid), or wait longer with --lock-wait-timeout, then rerun the extract`);
     }
@@ -55,7 +59,35 @@ export async function lockForCopy(client: PgClient, table: SourceTable): Promise
     if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
     throw new UserError(`table ${table.name}: another session is waiting to change it (${BLOCKERS}) behind this extract's lock, and reading it now would wait for that session forever; let that session finish or cancel it (pg_locks shows its pid), then rerun the extract`);
   }
+  await checkName(client, table);
   await checkStorage(client, [table]);
+}
+
+/**
+ * Fails, naming it, when `table`'s name no longer finds the snapshot's
+ * table. The snapshot's locks keep a table from being renamed or moved, but
+ * not its schema (ALTER SCHEMA … RENAME locks no table): two schemas swapped
+ * under a held snapshot (a coordinator's, for hours) would have COPY read
+ * the other schema's table, or one created since and empty to the snapshot,
+ * under this table's name. Asked as COPY asks it: the table a query's parse
+ * finds (its RowDescription), which reads the catalog as it is now
+ * (to_regclass may read this connection's cache of it as it was).
+ */
+export async function checkName(client: PgClient, table: SourceTable): Promise<void> {
+  let found: number | undefined;
+  try {
+    found = (await client.query(`SELECT tableoid FROM ${sourceRelation(table)} LIMIT 0`)).fields[0]!.tableID;
+  } catch (err) {
+    if ((err as { code?: string }).code !== UNDEFINED_TABLE) throw err;
+  }
+  if (found !== unsigned(table.oid)) throw renamed(table);
+}
+
+/** An oid as the protocol sends it: `oid::int` (SourceTable.oid, the checks' queries) is negative above 2^31. */
+const unsigned = (oid: number) => oid >>> 0;
+
+function renamed(table: SourceTable): UserError {
+  return new UserError(`table ${table.name}: its name no longer finds the snapshot's table (it was dropped, or it or its schema renamed, after the extract's snapshot was taken), so COPY would read another table's rows under its name, or none; rerun the extract`);
 }
 
 /** Fails, naming them, when any of `tables` was truncated or rewritten after the snapshot: the snapshot would read it as empty. */
@@ -122,19 +154,25 @@ const UNDEFINED_COLUMN = '42703';
  * columns renamed into each other's names would be copied into each other,
  * a column dropped and added again would be copied as NULLs, and a type
  * changed without a rewrite (timestamp to timestamptz in UTC) would be
- * copied as text the manifest does not describe. The snapshot's columns are
- * pg_attribute read through SQL; the server's, what a query naming them
- * resolves each name to (its RowDescription: table, attnum and type, a
- * domain's base type as the protocol sends it).
+ * copied as text the manifest does not describe, and a virtual generated
+ * column would be computed with an expression the snapshot never had. The
+ * snapshot's columns are pg_attribute read through SQL; the server's, what a
+ * query naming them resolves each name to (its RowDescription: table, attnum
+ * and type, a domain's base type as the protocol sends it).
  */
 async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<void> {
   if (tables.length === 0) return;
-  let snapshot: { oid: number; name: string; attnum: number; type: number }[];
+  let snapshot: { oid: number; name: string; attnum: number; type: number; new_expression: boolean }[];
   try {
     ({ rows: snapshot } = await client.query(
       `SELECT a.attrelid::int AS oid, a.attname::text AS name, a.attnum::int AS attnum,
               (WITH RECURSIVE d(t) AS (SELECT a.atttypid UNION ALL SELECT y.typbasetype FROM pg_type y JOIN d ON y.oid = d.t AND y.typtype = 'd')
-               SELECT d.t FROM d JOIN pg_type y ON y.oid = d.t AND y.typtype <> 'd')::int AS type
+               SELECT d.t FROM d JOIN pg_type y ON y.oid = d.t AND y.typtype <> 'd')::int AS type,
+              -- A virtual generated column (PostgreSQL 18) is computed as read, with the expression the catalog has now:
+              -- SET EXPRESSION rewrites nothing, but replaces its pg_attrdef row, which pg_describe_object (the catalog
+              -- now, not the snapshot's) no longer finds.
+              a.attgenerated = 'v' AND pg_describe_object('pg_attrdef'::regclass,
+                (SELECT ad.oid FROM pg_attrdef ad WHERE ad.adrelid = a.attrelid AND ad.adnum = a.attnum), 0) IS NULL AS new_expression
          FROM pg_attribute a
         WHERE a.attrelid = ANY($1::oid[]) AND a.attnum > 0 AND NOT a.attisdropped
         ORDER BY a.attrelid, a.attnum`,
@@ -145,22 +183,30 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
   }
   const byTable = new Map<number, typeof snapshot>();
   for (const column of snapshot) {
-    if (!byTable.has(column.oid)) byTable.set(column.oid, []);
-    byTable.get(column.oid)!.push(column);
+    const columns = byTable.get(column.oid);
+    if (columns) columns.push(column);
+    else byTable.set(column.oid, [column]);
   }
   for (const table of tables) {
     const columns = byTable.get(table.oid);
     if (!columns) continue;
     let same: boolean;
     try {
-      const { fields } = await client.query(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0`);
-      same = fields.every((f, i) => f.tableID === table.oid && f.columnID === columns[i]!.attnum && f.dataTypeID === columns[i]!.type);
+      // In a savepoint rolled back: planning the query locks the table's indexes, which the snapshot's transaction would
+      // hold to the end. A REINDEX then waited for the extract, and the worker that reached the table waited behind the
+      // REINDEX (as did every query of the table): forever. Rolling back releases those locks, not the table's own.
+      const results = await client.query(`SAVEPOINT columns; SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0; ROLLBACK TO SAVEPOINT columns; RELEASE SAVEPOINT columns`) as unknown as { fields: FieldDef[] }[];
+      const { fields } = results[1]!;
+      // Another table under its name (a schema renamed before the lock, which then locked that table): say so.
+      if (fields[0]!.tableID !== unsigned(table.oid)) throw renamed(table);
+      same = fields.every((f, i) => f.columnID === columns[i]!.attnum && f.dataTypeID === unsigned(columns[i]!.type) && !columns[i]!.new_expression);
     } catch (err) {
+      if (err instanceof UserError) throw err;
       if ((err as { code?: string }).code !== UNDEFINED_COLUMN) throw new UserError(`table ${table.name}: ${redact(errorMessage(err))}`);
       same = false;
     }
     if (!same) {
-      throw new UserError(`table ${table.name} had columns renamed, dropped, added or changed in type after the extract's snapshot was taken, so COPY would read them under other names or types than the snapshot's; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
+      throw new UserError(`table ${table.name} had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, so COPY would read them under other names or types than the snapshot's; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
     }
   }
 }

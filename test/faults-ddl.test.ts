@@ -212,7 +212,7 @@ test('columns renamed into each other\'s names, dropped and added again, or rety
     await ddl.query('COMMIT');
     const result = await extracting;
     t.is(result.code, 1, `${ddlSql}: exit ${result.code}`);
-    t.regex(result.stderr, /^extract: error: table cols had columns renamed, dropped, added or changed in type after the extract's snapshot was taken, .*; rerun the extract/, ddlSql);
+    t.regex(result.stderr, /^extract: error: table cols had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, .*; rerun the extract/, ddlSql);
     t.true(await noManifest(store), `${ddlSql}: no manifest`);
     outcomes.push(`${ddlSql.split(';')[0]}…: ${exitOutcome(result)}`);
     // A rerun takes the columns as they now are.
@@ -220,4 +220,123 @@ test('columns renamed into each other\'s names, dropped and added again, or rety
     t.is(rerun.code, 0, rerun.stderr);
   }
   recordFault(t, { fault: 'columns renamed, dropped and added, or retyped between snapshot and lock', stage: 'extract', outcome: outcomes.join('; ') });
+});
+
+test('a virtual generated column\'s expression changed between the snapshot and its lock fails the run by name; its values are never computed with an expression the snapshot did not have', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  if (Number((await setup.query<{ v: string }>(`SELECT current_setting('server_version_num') AS v`)).rows[0]!.v) < 180000) {
+    t.pass('virtual generated columns are PostgreSQL 18+');
+    return;
+  }
+  await setup.query(`CREATE TABLE gen (id int PRIMARY KEY, twice int GENERATED ALWAYS AS (id * 2) VIRTUAL, stored int GENERATED ALWAYS AS (id * 3) STORED);
+                     INSERT INTO gen (id) SELECT generate_series(1, 10); ANALYZE`);
+  const store = await tempDir();
+  const ddl = await session(t, url);
+  // SET EXPRESSION rewrites nothing for a virtual column (the storage check passes), and keeps its name, attnum and type.
+  await ddl.query('BEGIN; ALTER TABLE gen ALTER twice SET EXPRESSION AS (id * 100)');
+  const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const watcher = await session(t, url);
+  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+  await ddl.query('COMMIT');
+  const result = await extracting;
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, /^extract: error: table gen had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, .*; rerun the extract/);
+  t.true(await noManifest(store), 'no manifest');
+  const rerun = await runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  t.is(rerun.code, 0, rerun.stderr);
+  recordFault(t, { fault: 'virtual generated column SET EXPRESSION between snapshot and lock', stage: 'extract', outcome: exitOutcome(result) });
+});
+
+test('schemas swapped (ALTER SCHEMA … RENAME takes no table lock) before the snapshot\'s lock or under a held snapshot fail the run by name; a table is never copied with another\'s rows', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  await setup.query(`CREATE SCHEMA app; CREATE SCHEMA app_new;
+                     CREATE TABLE app.users (id int PRIMARY KEY, name text); INSERT INTO app.users SELECT g, 'old' || g FROM generate_series(1, 5) g;
+                     CREATE TABLE app_new.users (id int PRIMARY KEY, name text); INSERT INTO app_new.users SELECT g, 'new' || g FROM generate_series(1, 3) g; ANALYZE`);
+  const swap = 'ALTER SCHEMA app RENAME TO app_swap; ALTER SCHEMA app_new RENAME TO app; ALTER SCHEMA app_swap RENAME TO app_new';
+  const refusal = /^extract: error: table app\.users: its name no longer finds the snapshot's table \(it was dropped, or it or its schema renamed, after the extract's snapshot was taken\), .*; rerun the extract\n$/;
+  const env = (store: string) => ({ DATABASE_URL: url, STORE: store, RUN: 'r', SCHEMAS: 'app' });
+
+  // Between the snapshot and its lock: the lock, by name, waits for the old table, then takes the new one.
+  const store = await tempDir();
+  const ddl = await session(t, url);
+  await ddl.query(`BEGIN; LOCK TABLE app.users; ${swap}`);
+  const extracting = runCli('extract/cli.ts', ['--quiet'], env(store));
+  const watcher = await session(t, url);
+  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+  await ddl.query('COMMIT');
+  const result = await extracting;
+  t.is(result.code, 1, result.stderr);
+  t.regex(result.stderr, refusal);
+  t.true(await noManifest(store), 'no manifest');
+
+  // Under a coordinator's snapshot, held for its shards: its locks do not keep a schema from being renamed.
+  const held = await tempDir();
+  // The first swap was committed: app.users is now the table of 3 rows, app_new.users the one of 5.
+  const rows = Number((await setup.query<{ n: string }>('SELECT count(*) AS n FROM app.users')).rows[0]!.n);
+  let stop!: () => void;
+  const stopped = new Promise<void>((resolve) => { stop = resolve; });
+  let ready!: () => void;
+  const planned = new Promise<void>((resolve) => { ready = resolve; });
+  const holding = holdSnapshot({ databaseUrl: url, store: held, run: 'r', concurrency: 1, schemas: ['app'], gzipLevel: 1, log: () => {} }, () => ready(), stopped);
+  await Promise.race([planned, holding]);
+  await setup.query(swap);
+  const shard = await runCli('extract/cli.ts', ['--quiet', '--shard', '1/1'], env(held));
+  t.is(shard.code, 1, shard.stderr);
+  t.regex(shard.stderr, refusal);
+  // Swapped back, the shard reads the snapshot's table.
+  await setup.query(swap);
+  const again = await runCli('extract/cli.ts', ['--quiet', '--shard', '1/1'], env(held));
+  t.is(again.code, 0, again.stderr);
+  const finalized = await runCli('extract/cli.ts', ['--quiet', 'finalize'], env(held));
+  t.is(finalized.code, 0, finalized.stderr);
+  t.is((JSON.parse(finalized.stdout) as { rows: number }).rows, rows, 'app.users as the snapshot had it');
+  stop();
+  await holding;
+  recordFault(t, { fault: 'schemas swapped before the lock, or under a held snapshot', stage: 'extract', outcome: `${exitOutcome(result)}; shard: ${exitOutcome(shard)}` });
+});
+
+test('a table dropped or renamed between the snapshot and its lock fails the run by name, not as an internal error', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  const outcomes: string[] = [];
+  for (const ddlSql of ['DROP TABLE gone', 'ALTER TABLE gone RENAME TO went']) {
+    await setup.query('DROP TABLE IF EXISTS went; CREATE TABLE gone (id int PRIMARY KEY); INSERT INTO gone VALUES (1)');
+    const store = await tempDir();
+    const ddl = await session(t, url);
+    await ddl.query(`BEGIN; ${ddlSql}`);
+    const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+    const watcher = await session(t, url);
+    await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+    await ddl.query('COMMIT');
+    const result = await extracting;
+    t.is(result.code, 1, `${ddlSql}: exit ${result.code}`);
+    t.regex(result.stderr, /^extract: error: table gone: its name no longer finds the snapshot's table \(it was dropped, or it or its schema renamed, after the extract's snapshot was taken\), .*; rerun the extract\n$/, ddlSql);
+    t.true(await noManifest(store), `${ddlSql}: no manifest`);
+    outcomes.push(`${ddlSql}: ${exitOutcome(result)}`);
+  }
+  recordFault(t, { fault: 'table dropped or renamed between snapshot and lock', stage: 'extract', outcome: outcomes.join('; ') });
+});
+
+test('a REINDEX while extract runs neither waits for the extract nor stops it: the snapshot\'s column check holds no lock on indexes', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 400_000);
+  const store = await tempDir();
+  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '1', '--split-rows', '10000000', '--split-bytes', '0'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const watcher = await session(t, url);
+  await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY%aaa_slow%') AS ok`, 'the COPY of aaa_slow', extracting);
+  const ddl = await session(t, url);
+  // Bounded, so a REINDEX queued behind the extract lets its worker go on and the test ends: the worker waited behind it forever.
+  await ddl.query(`SET lock_timeout = '20s'`);
+  const started = Date.now();
+  await t.notThrowsAsync(ddl.query('REINDEX INDEX zz_small_pkey'));
+  t.true(Date.now() - started < 15_000, `REINDEX took ${Date.now() - started} ms`);
+  const result = await extracting;
+  t.is(result.code, 0, result.stderr);
+  recordFault(t, { fault: 'REINDEX of a table\'s index while extract runs', stage: 'extract', outcome: exitOutcome(result) });
 });
