@@ -19,7 +19,7 @@ import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-
 import { fragmentKeys, shardText, unitsOfShard, type Shard } from '../lib/shard.ts';
 import type { Storage } from '../lib/storage.ts';
 import { listSourceTables, readCatalog, skippedRelations, type CatalogTable, type SourceTable } from './catalog.ts';
-import { DEFAULT_LOCK_WAIT_SECONDS, checkName, lockForCopy, lockSnapshotTables } from './table-locks.ts';
+import { DEFAULT_LOCK_WAIT_SECONDS, checkName, checkTypes, lockForCopy, lockSnapshotTables } from './table-locks.ts';
 import { copyTable } from './copy-table.ts';
 import { EXTRACT_PLAN_FORMAT, collectFragments, fragmentText, planUnits, readPlan, unitId, unitName, type CopyUnit, type ExtractPlan } from './copy-units.ts';
 import { exportSnapshot, joinSnapshot, type Snapshot } from './snapshot.ts';
@@ -448,7 +448,8 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
       throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
     }
     // Asked again: a schema renamed between lockForCopy's check and the COPY's start had it read another table.
-    await checkName(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
+    // And its types, which ALTER TYPE changes under any lock: COPY printed values with them as they are now.
+    await checkName(client, table).then(() => checkTypes(client, table)).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
     progress.finish(label, part.rows);
     const took = (Date.now() - started) / 1000;
     const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} ${plan.options.compression}`];

@@ -210,3 +210,59 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
     }
   }
 }
+
+const UNDEFINED_OBJECT = '42704';
+
+/**
+ * Fails, naming the table, when an enum or composite type its columns use
+ * (through domains, arrays and other composites) changed since the
+ * snapshot. ALTER TYPE locks no table, and COPY prints a value with its type
+ * as the catalog has it now, at any time during the run: a label renamed
+ * (RENAME VALUE) is printed under its new name, and an attribute added,
+ * dropped or renamed changes every composite value's text. Asked after each
+ * COPY, so a change made before it ended fails the part that may show it.
+ * A label added is no change: no row of the snapshot holds it.
+ */
+export async function checkTypes(client: PgClient, table: SourceTable): Promise<void> {
+  const { rows: types } = await client.query<{ oid: string; name: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
+    `WITH RECURSIVE used(t) AS (
+       SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+       UNION
+       SELECT n.t FROM used JOIN pg_type y ON y.oid = used.t
+        CROSS JOIN LATERAL (SELECT y.typbasetype WHERE y.typtype = 'd'
+                            UNION ALL SELECT y.typelem WHERE y.typcategory = 'A' AND y.typelem <> 0
+                            UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped) n(t))
+     SELECT y.oid::text AS oid, format_type(y.oid, NULL) AS name,
+            CASE WHEN y.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = y.oid ORDER BY e.enumsortorder) END AS labels,
+            -- Each attribute's name and type as a RowDescription gives them (a domain's base type).
+            CASE WHEN y.typtype = 'c' THEN coalesce((
+              SELECT json_agg(json_build_object('name', a.attname::text, 'type', (
+                       WITH RECURSIVE d(t) AS (SELECT a.atttypid UNION ALL SELECT b.typbasetype FROM pg_type b JOIN d ON b.oid = d.t AND b.typtype = 'd')
+                       SELECT d.t::text FROM d JOIN pg_type b ON b.oid = d.t AND b.typtype <> 'd')) ORDER BY a.attnum)
+                FROM pg_attribute a WHERE a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '[]') END AS attributes
+       FROM used JOIN pg_type y ON y.oid = used.t
+      WHERE y.typtype IN ('e', 'c')
+      ORDER BY y.oid`,
+    [unsigned(table.oid)],
+  );
+  for (const type of types) {
+    let same: boolean;
+    try {
+      if (type.labels) {
+        // The type the name finds now, and its labels now (enum_range reads the catalog as it is, as COPY's output does).
+        const { rows: [now] } = await client.query<{ oid: string; labels: string[] }>(`SELECT pg_typeof(NULL::${type.name})::oid::text AS oid, enum_range(NULL::${type.name})::text[] AS labels`);
+        const kept = now!.labels.filter((label) => type.labels!.includes(label));
+        same = now!.oid === type.oid && kept.join('\0') === type.labels.join('\0');
+      } else {
+        const { fields } = await client.query(`SELECT (NULL::${type.name}).*`);
+        same = fields.length === type.attributes!.length && fields.every((f, i) => f.name === type.attributes![i]!.name && String(f.dataTypeID) === type.attributes![i]!.type);
+      }
+    } catch (err) {
+      if ((err as { code?: string }).code !== UNDEFINED_OBJECT) throw err;
+      same = false;
+    }
+    if (!same) {
+      throw new UserError(`table ${table.name}: type ${type.name} of its columns was changed (ALTER TYPE: a label or attribute renamed, added or dropped) after the extract's snapshot was taken, so COPY printed its values as the snapshot does not hold them; rerun the extract, and make no ALTER TYPE while it runs`);
+    }
+  }
+}

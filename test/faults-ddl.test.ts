@@ -11,7 +11,7 @@ import pg from 'pg';
 import { listSourceTables } from '../extract/catalog.ts';
 import { holdSnapshot } from '../extract/extract.ts';
 import { exportSnapshot, joinSnapshot } from '../extract/snapshot.ts';
-import { lockForCopy } from '../extract/table-locks.ts';
+import { checkTypes, lockForCopy } from '../extract/table-locks.ts';
 
 import { openStorage } from '../lib/storage.ts';
 import { runCli, type CliResult } from './cli.ts';
@@ -339,4 +339,32 @@ test('a REINDEX while extract runs neither waits for the extract nor stops it: t
   const result = await extracting;
   t.is(result.code, 0, result.stderr);
   recordFault(t, { fault: 'REINDEX of a table\'s index while extract runs', stage: 'extract', outcome: exitOutcome(result) });
+});
+
+test('an enum label renamed or a composite type altered after the snapshot fails the part copied since, by name; a label added or a type renamed passes', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  // Reached through a domain over an array, an array of a composite, and a composite's attribute.
+  await setup.query(`CREATE TYPE mood AS ENUM ('ok', 'sad'); CREATE DOMAIN moods AS mood[];
+                     CREATE TYPE pair AS (a int, feeling mood); CREATE TYPE outer_pair AS (p pair, n text);
+                     CREATE TABLE typed (id int PRIMARY KEY, ms moods, ps pair[], o outer_pair);
+                     INSERT INTO typed VALUES (1, '{ok,sad}', ARRAY[ROW(1, 'ok')::pair], ROW(ROW(2, 'sad'), 'x'))`);
+  const cases: [string, RegExp | undefined][] = [
+    ["ALTER TYPE mood ADD VALUE 'glad' BEFORE 'ok'", undefined],
+    ["ALTER TYPE mood RENAME VALUE 'ok' TO 'fine'", /^table typed: type (public\.)?mood of its columns was changed \(ALTER TYPE/],
+    ['ALTER TYPE pair ADD ATTRIBUTE c int', /^table typed: type (public\.)?pair of its columns was changed/],
+    ['ALTER TYPE outer_pair RENAME ATTRIBUTE n TO name', /^table typed: type (public\.)?outer_pair of its columns was changed/],
+    // A type's name is in no value's text.
+    ['ALTER TYPE pair RENAME TO pair2', undefined],
+  ];
+  for (const [ddlSql, refused] of cases) {
+    const snapshot = await exportSnapshot(url);
+    t.teardown(() => snapshot.close());
+    await setup.query(ddlSql);
+    const worker = await joinSnapshot(url, snapshot.id);
+    t.teardown(() => worker.end());
+    const table = (await listSourceTables(worker, ['public'])).find((s) => s.name === 'typed')!;
+    if (refused) await t.throwsAsync(checkTypes(worker, table), { message: refused }, ddlSql);
+    else await t.notThrowsAsync(checkTypes(worker, table), ddlSql);
+  }
 });
