@@ -12,7 +12,7 @@ import { UserError, errorMessage } from '../lib/errors.ts';
 import { Progress, debug, formatBytes, type Logger } from '../lib/log.ts';
 import { EXTRACT_FORMAT, checkExtractFiles, manifestText, readExtractManifest, type ExtractFormat, type ExtractManifest, type FollowEntry, type PartEntry, type TableEntry } from '../lib/manifest.ts';
 import { runPool } from '../lib/pool.ts';
-import { connect, describeTarget, redact, type PgClient } from '../lib/postgres.ts';
+import { connect, describeTarget, redact, releasingLocks, type PgClient } from '../lib/postgres.ts';
 import { EXTRACT_MANIFEST_KEY, EXTRACT_PLAN_KEY, EXTRACT_SHARDS_PREFIX, extractFragmentKey, qualifiedName, writeCheckKey } from '../lib/run-layout.ts';
 import { LOCK_STALE_MS, checkShardWrites, lockRun, type RunLock } from '../lib/run-lock.ts';
 import { DEFAULT_STORE_TIMEOUT_SECONDS, checkStoreWritable } from '../lib/store-check.ts';
@@ -346,7 +346,8 @@ async function makePlan(snapshot: Snapshot, run: Storage, options: ExtractOption
   }
   // Before any table is opened (sizes and range planning included): none may be truncated or rewritten under the snapshot.
   await lockSnapshotTables(snapshot.client, selected, options.lockWaitSeconds ?? DEFAULT_LOCK_WAIT_SECONDS);
-  const tables = await readCatalog(snapshot.client, selected);
+  // Its EXPLAIN of a table never analyzed locks the table's indexes: released (lib/postgres.ts releasingLocks).
+  const tables = await releasingLocks(snapshot.client, () => readCatalog(snapshot.client, selected));
   const skipped = await skippedRelations(snapshot.client, options.schemas);
   for (const relation of skipped) options.log(`skipped ${relation.name}: ${relation.reason}`);
   const keptParts = await partsKept(run, tables, options);
@@ -435,21 +436,29 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
     // must not start its COPY (the largest tables go first), or the error waits for that table.
     if (signal.aborted) return;
     const table = tables.get(unit.table)!;
-    // Its own errors name the table and say what to do; a lost connection gets the table's name.
-    await lockForCopy(client, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
-    if (signal.aborted) return;
+    // Locks released once the part is copied (its index locks: a REINDEX of a table already copied would wait for
+    // the extract, holding its table's writes back, and the next part's planning would wait behind it, forever);
+    // the coordinator's lock on the table stays.
+    const db = client;
     const started = Date.now();
-    progress.start(label);
-    debug(`${label}: COPY of ${table.columns.length} column(s) in snapshot ${plan.snapshot_id}`);
-    let part: PartEntry;
-    try {
-      part = await copyTable(client, table, unit, run, { compression: plan.options.compression, level: plan.options.gzip_level }, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
-    } catch (err) {
-      throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
-    }
-    // Asked again: a schema renamed between lockForCopy's check and the COPY's start had it read another table.
-    // And its types, which ALTER TYPE changes under any lock: COPY printed values with them as they are now.
-    await checkName(client, table).then(() => checkTypes(client, table)).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
+    const part = await releasingLocks(db, async () => {
+      // Its own errors name the table and say what to do; a lost connection gets the table's name.
+      await lockForCopy(db, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
+      if (signal.aborted) return undefined;
+      progress.start(label);
+      debug(`${label}: COPY of ${table.columns.length} column(s) in snapshot ${plan.snapshot_id}`);
+      let entry: PartEntry;
+      try {
+        entry = await copyTable(db, table, unit, run, { compression: plan.options.compression, level: plan.options.gzip_level }, (rows, bytes) => progress.update(label, rows, bytes), plan.options.format);
+      } catch (err) {
+        throw new UserError(`table ${label}: ${redact(errorMessage(err))}`);
+      }
+      // Asked again: a schema renamed between lockForCopy's check and the COPY's start had it read another table.
+      // And its types, which ALTER TYPE changes under any lock: COPY printed values with them as they are now.
+      await checkName(db, table).then(() => checkTypes(db, table)).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
+      return entry;
+    });
+    if (!part) return;
     progress.finish(label, part.rows);
     const took = (Date.now() - started) / 1000;
     const stored = [part.key.endsWith('.parquet') ? `${formatBytes(part.bytes)} Parquet` : `${formatBytes(part.bytes)} ${plan.options.compression}`];

@@ -5,7 +5,7 @@
 // N always give the same parts. N is at most --split-rows, and small enough that
 // a part is about --split-bytes of the table's on-disk size (planSplits); the
 // run's parts stay under what one ImportTable reads (MAX_RUN_PARTS).
-import { quoteIdent, quoteLiteral, type PgClient } from '../lib/postgres.ts';
+import { quoteIdent, quoteLiteral, releasingLocks, type PgClient } from '../lib/postgres.ts';
 import { sourceRelation, type CatalogTable } from './catalog.ts';
 
 /** A half-open key range: rows with key ≥ `from` (when set) and < `to` (when set). Values as PostgreSQL prints them. */
@@ -43,13 +43,14 @@ export async function planRanges(client: PgClient, table: CatalogTable, rowsPerP
   if (!rowsPerPart || table.primary_key.length === 0 || table.estimated_rows <= rowsPerPart) return [{}];
   const keys = keyColumns(table);
   const order = keys.map((c) => (c.collatable ? `${quoteIdent(c.name)} COLLATE "C"` : quoteIdent(c.name))).join(', ');
-  const { rows } = await client.query<{ key: string[] }>({
+  // Planning locks the table's indexes, which the snapshot's transaction would keep to the end (lib/postgres.ts).
+  const { rows } = await releasingLocks(client, () => client.query<{ key: string[] }>({
     text: `SELECT key FROM (
              SELECT ARRAY[${keys.map((c) => `${quoteIdent(c.name)}::text`).join(', ')}] AS key, row_number() OVER (ORDER BY ${order}) AS n
                FROM ${sourceRelation(table)}) numbered
             WHERE (n - 1) % $1 = 0 AND n > 1 ORDER BY n`,
     values: [rowsPerPart],
-  });
+  }));
   const bounds = rows.map((r) => r.key);
   return Array.from({ length: bounds.length + 1 }, (_, i) => ({
     ...(i > 0 ? { from: bounds[i - 1] } : {}),

@@ -16,10 +16,7 @@ function server(probeType = ENUM_OID): PgClient {
       return { rows: [{ oid: TABLE_OID | 0, name: 'id', attnum: 1, type: 23, new_expression: false }, { oid: TABLE_OID | 0, name: 'm', attnum: 2, type: ENUM_OID | 0, new_expression: false }], fields: [] };
     }
     if (text.startsWith('SELECT tableoid FROM')) return { rows: [], fields: [{ tableID: TABLE_OID, columnID: -6, dataTypeID: 26 }] };
-    if (text.startsWith('SAVEPOINT')) {
-      const none = { rows: [], fields: [] };
-      return [none, { rows: [], fields: [{ tableID: TABLE_OID, columnID: 1, dataTypeID: 23 }, { tableID: TABLE_OID, columnID: 2, dataTypeID: probeType }] }, none, none];
-    }
+    if (text.startsWith('SELECT "id", "m" FROM')) return { rows: [], fields: [{ tableID: TABLE_OID, columnID: 1, dataTypeID: 23 }, { tableID: TABLE_OID, columnID: 2, dataTypeID: probeType }] };
     return { rows: [], fields: [] };
   };
   return { query } as unknown as PgClient;

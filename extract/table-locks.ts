@@ -10,9 +10,8 @@
 // the snapshot's view) against the one the server uses now
 // (pg_relation_filenode, read through the catalog cache, which a new lock
 // refreshes). Its partitions, columns and name are checked the same way.
-import type { FieldDef } from 'pg';
 import { UserError, errorMessage } from '../lib/errors.ts';
-import { quoteIdent, redact, type PgClient } from '../lib/postgres.ts';
+import { quoteIdent, redact, releasingLocks, type PgClient } from '../lib/postgres.ts';
 import { STORAGE_OF, sourceRelation, type SourceTable } from './catalog.ts';
 
 /** pg_dump's --lock-wait-timeout: how long the snapshot waits for a lock someone else holds. */
@@ -192,11 +191,10 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
     if (!columns) continue;
     let same: boolean;
     try {
-      // In a savepoint rolled back: planning the query locks the table's indexes, which the snapshot's transaction would
-      // hold to the end. A REINDEX then waited for the extract, and the worker that reached the table waited behind the
-      // REINDEX (as did every query of the table): forever. Rolling back releases those locks, not the table's own.
-      const results = await client.query(`SAVEPOINT columns; SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0; ROLLBACK TO SAVEPOINT columns; RELEASE SAVEPOINT columns`) as unknown as { fields: FieldDef[] }[];
-      const { fields } = results[1]!;
+      // Planning the query locks the table's indexes, which the snapshot's transaction would hold to the end: a
+      // REINDEX then waited for the extract, and the worker that reached the table waited behind the REINDEX (as did
+      // every query of the table), forever. releasingLocks releases them, not the table's own lock.
+      const { fields } = await releasingLocks(client, () => client.query(`SELECT ${columns.map((c) => quoteIdent(c.name)).join(', ')} FROM ${sourceRelation(table)} LIMIT 0`));
       // Another table under its name (a schema renamed before the lock, which then locked that table): say so.
       if (fields[0]!.tableID !== unsigned(table.oid)) throw renamed(table);
       same = fields.every((f, i) => f.columnID === columns[i]!.attnum && f.dataTypeID === unsigned(columns[i]!.type) && !columns[i]!.new_expression);

@@ -234,6 +234,21 @@ export function quoteLiteral(text: string): string {
 }
 
 /**
+ * Runs `work` inside a savepoint of the open transaction, rolled back after
+ * it: the locks it took are released, those taken before are kept. Planning
+ * a query locks its table's indexes until the transaction ends; an extract's
+ * snapshot transaction lasts the whole run (hours, for a sharded one), and a
+ * REINDEX waiting for such a lock holds every write of its table back. Only
+ * for reads: what `work` wrote is undone.
+ */
+export async function releasingLocks<T>(client: PgClient, work: () => Promise<T>): Promise<T> {
+  await client.query('SAVEPOINT releasing_locks');
+  const result = await work();
+  await client.query('ROLLBACK TO SAVEPOINT releasing_locks; RELEASE SAVEPOINT releasing_locks');
+  return result;
+}
+
+/**
  * Session settings a value's text depends on, pinned so that COPY (extract)
  * and logical decoding (catchup) print the same text for the same value,
  * whatever the server's defaults. search_path decides how format_type() names

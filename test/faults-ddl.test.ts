@@ -341,6 +341,34 @@ test('a REINDEX while extract runs neither waits for the extract nor stops it: t
   recordFault(t, { fault: 'REINDEX of a table\'s index while extract runs', stage: 'extract', outcome: exitOutcome(result) });
 });
 
+test('a REINDEX of a split table while extract copies its parts waits only for the part being copied, not for the extract: neither the plan nor a copied part keeps an index lock', async (t) => {
+  t.timeout(120_000);
+  const url = await freshDatabase(t, { load: false });
+  await addTables(url, 400_000);
+  // Copied after aaa_slow's parts (its own are smaller): the extract runs on once aaa_slow is done.
+  const setup = await session(t, url);
+  await setup.query(`CREATE TABLE bbb_after AS SELECT g AS id, md5(g::text) AS pad FROM generate_series(1, 1000000) g;
+                     ALTER TABLE bbb_after ADD PRIMARY KEY (id); ANALYZE`);
+  const store = await tempDir();
+  // One worker copies aaa_slow's four parts in turn: the plan's boundaries and each part's COPY plan with its index.
+  const extracting = runCli('extract/cli.ts', ['--quiet', '--concurrency', '1', '--split-rows', '100000', '--split-bytes', '0'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
+  const watcher = await session(t, url);
+  // A part after the first: the first part's COPY, and the plan, have planned with the index by then.
+  await until(watcher, `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND state = 'active' AND query LIKE 'COPY%aaa_slow%>=%') AS ok`, 'a later COPY of aaa_slow', extracting);
+  const ddl = await session(t, url);
+  // Bounded, so a REINDEX queued behind the extract cannot outlast the test.
+  await ddl.query(`SET lock_timeout = '60s'`);
+  await t.notThrowsAsync(ddl.query('REINDEX INDEX aaa_slow_pkey'));
+  // Done while the worker still copies (bbb_after is left): had it waited for a lock kept to the worker's end, the
+  // worker's session would be gone.
+  const copying = await watcher.query<{ ok: boolean }>(`SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
+                                                          AND application_name = 'pg2ddb-extract-worker') AS ok`);
+  t.true(copying.rows[0]!.ok, 'the REINDEX waited for the extract\'s worker to end');
+  const result = await extracting;
+  t.is(result.code, 0, result.stderr);
+  recordFault(t, { fault: 'REINDEX of a split table\'s index while extract copies its parts', stage: 'extract', outcome: exitOutcome(result) });
+});
+
 test('an enum label renamed or a composite type altered after the snapshot fails the part copied since, by name; a label added or a type renamed passes', async (t) => {
   const url = await freshDatabase(t, { load: false });
   const setup = await session(t, url);
