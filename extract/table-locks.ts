@@ -215,13 +215,14 @@ const UNDEFINED_OBJECT = '42704';
 
 /**
  * Fails, naming the table, when an enum or composite type its columns use
- * (through domains, arrays and other composites) changed since the
+ * (through domains, arrays, ranges and other composites) changed since the
  * snapshot. ALTER TYPE locks no table, and COPY prints a value with its type
  * as the catalog has it now, at any time during the run: a label renamed
  * (RENAME VALUE) is printed under its new name, and an attribute added,
  * dropped or renamed changes every composite value's text. Asked after each
  * COPY, so a change made before it ended fails the part that may show it.
- * A label added is no change: no row of the snapshot holds it.
+ * A label added is no change: no row of the snapshot holds it. Labels are
+ * told apart by OID, which is what a value holds.
  */
 export async function checkTypes(client: PgClient, table: SourceTable): Promise<void> {
   const { rows: types } = await client.query<{ oid: string; name: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
@@ -231,9 +232,14 @@ export async function checkTypes(client: PgClient, table: SourceTable): Promise<
        SELECT n.t FROM used JOIN pg_type y ON y.oid = used.t
         CROSS JOIN LATERAL (SELECT y.typbasetype WHERE y.typtype = 'd'
                             UNION ALL SELECT y.typelem WHERE y.typcategory = 'A' AND y.typelem <> 0
-                            UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped) n(t))
+                            UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                            -- A range prints its bounds with its subtype's output (an enum's labels); a multirange its ranges.
+                            UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE y.typtype = 'r' AND r.rngtypid = y.oid
+                            UNION ALL SELECT r.rngtypid FROM pg_range r WHERE y.typtype = 'm' AND r.rngmultitypid = y.oid) n(t))
      SELECT y.oid::text AS oid, format_type(y.oid, NULL) AS name,
-            CASE WHEN y.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = y.oid ORDER BY e.enumsortorder) END AS labels,
+            -- Each label with its OID, the label's identity (a value holds the OID, printed as the label that OID has now),
+            -- hashed: the labels as they are now are reached only through values, and hashenumextended hashes a value's OID as this does.
+            CASE WHEN y.typtype = 'e' THEN ARRAY(SELECT hashoidextended(e.oid, 0)::text || ' ' || e.enumlabel FROM pg_enum e WHERE e.enumtypid = y.oid) END AS labels,
             -- Each attribute's name and type as a RowDescription gives them (a domain's base type).
             CASE WHEN y.typtype = 'c' THEN coalesce((
               SELECT json_agg(json_build_object('name', a.attname::text, 'type', (
@@ -250,9 +256,12 @@ export async function checkTypes(client: PgClient, table: SourceTable): Promise<
     try {
       if (type.labels) {
         // The type the name finds now, and its labels now (enum_range reads the catalog as it is, as COPY's output does).
-        const { rows: [now] } = await client.query<{ oid: string; labels: string[] }>(`SELECT pg_typeof(NULL::${type.name})::oid::text AS oid, enum_range(NULL::${type.name})::text[] AS labels`);
-        const kept = now!.labels.filter((label) => type.labels!.includes(label));
-        same = now!.oid === type.oid && kept.join('\0') === type.labels.join('\0');
+        // Each snapshot label's OID must still have that label: compared by label alone, 'a' renamed to 'x' and a
+        // new 'a' added where it was would pass, and the snapshot's 'a' values print as 'x'. Labels added are ignored.
+        const { rows: [now] } = await client.query<{ oid: string; labels: string[] }>(
+          `SELECT pg_typeof(NULL::${type.name})::oid::text AS oid, ARRAY(SELECT hashenumextended(v, 0)::text || ' ' || v::text FROM unnest(enum_range(NULL::${type.name})) v) AS labels`);
+        const labels = new Set(now!.labels);
+        same = now!.oid === type.oid && type.labels.every((label) => labels.has(label));
       } else {
         const { fields } = await client.query(`SELECT (NULL::${type.name}).*`);
         same = fields.length === type.attributes!.length && fields.every((f, i) => f.name === type.attributes![i]!.name && String(f.dataTypeID) === type.attributes![i]!.type);

@@ -368,3 +368,26 @@ test('an enum label renamed or a composite type altered after the snapshot fails
     else await t.notThrowsAsync(checkTypes(worker, table), ddlSql);
   }
 });
+
+test('an enum label renamed is refused through a range or multirange over the enum, and when a new label takes its old name and place', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  const cases: [string, string, string][] = [
+    // COPY prints a range's bounds with the enum's labels: '[x,b)' for the snapshot's '[a,b)'.
+    ['ranged', `CREATE TYPE level AS ENUM ('a', 'b'); CREATE TYPE levels AS RANGE (subtype = level);
+                CREATE TABLE ranged (id int PRIMARY KEY, r levels, m levels_multirange)`, "ALTER TYPE level RENAME VALUE 'a' TO 'x'"],
+    // The labels now read x, a, b: the snapshot's a and b are there in order, but its 'a' values hold the OID now labelled 'x'.
+    ['readded', `CREATE TYPE grade AS ENUM ('a', 'b'); CREATE TABLE readded (id int PRIMARY KEY, g grade)`,
+     "ALTER TYPE grade RENAME VALUE 'a' TO 'x'; ALTER TYPE grade ADD VALUE 'a' BEFORE 'b'"],
+  ];
+  for (const [name, ddl, change] of cases) {
+    await setup.query(ddl);
+    const snapshot = await exportSnapshot(url);
+    t.teardown(() => snapshot.close());
+    await setup.query(change);
+    const worker = await joinSnapshot(url, snapshot.id);
+    t.teardown(() => worker.end());
+    const table = (await listSourceTables(worker, ['public'])).find((s) => s.name === name)!;
+    await t.throwsAsync(checkTypes(worker, table), { message: new RegExp(`^table ${name}: type (public\\.)?(level|grade) of its columns was changed`) }, change);
+  }
+});
