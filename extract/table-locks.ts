@@ -60,7 +60,32 @@ export async function lockForCopy(client: PgClient, table: SourceTable): Promise
     throw new UserError(`table ${table.name}: another session is waiting to change it (${BLOCKERS}) behind this extract's lock, and reading it now would wait for that session forever; let that session finish or cancel it (pg_locks shows its pid), then rerun the extract`);
   }
   await checkName(client, table);
+  await lockRowTypes(client, table);
   await checkStorage(client, [table]);
+}
+
+/**
+ * Locks, as lockForCopy does `table`, the tables whose row type its columns
+ * use: COPY prints such a value (and checkTypes reads its type) with that
+ * table's definition, which PostgreSQL opens under ACCESS SHARE. Not held,
+ * that lock would wait behind an ALTER TABLE queued on that table behind
+ * the snapshot's lock, which waits for this extract: forever.
+ */
+async function lockRowTypes(client: PgClient, table: SourceTable): Promise<void> {
+  // Named as the catalog has it now (regclass's text): a table the extract does not copy may have been renamed.
+  const { rows } = await client.query<{ name: string }>(
+    `${USED_TYPES}
+     SELECT c.oid::regclass::text AS name FROM used JOIN pg_type y ON y.oid = used.t JOIN pg_class c ON c.oid = y.typrelid AND c.relkind IN ('r', 'p') ORDER BY c.oid`,
+    [unsigned(table.oid)],
+  );
+  for (const { name } of rows) {
+    try {
+      await client.query(`LOCK TABLE ONLY ${name} IN ACCESS SHARE MODE NOWAIT`);
+    } catch (err) {
+      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+      throw new UserError(`table ${table.name}: another session is waiting to change table ${name} (${BLOCKERS}), whose row type its columns use, behind this extract's lock, and reading it now would wait for that session forever; let that session finish or cancel it (pg_locks shows its pid), then rerun the extract`);
+    }
+  }
 }
 
 /**
@@ -213,6 +238,19 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
 
 const UNDEFINED_OBJECT = '42704';
 
+/** The types `$1`'s columns use, as the snapshot's catalog has them: through domains, arrays, composites' attributes and ranges. */
+const USED_TYPES = `WITH RECURSIVE used(t) AS (
+       SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+       UNION
+       SELECT n.t FROM used JOIN pg_type y ON y.oid = used.t
+        CROSS JOIN LATERAL (SELECT y.typbasetype WHERE y.typtype = 'd'
+                            UNION ALL SELECT y.typelem WHERE y.typcategory = 'A' AND y.typelem <> 0
+                            UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                            -- A range prints its bounds with its subtype's output (an enum's labels); a multirange its ranges.
+                            UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE y.typtype = 'r' AND r.rngtypid = y.oid
+                            UNION ALL SELECT r.rngtypid FROM pg_range r WHERE y.typtype = 'm' AND r.rngmultitypid = y.oid) n(t))`;
+
+
 /**
  * Fails, naming the table, when an enum or composite type its columns use
  * (through domains, arrays, ranges and other composites) changed since the
@@ -226,16 +264,7 @@ const UNDEFINED_OBJECT = '42704';
  */
 export async function checkTypes(client: PgClient, table: SourceTable): Promise<void> {
   const { rows: types } = await client.query<{ oid: string; name: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
-    `WITH RECURSIVE used(t) AS (
-       SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
-       UNION
-       SELECT n.t FROM used JOIN pg_type y ON y.oid = used.t
-        CROSS JOIN LATERAL (SELECT y.typbasetype WHERE y.typtype = 'd'
-                            UNION ALL SELECT y.typelem WHERE y.typcategory = 'A' AND y.typelem <> 0
-                            UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped
-                            -- A range prints its bounds with its subtype's output (an enum's labels); a multirange its ranges.
-                            UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE y.typtype = 'r' AND r.rngtypid = y.oid
-                            UNION ALL SELECT r.rngtypid FROM pg_range r WHERE y.typtype = 'm' AND r.rngmultitypid = y.oid) n(t))
+    `${USED_TYPES}
      SELECT y.oid::text AS oid, format_type(y.oid, NULL) AS name,
             -- Each label with its OID, the label's identity (a value holds the OID, printed as the label that OID has now),
             -- hashed: the labels as they are now are reached only through values, and hashenumextended hashes a value's OID as this does.

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { listSourceTables } from '../extract/catalog.ts';
 import { holdSnapshot } from '../extract/extract.ts';
 import { exportSnapshot, joinSnapshot } from '../extract/snapshot.ts';
-import { checkTypes, lockForCopy } from '../extract/table-locks.ts';
+import { checkTypes, lockForCopy, lockSnapshotTables } from '../extract/table-locks.ts';
 
 import { openStorage } from '../lib/storage.ts';
 import { runCli, type CliResult } from './cli.ts';
@@ -389,5 +389,41 @@ test('an enum label renamed is refused through a range or multirange over the en
     t.teardown(() => worker.end());
     const table = (await listSourceTables(worker, ['public'])).find((s) => s.name === name)!;
     await t.throwsAsync(checkTypes(worker, table), { message: new RegExp(`^table ${name}: type (public\\.)?(level|grade) of its columns was changed`) }, change);
+  }
+});
+
+test('an ALTER TABLE queued behind the snapshot\'s lock on a table whose row type another table\'s column uses stops no worker forever: refused by name before the COPY, or waits for the extract', async (t) => {
+  t.timeout(60_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  // t is empty: COPY prints no row of o, and only the type check reads o's definition (PostgreSQL opens o to read it).
+  await setup.query('CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE t (id int PRIMARY KEY, b o[])');
+  const queue = async () => {
+    const ddl = await session(t, url);
+    await ddl.query(`SET lock_timeout = '20s'`);
+    const altering = ddl.query('ALTER TABLE o ADD COLUMN z int').catch(() => {});
+    while (!(await setup.query(`SELECT 1 FROM pg_locks WHERE relation = 'o'::regclass AND NOT granted`)).rowCount) await new Promise((r) => setTimeout(r, 50));
+    return { ddl, altering };
+  };
+  for (const queuedFirst of [true, false]) {
+    const snapshot = await exportSnapshot(url);
+    const tables = await listSourceTables(snapshot.client, ['public']);
+    await lockSnapshotTables(snapshot.client, tables, 30);
+    const worker = await joinSnapshot(url, snapshot.id);
+    const table = tables.find((s) => s.name === 't')!;
+    let queued = queuedFirst ? await queue() : undefined;
+    const started = Date.now();
+    if (queuedFirst) {
+      await t.throwsAsync(lockForCopy(worker, table), { message: /^table t: another session is waiting to change table (public\.)?o \(TRUNCATE/ });
+    } else {
+      await lockForCopy(worker, table);
+      queued = await queue();
+      // Waited until the ALTER's lock_timeout (20 s) ended it: the check waited behind it.
+      await t.notThrowsAsync(checkTypes(worker, table));
+    }
+    t.true(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    await worker.end();
+    await snapshot.close();
+    await queued!.altering;
   }
 });
