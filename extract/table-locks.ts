@@ -73,9 +73,11 @@ export async function lockForCopy(client: PgClient, table: SourceTable): Promise
  */
 async function lockRowTypes(client: PgClient, table: SourceTable): Promise<void> {
   // Named as the catalog has it now (regclass's text): a table the extract does not copy may have been renamed.
+  // Only those it may read (LOCK asks SELECT): the snapshot locks no other, so no DDL on them waits for the extract.
   const { rows } = await client.query<{ name: string }>(
     `${USED_TYPES}
-     SELECT c.oid::regclass::text AS name FROM used JOIN pg_type y ON y.oid = used.t JOIN pg_class c ON c.oid = y.typrelid AND c.relkind IN ('r', 'p') ORDER BY c.oid`,
+     SELECT c.oid::regclass::text AS name FROM used JOIN pg_type y ON y.oid = used.t JOIN pg_class c ON c.oid = y.typrelid AND c.relkind IN ('r', 'p')
+      WHERE has_table_privilege(c.oid, 'SELECT') ORDER BY c.oid`,
     [unsigned(table.oid)],
   );
   for (const { name } of rows) {

@@ -427,3 +427,25 @@ test('an ALTER TABLE queued behind the snapshot\'s lock on a table whose row typ
     await queued!.altering;
   }
 });
+
+test('a worker whose role may read a table but not the table whose row type its column uses copies it (that table is not locked: LOCK asks SELECT)', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  const role = `r37_${process.pid}_${Date.now()}`;
+  await setup.query(`CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE t (id int PRIMARY KEY, b o); INSERT INTO t VALUES (1, ROW(1));
+                     CREATE ROLE ${role} LOGIN PASSWORD 'r37'; GRANT SELECT ON t TO ${role}`);
+  const dropRole = () => setup.query(`REVOKE ALL ON t FROM ${role}; DROP ROLE IF EXISTS ${role}`).catch(() => {});
+  t.teardown(dropRole);
+  const asRole = new URL(url);
+  asRole.username = role;
+  asRole.password = 'r37';
+  const snapshot = await exportSnapshot(asRole.href);
+  t.teardown(() => snapshot.close().catch(() => {}));
+  const worker = await joinSnapshot(asRole.href, snapshot.id);
+  t.teardown(() => worker.end().catch(() => {}));
+  const table = (await listSourceTables(worker, ['public'])).find((s) => s.name === 't')!;
+  await t.notThrowsAsync(lockForCopy(worker, table).then(() => checkTypes(worker, table)));
+  await worker.end();
+  await snapshot.close();
+  await dropRole();
+});
