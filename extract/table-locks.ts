@@ -73,11 +73,11 @@ export async function lockForCopy(client: PgClient, table: SourceTable): Promise
  */
 async function lockRowTypes(client: PgClient, table: SourceTable): Promise<void> {
   // Named as the catalog has it now (regclass's text): a table the extract does not copy may have been renamed.
-  // Only those it may read (LOCK asks SELECT): the snapshot locks no other, so no DDL on them waits for the extract.
+  // Only those it may read (LOCK asks SELECT, and USAGE on the schema): the snapshot locks no other, so no DDL on them waits for the extract.
   const { rows } = await client.query<{ name: string }>(
     `${USED_TYPES}
-     SELECT c.oid::regclass::text AS name FROM used JOIN pg_type y ON y.oid = used.t JOIN pg_class c ON c.oid = y.typrelid AND c.relkind IN ('r', 'p')
-      WHERE has_table_privilege(c.oid, 'SELECT') ORDER BY c.oid`,
+     SELECT DISTINCT c.oid, c.oid::regclass::text AS name FROM used JOIN pg_type y ON y.oid = used.t JOIN pg_class c ON c.oid = y.typrelid AND c.relkind IN ('r', 'p')
+      WHERE has_table_privilege(c.oid, 'SELECT') AND has_schema_privilege(c.relnamespace, 'USAGE') ORDER BY c.oid`,
     [unsigned(table.oid)],
   );
   for (const { name } of rows) {
@@ -238,19 +238,23 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
   }
 }
 
-const UNDEFINED_OBJECT = '42704';
 
-/** The types `$1`'s columns use, as the snapshot's catalog has them: through domains, arrays, composites' attributes and ranges. */
-const USED_TYPES = `WITH RECURSIVE used(t) AS (
-       SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+/**
+ * The types `$1`'s columns use, as the snapshot's catalog has them: through domains, arrays, composites' attributes
+ * and ranges; each with an expression of it over the table's columns (`e`), to reach it without its name.
+ */
+const USED_TYPES = `WITH RECURSIVE used(t, e) AS (
+       SELECT a.atttypid, quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
        UNION
-       SELECT n.t FROM used JOIN pg_type y ON y.oid = used.t
-        CROSS JOIN LATERAL (SELECT y.typbasetype WHERE y.typtype = 'd'
-                            UNION ALL SELECT y.typelem WHERE y.typcategory = 'A' AND y.typelem <> 0
-                            UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+       SELECT n.t, n.e FROM used JOIN pg_type y ON y.oid = used.t
+        -- A domain's value as its base type's (enum_range takes no domain): COALESCE with a NULL resolves to the base type.
+        CROSS JOIN LATERAL (SELECT y.typbasetype, 'COALESCE(' || used.e || ', NULL)' WHERE y.typtype = 'd'
+                            UNION ALL SELECT y.typelem, '(' || used.e || ')[1]' WHERE y.typcategory = 'A' AND y.typelem <> 0
+                            UNION ALL SELECT a.atttypid, '(' || used.e || ').' || quote_ident(a.attname) FROM pg_attribute a
+                             WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped
                             -- A range prints its bounds with its subtype's output (an enum's labels); a multirange its ranges.
-                            UNION ALL SELECT r.rngsubtype FROM pg_range r WHERE y.typtype = 'r' AND r.rngtypid = y.oid
-                            UNION ALL SELECT r.rngtypid FROM pg_range r WHERE y.typtype = 'm' AND r.rngmultitypid = y.oid) n(t))`;
+                            UNION ALL SELECT r.rngsubtype, 'pg_catalog.lower(' || used.e || ')' FROM pg_range r WHERE y.typtype = 'r' AND r.rngtypid = y.oid
+                            UNION ALL SELECT r.rngtypid, 'pg_catalog.range_merge(' || used.e || ')' FROM pg_range r WHERE y.typtype = 'm' AND r.rngmultitypid = y.oid) n(t, e))`;
 
 
 /**
@@ -265,9 +269,9 @@ const USED_TYPES = `WITH RECURSIVE used(t) AS (
  * told apart by OID, which is what a value holds.
  */
 export async function checkTypes(client: PgClient, table: SourceTable): Promise<void> {
-  const { rows: types } = await client.query<{ oid: string; name: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
+  const { rows: types } = await client.query<{ oid: string; name: string; expression: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
     `${USED_TYPES}
-     SELECT y.oid::text AS oid, format_type(y.oid, NULL) AS name,
+     SELECT DISTINCT ON (y.oid) y.oid::text AS oid, format_type(y.oid, NULL) AS name, used.e AS expression,
             -- Each label with its OID, the label's identity (a value holds the OID, printed as the label that OID has now),
             -- hashed: the labels as they are now are reached only through values, and hashenumextended hashes a value's OID as this does.
             CASE WHEN y.typtype = 'e' THEN ARRAY(SELECT hashoidextended(e.oid, 0)::text || ' ' || e.enumlabel FROM pg_enum e WHERE e.enumtypid = y.oid) END AS labels,
@@ -279,27 +283,24 @@ export async function checkTypes(client: PgClient, table: SourceTable): Promise<
                 FROM pg_attribute a WHERE a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '[]') END AS attributes
        FROM used JOIN pg_type y ON y.oid = used.t
       WHERE y.typtype IN ('e', 'c')
-      ORDER BY y.oid`,
+      ORDER BY y.oid, length(used.e)`,
     [unsigned(table.oid)],
   );
   for (const type of types) {
+    // A NULL of the type, from the table's columns: its name would ask USAGE on its schema, which COPY does not.
+    const value = `(SELECT (SELECT ${type.expression} FROM ${sourceRelation(table)} LIMIT 0) AS x) s`;
     let same: boolean;
-    try {
-      if (type.labels) {
-        // The type the name finds now, and its labels now (enum_range reads the catalog as it is, as COPY's output does).
-        // Each snapshot label's OID must still have that label: compared by label alone, 'a' renamed to 'x' and a
-        // new 'a' added where it was would pass, and the snapshot's 'a' values print as 'x'. Labels added are ignored.
-        const { rows: [now] } = await client.query<{ oid: string; labels: string[] }>(
-          `SELECT pg_typeof(NULL::${type.name})::oid::text AS oid, ARRAY(SELECT hashenumextended(v, 0)::text || ' ' || v::text FROM unnest(enum_range(NULL::${type.name})) v) AS labels`);
-        const labels = new Set(now!.labels);
-        same = now!.oid === type.oid && type.labels.every((label) => labels.has(label));
-      } else {
-        const { fields } = await client.query(`SELECT (NULL::${type.name}).*`);
-        same = fields.length === type.attributes!.length && fields.every((f, i) => f.name === type.attributes![i]!.name && String(f.dataTypeID) === type.attributes![i]!.type);
-      }
-    } catch (err) {
-      if ((err as { code?: string }).code !== UNDEFINED_OBJECT) throw err;
-      same = false;
+    if (type.labels) {
+      // Its labels now (enum_range reads the catalog as it is, as COPY's output does).
+      // Each snapshot label's OID must still have that label: compared by label alone, 'a' renamed to 'x' and a
+      // new 'a' added where it was would pass, and the snapshot's 'a' values print as 'x'. Labels added are ignored.
+      const { rows: [now] } = await client.query<{ labels: string[] }>(
+        `SELECT ARRAY(SELECT hashenumextended(v, 0)::text || ' ' || v::text FROM unnest(enum_range(x)) v) AS labels FROM ${value}`);
+      const labels = new Set(now!.labels);
+      same = type.labels.every((label) => labels.has(label));
+    } else {
+      const { fields } = await client.query(`SELECT (x).* FROM ${value}`);
+      same = fields.length === type.attributes!.length && fields.every((f, i) => f.name === type.attributes![i]!.name && String(f.dataTypeID) === type.attributes![i]!.type);
     }
     if (!same) {
       throw new UserError(`table ${table.name}: type ${type.name} of its columns was changed (ALTER TYPE: a label or attribute renamed, added or dropped) after the extract's snapshot was taken, so COPY printed its values as the snapshot does not hold them; rerun the extract, and make no ALTER TYPE while it runs`);

@@ -428,11 +428,13 @@ test('an ALTER TABLE queued behind the snapshot\'s lock on a table whose row typ
   }
 });
 
-test('a worker whose role may read a table but not the table whose row type its column uses copies it (that table is not locked: LOCK asks SELECT)', async (t) => {
+test('a worker whose role may read a table, but neither the table whose row type its column uses nor the schema of its enum, copies it: COPY asks neither', async (t) => {
   const url = await freshDatabase(t, { load: false });
   const setup = await session(t, url);
   const role = `r37_${process.pid}_${Date.now()}`;
-  await setup.query(`CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE t (id int PRIMARY KEY, b o); INSERT INTO t VALUES (1, ROW(1));
+  // LOCK asks SELECT on o; naming ty.mood (as NULL::ty.mood) asks USAGE on ty.
+  await setup.query(`CREATE SCHEMA ty; CREATE TYPE ty.mood AS ENUM ('ok'); CREATE TYPE ty.pair AS (a int, m ty.mood);
+                     CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE t (id int PRIMARY KEY, b o, m ty.mood, p ty.pair); INSERT INTO t VALUES (1, ROW(1), 'ok', ROW(1, 'ok'));
                      CREATE ROLE ${role} LOGIN PASSWORD 'r37'; GRANT SELECT ON t TO ${role}`);
   const dropRole = () => setup.query(`REVOKE ALL ON t FROM ${role}; DROP ROLE IF EXISTS ${role}`).catch(() => {});
   t.teardown(dropRole);
