@@ -288,7 +288,8 @@ export async function checkTypes(client: PgClient, table: SourceTable): Promise<
   );
   for (const type of types) {
     // A NULL of the type, from the table's columns: its name would ask USAGE on its schema, which COPY does not.
-    const value = `(SELECT (SELECT ${type.expression} FROM ${sourceRelation(table)} LIMIT 0) AS x) s`;
+    // ONLY: a partitioned table's partitions would each be opened to plan it, for each type.
+    const value = `(SELECT (SELECT ${type.expression} FROM ${sourceRelation({ ...table, partitioned: false })} LIMIT 0) AS x) s`;
     let same: boolean;
     if (type.labels) {
       // Its labels now (enum_range reads the catalog as it is, as COPY's output does).
