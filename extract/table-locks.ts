@@ -59,7 +59,34 @@ export async function lockForCopy(client: PgClient, table: SourceTable): Promise
     throw new UserError(`table ${table.name}: another session is waiting to change it (${BLOCKERS}) behind this extract's lock, and reading it now would wait for that session forever; let that session finish or cancel it (pg_locks shows its pid), then rerun the extract`);
   }
   await checkName(client, table);
+  await lockRowTypes(client, table);
   await checkStorage(client, [table]);
+}
+
+/**
+ * Locks, as lockForCopy does `table`, the tables whose row type its columns
+ * use: COPY prints such a value (and checkTypes reads its type) with that
+ * table's definition, which PostgreSQL opens under ACCESS SHARE. Not held,
+ * that lock would wait behind an ALTER TABLE queued on that table behind
+ * the snapshot's lock, which waits for this extract: forever.
+ */
+async function lockRowTypes(client: PgClient, table: SourceTable): Promise<void> {
+  // Named as the catalog has it now (regclass's text): a table the extract does not copy may have been renamed.
+  // Only those it may read (LOCK asks SELECT, and USAGE on the schema): the snapshot locks no other, so no DDL on them waits for the extract.
+  const { rows } = await client.query<{ name: string }>(
+    `${USED_TYPES}
+     SELECT DISTINCT c.oid, c.oid::regclass::text AS name FROM used JOIN pg_type y ON y.oid = used.t JOIN pg_class c ON c.oid = y.typrelid AND c.relkind IN ('r', 'p')
+      WHERE has_table_privilege(c.oid, 'SELECT') AND has_schema_privilege(c.relnamespace, 'USAGE') ORDER BY c.oid`,
+    [unsigned(table.oid)],
+  );
+  for (const { name } of rows) {
+    try {
+      await client.query(`LOCK TABLE ONLY ${name} IN ACCESS SHARE MODE NOWAIT`);
+    } catch (err) {
+      if ((err as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw err;
+      throw new UserError(`table ${table.name}: another session is waiting to change table ${name} (${BLOCKERS}), whose row type its columns use, behind this extract's lock, and reading it now would wait for that session forever; let that session finish or cancel it (pg_locks shows its pid), then rerun the extract`);
+    }
+  }
 }
 
 /**
@@ -209,29 +236,43 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
   }
 }
 
-const UNDEFINED_OBJECT = '42704';
+
+/**
+ * The types `$1`'s columns use, as the snapshot's catalog has them: through domains, arrays, composites' attributes
+ * and ranges; each with an expression of it over the table's columns (`e`), to reach it without its name.
+ */
+const USED_TYPES = `WITH RECURSIVE used(t, e) AS (
+       SELECT a.atttypid, quote_ident(a.attname) FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
+       UNION
+       SELECT n.t, n.e FROM used JOIN pg_type y ON y.oid = used.t
+        -- A domain's value as its base type's (enum_range takes no domain): COALESCE with a NULL resolves to the base type.
+        CROSS JOIN LATERAL (SELECT y.typbasetype, 'COALESCE(' || used.e || ', NULL)' WHERE y.typtype = 'd'
+                            UNION ALL SELECT y.typelem, '(' || used.e || ')[1]' WHERE y.typcategory = 'A' AND y.typelem <> 0
+                            UNION ALL SELECT a.atttypid, '(' || used.e || ').' || quote_ident(a.attname) FROM pg_attribute a
+                             WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped
+                            -- A range prints its bounds with its subtype's output (an enum's labels); a multirange its ranges.
+                            UNION ALL SELECT r.rngsubtype, 'pg_catalog.lower(' || used.e || ')' FROM pg_range r WHERE y.typtype = 'r' AND r.rngtypid = y.oid
+                            UNION ALL SELECT r.rngtypid, 'pg_catalog.range_merge(' || used.e || ')' FROM pg_range r WHERE y.typtype = 'm' AND r.rngmultitypid = y.oid) n(t, e))`;
+
 
 /**
  * Fails, naming the table, when an enum or composite type its columns use
- * (through domains, arrays and other composites) changed since the
+ * (through domains, arrays, ranges and other composites) changed since the
  * snapshot. ALTER TYPE locks no table, and COPY prints a value with its type
  * as the catalog has it now, at any time during the run: a label renamed
  * (RENAME VALUE) is printed under its new name, and an attribute added,
  * dropped or renamed changes every composite value's text. Asked after each
  * COPY, so a change made before it ended fails the part that may show it.
- * A label added is no change: no row of the snapshot holds it.
+ * A label added is no change: no row of the snapshot holds it. Labels are
+ * told apart by OID, which is what a value holds.
  */
 export async function checkTypes(client: PgClient, table: SourceTable): Promise<void> {
-  const { rows: types } = await client.query<{ oid: string; name: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
-    `WITH RECURSIVE used(t) AS (
-       SELECT a.atttypid FROM pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum > 0 AND NOT a.attisdropped
-       UNION
-       SELECT n.t FROM used JOIN pg_type y ON y.oid = used.t
-        CROSS JOIN LATERAL (SELECT y.typbasetype WHERE y.typtype = 'd'
-                            UNION ALL SELECT y.typelem WHERE y.typcategory = 'A' AND y.typelem <> 0
-                            UNION ALL SELECT a.atttypid FROM pg_attribute a WHERE y.typtype = 'c' AND a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped) n(t))
-     SELECT y.oid::text AS oid, format_type(y.oid, NULL) AS name,
-            CASE WHEN y.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_enum e WHERE e.enumtypid = y.oid ORDER BY e.enumsortorder) END AS labels,
+  const { rows: types } = await client.query<{ oid: string; name: string; expression: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
+    `${USED_TYPES}
+     SELECT DISTINCT ON (y.oid) y.oid::text AS oid, format_type(y.oid, NULL) AS name, used.e AS expression,
+            -- Each label with its OID, the label's identity (a value holds the OID, printed as the label that OID has now),
+            -- hashed: the labels as they are now are reached only through values, and hashenumextended hashes a value's OID as this does.
+            CASE WHEN y.typtype = 'e' THEN ARRAY(SELECT hashoidextended(e.oid, 0)::text || ' ' || e.enumlabel FROM pg_enum e WHERE e.enumtypid = y.oid) END AS labels,
             -- Each attribute's name and type as a RowDescription gives them (a domain's base type).
             CASE WHEN y.typtype = 'c' THEN coalesce((
               SELECT json_agg(json_build_object('name', a.attname::text, 'type', (
@@ -240,24 +281,25 @@ export async function checkTypes(client: PgClient, table: SourceTable): Promise<
                 FROM pg_attribute a WHERE a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '[]') END AS attributes
        FROM used JOIN pg_type y ON y.oid = used.t
       WHERE y.typtype IN ('e', 'c')
-      ORDER BY y.oid`,
+      ORDER BY y.oid, length(used.e)`,
     [unsigned(table.oid)],
   );
   for (const type of types) {
+    // A NULL of the type, from the table's columns: its name would ask USAGE on its schema, which COPY does not.
+    // ONLY: a partitioned table's partitions would each be opened to plan it, for each type.
+    const value = `(SELECT (SELECT ${type.expression} FROM ${sourceRelation({ ...table, partitioned: false })} LIMIT 0) AS x) s`;
     let same: boolean;
-    try {
-      if (type.labels) {
-        // The type the name finds now, and its labels now (enum_range reads the catalog as it is, as COPY's output does).
-        const { rows: [now] } = await client.query<{ oid: string; labels: string[] }>(`SELECT pg_typeof(NULL::${type.name})::oid::text AS oid, enum_range(NULL::${type.name})::text[] AS labels`);
-        const kept = now!.labels.filter((label) => type.labels!.includes(label));
-        same = now!.oid === type.oid && kept.join('\0') === type.labels.join('\0');
-      } else {
-        const { fields } = await client.query(`SELECT (NULL::${type.name}).*`);
-        same = fields.length === type.attributes!.length && fields.every((f, i) => f.name === type.attributes![i]!.name && String(f.dataTypeID) === type.attributes![i]!.type);
-      }
-    } catch (err) {
-      if ((err as { code?: string }).code !== UNDEFINED_OBJECT) throw err;
-      same = false;
+    if (type.labels) {
+      // Its labels now (enum_range reads the catalog as it is, as COPY's output does).
+      // Each snapshot label's OID must still have that label: compared by label alone, 'a' renamed to 'x' and a
+      // new 'a' added where it was would pass, and the snapshot's 'a' values print as 'x'. Labels added are ignored.
+      const { rows: [now] } = await client.query<{ labels: string[] }>(
+        `SELECT ARRAY(SELECT hashenumextended(v, 0)::text || ' ' || v::text FROM unnest(enum_range(x)) v) AS labels FROM ${value}`);
+      const labels = new Set(now!.labels);
+      same = type.labels.every((label) => labels.has(label));
+    } else {
+      const { fields } = await client.query(`SELECT (x).* FROM ${value}`);
+      same = fields.length === type.attributes!.length && fields.every((f, i) => f.name === type.attributes![i]!.name && String(f.dataTypeID) === type.attributes![i]!.type);
     }
     if (!same) {
       throw new UserError(`table ${table.name}: type ${type.name} of its columns was changed (ALTER TYPE: a label or attribute renamed, added or dropped) after the extract's snapshot was taken, so COPY printed its values as the snapshot does not hold them; rerun the extract, and make no ALTER TYPE while it runs`);

@@ -11,7 +11,7 @@ import pg from 'pg';
 import { listSourceTables } from '../extract/catalog.ts';
 import { holdSnapshot } from '../extract/extract.ts';
 import { exportSnapshot, joinSnapshot } from '../extract/snapshot.ts';
-import { checkTypes, lockForCopy } from '../extract/table-locks.ts';
+import { checkTypes, lockForCopy, lockSnapshotTables } from '../extract/table-locks.ts';
 
 import { openStorage } from '../lib/storage.ts';
 import { runCli, type CliResult } from './cli.ts';
@@ -395,4 +395,87 @@ test('an enum label renamed or a composite type altered after the snapshot fails
     if (refused) await t.throwsAsync(checkTypes(worker, table), { message: refused }, ddlSql);
     else await t.notThrowsAsync(checkTypes(worker, table), ddlSql);
   }
+});
+
+test('an enum label renamed is refused through a range or multirange over the enum, and when a new label takes its old name and place', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  const cases: [string, string, string][] = [
+    // COPY prints a range's bounds with the enum's labels: '[x,b)' for the snapshot's '[a,b)'.
+    ['ranged', `CREATE TYPE level AS ENUM ('a', 'b'); CREATE TYPE levels AS RANGE (subtype = level);
+                CREATE TABLE ranged (id int PRIMARY KEY, r levels, m levels_multirange)`, "ALTER TYPE level RENAME VALUE 'a' TO 'x'"],
+    // The labels now read x, a, b: the snapshot's a and b are there in order, but its 'a' values hold the OID now labelled 'x'.
+    ['readded', `CREATE TYPE grade AS ENUM ('a', 'b'); CREATE TABLE readded (id int PRIMARY KEY, g grade)`,
+     "ALTER TYPE grade RENAME VALUE 'a' TO 'x'; ALTER TYPE grade ADD VALUE 'a' BEFORE 'b'"],
+  ];
+  for (const [name, ddl, change] of cases) {
+    await setup.query(ddl);
+    const snapshot = await exportSnapshot(url);
+    t.teardown(() => snapshot.close());
+    await setup.query(change);
+    const worker = await joinSnapshot(url, snapshot.id);
+    t.teardown(() => worker.end());
+    const table = (await listSourceTables(worker, ['public'])).find((s) => s.name === name)!;
+    await t.throwsAsync(checkTypes(worker, table), { message: new RegExp(`^table ${name}: type (public\\.)?(level|grade) of its columns was changed`) }, change);
+  }
+});
+
+test('an ALTER TABLE queued behind the snapshot\'s lock on a table whose row type another table\'s column uses stops no worker forever: refused by name before the COPY, or waits for the extract', async (t) => {
+  t.timeout(60_000);
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  // t is empty: COPY prints no row of o, and only the type check reads o's definition (PostgreSQL opens o to read it).
+  await setup.query('CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE t (id int PRIMARY KEY, b o[])');
+  const queue = async () => {
+    const ddl = await session(t, url);
+    await ddl.query(`SET lock_timeout = '20s'`);
+    const altering = ddl.query('ALTER TABLE o ADD COLUMN z int').catch(() => {});
+    while (!(await setup.query(`SELECT 1 FROM pg_locks WHERE relation = 'o'::regclass AND NOT granted`)).rowCount) await new Promise((r) => setTimeout(r, 50));
+    return { ddl, altering };
+  };
+  for (const queuedFirst of [true, false]) {
+    const snapshot = await exportSnapshot(url);
+    const tables = await listSourceTables(snapshot.client, ['public']);
+    await lockSnapshotTables(snapshot.client, tables, 30);
+    const worker = await joinSnapshot(url, snapshot.id);
+    const table = tables.find((s) => s.name === 't')!;
+    let queued = queuedFirst ? await queue() : undefined;
+    const started = Date.now();
+    if (queuedFirst) {
+      await t.throwsAsync(lockForCopy(worker, table), { message: /^table t: another session is waiting to change table (public\.)?o \(TRUNCATE/ });
+    } else {
+      await lockForCopy(worker, table);
+      queued = await queue();
+      // Waited until the ALTER's lock_timeout (20 s) ended it: the check waited behind it.
+      await t.notThrowsAsync(checkTypes(worker, table));
+    }
+    t.true(Date.now() - started < 10_000, `took ${Date.now() - started} ms`);
+    await worker.end();
+    await snapshot.close();
+    await queued!.altering;
+  }
+});
+
+test('a worker whose role may read a table, but neither the table whose row type its column uses nor the schema of its enum, copies it: COPY asks neither', async (t) => {
+  const url = await freshDatabase(t, { load: false });
+  const setup = await session(t, url);
+  const role = `r37_${process.pid}_${Date.now()}`;
+  // LOCK asks SELECT on o; naming ty.mood (as NULL::ty.mood) asks USAGE on ty.
+  await setup.query(`CREATE SCHEMA ty; CREATE TYPE ty.mood AS ENUM ('ok'); CREATE TYPE ty.pair AS (a int, m ty.mood);
+                     CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE t (id int PRIMARY KEY, b o, m ty.mood, p ty.pair); INSERT INTO t VALUES (1, ROW(1), 'ok', ROW(1, 'ok'));
+                     CREATE ROLE ${role} LOGIN PASSWORD 'r37'; GRANT SELECT ON t TO ${role}`);
+  const dropRole = () => setup.query(`REVOKE ALL ON t FROM ${role}; DROP ROLE IF EXISTS ${role}`).catch(() => {});
+  t.teardown(dropRole);
+  const asRole = new URL(url);
+  asRole.username = role;
+  asRole.password = 'r37';
+  const snapshot = await exportSnapshot(asRole.href);
+  t.teardown(() => snapshot.close().catch(() => {}));
+  const worker = await joinSnapshot(asRole.href, snapshot.id);
+  t.teardown(() => worker.end().catch(() => {}));
+  const table = (await listSourceTables(worker, ['public'])).find((s) => s.name === 't')!;
+  await t.notThrowsAsync(lockForCopy(worker, table).then(() => checkTypes(worker, table)));
+  await worker.end();
+  await snapshot.close();
+  await dropRole();
 });
