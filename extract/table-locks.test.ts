@@ -12,7 +12,8 @@ const table: SourceTable = { name: 't', schema: 'public', table: 't', oid: TABLE
 /** A server answering the checks' queries as that cluster does, for a table (id int, m an enum) unchanged since the snapshot. */
 function server(probeType = ENUM_OID): PgClient {
   const query = async (text: string) => {
-    if (text.includes('FROM pg_attribute a')) {
+    // checkColumns' snapshot read (the type checks' reads of pg_attribute find no enum, composite or row type here).
+    if (text.includes('AS new_expression')) {
       return { rows: [{ oid: TABLE_OID | 0, name: 'id', attnum: 1, type: 23, new_expression: false }, { oid: TABLE_OID | 0, name: 'm', attnum: 2, type: ENUM_OID | 0, new_expression: false }], fields: [] };
     }
     if (text.startsWith('SELECT tableoid FROM')) return { rows: [], fields: [{ tableID: TABLE_OID, columnID: -6, dataTypeID: 26 }] };
