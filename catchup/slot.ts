@@ -89,21 +89,9 @@ export class Slot {
     return this.client.end();
   }
 
-  /**
-   * Where the WAL is flushed to: the target catchup drains to. Not pg_current_wal_lsn (written, maybe not flushed):
-   * peek reads flushed WAL only, so a commit between the two would be missed, then confirmed unread once flushed.
-   */
-  async currentLsn(): Promise<string> {
-    // What is written by now is waited for (the WAL writer flushes an asynchronous commit within a few hundred ms):
-    // cutover's drain, once writers stopped, must reach their last commit. After 10 s it is left to a later pass.
-    const { rows: [written] } = await this.client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
-    for (let waited = 0; ; waited += 50) {
-      const { rows: [at] } = await this.client.query<{ lsn: string; done: boolean }>(
-        'SELECT pg_current_wal_flush_lsn()::text AS lsn, pg_current_wal_flush_lsn() >= $1::pg_lsn AS done', [written!.lsn],
-      );
-      if (at!.done || waited >= 10_000) return at!.lsn;
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  /** Where the WAL is flushed to, once every commit made before the call is: the target catchup drains to. */
+  currentLsn(): Promise<string> {
+    return flushedLsn(this.client);
   }
 
   async confirmedLsn(): Promise<string> {
@@ -191,4 +179,25 @@ export async function dropSlot(databaseUrl: string | undefined, follow: Pick<Fol
 /** The advisory lock a catchup of `slot` holds while it runs. */
 export function lockKey(slot: string): string {
   return BigInt.asIntN(64, BigInt(`0x${createHash('sha256').update(`pg2ddb catchup ${slot}`).digest('hex').slice(0, 16)}`)).toString();
+}
+
+/**
+ * Where the WAL is flushed to, once every commit made before the call is (or
+ * after 10 s, when that is left to a later pass). Not pg_current_wal_lsn
+ * (written, maybe not flushed): peek reads flushed WAL only, so a commit
+ * between the two would be missed, then confirmed unread once flushed. And
+ * waited for from the insert position, not the written one: an asynchronous
+ * commit has returned to its client once in the WAL's buffers, a few hundred
+ * ms before the WAL writer writes it, and cutover's drain, once writers
+ * stopped, must reach their last commit.
+ */
+export async function flushedLsn(client: PgClient): Promise<string> {
+  const { rows: [inserted] } = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
+  for (let waited = 0; ; waited += 50) {
+    const { rows: [at] } = await client.query<{ lsn: string; done: boolean }>(
+      'SELECT pg_current_wal_flush_lsn()::text AS lsn, pg_current_wal_flush_lsn() >= $1::pg_lsn AS done', [inserted!.lsn],
+    );
+    if (at!.done || waited >= 10_000) return at!.lsn;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

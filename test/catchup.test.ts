@@ -685,6 +685,28 @@ export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: '
   t.regex(withModel.stderr, /table\(s\) things were truncated/);
 });
 
+test.serial('a commit made before catchup reads its target is in it, though still in the WAL buffers (an asynchronous commit, not yet written)', async (t) => {
+  const url = await tinyDatabase(t);
+  const { slot: slotName, publication } = followNames(randomName('insert-'));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE things`);
+  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
+  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: await publicationState(db, publication) };
+  const slot = await Slot.open(url, follow);
+  t.teardown(() => slot.close().catch(() => {}));
+  await db.query('SET synchronous_commit = off');
+  // Each commit returns before the WAL writer writes it (within its 200 ms): the written position read at once is before it.
+  for (let i = 0; i < 5; i++) {
+    await db.query('INSERT INTO things VALUES ($1, $2)', [2000 + i, 'async']);
+    const target = await slot.currentLsn();
+    const inserted = (await slot.peek(target, 1000)).filter((m) => m.kind === 'insert').length;
+    t.is(inserted, i + 1, `commit ${i + 1} is past target ${target}`);
+  }
+});
+
 test.serial('break: a commit written but not yet flushed when catchup reads its target is not confirmed unread once it is flushed (peek reads only flushed WAL)', async (t) => {
   const url = await tinyDatabase(t);
   const { slot: slotName, publication } = followNames(randomName('flush-'));
