@@ -231,11 +231,10 @@ async function checkColumns(client: PgClient, tables: SourceTable[]): Promise<vo
       same = false;
     }
     if (!same) {
-      throw new UserError(`table ${table.name} had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, so COPY would read them under other names or types than the snapshot's; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
+      throw new UserError(`table ${table.name} had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, so COPY would not read them as the snapshot has them; rerun the extract (it locks its tables right after its snapshot, so this only happens in that instant)`);
     }
   }
 }
-
 
 /**
  * The types `$1`'s columns use, as the snapshot's catalog has them: through domains, arrays, composites' attributes
@@ -254,7 +253,6 @@ const USED_TYPES = `WITH RECURSIVE used(t, e) AS (
                             UNION ALL SELECT r.rngsubtype, 'pg_catalog.lower(' || used.e || ')' FROM pg_range r WHERE y.typtype = 'r' AND r.rngtypid = y.oid
                             UNION ALL SELECT r.rngtypid, 'pg_catalog.range_merge(' || used.e || ')' FROM pg_range r WHERE y.typtype = 'm' AND r.rngmultitypid = y.oid) n(t, e))`;
 
-
 /**
  * Fails, naming the table, when an enum or composite type its columns use
  * (through domains, arrays, ranges and other composites) changed since the
@@ -267,17 +265,17 @@ const USED_TYPES = `WITH RECURSIVE used(t, e) AS (
  * told apart by OID, which is what a value holds.
  */
 export async function checkTypes(client: PgClient, table: SourceTable): Promise<void> {
-  const { rows: types } = await client.query<{ oid: string; name: string; expression: string; labels: string[] | null; attributes: { name: string; type: string }[] | null }>(
+  const { rows: types } = await client.query<{ oid: string; name: string; expression: string; labels: string[] | null; attributes: string[] | null }>(
     `${USED_TYPES}
      SELECT DISTINCT ON (y.oid) y.oid::text AS oid, format_type(y.oid, NULL) AS name, used.e AS expression,
             -- Each label with its OID, the label's identity (a value holds the OID, printed as the label that OID has now),
             -- hashed: the labels as they are now are reached only through values, and hashenumextended hashes a value's OID as this does.
             CASE WHEN y.typtype = 'e' THEN ARRAY(SELECT hashoidextended(e.oid, 0)::text || ' ' || e.enumlabel FROM pg_enum e WHERE e.enumtypid = y.oid) END AS labels,
-            -- Each attribute's name and type as a RowDescription gives them (a domain's base type).
+            -- Each attribute's type as a RowDescription gives it (a domain's base type).
             CASE WHEN y.typtype = 'c' THEN coalesce((
-              SELECT json_agg(json_build_object('name', a.attname::text, 'type', (
+              SELECT json_agg((
                        WITH RECURSIVE d(t) AS (SELECT a.atttypid UNION ALL SELECT b.typbasetype FROM pg_type b JOIN d ON b.oid = d.t AND b.typtype = 'd')
-                       SELECT d.t::text FROM d JOIN pg_type b ON b.oid = d.t AND b.typtype <> 'd')) ORDER BY a.attnum)
+                       SELECT d.t::text FROM d JOIN pg_type b ON b.oid = d.t AND b.typtype <> 'd') ORDER BY a.attnum)
                 FROM pg_attribute a WHERE a.attrelid = y.typrelid AND a.attnum > 0 AND NOT a.attisdropped), '[]') END AS attributes
        FROM used JOIN pg_type y ON y.oid = used.t
       WHERE y.typtype IN ('e', 'c')
@@ -300,7 +298,7 @@ export async function checkTypes(client: PgClient, table: SourceTable): Promise<
     } else {
       const { fields } = await client.query(`SELECT (x).* FROM ${value}`);
       // Types only: a composite's text has no attribute names, so one renamed prints as before.
-      same = fields.length === type.attributes!.length && fields.every((f, i) => String(f.dataTypeID) === type.attributes![i]!.type);
+      same = fields.length === type.attributes!.length && fields.every((f, i) => String(f.dataTypeID) === type.attributes![i]);
     }
     if (!same) {
       throw new UserError(`table ${table.name}: type ${type.name} of its columns was changed (ALTER TYPE: a label renamed, an attribute added, dropped or retyped) after the extract's snapshot was taken, so COPY printed its values as the snapshot does not hold them; rerun the extract, and make no ALTER TYPE while it runs`);
