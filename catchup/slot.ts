@@ -191,7 +191,7 @@ export function lockKey(slot: string): string {
  * ms before the WAL writer writes it, and cutover's drain, once writers
  * stopped, must reach their last commit.
  */
-export async function flushedLsn(client: PgClient): Promise<string> {
+async function flushedLsn(client: PgClient): Promise<string> {
   const { rows: [inserted] } = await client.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   for (let waited = 0; ; waited += 50) {
     const { rows: [at] } = await client.query<{ lsn: string; done: boolean }>(

@@ -436,11 +436,11 @@ async function copyUnits(plan: ExtractPlan, units: CopyUnit[], run: Storage, opt
     // must not start its COPY (the largest tables go first), or the error waits for that table.
     if (signal.aborted) return;
     const table = tables.get(unit.table)!;
+    const db = client;
+    const started = Date.now();
     // Locks released once the part is copied (its index locks: a REINDEX of a table already copied would wait for
     // the extract, holding its table's writes back, and the next part's planning would wait behind it, forever);
     // the coordinator's lock on the table stays.
-    const db = client;
-    const started = Date.now();
     const part = await releasingLocks(db, async () => {
       // Its own errors name the table and say what to do; a lost connection gets the table's name.
       await lockForCopy(db, table).catch((err) => { throw err instanceof UserError ? err : new UserError(`table ${label}: ${redact(errorMessage(err))}`); });
