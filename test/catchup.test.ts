@@ -229,6 +229,22 @@ async function tinyDatabase(t: import('ava').ExecutionContext): Promise<string> 
   return url;
 }
 
+/** A tiny database whose `things` a publication and a slot of its own follow, the slot opened as catchup opens a run's. */
+async function thingsSlot(t: import('ava').ExecutionContext, prefix: string): Promise<{ db: pg.Client; slot: Slot; publication: string }> {
+  const url = await tinyDatabase(t);
+  const { slot: slotName, publication } = followNames(randomName(prefix));
+  const db = new pg.Client({ connectionString: url });
+  await db.connect();
+  t.teardown(() => db.end().catch(() => {}));
+  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE things`);
+  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
+  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
+  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: await publicationState(db, publication) };
+  const slot = await Slot.open(url, follow);
+  t.teardown(() => slot.close().catch(() => {}));
+  return { db, slot, publication };
+}
+
 async function slotsOf(url: string): Promise<string[]> {
   const db = new pg.Client({ connectionString: url });
   await db.connect();
@@ -585,19 +601,9 @@ test.serial('break: a publication altered and put back (a table dropped from it 
 });
 
 test.serial('a catchup refuses to confirm the slot once its publication was altered, even if put back, and reads an unaltered one as unchanged', async (t) => {
-  const url = await tinyDatabase(t);
-  const { slot: slotName, publication } = followNames(randomName('pubstate-'));
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.teardown(() => db.end().catch(() => {}));
-  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE things`);
-  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
-  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
-  const state = await publicationState(db, publication);
+  const { db, slot, publication } = await thingsSlot(t, 'pubstate-');
+  const state = slot.follow.publication_state;
   t.truthy(state);
-  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: state };
-  const slot = await Slot.open(url, follow);
-  t.teardown(() => slot.close().catch(() => {}));
   await db.query(`INSERT INTO things VALUES (1000, 'new')`);
   const lsn = await slot.currentLsn();
   await slot.confirm(lsn);
@@ -686,17 +692,7 @@ export default defineMapper({ table: 'things', entityType: 'thing', key: { pk: '
 });
 
 test.serial('a commit made before catchup reads its target is in it, though still in the WAL buffers (an asynchronous commit, not yet written)', async (t) => {
-  const url = await tinyDatabase(t);
-  const { slot: slotName, publication } = followNames(randomName('insert-'));
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.teardown(() => db.end().catch(() => {}));
-  await db.query(`CREATE PUBLICATION ${publication} FOR TABLE things`);
-  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
-  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
-  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: await publicationState(db, publication) };
-  const slot = await Slot.open(url, follow);
-  t.teardown(() => slot.close().catch(() => {}));
+  const { db, slot } = await thingsSlot(t, 'insert-');
   await db.query('SET synchronous_commit = off');
   // Each commit returns before the WAL writer writes it (within its 200 ms): the written position read at once is before it.
   for (let i = 0; i < 5; i++) {
@@ -708,11 +704,8 @@ test.serial('a commit made before catchup reads its target is in it, though stil
 });
 
 test.serial('break: a commit written but not yet flushed when catchup reads its target is not confirmed unread once it is flushed (peek reads only flushed WAL)', async (t) => {
-  const url = await tinyDatabase(t);
-  const { slot: slotName, publication } = followNames(randomName('flush-'));
-  const db = new pg.Client({ connectionString: url });
-  await db.connect();
-  t.teardown(() => db.end().catch(() => {}));
+  const { db, slot } = await thingsSlot(t, 'flush-');
+  await db.query('CREATE TABLE junk (x text)');
   const admin = new pg.Client({ connectionString: adminUrl });
   await admin.connect();
   // A lazy WAL writer: an asynchronous commit stays unflushed while a backend writes WAL past it (the buffers fill).
@@ -725,12 +718,6 @@ test.serial('break: a commit written but not yet flushed when catchup reads its 
     await admin.query('SELECT pg_reload_conf()');
     await admin.end();
   });
-  await db.query(`CREATE TABLE junk (x text); CREATE PUBLICATION ${publication} FOR TABLE things`);
-  const { rows: [created] } = await db.query<{ lsn: string }>(`SELECT lsn::text FROM pg_create_logical_replication_slot($1, 'pgoutput')`, [slotName]);
-  t.teardown(() => db.query('SELECT pg_drop_replication_slot($1)', [slotName]).then(() => {}, () => {}));
-  const follow = { slot: slotName, publication, consistent_lsn: created!.lsn, tables: ['things'], publication_state: await publicationState(db, publication) };
-  const slot = await Slot.open(url, follow);
-  t.teardown(() => slot.close().catch(() => {}));
   await new Promise((r) => setTimeout(r, 500)); // the reload reaches the WAL writer
   await db.query('SET synchronous_commit = off');
   await db.query(`INSERT INTO things VALUES (1000, 'async')`);

@@ -3,7 +3,7 @@
 // table it copies, so such DDL waits; a table changed in the instant before
 // the lock, or one a worker would have to wait for, fails the run by name.
 // No table is ever copied empty with `consistent: true`.
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -57,6 +57,20 @@ async function until(client: pg.Client, sql: string, what: string, extracting: P
 const extractWaitsForLock = `SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE datname = current_database()
                                AND application_name = 'pg2ddb-extract' AND wait_event_type = 'Lock') AS ok`;
 
+/**
+ * An extract whose snapshot is taken while `ddlSql` is uncommitted (so it sees the tables as they were), with
+ * `ddlSql` committed once the extract's lock waits for it: the instant between the snapshot and the lock.
+ */
+async function extractAcrossDdl(t: ExecutionContext, url: string, ddlSql: string, env: NodeJS.ProcessEnv): Promise<CliResult> {
+  const ddl = await session(t, url);
+  await ddl.query(`BEGIN; ${ddlSql}`);
+  const extracting = runCli('extract/cli.ts', ['--quiet'], env);
+  const watcher = await session(t, url);
+  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
+  await ddl.query('COMMIT');
+  return extracting;
+}
+
 async function noManifest(store: string): Promise<boolean> {
   return !(await openStorage(store).sub('r').list('')).some((o) => o.key === EXTRACT_MANIFEST_KEY);
 }
@@ -91,14 +105,8 @@ test('a table truncated between the snapshot and its lock fails the run by name;
   const url = await freshDatabase(t, { load: false });
   await addTables(url, 10);
   const store = await tempDir();
-  const ddl = await session(t, url);
   // Uncommitted, so the snapshot still sees zz_small's rows; its lock then waits for this transaction.
-  await ddl.query('BEGIN; TRUNCATE zz_small');
-  const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
-  const watcher = await session(t, url);
-  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
-  await ddl.query('COMMIT');
-  const result = await extracting;
+  const result = await extractAcrossDdl(t, url, 'TRUNCATE zz_small', { DATABASE_URL: url, STORE: store, RUN: 'r' });
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, /^extract: error: table\(s\) zz_small were truncated or rewritten \(TRUNCATE, ALTER TABLE, VACUUM FULL, CLUSTER\) after the extract's snapshot was taken, .*; rerun the extract/);
   t.true(await noManifest(store), 'no manifest');
@@ -168,14 +176,8 @@ test('a partition detached or dropped between the snapshot and its lock fails th
   const outcomes: string[] = [];
   for (const ddlSql of ['ALTER TABLE pt DETACH PARTITION pt_high', 'DROP TABLE pt_high']) {
     const store = await tempDir();
-    const ddl = await session(t, url);
     // Uncommitted, so the snapshot still sees pt_high in pt; the extract's lock on pt then waits for this transaction.
-    await ddl.query(`BEGIN; ${ddlSql}`);
-    const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
-    const watcher = await session(t, url);
-    await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
-    await ddl.query('COMMIT');
-    const result = await extracting;
+    const result = await extractAcrossDdl(t, url, ddlSql, { DATABASE_URL: url, STORE: store, RUN: 'r' });
     const manifest = await openStorage(store).sub('r').getText(EXTRACT_MANIFEST_KEY);
     const rows = manifest ? (JSON.parse(manifest) as { tables: { name: string; rows: number }[] }).tables.find((x) => x.name === 'pt')?.rows : undefined;
     t.is(result.code, 1, `${ddlSql}: exit ${result.code}, pt copied with ${rows} of its snapshot's 199 rows`);
@@ -203,14 +205,8 @@ test('columns renamed into each other\'s names, dropped and added again, or rety
     "SET LOCAL timezone = 'UTC'; ALTER TABLE cols ALTER at TYPE timestamptz",
   ]) {
     const store = await tempDir();
-    const ddl = await session(t, url);
     // Uncommitted, so the snapshot still sees the old columns; the extract's lock on cols then waits for this transaction.
-    await ddl.query(`BEGIN; ${ddlSql}`);
-    const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
-    const watcher = await session(t, url);
-    await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
-    await ddl.query('COMMIT');
-    const result = await extracting;
+    const result = await extractAcrossDdl(t, url, ddlSql, { DATABASE_URL: url, STORE: store, RUN: 'r' });
     t.is(result.code, 1, `${ddlSql}: exit ${result.code}`);
     t.regex(result.stderr, /^extract: error: table cols had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, .*; rerun the extract/, ddlSql);
     t.true(await noManifest(store), `${ddlSql}: no manifest`);
@@ -233,14 +229,8 @@ test('a virtual generated column\'s expression changed between the snapshot and 
   await setup.query(`CREATE TABLE gen (id int PRIMARY KEY, twice int GENERATED ALWAYS AS (id * 2) VIRTUAL, stored int GENERATED ALWAYS AS (id * 3) STORED);
                      INSERT INTO gen (id) SELECT generate_series(1, 10); ANALYZE`);
   const store = await tempDir();
-  const ddl = await session(t, url);
   // SET EXPRESSION rewrites nothing for a virtual column (the storage check passes), and keeps its name, attnum and type.
-  await ddl.query('BEGIN; ALTER TABLE gen ALTER twice SET EXPRESSION AS (id * 100)');
-  const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
-  const watcher = await session(t, url);
-  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
-  await ddl.query('COMMIT');
-  const result = await extracting;
+  const result = await extractAcrossDdl(t, url, 'ALTER TABLE gen ALTER twice SET EXPRESSION AS (id * 100)', { DATABASE_URL: url, STORE: store, RUN: 'r' });
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, /^extract: error: table gen had columns renamed, dropped, added or changed in type or generation expression after the extract's snapshot was taken, .*; rerun the extract/);
   t.true(await noManifest(store), 'no manifest');
@@ -262,13 +252,7 @@ test('schemas swapped (ALTER SCHEMA … RENAME takes no table lock) before the s
 
   // Between the snapshot and its lock: the lock, by name, waits for the old table, then takes the new one.
   const store = await tempDir();
-  const ddl = await session(t, url);
-  await ddl.query(`BEGIN; LOCK TABLE app.users; ${swap}`);
-  const extracting = runCli('extract/cli.ts', ['--quiet'], env(store));
-  const watcher = await session(t, url);
-  await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
-  await ddl.query('COMMIT');
-  const result = await extracting;
+  const result = await extractAcrossDdl(t, url, `LOCK TABLE app.users; ${swap}`, env(store));
   t.is(result.code, 1, result.stderr);
   t.regex(result.stderr, refusal);
   t.true(await noManifest(store), 'no manifest');
@@ -307,13 +291,7 @@ test('a table dropped or renamed between the snapshot and its lock fails the run
   for (const ddlSql of ['DROP TABLE gone', 'ALTER TABLE gone RENAME TO went']) {
     await setup.query('DROP TABLE IF EXISTS went; CREATE TABLE gone (id int PRIMARY KEY); INSERT INTO gone VALUES (1)');
     const store = await tempDir();
-    const ddl = await session(t, url);
-    await ddl.query(`BEGIN; ${ddlSql}`);
-    const extracting = runCli('extract/cli.ts', ['--quiet'], { DATABASE_URL: url, STORE: store, RUN: 'r' });
-    const watcher = await session(t, url);
-    await until(watcher, extractWaitsForLock, "the extract's lock to wait", extracting);
-    await ddl.query('COMMIT');
-    const result = await extracting;
+    const result = await extractAcrossDdl(t, url, ddlSql, { DATABASE_URL: url, STORE: store, RUN: 'r' });
     t.is(result.code, 1, `${ddlSql}: exit ${result.code}`);
     t.regex(result.stderr, /^extract: error: table gone: its name no longer finds the snapshot's table \(it was dropped, or it or its schema renamed, after the extract's snapshot was taken\), .*; rerun the extract\n$/, ddlSql);
     t.true(await noManifest(store), `${ddlSql}: no manifest`);
